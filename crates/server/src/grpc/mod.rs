@@ -1,0 +1,55 @@
+//! The gRPC API: Ferry's services, server reflection (v1 and v1alpha, so grpcurl of any age works
+//! without .proto files) and `grpc.health.v1.Health`.
+
+mod cluster;
+
+use tonic::service::Routes;
+
+use crate::service::ConnectService;
+
+/// Generated protobuf and gRPC code for package `ferry.v1`.
+#[allow(unreachable_pub, clippy::all, clippy::pedantic)]
+pub mod proto {
+    tonic::include_proto!("ferry.v1");
+
+    /// Encoded descriptors of every Ferry service, for reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("ferry_descriptor");
+}
+
+/// Health of the gRPC services, flipped to NOT_SERVING when the worker drains.
+pub struct GrpcHealth {
+    reporter: tonic_health::server::HealthReporter,
+}
+
+impl GrpcHealth {
+    pub async fn set_serving(&self) {
+        self.reporter.set_serving::<proto::cluster_service_server::ClusterServiceServer<cluster::ClusterApi>>().await;
+    }
+
+    pub async fn set_not_serving(&self) {
+        self.reporter.set_not_serving::<proto::cluster_service_server::ClusterServiceServer<cluster::ClusterApi>>().await;
+    }
+}
+
+/// Builds the gRPC routes served on the shared listener.
+///
+/// # Errors
+/// Fails only if the embedded descriptor sets are corrupt (a build bug).
+pub fn routes(service: ConnectService) -> anyhow::Result<(Routes, GrpcHealth)> {
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let routes = Routes::new(proto::cluster_service_server::ClusterServiceServer::new(
+        cluster::ClusterApi::new(service),
+    ))
+    .add_service(health_service)
+    .add_service(reflection_v1)
+    .add_service(reflection_v1alpha);
+    Ok((routes, GrpcHealth { reporter }))
+}

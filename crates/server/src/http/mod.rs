@@ -1,0 +1,57 @@
+//! The REST gateway: Kafka Connect's REST API as an axum router, plus the gRPC services on the same
+//! port (requests with a `application/grpc` content type are handed to tonic).
+
+mod error;
+mod root;
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::IntoResponse;
+use axum::Router;
+use tower::ServiceExt;
+
+pub use error::{ApiError, ApiJson};
+
+use crate::service::ConnectService;
+
+/// Largest request body the gateway accepts; larger ones get a 413.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Returns the REST routes (no fallback; see [`app`]).
+pub fn router(service: ConnectService) -> Router {
+    Router::new()
+        .merge(root::router())
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(service)
+}
+
+/// Serves REST and gRPC on one router: gRPC requests go to `grpc_routes`, any other unknown path
+/// gets Kafka Connect's 404 body.
+pub fn app(rest: Router, grpc_routes: tonic::service::Routes) -> Router {
+    let grpc_routes = grpc_routes.prepare();
+    rest.fallback(move |request: Request| {
+        let grpc_routes = grpc_routes.clone();
+        async move {
+            if is_grpc(&request) {
+                let response: Result<_, Infallible> = grpc_routes.oneshot(request).await;
+                match response {
+                    Ok(response) => response.map(Body::new),
+                    Err(never) => match never {},
+                }
+            } else {
+                ApiError::unknown_path().into_response()
+            }
+        }
+    })
+}
+
+fn is_grpc(request: &Request) -> bool {
+    request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/grpc"))
+}

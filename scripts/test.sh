@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# scripts/test.sh - the README's test command (and all that CI runs).
+#
+# Installs what is missing, starts a real Apache Kafka with scripts/kafka.sh, runs
+# cargo fmt --check, cargo clippy -D warnings and the whole test suite against that
+# broker, then stops what it started (also on failure or Ctrl-C).
+#
+# Environment: FERRY_TEST_BOOTSTRAP (default 127.0.0.1:9092) is passed to the tests.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+readonly ROOT=$PWD
+export FERRY_TEST_BOOTSTRAP=${FERRY_TEST_BOOTSTRAP:-127.0.0.1:9092}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+say() { printf 'test.sh: %s\n' "$*"; }
+started=()
+step_started=$SECONDS
+
+step() {
+  say "[$((SECONDS - step_started))s] $*"
+}
+
+cleanup() {
+  local status=$?
+  local i
+  for ((i = ${#started[@]} - 1; i >= 0; i--)); do
+    say "stopping ${started[$i]}"
+    # shellcheck disable=SC2086
+    ${started[$i]} || say "warning: '${started[$i]}' failed"
+  done
+  if [ "$status" -eq 0 ]; then
+    say "all checks passed in $((SECONDS - step_started))s"
+  else
+    say "FAILED (exit $status) after $((SECONDS - step_started))s"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+install_prerequisites() {
+  local missing=()
+  command -v cargo >/dev/null || { say "error: cargo is not installed"; exit 1; }
+  command -v java >/dev/null || { say "error: java (17+) is not installed"; exit 1; }
+  command -v mvn >/dev/null || { say "error: mvn is not installed"; exit 1; }
+  if ! cargo fmt --version >/dev/null 2>&1; then missing+=(rustfmt); fi
+  if ! cargo clippy --version >/dev/null 2>&1; then missing+=(clippy); fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "installing rust components: ${missing[*]}"
+    rustup component add "${missing[@]}"
+  fi
+  if ! command -v kcat >/dev/null; then
+    step "installing kcat"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null
+  fi
+}
+
+start_kafka() {
+  if scripts/kafka.sh status >/dev/null 2>&1; then
+    step "Kafka is already running on 127.0.0.1:9092; using it (not stopping it afterwards)"
+  else
+    step "starting Kafka"
+    started+=("scripts/kafka.sh stop --nodes 1")
+    scripts/kafka.sh start --nodes 1
+  fi
+}
+
+install_prerequisites
+start_kafka
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo build (binaries the process tests start)"
+cargo build --workspace --bins --quiet
+
+step "cargo test --workspace (broker: $FERRY_TEST_BOOTSTRAP)"
+cargo test --workspace --no-fail-fast
+
+cd "$ROOT"
