@@ -1,1 +1,21 @@
-//! placeholder
+//! Ferry's connector SDK, record model, converters, built-in connectors and their registry.
+//!
+//! Non-goals: no actors, no Kafka clients, no HTTP here — the runtime in `ferry-actors` drives
+//! connectors; this crate only defines and implements them.
+//!
+//! ```text
+//!  registry::builtin_registry() ── ConnectorFactory (file, datagen, ...)
+//!        │                               ├─ config_def()      → validation, validate endpoint
+//!        │                               ├─ task_configs()    → task configs in the config topic
+//!        │                               └─ create_*_task()   → SourceTask / SinkTask
+//!  converters::build_converters() ── Converter / HeaderConverter (JSON, String, ByteArray, Simple)
+//! ```
+
+pub mod converters;
+pub mod datagen;
+pub mod file;
+pub mod registry;
+pub mod sdk;
+pub mod validation;
+
+pub use registry::{builtin_registry, ConnectorRegistry};

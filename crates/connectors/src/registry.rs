@@ -1,0 +1,88 @@
+//! THE list of built-in connectors. Adding a connector is one folder plus one line here.
+
+use std::sync::Arc;
+
+use crate::sdk::ConnectorFactory;
+
+/// Every connector factory Ferry ships with.
+#[derive(Clone)]
+pub struct ConnectorRegistry {
+    factories: Vec<Arc<dyn ConnectorFactory>>,
+}
+
+/// Returns the registry of built-in connectors.
+pub fn builtin_registry() -> ConnectorRegistry {
+    let mut registry = ConnectorRegistry::empty();
+    registry.add(crate::file::FileStreamSourceFactory);
+    registry.add(crate::file::FileStreamSinkFactory);
+    registry.add(crate::datagen::DatagenFactory);
+    registry
+}
+
+impl ConnectorRegistry {
+    /// Returns a registry with no connectors.
+    pub fn empty() -> Self {
+        ConnectorRegistry {
+            factories: Vec::new(),
+        }
+    }
+
+    /// Adds a factory.
+    pub fn add(&mut self, factory: impl ConnectorFactory) {
+        self.factories.push(Arc::new(factory));
+    }
+
+    /// Returns every factory, in registration order.
+    pub fn factories(&self) -> &[Arc<dyn ConnectorFactory>] {
+        &self.factories
+    }
+
+    /// Finds the factory for a `connector.class` value: a Java class name, its simple name, the
+    /// simple name without the `Connector` suffix, or an alias.
+    pub fn find(&self, class: &str) -> Option<Arc<dyn ConnectorFactory>> {
+        let class = class.trim();
+        self.factories
+            .iter()
+            .find(|factory| names_of(factory.as_ref()).iter().any(|name| name == class))
+            .cloned()
+    }
+
+    /// Returns up to `limit` known names closest to `class` (for "did you mean" messages).
+    pub fn closest_names(&self, class: &str, limit: usize) -> Vec<String> {
+        let wanted = class.trim().to_ascii_lowercase();
+        let mut scored: Vec<(f64, String)> = self
+            .factories
+            .iter()
+            .flat_map(|factory| names_of(factory.as_ref()))
+            .map(|name| {
+                (
+                    strsim::jaro_winkler(&wanted, &name.to_ascii_lowercase()),
+                    name,
+                )
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        scored.dedup_by(|a, b| a.1 == b.1);
+        scored
+            .into_iter()
+            .take(limit)
+            .map(|(_, name)| name)
+            .collect()
+    }
+}
+
+/// Every name a factory answers to.
+pub fn names_of(factory: &dyn ConnectorFactory) -> Vec<String> {
+    let mut names = Vec::new();
+    for class in factory.class_names() {
+        names.push((*class).to_string());
+        let simple = class.rsplit('.').next().unwrap_or(class);
+        names.push(simple.to_string());
+        if let Some(short) = simple.strip_suffix("Connector") {
+            names.push(short.to_string());
+        }
+    }
+    names.extend(factory.aliases().iter().map(|alias| (*alias).to_string()));
+    names.dedup();
+    names
+}

@@ -1,0 +1,233 @@
+//! The framework's config keys, declared once for every connector (Kafka Connect's
+//! `ConnectorConfig`, `SourceConnectorConfig` and `SinkConnectorConfig`).
+
+use super::config::{ConfigDef, ConfigKey, ConfigType, Importance, Validator};
+use super::ConnectorType;
+
+/// Framework key names.
+pub mod keys {
+    pub const NAME: &str = "name";
+    pub const CONNECTOR_CLASS: &str = "connector.class";
+    pub const TASKS_MAX: &str = "tasks.max";
+    pub const KEY_CONVERTER: &str = "key.converter";
+    pub const VALUE_CONVERTER: &str = "value.converter";
+    pub const HEADER_CONVERTER: &str = "header.converter";
+    pub const TRANSFORMS: &str = "transforms";
+    pub const PREDICATES: &str = "predicates";
+    pub const CONFIG_ACTION_RELOAD: &str = "config.action.reload";
+    pub const ERRORS_TOLERANCE: &str = "errors.tolerance";
+    pub const ERRORS_LOG_ENABLE: &str = "errors.log.enable";
+    pub const ERRORS_LOG_INCLUDE_MESSAGES: &str = "errors.log.include.messages";
+    pub const ERRORS_RETRY_TIMEOUT: &str = "errors.retry.timeout";
+    pub const ERRORS_RETRY_DELAY_MAX_MS: &str = "errors.retry.delay.max.ms";
+    pub const TOPICS: &str = "topics";
+    pub const TOPICS_REGEX: &str = "topics.regex";
+    pub const DLQ_TOPIC_NAME: &str = "errors.deadletterqueue.topic.name";
+    pub const DLQ_REPLICATION_FACTOR: &str = "errors.deadletterqueue.topic.replication.factor";
+    pub const DLQ_CONTEXT_HEADERS_ENABLE: &str = "errors.deadletterqueue.context.headers.enable";
+}
+
+const COMMON: &str = "Common";
+const TRANSFORMS: &str = "Transforms";
+const ERRORS: &str = "Error Handling";
+
+/// Returns the framework keys every connector of `connector_type` has.
+pub fn framework_config_def(connector_type: ConnectorType) -> ConfigDef {
+    let mut def = ConfigDef::new()
+        .define(
+            ConfigKey::new(keys::NAME, ConfigType::String, Importance::High, "Globally unique name to use for this connector.")
+                .validator(Validator::NonEmpty)
+                .group(COMMON, 1)
+                .display_name("Connector name"),
+        )
+        .define(
+            ConfigKey::new(
+                keys::CONNECTOR_CLASS,
+                ConfigType::String,
+                Importance::High,
+                "Name or alias of the class for this connector, e.g. org.apache.kafka.connect.file.FileStreamSinkConnector or FileStreamSink.",
+            )
+            .group(COMMON, 2)
+            .display_name("Connector class"),
+        )
+        .define(
+            ConfigKey::new(keys::TASKS_MAX, ConfigType::Int, Importance::High, "Maximum number of tasks to use for this connector.")
+                .default_value("1")
+                .validator(Validator::AtLeast(1.0))
+                .group(COMMON, 3)
+                .display_name("Tasks max"),
+        )
+        .define(
+            ConfigKey::new(
+                keys::KEY_CONVERTER,
+                ConfigType::Class,
+                Importance::Low,
+                "Converter class for keys; overrides the worker's key.converter.",
+            )
+            .default_null()
+            .group(COMMON, 4)
+            .display_name("Key converter class"),
+        )
+        .define(
+            ConfigKey::new(
+                keys::VALUE_CONVERTER,
+                ConfigType::Class,
+                Importance::Low,
+                "Converter class for values; overrides the worker's value.converter.",
+            )
+            .default_null()
+            .group(COMMON, 5)
+            .display_name("Value converter class"),
+        )
+        .define(
+            ConfigKey::new(
+                keys::HEADER_CONVERTER,
+                ConfigType::Class,
+                Importance::Low,
+                "HeaderConverter class for headers; overrides the worker's header.converter.",
+            )
+            .default_null()
+            .group(COMMON, 6)
+            .display_name("Header converter class"),
+        )
+        .define(
+            ConfigKey::new(keys::CONFIG_ACTION_RELOAD, ConfigType::String, Importance::Low, "What to do when config provider values change: restart or none.")
+                .default_value("restart")
+                .validator(Validator::OneOf(vec!["none", "restart"]))
+                .group(COMMON, 7)
+                .display_name("Reload action"),
+        )
+        .define(
+            ConfigKey::new(keys::TRANSFORMS, ConfigType::List, Importance::Low, "Aliases for the transformations to apply to records.")
+                .default_value("")
+                .group(TRANSFORMS, 0)
+                .display_name("Transforms"),
+        )
+        .define(
+            ConfigKey::new(keys::PREDICATES, ConfigType::List, Importance::Low, "Aliases for the predicates used by transformations.")
+                .default_value("")
+                .group("Predicates", 0)
+                .display_name("Predicates"),
+        )
+        .define(
+            ConfigKey::new(
+                keys::ERRORS_RETRY_TIMEOUT,
+                ConfigType::Long,
+                Importance::Medium,
+                "Maximum duration in milliseconds a failed operation is retried; 0 means no retries, -1 infinite.",
+            )
+            .default_value("0")
+            .group(ERRORS, 1)
+            .display_name("Retry Timeout for Errors"),
+        )
+        .define(
+            ConfigKey::new(keys::ERRORS_RETRY_DELAY_MAX_MS, ConfigType::Long, Importance::Medium, "Maximum duration in milliseconds between consecutive retries.")
+                .default_value("60000")
+                .group(ERRORS, 2)
+                .display_name("Maximum Delay Between Retries for Errors"),
+        )
+        .define(
+            ConfigKey::new(
+                keys::ERRORS_TOLERANCE,
+                ConfigType::String,
+                Importance::Medium,
+                "Behavior for tolerating errors: none fails the task on the first error, all skips problematic records.",
+            )
+            .default_value("none")
+            .validator(Validator::OneOf(vec!["none", "all"]))
+            .group(ERRORS, 3)
+            .display_name("Error Tolerance"),
+        )
+        .define(
+            ConfigKey::new(keys::ERRORS_LOG_ENABLE, ConfigType::Boolean, Importance::Medium, "Log each error and the failed operation.")
+                .default_value("false")
+                .group(ERRORS, 4)
+                .display_name("Log Errors"),
+        )
+        .define(
+            ConfigKey::new(keys::ERRORS_LOG_INCLUDE_MESSAGES, ConfigType::Boolean, Importance::Medium, "Include the record in the error log.")
+                .default_value("false")
+                .group(ERRORS, 5)
+                .display_name("Log Error Details"),
+        );
+    if connector_type == ConnectorType::Sink {
+        def = def
+            .define(
+                ConfigKey::new(
+                    keys::TOPICS,
+                    ConfigType::List,
+                    Importance::High,
+                    "List of topics to consume, separated by commas.",
+                )
+                .default_value("")
+                .group(COMMON, 4)
+                .display_name("Topics"),
+            )
+            .define(
+                ConfigKey::new(
+                    keys::TOPICS_REGEX,
+                    ConfigType::String,
+                    Importance::High,
+                    "Regular expression giving topics to consume.",
+                )
+                .default_value("")
+                .group(COMMON, 4)
+                .display_name("Topics regex"),
+            )
+            .define(
+                ConfigKey::new(
+                    keys::DLQ_TOPIC_NAME,
+                    ConfigType::String,
+                    Importance::Medium,
+                    "Topic to use as the dead letter queue; empty disables it.",
+                )
+                .default_value("")
+                .group(ERRORS, 6)
+                .display_name("Dead Letter Queue Topic Name"),
+            )
+            .define(
+                ConfigKey::new(
+                    keys::DLQ_REPLICATION_FACTOR,
+                    ConfigType::Short,
+                    Importance::Medium,
+                    "Replication factor of the dead letter queue topic.",
+                )
+                .default_value("3")
+                .group(ERRORS, 7)
+                .display_name("Dead Letter Queue Topic Replication Factor"),
+            )
+            .define(
+                ConfigKey::new(
+                    keys::DLQ_CONTEXT_HEADERS_ENABLE,
+                    ConfigType::Boolean,
+                    Importance::Medium,
+                    "Add error context headers to dead letter queue records.",
+                )
+                .default_value("false")
+                .group(ERRORS, 8)
+                .display_name("Enable Error Context Headers"),
+            );
+    }
+    def
+}
+
+/// Checks the sink rule that exactly one of `topics` and `topics.regex` is set.
+pub fn check_sink_topics(
+    props: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let topics = props.get(keys::TOPICS).map_or("", |value| value.trim());
+    let regex = props
+        .get(keys::TOPICS_REGEX)
+        .map_or("", |value| value.trim());
+    match (topics.is_empty(), regex.is_empty()) {
+        (true, true) => vec![(
+            keys::TOPICS.to_string(),
+            "Must configure one of topics or topics.regex".to_string(),
+        )],
+        (false, false) => vec![(
+            keys::TOPICS.to_string(),
+            "topics and topics.regex are mutually exclusive options, but both are set.".to_string(),
+        )],
+        _ => Vec::new(),
+    }
+}

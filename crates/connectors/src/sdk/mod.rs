@@ -1,0 +1,229 @@
+//! The connector SDK.
+//!
+//! # Contract (every connector MUST follow it)
+//! - A connector is a [`ConnectorFactory`]: it declares its config keys in a [`ConfigDef`], lists
+//!   the Java class names of the Kafka Connect connectors it replaces (so users' JSON works
+//!   unchanged) plus short aliases, and splits its work into at most `tasks.max` task configs.
+//! - `ConnectorFactory::validate` and `task_configs` MUST NOT do I/O.
+//! - A [`SinkTask`] MUST make records durable in `flush` (or `pre_commit`) before returning: the
+//!   runtime commits the consumer offsets it returns, and only those.
+//! - A [`SourceTask`] returns records with their source partition and offset; the runtime stores
+//!   an offset only after Kafka acknowledged every record up to it. On restart the task reads its
+//!   position back through [`TaskContext::offset`].
+//! - `SourceTask::poll` MAY be dropped mid-way when the task is stopped; the task instance is then
+//!   discarded, and the next instance resumes from the last stored offset.
+//! - Errors are typed ([`ErrorKind`]): `User` errors (bad config, bad data) are not retried.
+
+pub mod config;
+pub mod converter;
+pub mod data;
+pub mod error;
+pub mod framework;
+pub mod record;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use config::{
+    ConfigDef, ConfigKey, ConfigType, ConfigValues, DefaultValue, Importance, Validator,
+};
+pub use converter::{Converter, HeaderConverter};
+pub use data::{Decimal, Field, Schema, SchemaAndValue, SchemaType, Struct, Value};
+pub use error::{ConnectorError, ConversionError, ErrorKind};
+pub use record::{Header, SinkRecord, SourceOffset, SourcePartition, SourceRecord, TopicPartition};
+
+/// Source or sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectorType {
+    Source,
+    Sink,
+}
+
+impl ConnectorType {
+    /// Returns `source` or `sink`, as Kafka Connect's REST API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorType::Source => "source",
+            ConnectorType::Sink => "sink",
+        }
+    }
+}
+
+/// A task's configuration map (the connector's config plus task-specific keys).
+pub type TaskConfig = BTreeMap<String, String>;
+
+/// Reads the stored offset of a source partition.
+pub trait OffsetReader: Send + Sync {
+    /// Returns the last stored offset of `partition`, if any.
+    fn offset(&self, partition: &SourcePartition) -> Option<SourceOffset>;
+}
+
+/// What a task is given when it is created.
+#[derive(Clone)]
+pub struct TaskContext {
+    pub connector_name: String,
+    pub task_index: u32,
+    pub config: ConfigValues,
+    offset_reader: Arc<dyn OffsetReader>,
+}
+
+impl TaskContext {
+    /// Creates a context.
+    pub fn new(
+        connector_name: String,
+        task_index: u32,
+        config: ConfigValues,
+        offset_reader: Arc<dyn OffsetReader>,
+    ) -> Self {
+        TaskContext {
+            connector_name,
+            task_index,
+            config,
+            offset_reader,
+        }
+    }
+
+    /// Returns the stored offset of a source partition (source tasks resume from it).
+    pub fn offset(&self, partition: &SourcePartition) -> Option<SourceOffset> {
+        self.offset_reader.offset(partition)
+    }
+}
+
+/// An offset reader that knows no offsets (sink tasks, tests).
+pub struct NoOffsets;
+
+impl OffsetReader for NoOffsets {
+    fn offset(&self, _partition: &SourcePartition) -> Option<SourceOffset> {
+        None
+    }
+}
+
+/// A source task: reads records from an external system.
+#[async_trait]
+pub trait SourceTask: Send {
+    /// Returns the next records; an empty batch when there is nothing new. It should return within
+    /// about a second when idle so that the runtime can flush offsets.
+    ///
+    /// # Errors
+    /// A `User` error fails the task; others are retried by the supervisor.
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectorError>;
+
+    /// Called after offsets were stored (every record up to them is in Kafka).
+    ///
+    /// # Errors
+    /// Logged; does not fail the task.
+    async fn commit(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    /// Releases resources; called once, after the last `poll`.
+    async fn stop(&mut self) {}
+}
+
+/// A sink task: writes records to an external system.
+#[async_trait]
+pub trait SinkTask: Send {
+    /// Called when partitions are assigned to this task.
+    ///
+    /// # Errors
+    /// Fails the task.
+    async fn open(&mut self, _partitions: &[TopicPartition]) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    /// Writes (or buffers) records.
+    ///
+    /// # Errors
+    /// A `User` error fails the task; others are retried by the supervisor (the records are
+    /// delivered again from the last committed offset).
+    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), ConnectorError>;
+
+    /// Makes everything `put` so far durable.
+    ///
+    /// # Errors
+    /// Nothing is committed; the error is handled like a `put` error.
+    async fn flush(&mut self) -> Result<(), ConnectorError>;
+
+    /// Returns the offsets (next offset to read, per partition) that may be committed, given the
+    /// offsets of everything `put` so far. The default flushes and returns `current`; a sink that
+    /// writes in its own units (e.g. objects) returns less.
+    ///
+    /// # Errors
+    /// Nothing is committed; the error is handled like a `put` error.
+    async fn pre_commit(
+        &mut self,
+        current: BTreeMap<TopicPartition, i64>,
+    ) -> Result<BTreeMap<TopicPartition, i64>, ConnectorError> {
+        self.flush().await?;
+        Ok(current)
+    }
+
+    /// Called when partitions are taken away (after their offsets were committed).
+    ///
+    /// # Errors
+    /// Logged.
+    async fn close(&mut self, _partitions: &[TopicPartition]) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    /// Releases resources; called once, at the end.
+    async fn stop(&mut self) {}
+}
+
+/// A connector plugin: its identity, its config keys, how it splits work, and its tasks.
+pub trait ConnectorFactory: Send + Sync + 'static {
+    /// Java class names this connector answers to; the first is the one plugin listings show.
+    fn class_names(&self) -> &'static [&'static str];
+
+    /// Short aliases (`FileStreamSink`, ...), in addition to the simple class names.
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Source or sink.
+    fn connector_type(&self) -> ConnectorType;
+
+    /// The plugin version shown by `GET /connector-plugins`.
+    fn version(&self) -> &'static str {
+        env!("CARGO_PKG_VERSION")
+    }
+
+    /// The connector's own config keys (the framework's are added by the runtime).
+    fn config_def(&self) -> ConfigDef;
+
+    /// Cross-key checks beyond each key's type and validator, as `(key, message)`. No I/O.
+    fn validate(&self, _config: &ConfigValues) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Splits the work into at most `max_tasks` task configs. No I/O.
+    ///
+    /// # Errors
+    /// A user error when the config cannot be split.
+    fn task_configs(
+        &self,
+        config: &ConfigValues,
+        max_tasks: usize,
+    ) -> Result<Vec<TaskConfig>, ConnectorError>;
+
+    /// Creates a source task (source connectors only).
+    ///
+    /// # Errors
+    /// A user error for a bad task config.
+    fn create_source_task(
+        &self,
+        _context: TaskContext,
+    ) -> Result<Box<dyn SourceTask>, ConnectorError> {
+        Err(ConnectorError::internal("not a source connector"))
+    }
+
+    /// Creates a sink task (sink connectors only).
+    ///
+    /// # Errors
+    /// A user error for a bad task config.
+    fn create_sink_task(&self, _context: TaskContext) -> Result<Box<dyn SinkTask>, ConnectorError> {
+        Err(ConnectorError::internal("not a sink connector"))
+    }
+}

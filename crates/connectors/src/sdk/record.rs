@@ -1,0 +1,72 @@
+//! Records as connectors see them: what a source task returns and what a sink task receives.
+
+use serde_json::{Map, Value as JsonValue};
+
+use super::data::SchemaAndValue;
+
+/// A source partition, e.g. `{"filename": "/data/in.txt"}`: a connector-defined JSON object.
+pub type SourcePartition = Map<String, JsonValue>;
+/// A source offset, e.g. `{"position": 4096}`: a connector-defined JSON object.
+pub type SourceOffset = Map<String, JsonValue>;
+
+/// One header: a key and a value with an optional schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub key: String,
+    pub value: SchemaAndValue,
+}
+
+/// A record a source task produced, with the source position it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRecord {
+    pub source_partition: SourcePartition,
+    pub source_offset: SourceOffset,
+    pub topic: String,
+    /// The Kafka partition to write to; `None` lets the producer's partitioner choose.
+    pub kafka_partition: Option<i32>,
+    pub key: SchemaAndValue,
+    pub value: SchemaAndValue,
+    pub headers: Vec<Header>,
+    /// Milliseconds since the epoch; `None` lets the producer stamp it.
+    pub timestamp: Option<i64>,
+}
+
+impl SourceRecord {
+    /// Returns a record with a null key, no headers and no timestamp.
+    pub fn new(
+        source_partition: SourcePartition,
+        source_offset: SourceOffset,
+        topic: impl Into<String>,
+        value: SchemaAndValue,
+    ) -> Self {
+        SourceRecord {
+            source_partition,
+            source_offset,
+            topic: topic.into(),
+            kafka_partition: None,
+            key: SchemaAndValue::null(),
+            value,
+            headers: Vec::new(),
+            timestamp: None,
+        }
+    }
+}
+
+/// A record a sink task receives: converted key, value and headers plus where it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkRecord {
+    pub topic: String,
+    pub kafka_partition: i32,
+    pub kafka_offset: i64,
+    pub timestamp: Option<i64>,
+    pub key: SchemaAndValue,
+    pub value: SchemaAndValue,
+    pub headers: Vec<Header>,
+}
+
+/// A topic partition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+}

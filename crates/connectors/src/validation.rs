@@ -1,0 +1,207 @@
+//! Validation of a whole connector config: framework keys plus the connector's own, in Kafka
+//! Connect's `ConfigInfos` shape (the validate endpoint) and as the 400 message of a create.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::registry::ConnectorRegistry;
+use crate::sdk::config::{type_name, ConfigDef, ConfigType, DefaultValue};
+use crate::sdk::framework::{self, keys};
+use crate::sdk::{ConfigValues, ConnectorFactory};
+
+/// `ConfigInfos`: the validate endpoint's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigInfos {
+    pub name: String,
+    pub error_count: usize,
+    pub groups: Vec<String>,
+    pub configs: Vec<ConfigInfo>,
+}
+
+/// One key's definition and validated value.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigInfo {
+    pub definition: ConfigKeyInfo,
+    pub value: ConfigValueInfo,
+}
+
+/// `ConfigKeyInfo`, as Kafka Connect serialises it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigKeyInfo {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub config_type: String,
+    pub required: bool,
+    pub default_value: Option<String>,
+    pub importance: String,
+    pub documentation: String,
+    pub group: Option<String>,
+    pub order: i32,
+    pub width: String,
+    pub display_name: String,
+    pub dependents: Vec<String>,
+}
+
+/// `ConfigValueInfo`, as Kafka Connect serialises it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigValueInfo {
+    pub name: String,
+    pub value: Option<String>,
+    pub recommended_values: Vec<String>,
+    pub errors: Vec<String>,
+    pub visible: bool,
+}
+
+/// Why a connector config was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidConfig {
+    #[error("{0}")]
+    UnknownClass(String),
+    #[error("Connector configuration is invalid and contains the following {count} error(s):\n{joined}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`", count = .0.len(), joined = .0.join("\n"))]
+    Errors(Vec<String>),
+}
+
+/// A config that passed validation, with its factory.
+#[derive(Clone)]
+pub struct ValidConnectorConfig {
+    pub factory: Arc<dyn ConnectorFactory>,
+    pub values: ConfigValues,
+}
+
+/// Returns the framework keys merged with the connector's own (the connector's win).
+pub fn full_config_def(factory: &dyn ConnectorFactory) -> ConfigDef {
+    framework::framework_config_def(factory.connector_type()).merge(&factory.config_def())
+}
+
+/// Returns the 400 message for an unknown `connector.class`, naming the closest known names.
+pub fn unknown_class_message(registry: &ConnectorRegistry, class: &str) -> String {
+    let closest = registry.closest_names(class, 3);
+    format!(
+        "Failed to find any class that implements Connector and which name matches {class}; closest known: {}",
+        closest.join(", ")
+    )
+}
+
+/// Validates a connector config for the validate endpoint: always an answer, errors inside.
+///
+/// # Errors
+/// Only an unknown or missing `connector.class` (nothing to validate against).
+pub fn validate_connector_config(
+    registry: &ConnectorRegistry,
+    props: &BTreeMap<String, String>,
+) -> Result<ConfigInfos, InvalidConfig> {
+    let factory = find_factory(registry, props)?;
+    let def = full_config_def(factory.as_ref());
+    let mut results = def.validate(props);
+    let mut extra_errors: Vec<(String, String)> = Vec::new();
+    if factory.connector_type() == crate::sdk::ConnectorType::Sink {
+        extra_errors.extend(framework::check_sink_topics(props));
+    }
+    if results.iter().all(|value| value.errors.is_empty()) {
+        if let Ok(values) = def.parse(props) {
+            extra_errors.extend(factory.validate(&values));
+        }
+    }
+    for (key, message) in extra_errors {
+        if let Some(result) = results.iter_mut().find(|value| value.name == key) {
+            result.errors.push(message);
+        }
+    }
+    let mut groups: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for key in def.keys() {
+        if let Some(group) = &key.group {
+            if seen.insert(group.clone()) {
+                groups.push(group.clone());
+            }
+        }
+    }
+    let configs: Vec<ConfigInfo> = def
+        .keys()
+        .iter()
+        .zip(results)
+        .map(|(key, result)| {
+            let hidden = key.config_type == ConfigType::Password;
+            ConfigInfo {
+                definition: ConfigKeyInfo {
+                    name: key.name.clone(),
+                    config_type: type_name(key.config_type).to_string(),
+                    required: key.default == DefaultValue::Required,
+                    default_value: key.default_string(),
+                    importance: format!("{:?}", key.importance).to_ascii_uppercase(),
+                    documentation: key.documentation.clone(),
+                    group: key.group.clone(),
+                    order: key.order,
+                    width: "NONE".to_string(),
+                    display_name: key.display_name.clone(),
+                    dependents: Vec::new(),
+                },
+                value: ConfigValueInfo {
+                    name: result.name,
+                    value: if hidden {
+                        result.value.map(|_| "[hidden]".to_string())
+                    } else {
+                        result.value
+                    },
+                    recommended_values: Vec::new(),
+                    errors: result.errors,
+                    visible: true,
+                },
+            }
+        })
+        .collect();
+    let error_count = configs
+        .iter()
+        .filter(|config| !config.value.errors.is_empty())
+        .count();
+    Ok(ConfigInfos {
+        name: factory.class_names()[0].to_string(),
+        error_count,
+        groups,
+        configs,
+    })
+}
+
+/// Validates a config for create/update: the factory and values with defaults, or every error.
+///
+/// # Errors
+/// [`InvalidConfig`] listing every problem, each naming its key.
+pub fn check_connector_config(
+    registry: &ConnectorRegistry,
+    props: &BTreeMap<String, String>,
+) -> Result<ValidConnectorConfig, InvalidConfig> {
+    let infos = validate_connector_config(registry, props)?;
+    if infos.error_count > 0 {
+        let errors = infos
+            .configs
+            .iter()
+            .flat_map(|config| config.value.errors.iter().cloned())
+            .collect();
+        return Err(InvalidConfig::Errors(errors));
+    }
+    let factory = find_factory(registry, props)?;
+    let values = full_config_def(factory.as_ref())
+        .parse(props)
+        .map_err(InvalidConfig::Errors)?;
+    Ok(ValidConnectorConfig { factory, values })
+}
+
+fn find_factory(
+    registry: &ConnectorRegistry,
+    props: &BTreeMap<String, String>,
+) -> Result<Arc<dyn ConnectorFactory>, InvalidConfig> {
+    let Some(class) = props
+        .get(keys::CONNECTOR_CLASS)
+        .filter(|class| !class.trim().is_empty())
+    else {
+        return Err(InvalidConfig::Errors(vec![format!(
+            "Missing required configuration \"{}\" which has no default value.",
+            keys::CONNECTOR_CLASS
+        )]));
+    };
+    registry
+        .find(class)
+        .ok_or_else(|| InvalidConfig::UnknownClass(unknown_class_message(registry, class)))
+}
