@@ -1,0 +1,90 @@
+//! The data path: one tokio task per connector task, running a source or sink loop.
+
+mod offsets;
+pub mod sink;
+pub mod source;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_connectors::converters::build_converters;
+use ferry_connectors::sdk::{ConfigValues, ConnectorError, ConnectorFactory, ConnectorType, TaskConfig, TaskContext};
+use rdkafka::config::ClientConfig;
+use tokio_util::sync::CancellationToken;
+
+use crate::stores::OffsetStore;
+
+/// What every task on this worker shares.
+#[derive(Clone)]
+pub struct TaskEnv {
+    /// Client settings for Kafka (bootstrap servers and pass-through keys).
+    pub client_config: ClientConfig,
+    /// The worker's properties (converter defaults, `producer.*`, `consumer.*`).
+    pub worker_props: BTreeMap<String, String>,
+    pub offset_store: Arc<OffsetStore>,
+    pub offset_flush_interval: Duration,
+    pub offset_flush_timeout: Duration,
+}
+
+/// One task to run.
+#[derive(Clone)]
+pub struct TaskSpec {
+    pub connector: String,
+    pub index: u32,
+    pub config: TaskConfig,
+    pub factory: Arc<dyn ConnectorFactory>,
+}
+
+impl TaskSpec {
+    /// Returns `<connector>-<index>`, Kafka Connect's task id.
+    pub fn id(&self) -> String {
+        format!("{}-{}", self.connector, self.index)
+    }
+}
+
+/// Runs a task until `cancel` fires (`Ok`) or it fails.
+///
+/// # Errors
+/// The task's error; `ErrorKind::User` errors must not be retried.
+pub async fn run_task(env: TaskEnv, spec: TaskSpec, cancel: CancellationToken) -> Result<(), ConnectorError> {
+    let converters = build_converters(&env.worker_props, &spec.config)?;
+    let values = ConfigValues::from_raw(spec.config.clone());
+    let context = TaskContext::new(
+        spec.connector.clone(),
+        spec.index,
+        values,
+        env.offset_store.reader(&spec.connector),
+    );
+    match spec.factory.connector_type() {
+        ConnectorType::Source => {
+            let task = spec.factory.create_source_task(context)?;
+            source::run_source_task(&env, &spec, converters, task, cancel).await
+        }
+        ConnectorType::Sink => {
+            let task = spec.factory.create_sink_task(context)?;
+            sink::run_sink_task(&env, &spec, converters, task, cancel).await
+        }
+    }
+}
+
+/// Copies `prefix`-ed worker properties (`producer.` / `consumer.`) and connector overrides
+/// (`producer.override.` / `consumer.override.`) into a client config.
+pub(crate) fn apply_client_overrides(
+    config: &mut ClientConfig,
+    worker_props: &BTreeMap<String, String>,
+    connector_props: &BTreeMap<String, String>,
+    prefix: &str,
+) {
+    for (key, value) in worker_props {
+        if let Some(client_key) = key.strip_prefix(prefix) {
+            config.set(client_key, value);
+        }
+    }
+    let override_prefix = format!("{prefix}override.");
+    for (key, value) in connector_props {
+        if let Some(client_key) = key.strip_prefix(&override_prefix) {
+            config.set(client_key, value);
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! The sink loop: a consumer in group `connect-<name>` (cooperative-sticky, manual commits) on its
+//! own thread feeds batches through a bounded channel to the task: convert → `put`; every
+//! `offset.flush.interval.ms`, on revoke and on stop, `pre_commit` (flush) and commit only what
+//! the sink made durable.
+//!
+//! When the task falls behind the channel fills; the consumer thread then pauses its partitions
+//! and keeps polling (so group membership and rebalances go on) until there is room again.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Mutex};
+use std::time::Duration;
+
+use ferry_connectors::converters::Converters;
+use ferry_connectors::sdk::framework::keys;
+use ferry_connectors::sdk::{ConnectorError, Header, SinkRecord, SinkTask, TopicPartition};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{apply_client_overrides, TaskEnv, TaskSpec};
+
+/// Batches buffered between the consumer thread and the task.
+const CHANNEL_BATCHES: usize = 4;
+/// Largest batch handed to `put`.
+const MAX_BATCH: usize = 2_000;
+/// How long a revoke waits for the task to flush.
+const REVOKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+type Offsets = BTreeMap<TopicPartition, i64>;
+
+enum ConsumerEvent {
+    Records(Vec<OwnedMessage>),
+    Assigned(Vec<TopicPartition>),
+    Revoked { partitions: Vec<TopicPartition>, reply_tx: std_mpsc::SyncSender<Offsets> },
+}
+
+enum ConsumerCommand {
+    Commit(Offsets),
+    CommitSync(Offsets, std_mpsc::SyncSender<Result<(), String>>),
+    Stop,
+}
+
+struct SinkContext {
+    events_tx: mpsc::Sender<ConsumerEvent>,
+    /// A batch the task had no room for yet.
+    pending: Mutex<Option<Vec<OwnedMessage>>>,
+    closing: AtomicBool,
+}
+
+impl ClientContext for SinkContext {}
+
+impl ConsumerContext for SinkContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(list) = rebalance else { return };
+        if self.closing.load(Ordering::SeqCst) {
+            return;
+        }
+        let partitions = partitions_of(list);
+        if let Some(pending) = self.pending.lock().expect("pending lock is never poisoned").as_mut() {
+            // The new owner reads these again from the committed offset.
+            pending.retain(|message| {
+                !partitions.iter().any(|tp| tp.topic == message.topic() && tp.partition == message.partition())
+            });
+        }
+        let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
+        if self.events_tx.blocking_send(ConsumerEvent::Revoked { partitions, reply_tx }).is_err() {
+            return;
+        }
+        match reply_rx.recv_timeout(REVOKE_TIMEOUT) {
+            Ok(offsets) if !offsets.is_empty() => {
+                if let Err(error) = consumer.commit(&to_list(&offsets), CommitMode::Sync) {
+                    tracing::warn!(%error, "failed to commit offsets of revoked partitions");
+                }
+            }
+            Ok(_) => {}
+            Err(_) => tracing::warn!("sink task did not flush revoked partitions in time; not committing them"),
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            if !self.closing.load(Ordering::SeqCst) {
+                let _ = self.events_tx.blocking_send(ConsumerEvent::Assigned(partitions_of(list)));
+            }
+        }
+    }
+}
+
+fn partitions_of(list: &TopicPartitionList) -> Vec<TopicPartition> {
+    list.elements()
+        .iter()
+        .map(|element| TopicPartition { topic: element.topic().to_string(), partition: element.partition() })
+        .collect()
+}
+
+fn to_list(offsets: &Offsets) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    for (tp, offset) in offsets {
+        let _ = list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*offset));
+    }
+    list
+}
+
+fn consumer_config(env: &TaskEnv, spec: &TaskSpec) -> ClientConfig {
+    let mut config = env.client_config.clone();
+    config
+        .set("group.id", format!("connect-{}", spec.connector))
+        .set("client.id", format!("connector-consumer-{}", spec.id()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("enable.partition.eof", "false");
+    apply_client_overrides(&mut config, &env.worker_props, &spec.config, "consumer.");
+    config
+}
+
+/// Runs a sink task until cancelled.
+///
+/// # Errors
+/// A record that cannot be converted (unless `errors.tolerance=all`), or a task error.
+pub(crate) async fn run_sink_task(
+    env: &TaskEnv,
+    spec: &TaskSpec,
+    converters: Converters,
+    mut task: Box<dyn SinkTask>,
+    cancel: CancellationToken,
+) -> Result<(), ConnectorError> {
+    let (events_tx, mut events_rx) = mpsc::channel(CHANNEL_BATCHES);
+    let context = SinkContext { events_tx, pending: Mutex::new(None), closing: AtomicBool::new(false) };
+    let consumer: BaseConsumer<SinkContext> = consumer_config(env, spec)
+        .create_with_context(context)
+        .map_err(|error| ConnectorError::external(format!("failed to create consumer: {error}")))?;
+    subscribe(&consumer, &spec.config)?;
+    let (commands_tx, commands_rx) = std_mpsc::channel();
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread_name = format!("sink-{}", spec.id());
+    std::thread::Builder::new()
+        .name(thread_name)
+        .spawn(move || {
+            run_consumer_thread(&consumer, &commands_rx);
+            drop(consumer);
+            let _ = closed_tx.send(());
+        })
+        .map_err(|error| ConnectorError::internal(format!("failed to start consumer thread: {error}")))?;
+
+    let tolerate_all = spec.config.get(keys::ERRORS_TOLERANCE).is_some_and(|value| value.eq_ignore_ascii_case("all"));
+    let mut state = SinkState { spec, converters: &converters, current: Offsets::new(), committed: Offsets::new(), tolerate_all };
+    let mut commit_tick = tokio::time::interval(env.offset_flush_interval);
+    commit_tick.tick().await;
+
+    let outcome: Result<(), ConnectorError> = async {
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Ok(()),
+                event = events_rx.recv() => match event {
+                    None => return Err(ConnectorError::external("the Kafka consumer stopped")),
+                    Some(ConsumerEvent::Records(batch)) => state.put(&mut *task, batch).await?,
+                    Some(ConsumerEvent::Assigned(partitions)) => task.open(&partitions).await?,
+                    Some(ConsumerEvent::Revoked { partitions, reply_tx }) => {
+                        let subset: Offsets = state.current.iter()
+                            .filter(|(tp, _)| partitions.contains(tp))
+                            .map(|(tp, offset)| (tp.clone(), *offset))
+                            .collect();
+                        let committable = if subset.is_empty() { Offsets::new() } else { task.pre_commit(subset).await? };
+                        let _ = reply_tx.send(committable);
+                        for tp in &partitions {
+                            state.current.remove(tp);
+                            state.committed.remove(tp);
+                        }
+                        if let Err(error) = task.close(&partitions).await {
+                            tracing::warn!(task = %spec.id(), %error, "sink task close failed");
+                        }
+                    }
+                },
+                _ = commit_tick.tick() => {
+                    if state.current != state.committed {
+                        let committable = task.pre_commit(state.current.clone()).await?;
+                        if !committable.is_empty() {
+                            let _ = commands_tx.send(ConsumerCommand::Commit(committable.clone()));
+                        }
+                        state.committed = committable;
+                    }
+                }
+            }
+        }
+    }
+    .await;
+
+    if outcome.is_ok() && !state.current.is_empty() && state.current != state.committed {
+        // Stop: flush and commit synchronously before leaving the group.
+        match task.pre_commit(state.current.clone()).await {
+            Ok(committable) if !committable.is_empty() => {
+                let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
+                let _ = commands_tx.send(ConsumerCommand::CommitSync(committable, reply_tx));
+                let waited = tokio::task::spawn_blocking(move || reply_rx.recv_timeout(Duration::from_secs(10))).await;
+                if !matches!(waited, Ok(Ok(Ok(())))) {
+                    tracing::warn!(task = %spec.id(), "final offset commit did not complete");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(task = %spec.id(), %error, "final flush failed; offsets not committed"),
+        }
+    }
+    // Dropping the receiver first lets a rebalance callback during close return at once.
+    drop(events_rx);
+    let _ = commands_tx.send(ConsumerCommand::Stop);
+    task.stop().await;
+    if tokio::time::timeout(Duration::from_secs(10), closed_rx).await.is_err() {
+        tracing::warn!(task = %spec.id(), "kafka consumer did not close within 10 s");
+    }
+    outcome
+}
+
+fn subscribe(consumer: &BaseConsumer<SinkContext>, config: &BTreeMap<String, String>) -> Result<(), ConnectorError> {
+    let topics: Vec<String> = config
+        .get(keys::TOPICS)
+        .map(|raw| raw.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    let regex = config.get(keys::TOPICS_REGEX).map_or("", |value| value.trim());
+    let subscription: Vec<String> = if topics.is_empty() {
+        if regex.is_empty() {
+            return Err(ConnectorError::user("Must configure one of topics or topics.regex"));
+        }
+        vec![format!("^{}", regex.trim_start_matches('^'))]
+    } else {
+        topics
+    };
+    let refs: Vec<&str> = subscription.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&refs)
+        .map_err(|error| ConnectorError::user(format!("failed to subscribe to {subscription:?}: {error}")))
+}
+
+fn run_consumer_thread(consumer: &BaseConsumer<SinkContext>, commands_rx: &std_mpsc::Receiver<ConsumerCommand>) {
+    let context = consumer.context();
+    let mut paused = false;
+    loop {
+        loop {
+            match commands_rx.try_recv() {
+                Ok(ConsumerCommand::Commit(offsets)) => {
+                    if let Err(error) = consumer.commit(&to_list(&offsets), CommitMode::Async) {
+                        tracing::warn!(%error, "failed to commit sink offsets");
+                    }
+                }
+                Ok(ConsumerCommand::CommitSync(offsets, reply_tx)) => {
+                    let result = consumer.commit(&to_list(&offsets), CommitMode::Sync).map_err(|e| e.to_string());
+                    let _ = reply_tx.send(result);
+                }
+                Ok(ConsumerCommand::Stop) | Err(std_mpsc::TryRecvError::Disconnected) => {
+                    context.closing.store(true, Ordering::SeqCst);
+                    return;
+                }
+                Err(std_mpsc::TryRecvError::Empty) => break,
+            }
+        }
+        let waiting = {
+            let mut pending = context.pending.lock().expect("pending lock is never poisoned");
+            if let Some(batch) = pending.take() {
+                match context.events_tx.try_send(ConsumerEvent::Records(batch)) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(ConsumerEvent::Records(batch))) => *pending = Some(batch),
+                    Err(mpsc::error::TrySendError::Full(_)) => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        context.closing.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            }
+            pending.is_some()
+        };
+        if waiting != paused {
+            if let Ok(assignment) = consumer.assignment() {
+                let result = if waiting { consumer.pause(&assignment) } else { consumer.resume(&assignment) };
+                if let Err(error) = result {
+                    tracing::warn!(%error, "failed to pause or resume sink partitions");
+                }
+            }
+            paused = waiting;
+        }
+        let mut batch = Vec::new();
+        let first_wait = if waiting { Duration::from_millis(20) } else { Duration::from_millis(100) };
+        let mut wait = first_wait;
+        while batch.len() < MAX_BATCH {
+            match consumer.poll(wait) {
+                Some(Ok(message)) => batch.push(message.detach()),
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "kafka consumer error");
+                    break;
+                }
+                None => break,
+            }
+            wait = Duration::ZERO;
+        }
+        if !batch.is_empty() {
+            let mut pending = context.pending.lock().expect("pending lock is never poisoned");
+            match pending.as_mut() {
+                Some(existing) => existing.extend(batch),
+                None => *pending = Some(batch),
+            }
+        }
+    }
+}
+
+struct SinkState<'a> {
+    spec: &'a TaskSpec,
+    converters: &'a Converters,
+    /// Next offset to read per partition, for everything `put` so far.
+    current: Offsets,
+    committed: Offsets,
+    tolerate_all: bool,
+}
+
+impl SinkState<'_> {
+    async fn put(&mut self, task: &mut dyn SinkTask, batch: Vec<OwnedMessage>) -> Result<(), ConnectorError> {
+        let mut records = Vec::with_capacity(batch.len());
+        let mut positions = Offsets::new();
+        for message in &batch {
+            let tp = TopicPartition { topic: message.topic().to_string(), partition: message.partition() };
+            positions.insert(tp, message.offset() + 1);
+            match self.convert(message) {
+                Ok(record) => records.push(record),
+                Err(error) if self.tolerate_all => {
+                    tracing::warn!(task = %self.spec.id(), %error, "skipping a record that cannot be converted (errors.tolerance=all)");
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        if !records.is_empty() {
+            task.put(records).await?;
+        }
+        self.current.extend(positions);
+        Ok(())
+    }
+
+    fn convert(&self, message: &OwnedMessage) -> Result<SinkRecord, ConnectorError> {
+        let topic = message.topic();
+        let describe = |stage: &str, error: &dyn std::fmt::Display| {
+            ConnectorError::user(format!(
+                "Failed to convert the record {stage} from topic {topic} partition {} offset {}: {error}",
+                message.partition(),
+                message.offset()
+            ))
+        };
+        let key = self.converters.key.to_connect_data(topic, message.key()).map_err(|e| describe("key", &e))?;
+        let value = self.converters.value.to_connect_data(topic, message.payload()).map_err(|e| describe("value", &e))?;
+        let mut headers = Vec::new();
+        if let Some(raw_headers) = message.headers() {
+            for header in raw_headers.iter() {
+                let converted = self
+                    .converters
+                    .header
+                    .to_connect_header(topic, header.key, header.value)
+                    .map_err(|e| describe("header", &e))?;
+                headers.push(Header { key: header.key.to_string(), value: converted });
+            }
+        }
+        Ok(SinkRecord {
+            topic: topic.to_string(),
+            kafka_partition: message.partition(),
+            kafka_offset: message.offset(),
+            timestamp: message.timestamp().to_millis(),
+            key,
+            value,
+            headers,
+        })
+    }
+}

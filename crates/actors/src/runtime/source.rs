@@ -1,0 +1,231 @@
+//! The source loop: poll → convert → produce (batched, acknowledged asynchronously) → store the
+//! offsets of acknowledged records every `offset.flush.interval.ms` and on stop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_connectors::converters::Converters;
+use ferry_connectors::sdk::{ConnectorError, SourceRecord, SourceTask};
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::offsets::OffsetTracker;
+use super::{apply_client_overrides, TaskEnv, TaskSpec};
+
+/// Records awaiting acknowledgement before the loop stops polling the task.
+const MAX_IN_FLIGHT: usize = 200_000;
+/// How long the final producer flush may take on stop.
+const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+type Ack = (u64, Result<(), String>);
+
+/// Forwards delivery reports (sequence number, outcome) to the source loop.
+struct AckContext {
+    acks_tx: mpsc::UnboundedSender<Ack>,
+}
+
+impl ClientContext for AckContext {}
+
+impl ProducerContext for AckContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
+        let outcome = match result {
+            Ok(_) => Ok(()),
+            Err((error, _)) => Err(error.to_string()),
+        };
+        let _ = self.acks_tx.send((seq as u64, outcome));
+    }
+}
+
+fn producer_config(env: &TaskEnv, spec: &TaskSpec) -> ClientConfig {
+    let mut config = env.client_config.clone();
+    config
+        .set("client.id", format!("connector-producer-{}", spec.id()))
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "500000")
+        .set("message.timeout.ms", "0");
+    apply_client_overrides(&mut config, &env.worker_props, &spec.config, "producer.");
+    config
+}
+
+/// Runs a source task until cancelled.
+///
+/// # Errors
+/// A conversion error (user), a task error, or a failed delivery (external).
+pub(crate) async fn run_source_task(
+    env: &TaskEnv,
+    spec: &TaskSpec,
+    converters: Converters,
+    mut task: Box<dyn SourceTask>,
+    cancel: CancellationToken,
+) -> Result<(), ConnectorError> {
+    let (acks_tx, mut acks_rx) = mpsc::unbounded_channel::<Ack>();
+    let producer: Arc<ThreadedProducer<AckContext>> = Arc::new(
+        producer_config(env, spec)
+            .create_with_context(AckContext { acks_tx })
+            .map_err(|error| ConnectorError::external(format!("failed to create producer: {error}")))?,
+    );
+    let mut loop_state = SourceLoop { env, spec, converters: &converters, producer: &producer, tracker: OffsetTracker::default() };
+    let mut flush_tick = tokio::time::interval(env.offset_flush_interval);
+    flush_tick.tick().await;
+
+    let outcome: Result<(), ConnectorError> = async {
+        loop {
+            while let Ok(ack) = acks_rx.try_recv() {
+                loop_state.handle_ack(ack)?;
+            }
+            if loop_state.tracker.in_flight() >= MAX_IN_FLIGHT {
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return Ok(()),
+                    Some(ack) = acks_rx.recv() => loop_state.handle_ack(ack)?,
+                    _ = flush_tick.tick() => loop_state.flush_offsets(&mut *task).await?,
+                }
+                continue;
+            }
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Ok(()),
+                _ = flush_tick.tick() => loop_state.flush_offsets(&mut *task).await?,
+                batch = task.poll() => {
+                    for record in batch? {
+                        loop_state.produce(record, &mut acks_rx).await?;
+                    }
+                }
+            }
+        }
+    }
+    .await;
+
+    // Stop: deliver what is in flight, store its offsets, then release the task.
+    let stop_result = loop_state.drain_and_flush(&mut *task, &mut acks_rx).await;
+    task.stop().await;
+    outcome.and(stop_result)
+}
+
+struct SourceLoop<'a> {
+    env: &'a TaskEnv,
+    spec: &'a TaskSpec,
+    converters: &'a Converters,
+    producer: &'a Arc<ThreadedProducer<AckContext>>,
+    tracker: OffsetTracker,
+}
+
+impl SourceLoop<'_> {
+    fn handle_ack(&mut self, (seq, outcome): Ack) -> Result<(), ConnectorError> {
+        match outcome {
+            Ok(()) => {
+                self.tracker.ack(seq);
+                Ok(())
+            }
+            Err(error) => Err(ConnectorError::external(format!("failed to produce a record to Kafka: {error}"))),
+        }
+    }
+
+    async fn produce(&mut self, record: SourceRecord, acks_rx: &mut mpsc::UnboundedReceiver<Ack>) -> Result<(), ConnectorError> {
+        let topic = record.topic.as_str();
+        let key = self.converters.key.from_connect_data(topic, record.key.schema.as_deref(), &record.key.value)?;
+        let value = self.converters.value.from_connect_data(topic, record.value.schema.as_deref(), &record.value.value)?;
+        let mut headers_opt = None;
+        if !record.headers.is_empty() {
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for header in &record.headers {
+                let bytes = self.converters.header.from_connect_header(
+                    topic,
+                    &header.key,
+                    header.value.schema.as_deref(),
+                    &header.value.value,
+                )?;
+                headers = headers.insert(Header { key: &header.key, value: bytes.as_deref() });
+            }
+            headers_opt = Some(headers);
+        }
+        let seq = self.tracker.submit(&record.source_partition, record.source_offset);
+        let opaque = usize::try_from(seq).map_err(|_| ConnectorError::internal("sequence overflow"))?;
+        loop {
+            let mut base: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(topic, opaque);
+            if let Some(key) = &key {
+                base = base.key(key.as_slice());
+            }
+            if let Some(value) = &value {
+                base = base.payload(value.as_slice());
+            }
+            if let Some(partition) = record.kafka_partition {
+                base = base.partition(partition);
+            }
+            if let Some(timestamp) = record.timestamp {
+                base = base.timestamp(timestamp);
+            }
+            if let Some(headers) = &headers_opt {
+                base = base.headers(headers.clone());
+            }
+            match self.producer.send(base) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    // The local queue is full: wait for acknowledgements to make room.
+                    if let Ok(Some(ack)) = tokio::time::timeout(Duration::from_millis(10), acks_rx.recv()).await {
+                        self.handle_ack(ack)?;
+                    }
+                }
+                Err((error, _)) => {
+                    return Err(ConnectorError::external(format!("failed to produce to `{topic}`: {error}")));
+                }
+            }
+        }
+    }
+
+    async fn flush_offsets(&mut self, task: &mut dyn SourceTask) -> Result<(), ConnectorError> {
+        let committable = self.tracker.take_committable();
+        if committable.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<_> = committable.iter().map(|(partition, offset)| (partition.clone(), Some(offset.clone()))).collect();
+        let write = self.env.offset_store.write(&self.spec.connector, &entries);
+        match tokio::time::timeout(self.env.offset_flush_timeout.max(Duration::from_secs(5)), write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                self.tracker.restore(&committable);
+                tracing::warn!(task = %self.spec.id(), %error, "failed to store source offsets; will retry");
+                return Ok(());
+            }
+            Err(_) => {
+                self.tracker.restore(&committable);
+                tracing::warn!(task = %self.spec.id(), "timed out storing source offsets; will retry");
+                return Ok(());
+            }
+        }
+        if let Err(error) = task.commit().await {
+            tracing::warn!(task = %self.spec.id(), %error, "source task commit hook failed");
+        }
+        Ok(())
+    }
+
+    async fn drain_and_flush(
+        &mut self,
+        task: &mut dyn SourceTask,
+        acks_rx: &mut mpsc::UnboundedReceiver<Ack>,
+    ) -> Result<(), ConnectorError> {
+        let producer = Arc::clone(self.producer);
+        let flushed = tokio::task::spawn_blocking(move || producer.flush(STOP_FLUSH_TIMEOUT)).await;
+        if !matches!(flushed, Ok(Ok(()))) {
+            tracing::warn!(task = %self.spec.id(), "not every record was acknowledged before stop; their offsets are not stored");
+        }
+        let mut result = Ok(());
+        while let Ok(ack) = acks_rx.try_recv() {
+            if let Err(error) = self.handle_ack(ack) {
+                result = Err(error);
+            }
+        }
+        self.flush_offsets(task).await?;
+        result
+    }
+}

@@ -1,0 +1,301 @@
+//! The config store: connector configs, generated task configs and target states in the config
+//! topic, in Kafka Connect's key and value formats (so Ferry can adopt a Kafka Connect cluster's
+//! topic and the other way round).
+//!
+//! | key | value |
+//! |---|---|
+//! | `connector-<name>` | `{"properties":{...}}` (tombstone = deleted) |
+//! | `task-<name>-<n>` | `{"properties":{...}}`, buffered until the matching commit |
+//! | `commit-<name>` | `{"tasks":N}`: the preceding N task configs become current |
+//! | `target-state-<name>` | `{"state":"PAUSED","state.v2":"STOPPED"}` |
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ferry_connectors::sdk::TaskConfig;
+use rdkafka::config::ClientConfig;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::log::{LogRecord, TopicLog};
+use crate::error::StoreError;
+
+const CONNECTOR_PREFIX: &str = "connector-";
+const TASK_PREFIX: &str = "task-";
+const COMMIT_PREFIX: &str = "commit-";
+const TARGET_STATE_PREFIX: &str = "target-state-";
+
+/// What the user asked a connector to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TargetState {
+    Started,
+    Paused,
+    Stopped,
+}
+
+impl TargetState {
+    /// Parses `RUNNING`/`STARTED`, `PAUSED`, `STOPPED` in any case (`initial_state` on create).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "RUNNING" | "STARTED" => Some(TargetState::Started),
+            "PAUSED" => Some(TargetState::Paused),
+            "STOPPED" => Some(TargetState::Stopped),
+            _ => None,
+        }
+    }
+
+    fn record_value(self) -> serde_json::Value {
+        match self {
+            TargetState::Started => json!({"state": "STARTED"}),
+            TargetState::Paused => json!({"state": "PAUSED"}),
+            // `state` falls back to PAUSED so that workers that predate STOPPED stay safe.
+            TargetState::Stopped => json!({"state": "PAUSED", "state.v2": "STOPPED"}),
+        }
+    }
+
+    fn from_record_value(value: &serde_json::Value) -> Option<Self> {
+        let state = value.get("state.v2").or_else(|| value.get("state"))?.as_str()?;
+        match state {
+            "STARTED" => Some(TargetState::Started),
+            "PAUSED" => Some(TargetState::Paused),
+            "STOPPED" => Some(TargetState::Stopped),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the config topic says, as of `offset`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigSnapshot {
+    /// Number of records applied (a version counter for change detection).
+    pub version: u64,
+    pub connectors: BTreeMap<String, BTreeMap<String, String>>,
+    /// Committed task configs per connector, in task order.
+    pub tasks: BTreeMap<String, Vec<TaskConfig>>,
+    pub target_states: BTreeMap<String, TargetState>,
+    /// Task configs written but not yet committed.
+    pending_tasks: BTreeMap<String, BTreeMap<u32, TaskConfig>>,
+}
+
+impl ConfigSnapshot {
+    /// Returns the target state of a connector (STARTED unless set).
+    pub fn target_state(&self, connector: &str) -> TargetState {
+        self.target_states.get(connector).copied().unwrap_or(TargetState::Started)
+    }
+
+    /// Returns true when the connector exists.
+    pub fn contains(&self, connector: &str) -> bool {
+        self.connectors.contains_key(connector)
+    }
+
+    /// Returns the number of committed tasks of a connector.
+    pub fn task_count(&self, connector: &str) -> usize {
+        self.tasks.get(connector).map_or(0, Vec::len)
+    }
+
+    fn apply(&mut self, key: &str, value: Option<&serde_json::Value>) {
+        self.version += 1;
+        if let Some(name) = key.strip_prefix(CONNECTOR_PREFIX) {
+            match value.and_then(properties_of) {
+                Some(properties) => {
+                    self.connectors.insert(name.to_string(), properties);
+                }
+                None => {
+                    self.connectors.remove(name);
+                    self.tasks.remove(name);
+                    self.pending_tasks.remove(name);
+                    self.target_states.remove(name);
+                }
+            }
+        } else if let Some(rest) = key.strip_prefix(TARGET_STATE_PREFIX) {
+            match value.and_then(TargetState::from_record_value) {
+                Some(state) => {
+                    self.target_states.insert(rest.to_string(), state);
+                }
+                None => {
+                    self.target_states.remove(rest);
+                }
+            }
+        } else if let Some(rest) = key.strip_prefix(TASK_PREFIX) {
+            let Some((name, index)) = rest.rsplit_once('-') else { return };
+            let (Ok(index), Some(properties)) = (index.parse::<u32>(), value.and_then(properties_of)) else {
+                return;
+            };
+            self.pending_tasks.entry(name.to_string()).or_default().insert(index, properties);
+        } else if let Some(name) = key.strip_prefix(COMMIT_PREFIX) {
+            let Some(count) = value.and_then(|v| v.get("tasks")).and_then(serde_json::Value::as_u64) else {
+                return;
+            };
+            let pending = self.pending_tasks.remove(name).unwrap_or_default();
+            let mut committed = Vec::new();
+            for index in 0..count {
+                match u32::try_from(index).ok().and_then(|index| pending.get(&index)) {
+                    Some(config) => committed.push(config.clone()),
+                    None => {
+                        // Kafka Connect flags such a connector as inconsistent and regenerates
+                        // its tasks; an empty set makes the leader do the same.
+                        tracing::warn!(connector = %name, count, "task configs missing for commit, will regenerate");
+                        committed.clear();
+                        break;
+                    }
+                }
+            }
+            self.tasks.insert(name.to_string(), committed);
+        }
+    }
+}
+
+fn properties_of(value: &serde_json::Value) -> Option<BTreeMap<String, String>> {
+    let properties = value.get("properties")?.as_object()?;
+    Some(
+        properties
+            .iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                (key.clone(), text)
+            })
+            .collect(),
+    )
+}
+
+/// The config store.
+pub struct ConfigStore {
+    log: TopicLog,
+    snapshot_rx: watch::Receiver<Arc<ConfigSnapshot>>,
+}
+
+impl ConfigStore {
+    /// Starts reading the config topic and waits until it is read to the end.
+    ///
+    /// # Errors
+    /// Fails when the topic cannot be read.
+    pub async fn start(client_config: &ClientConfig, topic: &str, stop: CancellationToken) -> Result<Self, StoreError> {
+        let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(ConfigSnapshot::default()));
+        let mut snapshot = ConfigSnapshot::default();
+        let apply = Box::new(move |record: &LogRecord<'_>| {
+            let Some(key) = record.key.and_then(|key| std::str::from_utf8(key).ok()) else { return };
+            let value: Option<serde_json::Value> = record.value.and_then(|bytes| serde_json::from_slice(bytes).ok());
+            snapshot.apply(key, value.as_ref());
+            snapshot_tx.send_replace(Arc::new(snapshot.clone()));
+        });
+        let log = TopicLog::start(client_config, topic, apply, stop).await?;
+        log.read_to_end().await?;
+        Ok(ConfigStore { log, snapshot_rx })
+    }
+
+    /// Returns the current snapshot.
+    pub fn snapshot(&self) -> Arc<ConfigSnapshot> {
+        Arc::clone(&self.snapshot_rx.borrow())
+    }
+
+    /// Returns a receiver that sees every new snapshot.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<ConfigSnapshot>> {
+        self.snapshot_rx.clone()
+    }
+
+    /// Waits until everything written so far is applied (a fresh read).
+    ///
+    /// # Errors
+    /// Fails when the topic cannot be read.
+    pub async fn refresh(&self) -> Result<Arc<ConfigSnapshot>, StoreError> {
+        self.log.read_to_end().await?;
+        Ok(self.snapshot())
+    }
+
+    /// Writes a connector config; returns once it is durable and applied locally.
+    ///
+    /// # Errors
+    /// Fails when Kafka does not acknowledge the write.
+    pub async fn put_connector_config(&self, name: &str, config: &BTreeMap<String, String>) -> Result<(), StoreError> {
+        let value = json!({ "properties": config });
+        self.write(&format!("{CONNECTOR_PREFIX}{name}"), Some(&value)).await
+    }
+
+    /// Deletes a connector (tombstones its config and target state).
+    ///
+    /// # Errors
+    /// Fails when Kafka does not acknowledge the write.
+    pub async fn delete_connector(&self, name: &str) -> Result<(), StoreError> {
+        self.write(&format!("{CONNECTOR_PREFIX}{name}"), None).await?;
+        self.write(&format!("{TARGET_STATE_PREFIX}{name}"), None).await
+    }
+
+    /// Writes a target state.
+    ///
+    /// # Errors
+    /// Fails when Kafka does not acknowledge the write.
+    pub async fn put_target_state(&self, name: &str, state: TargetState) -> Result<(), StoreError> {
+        self.write(&format!("{TARGET_STATE_PREFIX}{name}"), Some(&state.record_value())).await
+    }
+
+    /// Writes task configs followed by the commit record that makes them current.
+    ///
+    /// # Errors
+    /// Fails when Kafka does not acknowledge the writes.
+    pub async fn put_task_configs(&self, name: &str, task_configs: &[TaskConfig]) -> Result<(), StoreError> {
+        for (index, config) in task_configs.iter().enumerate() {
+            let value = json!({ "properties": config });
+            let bytes = serde_json::to_vec(&value).map_err(|error| StoreError::Internal(error.to_string()))?;
+            self.log.send_no_wait(&format!("{TASK_PREFIX}{name}-{index}"), Some(&bytes)).await?;
+        }
+        self.write(&format!("{COMMIT_PREFIX}{name}"), Some(&json!({ "tasks": task_configs.len() }))).await
+    }
+
+    async fn write(&self, key: &str, value: Option<&serde_json::Value>) -> Result<(), StoreError> {
+        let bytes = match value {
+            Some(value) => Some(serde_json::to_vec(value).map_err(|error| StoreError::Internal(error.to_string()))?),
+            None => None,
+        };
+        self.log.send(key, bytes.as_deref()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(snapshot: &mut ConfigSnapshot, key: &str, value: Option<serde_json::Value>) {
+        snapshot.apply(key, value.as_ref());
+    }
+
+    #[test]
+    fn reads_kafka_connect_records() {
+        let mut snapshot = ConfigSnapshot::default();
+        apply(&mut snapshot, "connector-my-conn", Some(json!({"properties": {"tasks.max": "2", "file": "/x"}})));
+        apply(&mut snapshot, "task-my-conn-0", Some(json!({"properties": {"file": "/x", "task.id": "0"}})));
+        apply(&mut snapshot, "task-my-conn-1", Some(json!({"properties": {"file": "/x", "task.id": "1"}})));
+        assert_eq!(snapshot.task_count("my-conn"), 0, "tasks are buffered until the commit");
+        apply(&mut snapshot, "commit-my-conn", Some(json!({"tasks": 2})));
+        assert_eq!(snapshot.task_count("my-conn"), 2);
+        assert_eq!(snapshot.tasks["my-conn"][1]["task.id"], "1");
+        apply(&mut snapshot, "target-state-my-conn", Some(json!({"state": "PAUSED", "state.v2": "STOPPED"})));
+        assert_eq!(snapshot.target_state("my-conn"), TargetState::Stopped);
+        apply(&mut snapshot, "connector-my-conn", None);
+        assert!(!snapshot.contains("my-conn"));
+        assert_eq!(snapshot.task_count("my-conn"), 0);
+    }
+
+    #[test]
+    fn a_commit_with_missing_task_configs_leaves_no_tasks() {
+        let mut snapshot = ConfigSnapshot::default();
+        apply(&mut snapshot, "connector-c", Some(json!({"properties": {}})));
+        apply(&mut snapshot, "task-c-0", Some(json!({"properties": {}})));
+        apply(&mut snapshot, "commit-c", Some(json!({"tasks": 2})));
+        assert_eq!(snapshot.task_count("c"), 0);
+    }
+
+    #[test]
+    fn target_states_round_trip_in_kafka_connect_format() {
+        for state in [TargetState::Started, TargetState::Paused, TargetState::Stopped] {
+            assert_eq!(TargetState::from_record_value(&state.record_value()), Some(state));
+        }
+        assert_eq!(TargetState::from_record_value(&json!({"state": "PAUSED"})), Some(TargetState::Paused));
+        assert_eq!(TargetState::parse("running"), Some(TargetState::Started));
+        assert_eq!(TargetState::parse("bogus"), None);
+    }
+}

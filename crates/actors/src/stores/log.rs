@@ -1,0 +1,229 @@
+//! A Kafka topic read from the beginning into memory and kept up to date: the building block of
+//! the config, offset and status stores (Kafka Connect's `KafkaBasedLog`).
+//!
+//! Every record of every partition is handed, in order per partition, to the store's `apply`
+//! function. [`TopicLog::read_to_end`] waits until everything written before the call has been
+//! applied; [`TopicLog::send`] waits until the write is acknowledged *and* applied locally, so a
+//! caller reads its own writes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::StoreError;
+
+/// How long metadata and watermark requests may take.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often waiters re-check positions even without new records (control records such as
+/// transaction markers advance the position without producing a message).
+const POSITION_RECHECK: Duration = Duration::from_millis(20);
+
+/// One record as the store sees it.
+pub struct LogRecord<'a> {
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Applies records to a store's in-memory state.
+pub type ApplyFn = Box<dyn FnMut(&LogRecord<'_>) + Send>;
+
+/// A topic read into memory.
+pub struct TopicLog {
+    topic: String,
+    producer: FutureProducer,
+    consumer: Arc<StreamConsumer>,
+    partitions: Vec<i32>,
+    applied: Arc<Notify>,
+    stop: CancellationToken,
+}
+
+impl TopicLog {
+    /// Starts reading `topic` from the beginning of every partition.
+    ///
+    /// # Errors
+    /// Fails when the clients cannot be created or the topic's metadata cannot be read.
+    pub async fn start(
+        client_config: &ClientConfig,
+        topic: &str,
+        mut apply: ApplyFn,
+        stop: CancellationToken,
+    ) -> Result<Self, StoreError> {
+        let producer: FutureProducer = client_config
+            .clone()
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("partitioner", "murmur2_random")
+            .set("linger.ms", "1")
+            .create()
+            .map_err(|error| StoreError::kafka(topic, "create producer", &error))?;
+        let consumer: StreamConsumer = client_config
+            .clone()
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set("isolation.level", "read_committed")
+            .set("group.id", format!("ferry-store-reader-{topic}"))
+            .create()
+            .map_err(|error| StoreError::kafka(topic, "create consumer", &error))?;
+        let consumer = Arc::new(consumer);
+        let partitions = fetch_partitions(&consumer, topic).await?;
+        let mut assignment = TopicPartitionList::new();
+        for partition in &partitions {
+            assignment
+                .add_partition_offset(topic, *partition, Offset::Beginning)
+                .map_err(|error| StoreError::kafka(topic, "assign", &error))?;
+        }
+        consumer.assign(&assignment).map_err(|error| StoreError::kafka(topic, "assign", &error))?;
+
+        let applied = Arc::new(Notify::new());
+        let reader_consumer = Arc::clone(&consumer);
+        let reader_applied = Arc::clone(&applied);
+        let reader_stop = stop.clone();
+        let reader_topic = topic.to_string();
+        tokio::spawn(async move {
+            let mut stream = reader_consumer.stream();
+            loop {
+                tokio::select! {
+                    biased;
+                    () = reader_stop.cancelled() => break,
+                    next = stream.next() => match next {
+                        Some(Ok(message)) => {
+                            apply(&LogRecord {
+                                key: message.key(),
+                                value: message.payload(),
+                                partition: message.partition(),
+                                offset: message.offset(),
+                            });
+                            reader_applied.notify_waiters();
+                        }
+                        Some(Err(error)) => {
+                            tracing::warn!(topic = %reader_topic, %error, "error reading internal topic");
+                            reader_applied.notify_waiters();
+                        }
+                        None => break,
+                    }
+                }
+            }
+        });
+        Ok(TopicLog { topic: topic.to_string(), producer, consumer, partitions, applied, stop })
+    }
+
+    /// Returns the topic name.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Writes one record and waits until it is acknowledged and applied locally.
+    ///
+    /// # Errors
+    /// Fails when Kafka does not acknowledge the write in time.
+    pub async fn send(&self, key: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
+        let (partition, offset) = self.send_no_wait(key, value).await?;
+        self.wait_applied(&BTreeMap::from([(partition, offset + 1)])).await
+    }
+
+    /// Writes one record and waits for the acknowledgement only; returns its partition and offset.
+    ///
+    /// # Errors
+    /// Fails when Kafka does not acknowledge the write in time.
+    pub async fn send_no_wait(&self, key: &str, value: Option<&[u8]>) -> Result<(i32, i64), StoreError> {
+        let mut record: FutureRecord<'_, str, [u8]> = FutureRecord::to(&self.topic).key(key);
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        let delivery = self
+            .producer
+            .send(record, Duration::from_secs(30))
+            .await
+            .map_err(|(error, _)| StoreError::kafka(&self.topic, "write", &error))?;
+        Ok((delivery.partition, delivery.offset))
+    }
+
+    /// Waits until every record written before this call has been applied.
+    ///
+    /// # Errors
+    /// Fails when the watermarks cannot be read.
+    pub async fn read_to_end(&self) -> Result<(), StoreError> {
+        let mut targets = BTreeMap::new();
+        for partition in &self.partitions {
+            let consumer = Arc::clone(&self.consumer);
+            let topic = self.topic.clone();
+            let partition = *partition;
+            let (_, high) = tokio::task::spawn_blocking(move || {
+                consumer.fetch_watermarks(&topic, partition, METADATA_TIMEOUT)
+            })
+            .await
+            .map_err(|error| StoreError::Internal(error.to_string()))?
+            .map_err(|error| StoreError::kafka(&self.topic, "read watermarks", &error))?;
+            targets.insert(partition, high);
+        }
+        self.wait_applied(&targets).await
+    }
+
+    /// Waits until the local position of each partition reaches its target offset.
+    async fn wait_applied(&self, targets: &BTreeMap<i32, i64>) -> Result<(), StoreError> {
+        loop {
+            let notified = self.applied.notified();
+            if self.reached(targets) {
+                return Ok(());
+            }
+            if self.stop.is_cancelled() {
+                return Err(StoreError::Stopped);
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(POSITION_RECHECK) => {}
+                () = self.stop.cancelled() => return Err(StoreError::Stopped),
+            }
+        }
+    }
+
+    fn reached(&self, targets: &BTreeMap<i32, i64>) -> bool {
+        let Ok(positions) = self.consumer.position() else {
+            return false;
+        };
+        targets.iter().all(|(partition, target)| {
+            if *target <= 0 {
+                return true;
+            }
+            match positions.find_partition(&self.topic, *partition).map(|entry| entry.offset()) {
+                Some(Offset::Offset(position)) => position >= *target,
+                _ => false,
+            }
+        })
+    }
+}
+
+async fn fetch_partitions(consumer: &Arc<StreamConsumer>, topic: &str) -> Result<Vec<i32>, StoreError> {
+    let consumer = Arc::clone(consumer);
+    let topic_name = topic.to_string();
+    let metadata = tokio::task::spawn_blocking(move || consumer.fetch_metadata(Some(&topic_name), METADATA_TIMEOUT))
+        .await
+        .map_err(|error| StoreError::Internal(error.to_string()))?
+        .map_err(|error: KafkaError| StoreError::kafka(topic, "read metadata", &error))?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|entry| entry.name() == topic)
+        .flat_map(|entry| entry.partitions().iter().map(rdkafka::metadata::MetadataPartition::id))
+        .collect();
+    if partitions.is_empty() {
+        return Err(StoreError::Kafka {
+            topic: topic.to_string(),
+            operation: "read metadata".to_string(),
+            message: "topic has no partitions (does it exist?)".to_string(),
+        });
+    }
+    Ok(partitions)
+}

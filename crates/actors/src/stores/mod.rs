@@ -1,0 +1,13 @@
+//! Kafka-backed stores: config, offsets and status on compacted topics, in Kafka Connect's
+//! formats.
+
+pub mod config;
+pub mod log;
+pub mod offsets;
+pub mod status;
+pub mod topics;
+
+pub use config::{ConfigSnapshot, ConfigStore, TargetState};
+pub use offsets::OffsetStore;
+pub use status::{State, Status, StatusSnapshot, StatusStore};
+pub use topics::{AdminTopicCreator, TopicCreator, TopicSpec};

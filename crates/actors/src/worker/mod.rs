@@ -1,0 +1,477 @@
+//! `WorkerActor`: reconciles the connectors and tasks running on this worker with what the config
+//! topic asks for, supervises the tasks (restart with backoff, FAILED when retrying cannot help)
+//! and writes their status.
+//!
+//! Reconciliation is event-driven (every new config snapshot) and periodic (a tick catches
+//! anything missed). The decisions are pure functions (`plan::diff_tasks`,
+//! `restart_policy::RestartPolicy::decide`); the actor only carries them out.
+
+pub mod plan;
+pub mod restart_policy;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_connectors::sdk::framework::keys;
+use ferry_connectors::sdk::{ConnectorError, ErrorKind, TaskConfig};
+use ferry_connectors::validation::full_config_def;
+use ferry_connectors::ConnectorRegistry;
+use futures::FutureExt;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::runtime::{run_task, TaskEnv, TaskSpec};
+use crate::stores::{ConfigSnapshot, ConfigStore, State, Status, StatusStore, TargetState};
+use plan::{diff_tasks, TaskKey};
+use restart_policy::{RestartDecision, RestartPolicy};
+
+/// How often the worker reconciles even without config changes.
+const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What the worker needs.
+#[derive(Clone)]
+pub struct WorkerDeps {
+    /// Advertised `host:port`: the `worker_id` in status output.
+    pub worker_id: String,
+    pub registry: ConnectorRegistry,
+    pub config_store: Arc<ConfigStore>,
+    pub status_store: Arc<StatusStore>,
+    pub task_env: TaskEnv,
+    pub restart_policy: RestartPolicy,
+    /// How long a task may take to stop (flush and commit) before it is abandoned.
+    pub task_shutdown_timeout: Duration,
+    /// Written into status records (newer generations win over stale UNASSIGNED).
+    pub generation: i64,
+}
+
+/// Messages of [`WorkerActor`].
+pub enum WorkerMsg {
+    /// Compare what runs with the latest config snapshot and act.
+    Reconcile,
+    /// A task's tokio task ended.
+    TaskExited { key: TaskKey, run_id: u64, result: Result<(), ConnectorError> },
+    /// A backoff delay ended: start the task again if it is still wanted.
+    RestartAfterBackoff { key: TaskKey, run_id: u64 },
+    /// Restart one task now (REST `POST /connectors/{c}/tasks/{t}/restart`).
+    RestartTask { key: TaskKey, reply: RpcReplyPort<Result<(), String>> },
+    /// Restart a connector's tasks: all, or only the failed ones.
+    RestartConnectorTasks { connector: String, only_failed: bool, reply: RpcReplyPort<Vec<u32>> },
+    /// Stop every task (flushing and committing), write UNASSIGNED, and reply.
+    Shutdown(RpcReplyPort<()>),
+    /// Return what runs here.
+    GetSnapshot(RpcReplyPort<WorkerSnapshot>),
+}
+
+/// What runs on this worker, for the API and tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerSnapshot {
+    pub running: Vec<String>,
+    pub failed: Vec<String>,
+    pub backing_off: Vec<String>,
+}
+
+struct RunningTask {
+    config: TaskConfig,
+    cancel: CancellationToken,
+    handle: JoinHandle<()>,
+    run_id: u64,
+}
+
+#[derive(Default)]
+struct TaskHistory {
+    failures: Vec<Instant>,
+    restarts: u32,
+    last_error: Option<String>,
+}
+
+/// The worker's state.
+pub struct WorkerState {
+    deps: WorkerDeps,
+    running: BTreeMap<TaskKey, RunningTask>,
+    /// Tasks waiting out a backoff before their restart, with the config to restart with.
+    backing_off: BTreeMap<TaskKey, (TaskConfig, u64)>,
+    /// Tasks given up on, with the config that failed.
+    failed: BTreeMap<TaskKey, TaskConfig>,
+    history: BTreeMap<TaskKey, TaskHistory>,
+    /// Last connector state this worker wrote.
+    connector_states: BTreeMap<String, State>,
+    next_run_id: u64,
+    stopping: bool,
+}
+
+/// The worker actor.
+pub struct WorkerActor;
+
+impl Actor for WorkerActor {
+    type Msg = WorkerMsg;
+    type State = WorkerState;
+    type Arguments = WorkerDeps;
+
+    async fn pre_start(&self, myself: ActorRef<WorkerMsg>, deps: WorkerDeps) -> Result<WorkerState, ActorProcessingErr> {
+        let mut config_rx = deps.config_store.subscribe();
+        let watcher_ref = myself.clone();
+        tokio::spawn(async move {
+            while config_rx.changed().await.is_ok() {
+                if watcher_ref.cast(WorkerMsg::Reconcile).is_err() {
+                    break;
+                }
+            }
+        });
+        myself.send_interval(RECONCILE_INTERVAL, || WorkerMsg::Reconcile);
+        myself.cast(WorkerMsg::Reconcile)?;
+        Ok(WorkerState {
+            deps,
+            running: BTreeMap::new(),
+            backing_off: BTreeMap::new(),
+            failed: BTreeMap::new(),
+            history: BTreeMap::new(),
+            connector_states: BTreeMap::new(),
+            next_run_id: 0,
+            stopping: false,
+        })
+    }
+
+    async fn handle(&self, myself: ActorRef<WorkerMsg>, message: WorkerMsg, state: &mut WorkerState) -> Result<(), ActorProcessingErr> {
+        match message {
+            WorkerMsg::Reconcile => {
+                if !state.stopping {
+                    state.reconcile(&myself).await;
+                }
+            }
+            WorkerMsg::TaskExited { key, run_id, result } => state.on_task_exited(&myself, key, run_id, result).await,
+            WorkerMsg::RestartAfterBackoff { key, run_id } => {
+                if state.stopping {
+                    return Ok(());
+                }
+                if let Some((config, pending_run)) = state.backing_off.get(&key).cloned() {
+                    if pending_run == run_id {
+                        state.backing_off.remove(&key);
+                        state.start_task(&myself, key, config).await;
+                    }
+                }
+            }
+            WorkerMsg::RestartTask { key, reply } => {
+                let result = state.restart_task(&myself, &key).await;
+                let _ = reply.send(result);
+            }
+            WorkerMsg::RestartConnectorTasks { connector, only_failed, reply } => {
+                let snapshot = state.deps.config_store.snapshot();
+                let mut restarted = Vec::new();
+                for index in 0..u32::try_from(snapshot.task_count(&connector)).unwrap_or(0) {
+                    let key = (connector.clone(), index);
+                    if only_failed && !state.failed.contains_key(&key) {
+                        continue;
+                    }
+                    if state.restart_task(&myself, &key).await.is_ok() {
+                        restarted.push(index);
+                    }
+                }
+                let _ = reply.send(restarted);
+            }
+            WorkerMsg::Shutdown(reply) => {
+                state.stopping = true;
+                state.stop_all().await;
+                let _ = reply.send(());
+            }
+            WorkerMsg::GetSnapshot(reply) => {
+                let name = |key: &TaskKey| format!("{}-{}", key.0, key.1);
+                let _ = reply.send(WorkerSnapshot {
+                    running: state.running.keys().map(name).collect(),
+                    failed: state.failed.keys().map(name).collect(),
+                    backing_off: state.backing_off.keys().map(name).collect(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl WorkerState {
+    async fn reconcile(&mut self, myself: &ActorRef<WorkerMsg>) {
+        let snapshot = self.deps.config_store.snapshot();
+        if self.ensure_task_configs(&snapshot).await {
+            // The new task configs arrive as a new snapshot, which reconciles again.
+            return;
+        }
+        let desired = desired_tasks(&snapshot);
+        // Forget failures of tasks whose config changed or that are gone.
+        self.failed.retain(|key, config| desired.get(key) == Some(config));
+        self.backing_off.retain(|key, (config, _)| desired.get(key) == Some(config));
+        let mut current: BTreeMap<TaskKey, TaskConfig> =
+            self.running.iter().map(|(key, task)| (key.clone(), task.config.clone())).collect();
+        for (key, (config, _)) in &self.backing_off {
+            current.insert(key.clone(), config.clone());
+        }
+        let failed: BTreeSet<TaskKey> = self.failed.keys().cloned().collect();
+        let diff = diff_tasks(&current, &desired, &failed);
+        for key in &diff.to_stop {
+            self.backing_off.remove(key);
+            self.stop_task(key).await;
+            let connector_alive = snapshot.contains(&key.0) && snapshot.target_state(&key.0) != TargetState::Stopped;
+            let still_exists = connector_alive && u32::try_from(snapshot.task_count(&key.0)).unwrap_or(0) > key.1;
+            if !still_exists {
+                self.history.remove(key);
+                if let Err(error) = self.deps.status_store.delete_task(&key.0, key.1).await {
+                    tracing::warn!(connector = %key.0, task = key.1, %error, "failed to delete task status");
+                }
+            }
+        }
+        for key in diff.to_start {
+            if let Some(config) = desired.get(&key) {
+                self.start_task(myself, key, config.clone()).await;
+            }
+        }
+        self.write_connector_states(&snapshot).await;
+    }
+
+    /// Generates task configs for connectors whose stored ones are missing or outdated; returns
+    /// true when it wrote any.
+    async fn ensure_task_configs(&mut self, snapshot: &ConfigSnapshot) -> bool {
+        let mut wrote = false;
+        for (name, config) in &snapshot.connectors {
+            let existing = snapshot.tasks.get(name);
+            let wanted = if snapshot.target_state(name) == TargetState::Stopped {
+                Ok(Vec::new())
+            } else {
+                generate_task_configs(&self.deps.registry, config)
+            };
+            match wanted {
+                Ok(task_configs) => {
+                    if existing != Some(&task_configs) {
+                        tracing::info!(connector = %name, tasks = task_configs.len(), "writing task configs");
+                        match self.deps.config_store.put_task_configs(name, &task_configs).await {
+                            Ok(()) => wrote = true,
+                            Err(error) => tracing::warn!(connector = %name, %error, "failed to write task configs"),
+                        }
+                    }
+                }
+                Err(error) => {
+                    if self.connector_states.get(name) != Some(&State::Failed) {
+                        let mut status = Status::new(State::Failed, &self.deps.worker_id, self.deps.generation);
+                        status.trace = Some(error.message.clone());
+                        if self.deps.status_store.put_connector(name, &status).await.is_ok() {
+                            self.connector_states.insert(name.clone(), State::Failed);
+                        }
+                    }
+                }
+            }
+        }
+        wrote
+    }
+
+    async fn write_connector_states(&mut self, snapshot: &ConfigSnapshot) {
+        for name in snapshot.connectors.keys() {
+            if self.connector_states.get(name) == Some(&State::Failed) && generate_task_configs(&self.deps.registry, &snapshot.connectors[name]).is_err() {
+                continue;
+            }
+            let wanted = match snapshot.target_state(name) {
+                TargetState::Started => State::Running,
+                TargetState::Paused => State::Paused,
+                TargetState::Stopped => State::Stopped,
+            };
+            if self.connector_states.get(name) != Some(&wanted) {
+                let status = Status::new(wanted, &self.deps.worker_id, self.deps.generation);
+                match self.deps.status_store.put_connector(name, &status).await {
+                    Ok(()) => {
+                        self.connector_states.insert(name.clone(), wanted);
+                    }
+                    Err(error) => tracing::warn!(connector = %name, %error, "failed to write connector status"),
+                }
+                if wanted == State::Paused {
+                    for index in 0..u32::try_from(snapshot.task_count(name)).unwrap_or(0) {
+                        self.put_task_status(&(name.clone(), index), State::Paused, None).await;
+                    }
+                }
+            }
+        }
+        let gone: Vec<String> =
+            self.connector_states.keys().filter(|name| !snapshot.contains(name)).cloned().collect();
+        for name in gone {
+            self.connector_states.remove(&name);
+            if let Err(error) = self.deps.status_store.delete_connector(&name, 0).await {
+                tracing::warn!(connector = %name, %error, "failed to delete connector status");
+            }
+        }
+    }
+
+    async fn start_task(&mut self, myself: &ActorRef<WorkerMsg>, key: TaskKey, config: TaskConfig) {
+        let Some(factory) = config.get(keys::CONNECTOR_CLASS).and_then(|class| self.deps.registry.find(class)) else {
+            self.fail_task(&key, config, "unknown connector class in task config").await;
+            return;
+        };
+        let run_id = self.next_run_id;
+        self.next_run_id += 1;
+        let cancel = CancellationToken::new();
+        let spec = TaskSpec { connector: key.0.clone(), index: key.1, config: config.clone(), factory };
+        let env = self.deps.task_env.clone();
+        let exit_ref = myself.clone();
+        let task_cancel = cancel.clone();
+        let exit_key = key.clone();
+        let handle = tokio::spawn(async move {
+            let outcome = AssertUnwindSafe(run_task(env, spec, task_cancel)).catch_unwind().await;
+            let result = outcome.unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_string()))
+                    .unwrap_or_else(|| "unknown panic".to_string());
+                Err(ConnectorError::internal(format!("task panicked: {message}")))
+            });
+            let _ = exit_ref.cast(WorkerMsg::TaskExited { key: exit_key, run_id, result });
+        });
+        tracing::info!(connector = %key.0, task = key.1, "task started");
+        self.running.insert(key.clone(), RunningTask { config, cancel, handle, run_id });
+        self.put_task_status(&key, State::Running, None).await;
+    }
+
+    async fn stop_task(&mut self, key: &TaskKey) {
+        let Some(task) = self.running.remove(key) else { return };
+        task.cancel.cancel();
+        let mut handle = task.handle;
+        if tokio::time::timeout(self.deps.task_shutdown_timeout, &mut handle).await.is_err() {
+            tracing::warn!(connector = %key.0, task = key.1, "task did not stop in time; abandoning it");
+            handle.abort();
+        }
+        tracing::info!(connector = %key.0, task = key.1, "task stopped");
+    }
+
+    async fn stop_all(&mut self) {
+        let keys: Vec<TaskKey> = self.running.keys().cloned().collect();
+        let mut stopping = Vec::new();
+        for key in &keys {
+            if let Some(task) = self.running.remove(key) {
+                task.cancel.cancel();
+                stopping.push((key.clone(), task.handle));
+            }
+        }
+        let timeout = self.deps.task_shutdown_timeout;
+        let waits = stopping.into_iter().map(|(key, mut handle)| async move {
+            if tokio::time::timeout(timeout, &mut handle).await.is_err() {
+                tracing::warn!(connector = %key.0, task = key.1, "task did not stop in time; abandoning it");
+                handle.abort();
+            }
+        });
+        futures::future::join_all(waits).await;
+        for key in keys {
+            self.put_task_status(&key, State::Unassigned, None).await;
+        }
+    }
+
+    async fn on_task_exited(&mut self, myself: &ActorRef<WorkerMsg>, key: TaskKey, run_id: u64, result: Result<(), ConnectorError>) {
+        let Some(task) = self.running.get(&key) else { return };
+        if task.run_id != run_id {
+            return;
+        }
+        let Some(task) = self.running.remove(&key) else { return };
+        let error = match result {
+            Ok(()) => ConnectorError::internal("task exited unexpectedly"),
+            Err(error) => error,
+        };
+        let trace = format!("{:?} error: {}", error.kind, error.message);
+        tracing::warn!(connector = %key.0, task = key.1, error = %error.message, kind = ?error.kind, "task failed");
+        if error.kind == ErrorKind::User || self.stopping {
+            self.fail_task(&key, task.config, &trace).await;
+            return;
+        }
+        let history = self.history.entry(key.clone()).or_default();
+        let now = Instant::now();
+        history.failures.push(now);
+        history.last_error = Some(trace.clone());
+        match self.deps.restart_policy.decide(&mut history.failures, now) {
+            RestartDecision::RestartAfter(delay) => {
+                history.restarts += 1;
+                let restart_run = self.next_run_id;
+                self.next_run_id += 1;
+                self.backing_off.insert(key.clone(), (task.config, restart_run));
+                tracing::info!(connector = %key.0, task = key.1, delay_ms = delay.as_millis(), "task restart scheduled");
+                self.put_task_status(&key, State::Restarting, Some(trace)).await;
+                let restart_key = key.clone();
+                myself.send_after(delay, move || WorkerMsg::RestartAfterBackoff { key: restart_key, run_id: restart_run });
+            }
+            RestartDecision::GiveUp => self.fail_task(&key, task.config, &trace).await,
+        }
+    }
+
+    async fn fail_task(&mut self, key: &TaskKey, config: TaskConfig, trace: &str) {
+        self.failed.insert(key.clone(), config);
+        self.history.entry(key.clone()).or_default().last_error = Some(trace.to_string());
+        self.put_task_status(key, State::Failed, Some(trace.to_string())).await;
+    }
+
+    async fn restart_task(&mut self, myself: &ActorRef<WorkerMsg>, key: &TaskKey) -> Result<(), String> {
+        let snapshot = self.deps.config_store.snapshot();
+        let Some(config) = snapshot.tasks.get(&key.0).and_then(|tasks| tasks.get(key.1 as usize)).cloned() else {
+            return Err(format!("Task {}-{} not found", key.0, key.1));
+        };
+        self.stop_task(key).await;
+        self.failed.remove(key);
+        self.backing_off.remove(key);
+        if let Some(history) = self.history.get_mut(key) {
+            history.failures.clear();
+        }
+        if snapshot.target_state(&key.0) == TargetState::Started {
+            self.start_task(myself, key.clone(), config).await;
+        }
+        Ok(())
+    }
+
+    async fn put_task_status(&self, key: &TaskKey, state: State, trace: Option<String>) {
+        let mut status = Status::new(state, &self.deps.worker_id, self.deps.generation);
+        status.trace = trace;
+        if let Some(history) = self.history.get(key) {
+            status.restarts = history.restarts;
+            status.last_error.clone_from(&history.last_error);
+        }
+        if let Err(error) = self.deps.status_store.put_task(&key.0, key.1, &status).await {
+            tracing::warn!(connector = %key.0, task = key.1, %error, "failed to write task status");
+        }
+    }
+}
+
+/// Generates a connector's task configs from its stored config.
+///
+/// # Errors
+/// A user error when the class is unknown or the config invalid.
+pub fn generate_task_configs(
+    registry: &ConnectorRegistry,
+    config: &BTreeMap<String, String>,
+) -> Result<Vec<TaskConfig>, ConnectorError> {
+    let class = config.get(keys::CONNECTOR_CLASS).map_or("", String::as_str);
+    let factory = registry
+        .find(class)
+        .ok_or_else(|| ConnectorError::user(format!("unknown connector class {class}")))?;
+    let values = full_config_def(factory.as_ref())
+        .parse(config)
+        .map_err(|errors| ConnectorError::user(errors.join("; ")))?;
+    let max_tasks = usize::try_from(values.long(keys::TASKS_MAX)?.max(1)).unwrap_or(1);
+    let mut task_configs = factory.task_configs(&values, max_tasks)?;
+    if task_configs.len() > max_tasks {
+        return Err(ConnectorError::user(format!(
+            "connector generated {} task configs but tasks.max is {max_tasks}",
+            task_configs.len()
+        )));
+    }
+    for task_config in &mut task_configs {
+        // Every task config carries the class so a worker can start it on its own.
+        task_config.entry(keys::CONNECTOR_CLASS.to_string()).or_insert_with(|| class.to_string());
+    }
+    Ok(task_configs)
+}
+
+/// The tasks that should run: every committed task of every STARTED connector.
+fn desired_tasks(snapshot: &ConfigSnapshot) -> BTreeMap<TaskKey, TaskConfig> {
+    let mut desired = BTreeMap::new();
+    for (name, tasks) in &snapshot.tasks {
+        if !snapshot.contains(name) || snapshot.target_state(name) != TargetState::Started {
+            continue;
+        }
+        for (index, config) in tasks.iter().enumerate() {
+            desired.insert((name.clone(), u32::try_from(index).unwrap_or(u32::MAX)), config.clone());
+        }
+    }
+    desired
+}

@@ -1,0 +1,113 @@
+//! `ConnectService`: the one application facade. The REST gateway and the gRPC API both call it;
+//! neither loops back through the other.
+
+mod connectors;
+pub mod types;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use ferry_actors::stores::{ConfigStore, OffsetStore, StatusStore};
+use ferry_actors::worker::WorkerMsg;
+use ferry_connectors::ConnectorRegistry;
+use ractor::ActorRef;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::error::ServiceError;
+
+/// Version of this build, as `GET /` reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Git commit of this build (`unknown` when built outside a git checkout).
+pub const COMMIT: &str = env!("FERRY_GIT_COMMIT");
+
+/// Where the worker is in its life, as `GET /health` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerHealth {
+    /// Still connecting to Kafka or reading its topics; the text says which stage.
+    Starting(String),
+    /// Ready to handle requests.
+    Healthy,
+    /// Shutting down or broken; the text says why.
+    Unhealthy(String),
+}
+
+/// `GET /`: `{"version","commit","kafka_cluster_id"}`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServerInfo {
+    pub version: String,
+    pub commit: String,
+    pub kafka_cluster_id: Option<String>,
+}
+
+/// The parts of a started worker the facade drives.
+pub struct Runtime {
+    pub worker_id: String,
+    pub config_store: Arc<ConfigStore>,
+    pub status_store: Arc<StatusStore>,
+    pub offset_store: Arc<OffsetStore>,
+    pub worker: ActorRef<WorkerMsg>,
+    /// Client settings for ad-hoc Kafka calls (sink offsets).
+    pub client_config: rdkafka::config::ClientConfig,
+}
+
+/// The application facade. Cheap to clone.
+#[derive(Clone)]
+pub struct ConnectService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: ConnectorRegistry,
+    worker_props: BTreeMap<String, String>,
+    health_rx: watch::Receiver<WorkerHealth>,
+    cluster_id_rx: watch::Receiver<Option<String>>,
+    runtime: OnceLock<Arc<Runtime>>,
+}
+
+/// The write side of the worker's health and identity, held by the worker's start-up code.
+pub struct WorkerStatusHandle {
+    pub health_tx: watch::Sender<WorkerHealth>,
+    pub cluster_id_tx: watch::Sender<Option<String>>,
+}
+
+impl ConnectService {
+    /// Creates the facade and the handle through which start-up reports progress.
+    pub fn new(registry: ConnectorRegistry, worker_props: BTreeMap<String, String>) -> (Self, WorkerStatusHandle) {
+        let (health_tx, health_rx) = watch::channel(WorkerHealth::Starting("Worker is connecting to Kafka.".into()));
+        let (cluster_id_tx, cluster_id_rx) = watch::channel(None);
+        let inner = Inner { registry, worker_props, health_rx, cluster_id_rx, runtime: OnceLock::new() };
+        (ConnectService { inner: Arc::new(inner) }, WorkerStatusHandle { health_tx, cluster_id_tx })
+    }
+
+    /// Attaches the started worker; called once by start-up.
+    pub fn attach_runtime(&self, runtime: Arc<Runtime>) {
+        let _ = self.inner.runtime.set(runtime);
+    }
+
+    /// Returns the started worker, or `Unavailable` while it starts.
+    fn runtime(&self) -> Result<&Arc<Runtime>, ServiceError> {
+        self.inner.runtime.get().ok_or_else(|| {
+            ServiceError::Unavailable("Worker is still starting up; try again in a moment".to_string())
+        })
+    }
+
+    /// Returns the connector registry.
+    pub fn registry(&self) -> &ConnectorRegistry {
+        &self.inner.registry
+    }
+
+    /// Returns version, commit and the Kafka cluster id (once known).
+    pub fn server_info(&self) -> ServerInfo {
+        ServerInfo {
+            version: VERSION.to_string(),
+            commit: COMMIT.to_string(),
+            kafka_cluster_id: self.inner.cluster_id_rx.borrow().clone(),
+        }
+    }
+
+    /// Returns the worker's current health.
+    pub fn health(&self) -> WorkerHealth {
+        self.inner.health_rx.borrow().clone()
+    }
+}

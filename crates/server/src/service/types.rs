@@ -1,0 +1,101 @@
+//! The facade's data shapes. They serialise exactly as Kafka Connect's REST entities
+//! (`rest/entities/*`), so the REST gateway returns them as they are.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// `{"connector": "<name>", "task": <n>}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskId {
+    pub connector: String,
+    pub task: u32,
+}
+
+/// `ConnectorInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectorInfo {
+    pub name: String,
+    pub config: BTreeMap<String, String>,
+    pub tasks: Vec<TaskId>,
+    #[serde(rename = "type")]
+    pub connector_type: String,
+}
+
+/// The state of a connector or task instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceState {
+    pub state: String,
+    pub worker_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+}
+
+/// A task's state, with its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskState {
+    pub id: u32,
+    pub state: String,
+    pub worker_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+    /// Ferry: how often the task was restarted after failures.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub restarts: u32,
+    /// Ferry: the last error, kept after a successful restart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
+/// `ConnectorStateInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectorStateInfo {
+    pub name: String,
+    pub connector: InstanceState,
+    pub tasks: Vec<TaskState>,
+    #[serde(rename = "type")]
+    pub connector_type: String,
+}
+
+/// `TaskInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskInfo {
+    pub id: TaskId,
+    pub config: BTreeMap<String, String>,
+}
+
+/// `PluginInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PluginInfo {
+    pub class: String,
+    #[serde(rename = "type")]
+    pub plugin_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// One entry of `ConnectorOffsets`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectorOffset {
+    pub partition: serde_json::Map<String, serde_json::Value>,
+    pub offset: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `ConnectorOffsets`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectorOffsets {
+    pub offsets: Vec<ConnectorOffset>,
+}
+
+/// What `POST /connectors` asks for.
+#[derive(Debug, Clone)]
+pub struct CreateConnector {
+    pub name: String,
+    pub config: BTreeMap<String, String>,
+    pub initial_state: Option<String>,
+}
