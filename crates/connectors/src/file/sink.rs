@@ -1,0 +1,228 @@
+//! The FileStreamSink task: appends each record's value to a file, one line per record.
+
+use std::fmt::Write as _;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use tokio::fs::{File, OpenOptions};
+use tokio::io::{AsyncWriteExt, BufWriter};
+
+use crate::sdk::{ConnectorError, SinkRecord, SinkTask, Value};
+
+/// Size of the write buffer: records are written in big chunks, not one syscall per line.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// Appends lines to a file (created when missing, never truncated); `flush` fsyncs.
+pub(crate) struct FileStreamSinkTask {
+    path: String,
+    writer: Option<BufWriter<File>>,
+    /// Reused line buffer.
+    line: String,
+}
+
+impl FileStreamSinkTask {
+    /// Creates the task; the file is opened on first use.
+    pub(crate) fn new(path: String) -> Self {
+        FileStreamSinkTask {
+            path,
+            writer: None,
+            line: String::new(),
+        }
+    }
+
+    async fn writer(&mut self) -> Result<&mut BufWriter<File>, ConnectorError> {
+        if self.writer.is_none() {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .await
+                .map_err(|error| self.io_error("open", &error))?;
+            self.writer = Some(BufWriter::with_capacity(WRITE_BUFFER, file));
+        }
+        self.writer
+            .as_mut()
+            .ok_or_else(|| ConnectorError::internal("file writer missing after open"))
+    }
+
+    /// Writes everything buffered and syncs the file's data to disk.
+    async fn flush_and_sync(&mut self) -> Result<(), ConnectorError> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        let result = match writer.flush().await {
+            Ok(()) => writer.get_ref().sync_data().await,
+            Err(error) => Err(error),
+        };
+        result.map_err(|error| {
+            // The buffer's state is unknown: reopen on the next put (records are redelivered).
+            self.writer = None;
+            self.io_error("flush", &error)
+        })
+    }
+
+    fn io_error(&self, operation: &str, error: &std::io::Error) -> ConnectorError {
+        ConnectorError::external(format!(
+            "FileStreamSink could not {operation} {}: {error}",
+            self.path
+        ))
+    }
+}
+
+#[async_trait]
+impl SinkTask for FileStreamSinkTask {
+    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), ConnectorError> {
+        let mut line = std::mem::take(&mut self.line);
+        let mut result = Ok(());
+        for record in &records {
+            line.clear();
+            write_value(&mut line, &record.value.value);
+            line.push('\n');
+            let writer = match self.writer().await {
+                Ok(writer) => writer,
+                Err(error) => {
+                    result = Err(error);
+                    break;
+                }
+            };
+            if let Err(error) = writer.write_all(line.as_bytes()).await {
+                self.writer = None;
+                result = Err(self.io_error("write", &error));
+                break;
+            }
+        }
+        self.line = line;
+        result
+    }
+
+    async fn flush(&mut self) -> Result<(), ConnectorError> {
+        self.flush_and_sync().await
+    }
+
+    async fn stop(&mut self) {
+        if let Err(error) = self.flush_and_sync().await {
+            tracing::warn!(%error, "FileStreamSink could not flush on stop");
+        }
+        self.writer = None;
+    }
+}
+
+/// Writes a value the way Kafka Connect's `FileStreamSinkTask` prints it (Java's `toString`):
+/// strings as they are, `null` for null, `Struct{a=1,b=x}` (null fields skipped), `[a, b]` for
+/// arrays and `{k=v, k2=v2}` for maps. Where Java's form is useless or locale-bound Ferry writes
+/// a readable one instead: bytes as base64, dates as `YYYY-MM-DD`, times as `HH:MM:SS.mmm`,
+/// timestamps as ISO 8601 UTC, decimals in plain notation.
+pub(crate) fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Boolean(flag) => push_display(out, flag),
+        Value::Int8(number) => push_display(out, number),
+        Value::Int16(number) => push_display(out, number),
+        Value::Int32(number) => push_display(out, number),
+        Value::Int64(number) => push_display(out, number),
+        Value::Float32(number) => push_float(out, f64::from(*number)),
+        Value::Float64(number) => push_float(out, *number),
+        Value::String(text) => out.push_str(text),
+        Value::Bytes(bytes) => {
+            out.push_str(&base64::engine::general_purpose::STANDARD.encode(bytes));
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Map(entries) => {
+            out.push('{');
+            for (index, (key, item)) in entries.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                write_value(out, key);
+                out.push('=');
+                write_value(out, item);
+            }
+            out.push('}');
+        }
+        Value::Struct(fields) => {
+            out.push_str("Struct{");
+            let mut first = true;
+            for (field, item) in fields.schema.fields.iter().zip(&fields.values) {
+                if item.is_null() {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str(&field.name);
+                out.push('=');
+                write_value(out, item);
+            }
+            out.push('}');
+        }
+        Value::Decimal(decimal) => push_display(out, decimal),
+        Value::Date(days) => {
+            let (year, month, day) = civil_from_days(i64::from(*days));
+            let _ = write!(out, "{year:04}-{month:02}-{day:02}");
+        }
+        Value::Time(millis) => push_time(out, i64::from(*millis)),
+        Value::Timestamp(millis) => {
+            let (year, month, day) = civil_from_days(millis.div_euclid(86_400_000));
+            let _ = write!(out, "{year:04}-{month:02}-{day:02}T");
+            push_time(out, millis.rem_euclid(86_400_000));
+            out.push('Z');
+        }
+    }
+}
+
+fn push_display(out: &mut String, value: &impl std::fmt::Display) {
+    let _ = write!(out, "{value}");
+}
+
+/// Java prints integral doubles with a trailing `.0` (`1.0`), Rust does not.
+fn push_float(out: &mut String, number: f64) {
+    if number.is_finite() && number.fract() == 0.0 && number.abs() < 1e7 {
+        let _ = write!(out, "{number:.1}");
+    } else if number.is_nan() {
+        out.push_str("NaN");
+    } else if number.is_infinite() {
+        out.push_str(if number > 0.0 {
+            "Infinity"
+        } else {
+            "-Infinity"
+        });
+    } else {
+        push_display(out, &number);
+    }
+}
+
+fn push_time(out: &mut String, millis: i64) {
+    let (hours, rest) = (millis / 3_600_000, millis % 3_600_000);
+    let (minutes, rest) = (rest / 60_000, rest % 60_000);
+    let (seconds, millis) = (rest / 1000, rest % 1000);
+    let _ = write!(out, "{hours:02}:{minutes:02}:{seconds:02}.{millis:03}");
+}
+
+/// Converts days since 1970-01-01 to a proleptic Gregorian (year, month, day).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Howard Hinnant's `civil_from_days`.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        u32::try_from(month).unwrap_or(1),
+        u32::try_from(day).unwrap_or(1),
+    )
+}
