@@ -5,18 +5,23 @@ use std::fmt::Write as _;
 use async_trait::async_trait;
 use base64::Engine as _;
 use tokio::fs::{File, OpenOptions};
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::AsyncWriteExt;
 
 use crate::sdk::{ConnectorError, SinkRecord, SinkTask, Value};
 
-/// Size of the write buffer: records are written in big chunks, not one syscall per line.
+/// Bytes buffered before they are written: records go out in big chunks, not one syscall per
+/// line. Chunks hold whole lines only, so tasks appending to the same file (one per `tasks.max`)
+/// never interleave inside a line (each chunk is one `O_APPEND` write, below tokio's 2 MiB
+/// blocking-write size).
 const WRITE_BUFFER: usize = 1 << 20;
 
 /// Appends lines to a file (created when missing, never truncated); `flush` fsyncs.
 pub(crate) struct FileStreamSinkTask {
     path: String,
-    writer: Option<BufWriter<File>>,
-    /// Reused line buffer.
+    file: Option<File>,
+    /// Complete lines not yet written.
+    buffer: Vec<u8>,
+    /// Reused formatting buffer.
     line: String,
 }
 
@@ -25,39 +30,51 @@ impl FileStreamSinkTask {
     pub(crate) fn new(path: String) -> Self {
         FileStreamSinkTask {
             path,
-            writer: None,
+            file: None,
+            buffer: Vec::with_capacity(WRITE_BUFFER),
             line: String::new(),
         }
     }
 
-    async fn writer(&mut self) -> Result<&mut BufWriter<File>, ConnectorError> {
-        if self.writer.is_none() {
+    /// Writes the buffered lines to the file (opening it in append mode when needed).
+    async fn write_out(&mut self) -> Result<(), ConnectorError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        if self.file.is_none() {
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&self.path)
                 .await
                 .map_err(|error| self.io_error("open", &error))?;
-            self.writer = Some(BufWriter::with_capacity(WRITE_BUFFER, file));
+            self.file = Some(file);
         }
-        self.writer
-            .as_mut()
-            .ok_or_else(|| ConnectorError::internal("file writer missing after open"))
+        let Some(file) = self.file.as_mut() else {
+            return Err(ConnectorError::internal("file missing after open"));
+        };
+        let result = match file.write_all(&self.buffer).await {
+            Ok(()) => file.flush().await,
+            Err(error) => Err(error),
+        };
+        // Written or not, these lines are done with: after an error the runtime delivers the
+        // records again from the last committed offset.
+        self.buffer.clear();
+        result.map_err(|error| {
+            self.file = None;
+            self.io_error("write", &error)
+        })
     }
 
     /// Writes everything buffered and syncs the file's data to disk.
     async fn flush_and_sync(&mut self) -> Result<(), ConnectorError> {
-        let Some(writer) = self.writer.as_mut() else {
+        self.write_out().await?;
+        let Some(file) = self.file.as_mut() else {
             return Ok(());
         };
-        let result = match writer.flush().await {
-            Ok(()) => writer.get_ref().sync_data().await,
-            Err(error) => Err(error),
-        };
-        result.map_err(|error| {
-            // The buffer's state is unknown: reopen on the next put (records are redelivered).
-            self.writer = None;
-            self.io_error("flush", &error)
+        file.sync_data().await.map_err(|error| {
+            self.file = None;
+            self.io_error("sync", &error)
         })
     }
 
@@ -72,27 +89,16 @@ impl FileStreamSinkTask {
 #[async_trait]
 impl SinkTask for FileStreamSinkTask {
     async fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), ConnectorError> {
-        let mut line = std::mem::take(&mut self.line);
-        let mut result = Ok(());
         for record in &records {
-            line.clear();
-            write_value(&mut line, &record.value.value);
-            line.push('\n');
-            let writer = match self.writer().await {
-                Ok(writer) => writer,
-                Err(error) => {
-                    result = Err(error);
-                    break;
-                }
-            };
-            if let Err(error) = writer.write_all(line.as_bytes()).await {
-                self.writer = None;
-                result = Err(self.io_error("write", &error));
-                break;
+            self.line.clear();
+            write_value(&mut self.line, &record.value.value);
+            self.line.push('\n');
+            self.buffer.extend_from_slice(self.line.as_bytes());
+            if self.buffer.len() >= WRITE_BUFFER {
+                self.write_out().await?;
             }
         }
-        self.line = line;
-        result
+        Ok(())
     }
 
     async fn flush(&mut self) -> Result<(), ConnectorError> {
@@ -103,7 +109,7 @@ impl SinkTask for FileStreamSinkTask {
         if let Err(error) = self.flush_and_sync().await {
             tracing::warn!(%error, "FileStreamSink could not flush on stop");
         }
-        self.writer = None;
+        self.file = None;
     }
 }
 
