@@ -220,6 +220,19 @@ async fn source_restarts_from_zero_when_the_file_is_shorter_than_the_offset() {
 }
 
 #[tokio::test]
+async fn source_rereads_a_file_truncated_while_following() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.txt");
+    append(&path, "first long line\nsecond long line\n");
+    let mut task = source_task(path.to_str().unwrap(), "10", Arc::new(NoOffsets));
+    assert_eq!(poll_until(task.as_mut(), 2).await.len(), 2);
+    std::fs::write(&path, "new\rlone\r\n").unwrap();
+    let records = poll_until(task.as_mut(), 2).await;
+    assert_eq!(lines(&records), ["new", "lone"]);
+    assert_eq!(records[1].source_offset, json_map(json!({"position": 10})));
+}
+
+#[tokio::test]
 async fn source_waits_for_a_missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("later.txt");
