@@ -212,3 +212,124 @@ impl Drop for FerryProcess {
         }
     }
 }
+
+/// Writes a worker properties file for the test broker with topics and group unique to `prefix`,
+/// and returns the `ferry worker` arguments that use it.
+///
+/// # Errors
+/// Fails when the file cannot be written.
+pub fn worker_args(dir: &Path, prefix: &str, addr: SocketAddr, extra: &[(&str, &str)]) -> anyhow::Result<Vec<String>> {
+    let mut properties = format!(
+        "bootstrap.servers={}\ngroup.id={prefix}\nlisteners=http://{addr}\n\
+         config.storage.topic={prefix}-configs\noffset.storage.topic={prefix}-offsets\n\
+         status.storage.topic={prefix}-status\noffset.storage.partitions=5\nstatus.storage.partitions=2\n\
+         offset.flush.interval.ms=1000\n",
+        test_bootstrap()
+    );
+    for (key, value) in extra {
+        properties.push_str(&format!("{key}={value}\n"));
+    }
+    let path = dir.join(format!("worker-{}.properties", addr.port()));
+    std::fs::write(&path, properties)?;
+    Ok(vec!["worker".to_string(), path.display().to_string()])
+}
+
+impl FerryProcess {
+    /// Starts `ferry worker` on `addr` against the test broker with topics unique to `prefix`.
+    ///
+    /// # Errors
+    /// Fails when the process cannot be spawned.
+    pub fn worker(dir: &Path, prefix: &str, addr: SocketAddr, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let args = worker_args(dir, prefix, addr, extra)?;
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        Self::spawn(&refs, addr)
+    }
+}
+
+/// A small REST client for Ferry's Kafka Connect API.
+#[derive(Clone)]
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    /// A client for `http://<addr>`.
+    pub fn new(addr: SocketAddr) -> Self {
+        Api { client: reqwest::Client::new(), base: format!("http://{addr}") }
+    }
+
+    /// Sends `method path` with an optional JSON body; returns status and JSON body (Null if none).
+    ///
+    /// # Errors
+    /// Fails when the request cannot be sent.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body_opt: Option<&serde_json::Value>,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body_opt {
+            request = request.json(body);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        let json = if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text)? };
+        Ok((status, json))
+    }
+
+    /// `GET path`.
+    ///
+    /// # Errors
+    /// Fails when the request cannot be sent.
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// `POST /connectors` with `{"name", "config"}`; asserts 201.
+    ///
+    /// # Errors
+    /// Fails when the request fails or does not answer 201.
+    pub async fn create_connector(&self, name: &str, config: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let body = serde_json::json!({ "name": name, "config": config });
+        let (status, response) = self.call(reqwest::Method::POST, "/connectors", Some(&body)).await?;
+        anyhow::ensure!(status == 201, "create {name}: {status} {response}");
+        Ok(response)
+    }
+
+    /// Waits until the connector's status satisfies `predicate`; returns that status.
+    ///
+    /// # Errors
+    /// Fails after `timeout`, with the last status seen.
+    pub async fn wait_status(
+        &self,
+        name: &str,
+        timeout: Duration,
+        predicate: impl Fn(&serde_json::Value) -> bool,
+    ) -> anyhow::Result<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        let mut last = serde_json::Value::Null;
+        loop {
+            if let Ok((200, status)) = self.get(&format!("/connectors/{name}/status")).await {
+                if predicate(&status) {
+                    return Ok(status);
+                }
+                last = status;
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!("timed out after {timeout:?} waiting for the status of {name}; last: {last}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Returns true when the connector and all of its (at least `min_tasks`) tasks are RUNNING.
+pub fn all_running(status: &serde_json::Value, min_tasks: usize) -> bool {
+    let tasks = status["tasks"].as_array().map(Vec::as_slice).unwrap_or_default();
+    status["connector"]["state"] == "RUNNING"
+        && tasks.len() >= min_tasks
+        && tasks.iter().all(|task| task["state"] == "RUNNING")
+}

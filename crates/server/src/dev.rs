@@ -8,6 +8,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use anyhow::Context;
+use async_trait::async_trait;
+use ferry_actors::stores::{TopicCreator, TopicSpec};
+use ferry_actors::StoreError;
 use rdkafka::mocking::MockCluster;
 
 enum MockCommand {
@@ -49,6 +52,18 @@ impl MockTopicCreator {
         reply_rx
             .await
             .map_err(|_| "embedded Kafka is stopped".to_string())?
+    }
+}
+
+#[async_trait]
+impl TopicCreator for MockTopicCreator {
+    async fn create_compacted(&self, spec: &TopicSpec) -> Result<(), StoreError> {
+        tracing::info!(topic = %spec.name, "embedded kafka: creating topic without compaction (the mock cluster has none)");
+        self.create_topic(&spec.name, spec.partitions).await.map_err(|message| StoreError::Kafka {
+            topic: spec.name.clone(),
+            operation: "create topic".to_string(),
+            message,
+        })
     }
 }
 

@@ -78,6 +78,7 @@ impl TopicLog {
             .map_err(|error| StoreError::kafka(topic, "create consumer", &error))?;
         let consumer = Arc::new(consumer);
         let partitions = fetch_partitions(&consumer, topic).await?;
+        tracing::debug!(topic, partitions = partitions.len(), "internal topic metadata read");
         let mut assignment = TopicPartitionList::new();
         for partition in &partitions {
             assignment
@@ -155,18 +156,33 @@ impl TopicLog {
     /// # Errors
     /// Fails when the watermarks cannot be read.
     pub async fn read_to_end(&self) -> Result<(), StoreError> {
-        let mut targets = BTreeMap::new();
+        // One ListOffsets request for every partition: a timestamp of -1 asks for the end offset.
+        let mut query = TopicPartitionList::new();
         for partition in &self.partitions {
-            let consumer = Arc::clone(&self.consumer);
-            let topic = self.topic.clone();
-            let partition = *partition;
-            let (_, high) = tokio::task::spawn_blocking(move || {
-                consumer.fetch_watermarks(&topic, partition, METADATA_TIMEOUT)
-            })
+            query
+                .add_partition_offset(&self.topic, *partition, Offset::End)
+                .map_err(|error| StoreError::kafka(&self.topic, "read end offsets", &error))?;
+        }
+        let consumer = Arc::clone(&self.consumer);
+        let ends = tokio::task::spawn_blocking(move || consumer.offsets_for_times(query, METADATA_TIMEOUT))
             .await
             .map_err(|error| StoreError::Internal(error.to_string()))?
-            .map_err(|error| StoreError::kafka(&self.topic, "read watermarks", &error))?;
-            targets.insert(partition, high);
+            .map_err(|error| StoreError::kafka(&self.topic, "read end offsets", &error))?;
+        let mut targets = BTreeMap::new();
+        for element in ends.elements() {
+            match element.offset() {
+                Offset::Offset(end) => {
+                    targets.insert(element.partition(), end);
+                }
+                Offset::End => {}
+                other => {
+                    return Err(StoreError::Kafka {
+                        topic: self.topic.clone(),
+                        operation: "read end offsets".to_string(),
+                        message: format!("unexpected end offset {other:?} for partition {}", element.partition()),
+                    })
+                }
+            }
         }
         self.wait_applied(&targets).await
     }
@@ -205,25 +221,33 @@ impl TopicLog {
     }
 }
 
+/// Reads the topic's partitions, retrying for a while: a topic created a moment ago may not be in
+/// the metadata yet.
 async fn fetch_partitions(consumer: &Arc<StreamConsumer>, topic: &str) -> Result<Vec<i32>, StoreError> {
-    let consumer = Arc::clone(consumer);
-    let topic_name = topic.to_string();
-    let metadata = tokio::task::spawn_blocking(move || consumer.fetch_metadata(Some(&topic_name), METADATA_TIMEOUT))
-        .await
-        .map_err(|error| StoreError::Internal(error.to_string()))?
-        .map_err(|error: KafkaError| StoreError::kafka(topic, "read metadata", &error))?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|entry| entry.name() == topic)
-        .flat_map(|entry| entry.partitions().iter().map(rdkafka::metadata::MetadataPartition::id))
-        .collect();
-    if partitions.is_empty() {
-        return Err(StoreError::Kafka {
-            topic: topic.to_string(),
-            operation: "read metadata".to_string(),
-            message: "topic has no partitions (does it exist?)".to_string(),
-        });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let consumer = Arc::clone(consumer);
+        let topic_name = topic.to_string();
+        let metadata = tokio::task::spawn_blocking(move || consumer.fetch_metadata(Some(&topic_name), METADATA_TIMEOUT))
+            .await
+            .map_err(|error| StoreError::Internal(error.to_string()))?
+            .map_err(|error: KafkaError| StoreError::kafka(topic, "read metadata", &error))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|entry| entry.name() == topic && entry.error().is_none())
+            .flat_map(|entry| entry.partitions().iter().map(rdkafka::metadata::MetadataPartition::id))
+            .collect();
+        if !partitions.is_empty() {
+            return Ok(partitions);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(StoreError::Kafka {
+                topic: topic.to_string(),
+                operation: "read metadata".to_string(),
+                message: "topic has no partitions after 30 s (does it exist?)".to_string(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(partitions)
 }

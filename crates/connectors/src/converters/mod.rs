@@ -25,3 +25,8 @@ pub fn build_converters(
 ) -> Result<Converters, ConnectorError> {
     Err(ConnectorError::internal("converters are not built yet"))
 }
+
+/// Converter classes for `GET /connector-plugins?connectorsOnly=false`: (class, plugin type).
+pub fn converter_plugins() -> Vec<(&'static str, &'static str)> {
+    Vec::new()
+}

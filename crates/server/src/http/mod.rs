@@ -1,7 +1,9 @@
 //! The REST gateway: Kafka Connect's REST API as an axum router, plus the gRPC services on the same
 //! port (requests with a `application/grpc` content type are handed to tonic).
 
+mod connectors;
 mod error;
+mod plugins;
 mod root;
 
 use std::convert::Infallible;
@@ -23,6 +25,8 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub fn router(service: ConnectService) -> Router {
     Router::new()
         .merge(root::router())
+        .merge(connectors::router())
+        .merge(plugins::router())
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)

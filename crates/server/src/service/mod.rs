@@ -4,7 +4,6 @@
 mod connectors;
 pub mod types;
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use ferry_actors::stores::{ConfigStore, OffsetStore, StatusStore};
@@ -59,7 +58,6 @@ pub struct ConnectService {
 
 struct Inner {
     registry: ConnectorRegistry,
-    worker_props: BTreeMap<String, String>,
     health_rx: watch::Receiver<WorkerHealth>,
     cluster_id_rx: watch::Receiver<Option<String>>,
     runtime: OnceLock<Arc<Runtime>>,
@@ -73,10 +71,10 @@ pub struct WorkerStatusHandle {
 
 impl ConnectService {
     /// Creates the facade and the handle through which start-up reports progress.
-    pub fn new(registry: ConnectorRegistry, worker_props: BTreeMap<String, String>) -> (Self, WorkerStatusHandle) {
+    pub fn new(registry: ConnectorRegistry) -> (Self, WorkerStatusHandle) {
         let (health_tx, health_rx) = watch::channel(WorkerHealth::Starting("Worker is connecting to Kafka.".into()));
         let (cluster_id_tx, cluster_id_rx) = watch::channel(None);
-        let inner = Inner { registry, worker_props, health_rx, cluster_id_rx, runtime: OnceLock::new() };
+        let inner = Inner { registry, health_rx, cluster_id_rx, runtime: OnceLock::new() };
         (ConnectService { inner: Arc::new(inner) }, WorkerStatusHandle { health_tx, cluster_id_tx })
     }
 

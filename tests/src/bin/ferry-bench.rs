@@ -1,0 +1,141 @@
+//! `ferry-bench`: the raw librdkafka side of `scripts/bench.sh`, and timing helpers.
+//!
+//! ```text
+//! ferry-bench produce BOOTSTRAP TOPIC COUNT SIZE     raw produce; prints seconds
+//! ferry-bench consume BOOTSTRAP TOPIC COUNT          raw consume from the beginning; prints seconds
+//! ferry-bench wait-topic BOOTSTRAP TOPIC COUNT       seconds until the topic holds COUNT records
+//! ferry-bench wait-lines FILE COUNT                  seconds until FILE has COUNT lines
+//! ferry-bench write-lines FILE COUNT SIZE            writes COUNT lines of SIZE bytes (newline included)
+//! ```
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::Message;
+
+const DEADLINE: Duration = Duration::from_secs(600);
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |index: usize| -> anyhow::Result<&str> {
+        args.get(index).map(String::as_str).context("missing argument; see the usage in the source")
+    };
+    let seconds = match arg(0)? {
+        "produce" => produce(arg(1)?, arg(2)?, arg(3)?.parse()?, arg(4)?.parse()?)?,
+        "consume" => consume(arg(1)?, arg(2)?, arg(3)?.parse()?)?,
+        "wait-topic" => wait_topic(arg(1)?, arg(2)?, arg(3)?.parse()?)?,
+        "wait-lines" => wait_lines(arg(1)?, arg(2)?.parse()?)?,
+        "write-lines" => write_lines(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?)?,
+        other => anyhow::bail!("unknown command {other}"),
+    };
+    println!("{seconds:.3}");
+    Ok(())
+}
+
+fn line(index: usize, size: usize) -> Vec<u8> {
+    let mut text = format!("record-{index:09} ").into_bytes();
+    while text.len() < size {
+        text.push(b'a' + u8::try_from(text.len() % 26).unwrap_or(0));
+    }
+    text.truncate(size);
+    text
+}
+
+fn produce(bootstrap: &str, topic: &str, count: usize, size: usize) -> anyhow::Result<f64> {
+    // The same producer settings as Ferry's source tasks.
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "500000")
+        .create()?;
+    let started = Instant::now();
+    for index in 0..count {
+        let payload = line(index, size);
+        loop {
+            match producer.send(BaseRecord::<[u8], [u8]>::to(topic).payload(&payload)) {
+                Ok(()) => break,
+                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), _)) => {
+                    producer.poll(Duration::from_millis(5));
+                }
+                Err((error, _)) => anyhow::bail!("produce failed: {error}"),
+            }
+        }
+        if index % 1000 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer.flush(DEADLINE)?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn consume(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("ferry-bench-{}", std::process::id()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    let started = Instant::now();
+    let mut seen = 0;
+    while seen < count {
+        anyhow::ensure!(started.elapsed() < DEADLINE, "consumed only {seen} of {count}");
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message?;
+            std::hint::black_box(message.payload());
+            seen += 1;
+        }
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn wait_topic(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64> {
+    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", bootstrap).create()?;
+    let started = Instant::now();
+    loop {
+        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(5))?;
+        let mut total = 0;
+        for entry in metadata.topics() {
+            for partition in entry.partitions() {
+                if let Ok((low, high)) = consumer.fetch_watermarks(topic, partition.id(), Duration::from_secs(5)) {
+                    total += usize::try_from(high - low).unwrap_or(0);
+                }
+            }
+        }
+        if total >= count {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        anyhow::ensure!(started.elapsed() < DEADLINE, "topic holds only {total} of {count}");
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+fn wait_lines(path: &str, count: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    loop {
+        let lines = std::fs::read(path).map(|bytes| bytes.iter().filter(|b| **b == b'\n').count()).unwrap_or(0);
+        if lines >= count {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        anyhow::ensure!(started.elapsed() < DEADLINE, "{path} has only {lines} of {count} lines");
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+fn write_lines(path: &str, count: usize, size: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for index in 0..count {
+        file.write_all(&line(index, size.saturating_sub(1)))?;
+        file.write_all(b"\n")?;
+    }
+    file.flush()?;
+    Ok(started.elapsed().as_secs_f64())
+}
