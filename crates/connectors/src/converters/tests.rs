@@ -1,0 +1,1 @@
+//! Golden and unit tests of the converters.
