@@ -63,9 +63,11 @@ impl JsonConverterConfig {
             None => DecimalFormat::Base64,
             Some(text) if text.eq_ignore_ascii_case("BASE64") => DecimalFormat::Base64,
             Some(text) if text.eq_ignore_ascii_case("NUMERIC") => DecimalFormat::Numeric,
-            Some(text) => return Err(ConnectorError::user(format!(
+            Some(text) => {
+                return Err(ConnectorError::user(format!(
                 "Invalid value {text} for configuration decimal.format: must be BASE64 or NUMERIC"
-            ))),
+            )))
+            }
         };
         if let Some(size) = props.get("schemas.cache.size") {
             if size.trim().parse::<i32>().is_err() {
