@@ -3,16 +3,15 @@
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::{STANDARD as BASE64, STANDARD_NO_PAD as BASE64_NO_PAD};
-use base64::Engine as _;
-use serde_json::Value as Json;
-
-use super::java;
+use super::jackson::Node as Json;
 use super::json::JsonConverterConfig;
+use super::{java, json_parse};
 use crate::sdk::data::logical;
 use crate::sdk::{
     ConversionError, Decimal, Field, Schema, SchemaAndValue, SchemaType, Struct, Value,
 };
+use base64::engine::general_purpose::{STANDARD as BASE64, STANDARD_NO_PAD as BASE64_NO_PAD};
+use base64::Engine as _;
 
 /// The error for input without the `schema`/`payload` envelope, worded as Kafka Connect's.
 pub(crate) const MISSING_ENVELOPE: &str = "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.";
@@ -25,7 +24,7 @@ pub(crate) fn decode(
     let Some(bytes) = bytes.filter(|bytes| !bytes.is_empty()) else {
         return Ok(SchemaAndValue::null());
     };
-    let json: Json = serde_json::from_slice(bytes).map_err(|error| {
+    let json = json_parse::parse(bytes).map_err(|error| {
         ConversionError(format!(
             "Converting byte[] to Kafka Connect data failed due to serialization error: {error}"
         ))
@@ -33,18 +32,16 @@ pub(crate) fn decode(
     if !config.schemas_enable {
         return Ok(SchemaAndValue::schemaless(to_value(config, None, &json)?));
     }
-    let envelope = match &json {
-        Json::Object(object)
-            if object.len() == 2
-                && object.contains_key("schema")
-                && object.contains_key("payload") =>
-        {
-            object
-        }
-        _ => return Err(ConversionError(MISSING_ENVELOPE.to_string())),
+    let (Json::Object(entries), Some(schema), Some(payload)) =
+        (&json, get(&json, "schema"), get(&json, "payload"))
+    else {
+        return Err(ConversionError(MISSING_ENVELOPE.to_string()));
     };
-    let schema = to_schema(config, &envelope["schema"])?.map(Arc::new);
-    let value = to_value(config, schema.as_ref(), &envelope["payload"])?;
+    if entries.len() != 2 {
+        return Err(ConversionError(MISSING_ENVELOPE.to_string()));
+    }
+    let schema = to_schema(config, schema)?.map(Arc::new);
+    let value = to_value(config, schema.as_ref(), payload)?;
     Ok(SchemaAndValue { schema, value })
 }
 
@@ -53,8 +50,8 @@ fn node_type(json: &Json) -> &'static str {
     match json {
         Json::Null => "NULL",
         Json::Bool(_) => "BOOLEAN",
-        Json::Number(_) => "NUMBER",
-        Json::String(_) => "STRING",
+        Json::Number(_) | Json::Integer(_) | Json::Float(_) | Json::Double(_) => "NUMBER",
+        Json::Text(_) => "STRING",
         Json::Array(_) => "ARRAY",
         Json::Object(_) => "OBJECT",
     }
@@ -65,19 +62,18 @@ pub(crate) fn to_schema(
     config: &JsonConverterConfig,
     json: &Json,
 ) -> Result<Option<Schema>, ConversionError> {
-    if json.is_null() {
+    if *json == Json::Null {
         return Ok(None);
     }
     let error = |message: &str| ConversionError(message.to_string());
-    let type_name = json
-        .get("type")
-        .and_then(Json::as_str)
+    let type_name = get(json, "type")
+        .and_then(as_str)
         .ok_or_else(|| error("Schema must contain 'type' field"))?;
     let schema_type = SchemaType::from_json_name(type_name)
         .ok_or_else(|| ConversionError(format!("Unknown schema type: {type_name}")))?;
     let mut schema = Schema::primitive(schema_type);
     let nested = |key: &str, message: &str| -> Result<Arc<Schema>, ConversionError> {
-        let node = json.get(key).unwrap_or(&Json::Null);
+        let node = get(json, key).unwrap_or(&Json::Null);
         to_schema(config, node)?
             .map(Arc::new)
             .ok_or_else(|| error(message))
@@ -97,14 +93,12 @@ pub(crate) fn to_schema(
             )?);
         }
         SchemaType::Struct => {
-            let fields = json
-                .get("fields")
-                .and_then(Json::as_array)
+            let fields = get(json, "fields")
+                .and_then(as_array)
                 .ok_or_else(|| error("Struct schema's \"fields\" argument is not an array."))?;
             for field in fields {
-                let name = field
-                    .get("field")
-                    .and_then(Json::as_str)
+                let name = get(field, "field")
+                    .and_then(as_str)
                     .ok_or_else(|| error("Struct schema's field name not specified properly"))?;
                 let field_schema = to_schema(config, field)?
                     .ok_or_else(|| error("Struct schema's field schema is null"))?;
@@ -116,28 +110,23 @@ pub(crate) fn to_schema(
         }
         _ => {}
     }
-    schema.optional = json
-        .get("optional")
-        .and_then(Json::as_bool)
-        .unwrap_or(false);
-    schema.name = json.get("name").and_then(Json::as_str).map(str::to_string);
-    schema.version = json
-        .get("version")
-        .and_then(Json::as_i64)
+    schema.optional = get(json, "optional").and_then(as_bool).unwrap_or(false);
+    schema.name = get(json, "name").and_then(as_str).map(str::to_string);
+    schema.version = get(json, "version")
+        .and_then(as_i64)
         .and_then(|version| i32::try_from(version).ok());
-    schema.doc = json.get("doc").and_then(Json::as_str).map(str::to_string);
-    if let Some(parameters) = json.get("parameters") {
-        let parameters = parameters
-            .as_object()
-            .ok_or_else(|| error("Schema parameters must be a JSON object"))?;
+    schema.doc = get(json, "doc").and_then(as_str).map(str::to_string);
+    if let Some(parameters) = get(json, "parameters") {
+        let Json::Object(parameters) = parameters else {
+            return Err(error("Schema parameters must be a JSON object"));
+        };
         for (key, value) in parameters {
-            let value = value
-                .as_str()
-                .ok_or_else(|| error("Schema parameters must have string values."))?;
+            let value =
+                as_str(value).ok_or_else(|| error("Schema parameters must have string values."))?;
             schema.parameters.insert(key.clone(), value.to_string());
         }
     }
-    if let Some(default) = json.get("default").filter(|default| !default.is_null()) {
+    if let Some(default) = get(json, "default").filter(|default| **default != Json::Null) {
         let shape = Arc::new(schema.clone());
         schema.default = Some(to_value(config, Some(&shape), default)?);
     }
@@ -153,7 +142,7 @@ pub(crate) fn to_value(
     let Some(schema) = schema else {
         return schemaless(json);
     };
-    if json.is_null() {
+    if *json == Json::Null {
         if config.replace_null_with_default {
             if let Some(default) = &schema.default {
                 return Ok(default.clone());
@@ -174,7 +163,7 @@ pub(crate) fn to_value(
             node_type(json)
         ))
     };
-    let integer = |expected: &str| json.as_i64().ok_or_else(|| invalid(expected));
+    let integer = |expected: &str| as_i64(json).ok_or_else(|| invalid(expected));
     match schema.name.as_deref() {
         Some(logical::DECIMAL) if schema.schema_type == SchemaType::Bytes => {
             return decimal(schema, json).map(Value::Decimal);
@@ -194,26 +183,24 @@ pub(crate) fn to_value(
         _ => {}
     }
     Ok(match schema.schema_type {
-        SchemaType::Boolean => Value::Boolean(json.as_bool().ok_or_else(|| invalid("a boolean"))?),
+        SchemaType::Boolean => Value::Boolean(as_bool(json).ok_or_else(|| invalid("a boolean"))?),
         SchemaType::Int8 => Value::Int8(narrow(integer("an integer")?, json)?),
         SchemaType::Int16 => Value::Int16(narrow(integer("an integer")?, json)?),
         SchemaType::Int32 => Value::Int32(narrow(integer("an integer")?, json)?),
         SchemaType::Int64 => Value::Int64(integer("an integer")?),
         #[allow(clippy::cast_possible_truncation)] // Java's floatValue() narrows the same way.
         SchemaType::Float32 => {
-            Value::Float32(json.as_f64().ok_or_else(|| invalid("a number"))? as f32)
+            Value::Float32(as_f64(json).ok_or_else(|| invalid("a number"))? as f32)
         }
-        SchemaType::Float64 => Value::Float64(json.as_f64().ok_or_else(|| invalid("a number"))?),
-        SchemaType::String => Value::String(
-            json.as_str()
-                .ok_or_else(|| invalid("a string"))?
-                .to_string(),
-        ),
+        SchemaType::Float64 => Value::Float64(as_f64(json).ok_or_else(|| invalid("a number"))?),
+        SchemaType::String => {
+            Value::String(as_str(json).ok_or_else(|| invalid("a string"))?.to_string())
+        }
         SchemaType::Bytes => Value::Bytes(
             base64(json).ok_or_else(|| ConversionError("Invalid bytes field".to_string()))?,
         ),
         SchemaType::Array => {
-            let items = json.as_array().ok_or_else(|| invalid("an array"))?;
+            let items = as_array(json).ok_or_else(|| invalid("an array"))?;
             let element = schema.value_schema.as_ref();
             Value::Array(
                 items
@@ -224,7 +211,7 @@ pub(crate) fn to_value(
         }
         SchemaType::Map => map(config, schema, json)?,
         SchemaType::Struct => {
-            let Json::Object(object) = json else {
+            let Json::Object(_) = json else {
                 return Err(ConversionError(format!(
                     "Structs should be encoded as JSON objects, but found {}",
                     node_type(json)
@@ -234,7 +221,7 @@ pub(crate) fn to_value(
                 .fields
                 .iter()
                 .map(|field| {
-                    let node = object.get(&field.name).unwrap_or(&Json::Null);
+                    let node = get(json, &field.name).unwrap_or(&Json::Null);
                     to_value(config, Some(&field.schema), node)
                 })
                 .collect::<Result<_, _>>()?;
@@ -306,19 +293,12 @@ fn decimal(schema: &Schema, json: &Json) -> Result<Decimal, ConversionError> {
         .ok_or_else(|| ConversionError("Invalid Decimal schema: scale parameter missing".into()))?;
     match json {
         Json::Number(number) => {
-            let parsed = if let Some(integer) = number.as_i64() {
-                Some(Decimal { unscaled: i128::from(integer), scale: 0 })
-            } else if let Some(integer) = number.as_u64() {
-                Some(Decimal { unscaled: i128::from(integer), scale: 0 })
-            } else {
-                number.as_f64().and_then(|float| java::parse_big_decimal(&format!("{float:e}")))
-            };
-            let parsed = parsed.ok_or_else(|| {
-                ConversionError(format!("Invalid Decimal value {number}"))
+            let parsed = java::parse_big_decimal(number).ok_or_else(|| {
+                ConversionError(format!("Invalid Decimal value {number}: more than 38 digits"))
             })?;
             Ok(java::rescale(parsed, scale).unwrap_or(parsed))
         }
-        Json::String(_) => {
+        Json::Text(_) => {
             let bytes = base64(json).ok_or_else(|| ConversionError("Invalid bytes field".to_string()))?;
             Decimal::from_unscaled_bytes(&bytes, scale).ok_or_else(|| {
                 ConversionError("Invalid Decimal value: empty or wider than 128 bits".to_string())
@@ -343,14 +323,15 @@ fn logical_error(name: &str, json: &Json) -> ConversionError {
 fn narrow<T: TryFrom<i64>>(number: i64, json: &Json) -> Result<T, ConversionError> {
     T::try_from(number).map_err(|_| {
         ConversionError(format!(
-            "Numeric value {json} out of range for the field's type"
+            "Numeric value {} out of range for the field's type",
+            String::from_utf8_lossy(&json.to_bytes())
         ))
     })
 }
 
 /// Decodes a base64 string (padding optional, as Jackson accepts).
 fn base64(json: &Json) -> Option<Vec<u8>> {
-    let text = json.as_str()?;
+    let text = as_str(json)?;
     BASE64
         .decode(text)
         .or_else(|_| BASE64_NO_PAD.decode(text))
@@ -363,11 +344,17 @@ fn schemaless(json: &Json) -> Result<Value, ConversionError> {
     Ok(match json {
         Json::Null => Value::Null,
         Json::Bool(flag) => Value::Boolean(*flag),
-        Json::Number(number) => match number.as_i64() {
-            Some(integer) => Value::Int64(integer),
-            None => Value::Float64(number.as_f64().unwrap_or(f64::NAN)),
+        Json::Number(number) => match (as_i64(json), is_integral(number)) {
+            (Some(integer), _) => Value::Int64(integer),
+            (None, true) => {
+                return Err(ConversionError(format!(
+                    "Integer {number} does not fit in an int64"
+                )))
+            }
+            (None, false) => Value::Float64(as_f64(json).unwrap_or(f64::NAN)),
         },
-        Json::String(text) => Value::String(text.clone()),
+        Json::Text(text) => Value::String(text.clone()),
+        Json::Integer(_) | Json::Float(_) | Json::Double(_) => Value::Null,
         Json::Array(items) => Value::Array(items.iter().map(schemaless).collect::<Result<_, _>>()?),
         Json::Object(object) => Value::Map(
             object
@@ -376,4 +363,57 @@ fn schemaless(json: &Json) -> Result<Value, ConversionError> {
                 .collect::<Result<_, ConversionError>>()?,
         ),
     })
+}
+
+/// Returns the member `key` of an object node.
+fn get<'a>(json: &'a Json, key: &str) -> Option<&'a Json> {
+    match json {
+        Json::Object(entries) => entries
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value),
+        _ => None,
+    }
+}
+
+fn as_str(json: &Json) -> Option<&str> {
+    match json {
+        Json::Text(text) => Some(text),
+        _ => None,
+    }
+}
+
+fn as_bool(json: &Json) -> Option<bool> {
+    match json {
+        Json::Bool(flag) => Some(*flag),
+        _ => None,
+    }
+}
+
+fn as_array(json: &Json) -> Option<&Vec<Json>> {
+    match json {
+        Json::Array(items) => Some(items),
+        _ => None,
+    }
+}
+
+/// Returns true when number text has no fraction or exponent (Jackson's integral nodes).
+fn is_integral(number: &str) -> bool {
+    !number.contains(['.', 'e', 'E'])
+}
+
+/// Returns an integral number that fits in an i64.
+fn as_i64(json: &Json) -> Option<i64> {
+    match json {
+        Json::Number(number) if is_integral(number) => number.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Returns any number as the nearest double.
+fn as_f64(json: &Json) -> Option<f64> {
+    match json {
+        Json::Number(number) => number.parse().ok(),
+        _ => None,
+    }
 }

@@ -17,11 +17,16 @@ use crate::sdk::framework::keys;
 use crate::sdk::{ConnectorError, Converter, HeaderConverter};
 
 mod bytearray;
+#[cfg(test)]
+mod config_tests;
 mod header;
 mod jackson;
 mod java;
 mod json;
 mod json_decode;
+mod json_parse;
+#[cfg(test)]
+mod roundtrip_tests;
 mod string;
 #[cfg(test)]
 mod tests;
