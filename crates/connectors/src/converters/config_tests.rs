@@ -342,3 +342,46 @@ fn json_encoding_errors_and_null_defaults() {
     );
     assert_eq!(header, Ok(Some(ENVELOPE.as_bytes().to_vec())));
 }
+
+#[test]
+fn numbers_keep_full_precision() {
+    // serde_json's default float parsing gets this double wrong; our parser must not.
+    let converter = JsonConverter::default();
+    let schema = Schema::primitive(SchemaType::Float64);
+    let value = Value::Float64(-4.129_646_532_195_996_5e-97);
+    let encoded = converter
+        .from_connect_data("t", Some(&schema), &value)
+        .ok()
+        .flatten();
+    let decoded = converter
+        .to_connect_data("t", encoded.as_deref())
+        .map(|decoded| decoded.value);
+    assert_eq!(decoded, Ok(value));
+    // NUMERIC decimals keep all 38 digits.
+    let numeric = json(JsonConverterConfig {
+        decimal_format: DecimalFormat::Numeric,
+        ..JsonConverterConfig::default()
+    });
+    let decimal = Value::Decimal(crate::sdk::Decimal {
+        unscaled: 12_345_678_901_234_567_890_123_456_789_012_345_678,
+        scale: 3,
+    });
+    let schema = Schema::decimal(3);
+    let encoded = numeric
+        .from_connect_data("t", Some(&schema), &decimal)
+        .ok()
+        .flatten();
+    let text = encoded
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default()
+        .into_owned();
+    assert!(
+        text.ends_with(r#""payload":12345678901234567890123456789012345.678}"#),
+        "{text}"
+    );
+    let decoded = numeric
+        .to_connect_data("t", encoded.as_deref())
+        .map(|decoded| decoded.value);
+    assert_eq!(decoded, Ok(decimal));
+}

@@ -164,6 +164,9 @@ fn schema_and_value() -> impl Strategy<Value = (Schema, Value)> {
 }
 
 proptest! {
+    // No regression files: they would land outside the converters directory.
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
     #[test]
     fn json_round_trips_with_schemas((schema, value) in schema_and_value(), numeric in any::<bool>()) {
         let converter = JsonConverter::new(JsonConverterConfig {
