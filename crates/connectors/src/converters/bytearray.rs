@@ -1,0 +1,103 @@
+//! `org.apache.kafka.connect.converters.ByteArrayConverter`: bytes pass through untouched.
+
+use super::json::value_type_name;
+use crate::sdk::{
+    ConversionError, Converter, HeaderConverter, Schema, SchemaAndValue, SchemaType, Value,
+};
+
+/// The Java class name of [`ByteArrayConverter`].
+pub const BYTE_ARRAY_CONVERTER_CLASS: &str =
+    "org.apache.kafka.connect.converters.ByteArrayConverter";
+
+/// Kafka Connect's ByteArrayConverter: values are `Value::Bytes` with an optional bytes schema,
+/// and no decoding happens at all. Also usable as a header converter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ByteArrayConverter;
+
+impl Converter for ByteArrayConverter {
+    fn from_connect_data(
+        &self,
+        _topic: &str,
+        schema: Option<&Schema>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>, ConversionError> {
+        if let Some(schema) = schema.filter(|schema| schema.schema_type != SchemaType::Bytes) {
+            return Err(ConversionError(format!(
+                "Invalid schema type for ByteArrayConverter: {}",
+                schema.schema_type.json_name().to_uppercase()
+            )));
+        }
+        match value {
+            Value::Null => Ok(None),
+            Value::Bytes(bytes) => Ok(Some(bytes.clone())),
+            other => Err(ConversionError(format!(
+                "ByteArrayConverter is not compatible with objects of type {}",
+                value_type_name(other)
+            ))),
+        }
+    }
+
+    fn to_connect_data(
+        &self,
+        _topic: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<SchemaAndValue, ConversionError> {
+        Ok(SchemaAndValue::new(
+            Schema::primitive(SchemaType::Bytes).optional(),
+            bytes.map_or(Value::Null, |bytes| Value::Bytes(bytes.to_vec())),
+        ))
+    }
+}
+
+impl HeaderConverter for ByteArrayConverter {
+    fn from_connect_header(
+        &self,
+        topic: &str,
+        _header_key: &str,
+        schema: Option<&Schema>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>, ConversionError> {
+        self.from_connect_data(topic, schema, value)
+    }
+
+    fn to_connect_header(
+        &self,
+        topic: &str,
+        _header_key: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<SchemaAndValue, ConversionError> {
+        self.to_connect_data(topic, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_bytes_through_and_rejects_other_types() {
+        let converter = ByteArrayConverter;
+        let decoded = converter.to_connect_data("t", Some(b"\x00\xffraw")).ok();
+        assert_eq!(
+            decoded.map(|decoded| decoded.value),
+            Some(Value::Bytes(b"\x00\xffraw".to_vec()))
+        );
+        let encoded = converter.from_connect_data("t", None, &Value::Bytes(vec![1, 2]));
+        assert_eq!(encoded, Ok(Some(vec![1, 2])));
+        assert_eq!(
+            converter.from_connect_data("t", None, &Value::Null),
+            Ok(None)
+        );
+        let error = converter
+            .from_connect_data("t", None, &Value::String("text".into()))
+            .err()
+            .map(|error| error.0);
+        assert_eq!(
+            error.as_deref(),
+            Some("ByteArrayConverter is not compatible with objects of type string")
+        );
+        let schema = Schema::primitive(SchemaType::String);
+        let error = converter.from_connect_data("t", Some(&schema), &Value::Bytes(vec![]));
+        assert!(error.is_err_and(|error| error.0.contains("Invalid schema type")));
+    }
+}
