@@ -265,8 +265,3 @@ pub(crate) fn parse_bool(
         ))),
     }
 }
-
-/// Converter classes for `GET /connector-plugins?connectorsOnly=false`: (class, plugin type).
-pub fn converter_plugins() -> Vec<(&'static str, &'static str)> {
-    Vec::new()
-}
