@@ -218,7 +218,12 @@ impl Drop for FerryProcess {
 ///
 /// # Errors
 /// Fails when the file cannot be written.
-pub fn worker_args(dir: &Path, prefix: &str, addr: SocketAddr, extra: &[(&str, &str)]) -> anyhow::Result<Vec<String>> {
+pub fn worker_args(
+    dir: &Path,
+    prefix: &str,
+    addr: SocketAddr,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<Vec<String>> {
     let mut properties = format!(
         "bootstrap.servers={}\ngroup.id={prefix}\nlisteners=http://{addr}\n\
          config.storage.topic={prefix}-configs\noffset.storage.topic={prefix}-offsets\n\
@@ -239,7 +244,12 @@ impl FerryProcess {
     ///
     /// # Errors
     /// Fails when the process cannot be spawned.
-    pub fn worker(dir: &Path, prefix: &str, addr: SocketAddr, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+    pub fn worker(
+        dir: &Path,
+        prefix: &str,
+        addr: SocketAddr,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let args = worker_args(dir, prefix, addr, extra)?;
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         Self::spawn(&refs, addr)
@@ -256,7 +266,10 @@ pub struct Api {
 impl Api {
     /// A client for `http://<addr>`.
     pub fn new(addr: SocketAddr) -> Self {
-        Api { client: reqwest::Client::new(), base: format!("http://{addr}") }
+        Api {
+            client: reqwest::Client::new(),
+            base: format!("http://{addr}"),
+        }
     }
 
     /// Sends `method path` with an optional JSON body; returns status and JSON body (Null if none).
@@ -276,7 +289,11 @@ impl Api {
         let response = request.send().await?;
         let status = response.status().as_u16();
         let text = response.text().await?;
-        let json = if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text)? };
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text)?
+        };
         Ok((status, json))
     }
 
@@ -292,9 +309,15 @@ impl Api {
     ///
     /// # Errors
     /// Fails when the request fails or does not answer 201.
-    pub async fn create_connector(&self, name: &str, config: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    pub async fn create_connector(
+        &self,
+        name: &str,
+        config: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
         let body = serde_json::json!({ "name": name, "config": config });
-        let (status, response) = self.call(reqwest::Method::POST, "/connectors", Some(&body)).await?;
+        let (status, response) = self
+            .call(reqwest::Method::POST, "/connectors", Some(&body))
+            .await?;
         anyhow::ensure!(status == 201, "create {name}: {status} {response}");
         Ok(response)
     }
@@ -319,7 +342,9 @@ impl Api {
                 last = status;
             }
             if Instant::now() >= deadline {
-                anyhow::bail!("timed out after {timeout:?} waiting for the status of {name}; last: {last}");
+                anyhow::bail!(
+                    "timed out after {timeout:?} waiting for the status of {name}; last: {last}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -328,7 +353,10 @@ impl Api {
 
 /// Returns true when the connector and all of its (at least `min_tasks`) tasks are RUNNING.
 pub fn all_running(status: &serde_json::Value, min_tasks: usize) -> bool {
-    let tasks = status["tasks"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let tasks = status["tasks"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     status["connector"]["state"] == "RUNNING"
         && tasks.len() >= min_tasks
         && tasks.iter().all(|task| task["state"] == "RUNNING")

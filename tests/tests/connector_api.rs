@@ -20,9 +20,12 @@ fn config_topic_keys(topic: &str) -> Vec<String> {
         .set("enable.auto.commit", "false")
         .create()
         .unwrap();
-    let (_, high) = consumer.fetch_watermarks(topic, 0, Duration::from_secs(10)).unwrap();
+    let (_, high) = consumer
+        .fetch_watermarks(topic, 0, Duration::from_secs(10))
+        .unwrap();
     let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, 0, Offset::Beginning).unwrap();
+    list.add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
     consumer.assign(&list).unwrap();
     let mut keys = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -33,7 +36,10 @@ fn config_topic_keys(topic: &str) -> Vec<String> {
             keys.push(String::from_utf8_lossy(message.key().unwrap_or_default()).to_string());
         }
     }
-    assert!(position >= high, "read the config topic to its end ({position} of {high})");
+    assert!(
+        position >= high,
+        "read the config topic to its end ({position} of {high})"
+    );
     keys
 }
 
@@ -48,22 +54,49 @@ async fn bad_configs_get_400_naming_the_key_and_store_nothing() {
     let file = dir.path().join("x.txt");
 
     let cases = [
-        (json!({"connector.class": "FileStreamSinkk", "file": file, "topics": "t"}), "FileStreamSinkk"),
-        (json!({"connector.class": "FileStreamSink", "topics": "t"}), "file"),
-        (json!({"connector.class": "FileStreamSink", "file": file, "topics": "t", "tasks.max": "many"}), "tasks.max"),
-        (json!({"connector.class": "FileStreamSink", "file": file, "topics": "t", "tasks.max": 0}), "tasks.max"),
-        (json!({"connector.class": "FileStreamSource", "file": file}), "topic"),
-        (json!({"connector.class": "Datagen", "kafka.topic": "t", "quickstart": "nope"}), "quickstart"),
-        (json!({"connector.class": "FileStreamSink", "file": file}), "topics"),
+        (
+            json!({"connector.class": "FileStreamSinkk", "file": file, "topics": "t"}),
+            "FileStreamSinkk",
+        ),
+        (
+            json!({"connector.class": "FileStreamSink", "topics": "t"}),
+            "file",
+        ),
+        (
+            json!({"connector.class": "FileStreamSink", "file": file, "topics": "t", "tasks.max": "many"}),
+            "tasks.max",
+        ),
+        (
+            json!({"connector.class": "FileStreamSink", "file": file, "topics": "t", "tasks.max": 0}),
+            "tasks.max",
+        ),
+        (
+            json!({"connector.class": "FileStreamSource", "file": file}),
+            "topic",
+        ),
+        (
+            json!({"connector.class": "Datagen", "kafka.topic": "t", "quickstart": "nope"}),
+            "quickstart",
+        ),
+        (
+            json!({"connector.class": "FileStreamSink", "file": file}),
+            "topics",
+        ),
     ];
     for (index, (config, named)) in cases.iter().enumerate() {
         let name = format!("bad-{index}");
         let body = json!({"name": name, "config": config});
-        let (status, response) = api.call(reqwest::Method::POST, "/connectors", Some(&body)).await.unwrap();
+        let (status, response) = api
+            .call(reqwest::Method::POST, "/connectors", Some(&body))
+            .await
+            .unwrap();
         assert_eq!(status, 400, "{config}: {response}");
         assert_eq!(response["error_code"], 400, "{response}");
         let message = response["message"].as_str().unwrap_or_default();
-        assert!(message.contains(named), "message for {config} should name `{named}`: {message}");
+        assert!(
+            message.contains(named),
+            "message for {config} should name `{named}`: {message}"
+        );
     }
     // Malformed JSON and a missing name.
     let malformed = reqwest::Client::new()
@@ -77,7 +110,11 @@ async fn bad_configs_get_400_naming_the_key_and_store_nothing() {
     let body: serde_json::Value = malformed.json().await.unwrap();
     assert_eq!(body["error_code"], 400);
     let (status, _) = api
-        .call(reqwest::Method::POST, "/connectors", Some(&json!({"config": {"connector.class": "FileStreamSink"}})))
+        .call(
+            reqwest::Method::POST,
+            "/connectors",
+            Some(&json!({"config": {"connector.class": "FileStreamSink"}})),
+        )
         .await
         .unwrap();
     assert_eq!(status, 400);
@@ -86,7 +123,10 @@ async fn bad_configs_get_400_naming_the_key_and_store_nothing() {
     assert_eq!(status, 200);
     assert_eq!(names, json!([]), "nothing was created");
     let keys = config_topic_keys(&format!("{prefix}-configs"));
-    assert!(keys.iter().all(|key| !key.starts_with("connector-bad")), "nothing written: {keys:?}");
+    assert!(
+        keys.iter().all(|key| !key.starts_with("connector-bad")),
+        "nothing written: {keys:?}"
+    );
 
     // The worker still serves.
     assert_eq!(api.get("/health").await.unwrap().0, 200);
@@ -107,34 +147,67 @@ async fn configs_target_states_and_offsets_survive_a_restart() {
         .await
         .unwrap();
     let body = json!({"name": "paused", "config": {"connector.class": "Datagen", "kafka.topic": format!("{prefix}-g"), "quickstart": "sequence"}, "initial_state": "PAUSED"});
-    let (status, _) = api.call(reqwest::Method::POST, "/connectors", Some(&body)).await.unwrap();
+    let (status, _) = api
+        .call(reqwest::Method::POST, "/connectors", Some(&body))
+        .await
+        .unwrap();
     assert_eq!(status, 201);
-    api.wait_status("src", Duration::from_secs(30), |s| all_running(s, 1)).await.unwrap();
-    api.wait_status("paused", Duration::from_secs(30), |s| s["connector"]["state"] == "PAUSED").await.unwrap();
-    let offsets = ferry_tests::wait_until(Duration::from_secs(30), "the source offset of all three lines", || {
-        let api = api.clone();
-        async move {
-            let (_, offsets) = api.get("/connectors/src/offsets").await.ok()?;
-            (offsets["offsets"][0]["offset"]["position"] == 6).then_some(offsets)
-        }
+    api.wait_status("src", Duration::from_secs(30), |s| all_running(s, 1))
+        .await
+        .unwrap();
+    api.wait_status("paused", Duration::from_secs(30), |s| {
+        s["connector"]["state"] == "PAUSED"
     })
     .await
     .unwrap();
-    assert_eq!(offsets["offsets"][0]["partition"]["filename"], input.display().to_string());
+    let offsets = ferry_tests::wait_until(
+        Duration::from_secs(30),
+        "the source offset of all three lines",
+        || {
+            let api = api.clone();
+            async move {
+                let (_, offsets) = api.get("/connectors/src/offsets").await.ok()?;
+                (offsets["offsets"][0]["offset"]["position"] == 6).then_some(offsets)
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        offsets["offsets"][0]["partition"]["filename"],
+        input.display().to_string()
+    );
 
     worker.signal(nix::sys::signal::Signal::SIGTERM).unwrap();
-    assert!(worker.wait_exit(Duration::from_secs(20)).await.unwrap().success());
+    assert!(worker
+        .wait_exit(Duration::from_secs(20))
+        .await
+        .unwrap()
+        .success());
     let mut restarted = FerryProcess::worker(dir.path(), &prefix, addr, &[]).unwrap();
-    restarted.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    restarted
+        .wait_healthy(Duration::from_secs(60))
+        .await
+        .unwrap();
 
     let (_, mut names) = api.get("/connectors").await.unwrap();
-    names.as_array_mut().unwrap().sort_by_key(|name| name.as_str().unwrap_or_default().to_string());
+    names
+        .as_array_mut()
+        .unwrap()
+        .sort_by_key(|name| name.as_str().unwrap_or_default().to_string());
     assert_eq!(names, json!(["paused", "src"]));
     let (_, config) = api.get("/connectors/src/config").await.unwrap();
     assert_eq!(config["file"], input.display().to_string());
-    api.wait_status("paused", Duration::from_secs(30), |s| s["connector"]["state"] == "PAUSED").await.unwrap();
+    api.wait_status("paused", Duration::from_secs(30), |s| {
+        s["connector"]["state"] == "PAUSED"
+    })
+    .await
+    .unwrap();
     let (_, after) = api.get("/connectors/src/offsets").await.unwrap();
-    assert_eq!(after, offsets, "source offsets read back from the offsets topic");
+    assert_eq!(
+        after, offsets,
+        "source offsets read back from the offsets topic"
+    );
 }
 
 #[tokio::test]
@@ -142,9 +215,15 @@ async fn an_undecodable_record_fails_its_task_with_topic_partition_offset_and_no
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_name("poison");
     let topic = format!("{prefix}-in");
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", test_bootstrap()).create().unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", test_bootstrap())
+        .create()
+        .unwrap();
     producer
-        .send(FutureRecord::<str, str>::to(&topic).payload("this is not json"), Duration::from_secs(10))
+        .send(
+            FutureRecord::<str, str>::to(&topic).payload("this is not json"),
+            Duration::from_secs(10),
+        )
         .await
         .unwrap();
 
@@ -162,11 +241,22 @@ async fn an_undecodable_record_fails_its_task_with_topic_partition_offset_and_no
         .await
         .unwrap();
     let failed = api
-        .wait_status("poisoned", Duration::from_secs(60), |s| s["tasks"][0]["state"] == "FAILED")
+        .wait_status("poisoned", Duration::from_secs(60), |s| {
+            s["tasks"][0]["state"] == "FAILED"
+        })
         .await
         .unwrap();
     let trace = failed["tasks"][0]["trace"].as_str().unwrap_or_default();
-    assert!(trace.contains(&topic) && trace.contains("partition 0") && trace.contains("offset 0"), "trace: {trace}");
-    api.wait_status("healthy", Duration::from_secs(30), |s| all_running(s, 1)).await.unwrap();
-    assert_eq!(api.get("/health").await.unwrap().0, 200, "the worker keeps running");
+    assert!(
+        trace.contains(&topic) && trace.contains("partition 0") && trace.contains("offset 0"),
+        "trace: {trace}"
+    );
+    api.wait_status("healthy", Duration::from_secs(30), |s| all_running(s, 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        api.get("/health").await.unwrap().0,
+        200,
+        "the worker keeps running"
+    );
 }

@@ -4,7 +4,11 @@
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("failed to {operation} on topic `{topic}`: {message}")]
-    Kafka { topic: String, operation: String, message: String },
+    Kafka {
+        topic: String,
+        operation: String,
+        message: String,
+    },
     #[error("worker is shutting down")]
     Stopped,
     #[error("internal error: {0}")]
@@ -13,6 +17,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn kafka(topic: &str, operation: &str, error: &rdkafka::error::KafkaError) -> Self {
-        StoreError::Kafka { topic: topic.to_string(), operation: operation.to_string(), message: error.to_string() }
+        StoreError::Kafka {
+            topic: topic.to_string(),
+            operation: operation.to_string(),
+            message: error.to_string(),
+        }
     }
 }

@@ -59,11 +59,13 @@ impl MockTopicCreator {
 impl TopicCreator for MockTopicCreator {
     async fn create_compacted(&self, spec: &TopicSpec) -> Result<(), StoreError> {
         tracing::info!(topic = %spec.name, "embedded kafka: creating topic without compaction (the mock cluster has none)");
-        self.create_topic(&spec.name, spec.partitions).await.map_err(|message| StoreError::Kafka {
-            topic: spec.name.clone(),
-            operation: "create topic".to_string(),
-            message,
-        })
+        self.create_topic(&spec.name, spec.partitions)
+            .await
+            .map_err(|message| StoreError::Kafka {
+                topic: spec.name.clone(),
+                operation: "create topic".to_string(),
+                message,
+            })
     }
 }
 

@@ -63,9 +63,18 @@ impl Worker {
     /// [`RunError::Bind`] when the address is in use or not available.
     pub async fn bind(config: WorkerConfig) -> Result<Self, RunError> {
         let addr = config.listen_addr;
-        let listener = TcpListener::bind(addr).await.map_err(|source| RunError::Bind { addr, source })?;
-        let local_addr = listener.local_addr().map_err(|source| RunError::Bind { addr, source })?;
-        Ok(Worker { config, listener, local_addr, topic_creator_opt: None })
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RunError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| RunError::Bind { addr, source })?;
+        Ok(Worker {
+            config,
+            listener,
+            local_addr,
+            topic_creator_opt: None,
+        })
     }
 
     /// Uses `creator` for the internal topics instead of the AdminClient (the embedded mock
@@ -122,7 +131,11 @@ impl Worker {
         }
         grpc_health.set_not_serving().await;
         worker_stop.cancel();
-        if failure.is_none() && tokio::time::timeout(shutdown_budget, &mut lifecycle).await.is_err() {
+        if failure.is_none()
+            && tokio::time::timeout(shutdown_budget, &mut lifecycle)
+                .await
+                .is_err()
+        {
             tracing::warn!("worker did not stop in time; abandoning its tasks");
         }
         tracing::debug!("shutdown: stopping the listener");

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_actors::runtime::TaskEnv;
-use ferry_actors::stores::{AdminTopicCreator, ConfigStore, OffsetStore, StatusStore, TopicCreator, TopicSpec};
+use ferry_actors::stores::{
+    AdminTopicCreator, ConfigStore, OffsetStore, StatusStore, TopicCreator, TopicSpec,
+};
 use ferry_actors::worker::restart_policy::RestartPolicy;
 use ferry_actors::worker::{WorkerActor, WorkerDeps, WorkerMsg};
 use ferry_connectors::builtin_registry;
@@ -40,7 +42,9 @@ pub(crate) async fn run(
     let mut client_config = ClientConfig::new();
     client_config.set("bootstrap.servers", &config.bootstrap_servers);
 
-    status.health_tx.send_replace(WorkerHealth::Starting("Worker is creating its internal topics.".into()));
+    status.health_tx.send_replace(WorkerHealth::Starting(
+        "Worker is creating its internal topics.".into(),
+    ));
     let creator: Arc<dyn TopicCreator> = match topic_creator_opt {
         Some(creator) => creator,
         None => Arc::new(AdminTopicCreator::new(&client_config)?),
@@ -49,17 +53,26 @@ pub(crate) async fn run(
         creator.create_compacted(&spec).await?;
     }
 
-    status.health_tx.send_replace(WorkerHealth::Starting("Worker is reading its config, offset and status topics.".into()));
+    status.health_tx.send_replace(WorkerHealth::Starting(
+        "Worker is reading its config, offset and status topics.".into(),
+    ));
     let stores_stop = CancellationToken::new();
     let (config_store, offset_store, status_store) = tokio::try_join!(
         ConfigStore::start(&client_config, &config.config_topic, stores_stop.clone()),
         OffsetStore::start(&client_config, &config.offset_topic, stores_stop.clone()),
         StatusStore::start(&client_config, &config.status_topic, stores_stop.clone()),
     )?;
-    let (config_store, offset_store, status_store) = (Arc::new(config_store), Arc::new(offset_store), Arc::new(status_store));
+    let (config_store, offset_store, status_store) = (
+        Arc::new(config_store),
+        Arc::new(offset_store),
+        Arc::new(status_store),
+    );
 
     let generation = i64::try_from(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or(0),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|since| since.as_secs())
+            .unwrap_or(0),
     )
     .unwrap_or(i64::MAX);
     let deps = WorkerDeps {
@@ -91,7 +104,9 @@ pub(crate) async fn run(
     tracing::info!(worker_id = %config.advertised_addr, "worker is ready");
 
     stop.cancelled().await;
-    status.health_tx.send_replace(WorkerHealth::Unhealthy("Worker is shutting down.".into()));
+    status
+        .health_tx
+        .send_replace(WorkerHealth::Unhealthy("Worker is shutting down.".into()));
     let budget = config.task_shutdown_timeout + Duration::from_secs(1);
     match worker.call(WorkerMsg::Shutdown, Some(budget)).await {
         Ok(ractor::rpc::CallResult::Success(())) => tracing::info!("all tasks stopped"),
@@ -105,7 +120,11 @@ pub(crate) async fn run(
 
 fn internal_topics(config: &WorkerConfig) -> [TopicSpec; 3] {
     [
-        TopicSpec { name: config.config_topic.clone(), partitions: 1, replication_factor: config.config_replication_factor },
+        TopicSpec {
+            name: config.config_topic.clone(),
+            partitions: 1,
+            replication_factor: config.config_replication_factor,
+        },
         TopicSpec {
             name: config.offset_topic.clone(),
             partitions: config.offset_partitions,
@@ -138,10 +157,12 @@ async fn connect_to_kafka(
             Ok(cluster_id) => return Ok(Some(cluster_id)),
             Err(error) => {
                 tracing::warn!(attempt, bootstrap = %config.bootstrap_servers, %error, "cannot reach kafka yet");
-                status.health_tx.send_replace(WorkerHealth::Starting(format!(
-                    "Worker is connecting to Kafka at {} (attempt {attempt}: {error}).",
-                    config.bootstrap_servers
-                )));
+                status
+                    .health_tx
+                    .send_replace(WorkerHealth::Starting(format!(
+                        "Worker is connecting to Kafka at {} (attempt {attempt}: {error}).",
+                        config.bootstrap_servers
+                    )));
             }
         }
         tokio::select! {

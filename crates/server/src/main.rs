@@ -112,7 +112,9 @@ async fn run_dev(listen: &str) -> Result<(), Failure> {
     ];
     let config =
         WorkerConfig::load(None, &overrides).map_err(|error| Failure::Usage(error.to_string()))?;
-    let worker = Worker::bind(config).await?.with_topic_creator(Arc::new(embedded.topic_creator()));
+    let worker = Worker::bind(config)
+        .await?
+        .with_topic_creator(Arc::new(embedded.topic_creator()));
     let addr = worker.local_addr();
     println!("ferry dev: a worker on an embedded Kafka (in memory, not durable)");
     println!("  REST (Kafka Connect API)  http://{addr}/");

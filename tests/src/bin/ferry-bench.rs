@@ -22,7 +22,9 @@ const DEADLINE: Duration = Duration::from_secs(600);
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |index: usize| -> anyhow::Result<&str> {
-        args.get(index).map(String::as_str).context("missing argument; see the usage in the source")
+        args.get(index)
+            .map(String::as_str)
+            .context("missing argument; see the usage in the source")
     };
     let seconds = match arg(0)? {
         "produce" => produce(arg(1)?, arg(2)?, arg(3)?.parse()?, arg(4)?.parse()?)?,
@@ -61,7 +63,12 @@ fn produce(bootstrap: &str, topic: &str, count: usize, size: usize) -> anyhow::R
         loop {
             match producer.send(BaseRecord::<[u8], [u8]>::to(topic).payload(&payload)) {
                 Ok(()) => break,
-                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), _)) => {
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull,
+                    ),
+                    _,
+                )) => {
                     producer.poll(Duration::from_millis(5));
                 }
                 Err((error, _)) => anyhow::bail!("produce failed: {error}"),
@@ -86,7 +93,10 @@ fn consume(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut seen = 0;
     while seen < count {
-        anyhow::ensure!(started.elapsed() < DEADLINE, "consumed only {seen} of {count}");
+        anyhow::ensure!(
+            started.elapsed() < DEADLINE,
+            "consumed only {seen} of {count}"
+        );
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {
             let message = message?;
             std::hint::black_box(message.payload());
@@ -97,14 +107,18 @@ fn consume(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64> {
 }
 
 fn wait_topic(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64> {
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", bootstrap).create()?;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
     let started = Instant::now();
     loop {
         let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(5))?;
         let mut total = 0;
         for entry in metadata.topics() {
             for partition in entry.partitions() {
-                if let Ok((low, high)) = consumer.fetch_watermarks(topic, partition.id(), Duration::from_secs(5)) {
+                if let Ok((low, high)) =
+                    consumer.fetch_watermarks(topic, partition.id(), Duration::from_secs(5))
+                {
                     total += usize::try_from(high - low).unwrap_or(0);
                 }
             }
@@ -112,7 +126,10 @@ fn wait_topic(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64>
         if total >= count {
             return Ok(started.elapsed().as_secs_f64());
         }
-        anyhow::ensure!(started.elapsed() < DEADLINE, "topic holds only {total} of {count}");
+        anyhow::ensure!(
+            started.elapsed() < DEADLINE,
+            "topic holds only {total} of {count}"
+        );
         std::thread::park_timeout(Duration::from_millis(50));
     }
 }
@@ -120,11 +137,16 @@ fn wait_topic(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64>
 fn wait_lines(path: &str, count: usize) -> anyhow::Result<f64> {
     let started = Instant::now();
     loop {
-        let lines = std::fs::read(path).map(|bytes| bytes.iter().filter(|b| **b == b'\n').count()).unwrap_or(0);
+        let lines = std::fs::read(path)
+            .map(|bytes| bytes.iter().filter(|b| **b == b'\n').count())
+            .unwrap_or(0);
         if lines >= count {
             return Ok(started.elapsed().as_secs_f64());
         }
-        anyhow::ensure!(started.elapsed() < DEADLINE, "{path} has only {lines} of {count} lines");
+        anyhow::ensure!(
+            started.elapsed() < DEADLINE,
+            "{path} has only {lines} of {count} lines"
+        );
         std::thread::park_timeout(Duration::from_millis(50));
     }
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_connectors::converters::build_converters;
-use ferry_connectors::sdk::{ConfigValues, ConnectorError, ConnectorFactory, ConnectorType, TaskConfig, TaskContext};
+use ferry_connectors::sdk::{
+    ConfigValues, ConnectorError, ConnectorFactory, ConnectorType, TaskConfig, TaskContext,
+};
 use rdkafka::config::ClientConfig;
 use tokio_util::sync::CancellationToken;
 
@@ -47,7 +49,11 @@ impl TaskSpec {
 ///
 /// # Errors
 /// The task's error; `ErrorKind::User` errors must not be retried.
-pub async fn run_task(env: TaskEnv, spec: TaskSpec, cancel: CancellationToken) -> Result<(), ConnectorError> {
+pub async fn run_task(
+    env: TaskEnv,
+    spec: TaskSpec,
+    cancel: CancellationToken,
+) -> Result<(), ConnectorError> {
     let converters = build_converters(&env.worker_props, &spec.config)?;
     let values = ConfigValues::from_raw(spec.config.clone());
     let context = TaskContext::new(

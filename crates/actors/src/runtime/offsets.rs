@@ -41,16 +41,23 @@ impl OffsetTracker {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.partitions[index].pending.push_back((seq, offset, false));
+        self.partitions[index]
+            .pending
+            .push_back((seq, offset, false));
         self.partition_of_seq.insert(seq, index);
         seq
     }
 
     /// Marks a record acknowledged and advances its partition's committable offset.
     pub(crate) fn ack(&mut self, seq: u64) {
-        let Some(index) = self.partition_of_seq.remove(&seq) else { return };
+        let Some(index) = self.partition_of_seq.remove(&seq) else {
+            return;
+        };
         let track = &mut self.partitions[index];
-        if let Ok(position) = track.pending.binary_search_by_key(&seq, |(pending_seq, _, _)| *pending_seq) {
+        if let Ok(position) = track
+            .pending
+            .binary_search_by_key(&seq, |(pending_seq, _, _)| *pending_seq)
+        {
             track.pending[position].2 = true;
         }
         while track.pending.front().is_some_and(|(_, _, acked)| *acked) {
@@ -114,9 +121,16 @@ mod tests {
         tracker.ack(second);
         tracker.ack(other);
         let committable = tracker.take_committable();
-        assert_eq!(committable, vec![(partition("b"), offset(10))], "a's first record is not acked yet");
+        assert_eq!(
+            committable,
+            vec![(partition("b"), offset(10))],
+            "a's first record is not acked yet"
+        );
         tracker.ack(first);
-        assert_eq!(tracker.take_committable(), vec![(partition("a"), offset(2))]);
+        assert_eq!(
+            tracker.take_committable(),
+            vec![(partition("a"), offset(2))]
+        );
         assert!(tracker.take_committable().is_empty());
         assert_eq!(tracker.in_flight(), 0);
     }

@@ -35,7 +35,10 @@ type Offsets = BTreeMap<TopicPartition, i64>;
 enum ConsumerEvent {
     Records(Vec<OwnedMessage>),
     Assigned(Vec<TopicPartition>),
-    Revoked { partitions: Vec<TopicPartition>, reply_tx: std_mpsc::SyncSender<Offsets> },
+    Revoked {
+        partitions: Vec<TopicPartition>,
+        reply_tx: std_mpsc::SyncSender<Offsets>,
+    },
 }
 
 enum ConsumerCommand {
@@ -55,19 +58,35 @@ impl ClientContext for SinkContext {}
 
 impl ConsumerContext for SinkContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Revoke(list) = rebalance else { return };
+        let Rebalance::Revoke(list) = rebalance else {
+            return;
+        };
         if self.closing.load(Ordering::SeqCst) {
             return;
         }
         let partitions = partitions_of(list);
-        if let Some(pending) = self.pending.lock().expect("pending lock is never poisoned").as_mut() {
+        if let Some(pending) = self
+            .pending
+            .lock()
+            .expect("pending lock is never poisoned")
+            .as_mut()
+        {
             // The new owner reads these again from the committed offset.
             pending.retain(|message| {
-                !partitions.iter().any(|tp| tp.topic == message.topic() && tp.partition == message.partition())
+                !partitions
+                    .iter()
+                    .any(|tp| tp.topic == message.topic() && tp.partition == message.partition())
             });
         }
         let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
-        if self.events_tx.blocking_send(ConsumerEvent::Revoked { partitions, reply_tx }).is_err() {
+        if self
+            .events_tx
+            .blocking_send(ConsumerEvent::Revoked {
+                partitions,
+                reply_tx,
+            })
+            .is_err()
+        {
             return;
         }
         match reply_rx.recv_timeout(REVOKE_TIMEOUT) {
@@ -77,14 +96,18 @@ impl ConsumerContext for SinkContext {
                 }
             }
             Ok(_) => {}
-            Err(_) => tracing::warn!("sink task did not flush revoked partitions in time; not committing them"),
+            Err(_) => tracing::warn!(
+                "sink task did not flush revoked partitions in time; not committing them"
+            ),
         }
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(list) = rebalance {
             if !self.closing.load(Ordering::SeqCst) {
-                let _ = self.events_tx.blocking_send(ConsumerEvent::Assigned(partitions_of(list)));
+                let _ = self
+                    .events_tx
+                    .blocking_send(ConsumerEvent::Assigned(partitions_of(list)));
             }
         }
     }
@@ -93,7 +116,10 @@ impl ConsumerContext for SinkContext {
 fn partitions_of(list: &TopicPartitionList) -> Vec<TopicPartition> {
     list.elements()
         .iter()
-        .map(|element| TopicPartition { topic: element.topic().to_string(), partition: element.partition() })
+        .map(|element| TopicPartition {
+            topic: element.topic().to_string(),
+            partition: element.partition(),
+        })
         .collect()
 }
 
@@ -130,7 +156,11 @@ pub(crate) async fn run_sink_task(
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
     let (events_tx, mut events_rx) = mpsc::channel(CHANNEL_BATCHES);
-    let context = SinkContext { events_tx, pending: Mutex::new(None), closing: AtomicBool::new(false) };
+    let context = SinkContext {
+        events_tx,
+        pending: Mutex::new(None),
+        closing: AtomicBool::new(false),
+    };
     let consumer: BaseConsumer<SinkContext> = consumer_config(env, spec)
         .create_with_context(context)
         .map_err(|error| ConnectorError::external(format!("failed to create consumer: {error}")))?;
@@ -145,10 +175,21 @@ pub(crate) async fn run_sink_task(
             drop(consumer);
             let _ = closed_tx.send(());
         })
-        .map_err(|error| ConnectorError::internal(format!("failed to start consumer thread: {error}")))?;
+        .map_err(|error| {
+            ConnectorError::internal(format!("failed to start consumer thread: {error}"))
+        })?;
 
-    let tolerate_all = spec.config.get(keys::ERRORS_TOLERANCE).is_some_and(|value| value.eq_ignore_ascii_case("all"));
-    let mut state = SinkState { spec, converters: &converters, current: Offsets::new(), committed: Offsets::new(), tolerate_all };
+    let tolerate_all = spec
+        .config
+        .get(keys::ERRORS_TOLERANCE)
+        .is_some_and(|value| value.eq_ignore_ascii_case("all"));
+    let mut state = SinkState {
+        spec,
+        converters: &converters,
+        current: Offsets::new(),
+        committed: Offsets::new(),
+        tolerate_all,
+    };
     let mut commit_tick = tokio::time::interval(env.offset_flush_interval);
     commit_tick.tick().await;
 
@@ -197,46 +238,70 @@ pub(crate) async fn run_sink_task(
             Ok(committable) if !committable.is_empty() => {
                 let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
                 let _ = commands_tx.send(ConsumerCommand::CommitSync(committable, reply_tx));
-                let waited = tokio::task::spawn_blocking(move || reply_rx.recv_timeout(Duration::from_secs(10))).await;
+                let waited = tokio::task::spawn_blocking(move || {
+                    reply_rx.recv_timeout(Duration::from_secs(10))
+                })
+                .await;
                 if !matches!(waited, Ok(Ok(Ok(())))) {
                     tracing::warn!(task = %spec.id(), "final offset commit did not complete");
                 }
             }
             Ok(_) => {}
-            Err(error) => tracing::warn!(task = %spec.id(), %error, "final flush failed; offsets not committed"),
+            Err(error) => {
+                tracing::warn!(task = %spec.id(), %error, "final flush failed; offsets not committed")
+            }
         }
     }
     // Dropping the receiver first lets a rebalance callback during close return at once.
     drop(events_rx);
     let _ = commands_tx.send(ConsumerCommand::Stop);
     task.stop().await;
-    if tokio::time::timeout(Duration::from_secs(10), closed_rx).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), closed_rx)
+        .await
+        .is_err()
+    {
         tracing::warn!(task = %spec.id(), "kafka consumer did not close within 10 s");
     }
     outcome
 }
 
-fn subscribe(consumer: &BaseConsumer<SinkContext>, config: &BTreeMap<String, String>) -> Result<(), ConnectorError> {
+fn subscribe(
+    consumer: &BaseConsumer<SinkContext>,
+    config: &BTreeMap<String, String>,
+) -> Result<(), ConnectorError> {
     let topics: Vec<String> = config
         .get(keys::TOPICS)
-        .map(|raw| raw.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect())
+        .map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
-    let regex = config.get(keys::TOPICS_REGEX).map_or("", |value| value.trim());
+    let regex = config
+        .get(keys::TOPICS_REGEX)
+        .map_or("", |value| value.trim());
     let subscription: Vec<String> = if topics.is_empty() {
         if regex.is_empty() {
-            return Err(ConnectorError::user("Must configure one of topics or topics.regex"));
+            return Err(ConnectorError::user(
+                "Must configure one of topics or topics.regex",
+            ));
         }
         vec![format!("^{}", regex.trim_start_matches('^'))]
     } else {
         topics
     };
     let refs: Vec<&str> = subscription.iter().map(String::as_str).collect();
-    consumer
-        .subscribe(&refs)
-        .map_err(|error| ConnectorError::user(format!("failed to subscribe to {subscription:?}: {error}")))
+    consumer.subscribe(&refs).map_err(|error| {
+        ConnectorError::user(format!("failed to subscribe to {subscription:?}: {error}"))
+    })
 }
 
-fn run_consumer_thread(consumer: &BaseConsumer<SinkContext>, commands_rx: &std_mpsc::Receiver<ConsumerCommand>) {
+fn run_consumer_thread(
+    consumer: &BaseConsumer<SinkContext>,
+    commands_rx: &std_mpsc::Receiver<ConsumerCommand>,
+) {
     let context = consumer.context();
     let mut paused = false;
     loop {
@@ -248,7 +313,9 @@ fn run_consumer_thread(consumer: &BaseConsumer<SinkContext>, commands_rx: &std_m
                     }
                 }
                 Ok(ConsumerCommand::CommitSync(offsets, reply_tx)) => {
-                    let result = consumer.commit(&to_list(&offsets), CommitMode::Sync).map_err(|e| e.to_string());
+                    let result = consumer
+                        .commit(&to_list(&offsets), CommitMode::Sync)
+                        .map_err(|e| e.to_string());
                     let _ = reply_tx.send(result);
                 }
                 Ok(ConsumerCommand::Stop) | Err(std_mpsc::TryRecvError::Disconnected) => {
@@ -259,11 +326,16 @@ fn run_consumer_thread(consumer: &BaseConsumer<SinkContext>, commands_rx: &std_m
             }
         }
         let waiting = {
-            let mut pending = context.pending.lock().expect("pending lock is never poisoned");
+            let mut pending = context
+                .pending
+                .lock()
+                .expect("pending lock is never poisoned");
             if let Some(batch) = pending.take() {
                 match context.events_tx.try_send(ConsumerEvent::Records(batch)) {
                     Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(ConsumerEvent::Records(batch))) => *pending = Some(batch),
+                    Err(mpsc::error::TrySendError::Full(ConsumerEvent::Records(batch))) => {
+                        *pending = Some(batch)
+                    }
                     Err(mpsc::error::TrySendError::Full(_)) => {}
                     Err(mpsc::error::TrySendError::Closed(_)) => {
                         context.closing.store(true, Ordering::SeqCst);
@@ -275,7 +347,11 @@ fn run_consumer_thread(consumer: &BaseConsumer<SinkContext>, commands_rx: &std_m
         };
         if waiting != paused {
             if let Ok(assignment) = consumer.assignment() {
-                let result = if waiting { consumer.pause(&assignment) } else { consumer.resume(&assignment) };
+                let result = if waiting {
+                    consumer.pause(&assignment)
+                } else {
+                    consumer.resume(&assignment)
+                };
                 if let Err(error) = result {
                     tracing::warn!(%error, "failed to pause or resume sink partitions");
                 }
@@ -283,7 +359,11 @@ fn run_consumer_thread(consumer: &BaseConsumer<SinkContext>, commands_rx: &std_m
             paused = waiting;
         }
         let mut batch = Vec::new();
-        let first_wait = if waiting { Duration::from_millis(20) } else { Duration::from_millis(100) };
+        let first_wait = if waiting {
+            Duration::from_millis(20)
+        } else {
+            Duration::from_millis(100)
+        };
         let mut wait = first_wait;
         while batch.len() < MAX_BATCH {
             match consumer.poll(wait) {
@@ -297,7 +377,10 @@ fn run_consumer_thread(consumer: &BaseConsumer<SinkContext>, commands_rx: &std_m
             wait = Duration::ZERO;
         }
         if !batch.is_empty() {
-            let mut pending = context.pending.lock().expect("pending lock is never poisoned");
+            let mut pending = context
+                .pending
+                .lock()
+                .expect("pending lock is never poisoned");
             match pending.as_mut() {
                 Some(existing) => existing.extend(batch),
                 None => *pending = Some(batch),
@@ -316,11 +399,18 @@ struct SinkState<'a> {
 }
 
 impl SinkState<'_> {
-    async fn put(&mut self, task: &mut dyn SinkTask, batch: Vec<OwnedMessage>) -> Result<(), ConnectorError> {
+    async fn put(
+        &mut self,
+        task: &mut dyn SinkTask,
+        batch: Vec<OwnedMessage>,
+    ) -> Result<(), ConnectorError> {
         let mut records = Vec::with_capacity(batch.len());
         let mut positions = Offsets::new();
         for message in &batch {
-            let tp = TopicPartition { topic: message.topic().to_string(), partition: message.partition() };
+            let tp = TopicPartition {
+                topic: message.topic().to_string(),
+                partition: message.partition(),
+            };
             positions.insert(tp, message.offset() + 1);
             match self.convert(message) {
                 Ok(record) => records.push(record),
@@ -346,8 +436,16 @@ impl SinkState<'_> {
                 message.offset()
             ))
         };
-        let key = self.converters.key.to_connect_data(topic, message.key()).map_err(|e| describe("key", &e))?;
-        let value = self.converters.value.to_connect_data(topic, message.payload()).map_err(|e| describe("value", &e))?;
+        let key = self
+            .converters
+            .key
+            .to_connect_data(topic, message.key())
+            .map_err(|e| describe("key", &e))?;
+        let value = self
+            .converters
+            .value
+            .to_connect_data(topic, message.payload())
+            .map_err(|e| describe("value", &e))?;
         let mut headers = Vec::new();
         if let Some(raw_headers) = message.headers() {
             for header in raw_headers.iter() {
@@ -356,7 +454,10 @@ impl SinkState<'_> {
                     .header
                     .to_connect_header(topic, header.key, header.value)
                     .map_err(|e| describe("header", &e))?;
-                headers.push(Header { key: header.key.to_string(), value: converted });
+                headers.push(Header {
+                    key: header.key.to_string(),
+                    value: converted,
+                });
             }
         }
         Ok(SinkRecord {

@@ -72,9 +72,17 @@ pub(crate) async fn run_source_task(
     let producer: Arc<ThreadedProducer<AckContext>> = Arc::new(
         producer_config(env, spec)
             .create_with_context(AckContext { acks_tx })
-            .map_err(|error| ConnectorError::external(format!("failed to create producer: {error}")))?,
+            .map_err(|error| {
+                ConnectorError::external(format!("failed to create producer: {error}"))
+            })?,
     );
-    let mut loop_state = SourceLoop { env, spec, converters: &converters, producer: &producer, tracker: OffsetTracker::default() };
+    let mut loop_state = SourceLoop {
+        env,
+        spec,
+        converters: &converters,
+        producer: &producer,
+        tracker: OffsetTracker::default(),
+    };
     let mut flush_tick = tokio::time::interval(env.offset_flush_interval);
     flush_tick.tick().await;
 
@@ -127,14 +135,28 @@ impl SourceLoop<'_> {
                 self.tracker.ack(seq);
                 Ok(())
             }
-            Err(error) => Err(ConnectorError::external(format!("failed to produce a record to Kafka: {error}"))),
+            Err(error) => Err(ConnectorError::external(format!(
+                "failed to produce a record to Kafka: {error}"
+            ))),
         }
     }
 
-    async fn produce(&mut self, record: SourceRecord, acks_rx: &mut mpsc::UnboundedReceiver<Ack>) -> Result<(), ConnectorError> {
+    async fn produce(
+        &mut self,
+        record: SourceRecord,
+        acks_rx: &mut mpsc::UnboundedReceiver<Ack>,
+    ) -> Result<(), ConnectorError> {
         let topic = record.topic.as_str();
-        let key = self.converters.key.from_connect_data(topic, record.key.schema.as_deref(), &record.key.value)?;
-        let value = self.converters.value.from_connect_data(topic, record.value.schema.as_deref(), &record.value.value)?;
+        let key = self.converters.key.from_connect_data(
+            topic,
+            record.key.schema.as_deref(),
+            &record.key.value,
+        )?;
+        let value = self.converters.value.from_connect_data(
+            topic,
+            record.value.schema.as_deref(),
+            &record.value.value,
+        )?;
         let mut headers_opt = None;
         if !record.headers.is_empty() {
             let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
@@ -145,14 +167,21 @@ impl SourceLoop<'_> {
                     header.value.schema.as_deref(),
                     &header.value.value,
                 )?;
-                headers = headers.insert(Header { key: &header.key, value: bytes.as_deref() });
+                headers = headers.insert(Header {
+                    key: &header.key,
+                    value: bytes.as_deref(),
+                });
             }
             headers_opt = Some(headers);
         }
-        let seq = self.tracker.submit(&record.source_partition, record.source_offset);
-        let opaque = usize::try_from(seq).map_err(|_| ConnectorError::internal("sequence overflow"))?;
+        let seq = self
+            .tracker
+            .submit(&record.source_partition, record.source_offset);
+        let opaque =
+            usize::try_from(seq).map_err(|_| ConnectorError::internal("sequence overflow"))?;
         loop {
-            let mut base: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(topic, opaque);
+            let mut base: BaseRecord<'_, [u8], [u8], usize> =
+                BaseRecord::with_opaque_to(topic, opaque);
             if let Some(key) = &key {
                 base = base.key(key.as_slice());
             }
@@ -172,12 +201,16 @@ impl SourceLoop<'_> {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     // The local queue is full: wait for acknowledgements to make room.
-                    if let Ok(Some(ack)) = tokio::time::timeout(Duration::from_millis(10), acks_rx.recv()).await {
+                    if let Ok(Some(ack)) =
+                        tokio::time::timeout(Duration::from_millis(10), acks_rx.recv()).await
+                    {
                         self.handle_ack(ack)?;
                     }
                 }
                 Err((error, _)) => {
-                    return Err(ConnectorError::external(format!("failed to produce to `{topic}`: {error}")));
+                    return Err(ConnectorError::external(format!(
+                        "failed to produce to `{topic}`: {error}"
+                    )));
                 }
             }
         }
@@ -188,9 +221,17 @@ impl SourceLoop<'_> {
         if committable.is_empty() {
             return Ok(());
         }
-        let entries: Vec<_> = committable.iter().map(|(partition, offset)| (partition.clone(), Some(offset.clone()))).collect();
+        let entries: Vec<_> = committable
+            .iter()
+            .map(|(partition, offset)| (partition.clone(), Some(offset.clone())))
+            .collect();
         let write = self.env.offset_store.write(&self.spec.connector, &entries);
-        match tokio::time::timeout(self.env.offset_flush_timeout.max(Duration::from_secs(5)), write).await {
+        match tokio::time::timeout(
+            self.env.offset_flush_timeout.max(Duration::from_secs(5)),
+            write,
+        )
+        .await
+        {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
                 self.tracker.restore(&committable);

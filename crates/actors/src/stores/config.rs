@@ -56,7 +56,10 @@ impl TargetState {
     }
 
     fn from_record_value(value: &serde_json::Value) -> Option<Self> {
-        let state = value.get("state.v2").or_else(|| value.get("state"))?.as_str()?;
+        let state = value
+            .get("state.v2")
+            .or_else(|| value.get("state"))?
+            .as_str()?;
         match state {
             "STARTED" => Some(TargetState::Started),
             "PAUSED" => Some(TargetState::Paused),
@@ -82,7 +85,10 @@ pub struct ConfigSnapshot {
 impl ConfigSnapshot {
     /// Returns the target state of a connector (STARTED unless set).
     pub fn target_state(&self, connector: &str) -> TargetState {
-        self.target_states.get(connector).copied().unwrap_or(TargetState::Started)
+        self.target_states
+            .get(connector)
+            .copied()
+            .unwrap_or(TargetState::Started)
     }
 
     /// Returns true when the connector exists.
@@ -119,19 +125,32 @@ impl ConfigSnapshot {
                 }
             }
         } else if let Some(rest) = key.strip_prefix(TASK_PREFIX) {
-            let Some((name, index)) = rest.rsplit_once('-') else { return };
-            let (Ok(index), Some(properties)) = (index.parse::<u32>(), value.and_then(properties_of)) else {
+            let Some((name, index)) = rest.rsplit_once('-') else {
                 return;
             };
-            self.pending_tasks.entry(name.to_string()).or_default().insert(index, properties);
+            let (Ok(index), Some(properties)) =
+                (index.parse::<u32>(), value.and_then(properties_of))
+            else {
+                return;
+            };
+            self.pending_tasks
+                .entry(name.to_string())
+                .or_default()
+                .insert(index, properties);
         } else if let Some(name) = key.strip_prefix(COMMIT_PREFIX) {
-            let Some(count) = value.and_then(|v| v.get("tasks")).and_then(serde_json::Value::as_u64) else {
+            let Some(count) = value
+                .and_then(|v| v.get("tasks"))
+                .and_then(serde_json::Value::as_u64)
+            else {
                 return;
             };
             let pending = self.pending_tasks.remove(name).unwrap_or_default();
             let mut committed = Vec::new();
             for index in 0..count {
-                match u32::try_from(index).ok().and_then(|index| pending.get(&index)) {
+                match u32::try_from(index)
+                    .ok()
+                    .and_then(|index| pending.get(&index))
+                {
                     Some(config) => committed.push(config.clone()),
                     None => {
                         // Kafka Connect flags such a connector as inconsistent and regenerates
@@ -174,12 +193,20 @@ impl ConfigStore {
     ///
     /// # Errors
     /// Fails when the topic cannot be read.
-    pub async fn start(client_config: &ClientConfig, topic: &str, stop: CancellationToken) -> Result<Self, StoreError> {
+    pub async fn start(
+        client_config: &ClientConfig,
+        topic: &str,
+        stop: CancellationToken,
+    ) -> Result<Self, StoreError> {
         let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(ConfigSnapshot::default()));
         let mut snapshot = ConfigSnapshot::default();
         let apply = Box::new(move |record: &LogRecord<'_>| {
-            let Some(key) = record.key.and_then(|key| std::str::from_utf8(key).ok()) else { return };
-            let value: Option<serde_json::Value> = record.value.and_then(|bytes| serde_json::from_slice(bytes).ok());
+            let Some(key) = record.key.and_then(|key| std::str::from_utf8(key).ok()) else {
+                return;
+            };
+            let value: Option<serde_json::Value> = record
+                .value
+                .and_then(|bytes| serde_json::from_slice(bytes).ok());
             snapshot.apply(key, value.as_ref());
             snapshot_tx.send_replace(Arc::new(snapshot.clone()));
         });
@@ -211,9 +238,14 @@ impl ConfigStore {
     ///
     /// # Errors
     /// Fails when Kafka does not acknowledge the write.
-    pub async fn put_connector_config(&self, name: &str, config: &BTreeMap<String, String>) -> Result<(), StoreError> {
+    pub async fn put_connector_config(
+        &self,
+        name: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
         let value = json!({ "properties": config });
-        self.write(&format!("{CONNECTOR_PREFIX}{name}"), Some(&value)).await
+        self.write(&format!("{CONNECTOR_PREFIX}{name}"), Some(&value))
+            .await
     }
 
     /// Deletes a connector (tombstones its config and target state).
@@ -221,8 +253,10 @@ impl ConfigStore {
     /// # Errors
     /// Fails when Kafka does not acknowledge the write.
     pub async fn delete_connector(&self, name: &str) -> Result<(), StoreError> {
-        self.write(&format!("{CONNECTOR_PREFIX}{name}"), None).await?;
-        self.write(&format!("{TARGET_STATE_PREFIX}{name}"), None).await
+        self.write(&format!("{CONNECTOR_PREFIX}{name}"), None)
+            .await?;
+        self.write(&format!("{TARGET_STATE_PREFIX}{name}"), None)
+            .await
     }
 
     /// Writes a target state.
@@ -230,25 +264,43 @@ impl ConfigStore {
     /// # Errors
     /// Fails when Kafka does not acknowledge the write.
     pub async fn put_target_state(&self, name: &str, state: TargetState) -> Result<(), StoreError> {
-        self.write(&format!("{TARGET_STATE_PREFIX}{name}"), Some(&state.record_value())).await
+        self.write(
+            &format!("{TARGET_STATE_PREFIX}{name}"),
+            Some(&state.record_value()),
+        )
+        .await
     }
 
     /// Writes task configs followed by the commit record that makes them current.
     ///
     /// # Errors
     /// Fails when Kafka does not acknowledge the writes.
-    pub async fn put_task_configs(&self, name: &str, task_configs: &[TaskConfig]) -> Result<(), StoreError> {
+    pub async fn put_task_configs(
+        &self,
+        name: &str,
+        task_configs: &[TaskConfig],
+    ) -> Result<(), StoreError> {
         for (index, config) in task_configs.iter().enumerate() {
             let value = json!({ "properties": config });
-            let bytes = serde_json::to_vec(&value).map_err(|error| StoreError::Internal(error.to_string()))?;
-            self.log.send_no_wait(&format!("{TASK_PREFIX}{name}-{index}"), Some(&bytes)).await?;
+            let bytes = serde_json::to_vec(&value)
+                .map_err(|error| StoreError::Internal(error.to_string()))?;
+            self.log
+                .send_no_wait(&format!("{TASK_PREFIX}{name}-{index}"), Some(&bytes))
+                .await?;
         }
-        self.write(&format!("{COMMIT_PREFIX}{name}"), Some(&json!({ "tasks": task_configs.len() }))).await
+        self.write(
+            &format!("{COMMIT_PREFIX}{name}"),
+            Some(&json!({ "tasks": task_configs.len() })),
+        )
+        .await
     }
 
     async fn write(&self, key: &str, value: Option<&serde_json::Value>) -> Result<(), StoreError> {
         let bytes = match value {
-            Some(value) => Some(serde_json::to_vec(value).map_err(|error| StoreError::Internal(error.to_string()))?),
+            Some(value) => Some(
+                serde_json::to_vec(value)
+                    .map_err(|error| StoreError::Internal(error.to_string()))?,
+            ),
             None => None,
         };
         self.log.send(key, bytes.as_deref()).await
@@ -266,14 +318,34 @@ mod tests {
     #[test]
     fn reads_kafka_connect_records() {
         let mut snapshot = ConfigSnapshot::default();
-        apply(&mut snapshot, "connector-my-conn", Some(json!({"properties": {"tasks.max": "2", "file": "/x"}})));
-        apply(&mut snapshot, "task-my-conn-0", Some(json!({"properties": {"file": "/x", "task.id": "0"}})));
-        apply(&mut snapshot, "task-my-conn-1", Some(json!({"properties": {"file": "/x", "task.id": "1"}})));
-        assert_eq!(snapshot.task_count("my-conn"), 0, "tasks are buffered until the commit");
+        apply(
+            &mut snapshot,
+            "connector-my-conn",
+            Some(json!({"properties": {"tasks.max": "2", "file": "/x"}})),
+        );
+        apply(
+            &mut snapshot,
+            "task-my-conn-0",
+            Some(json!({"properties": {"file": "/x", "task.id": "0"}})),
+        );
+        apply(
+            &mut snapshot,
+            "task-my-conn-1",
+            Some(json!({"properties": {"file": "/x", "task.id": "1"}})),
+        );
+        assert_eq!(
+            snapshot.task_count("my-conn"),
+            0,
+            "tasks are buffered until the commit"
+        );
         apply(&mut snapshot, "commit-my-conn", Some(json!({"tasks": 2})));
         assert_eq!(snapshot.task_count("my-conn"), 2);
         assert_eq!(snapshot.tasks["my-conn"][1]["task.id"], "1");
-        apply(&mut snapshot, "target-state-my-conn", Some(json!({"state": "PAUSED", "state.v2": "STOPPED"})));
+        apply(
+            &mut snapshot,
+            "target-state-my-conn",
+            Some(json!({"state": "PAUSED", "state.v2": "STOPPED"})),
+        );
         assert_eq!(snapshot.target_state("my-conn"), TargetState::Stopped);
         apply(&mut snapshot, "connector-my-conn", None);
         assert!(!snapshot.contains("my-conn"));
@@ -283,7 +355,11 @@ mod tests {
     #[test]
     fn a_commit_with_missing_task_configs_leaves_no_tasks() {
         let mut snapshot = ConfigSnapshot::default();
-        apply(&mut snapshot, "connector-c", Some(json!({"properties": {}})));
+        apply(
+            &mut snapshot,
+            "connector-c",
+            Some(json!({"properties": {}})),
+        );
         apply(&mut snapshot, "task-c-0", Some(json!({"properties": {}})));
         apply(&mut snapshot, "commit-c", Some(json!({"tasks": 2})));
         assert_eq!(snapshot.task_count("c"), 0);
@@ -291,10 +367,20 @@ mod tests {
 
     #[test]
     fn target_states_round_trip_in_kafka_connect_format() {
-        for state in [TargetState::Started, TargetState::Paused, TargetState::Stopped] {
-            assert_eq!(TargetState::from_record_value(&state.record_value()), Some(state));
+        for state in [
+            TargetState::Started,
+            TargetState::Paused,
+            TargetState::Stopped,
+        ] {
+            assert_eq!(
+                TargetState::from_record_value(&state.record_value()),
+                Some(state)
+            );
         }
-        assert_eq!(TargetState::from_record_value(&json!({"state": "PAUSED"})), Some(TargetState::Paused));
+        assert_eq!(
+            TargetState::from_record_value(&json!({"state": "PAUSED"})),
+            Some(TargetState::Paused)
+        );
         assert_eq!(TargetState::parse("running"), Some(TargetState::Started));
         assert_eq!(TargetState::parse("bogus"), None);
     }

@@ -78,14 +78,20 @@ impl TopicLog {
             .map_err(|error| StoreError::kafka(topic, "create consumer", &error))?;
         let consumer = Arc::new(consumer);
         let partitions = fetch_partitions(&consumer, topic).await?;
-        tracing::debug!(topic, partitions = partitions.len(), "internal topic metadata read");
+        tracing::debug!(
+            topic,
+            partitions = partitions.len(),
+            "internal topic metadata read"
+        );
         let mut assignment = TopicPartitionList::new();
         for partition in &partitions {
             assignment
                 .add_partition_offset(topic, *partition, Offset::Beginning)
                 .map_err(|error| StoreError::kafka(topic, "assign", &error))?;
         }
-        consumer.assign(&assignment).map_err(|error| StoreError::kafka(topic, "assign", &error))?;
+        consumer
+            .assign(&assignment)
+            .map_err(|error| StoreError::kafka(topic, "assign", &error))?;
 
         let applied = Arc::new(Notify::new());
         let reader_consumer = Arc::clone(&consumer);
@@ -117,7 +123,14 @@ impl TopicLog {
                 }
             }
         });
-        Ok(TopicLog { topic: topic.to_string(), producer, consumer, partitions, applied, stop })
+        Ok(TopicLog {
+            topic: topic.to_string(),
+            producer,
+            consumer,
+            partitions,
+            applied,
+            stop,
+        })
     }
 
     /// Returns the topic name.
@@ -131,14 +144,19 @@ impl TopicLog {
     /// Fails when Kafka does not acknowledge the write in time.
     pub async fn send(&self, key: &str, value: Option<&[u8]>) -> Result<(), StoreError> {
         let (partition, offset) = self.send_no_wait(key, value).await?;
-        self.wait_applied(&BTreeMap::from([(partition, offset + 1)])).await
+        self.wait_applied(&BTreeMap::from([(partition, offset + 1)]))
+            .await
     }
 
     /// Writes one record and waits for the acknowledgement only; returns its partition and offset.
     ///
     /// # Errors
     /// Fails when Kafka does not acknowledge the write in time.
-    pub async fn send_no_wait(&self, key: &str, value: Option<&[u8]>) -> Result<(i32, i64), StoreError> {
+    pub async fn send_no_wait(
+        &self,
+        key: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(i32, i64), StoreError> {
         let mut record: FutureRecord<'_, str, [u8]> = FutureRecord::to(&self.topic).key(key);
         if let Some(value) = value {
             record = record.payload(value);
@@ -164,10 +182,12 @@ impl TopicLog {
                 .map_err(|error| StoreError::kafka(&self.topic, "read end offsets", &error))?;
         }
         let consumer = Arc::clone(&self.consumer);
-        let ends = tokio::task::spawn_blocking(move || consumer.offsets_for_times(query, METADATA_TIMEOUT))
-            .await
-            .map_err(|error| StoreError::Internal(error.to_string()))?
-            .map_err(|error| StoreError::kafka(&self.topic, "read end offsets", &error))?;
+        let ends = tokio::task::spawn_blocking(move || {
+            consumer.offsets_for_times(query, METADATA_TIMEOUT)
+        })
+        .await
+        .map_err(|error| StoreError::Internal(error.to_string()))?
+        .map_err(|error| StoreError::kafka(&self.topic, "read end offsets", &error))?;
         let mut targets = BTreeMap::new();
         for element in ends.elements() {
             match element.offset() {
@@ -179,7 +199,10 @@ impl TopicLog {
                     return Err(StoreError::Kafka {
                         topic: self.topic.clone(),
                         operation: "read end offsets".to_string(),
-                        message: format!("unexpected end offset {other:?} for partition {}", element.partition()),
+                        message: format!(
+                            "unexpected end offset {other:?} for partition {}",
+                            element.partition()
+                        ),
                     })
                 }
             }
@@ -213,7 +236,10 @@ impl TopicLog {
             if *target <= 0 {
                 return true;
             }
-            match positions.find_partition(&self.topic, *partition).map(|entry| entry.offset()) {
+            match positions
+                .find_partition(&self.topic, *partition)
+                .map(|entry| entry.offset())
+            {
                 Some(Offset::Offset(position)) => position >= *target,
                 _ => false,
             }
@@ -223,20 +249,30 @@ impl TopicLog {
 
 /// Reads the topic's partitions, retrying for a while: a topic created a moment ago may not be in
 /// the metadata yet.
-async fn fetch_partitions(consumer: &Arc<StreamConsumer>, topic: &str) -> Result<Vec<i32>, StoreError> {
+async fn fetch_partitions(
+    consumer: &Arc<StreamConsumer>,
+    topic: &str,
+) -> Result<Vec<i32>, StoreError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let consumer = Arc::clone(consumer);
         let topic_name = topic.to_string();
-        let metadata = tokio::task::spawn_blocking(move || consumer.fetch_metadata(Some(&topic_name), METADATA_TIMEOUT))
-            .await
-            .map_err(|error| StoreError::Internal(error.to_string()))?
-            .map_err(|error: KafkaError| StoreError::kafka(topic, "read metadata", &error))?;
+        let metadata = tokio::task::spawn_blocking(move || {
+            consumer.fetch_metadata(Some(&topic_name), METADATA_TIMEOUT)
+        })
+        .await
+        .map_err(|error| StoreError::Internal(error.to_string()))?
+        .map_err(|error: KafkaError| StoreError::kafka(topic, "read metadata", &error))?;
         let partitions: Vec<i32> = metadata
             .topics()
             .iter()
             .filter(|entry| entry.name() == topic && entry.error().is_none())
-            .flat_map(|entry| entry.partitions().iter().map(rdkafka::metadata::MetadataPartition::id))
+            .flat_map(|entry| {
+                entry
+                    .partitions()
+                    .iter()
+                    .map(rdkafka::metadata::MetadataPartition::id)
+            })
             .collect();
         if !partitions.is_empty() {
             return Ok(partitions);

@@ -39,16 +39,24 @@ impl OffsetStore {
     ///
     /// # Errors
     /// Fails when the topic cannot be read.
-    pub async fn start(client_config: &ClientConfig, topic: &str, stop: CancellationToken) -> Result<Self, StoreError> {
+    pub async fn start(
+        client_config: &ClientConfig,
+        topic: &str,
+        stop: CancellationToken,
+    ) -> Result<Self, StoreError> {
         let offsets: Arc<RwLock<OffsetMap>> = Arc::default();
         let writer = Arc::clone(&offsets);
         let apply = Box::new(move |record: &LogRecord<'_>| {
-            let Some((connector, partition)) = record.key.and_then(parse_key) else { return };
+            let Some((connector, partition)) = record.key.and_then(parse_key) else {
+                return;
+            };
             let offset_opt = record
                 .value
                 .and_then(|bytes| serde_json::from_slice::<JsonValue>(bytes).ok())
                 .and_then(|value| value.as_object().cloned());
-            let mut offsets = writer.write().expect("offset map lock is never poisoned: no panics while held");
+            let mut offsets = writer
+                .write()
+                .expect("offset map lock is never poisoned: no panics while held");
             let per_connector = offsets.entry(connector).or_default();
             let key = canonical(&partition);
             match offset_opt {
@@ -67,14 +75,26 @@ impl OffsetStore {
 
     /// Returns the stored offset of one partition of `connector`.
     pub fn offset(&self, connector: &str, partition: &SourcePartition) -> Option<SourceOffset> {
-        let offsets = self.offsets.read().expect("offset map lock is never poisoned");
-        offsets.get(connector)?.get(&canonical(partition)).map(|(_, offset)| offset.clone())
+        let offsets = self
+            .offsets
+            .read()
+            .expect("offset map lock is never poisoned");
+        offsets
+            .get(connector)?
+            .get(&canonical(partition))
+            .map(|(_, offset)| offset.clone())
     }
 
     /// Returns every stored `(partition, offset)` of `connector`.
     pub fn connector_offsets(&self, connector: &str) -> Vec<(SourcePartition, SourceOffset)> {
-        let offsets = self.offsets.read().expect("offset map lock is never poisoned");
-        offsets.get(connector).map(|entries| entries.values().cloned().collect()).unwrap_or_default()
+        let offsets = self
+            .offsets
+            .read()
+            .expect("offset map lock is never poisoned");
+        offsets
+            .get(connector)
+            .map(|entries| entries.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Writes offsets (`None` resets a partition); returns once Kafka acknowledged all of them and
@@ -92,7 +112,10 @@ impl OffsetStore {
             let key = serde_json::to_string(&json!([connector, partition]))
                 .map_err(|error| StoreError::Internal(error.to_string()))?;
             let value = match offset_opt {
-                Some(offset) => Some(serde_json::to_vec(offset).map_err(|error| StoreError::Internal(error.to_string()))?),
+                Some(offset) => Some(
+                    serde_json::to_vec(offset)
+                        .map_err(|error| StoreError::Internal(error.to_string()))?,
+                ),
                 None => None,
             };
             last = Some(self.log.send_no_wait(&key, value.as_deref()).await?);
@@ -113,7 +136,10 @@ impl OffsetStore {
 
     /// Returns a reader of one connector's offsets, for its tasks.
     pub fn reader(self: &Arc<Self>, connector: &str) -> Arc<dyn OffsetReader> {
-        Arc::new(ConnectorOffsetReader { store: Arc::clone(self), connector: connector.to_string() })
+        Arc::new(ConnectorOffsetReader {
+            store: Arc::clone(self),
+            connector: connector.to_string(),
+        })
     }
 }
 
@@ -134,7 +160,8 @@ mod tests {
 
     #[test]
     fn keys_parse_in_kafka_connect_format_and_order_does_not_matter() {
-        let (connector, partition) = parse_key(br#"["local-file-source",{"filename":"/tmp/test.txt"}]"#).unwrap();
+        let (connector, partition) =
+            parse_key(br#"["local-file-source",{"filename":"/tmp/test.txt"}]"#).unwrap();
         assert_eq!(connector, "local-file-source");
         assert_eq!(partition["filename"], "/tmp/test.txt");
         let first: SourcePartition = serde_json::from_str(r#"{"a":1,"b":2}"#).unwrap();

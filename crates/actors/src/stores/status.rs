@@ -51,7 +51,14 @@ fn is_zero(value: &u32) -> bool {
 impl Status {
     /// A status without trace or restarts.
     pub fn new(state: State, worker_id: &str, generation: i64) -> Self {
-        Status { state, trace: None, worker_id: worker_id.to_string(), generation, restarts: 0, last_error: None }
+        Status {
+            state,
+            trace: None,
+            worker_id: worker_id.to_string(),
+            generation,
+            restarts: 0,
+            last_error: None,
+        }
     }
 }
 
@@ -74,15 +81,21 @@ impl StatusSnapshot {
                 }
             }
         } else if let Some(rest) = key.strip_prefix(TASK_PREFIX) {
-            let Some((name, index)) = rest.rsplit_once('-') else { return };
-            let Ok(index) = index.parse::<u32>() else { return };
+            let Some((name, index)) = rest.rsplit_once('-') else {
+                return;
+            };
+            let Ok(index) = index.parse::<u32>() else {
+                return;
+            };
             let task_key = (name.to_string(), index);
             match status_opt {
                 Some(status) => {
                     // A stale UNASSIGNED from an older generation must not hide a newer state
                     // (KAFKA-12525).
                     if let Some(existing) = self.tasks.get(&task_key) {
-                        if status.state == State::Unassigned && status.generation < existing.generation {
+                        if status.state == State::Unassigned
+                            && status.generation < existing.generation
+                        {
                             return;
                         }
                     }
@@ -115,13 +128,24 @@ impl StatusStore {
     ///
     /// # Errors
     /// Fails when the topic cannot be read.
-    pub async fn start(client_config: &ClientConfig, topic: &str, stop: CancellationToken) -> Result<Self, StoreError> {
+    pub async fn start(
+        client_config: &ClientConfig,
+        topic: &str,
+        stop: CancellationToken,
+    ) -> Result<Self, StoreError> {
         let snapshot: Arc<RwLock<StatusSnapshot>> = Arc::default();
         let writer = Arc::clone(&snapshot);
         let apply = Box::new(move |record: &LogRecord<'_>| {
-            let Some(key) = record.key.and_then(|key| std::str::from_utf8(key).ok()) else { return };
-            let status_opt = record.value.and_then(|bytes| serde_json::from_slice::<Status>(bytes).ok());
-            writer.write().expect("status lock is never poisoned").apply(key, status_opt);
+            let Some(key) = record.key.and_then(|key| std::str::from_utf8(key).ok()) else {
+                return;
+            };
+            let status_opt = record
+                .value
+                .and_then(|bytes| serde_json::from_slice::<Status>(bytes).ok());
+            writer
+                .write()
+                .expect("status lock is never poisoned")
+                .apply(key, status_opt);
         });
         let log = TopicLog::start(client_config, topic, apply, stop).await?;
         log.read_to_end().await?;
@@ -130,17 +154,28 @@ impl StatusStore {
 
     /// Returns a copy of every status.
     pub fn snapshot(&self) -> StatusSnapshot {
-        self.snapshot.read().expect("status lock is never poisoned").clone()
+        self.snapshot
+            .read()
+            .expect("status lock is never poisoned")
+            .clone()
     }
 
     /// Returns a connector's status.
     pub fn connector(&self, name: &str) -> Option<Status> {
-        self.snapshot.read().expect("status lock is never poisoned").connectors.get(name).cloned()
+        self.snapshot
+            .read()
+            .expect("status lock is never poisoned")
+            .connectors
+            .get(name)
+            .cloned()
     }
 
     /// Returns a connector's task statuses.
     pub fn tasks(&self, name: &str) -> Vec<(u32, Status)> {
-        self.snapshot.read().expect("status lock is never poisoned").connector_tasks(name)
+        self.snapshot
+            .read()
+            .expect("status lock is never poisoned")
+            .connector_tasks(name)
     }
 
     /// Writes a connector status.
@@ -148,15 +183,22 @@ impl StatusStore {
     /// # Errors
     /// Fails when Kafka does not acknowledge the write.
     pub async fn put_connector(&self, name: &str, status: &Status) -> Result<(), StoreError> {
-        self.write(&format!("{CONNECTOR_PREFIX}{name}"), Some(status)).await
+        self.write(&format!("{CONNECTOR_PREFIX}{name}"), Some(status))
+            .await
     }
 
     /// Writes a task status.
     ///
     /// # Errors
     /// Fails when Kafka does not acknowledge the write.
-    pub async fn put_task(&self, name: &str, index: u32, status: &Status) -> Result<(), StoreError> {
-        self.write(&format!("{TASK_PREFIX}{name}-{index}"), Some(status)).await
+    pub async fn put_task(
+        &self,
+        name: &str,
+        index: u32,
+        status: &Status,
+    ) -> Result<(), StoreError> {
+        self.write(&format!("{TASK_PREFIX}{name}-{index}"), Some(status))
+            .await
     }
 
     /// Removes a connector's status and its tasks' statuses (tombstones).
@@ -166,14 +208,19 @@ impl StatusStore {
     pub async fn delete_connector(&self, name: &str, task_count: u32) -> Result<(), StoreError> {
         let indexes: Vec<u32> = {
             let snapshot = self.snapshot.read().expect("status lock is never poisoned");
-            let mut known: Vec<u32> = snapshot.connector_tasks(name).into_iter().map(|(index, _)| index).collect();
+            let mut known: Vec<u32> = snapshot
+                .connector_tasks(name)
+                .into_iter()
+                .map(|(index, _)| index)
+                .collect();
             known.extend(0..task_count);
             known.sort_unstable();
             known.dedup();
             known
         };
         for index in indexes {
-            self.write(&format!("{TASK_PREFIX}{name}-{index}"), None).await?;
+            self.write(&format!("{TASK_PREFIX}{name}-{index}"), None)
+                .await?;
         }
         self.write(&format!("{CONNECTOR_PREFIX}{name}"), None).await
     }
@@ -183,7 +230,8 @@ impl StatusStore {
     /// # Errors
     /// Fails when Kafka does not acknowledge the write.
     pub async fn delete_task(&self, name: &str, index: u32) -> Result<(), StoreError> {
-        self.write(&format!("{TASK_PREFIX}{name}-{index}"), None).await
+        self.write(&format!("{TASK_PREFIX}{name}-{index}"), None)
+            .await
     }
 
     /// Reads everything written so far.
@@ -196,7 +244,10 @@ impl StatusStore {
 
     async fn write(&self, key: &str, status_opt: Option<&Status>) -> Result<(), StoreError> {
         let bytes = match status_opt {
-            Some(status) => Some(serde_json::to_vec(status).map_err(|error| StoreError::Internal(error.to_string()))?),
+            Some(status) => Some(
+                serde_json::to_vec(status)
+                    .map_err(|error| StoreError::Internal(error.to_string()))?,
+            ),
             None => None,
         };
         self.log.send(key, bytes.as_deref()).await
@@ -215,7 +266,10 @@ mod tests {
         assert_eq!(status.trace.as_deref(), Some("boom"));
         let mut snapshot = StatusSnapshot::default();
         snapshot.apply("status-task-my-conn-1", Some(status));
-        snapshot.apply("status-connector-my-conn", Some(Status::new(State::Running, "h:8083", 3)));
+        snapshot.apply(
+            "status-connector-my-conn",
+            Some(Status::new(State::Running, "h:8083", 3)),
+        );
         assert_eq!(snapshot.connector_tasks("my-conn").len(), 1);
         assert_eq!(snapshot.connector_tasks("my-conn")[0].0, 1);
         assert!(snapshot.connector_tasks("my").is_empty());
@@ -224,14 +278,23 @@ mod tests {
     #[test]
     fn stale_unassigned_does_not_overwrite_a_newer_generation() {
         let mut snapshot = StatusSnapshot::default();
-        snapshot.apply("status-task-c-0", Some(Status::new(State::Running, "a:1", 5)));
-        snapshot.apply("status-task-c-0", Some(Status::new(State::Unassigned, "b:1", 4)));
+        snapshot.apply(
+            "status-task-c-0",
+            Some(Status::new(State::Running, "a:1", 5)),
+        );
+        snapshot.apply(
+            "status-task-c-0",
+            Some(Status::new(State::Unassigned, "b:1", 4)),
+        );
         assert_eq!(snapshot.connector_tasks("c")[0].1.state, State::Running);
     }
 
     #[test]
     fn writes_kafka_connect_shape() {
         let text = serde_json::to_string(&Status::new(State::Running, "h:8083", 1)).unwrap();
-        assert_eq!(text, r#"{"state":"RUNNING","trace":null,"worker_id":"h:8083","generation":1}"#);
+        assert_eq!(
+            text,
+            r#"{"state":"RUNNING","trace":null,"worker_id":"h:8083","generation":1}"#
+        );
     }
 }

@@ -51,8 +51,12 @@ impl AdminTopicCreator {
 #[async_trait]
 impl TopicCreator for AdminTopicCreator {
     async fn create_compacted(&self, spec: &TopicSpec) -> Result<(), StoreError> {
-        let topic = NewTopic::new(&spec.name, spec.partitions, TopicReplication::Fixed(spec.replication_factor))
-            .set("cleanup.policy", "compact");
+        let topic = NewTopic::new(
+            &spec.name,
+            spec.partitions,
+            TopicReplication::Fixed(spec.replication_factor),
+        )
+        .set("cleanup.policy", "compact");
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = self
             .admin
@@ -61,7 +65,9 @@ impl TopicCreator for AdminTopicCreator {
             .map_err(|error| StoreError::kafka(&spec.name, "create topic", &error))?;
         for result in results {
             match result {
-                Ok(_) => tracing::info!(topic = %spec.name, partitions = spec.partitions, "created internal topic"),
+                Ok(_) => {
+                    tracing::info!(topic = %spec.name, partitions = spec.partitions, "created internal topic")
+                }
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((_, code)) => {
                     return Err(StoreError::Kafka {

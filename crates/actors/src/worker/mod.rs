@@ -53,13 +53,24 @@ pub enum WorkerMsg {
     /// Compare what runs with the latest config snapshot and act.
     Reconcile,
     /// A task's tokio task ended.
-    TaskExited { key: TaskKey, run_id: u64, result: Result<(), ConnectorError> },
+    TaskExited {
+        key: TaskKey,
+        run_id: u64,
+        result: Result<(), ConnectorError>,
+    },
     /// A backoff delay ended: start the task again if it is still wanted.
     RestartAfterBackoff { key: TaskKey, run_id: u64 },
     /// Restart one task now (REST `POST /connectors/{c}/tasks/{t}/restart`).
-    RestartTask { key: TaskKey, reply: RpcReplyPort<Result<(), String>> },
+    RestartTask {
+        key: TaskKey,
+        reply: RpcReplyPort<Result<(), String>>,
+    },
     /// Restart a connector's tasks: all, or only the failed ones.
-    RestartConnectorTasks { connector: String, only_failed: bool, reply: RpcReplyPort<Vec<u32>> },
+    RestartConnectorTasks {
+        connector: String,
+        only_failed: bool,
+        reply: RpcReplyPort<Vec<u32>>,
+    },
     /// Stop every task (flushing and committing), write UNASSIGNED, and reply.
     Shutdown(RpcReplyPort<()>),
     /// Return what runs here.
@@ -111,7 +122,11 @@ impl Actor for WorkerActor {
     type State = WorkerState;
     type Arguments = WorkerDeps;
 
-    async fn pre_start(&self, myself: ActorRef<WorkerMsg>, deps: WorkerDeps) -> Result<WorkerState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<WorkerMsg>,
+        deps: WorkerDeps,
+    ) -> Result<WorkerState, ActorProcessingErr> {
         let mut config_rx = deps.config_store.subscribe();
         let watcher_ref = myself.clone();
         tokio::spawn(async move {
@@ -135,14 +150,23 @@ impl Actor for WorkerActor {
         })
     }
 
-    async fn handle(&self, myself: ActorRef<WorkerMsg>, message: WorkerMsg, state: &mut WorkerState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<WorkerMsg>,
+        message: WorkerMsg,
+        state: &mut WorkerState,
+    ) -> Result<(), ActorProcessingErr> {
         match message {
             WorkerMsg::Reconcile => {
                 if !state.stopping {
                     state.reconcile(&myself).await;
                 }
             }
-            WorkerMsg::TaskExited { key, run_id, result } => state.on_task_exited(&myself, key, run_id, result).await,
+            WorkerMsg::TaskExited {
+                key,
+                run_id,
+                result,
+            } => state.on_task_exited(&myself, key, run_id, result).await,
             WorkerMsg::RestartAfterBackoff { key, run_id } => {
                 if state.stopping {
                     return Ok(());
@@ -158,7 +182,11 @@ impl Actor for WorkerActor {
                 let result = state.restart_task(&myself, &key).await;
                 let _ = reply.send(result);
             }
-            WorkerMsg::RestartConnectorTasks { connector, only_failed, reply } => {
+            WorkerMsg::RestartConnectorTasks {
+                connector,
+                only_failed,
+                reply,
+            } => {
                 let snapshot = state.deps.config_store.snapshot();
                 let mut restarted = Vec::new();
                 for index in 0..u32::try_from(snapshot.task_count(&connector)).unwrap_or(0) {
@@ -199,10 +227,15 @@ impl WorkerState {
         }
         let desired = desired_tasks(&snapshot);
         // Forget failures of tasks whose config changed or that are gone.
-        self.failed.retain(|key, config| desired.get(key) == Some(config));
-        self.backing_off.retain(|key, (config, _)| desired.get(key) == Some(config));
-        let mut current: BTreeMap<TaskKey, TaskConfig> =
-            self.running.iter().map(|(key, task)| (key.clone(), task.config.clone())).collect();
+        self.failed
+            .retain(|key, config| desired.get(key) == Some(config));
+        self.backing_off
+            .retain(|key, (config, _)| desired.get(key) == Some(config));
+        let mut current: BTreeMap<TaskKey, TaskConfig> = self
+            .running
+            .iter()
+            .map(|(key, task)| (key.clone(), task.config.clone()))
+            .collect();
         for (key, (config, _)) in &self.backing_off {
             current.insert(key.clone(), config.clone());
         }
@@ -211,8 +244,10 @@ impl WorkerState {
         for key in &diff.to_stop {
             self.backing_off.remove(key);
             self.stop_task(key).await;
-            let connector_alive = snapshot.contains(&key.0) && snapshot.target_state(&key.0) != TargetState::Stopped;
-            let still_exists = connector_alive && u32::try_from(snapshot.task_count(&key.0)).unwrap_or(0) > key.1;
+            let connector_alive =
+                snapshot.contains(&key.0) && snapshot.target_state(&key.0) != TargetState::Stopped;
+            let still_exists =
+                connector_alive && u32::try_from(snapshot.task_count(&key.0)).unwrap_or(0) > key.1;
             if !still_exists {
                 self.history.remove(key);
                 if let Err(error) = self.deps.status_store.delete_task(&key.0, key.1).await {
@@ -243,17 +278,31 @@ impl WorkerState {
                 Ok(task_configs) => {
                     if existing != Some(&task_configs) {
                         tracing::info!(connector = %name, tasks = task_configs.len(), "writing task configs");
-                        match self.deps.config_store.put_task_configs(name, &task_configs).await {
+                        match self
+                            .deps
+                            .config_store
+                            .put_task_configs(name, &task_configs)
+                            .await
+                        {
                             Ok(()) => wrote = true,
-                            Err(error) => tracing::warn!(connector = %name, %error, "failed to write task configs"),
+                            Err(error) => {
+                                tracing::warn!(connector = %name, %error, "failed to write task configs")
+                            }
                         }
                     }
                 }
                 Err(error) => {
                     if self.connector_states.get(name) != Some(&State::Failed) {
-                        let mut status = Status::new(State::Failed, &self.deps.worker_id, self.deps.generation);
+                        let mut status =
+                            Status::new(State::Failed, &self.deps.worker_id, self.deps.generation);
                         status.trace = Some(error.message.clone());
-                        if self.deps.status_store.put_connector(name, &status).await.is_ok() {
+                        if self
+                            .deps
+                            .status_store
+                            .put_connector(name, &status)
+                            .await
+                            .is_ok()
+                        {
                             self.connector_states.insert(name.clone(), State::Failed);
                         }
                     }
@@ -265,7 +314,9 @@ impl WorkerState {
 
     async fn write_connector_states(&mut self, snapshot: &ConfigSnapshot) {
         for name in snapshot.connectors.keys() {
-            if self.connector_states.get(name) == Some(&State::Failed) && generate_task_configs(&self.deps.registry, &snapshot.connectors[name]).is_err() {
+            if self.connector_states.get(name) == Some(&State::Failed)
+                && generate_task_configs(&self.deps.registry, &snapshot.connectors[name]).is_err()
+            {
                 continue;
             }
             let wanted = match snapshot.target_state(name) {
@@ -279,17 +330,24 @@ impl WorkerState {
                     Ok(()) => {
                         self.connector_states.insert(name.clone(), wanted);
                     }
-                    Err(error) => tracing::warn!(connector = %name, %error, "failed to write connector status"),
+                    Err(error) => {
+                        tracing::warn!(connector = %name, %error, "failed to write connector status")
+                    }
                 }
                 if wanted == State::Paused {
                     for index in 0..u32::try_from(snapshot.task_count(name)).unwrap_or(0) {
-                        self.put_task_status(&(name.clone(), index), State::Paused, None).await;
+                        self.put_task_status(&(name.clone(), index), State::Paused, None)
+                            .await;
                     }
                 }
             }
         }
-        let gone: Vec<String> =
-            self.connector_states.keys().filter(|name| !snapshot.contains(name)).cloned().collect();
+        let gone: Vec<String> = self
+            .connector_states
+            .keys()
+            .filter(|name| !snapshot.contains(name))
+            .cloned()
+            .collect();
         for name in gone {
             self.connector_states.remove(&name);
             if let Err(error) = self.deps.status_store.delete_connector(&name, 0).await {
@@ -299,40 +357,70 @@ impl WorkerState {
     }
 
     async fn start_task(&mut self, myself: &ActorRef<WorkerMsg>, key: TaskKey, config: TaskConfig) {
-        let Some(factory) = config.get(keys::CONNECTOR_CLASS).and_then(|class| self.deps.registry.find(class)) else {
-            self.fail_task(&key, config, "unknown connector class in task config").await;
+        let Some(factory) = config
+            .get(keys::CONNECTOR_CLASS)
+            .and_then(|class| self.deps.registry.find(class))
+        else {
+            self.fail_task(&key, config, "unknown connector class in task config")
+                .await;
             return;
         };
         let run_id = self.next_run_id;
         self.next_run_id += 1;
         let cancel = CancellationToken::new();
-        let spec = TaskSpec { connector: key.0.clone(), index: key.1, config: config.clone(), factory };
+        let spec = TaskSpec {
+            connector: key.0.clone(),
+            index: key.1,
+            config: config.clone(),
+            factory,
+        };
         let env = self.deps.task_env.clone();
         let exit_ref = myself.clone();
         let task_cancel = cancel.clone();
         let exit_key = key.clone();
         let handle = tokio::spawn(async move {
-            let outcome = AssertUnwindSafe(run_task(env, spec, task_cancel)).catch_unwind().await;
+            let outcome = AssertUnwindSafe(run_task(env, spec, task_cancel))
+                .catch_unwind()
+                .await;
             let result = outcome.unwrap_or_else(|panic| {
                 let message = panic
                     .downcast_ref::<String>()
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_string()))
                     .unwrap_or_else(|| "unknown panic".to_string());
-                Err(ConnectorError::internal(format!("task panicked: {message}")))
+                Err(ConnectorError::internal(format!(
+                    "task panicked: {message}"
+                )))
             });
-            let _ = exit_ref.cast(WorkerMsg::TaskExited { key: exit_key, run_id, result });
+            let _ = exit_ref.cast(WorkerMsg::TaskExited {
+                key: exit_key,
+                run_id,
+                result,
+            });
         });
         tracing::info!(connector = %key.0, task = key.1, "task started");
-        self.running.insert(key.clone(), RunningTask { config, cancel, handle, run_id });
+        self.running.insert(
+            key.clone(),
+            RunningTask {
+                config,
+                cancel,
+                handle,
+                run_id,
+            },
+        );
         self.put_task_status(&key, State::Running, None).await;
     }
 
     async fn stop_task(&mut self, key: &TaskKey) {
-        let Some(task) = self.running.remove(key) else { return };
+        let Some(task) = self.running.remove(key) else {
+            return;
+        };
         task.cancel.cancel();
         let mut handle = task.handle;
-        if tokio::time::timeout(self.deps.task_shutdown_timeout, &mut handle).await.is_err() {
+        if tokio::time::timeout(self.deps.task_shutdown_timeout, &mut handle)
+            .await
+            .is_err()
+        {
             tracing::warn!(connector = %key.0, task = key.1, "task did not stop in time; abandoning it");
             handle.abort();
         }
@@ -361,12 +449,22 @@ impl WorkerState {
         }
     }
 
-    async fn on_task_exited(&mut self, myself: &ActorRef<WorkerMsg>, key: TaskKey, run_id: u64, result: Result<(), ConnectorError>) {
-        let Some(task) = self.running.get(&key) else { return };
+    async fn on_task_exited(
+        &mut self,
+        myself: &ActorRef<WorkerMsg>,
+        key: TaskKey,
+        run_id: u64,
+        result: Result<(), ConnectorError>,
+    ) {
+        let Some(task) = self.running.get(&key) else {
+            return;
+        };
         if task.run_id != run_id {
             return;
         }
-        let Some(task) = self.running.remove(&key) else { return };
+        let Some(task) = self.running.remove(&key) else {
+            return;
+        };
         let error = match result {
             Ok(()) => ConnectorError::internal("task exited unexpectedly"),
             Err(error) => error,
@@ -386,11 +484,16 @@ impl WorkerState {
                 history.restarts += 1;
                 let restart_run = self.next_run_id;
                 self.next_run_id += 1;
-                self.backing_off.insert(key.clone(), (task.config, restart_run));
+                self.backing_off
+                    .insert(key.clone(), (task.config, restart_run));
                 tracing::info!(connector = %key.0, task = key.1, delay_ms = delay.as_millis(), "task restart scheduled");
-                self.put_task_status(&key, State::Restarting, Some(trace)).await;
+                self.put_task_status(&key, State::Restarting, Some(trace))
+                    .await;
                 let restart_key = key.clone();
-                myself.send_after(delay, move || WorkerMsg::RestartAfterBackoff { key: restart_key, run_id: restart_run });
+                myself.send_after(delay, move || WorkerMsg::RestartAfterBackoff {
+                    key: restart_key,
+                    run_id: restart_run,
+                });
             }
             RestartDecision::GiveUp => self.fail_task(&key, task.config, &trace).await,
         }
@@ -399,12 +502,22 @@ impl WorkerState {
     async fn fail_task(&mut self, key: &TaskKey, config: TaskConfig, trace: &str) {
         self.failed.insert(key.clone(), config);
         self.history.entry(key.clone()).or_default().last_error = Some(trace.to_string());
-        self.put_task_status(key, State::Failed, Some(trace.to_string())).await;
+        self.put_task_status(key, State::Failed, Some(trace.to_string()))
+            .await;
     }
 
-    async fn restart_task(&mut self, myself: &ActorRef<WorkerMsg>, key: &TaskKey) -> Result<(), String> {
+    async fn restart_task(
+        &mut self,
+        myself: &ActorRef<WorkerMsg>,
+        key: &TaskKey,
+    ) -> Result<(), String> {
         let snapshot = self.deps.config_store.snapshot();
-        let Some(config) = snapshot.tasks.get(&key.0).and_then(|tasks| tasks.get(key.1 as usize)).cloned() else {
+        let Some(config) = snapshot
+            .tasks
+            .get(&key.0)
+            .and_then(|tasks| tasks.get(key.1 as usize))
+            .cloned()
+        else {
             return Err(format!("Task {}-{} not found", key.0, key.1));
         };
         self.stop_task(key).await;
@@ -426,7 +539,12 @@ impl WorkerState {
             status.restarts = history.restarts;
             status.last_error.clone_from(&history.last_error);
         }
-        if let Err(error) = self.deps.status_store.put_task(&key.0, key.1, &status).await {
+        if let Err(error) = self
+            .deps
+            .status_store
+            .put_task(&key.0, key.1, &status)
+            .await
+        {
             tracing::warn!(connector = %key.0, task = key.1, %error, "failed to write task status");
         }
     }
@@ -457,7 +575,9 @@ pub fn generate_task_configs(
     }
     for task_config in &mut task_configs {
         // Every task config carries the class so a worker can start it on its own.
-        task_config.entry(keys::CONNECTOR_CLASS.to_string()).or_insert_with(|| class.to_string());
+        task_config
+            .entry(keys::CONNECTOR_CLASS.to_string())
+            .or_insert_with(|| class.to_string());
     }
     Ok(task_configs)
 }
@@ -470,7 +590,10 @@ fn desired_tasks(snapshot: &ConfigSnapshot) -> BTreeMap<TaskKey, TaskConfig> {
             continue;
         }
         for (index, config) in tasks.iter().enumerate() {
-            desired.insert((name.clone(), u32::try_from(index).unwrap_or(u32::MAX)), config.clone());
+            desired.insert(
+                (name.clone(), u32::try_from(index).unwrap_or(u32::MAX)),
+                config.clone(),
+            );
         }
     }
     desired

@@ -52,8 +52,16 @@ mod tests {
 
     #[test]
     fn starts_new_stops_gone_and_restarts_changed() {
-        let running = BTreeMap::from([(key("a", 0), config("1")), (key("b", 0), config("1")), (key("c", 0), config("1"))]);
-        let desired = BTreeMap::from([(key("a", 0), config("1")), (key("c", 0), config("2")), (key("d", 0), config("1"))]);
+        let running = BTreeMap::from([
+            (key("a", 0), config("1")),
+            (key("b", 0), config("1")),
+            (key("c", 0), config("1")),
+        ]);
+        let desired = BTreeMap::from([
+            (key("a", 0), config("1")),
+            (key("c", 0), config("2")),
+            (key("d", 0), config("1")),
+        ]);
         let diff = diff_tasks(&running, &desired, &BTreeSet::new());
         assert_eq!(diff.to_stop, vec![key("b", 0), key("c", 0)]);
         assert_eq!(diff.to_start, vec![key("c", 0), key("d", 0)]);
@@ -63,6 +71,9 @@ mod tests {
     fn failed_tasks_are_not_restarted_by_reconciliation() {
         let desired = BTreeMap::from([(key("a", 0), config("1"))]);
         let failed = BTreeSet::from([key("a", 0)]);
-        assert_eq!(diff_tasks(&BTreeMap::new(), &desired, &failed), TaskDiff::default());
+        assert_eq!(
+            diff_tasks(&BTreeMap::new(), &desired, &failed),
+            TaskDiff::default()
+        );
     }
 }

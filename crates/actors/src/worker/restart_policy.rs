@@ -39,8 +39,13 @@ impl RestartPolicy {
         if failures.len() >= self.max_failures {
             return RestartDecision::GiveUp;
         }
-        let exponent = u32::try_from(failures.len().saturating_sub(1)).unwrap_or(u32::MAX).min(16);
-        let backoff = self.initial_backoff.saturating_mul(1 << exponent).min(self.max_backoff);
+        let exponent = u32::try_from(failures.len().saturating_sub(1))
+            .unwrap_or(u32::MAX)
+            .min(16);
+        let backoff = self
+            .initial_backoff
+            .saturating_mul(1 << exponent)
+            .min(self.max_backoff);
         RestartDecision::RestartAfter(backoff)
     }
 }
@@ -60,9 +65,18 @@ mod tests {
             failures.push(start + Duration::from_secs(second));
             delays.push(policy.decide(&mut failures, start + Duration::from_secs(second)));
         }
-        assert_eq!(delays[0], RestartDecision::RestartAfter(Duration::from_millis(500)));
-        assert_eq!(delays[1], RestartDecision::RestartAfter(Duration::from_secs(1)));
-        assert_eq!(delays[3], RestartDecision::RestartAfter(Duration::from_secs(4)));
+        assert_eq!(
+            delays[0],
+            RestartDecision::RestartAfter(Duration::from_millis(500))
+        );
+        assert_eq!(
+            delays[1],
+            RestartDecision::RestartAfter(Duration::from_secs(1))
+        );
+        assert_eq!(
+            delays[3],
+            RestartDecision::RestartAfter(Duration::from_secs(4))
+        );
         assert_eq!(delays[4], RestartDecision::GiveUp);
     }
 
@@ -73,7 +87,10 @@ mod tests {
         let mut failures: Vec<Instant> = (0..4).map(|_| start).collect();
         let later = start + policy.window + Duration::from_secs(1);
         failures.push(later);
-        assert_eq!(policy.decide(&mut failures, later), RestartDecision::RestartAfter(policy.initial_backoff));
+        assert_eq!(
+            policy.decide(&mut failures, later),
+            RestartDecision::RestartAfter(policy.initial_backoff)
+        );
         assert_eq!(failures.len(), 1);
     }
 

@@ -18,12 +18,21 @@ use crate::service::ConnectService;
 pub(super) fn router() -> Router<ConnectService> {
     Router::new()
         .route("/connectors", get(list_connectors).post(create_connector))
-        .route("/connectors/{name}", get(connector_info).delete(delete_connector))
-        .route("/connectors/{name}/config", get(connector_config).put(put_config).patch(patch_config))
+        .route(
+            "/connectors/{name}",
+            get(connector_info).delete(delete_connector),
+        )
+        .route(
+            "/connectors/{name}/config",
+            get(connector_config).put(put_config).patch(patch_config),
+        )
         .route("/connectors/{name}/status", get(connector_status))
         .route("/connectors/{name}/tasks", get(connector_tasks))
         .route("/connectors/{name}/tasks/{task}/status", get(task_status))
-        .route("/connectors/{name}/tasks/{task}/restart", post(restart_task))
+        .route(
+            "/connectors/{name}/tasks/{task}/restart",
+            post(restart_task),
+        )
         .route("/connectors/{name}/restart", post(restart_connector))
         .route("/connectors/{name}/pause", put(pause_connector))
         .route("/connectors/{name}/resume", put(resume_connector))
@@ -33,7 +42,9 @@ pub(super) fn router() -> Router<ConnectService> {
 
 /// Turns a JSON config object into string values: numbers and booleans are accepted as Kafka
 /// Connect's Jackson does; a null or nested value is a 400 naming the key.
-pub(super) fn config_from_json(object: &Map<String, JsonValue>) -> Result<BTreeMap<String, String>, ApiError> {
+pub(super) fn config_from_json(
+    object: &Map<String, JsonValue>,
+) -> Result<BTreeMap<String, String>, ApiError> {
     let mut config = BTreeMap::new();
     for (key, value) in object {
         let text = match value {
@@ -41,7 +52,10 @@ pub(super) fn config_from_json(object: &Map<String, JsonValue>) -> Result<BTreeM
             JsonValue::Number(number) => number.to_string(),
             JsonValue::Bool(flag) => flag.to_string(),
             JsonValue::Null => {
-                return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("Config value for `{key}` must not be null")));
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("Config value for `{key}` must not be null"),
+                ));
             }
             JsonValue::Array(_) | JsonValue::Object(_) => {
                 return Err(ApiError::new(
@@ -79,13 +93,19 @@ async fn list_connectors(
         let mut entry = Map::new();
         if with_status {
             match service.connector_status(&name) {
-                Ok(status) => entry.insert("status".into(), serde_json::to_value(status).unwrap_or_default()),
+                Ok(status) => entry.insert(
+                    "status".into(),
+                    serde_json::to_value(status).unwrap_or_default(),
+                ),
                 Err(_) => continue,
             };
         }
         if with_info {
             match service.connector_info(&name) {
-                Ok(info) => entry.insert("info".into(), serde_json::to_value(info).unwrap_or_default()),
+                Ok(info) => entry.insert(
+                    "info".into(),
+                    serde_json::to_value(info).unwrap_or_default(),
+                ),
                 Err(_) => continue,
             };
         }
@@ -107,7 +127,12 @@ async fn create_connector(
 ) -> Result<Response, ApiError> {
     let name = match body.name {
         Some(JsonValue::String(name)) => name,
-        Some(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "Connector name must be a string")),
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Connector name must be a string",
+            ))
+        }
         None => {
             // Kafka Connect takes the name from the config when the top-level one is missing.
             body.config
@@ -115,22 +140,47 @@ async fn create_connector(
                 .and_then(|config| config.get("name"))
                 .and_then(JsonValue::as_str)
                 .map(str::to_string)
-                .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "Connector name is required: set \"name\""))?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "Connector name is required: set \"name\"",
+                    )
+                })?
         }
     };
-    let config = config_from_json(
-        body.config.as_ref().ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "Connector config is required: set \"config\""))?,
-    )?;
-    let info = service.create_connector(CreateConnector { name, config, initial_state: body.initial_state }).await?;
+    let config = config_from_json(body.config.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Connector config is required: set \"config\"",
+        )
+    })?)?;
+    let info = service
+        .create_connector(CreateConnector {
+            name,
+            config,
+            initial_state: body.initial_state,
+        })
+        .await?;
     let location = format!("/connectors/{}", info.name);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(info)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(info),
+    )
+        .into_response())
 }
 
-async fn connector_info(State(service): State<ConnectService>, Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn connector_info(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(Json(service.connector_info(&name)?).into_response())
 }
 
-async fn connector_config(State(service): State<ConnectService>, Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn connector_config(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(Json(service.connector_config(&name)?).into_response())
 }
 
@@ -143,7 +193,12 @@ async fn put_config(
     let (created, info) = service.put_connector_config(&name, config).await?;
     if created {
         let location = format!("/connectors/{}", info.name);
-        Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(info)).into_response())
+        Ok((
+            StatusCode::CREATED,
+            [(header::LOCATION, location)],
+            Json(info),
+        )
+            .into_response())
     } else {
         Ok(Json(info).into_response())
     }
@@ -158,23 +213,38 @@ async fn patch_config(
     for (key, value) in &body {
         let value_opt = match value {
             JsonValue::Null => None,
-            other => Some(config_from_json(&Map::from_iter([(key.clone(), other.clone())]))?.remove(key).unwrap_or_default()),
+            other => Some(
+                config_from_json(&Map::from_iter([(key.clone(), other.clone())]))?
+                    .remove(key)
+                    .unwrap_or_default(),
+            ),
         };
         patch.insert(key.clone(), value_opt);
     }
     Ok(Json(service.patch_connector_config(&name, patch).await?).into_response())
 }
 
-async fn connector_status(State(service): State<ConnectService>, Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn connector_status(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(Json(service.connector_status(&name)?).into_response())
 }
 
-async fn connector_tasks(State(service): State<ConnectService>, Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn connector_tasks(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(Json(service.connector_tasks(&name)?).into_response())
 }
 
 fn parse_task(task: &str) -> Result<u32, ApiError> {
-    task.parse().map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("Task {task} not found: task ids are numbers")))
+    task.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("Task {task} not found: task ids are numbers"),
+        )
+    })
 }
 
 async fn task_status(
@@ -206,32 +276,54 @@ async fn restart_connector(
     Path(name): Path<String>,
     Query(query): Query<RestartQuery>,
 ) -> Result<Response, ApiError> {
-    match service.restart_connector(&name, query.include_tasks, query.only_failed).await? {
+    match service
+        .restart_connector(&name, query.include_tasks, query.only_failed)
+        .await?
+    {
         None => Ok(StatusCode::NO_CONTENT.into_response()),
         Some(plan) => Ok((StatusCode::ACCEPTED, Json(plan)).into_response()),
     }
 }
 
-async fn pause_connector(State(service): State<ConnectService>, Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn pause_connector(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     service.set_target_state(&name, TargetState::Paused).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-async fn resume_connector(State(service): State<ConnectService>, Path(name): Path<String>) -> Result<Response, ApiError> {
-    service.set_target_state(&name, TargetState::Started).await?;
+async fn resume_connector(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    service
+        .set_target_state(&name, TargetState::Started)
+        .await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-async fn stop_connector(State(service): State<ConnectService>, Path(name): Path<String>) -> Result<Response, ApiError> {
-    service.set_target_state(&name, TargetState::Stopped).await?;
+async fn stop_connector(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    service
+        .set_target_state(&name, TargetState::Stopped)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn delete_connector(State(service): State<ConnectService>, Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn delete_connector(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     service.delete_connector(&name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn connector_offsets(State(service): State<ConnectService>, Path(name): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(service.connector_offsets(&name)?).into_response())
+async fn connector_offsets(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(service.connector_offsets(&name).await?).into_response())
 }

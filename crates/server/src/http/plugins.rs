@@ -29,11 +29,17 @@ struct PluginsQuery {
     connectors_only: bool,
 }
 
-async fn list_plugins(State(service): State<ConnectService>, Query(query): Query<PluginsQuery>) -> Response {
+async fn list_plugins(
+    State(service): State<ConnectService>,
+    Query(query): Query<PluginsQuery>,
+) -> Response {
     Json(service.plugins(query.connectors_only)).into_response()
 }
 
-async fn plugin_config(State(service): State<ConnectService>, Path(plugin): Path<String>) -> Result<Response, ApiError> {
+async fn plugin_config(
+    State(service): State<ConnectService>,
+    Path(plugin): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(Json(service.plugin_config(&plugin)?).into_response())
 }
 

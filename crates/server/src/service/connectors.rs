@@ -10,11 +10,14 @@ use ferry_actors::StoreError;
 use ferry_connectors::converters::converter_plugins;
 use ferry_connectors::registry::names_of;
 use ferry_connectors::sdk::framework::keys;
-use ferry_connectors::validation::{check_connector_config, full_config_def, validate_connector_config, ConfigInfos, ConfigKeyInfo, InvalidConfig};
+use ferry_connectors::validation::{
+    check_connector_config, full_config_def, validate_connector_config, ConfigInfos, ConfigKeyInfo,
+    InvalidConfig,
+};
 
 use super::types::{
-    ConnectorInfo, ConnectorOffset, ConnectorOffsets, ConnectorStateInfo, CreateConnector, InstanceState, PluginInfo, TaskId,
-    TaskInfo, TaskState,
+    ConnectorInfo, ConnectorOffset, ConnectorOffsets, ConnectorStateInfo, CreateConnector,
+    InstanceState, PluginInfo, TaskId, TaskInfo, TaskState,
 };
 use super::ConnectService;
 use crate::error::ServiceError;
@@ -22,10 +25,14 @@ use crate::error::ServiceError;
 /// How long a request waits for Kafka before answering 500, as Kafka Connect does.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 
-async fn within_timeout<T>(operation: impl Future<Output = Result<T, StoreError>>) -> Result<T, ServiceError> {
+async fn within_timeout<T>(
+    operation: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, ServiceError> {
     match tokio::time::timeout(REQUEST_TIMEOUT, operation).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(StoreError::Stopped)) => Err(ServiceError::Unavailable("Worker is shutting down".to_string())),
+        Ok(Err(StoreError::Stopped)) => Err(ServiceError::Unavailable(
+            "Worker is shutting down".to_string(),
+        )),
         Ok(Err(error)) => Err(ServiceError::Unavailable(error.to_string())),
         Err(_) => Err(ServiceError::Timeout("Request timed out".to_string())),
     }
@@ -39,13 +46,19 @@ fn not_found(name: &str) -> ServiceError {
 fn check_name(name: &str) -> Result<String, ServiceError> {
     let trimmed = name.trim();
     if trimmed.is_empty() {
-        return Err(ServiceError::InvalidArgument("Connector name is required and may not be empty".to_string()));
+        return Err(ServiceError::InvalidArgument(
+            "Connector name is required and may not be empty".to_string(),
+        ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(ServiceError::InvalidArgument(format!("Connector name {trimmed:?} contains control characters")));
+        return Err(ServiceError::InvalidArgument(format!(
+            "Connector name {trimmed:?} contains control characters"
+        )));
     }
     if trimmed.contains('/') {
-        return Err(ServiceError::InvalidArgument(format!("Connector name {trimmed:?} may not contain '/'")));
+        return Err(ServiceError::InvalidArgument(format!(
+            "Connector name {trimmed:?} may not contain '/'"
+        )));
     }
     Ok(trimmed.to_string())
 }
@@ -55,7 +68,10 @@ fn invalid_config(error: InvalidConfig) -> ServiceError {
 }
 
 fn state_name(state: State) -> String {
-    serde_json::to_value(state).ok().and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 impl ConnectService {
@@ -63,7 +79,10 @@ impl ConnectService {
         config
             .get(keys::CONNECTOR_CLASS)
             .and_then(|class| self.registry().find(class))
-            .map_or_else(|| "unknown".to_string(), |factory| factory.connector_type().as_str().to_string())
+            .map_or_else(
+                || "unknown".to_string(),
+                |factory| factory.connector_type().as_str().to_string(),
+            )
     }
 
     /// Returns the names of all connectors, sorted.
@@ -71,14 +90,24 @@ impl ConnectService {
     /// # Errors
     /// `Unavailable` while the worker starts.
     pub fn list_connectors(&self) -> Result<Vec<String>, ServiceError> {
-        Ok(self.runtime()?.config_store.snapshot().connectors.keys().cloned().collect())
+        Ok(self
+            .runtime()?
+            .config_store
+            .snapshot()
+            .connectors
+            .keys()
+            .cloned()
+            .collect())
     }
 
     /// Creates a connector; answers once its config is durable in the config topic.
     ///
     /// # Errors
     /// `InvalidArgument` for a bad name, config or initial state; `AlreadyExists`.
-    pub async fn create_connector(&self, request: CreateConnector) -> Result<ConnectorInfo, ServiceError> {
+    pub async fn create_connector(
+        &self,
+        request: CreateConnector,
+    ) -> Result<ConnectorInfo, ServiceError> {
         let name = check_name(&request.name)?;
         let mut config = request.config;
         match config.get(keys::NAME) {
@@ -103,7 +132,9 @@ impl ConnectService {
         let runtime = self.runtime()?;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
         if snapshot.contains(&name) {
-            return Err(ServiceError::AlreadyExists(format!("Connector {name} already exists")));
+            return Err(ServiceError::AlreadyExists(format!(
+                "Connector {name} already exists"
+            )));
         }
         if let Some(state) = initial_state.filter(|state| *state != TargetState::Started) {
             within_timeout(runtime.config_store.put_target_state(&name, state)).await?;
@@ -111,7 +142,12 @@ impl ConnectService {
         within_timeout(runtime.config_store.put_connector_config(&name, &config)).await?;
         tracing::info!(connector = %name, "connector created");
         let connector_type = self.connector_type(&config);
-        Ok(ConnectorInfo { name, config, tasks: Vec::new(), connector_type })
+        Ok(ConnectorInfo {
+            name,
+            config,
+            tasks: Vec::new(),
+            connector_type,
+        })
     }
 
     /// Creates or replaces a connector's config; returns whether it was created.
@@ -154,7 +190,11 @@ impl ConnectService {
     ) -> Result<ConnectorInfo, ServiceError> {
         let runtime = self.runtime()?;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
-        let mut config = snapshot.connectors.get(name).cloned().ok_or_else(|| not_found(name))?;
+        let mut config = snapshot
+            .connectors
+            .get(name)
+            .cloned()
+            .ok_or_else(|| not_found(name))?;
         for (key, value) in patch {
             match value {
                 Some(value) => config.insert(key, value),
@@ -171,12 +211,24 @@ impl ConnectService {
     /// `NotFound`.
     pub fn connector_info(&self, name: &str) -> Result<ConnectorInfo, ServiceError> {
         let snapshot = self.runtime()?.config_store.snapshot();
-        let config = snapshot.connectors.get(name).cloned().ok_or_else(|| not_found(name))?;
+        let config = snapshot
+            .connectors
+            .get(name)
+            .cloned()
+            .ok_or_else(|| not_found(name))?;
         let tasks = (0..u32::try_from(snapshot.task_count(name)).unwrap_or(0))
-            .map(|task| TaskId { connector: name.to_string(), task })
+            .map(|task| TaskId {
+                connector: name.to_string(),
+                task,
+            })
             .collect();
         let connector_type = self.connector_type(&config);
-        Ok(ConnectorInfo { name: name.to_string(), config, tasks, connector_type })
+        Ok(ConnectorInfo {
+            name: name.to_string(),
+            config,
+            tasks,
+            connector_type,
+        })
     }
 
     /// Returns a connector's config as stored.
@@ -204,7 +256,10 @@ impl ConnectService {
                     .iter()
                     .enumerate()
                     .map(|(index, config)| TaskInfo {
-                        id: TaskId { connector: name.to_string(), task: u32::try_from(index).unwrap_or(u32::MAX) },
+                        id: TaskId {
+                            connector: name.to_string(),
+                            task: u32::try_from(index).unwrap_or(u32::MAX),
+                        },
                         config: config.clone(),
                     })
                     .collect()
@@ -219,16 +274,24 @@ impl ConnectService {
     pub fn connector_status(&self, name: &str) -> Result<ConnectorStateInfo, ServiceError> {
         let runtime = self.runtime()?;
         let snapshot = runtime.config_store.snapshot();
-        let config = snapshot
-            .connectors
-            .get(name)
-            .ok_or_else(|| ServiceError::NotFound(format!("No status found for connector {name}")))?;
+        let config = snapshot.connectors.get(name).ok_or_else(|| {
+            ServiceError::NotFound(format!("No status found for connector {name}"))
+        })?;
         let connector = match runtime.status_store.connector(name) {
-            Some(status) => InstanceState { state: state_name(status.state), worker_id: status.worker_id, trace: status.trace },
-            None => InstanceState { state: "UNASSIGNED".to_string(), worker_id: runtime.worker_id.clone(), trace: None },
+            Some(status) => InstanceState {
+                state: state_name(status.state),
+                worker_id: status.worker_id,
+                trace: status.trace,
+            },
+            None => InstanceState {
+                state: "UNASSIGNED".to_string(),
+                worker_id: runtime.worker_id.clone(),
+                trace: None,
+            },
         };
         let task_count = u32::try_from(snapshot.task_count(name)).unwrap_or(0);
-        let statuses: BTreeMap<u32, Status> = runtime.status_store.tasks(name).into_iter().collect();
+        let statuses: BTreeMap<u32, Status> =
+            runtime.status_store.tasks(name).into_iter().collect();
         let tasks = (0..task_count)
             .map(|id| match statuses.get(&id) {
                 Some(status) => TaskState {
@@ -249,7 +312,12 @@ impl ConnectService {
                 },
             })
             .collect();
-        Ok(ConnectorStateInfo { name: name.to_string(), connector, tasks, connector_type: self.connector_type(config) })
+        Ok(ConnectorStateInfo {
+            name: name.to_string(),
+            connector,
+            tasks,
+            connector_type: self.connector_type(config),
+        })
     }
 
     /// Returns one task's state.
@@ -261,7 +329,9 @@ impl ConnectService {
             .tasks
             .into_iter()
             .find(|state| state.id == task)
-            .ok_or_else(|| ServiceError::NotFound(format!("No status found for task {name}-{task}")))
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!("No status found for task {name}-{task}"))
+            })
     }
 
     /// Deletes a connector; its tasks stop.
@@ -283,7 +353,11 @@ impl ConnectService {
     ///
     /// # Errors
     /// `NotFound`.
-    pub async fn set_target_state(&self, name: &str, state: TargetState) -> Result<(), ServiceError> {
+    pub async fn set_target_state(
+        &self,
+        name: &str,
+        state: TargetState,
+    ) -> Result<(), ServiceError> {
         let runtime = self.runtime()?;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
         if !snapshot.contains(name) {
@@ -303,14 +377,24 @@ impl ConnectService {
         }
         let result = runtime
             .worker
-            .call(|reply| WorkerMsg::RestartTask { key: (name.to_string(), task), reply }, Some(REQUEST_TIMEOUT))
+            .call(
+                |reply| WorkerMsg::RestartTask {
+                    key: (name.to_string(), task),
+                    reply,
+                },
+                Some(REQUEST_TIMEOUT),
+            )
             .await
             .map_err(|error| ServiceError::Internal(error.to_string()))?;
         match result {
             ractor::rpc::CallResult::Success(Ok(())) => Ok(()),
             ractor::rpc::CallResult::Success(Err(message)) => Err(ServiceError::NotFound(message)),
-            ractor::rpc::CallResult::Timeout => Err(ServiceError::Timeout("Request timed out".to_string())),
-            ractor::rpc::CallResult::SenderError => Err(ServiceError::Internal("worker actor is gone".to_string())),
+            ractor::rpc::CallResult::Timeout => {
+                Err(ServiceError::Timeout("Request timed out".to_string()))
+            }
+            ractor::rpc::CallResult::SenderError => {
+                Err(ServiceError::Internal("worker actor is gone".to_string()))
+            }
         }
     }
 
@@ -353,21 +437,47 @@ impl ConnectService {
         Ok(Some(plan))
     }
 
-    /// Returns a connector's offsets (source: from the offsets topic).
+    /// Returns a connector's offsets: for a source, from the offsets topic; for a sink, the
+    /// committed offsets of its consumer group `connect-<name>` in Kafka Connect's
+    /// `kafka_topic`/`kafka_partition`/`kafka_offset` form.
     ///
     /// # Errors
-    /// `NotFound`.
-    pub fn connector_offsets(&self, name: &str) -> Result<ConnectorOffsets, ServiceError> {
+    /// `NotFound`; `Unavailable` when Kafka cannot be asked.
+    pub async fn connector_offsets(&self, name: &str) -> Result<ConnectorOffsets, ServiceError> {
         let runtime = self.runtime()?;
         let snapshot = runtime.config_store.snapshot();
-        if !snapshot.contains(name) {
-            return Err(not_found(name));
+        let config = snapshot
+            .connectors
+            .get(name)
+            .ok_or_else(|| not_found(name))?;
+        if self.connector_type(config) == "sink" {
+            let topics: Vec<String> = config
+                .get(keys::TOPICS)
+                .map(|raw| {
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let client_config = runtime.client_config.clone();
+            let group = format!("connect-{name}");
+            let offsets =
+                tokio::task::spawn_blocking(move || sink_offsets(&client_config, &group, &topics))
+                    .await
+                    .map_err(|error| ServiceError::Internal(error.to_string()))?
+                    .map_err(ServiceError::Unavailable)?;
+            return Ok(ConnectorOffsets { offsets });
         }
         let offsets = runtime
             .offset_store
             .connector_offsets(name)
             .into_iter()
-            .map(|(partition, offset)| ConnectorOffset { partition, offset: Some(offset) })
+            .map(|(partition, offset)| ConnectorOffset {
+                partition,
+                offset: Some(offset),
+            })
             .collect();
         Ok(ConnectorOffsets { offsets })
     }
@@ -385,10 +495,12 @@ impl ConnectService {
             })
             .collect();
         if !connectors_only {
-            plugins.extend(converter_plugins().into_iter().map(|(class, plugin_type)| PluginInfo {
-                class: class.to_string(),
-                plugin_type: plugin_type.to_string(),
-                version: Some(super::VERSION.to_string()),
+            plugins.extend(converter_plugins().into_iter().map(|(class, plugin_type)| {
+                PluginInfo {
+                    class: class.to_string(),
+                    plugin_type: plugin_type.to_string(),
+                    version: Some(super::VERSION.to_string()),
+                }
             }));
         }
         plugins
@@ -404,30 +516,95 @@ impl ConnectService {
             .find(plugin)
             .ok_or_else(|| ServiceError::NotFound(format!("Unknown plugin {plugin}.")))?;
         let mut props = BTreeMap::new();
-        props.insert(keys::CONNECTOR_CLASS.to_string(), factory.class_names()[0].to_string());
+        props.insert(
+            keys::CONNECTOR_CLASS.to_string(),
+            factory.class_names()[0].to_string(),
+        );
         let infos = validate_connector_config(self.registry(), &props).map_err(invalid_config)?;
-        debug_assert_eq!(infos.configs.len(), full_config_def(factory.as_ref()).keys().len());
-        Ok(infos.configs.into_iter().map(|config| config.definition).collect())
+        debug_assert_eq!(
+            infos.configs.len(),
+            full_config_def(factory.as_ref()).keys().len()
+        );
+        Ok(infos
+            .configs
+            .into_iter()
+            .map(|config| config.definition)
+            .collect())
     }
 
     /// Validates a config against a plugin (the answer holds the errors).
     ///
     /// # Errors
     /// `InvalidArgument` when the class does not match the path or is unknown.
-    pub fn validate_config(&self, plugin: &str, config: &BTreeMap<String, String>) -> Result<ConfigInfos, ServiceError> {
+    pub fn validate_config(
+        &self,
+        plugin: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<ConfigInfos, ServiceError> {
         let class = config.get(keys::CONNECTOR_CLASS).map_or("", String::as_str);
         let factory = self
             .registry()
             .find(plugin)
             .ok_or_else(|| ServiceError::NotFound(format!("Unknown plugin {plugin}.")))?;
-        let matches = class.is_empty() || names_of(factory.as_ref()).iter().any(|name| name == class);
+        let matches =
+            class.is_empty() || names_of(factory.as_ref()).iter().any(|name| name == class);
         if !matches {
             return Err(ServiceError::InvalidArgument(
-                "Connector class in the configuration does not match the plugin in the URL".to_string(),
+                "Connector class in the configuration does not match the plugin in the URL"
+                    .to_string(),
             ));
         }
         let mut config = config.clone();
-        config.entry(keys::CONNECTOR_CLASS.to_string()).or_insert_with(|| factory.class_names()[0].to_string());
+        config
+            .entry(keys::CONNECTOR_CLASS.to_string())
+            .or_insert_with(|| factory.class_names()[0].to_string());
         validate_connector_config(self.registry(), &config).map_err(invalid_config)
     }
+}
+
+/// Reads the committed offsets of a sink's consumer group for its topics.
+fn sink_offsets(
+    client_config: &rdkafka::config::ClientConfig,
+    group: &str,
+    topics: &[String],
+) -> Result<Vec<ConnectorOffset>, String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+
+    let timeout = Duration::from_secs(10);
+    let consumer: BaseConsumer = client_config
+        .clone()
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .map_err(|error| error.to_string())?;
+    let mut list = rdkafka::TopicPartitionList::new();
+    for topic in topics {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), timeout)
+            .map_err(|error| error.to_string())?;
+        for entry in metadata.topics() {
+            for partition in entry.partitions() {
+                list.add_partition(topic, partition.id());
+            }
+        }
+    }
+    let committed = consumer
+        .committed_offsets(list, timeout)
+        .map_err(|error| error.to_string())?;
+    let mut offsets = Vec::new();
+    for element in committed.elements() {
+        if let rdkafka::Offset::Offset(offset) = element.offset() {
+            let partition = serde_json::json!({"kafka_topic": element.topic(), "kafka_partition": element.partition()});
+            let offset_value = serde_json::json!({"kafka_offset": offset});
+            if let (Some(partition), Some(offset_value)) =
+                (partition.as_object(), offset_value.as_object())
+            {
+                offsets.push(ConnectorOffset {
+                    partition: partition.clone(),
+                    offset: Some(offset_value.clone()),
+                });
+            }
+        }
+    }
+    Ok(offsets)
 }

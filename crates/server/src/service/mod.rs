@@ -72,10 +72,25 @@ pub struct WorkerStatusHandle {
 impl ConnectService {
     /// Creates the facade and the handle through which start-up reports progress.
     pub fn new(registry: ConnectorRegistry) -> (Self, WorkerStatusHandle) {
-        let (health_tx, health_rx) = watch::channel(WorkerHealth::Starting("Worker is connecting to Kafka.".into()));
+        let (health_tx, health_rx) = watch::channel(WorkerHealth::Starting(
+            "Worker is connecting to Kafka.".into(),
+        ));
         let (cluster_id_tx, cluster_id_rx) = watch::channel(None);
-        let inner = Inner { registry, health_rx, cluster_id_rx, runtime: OnceLock::new() };
-        (ConnectService { inner: Arc::new(inner) }, WorkerStatusHandle { health_tx, cluster_id_tx })
+        let inner = Inner {
+            registry,
+            health_rx,
+            cluster_id_rx,
+            runtime: OnceLock::new(),
+        };
+        (
+            ConnectService {
+                inner: Arc::new(inner),
+            },
+            WorkerStatusHandle {
+                health_tx,
+                cluster_id_tx,
+            },
+        )
     }
 
     /// Attaches the started worker; called once by start-up.
@@ -86,7 +101,9 @@ impl ConnectService {
     /// Returns the started worker, or `Unavailable` while it starts.
     fn runtime(&self) -> Result<&Arc<Runtime>, ServiceError> {
         self.inner.runtime.get().ok_or_else(|| {
-            ServiceError::Unavailable("Worker is still starting up; try again in a moment".to_string())
+            ServiceError::Unavailable(
+                "Worker is still starting up; try again in a moment".to_string(),
+            )
         })
     }
 
