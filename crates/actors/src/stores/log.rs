@@ -73,6 +73,9 @@ impl TopicLog {
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .set("isolation.level", "read_committed")
+            // Stores are read-your-writes: a short fetch wait keeps writes visible quickly even
+            // on brokers that do not wake a waiting fetch (the embedded mock cluster).
+            .set("fetch.wait.max.ms", "100")
             .set("group.id", format!("ferry-store-reader-{topic}"))
             .create()
             .map_err(|error| StoreError::kafka(topic, "create consumer", &error))?;
