@@ -1,0 +1,17 @@
+//! Pure planning for the leader: who leads, and which worker runs what.
+//!
+//! - [`election::elect_leader`] picks, from the gossip snapshot of live members, the ready node
+//!   with the oldest generation (ties by node id). Every node computes it; only the winner runs
+//!   the `LeaderActor`, which then confirms leadership in Kafka (fenced transactional producer and
+//!   a lease record) because gossip is not consensus.
+//! - [`assignment::compute_assignment`] maps `(workers, connectors with task counts, previous
+//!   assignment)` to the next [`assignment::Assignment`]: balanced within ±1 per worker, sticky
+//!   (only what must move, moves) and deterministic. The leader publishes it with a bumped epoch
+//!   to the config topic; [`assignment::moved_tasks`] lists the moves to perform as
+//!   revoke-then-assign.
+//!
+//! Both are pure functions of snapshots with no I/O, so they are tested with examples and
+//! `proptest`; the actor that feeds them and publishes their results lives elsewhere.
+
+pub mod assignment;
+pub mod election;
