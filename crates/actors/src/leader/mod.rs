@@ -15,3 +15,6 @@
 
 pub mod assignment;
 pub mod election;
+pub mod leader_actor;
+
+pub use leader_actor::{LeaderActor, LeaderDeps, LeaderMsg, LeaderSnapshot};

@@ -20,12 +20,15 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::log::{LogRecord, TopicLog};
+use crate::leader::assignment::Assignment;
 use crate::error::StoreError;
 
 const CONNECTOR_PREFIX: &str = "connector-";
 const TASK_PREFIX: &str = "task-";
 const COMMIT_PREFIX: &str = "commit-";
 const TARGET_STATE_PREFIX: &str = "target-state-";
+/// Ferry's own record: the leader's latest task assignment (Kafka Connect ignores `ferry-` keys).
+const ASSIGNMENT_KEY: &str = "ferry-assignment";
 
 /// What the user asked a connector to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +81,8 @@ pub struct ConfigSnapshot {
     /// Committed task configs per connector, in task order.
     pub tasks: BTreeMap<String, Vec<TaskConfig>>,
     pub target_states: BTreeMap<String, TargetState>,
+    /// The latest assignment a leader published (the highest epoch seen).
+    pub assignment: Option<Assignment>,
     /// Task configs written but not yet committed.
     pending_tasks: BTreeMap<String, BTreeMap<u32, TaskConfig>>,
 }
@@ -103,7 +108,15 @@ impl ConfigSnapshot {
 
     fn apply(&mut self, key: &str, value: Option<&serde_json::Value>) {
         self.version += 1;
-        if let Some(name) = key.strip_prefix(CONNECTOR_PREFIX) {
+        if key == ASSIGNMENT_KEY {
+            let Some(assignment) = value.and_then(|v| serde_json::from_value::<Assignment>(v.clone()).ok()) else {
+                return;
+            };
+            // Workers ignore anything older than what they applied.
+            if self.assignment.as_ref().is_none_or(|current| assignment.epoch >= current.epoch) {
+                self.assignment = Some(assignment);
+            }
+        } else if let Some(name) = key.strip_prefix(CONNECTOR_PREFIX) {
             match value.and_then(properties_of) {
                 Some(properties) => {
                     self.connectors.insert(name.to_string(), properties);
@@ -295,6 +308,15 @@ impl ConfigStore {
         .await
     }
 
+    /// Publishes an assignment (the leader's job).
+    ///
+    /// # Errors
+    /// Fails when Kafka does not acknowledge the write.
+    pub async fn put_assignment(&self, assignment: &Assignment) -> Result<(), StoreError> {
+        let value = serde_json::to_value(assignment).map_err(|error| StoreError::Internal(error.to_string()))?;
+        self.write(ASSIGNMENT_KEY, Some(&value)).await
+    }
+
     async fn write(&self, key: &str, value: Option<&serde_json::Value>) -> Result<(), StoreError> {
         let bytes = match value {
             Some(value) => Some(
@@ -350,6 +372,16 @@ mod tests {
         apply(&mut snapshot, "connector-my-conn", None);
         assert!(!snapshot.contains("my-conn"));
         assert_eq!(snapshot.task_count("my-conn"), 0);
+    }
+
+    #[test]
+    fn older_assignments_are_ignored() {
+        let mut snapshot = ConfigSnapshot::default();
+        let newer = Assignment { epoch: 5, ..Assignment::default() };
+        let older = Assignment { epoch: 4, ..Assignment::default() };
+        apply(&mut snapshot, "ferry-assignment", Some(serde_json::to_value(&newer).unwrap()));
+        apply(&mut snapshot, "ferry-assignment", Some(serde_json::to_value(&older).unwrap()));
+        assert_eq!(snapshot.assignment.as_ref().map(|a| a.epoch), Some(5));
     }
 
     #[test]

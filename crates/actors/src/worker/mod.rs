@@ -35,8 +35,12 @@ const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
 /// What the worker needs.
 #[derive(Clone)]
 pub struct WorkerDeps {
+    /// This node's id in gossip and in assignments.
+    pub node_id: String,
     /// Advertised `host:port`: the `worker_id` in status output.
     pub worker_id: String,
+    /// The tasks running here, for gossip (the leader revokes before it reassigns).
+    pub running_tx: tokio::sync::watch::Sender<Vec<TaskKey>>,
     pub registry: ConnectorRegistry,
     pub config_store: Arc<ConfigStore>,
     pub status_store: Arc<StatusStore>,
@@ -221,11 +225,7 @@ impl Actor for WorkerActor {
 impl WorkerState {
     async fn reconcile(&mut self, myself: &ActorRef<WorkerMsg>) {
         let snapshot = self.deps.config_store.snapshot();
-        if self.ensure_task_configs(&snapshot).await {
-            // The new task configs arrive as a new snapshot, which reconciles again.
-            return;
-        }
-        let desired = desired_tasks(&snapshot);
+        let desired = desired_tasks(&snapshot, &self.deps.node_id);
         // Forget failures of tasks whose config changed or that are gone.
         self.failed
             .retain(|key, config| desired.get(key) == Some(config));
@@ -261,62 +261,49 @@ impl WorkerState {
             }
         }
         self.write_connector_states(&snapshot).await;
+        self.publish_running();
     }
 
-    /// Generates task configs for connectors whose stored ones are missing or outdated; returns
-    /// true when it wrote any.
-    async fn ensure_task_configs(&mut self, snapshot: &ConfigSnapshot) -> bool {
-        let mut wrote = false;
-        for (name, config) in &snapshot.connectors {
-            let existing = snapshot.tasks.get(name);
-            let wanted = if snapshot.target_state(name) == TargetState::Stopped {
-                Ok(Vec::new())
-            } else {
-                generate_task_configs(&self.deps.registry, config)
-            };
-            match wanted {
-                Ok(task_configs) => {
-                    if existing != Some(&task_configs) {
-                        tracing::info!(connector = %name, tasks = task_configs.len(), "writing task configs");
-                        match self
-                            .deps
-                            .config_store
-                            .put_task_configs(name, &task_configs)
-                            .await
-                        {
-                            Ok(()) => wrote = true,
-                            Err(error) => {
-                                tracing::warn!(connector = %name, %error, "failed to write task configs")
-                            }
-                        }
-                    }
-                }
-                Err(error) => {
-                    if self.connector_states.get(name) != Some(&State::Failed) {
-                        let mut status =
-                            Status::new(State::Failed, &self.deps.worker_id, self.deps.generation);
-                        status.trace = Some(error.message.clone());
-                        if self
-                            .deps
-                            .status_store
-                            .put_connector(name, &status)
-                            .await
-                            .is_ok()
-                        {
-                            self.connector_states.insert(name.clone(), State::Failed);
-                        }
-                    }
-                }
+    fn publish_running(&self) {
+        let running: Vec<TaskKey> = self.running.keys().cloned().collect();
+        self.deps.running_tx.send_if_modified(|current| {
+            if *current == running {
+                return false;
             }
-        }
-        wrote
+            current.clone_from(&running);
+            true
+        });
+    }
+
+    /// Returns true when this worker runs connector `name` (reports its status).
+    fn owns_connector(&self, snapshot: &ConfigSnapshot, name: &str) -> bool {
+        snapshot
+            .assignment
+            .as_ref()
+            .and_then(|assignment| assignment.connectors.get(name))
+            .is_some_and(|owner| owner == &self.deps.node_id)
     }
 
     async fn write_connector_states(&mut self, snapshot: &ConfigSnapshot) {
-        for name in snapshot.connectors.keys() {
-            if self.connector_states.get(name) == Some(&State::Failed)
-                && generate_task_configs(&self.deps.registry, &snapshot.connectors[name]).is_err()
-            {
+        for (name, config) in &snapshot.connectors {
+            if !self.owns_connector(snapshot, name) {
+                // Another worker reports it now.
+                self.connector_states.remove(name);
+                continue;
+            }
+            let planning_error = match snapshot.target_state(name) {
+                TargetState::Stopped => None,
+                _ => generate_task_configs(&self.deps.registry, config).err(),
+            };
+            if let Some(error) = planning_error {
+                if self.connector_states.get(name) != Some(&State::Failed) {
+                    let mut status =
+                        Status::new(State::Failed, &self.deps.worker_id, self.deps.generation);
+                    status.trace = Some(error.message.clone());
+                    if self.deps.status_store.put_connector(name, &status).await.is_ok() {
+                        self.connector_states.insert(name.clone(), State::Failed);
+                    }
+                }
                 continue;
             }
             let wanted = match snapshot.target_state(name) {
@@ -425,6 +412,7 @@ impl WorkerState {
             handle.abort();
         }
         tracing::info!(connector = %key.0, task = key.1, "task stopped");
+        self.publish_running();
     }
 
     async fn stop_all(&mut self) {
@@ -444,6 +432,7 @@ impl WorkerState {
             }
         });
         futures::future::join_all(waits).await;
+        self.publish_running();
         for key in keys {
             self.put_task_status(&key, State::Unassigned, None).await;
         }
@@ -582,18 +571,20 @@ pub fn generate_task_configs(
     Ok(task_configs)
 }
 
-/// The tasks that should run: every committed task of every STARTED connector.
-fn desired_tasks(snapshot: &ConfigSnapshot) -> BTreeMap<TaskKey, TaskConfig> {
+/// The tasks that should run here: the committed tasks of STARTED connectors that the latest
+/// assignment gives to `node_id`.
+fn desired_tasks(snapshot: &ConfigSnapshot, node_id: &str) -> BTreeMap<TaskKey, TaskConfig> {
     let mut desired = BTreeMap::new();
-    for (name, tasks) in &snapshot.tasks {
-        if !snapshot.contains(name) || snapshot.target_state(name) != TargetState::Started {
+    let Some(assignment) = &snapshot.assignment else {
+        return desired;
+    };
+    for (key, owner) in &assignment.tasks {
+        let started = snapshot.contains(&key.0) && snapshot.target_state(&key.0) == TargetState::Started;
+        if owner != node_id || !started {
             continue;
         }
-        for (index, config) in tasks.iter().enumerate() {
-            desired.insert(
-                (name.clone(), u32::try_from(index).unwrap_or(u32::MAX)),
-                config.clone(),
-            );
+        if let Some(config) = snapshot.tasks.get(&key.0).and_then(|tasks| tasks.get(key.1 as usize)) {
+            desired.insert(key.clone(), config.clone());
         }
     }
     desired

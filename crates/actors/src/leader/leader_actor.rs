@@ -1,0 +1,219 @@
+//! `LeaderActor`: runs on every node; acts only while its node is the elected leader.
+//!
+//! While leading it (1) generates task configs for connectors that need them, (2) computes the
+//! assignment from the ready live members, and (3) publishes it to the config topic with a new
+//! epoch. A task moving off a live worker is revoked first: it is left out of the published
+//! assignment until no other live member gossips it as running, then assigned to its new owner.
+//! A dead worker's tasks move at once, unless `scheduled.rebalance.max.delay.ms` keeps them
+//! waiting for the worker to come back.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_connectors::ConnectorRegistry;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::assignment::{compute_assignment, Assignment};
+use super::election::{elect_leader, Candidate};
+use crate::membership::Members;
+use crate::stores::{ConfigSnapshot, ConfigStore, TargetState};
+use crate::worker::generate_task_configs;
+
+/// How often the leader re-checks even without events.
+const LEADER_TICK: Duration = Duration::from_millis(500);
+
+/// What the leader needs.
+pub struct LeaderDeps {
+    pub node_id: String,
+    pub registry: ConnectorRegistry,
+    pub config_store: Arc<ConfigStore>,
+    pub members_rx: watch::Receiver<Members>,
+    /// Kafka Connect's `scheduled.rebalance.max.delay.ms`; Ferry's default is 0.
+    pub rebalance_delay: Duration,
+}
+
+/// Messages of [`LeaderActor`].
+pub enum LeaderMsg {
+    /// Re-evaluate leadership and the assignment.
+    Tick,
+    /// Return the leader's view.
+    GetSnapshot(RpcReplyPort<LeaderSnapshot>),
+}
+
+/// The leader's view, for the API and tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeaderSnapshot {
+    pub leader: Option<String>,
+    pub is_leader: bool,
+    pub assignment_epoch: u64,
+}
+
+/// The leader actor's state.
+pub struct LeaderState {
+    deps: LeaderDeps,
+    leader_opt: Option<String>,
+    is_leader: bool,
+    /// The assignment the leader aims for (may include tasks still being revoked elsewhere).
+    desired_opt: Option<Assignment>,
+    /// Ready workers seen at the last tick, and when workers that left were last seen.
+    last_workers: BTreeSet<String>,
+    departed: BTreeMap<String, Instant>,
+}
+
+/// The leader actor.
+pub struct LeaderActor;
+
+impl Actor for LeaderActor {
+    type Msg = LeaderMsg;
+    type State = LeaderState;
+    type Arguments = LeaderDeps;
+
+    async fn pre_start(&self, myself: ActorRef<LeaderMsg>, deps: LeaderDeps) -> Result<LeaderState, ActorProcessingErr> {
+        let mut members_rx = deps.members_rx.clone();
+        let members_ref = myself.clone();
+        tokio::spawn(async move {
+            while members_rx.changed().await.is_ok() {
+                if members_ref.cast(LeaderMsg::Tick).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut config_rx = deps.config_store.subscribe();
+        let config_ref = myself.clone();
+        tokio::spawn(async move {
+            while config_rx.changed().await.is_ok() {
+                if config_ref.cast(LeaderMsg::Tick).is_err() {
+                    break;
+                }
+            }
+        });
+        myself.send_interval(LEADER_TICK, || LeaderMsg::Tick);
+        Ok(LeaderState {
+            deps,
+            leader_opt: None,
+            is_leader: false,
+            desired_opt: None,
+            last_workers: BTreeSet::new(),
+            departed: BTreeMap::new(),
+        })
+    }
+
+    async fn handle(&self, _myself: ActorRef<LeaderMsg>, message: LeaderMsg, state: &mut LeaderState) -> Result<(), ActorProcessingErr> {
+        match message {
+            LeaderMsg::Tick => state.tick().await,
+            LeaderMsg::GetSnapshot(reply) => {
+                let epoch = state.deps.config_store.snapshot().assignment.as_ref().map_or(0, |a| a.epoch);
+                let _ = reply.send(LeaderSnapshot {
+                    leader: state.leader_opt.clone(),
+                    is_leader: state.is_leader,
+                    assignment_epoch: epoch,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LeaderState {
+    async fn tick(&mut self) {
+        let members = self.deps.members_rx.borrow().clone();
+        let candidates: Vec<Candidate> = members
+            .values()
+            .map(|member| Candidate { node_id: member.node_id.clone(), generation: member.generation, ready: member.ready })
+            .collect();
+        let leader_opt = elect_leader(&candidates);
+        if leader_opt != self.leader_opt {
+            tracing::info!(leader = ?leader_opt, node_id = %self.deps.node_id, "leader elected");
+            self.leader_opt.clone_from(&leader_opt);
+        }
+        let am_leader = leader_opt.as_deref() == Some(self.deps.node_id.as_str());
+        if !am_leader {
+            if self.is_leader {
+                tracing::info!(node_id = %self.deps.node_id, "stepping down as leader");
+            }
+            self.is_leader = false;
+            self.desired_opt = None;
+            return;
+        }
+        if !self.is_leader {
+            // Start from what the previous leader published.
+            if let Err(error) = self.deps.config_store.refresh().await {
+                tracing::warn!(%error, "leader cannot read the config topic yet");
+                return;
+            }
+            self.is_leader = true;
+            tracing::info!(node_id = %self.deps.node_id, "this node leads the cluster");
+        }
+        let snapshot = self.deps.config_store.snapshot();
+        if self.ensure_task_configs(&snapshot).await {
+            return;
+        }
+        let now = Instant::now();
+        let ready: BTreeSet<String> = members.values().filter(|m| m.ready).map(|m| m.node_id.clone()).collect();
+        for gone in self.last_workers.difference(&ready) {
+            self.departed.entry(gone.clone()).or_insert(now);
+        }
+        let delay = self.deps.rebalance_delay;
+        self.departed.retain(|worker, since| !ready.contains(worker) && now.duration_since(*since) < delay);
+        self.last_workers.clone_from(&ready);
+        let mut workers = ready;
+        workers.extend(self.departed.keys().cloned());
+
+        let connectors: BTreeMap<String, u32> = snapshot
+            .connectors
+            .keys()
+            .map(|name| {
+                let count = if snapshot.target_state(name) == TargetState::Stopped { 0 } else { snapshot.task_count(name) };
+                (name.clone(), u32::try_from(count).unwrap_or(u32::MAX))
+            })
+            .collect();
+        let previous = self.desired_opt.clone().or_else(|| snapshot.assignment.clone()).unwrap_or_default();
+        let desired = compute_assignment(&workers, &connectors, &previous);
+        self.desired_opt = Some(desired.clone());
+
+        // Revoke before assign: a task another live member still runs waits for it to stop.
+        let mut published = desired;
+        published.tasks.retain(|task, owner| {
+            !members.values().any(|member| &member.node_id != owner && member.running_tasks.contains(task))
+        });
+        let current_epoch = snapshot.assignment.as_ref().map_or(0, |a| a.epoch);
+        let unchanged = snapshot
+            .assignment
+            .as_ref()
+            .is_some_and(|current| current.connectors == published.connectors && current.tasks == published.tasks);
+        if unchanged {
+            return;
+        }
+        published.epoch = current_epoch + 1;
+        tracing::info!(epoch = published.epoch, tasks = published.tasks.len(), workers = workers.len(), "publishing assignment");
+        if let Err(error) = self.deps.config_store.put_assignment(&published).await {
+            tracing::warn!(%error, "failed to publish the assignment");
+        }
+    }
+
+    /// Writes task configs for connectors whose stored ones are missing or outdated; returns true
+    /// when it wrote any (the next snapshot triggers another tick).
+    async fn ensure_task_configs(&self, snapshot: &ConfigSnapshot) -> bool {
+        let mut wrote = false;
+        for (name, config) in &snapshot.connectors {
+            let wanted = if snapshot.target_state(name) == TargetState::Stopped {
+                Ok(Vec::new())
+            } else {
+                generate_task_configs(&self.deps.registry, config)
+            };
+            // A connector whose config cannot produce tasks is reported FAILED by its worker.
+            let Ok(task_configs) = wanted else { continue };
+            if snapshot.tasks.get(name) != Some(&task_configs) {
+                tracing::info!(connector = %name, tasks = task_configs.len(), "writing task configs");
+                match self.deps.config_store.put_task_configs(name, &task_configs).await {
+                    Ok(()) => wrote = true,
+                    Err(error) => tracing::warn!(connector = %name, %error, "failed to write task configs"),
+                }
+            }
+        }
+        wrote
+    }
+}
