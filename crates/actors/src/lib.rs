@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod leader;
+pub mod membership;
 pub mod runtime;
 pub mod stores;
 pub mod worker;
