@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferry_actors::leader::{LeaderActor, LeaderDeps};
+use ferry_actors::membership::{generation_now, Membership, MembershipConfig};
 use ferry_actors::runtime::TaskEnv;
 use ferry_actors::stores::{
     AdminTopicCreator, ConfigStore, OffsetStore, StatusStore, TopicCreator, TopicSpec,
@@ -68,14 +70,35 @@ pub(crate) async fn run(
         Arc::new(status_store),
     );
 
-    let generation = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|since| since.as_secs())
-            .unwrap_or(0),
+    status.health_tx.send_replace(WorkerHealth::Starting(
+        "Worker is joining the cluster.".into(),
+    ));
+    let membership = start_membership(&config).await?;
+    let generation =
+        i64::try_from(membership.config().generation / 1_000_000_000).unwrap_or(i64::MAX);
+    let (running_tx, mut running_rx) = tokio::sync::watch::channel(Vec::new());
+    let gossip = membership.clone();
+    tokio::spawn(async move {
+        while running_rx.changed().await.is_ok() {
+            let running = running_rx.borrow_and_update().clone();
+            gossip.set_running_tasks(&running).await;
+        }
+    });
+    let (leader, leader_handle) = Actor::spawn(
+        None,
+        LeaderActor,
+        LeaderDeps {
+            node_id: config.node_id.clone(),
+            registry: builtin_registry(),
+            config_store: Arc::clone(&config_store),
+            members_rx: membership.members_rx(),
+            rebalance_delay: config.scheduled_rebalance_max_delay,
+        },
     )
-    .unwrap_or(i64::MAX);
+    .await?;
     let deps = WorkerDeps {
+        node_id: config.node_id.clone(),
+        running_tx,
         worker_id: config.advertised_addr.clone(),
         registry: builtin_registry(),
         config_store: Arc::clone(&config_store),
@@ -99,14 +122,20 @@ pub(crate) async fn run(
         offset_store,
         worker: worker.clone(),
         client_config,
+        membership: membership.clone(),
     }));
+    membership.set_ready(true).await;
     status.health_tx.send_replace(WorkerHealth::Healthy);
-    tracing::info!(worker_id = %config.advertised_addr, "worker is ready");
+    tracing::info!(worker_id = %config.advertised_addr, node_id = %config.node_id, "worker is ready");
 
     stop.cancelled().await;
+    // Ordered shutdown: readiness off (the leader stops giving us work), tasks flushed and
+    // committed, then leave the gossip cluster so the others take over at once.
     status
         .health_tx
         .send_replace(WorkerHealth::Unhealthy("Worker is shutting down.".into()));
+    membership.set_ready(false).await;
+    leader.stop(None);
     let budget = config.task_shutdown_timeout + Duration::from_secs(1);
     match worker.call(WorkerMsg::Shutdown, Some(budget)).await {
         Ok(ractor::rpc::CallResult::Success(())) => tracing::info!("all tasks stopped"),
@@ -114,8 +143,40 @@ pub(crate) async fn run(
     }
     worker.stop(None);
     let _ = tokio::time::timeout(Duration::from_secs(1), worker_handle).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), leader_handle).await;
+    membership.leave().await;
     stores_stop.cancel();
     Ok(())
+}
+
+async fn start_membership(config: &WorkerConfig) -> anyhow::Result<Membership> {
+    let mut membership_config = MembershipConfig::new(
+        config.node_id.clone(),
+        config.group_id.clone(),
+        config.gossip_listen,
+        config.advertised_addr.clone(),
+    );
+    membership_config.generation = generation_now();
+    membership_config.seeds.clone_from(&config.gossip_seeds);
+    if config.gossip_listen.ip().is_unspecified() {
+        let host = config
+            .advertised_addr
+            .rsplit_once(':')
+            .map_or("127.0.0.1", |(host, _)| host);
+        let advertise = tokio::net::lookup_host((host, config.gossip_listen.port()))
+            .await?
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("cannot resolve the advertised host {host}"))?;
+        membership_config.gossip_advertise = advertise;
+    }
+    let transport = chitchat::transport::UdpTransport;
+    let membership = Membership::start(membership_config, &transport)
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!("cannot start gossip on {}: {error}", config.gossip_listen)
+        })?;
+    tracing::info!(gossip = %config.gossip_listen, seeds = ?config.gossip_seeds, "gossip started");
+    Ok(membership)
 }
 
 fn internal_topics(config: &WorkerConfig) -> [TopicSpec; 3] {

@@ -71,7 +71,11 @@ impl Actor for LeaderActor {
     type State = LeaderState;
     type Arguments = LeaderDeps;
 
-    async fn pre_start(&self, myself: ActorRef<LeaderMsg>, deps: LeaderDeps) -> Result<LeaderState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<LeaderMsg>,
+        deps: LeaderDeps,
+    ) -> Result<LeaderState, ActorProcessingErr> {
         let mut members_rx = deps.members_rx.clone();
         let members_ref = myself.clone();
         tokio::spawn(async move {
@@ -101,11 +105,22 @@ impl Actor for LeaderActor {
         })
     }
 
-    async fn handle(&self, _myself: ActorRef<LeaderMsg>, message: LeaderMsg, state: &mut LeaderState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _myself: ActorRef<LeaderMsg>,
+        message: LeaderMsg,
+        state: &mut LeaderState,
+    ) -> Result<(), ActorProcessingErr> {
         match message {
             LeaderMsg::Tick => state.tick().await,
             LeaderMsg::GetSnapshot(reply) => {
-                let epoch = state.deps.config_store.snapshot().assignment.as_ref().map_or(0, |a| a.epoch);
+                let epoch = state
+                    .deps
+                    .config_store
+                    .snapshot()
+                    .assignment
+                    .as_ref()
+                    .map_or(0, |a| a.epoch);
                 let _ = reply.send(LeaderSnapshot {
                     leader: state.leader_opt.clone(),
                     is_leader: state.is_leader,
@@ -122,7 +137,11 @@ impl LeaderState {
         let members = self.deps.members_rx.borrow().clone();
         let candidates: Vec<Candidate> = members
             .values()
-            .map(|member| Candidate { node_id: member.node_id.clone(), generation: member.generation, ready: member.ready })
+            .map(|member| Candidate {
+                node_id: member.node_id.clone(),
+                generation: member.generation,
+                ready: member.ready,
+            })
             .collect();
         let leader_opt = elect_leader(&candidates);
         if leader_opt != self.leader_opt {
@@ -152,12 +171,17 @@ impl LeaderState {
             return;
         }
         let now = Instant::now();
-        let ready: BTreeSet<String> = members.values().filter(|m| m.ready).map(|m| m.node_id.clone()).collect();
+        let ready: BTreeSet<String> = members
+            .values()
+            .filter(|m| m.ready)
+            .map(|m| m.node_id.clone())
+            .collect();
         for gone in self.last_workers.difference(&ready) {
             self.departed.entry(gone.clone()).or_insert(now);
         }
         let delay = self.deps.rebalance_delay;
-        self.departed.retain(|worker, since| !ready.contains(worker) && now.duration_since(*since) < delay);
+        self.departed
+            .retain(|worker, since| !ready.contains(worker) && now.duration_since(*since) < delay);
         self.last_workers.clone_from(&ready);
         let mut workers = ready;
         workers.extend(self.departed.keys().cloned());
@@ -166,29 +190,43 @@ impl LeaderState {
             .connectors
             .keys()
             .map(|name| {
-                let count = if snapshot.target_state(name) == TargetState::Stopped { 0 } else { snapshot.task_count(name) };
+                let count = if snapshot.target_state(name) == TargetState::Stopped {
+                    0
+                } else {
+                    snapshot.task_count(name)
+                };
                 (name.clone(), u32::try_from(count).unwrap_or(u32::MAX))
             })
             .collect();
-        let previous = self.desired_opt.clone().or_else(|| snapshot.assignment.clone()).unwrap_or_default();
+        let previous = self
+            .desired_opt
+            .clone()
+            .or_else(|| snapshot.assignment.clone())
+            .unwrap_or_default();
         let desired = compute_assignment(&workers, &connectors, &previous);
         self.desired_opt = Some(desired.clone());
 
         // Revoke before assign: a task another live member still runs waits for it to stop.
         let mut published = desired;
         published.tasks.retain(|task, owner| {
-            !members.values().any(|member| &member.node_id != owner && member.running_tasks.contains(task))
+            !members
+                .values()
+                .any(|member| &member.node_id != owner && member.running_tasks.contains(task))
         });
         let current_epoch = snapshot.assignment.as_ref().map_or(0, |a| a.epoch);
-        let unchanged = snapshot
-            .assignment
-            .as_ref()
-            .is_some_and(|current| current.connectors == published.connectors && current.tasks == published.tasks);
+        let unchanged = snapshot.assignment.as_ref().is_some_and(|current| {
+            current.connectors == published.connectors && current.tasks == published.tasks
+        });
         if unchanged {
             return;
         }
         published.epoch = current_epoch + 1;
-        tracing::info!(epoch = published.epoch, tasks = published.tasks.len(), workers = workers.len(), "publishing assignment");
+        tracing::info!(
+            epoch = published.epoch,
+            tasks = published.tasks.len(),
+            workers = workers.len(),
+            "publishing assignment"
+        );
         if let Err(error) = self.deps.config_store.put_assignment(&published).await {
             tracing::warn!(%error, "failed to publish the assignment");
         }
@@ -208,9 +246,16 @@ impl LeaderState {
             let Ok(task_configs) = wanted else { continue };
             if snapshot.tasks.get(name) != Some(&task_configs) {
                 tracing::info!(connector = %name, tasks = task_configs.len(), "writing task configs");
-                match self.deps.config_store.put_task_configs(name, &task_configs).await {
+                match self
+                    .deps
+                    .config_store
+                    .put_task_configs(name, &task_configs)
+                    .await
+                {
                     Ok(()) => wrote = true,
-                    Err(error) => tracing::warn!(connector = %name, %error, "failed to write task configs"),
+                    Err(error) => {
+                        tracing::warn!(connector = %name, %error, "failed to write task configs")
+                    }
                 }
             }
         }

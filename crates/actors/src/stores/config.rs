@@ -20,8 +20,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::log::{LogRecord, TopicLog};
-use crate::leader::assignment::Assignment;
 use crate::error::StoreError;
+use crate::leader::assignment::Assignment;
 
 const CONNECTOR_PREFIX: &str = "connector-";
 const TASK_PREFIX: &str = "task-";
@@ -109,11 +109,17 @@ impl ConfigSnapshot {
     fn apply(&mut self, key: &str, value: Option<&serde_json::Value>) {
         self.version += 1;
         if key == ASSIGNMENT_KEY {
-            let Some(assignment) = value.and_then(|v| serde_json::from_value::<Assignment>(v.clone()).ok()) else {
+            let Some(assignment) =
+                value.and_then(|v| serde_json::from_value::<Assignment>(v.clone()).ok())
+            else {
                 return;
             };
             // Workers ignore anything older than what they applied.
-            if self.assignment.as_ref().is_none_or(|current| assignment.epoch >= current.epoch) {
+            if self
+                .assignment
+                .as_ref()
+                .is_none_or(|current| assignment.epoch >= current.epoch)
+            {
                 self.assignment = Some(assignment);
             }
         } else if let Some(name) = key.strip_prefix(CONNECTOR_PREFIX) {
@@ -313,7 +319,8 @@ impl ConfigStore {
     /// # Errors
     /// Fails when Kafka does not acknowledge the write.
     pub async fn put_assignment(&self, assignment: &Assignment) -> Result<(), StoreError> {
-        let value = serde_json::to_value(assignment).map_err(|error| StoreError::Internal(error.to_string()))?;
+        let value = serde_json::to_value(assignment)
+            .map_err(|error| StoreError::Internal(error.to_string()))?;
         self.write(ASSIGNMENT_KEY, Some(&value)).await
     }
 
@@ -377,10 +384,24 @@ mod tests {
     #[test]
     fn older_assignments_are_ignored() {
         let mut snapshot = ConfigSnapshot::default();
-        let newer = Assignment { epoch: 5, ..Assignment::default() };
-        let older = Assignment { epoch: 4, ..Assignment::default() };
-        apply(&mut snapshot, "ferry-assignment", Some(serde_json::to_value(&newer).unwrap()));
-        apply(&mut snapshot, "ferry-assignment", Some(serde_json::to_value(&older).unwrap()));
+        let newer = Assignment {
+            epoch: 5,
+            ..Assignment::default()
+        };
+        let older = Assignment {
+            epoch: 4,
+            ..Assignment::default()
+        };
+        apply(
+            &mut snapshot,
+            "ferry-assignment",
+            Some(serde_json::to_value(&newer).unwrap()),
+        );
+        apply(
+            &mut snapshot,
+            "ferry-assignment",
+            Some(serde_json::to_value(&older).unwrap()),
+        );
         assert_eq!(snapshot.assignment.as_ref().map(|a| a.epoch), Some(5));
     }
 

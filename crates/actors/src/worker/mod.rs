@@ -300,7 +300,13 @@ impl WorkerState {
                     let mut status =
                         Status::new(State::Failed, &self.deps.worker_id, self.deps.generation);
                     status.trace = Some(error.message.clone());
-                    if self.deps.status_store.put_connector(name, &status).await.is_ok() {
+                    if self
+                        .deps
+                        .status_store
+                        .put_connector(name, &status)
+                        .await
+                        .is_ok()
+                    {
                         self.connector_states.insert(name.clone(), State::Failed);
                     }
                 }
@@ -579,11 +585,16 @@ fn desired_tasks(snapshot: &ConfigSnapshot, node_id: &str) -> BTreeMap<TaskKey, 
         return desired;
     };
     for (key, owner) in &assignment.tasks {
-        let started = snapshot.contains(&key.0) && snapshot.target_state(&key.0) == TargetState::Started;
+        let started =
+            snapshot.contains(&key.0) && snapshot.target_state(&key.0) == TargetState::Started;
         if owner != node_id || !started {
             continue;
         }
-        if let Some(config) = snapshot.tasks.get(&key.0).and_then(|tasks| tasks.get(key.1 as usize)) {
+        if let Some(config) = snapshot
+            .tasks
+            .get(&key.0)
+            .and_then(|tasks| tasks.get(key.1 as usize))
+        {
             desired.insert(key.clone(), config.clone());
         }
     }

@@ -1,6 +1,7 @@
 //! The REST gateway: Kafka Connect's REST API as an axum router, plus the gRPC services on the same
 //! port (requests with a `application/grpc` content type are handed to tonic).
 
+mod cluster;
 mod connectors;
 mod error;
 mod plugins;
@@ -26,6 +27,7 @@ pub fn router(service: ConnectService) -> Router {
     Router::new()
         .merge(root::router())
         .merge(connectors::router())
+        .merge(cluster::router())
         .merge(plugins::router())
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,6 +1,7 @@
 //! `ConnectService`: the one application facade. The REST gateway and the gRPC API both call it;
 //! neither loops back through the other.
 
+mod cluster;
 mod connectors;
 pub mod types;
 
@@ -48,6 +49,8 @@ pub struct Runtime {
     pub worker: ActorRef<WorkerMsg>,
     /// Client settings for ad-hoc Kafka calls (sink offsets).
     pub client_config: rdkafka::config::ClientConfig,
+    /// Gossip membership: the live members and what they run.
+    pub membership: ferry_actors::membership::Membership,
 }
 
 /// The application facade. Cheap to clone.

@@ -99,3 +99,26 @@ pub struct CreateConnector {
     pub config: BTreeMap<String, String>,
     pub initial_state: Option<String>,
 }
+
+/// One member in `GET /cluster`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterMember {
+    pub id: String,
+    pub address: String,
+    pub generation: u64,
+    pub ready: bool,
+    pub is_leader: bool,
+    /// Tasks the member reports running (gossip).
+    pub task_count: usize,
+    /// Tasks the latest assignment gives it.
+    pub assigned_tasks: usize,
+    pub version: String,
+}
+
+/// `GET /cluster`: Ferry's own view of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterView {
+    pub leader: Option<String>,
+    pub assignment_epoch: u64,
+    pub members: Vec<ClusterMember>,
+}
