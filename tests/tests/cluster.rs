@@ -15,7 +15,13 @@ fn start_worker(dir: &Path, prefix: &str, addr: SocketAddr, seeds: &[SocketAddr]
     let seeds: Vec<String> = seeds.iter().map(ToString::to_string).collect();
     let seeds = seeds.join(",");
     let node_id = format!("node-{}", addr.port());
-    FerryProcess::worker(dir, prefix, addr, &[("gossip.seeds", &seeds), ("node.id", &node_id)]).unwrap()
+    FerryProcess::worker(
+        dir,
+        prefix,
+        addr,
+        &[("gossip.seeds", &seeds), ("node.id", &node_id)],
+    )
+    .unwrap()
 }
 
 /// Counts RUNNING tasks per worker id.
@@ -23,7 +29,9 @@ fn tasks_per_worker(status: &serde_json::Value) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for task in status["tasks"].as_array().into_iter().flatten() {
         if task["state"] == "RUNNING" {
-            *counts.entry(task["worker_id"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+            *counts
+                .entry(task["worker_id"].as_str().unwrap_or_default().to_string())
+                .or_default() += 1;
         }
     }
     counts
@@ -34,8 +42,10 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_name("cluster");
     let addrs: Vec<SocketAddr> = (0..3).map(|_| free_local_addr()).collect();
-    let mut workers: Vec<Option<FerryProcess>> =
-        addrs.iter().map(|addr| Some(start_worker(dir.path(), &prefix, *addr, &addrs))).collect();
+    let mut workers: Vec<Option<FerryProcess>> = addrs
+        .iter()
+        .map(|addr| Some(start_worker(dir.path(), &prefix, *addr, &addrs)))
+        .collect();
     for worker in workers.iter_mut().flatten() {
         worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
     }
@@ -44,7 +54,13 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
         let api = api.clone();
         async move {
             let (_, view) = api.get("/cluster").await.ok()?;
-            (view["members"].as_array()?.iter().filter(|m| m["ready"] == true).count() == 3).then_some(())
+            (view["members"]
+                .as_array()?
+                .iter()
+                .filter(|m| m["ready"] == true)
+                .count()
+                == 3)
+                .then_some(())
         }
     })
     .await
@@ -60,14 +76,21 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
     // (a) 2/2/2, and the status reads the same on every node.
     let status = api
         .wait_status("gen", Duration::from_secs(60), |s| {
-            all_running(s, 6) && tasks_per_worker(s).values().all(|count| *count == 2) && tasks_per_worker(s).len() == 3
+            all_running(s, 6)
+                && tasks_per_worker(s).values().all(|count| *count == 2)
+                && tasks_per_worker(s).len() == 3
         })
         .await
         .unwrap();
-    println!("config POST to all 6 tasks RUNNING on 3 workers: {:?}", created_at.elapsed());
+    println!(
+        "config POST to all 6 tasks RUNNING on 3 workers: {:?}",
+        created_at.elapsed()
+    );
     for addr in &addrs[1..] {
         Api::new(*addr)
-            .wait_status("gen", Duration::from_secs(5), |s| tasks_per_worker(s) == tasks_per_worker(&status))
+            .wait_status("gen", Duration::from_secs(5), |s| {
+                tasks_per_worker(s) == tasks_per_worker(&status)
+            })
             .await
             .unwrap();
     }
@@ -75,9 +98,18 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
     // (b) kill -9 a worker: its tasks run elsewhere within 10 s.
     let victim = 2;
     let victim_id = addrs[victim].to_string();
-    workers[victim].as_ref().unwrap().signal(Signal::SIGKILL).unwrap();
+    workers[victim]
+        .as_ref()
+        .unwrap()
+        .signal(Signal::SIGKILL)
+        .unwrap();
     let killed_at = Instant::now();
-    workers[victim].as_mut().unwrap().wait_exit(Duration::from_secs(5)).await.unwrap();
+    workers[victim]
+        .as_mut()
+        .unwrap()
+        .wait_exit(Duration::from_secs(5))
+        .await
+        .unwrap();
     let after_kill = api
         .wait_status("gen", Duration::from_secs(20), |s| {
             all_running(s, 6) && !tasks_per_worker(s).contains_key(&victim_id)
@@ -85,15 +117,30 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
         .await
         .unwrap();
     let failover = killed_at.elapsed();
-    println!("failover after kill -9: {failover:?}; tasks now {:?}", tasks_per_worker(&after_kill));
-    assert!(failover < Duration::from_secs(10), "failover took {failover:?}");
-    assert!(tasks_per_worker(&after_kill).values().all(|count| *count == 3));
+    println!(
+        "failover after kill -9: {failover:?}; tasks now {:?}",
+        tasks_per_worker(&after_kill)
+    );
+    assert!(
+        failover < Duration::from_secs(10),
+        "failover took {failover:?}"
+    );
+    assert!(tasks_per_worker(&after_kill)
+        .values()
+        .all(|count| *count == 3));
 
     // (c) the worker comes back: 2/2/2 again.
     workers[victim] = Some(start_worker(dir.path(), &prefix, addrs[victim], &addrs));
-    workers[victim].as_mut().unwrap().wait_healthy(Duration::from_secs(60)).await.unwrap();
+    workers[victim]
+        .as_mut()
+        .unwrap()
+        .wait_healthy(Duration::from_secs(60))
+        .await
+        .unwrap();
     api.wait_status("gen", Duration::from_secs(30), |s| {
-        all_running(s, 6) && tasks_per_worker(s).len() == 3 && tasks_per_worker(s).values().all(|count| *count == 2)
+        all_running(s, 6)
+            && tasks_per_worker(s).len() == 3
+            && tasks_per_worker(s).values().all(|count| *count == 2)
     })
     .await
     .unwrap();
@@ -101,9 +148,21 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
     // (d) kill -9 the leader: a new one is elected, and a config created through a survivor runs.
     let (_, view) = api.get("/cluster").await.unwrap();
     let leader_id = view["leader"].as_str().unwrap().to_string();
-    let leader_index = addrs.iter().position(|addr| format!("node-{}", addr.port()) == leader_id).unwrap();
-    workers[leader_index].as_ref().unwrap().signal(Signal::SIGKILL).unwrap();
-    workers[leader_index].as_mut().unwrap().wait_exit(Duration::from_secs(5)).await.unwrap();
+    let leader_index = addrs
+        .iter()
+        .position(|addr| format!("node-{}", addr.port()) == leader_id)
+        .unwrap();
+    workers[leader_index]
+        .as_ref()
+        .unwrap()
+        .signal(Signal::SIGKILL)
+        .unwrap();
+    workers[leader_index]
+        .as_mut()
+        .unwrap()
+        .wait_exit(Duration::from_secs(5))
+        .await
+        .unwrap();
     let survivor = Api::new(addrs[(leader_index + 1) % 3]);
     ferry_tests::wait_until(Duration::from_secs(20), "a new leader", || {
         let survivor = survivor.clone();
@@ -123,6 +182,14 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
         )
         .await
         .unwrap();
-    survivor.wait_status("after-leader-death", Duration::from_secs(30), |s| all_running(s, 2)).await.unwrap();
-    survivor.wait_status("gen", Duration::from_secs(30), |s| all_running(s, 6)).await.unwrap();
+    survivor
+        .wait_status("after-leader-death", Duration::from_secs(30), |s| {
+            all_running(s, 2)
+        })
+        .await
+        .unwrap();
+    survivor
+        .wait_status("gen", Duration::from_secs(30), |s| all_running(s, 6))
+        .await
+        .unwrap();
 }

@@ -27,6 +27,9 @@ use super::{apply_client_overrides, TaskEnv, TaskSpec};
 const CHANNEL_BATCHES: usize = 4;
 /// Largest batch handed to `put`.
 const MAX_BATCH: usize = 2_000;
+/// After this long without new records, what was put is flushed and committed without waiting
+/// for the next `offset.flush.interval.ms` tick: an idle pipeline is durable quickly.
+const IDLE_COMMIT_DELAY: Duration = Duration::from_millis(200);
 /// How long a revoke waits for the task to flush.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -218,14 +221,9 @@ pub(crate) async fn run_sink_task(
                         }
                     }
                 },
-                _ = commit_tick.tick() => {
-                    if state.current != state.committed {
-                        let committable = task.pre_commit(state.current.clone()).await?;
-                        if !committable.is_empty() {
-                            let _ = commands_tx.send(ConsumerCommand::Commit(committable.clone()));
-                        }
-                        state.committed = committable;
-                    }
+                _ = commit_tick.tick() => state.commit(&mut *task, &commands_tx, true).await?,
+                () = tokio::time::sleep(IDLE_COMMIT_DELAY), if state.current != state.committed => {
+                    state.commit(&mut *task, &commands_tx, false).await?;
                 }
             }
         }
@@ -399,6 +397,27 @@ struct SinkState<'a> {
 }
 
 impl SinkState<'_> {
+    /// Flushes the task and commits what it made durable (asynchronously). Without `force`, does
+    /// nothing when no record arrived since the last call.
+    async fn commit(
+        &mut self,
+        task: &mut dyn SinkTask,
+        commands_tx: &std_mpsc::Sender<ConsumerCommand>,
+        force: bool,
+    ) -> Result<(), ConnectorError> {
+        if self.current.is_empty() || (!force && self.current == self.committed) {
+            return Ok(());
+        }
+        let committable = task.pre_commit(self.current.clone()).await?;
+        if !committable.is_empty() {
+            let _ = commands_tx.send(ConsumerCommand::Commit(committable));
+        }
+        // What was offered: a sink may commit less (e.g. S3 until an object is uploaded) and is
+        // asked again at the next tick.
+        self.committed = self.current.clone();
+        Ok(())
+    }
+
     async fn put(
         &mut self,
         task: &mut dyn SinkTask,

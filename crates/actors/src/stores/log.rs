@@ -177,7 +177,25 @@ impl TopicLog {
     /// # Errors
     /// Fails when the watermarks cannot be read.
     pub async fn read_to_end(&self) -> Result<(), StoreError> {
-        // One ListOffsets request for every partition: a timestamp of -1 asks for the end offset.
+        // Right after a topic is created its partitions may have no leader yet: retry a while.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let targets = loop {
+            match self.end_offsets().await {
+                Ok(targets) => break targets,
+                Err(error)
+                    if tokio::time::Instant::now() < deadline && !self.stop.is_cancelled() =>
+                {
+                    tracing::debug!(topic = %self.topic, %error, "end offsets not available yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        self.wait_applied(&targets).await
+    }
+
+    /// Reads the end offset of every partition with one ListOffsets request.
+    async fn end_offsets(&self) -> Result<BTreeMap<i32, i64>, StoreError> {
         let mut query = TopicPartitionList::new();
         for partition in &self.partitions {
             query
@@ -193,6 +211,9 @@ impl TopicLog {
         .map_err(|error| StoreError::kafka(&self.topic, "read end offsets", &error))?;
         let mut targets = BTreeMap::new();
         for element in ends.elements() {
+            if let Err(error) = element.error() {
+                return Err(StoreError::kafka(&self.topic, "read end offsets", &error));
+            }
             match element.offset() {
                 Offset::Offset(end) => {
                     targets.insert(element.partition(), end);
@@ -210,7 +231,7 @@ impl TopicLog {
                 }
             }
         }
-        self.wait_applied(&targets).await
+        Ok(targets)
     }
 
     /// Waits until the local position of each partition reaches its target offset.
