@@ -43,8 +43,9 @@ trap 'exit 130' INT TERM
 
 say "building release binaries (ferry, ferry-bench)"
 cargo build --release --quiet -p ferry-server -p ferry-tests --bins
-FERRY=target/release/ferry
-BENCH=target/release/ferry-bench
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+FERRY=$TARGET_DIR/release/ferry
+BENCH=$TARGET_DIR/release/ferry-bench
 
 if ! scripts/kafka.sh status >/dev/null 2>&1; then
   say "starting Kafka"
