@@ -11,6 +11,9 @@ pub enum StoreError {
     },
     #[error("worker is shutting down")]
     Stopped,
+    /// A newer leader initialised the same transactional id: this node must stop leading.
+    #[error("fenced by a newer leader: {0}")]
+    Fenced(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -47,6 +47,7 @@ pub(crate) async fn run(
     status.health_tx.send_replace(WorkerHealth::Starting(
         "Worker is creating its internal topics.".into(),
     ));
+    let embedded = topic_creator_opt.is_some();
     let creator: Arc<dyn TopicCreator> = match topic_creator_opt {
         Some(creator) => creator,
         None => Arc::new(AdminTopicCreator::new(&client_config)?),
@@ -84,6 +85,14 @@ pub(crate) async fn run(
             gossip.set_running_tasks(&running).await;
         }
     });
+    // Under `ferry dev` (a topic creator is given for the mock cluster) transactions are not
+    // reliable, so leader fencing is off there.
+    let fencing_opt = (!embedded).then(|| {
+        (
+            client_config.clone(),
+            format!("ferry-leader-{}", config.group_id),
+        )
+    });
     let (leader, leader_handle) = Actor::spawn(
         None,
         LeaderActor,
@@ -93,6 +102,7 @@ pub(crate) async fn run(
             config_store: Arc::clone(&config_store),
             members_rx: membership.members_rx(),
             rebalance_delay: config.scheduled_rebalance_max_delay,
+            fencing_opt: fencing_opt.clone(),
         },
     )
     .await?;

@@ -19,8 +19,10 @@ use tokio::sync::watch;
 use super::assignment::{compute_assignment, Assignment};
 use super::election::{elect_leader, Candidate};
 use crate::membership::Members;
+use crate::stores::config::LeaderWriter;
 use crate::stores::{ConfigSnapshot, ConfigStore, TargetState};
 use crate::worker::generate_task_configs;
+use crate::StoreError;
 
 /// How often the leader re-checks even without events.
 const LEADER_TICK: Duration = Duration::from_millis(500);
@@ -33,7 +35,14 @@ pub struct LeaderDeps {
     pub members_rx: watch::Receiver<Members>,
     /// Kafka Connect's `scheduled.rebalance.max.delay.ms`; Ferry's default is 0.
     pub rebalance_delay: Duration,
+    /// Client settings and the cluster's `transactional.id` for fenced leader writes; `None`
+    /// under `ferry dev` (the embedded cluster mis-handles transactions).
+    pub fencing_opt: Option<(rdkafka::config::ClientConfig, String)>,
 }
+
+/// How long a fenced leader waits before it may claim leadership again (so two nodes that both
+/// think they lead do not fence each other back and forth).
+const FENCED_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Messages of [`LeaderActor`].
 pub enum LeaderMsg {
@@ -61,6 +70,8 @@ pub struct LeaderState {
     /// Ready workers seen at the last tick, and when workers that left were last seen.
     last_workers: BTreeSet<String>,
     departed: BTreeMap<String, Instant>,
+    writer_opt: Option<LeaderWriter>,
+    fenced_until_opt: Option<Instant>,
 }
 
 /// The leader actor.
@@ -102,6 +113,8 @@ impl Actor for LeaderActor {
             desired_opt: None,
             last_workers: BTreeSet::new(),
             departed: BTreeMap::new(),
+            writer_opt: None,
+            fenced_until_opt: None,
         })
     }
 
@@ -150,14 +163,27 @@ impl LeaderState {
         }
         let am_leader = leader_opt.as_deref() == Some(self.deps.node_id.as_str());
         if !am_leader {
-            if self.is_leader {
-                tracing::info!(node_id = %self.deps.node_id, "stepping down as leader");
-            }
-            self.is_leader = false;
-            self.desired_opt = None;
+            self.step_down("another node leads");
             return;
         }
         if !self.is_leader {
+            if self
+                .fenced_until_opt
+                .is_some_and(|until| Instant::now() < until)
+            {
+                return;
+            }
+            if let Some((client_config, transactional_id)) = &self.deps.fencing_opt {
+                match LeaderWriter::fence_older_leaders(client_config, transactional_id).await {
+                    Ok(writer) => self.writer_opt = Some(writer),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot confirm leadership in Kafka yet");
+                        return;
+                    }
+                }
+            } else {
+                tracing::info!("leader fencing skipped: the embedded Kafka cluster does not handle transactions");
+            }
             // Start from what the previous leader published.
             if let Err(error) = self.deps.config_store.refresh().await {
                 tracing::warn!(%error, "leader cannot read the config topic yet");
@@ -227,14 +253,39 @@ impl LeaderState {
             workers = workers.len(),
             "publishing assignment"
         );
-        if let Err(error) = self.deps.config_store.put_assignment(&published).await {
-            tracing::warn!(%error, "failed to publish the assignment");
+        let result = self
+            .deps
+            .config_store
+            .put_assignment_as_leader(self.writer_opt.as_ref(), &published)
+            .await;
+        self.handle_write_result(result, "publish the assignment");
+    }
+
+    fn step_down(&mut self, reason: &str) {
+        if self.is_leader {
+            tracing::info!(node_id = %self.deps.node_id, reason, "stepping down as leader");
+        }
+        self.is_leader = false;
+        self.desired_opt = None;
+        self.writer_opt = None;
+    }
+
+    /// Steps down when a newer leader fenced this one.
+    fn handle_write_result(&mut self, result: Result<(), StoreError>, what: &str) {
+        match result {
+            Ok(()) => {}
+            Err(StoreError::Fenced(message)) => {
+                tracing::warn!(%message, "fenced by a newer leader");
+                self.fenced_until_opt = Some(Instant::now() + FENCED_BACKOFF);
+                self.step_down("fenced");
+            }
+            Err(error) => tracing::warn!(%error, "failed to {what}"),
         }
     }
 
     /// Writes task configs for connectors whose stored ones are missing or outdated; returns true
     /// when it wrote any (the next snapshot triggers another tick).
-    async fn ensure_task_configs(&self, snapshot: &ConfigSnapshot) -> bool {
+    async fn ensure_task_configs(&mut self, snapshot: &ConfigSnapshot) -> bool {
         let mut wrote = false;
         for (name, config) in &snapshot.connectors {
             let wanted = if snapshot.target_state(name) == TargetState::Stopped {
@@ -246,17 +297,17 @@ impl LeaderState {
             let Ok(task_configs) = wanted else { continue };
             if snapshot.tasks.get(name) != Some(&task_configs) {
                 tracing::info!(connector = %name, tasks = task_configs.len(), "writing task configs");
-                match self
+                let result = self
                     .deps
                     .config_store
-                    .put_task_configs(name, &task_configs)
-                    .await
-                {
-                    Ok(()) => wrote = true,
-                    Err(error) => {
-                        tracing::warn!(connector = %name, %error, "failed to write task configs")
-                    }
+                    .put_task_configs_as_leader(self.writer_opt.as_ref(), name, &task_configs)
+                    .await;
+                let succeeded = result.is_ok();
+                self.handle_write_result(result, "write task configs");
+                if !self.is_leader {
+                    return false;
                 }
+                wrote |= succeeded;
             }
         }
         wrote

@@ -12,8 +12,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use ferry_connectors::sdk::TaskConfig;
 use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::watch;
@@ -201,6 +206,73 @@ fn properties_of(value: &serde_json::Value) -> Option<BTreeMap<String, String>> 
     )
 }
 
+/// The leader's transactional writer for the config topic. Initialising it (with the cluster's
+/// fixed `transactional.id`) fences every older leader's writer: their next write fails and they
+/// step down.
+pub struct LeaderWriter {
+    producer: FutureProducer,
+}
+
+impl LeaderWriter {
+    /// Creates the writer and initialises its transactions, fencing older leaders.
+    ///
+    /// # Errors
+    /// Fails when the producer cannot be created or Kafka refuses the transactional id.
+    pub async fn fence_older_leaders(
+        client_config: &ClientConfig,
+        transactional_id: &str,
+    ) -> Result<Self, StoreError> {
+        let producer: FutureProducer = client_config
+            .clone()
+            .set("transactional.id", transactional_id)
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .create()
+            .map_err(|error| {
+                StoreError::kafka("(config)", "create transactional producer", &error)
+            })?;
+        let initialising = producer.clone();
+        tokio::task::spawn_blocking(move || initialising.init_transactions(TXN_TIMEOUT))
+            .await
+            .map_err(|error| StoreError::Internal(error.to_string()))?
+            .map_err(|error| classify_txn_error("initialise transactions", &error))?;
+        Ok(LeaderWriter { producer })
+    }
+}
+
+const TXN_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn classify_txn_error(operation: &str, error: &KafkaError) -> StoreError {
+    let fenced = match error {
+        KafkaError::Transaction(rd_error) => {
+            rd_error.is_fatal()
+                || matches!(
+                    rd_error.code(),
+                    RDKafkaErrorCode::Fenced
+                        | RDKafkaErrorCode::ProducerFenced
+                        | RDKafkaErrorCode::InvalidProducerEpoch
+                )
+        }
+        other => matches!(
+            other.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::Fenced
+                    | RDKafkaErrorCode::ProducerFenced
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+            )
+        ),
+    };
+    if fenced {
+        StoreError::Fenced(format!("{operation}: {error}"))
+    } else {
+        StoreError::Kafka {
+            topic: "(config)".to_string(),
+            operation: operation.to_string(),
+            message: error.to_string(),
+        }
+    }
+}
+
 /// The config store.
 pub struct ConfigStore {
     log: TopicLog,
@@ -312,6 +384,91 @@ impl ConfigStore {
             Some(&json!({ "tasks": task_configs.len() })),
         )
         .await
+    }
+
+    /// Writes task configs and their commit record in one transaction of the leader's writer
+    /// (or plainly when `writer_opt` is `None`: the embedded cluster, which mis-handles
+    /// transactions).
+    ///
+    /// # Errors
+    /// [`StoreError::Fenced`] when a newer leader took over.
+    pub async fn put_task_configs_as_leader(
+        &self,
+        writer_opt: Option<&LeaderWriter>,
+        name: &str,
+        task_configs: &[TaskConfig],
+    ) -> Result<(), StoreError> {
+        let Some(writer) = writer_opt else {
+            return self.put_task_configs(name, task_configs).await;
+        };
+        let mut records = Vec::new();
+        for (index, config) in task_configs.iter().enumerate() {
+            records.push((
+                format!("{TASK_PREFIX}{name}-{index}"),
+                json!({ "properties": config }),
+            ));
+        }
+        records.push((
+            format!("{COMMIT_PREFIX}{name}"),
+            json!({ "tasks": task_configs.len() }),
+        ));
+        self.write_transaction(writer, records).await
+    }
+
+    /// Publishes an assignment in a transaction of the leader's writer (plainly without one).
+    ///
+    /// # Errors
+    /// [`StoreError::Fenced`] when a newer leader took over.
+    pub async fn put_assignment_as_leader(
+        &self,
+        writer_opt: Option<&LeaderWriter>,
+        assignment: &Assignment,
+    ) -> Result<(), StoreError> {
+        let Some(writer) = writer_opt else {
+            return self.put_assignment(assignment).await;
+        };
+        let value = serde_json::to_value(assignment)
+            .map_err(|error| StoreError::Internal(error.to_string()))?;
+        self.write_transaction(writer, vec![(ASSIGNMENT_KEY.to_string(), value)])
+            .await
+    }
+
+    async fn write_transaction(
+        &self,
+        writer: &LeaderWriter,
+        records: Vec<(String, serde_json::Value)>,
+    ) -> Result<(), StoreError> {
+        writer
+            .producer
+            .begin_transaction()
+            .map_err(|error| classify_txn_error("begin transaction", &error))?;
+        let mut last = None;
+        for (key, value) in records {
+            let bytes = serde_json::to_vec(&value)
+                .map_err(|error| StoreError::Internal(error.to_string()))?;
+            let record: FutureRecord<'_, str, [u8]> = FutureRecord::to(self.log.topic())
+                .key(key.as_str())
+                .payload(bytes.as_slice());
+            match writer.producer.send(record, TXN_TIMEOUT).await {
+                Ok(delivery) => last = Some((delivery.partition, delivery.offset)),
+                Err((error, _)) => {
+                    let classified = classify_txn_error("write", &error);
+                    let _ = writer.producer.abort_transaction(TXN_TIMEOUT);
+                    return Err(classified);
+                }
+            }
+        }
+        let committing = writer.producer.clone();
+        tokio::task::spawn_blocking(move || committing.commit_transaction(TXN_TIMEOUT))
+            .await
+            .map_err(|error| StoreError::Internal(error.to_string()))?
+            .map_err(|error| classify_txn_error("commit transaction", &error))?;
+        if let Some((partition, offset)) = last {
+            self.log
+                .wait_applied(&BTreeMap::from([(partition, offset + 1)]))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Publishes an assignment (the leader's job).

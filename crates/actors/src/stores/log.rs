@@ -235,7 +235,10 @@ impl TopicLog {
     }
 
     /// Waits until the local position of each partition reaches its target offset.
-    async fn wait_applied(&self, targets: &BTreeMap<i32, i64>) -> Result<(), StoreError> {
+    pub(crate) async fn wait_applied(
+        &self,
+        targets: &BTreeMap<i32, i64>,
+    ) -> Result<(), StoreError> {
         loop {
             let notified = self.applied.notified();
             if self.reached(targets) {
