@@ -18,7 +18,8 @@ impl ClusterApi {
     }
 }
 
-/// Why the cluster view is not served yet.
+/// Why the cluster view is not served yet: this worker has no gossip membership, leader election
+/// or assignment yet, and answering with only itself would mislead.
 const CLUSTER_VIEW_UNIMPLEMENTED: &str = "is not implemented yet: it needs the cluster view \
      (gossip membership, leader election and assignment), which this worker does not have yet";
 
@@ -55,6 +56,9 @@ impl proto::cluster_service_server::ClusterService for ClusterApi {
         &self,
         _request: Request<proto::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        Err(cluster_view_unimplemented("Watch"))
+        Err(Status::unimplemented(
+            "Watch is not implemented yet: it needs status-change events from the status store \
+             and the cluster view (membership changes), which this worker does not have yet",
+        ))
     }
 }
