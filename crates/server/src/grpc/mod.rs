@@ -2,10 +2,18 @@
 //! without .proto files) and `grpc.health.v1.Health`.
 
 mod cluster;
+mod connectors;
+mod convert;
+mod plugins;
 
 use tonic::service::Routes;
 
 use crate::service::ConnectService;
+
+type ClusterServer = proto::cluster_service_server::ClusterServiceServer<cluster::ClusterApi>;
+type ConnectorServer =
+    proto::connector_service_server::ConnectorServiceServer<connectors::ConnectorApi>;
+type PluginServer = proto::plugin_service_server::PluginServiceServer<plugins::PluginApi>;
 
 /// Generated protobuf and gRPC code for package `ferry.v1`.
 #[allow(unreachable_pub, clippy::all, clippy::pedantic)]
@@ -22,12 +30,18 @@ pub struct GrpcHealth {
 }
 
 impl GrpcHealth {
+    /// Marks every Ferry service SERVING.
     pub async fn set_serving(&self) {
-        self.reporter.set_serving::<proto::cluster_service_server::ClusterServiceServer<cluster::ClusterApi>>().await;
+        self.reporter.set_serving::<ClusterServer>().await;
+        self.reporter.set_serving::<ConnectorServer>().await;
+        self.reporter.set_serving::<PluginServer>().await;
     }
 
+    /// Marks every Ferry service NOT_SERVING.
     pub async fn set_not_serving(&self) {
-        self.reporter.set_not_serving::<proto::cluster_service_server::ClusterServiceServer<cluster::ClusterApi>>().await;
+        self.reporter.set_not_serving::<ClusterServer>().await;
+        self.reporter.set_not_serving::<ConnectorServer>().await;
+        self.reporter.set_not_serving::<PluginServer>().await;
     }
 }
 
@@ -45,9 +59,13 @@ pub fn routes(service: ConnectService) -> anyhow::Result<(Routes, GrpcHealth)> {
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let routes = Routes::new(proto::cluster_service_server::ClusterServiceServer::new(
-        cluster::ClusterApi::new(service),
-    ))
+    let routes = Routes::new(ClusterServer::new(cluster::ClusterApi::new(
+        service.clone(),
+    )))
+    .add_service(ConnectorServer::new(connectors::ConnectorApi::new(
+        service.clone(),
+    )))
+    .add_service(PluginServer::new(plugins::PluginApi::new(service)))
     .add_service(health_service)
     .add_service(reflection_v1)
     .add_service(reflection_v1alpha);
