@@ -68,6 +68,9 @@ start_kafka() {
 }
 
 install_prerequisites
+step "grpcurl (for the gRPC script tests)"
+scripts/install-grpcurl.sh
+export PATH="$PATH:$HOME/go/bin"
 start_kafka
 
 step "cargo fmt --check"

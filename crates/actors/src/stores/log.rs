@@ -17,7 +17,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::StoreError;
@@ -45,8 +45,14 @@ pub struct TopicLog {
     producer: FutureProducer,
     consumer: Arc<StreamConsumer>,
     partitions: Vec<i32>,
-    applied: Arc<Notify>,
+    waiters_tx: mpsc::UnboundedSender<Waiter>,
     stop: CancellationToken,
+}
+
+/// Someone waiting until the reader applied every record before these offsets.
+struct Waiter {
+    targets: BTreeMap<i32, i64>,
+    done_tx: oneshot::Sender<()>,
 }
 
 impl TopicLog {
@@ -96,33 +102,49 @@ impl TopicLog {
             .assign(&assignment)
             .map_err(|error| StoreError::kafka(topic, "assign", &error))?;
 
-        let applied = Arc::new(Notify::new());
+        // The reader task answers waiters itself, between records: whatever the consumer's
+        // position says was read has then also been applied (no window between the two).
+        let (waiters_tx, mut waiters_rx) = mpsc::unbounded_channel::<Waiter>();
         let reader_consumer = Arc::clone(&consumer);
-        let reader_applied = Arc::clone(&applied);
         let reader_stop = stop.clone();
         let reader_topic = topic.to_string();
         tokio::spawn(async move {
             let mut stream = reader_consumer.stream();
+            let mut waiters: Vec<Waiter> = Vec::new();
+            let mut recheck = tokio::time::interval(POSITION_RECHECK);
             loop {
                 tokio::select! {
                     biased;
                     () = reader_stop.cancelled() => break,
+                    Some(waiter) = waiters_rx.recv() => waiters.push(waiter),
                     next = stream.next() => match next {
-                        Some(Ok(message)) => {
-                            apply(&LogRecord {
-                                key: message.key(),
-                                value: message.payload(),
-                                partition: message.partition(),
-                                offset: message.offset(),
-                            });
-                            reader_applied.notify_waiters();
-                        }
+                        Some(Ok(message)) => apply(&LogRecord {
+                            key: message.key(),
+                            value: message.payload(),
+                            partition: message.partition(),
+                            offset: message.offset(),
+                        }),
                         Some(Err(error)) => {
                             tracing::warn!(topic = %reader_topic, %error, "error reading internal topic");
-                            reader_applied.notify_waiters();
                         }
                         None => break,
+                    },
+                    _ = recheck.tick(), if !waiters.is_empty() => {}
+                }
+                if !waiters.is_empty() {
+                    let positions_opt = reader_consumer.position().ok();
+                    let mut still_waiting = Vec::with_capacity(waiters.len());
+                    for waiter in waiters.drain(..) {
+                        let done = positions_opt.as_ref().is_some_and(|positions| {
+                            reached(positions, &reader_topic, &waiter.targets)
+                        });
+                        if done {
+                            let _ = waiter.done_tx.send(());
+                        } else {
+                            still_waiting.push(waiter);
+                        }
                     }
+                    waiters = still_waiting;
                 }
             }
         });
@@ -131,7 +153,7 @@ impl TopicLog {
             producer,
             consumer,
             partitions,
-            applied,
+            waiters_tx,
             stop,
         })
     }
@@ -234,44 +256,39 @@ impl TopicLog {
         Ok(targets)
     }
 
-    /// Waits until the local position of each partition reaches its target offset.
+    /// Waits until the reader applied every record before each partition's target offset.
     pub(crate) async fn wait_applied(
         &self,
         targets: &BTreeMap<i32, i64>,
     ) -> Result<(), StoreError> {
-        loop {
-            let notified = self.applied.notified();
-            if self.reached(targets) {
-                return Ok(());
-            }
-            if self.stop.is_cancelled() {
-                return Err(StoreError::Stopped);
-            }
-            tokio::select! {
-                () = notified => {}
-                () = tokio::time::sleep(POSITION_RECHECK) => {}
-                () = self.stop.cancelled() => return Err(StoreError::Stopped),
-            }
+        let (done_tx, done_rx) = oneshot::channel();
+        self.waiters_tx
+            .send(Waiter {
+                targets: targets.clone(),
+                done_tx,
+            })
+            .map_err(|_| StoreError::Stopped)?;
+        tokio::select! {
+            result = done_rx => result.map_err(|_| StoreError::Stopped),
+            () = self.stop.cancelled() => Err(StoreError::Stopped),
         }
     }
+}
 
-    fn reached(&self, targets: &BTreeMap<i32, i64>) -> bool {
-        let Ok(positions) = self.consumer.position() else {
-            return false;
-        };
-        targets.iter().all(|(partition, target)| {
-            if *target <= 0 {
-                return true;
-            }
-            match positions
-                .find_partition(&self.topic, *partition)
-                .map(|entry| entry.offset())
-            {
-                Some(Offset::Offset(position)) => position >= *target,
-                _ => false,
-            }
-        })
-    }
+/// Returns true when the position of each partition reached its target offset.
+fn reached(positions: &TopicPartitionList, topic: &str, targets: &BTreeMap<i32, i64>) -> bool {
+    targets.iter().all(|(partition, target)| {
+        if *target <= 0 {
+            return true;
+        }
+        match positions
+            .find_partition(topic, *partition)
+            .map(|entry| entry.offset())
+        {
+            Some(Offset::Offset(position)) => position >= *target,
+            _ => false,
+        }
+    })
 }
 
 /// Reads the topic's partitions, retrying for a while: a topic created a moment ago may not be in
