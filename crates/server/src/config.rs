@@ -9,6 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
+use ferry_actors::worker::restart_policy::RestartPolicy;
+
 /// Worker property keys, one constant each.
 pub mod keys {
     pub const BOOTSTRAP_SERVERS: &str = "bootstrap.servers";
@@ -31,6 +33,10 @@ pub mod keys {
     pub const NODE_ID: &str = "node.id";
     pub const GOSSIP_LISTEN: &str = "gossip.listen";
     pub const GOSSIP_SEEDS: &str = "gossip.seeds";
+    pub const TASK_RESTART_MAX_FAILURES: &str = "task.restart.max.failures";
+    pub const TASK_RESTART_WINDOW_MS: &str = "task.restart.window.ms";
+    pub const TASK_RESTART_INITIAL_BACKOFF_MS: &str = "task.restart.initial.backoff.ms";
+    pub const TASK_RESTART_MAX_BACKOFF_MS: &str = "task.restart.max.backoff.ms";
 }
 
 const DEFAULT_BOOTSTRAP_SERVERS: &str = "localhost:9092";
@@ -81,6 +87,8 @@ pub struct WorkerConfig {
     /// UDP address gossip binds; defaults to the listener's address.
     pub gossip_listen: SocketAddr,
     pub gossip_seeds: Vec<String>,
+    /// How a failing task is restarted in place before it is handed to another worker.
+    pub restart_policy: RestartPolicy,
     /// Every key as given (known and unknown), for connector defaults and client pass-through.
     pub properties: BTreeMap<String, String>,
 }
@@ -200,6 +208,18 @@ impl WorkerConfig {
             node_id,
             gossip_listen,
             gossip_seeds,
+            restart_policy: RestartPolicy {
+                initial_backoff: reader.millis(keys::TASK_RESTART_INITIAL_BACKOFF_MS, 500, 1)?,
+                max_backoff: reader.millis(keys::TASK_RESTART_MAX_BACKOFF_MS, 30_000, 1)?,
+                max_failures: usize::try_from(reader.int_in_range(
+                    keys::TASK_RESTART_MAX_FAILURES,
+                    5,
+                    1,
+                    1_000,
+                )?)
+                .expect("range-checked to be positive"),
+                window: reader.millis(keys::TASK_RESTART_WINDOW_MS, 300_000, 1)?,
+            },
             properties,
         })
     }

@@ -10,7 +10,6 @@ use ferry_actors::runtime::TaskEnv;
 use ferry_actors::stores::{
     AdminTopicCreator, ConfigStore, OffsetStore, StatusStore, TopicCreator, TopicSpec,
 };
-use ferry_actors::worker::restart_policy::RestartPolicy;
 use ferry_actors::worker::{WorkerActor, WorkerDeps, WorkerMsg};
 use ferry_connectors::builtin_registry;
 use ractor::Actor;
@@ -78,6 +77,14 @@ pub(crate) async fn run(
     let generation =
         i64::try_from(membership.config().generation / 1_000_000_000).unwrap_or(i64::MAX);
     let (running_tx, mut running_rx) = tokio::sync::watch::channel(Vec::new());
+    let (gave_up_tx, mut gave_up_rx) = tokio::sync::watch::channel(Vec::new());
+    let gossip_gave_up = membership.clone();
+    tokio::spawn(async move {
+        while gave_up_rx.changed().await.is_ok() {
+            let gave_up = gave_up_rx.borrow_and_update().clone();
+            gossip_gave_up.set_gave_up_tasks(&gave_up).await;
+        }
+    });
     let gossip = membership.clone();
     tokio::spawn(async move {
         while running_rx.changed().await.is_ok() {
@@ -109,6 +116,7 @@ pub(crate) async fn run(
     let deps = WorkerDeps {
         node_id: config.node_id.clone(),
         running_tx,
+        gave_up_tx,
         worker_id: config.advertised_addr.clone(),
         registry: builtin_registry(),
         config_store: Arc::clone(&config_store),
@@ -120,7 +128,7 @@ pub(crate) async fn run(
             offset_flush_interval: config.offset_flush_interval,
             offset_flush_timeout: config.offset_flush_timeout,
         },
-        restart_policy: RestartPolicy::default(),
+        restart_policy: config.restart_policy,
         task_shutdown_timeout: config.task_shutdown_timeout,
         generation,
     };

@@ -229,7 +229,8 @@ impl LeaderState {
             .clone()
             .or_else(|| snapshot.assignment.clone())
             .unwrap_or_default();
-        let desired = compute_assignment(&workers, &connectors, &previous);
+        let mut desired = compute_assignment(&workers, &connectors, &previous);
+        move_tasks_off_workers_that_gave_up(&mut desired, &members, &workers);
         self.desired_opt = Some(desired.clone());
 
         // Revoke before assign: a task another live member still runs waits for it to stop.
@@ -311,5 +312,52 @@ impl LeaderState {
             }
         }
         wrote
+    }
+}
+
+/// Moves each task whose worker gave up on it (gossiped `gave_up_tasks`) to the least-loaded
+/// worker that has not; a task every worker gave up on stays where it is (and shows FAILED).
+fn move_tasks_off_workers_that_gave_up(
+    assignment: &mut Assignment,
+    members: &Members,
+    workers: &BTreeSet<String>,
+) {
+    let mut gave_up_by: BTreeMap<&(String, u32), BTreeSet<&str>> = BTreeMap::new();
+    for member in members.values() {
+        for task in &member.gave_up_tasks {
+            gave_up_by
+                .entry(task)
+                .or_default()
+                .insert(member.node_id.as_str());
+        }
+    }
+    if gave_up_by.is_empty() {
+        return;
+    }
+    let mut load: BTreeMap<String, usize> =
+        workers.iter().map(|worker| (worker.clone(), 0)).collect();
+    for owner in assignment.tasks.values() {
+        *load.entry(owner.clone()).or_default() += 1;
+    }
+    for (task, owner) in &mut assignment.tasks {
+        let Some(excluded) = gave_up_by.get(task) else {
+            continue;
+        };
+        if !excluded.contains(owner.as_str()) {
+            continue;
+        }
+        let candidate_opt = load
+            .iter()
+            .filter(|(worker, _)| !excluded.contains(worker.as_str()))
+            .min_by(|a, b| a.1.cmp(b.1).then_with(|| a.0.cmp(b.0)))
+            .map(|(worker, _)| worker.clone());
+        if let Some(candidate) = candidate_opt {
+            tracing::info!(connector = %task.0, task = task.1, from = %owner, to = %candidate, "moving a task its worker gave up on");
+            if let Some(count) = load.get_mut(owner.as_str()) {
+                *count = count.saturating_sub(1);
+            }
+            *load.entry(candidate.clone()).or_default() += 1;
+            *owner = candidate;
+        }
     }
 }

@@ -74,6 +74,7 @@ mod tests {
             version: "0.1.0".to_string(),
             ready,
             running_tasks: Vec::new(),
+            gave_up_tasks: Vec::new(),
             assignment_epoch: 0,
         }
     }

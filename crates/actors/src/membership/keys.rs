@@ -29,6 +29,9 @@ pub const NOT_READY: &str = "NOT_READY";
 /// The tasks running on the node, encoded with [`encode_running_tasks`]
 /// (e.g. `conn-a:0,1,2;conn-b:0`).
 pub const RUNNING_TASKS_KEY: &str = "running_tasks";
+/// Tasks the node gave up on after repeated failures (same encoding as [`RUNNING_TASKS_KEY`]):
+/// the leader moves them to another worker.
+pub const GAVE_UP_TASKS_KEY: &str = "gave_up_tasks";
 
 /// The epoch of the last assignment the node applied, a `u64` in decimal.
 pub const ASSIGNMENT_EPOCH_KEY: &str = "assignment_epoch";

@@ -229,6 +229,7 @@ impl MembershipConfig {
             (keys::VERSION_KEY.to_string(), self.version.clone()),
             (keys::READINESS_KEY.to_string(), keys::NOT_READY.to_string()),
             (keys::RUNNING_TASKS_KEY.to_string(), String::new()),
+            (keys::GAVE_UP_TASKS_KEY.to_string(), String::new()),
             (
                 keys::ASSIGNMENT_EPOCH_KEY.to_string(),
                 keys::encode_assignment_epoch(0),
@@ -277,6 +278,8 @@ pub struct Member {
     pub ready: bool,
     /// Tasks it runs, `(connector, task index)`, sorted.
     pub running_tasks: Vec<(String, u32)>,
+    /// Tasks it gave up on after repeated failures (the leader moves them elsewhere).
+    pub gave_up_tasks: Vec<(String, u32)>,
     /// Epoch of the last assignment it applied.
     pub assignment_epoch: u64,
 }
@@ -294,6 +297,10 @@ impl Member {
                 Vec::new()
             }),
         };
+        let gave_up_tasks = node_state
+            .get(keys::GAVE_UP_TASKS_KEY)
+            .and_then(|encoded| keys::decode_running_tasks(encoded).ok())
+            .unwrap_or_default();
         let assignment_epoch = node_state
             .get(keys::ASSIGNMENT_EPOCH_KEY)
             .and_then(keys::decode_assignment_epoch)
@@ -307,6 +314,7 @@ impl Member {
                 .to_string(),
             ready: node_state.get(keys::READINESS_KEY) == Some(keys::READY),
             running_tasks,
+            gave_up_tasks,
             assignment_epoch,
             node_id,
         })
@@ -457,6 +465,12 @@ impl Membership {
     pub async fn set_ready(&self, ready: bool) {
         let readiness = if ready { keys::READY } else { keys::NOT_READY };
         self.set_self_key(keys::READINESS_KEY, readiness.to_string())
+            .await;
+    }
+
+    /// Publishes the tasks this node gave up on after repeated failures.
+    pub async fn set_gave_up_tasks(&self, tasks: &[(String, u32)]) {
+        self.set_self_key(keys::GAVE_UP_TASKS_KEY, keys::encode_running_tasks(tasks))
             .await;
     }
 

@@ -441,6 +441,7 @@ async fn peers_see_readiness_tasks_and_epoch() {
     let expected_b = Member {
         ready: true,
         running_tasks: running_tasks.clone(),
+        gave_up_tasks: Vec::new(),
         assignment_epoch: 7,
         ..b_member
     };

@@ -41,6 +41,8 @@ pub struct WorkerDeps {
     pub worker_id: String,
     /// The tasks running here, for gossip (the leader revokes before it reassigns).
     pub running_tx: tokio::sync::watch::Sender<Vec<TaskKey>>,
+    /// The tasks this worker gave up on, for gossip (the leader moves them elsewhere).
+    pub gave_up_tx: tokio::sync::watch::Sender<Vec<TaskKey>>,
     pub registry: ConnectorRegistry,
     pub config_store: Arc<ConfigStore>,
     pub status_store: Arc<StatusStore>,
@@ -111,6 +113,9 @@ pub struct WorkerState {
     backing_off: BTreeMap<TaskKey, (TaskConfig, u64)>,
     /// Tasks given up on, with the config that failed.
     failed: BTreeMap<TaskKey, TaskConfig>,
+    /// Tasks that failed too often here (retryable errors), with the config that failed; the
+    /// leader moves them to another worker. Cleared by a config change or a restart request.
+    gave_up: BTreeMap<TaskKey, TaskConfig>,
     history: BTreeMap<TaskKey, TaskHistory>,
     /// Last connector state this worker wrote.
     connector_states: BTreeMap<String, State>,
@@ -147,6 +152,7 @@ impl Actor for WorkerActor {
             running: BTreeMap::new(),
             backing_off: BTreeMap::new(),
             failed: BTreeMap::new(),
+            gave_up: BTreeMap::new(),
             history: BTreeMap::new(),
             connector_states: BTreeMap::new(),
             next_run_id: 0,
@@ -226,6 +232,13 @@ impl WorkerState {
     async fn reconcile(&mut self, myself: &ActorRef<WorkerMsg>) {
         let snapshot = self.deps.config_store.snapshot();
         let desired = desired_tasks(&snapshot, &self.deps.node_id);
+        self.gave_up.retain(|key, config| {
+            snapshot
+                .tasks
+                .get(&key.0)
+                .and_then(|tasks| tasks.get(key.1 as usize))
+                == Some(config)
+        });
         // Forget failures of tasks whose config changed or that are gone.
         self.failed
             .retain(|key, config| desired.get(key) == Some(config));
@@ -262,6 +275,18 @@ impl WorkerState {
         }
         self.write_connector_states(&snapshot).await;
         self.publish_running();
+        self.publish_gave_up();
+    }
+
+    fn publish_gave_up(&self) {
+        let gave_up: Vec<TaskKey> = self.gave_up.keys().cloned().collect();
+        self.deps.gave_up_tx.send_if_modified(|current| {
+            if *current == gave_up {
+                return false;
+            }
+            current.clone_from(&gave_up);
+            true
+        });
     }
 
     fn publish_running(&self) {
@@ -490,7 +515,14 @@ impl WorkerState {
                     run_id: restart_run,
                 });
             }
-            RestartDecision::GiveUp => self.fail_task(&key, task.config, &trace).await,
+            RestartDecision::GiveUp => {
+                // Give up here; the leader tries it on another worker, and only when every
+                // worker gave up does it stay FAILED.
+                tracing::warn!(connector = %key.0, task = key.1, "task failed too often here; handing it to another worker");
+                self.gave_up.insert(key.clone(), task.config.clone());
+                self.publish_gave_up();
+                self.fail_task(&key, task.config, &trace).await;
+            }
         }
     }
 
@@ -518,6 +550,9 @@ impl WorkerState {
         self.stop_task(key).await;
         self.failed.remove(key);
         self.backing_off.remove(key);
+        if self.gave_up.remove(key).is_some() {
+            self.publish_gave_up();
+        }
         if let Some(history) = self.history.get_mut(key) {
             history.failures.clear();
         }

@@ -1,0 +1,239 @@
+//! Supervision across workers and data safety through kills, with three `ferry worker` processes
+//! on the real broker.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ferry_tests::{all_running, free_local_addr, test_bootstrap, unique_name, Api, FerryProcess};
+use nix::sys::signal::Signal;
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::json;
+
+const FAST_RESTARTS: [(&str, &str); 3] = [
+    ("task.restart.max.failures", "2"),
+    ("task.restart.initial.backoff.ms", "100"),
+    ("task.restart.max.backoff.ms", "200"),
+];
+
+fn start_worker(dir: &Path, prefix: &str, addr: SocketAddr, seeds: &[SocketAddr]) -> FerryProcess {
+    let seeds: Vec<String> = seeds.iter().map(ToString::to_string).collect();
+    let seeds = seeds.join(",");
+    let node_id = format!("node-{}", addr.port());
+    let mut extra = vec![
+        ("gossip.seeds", seeds.as_str()),
+        ("node.id", node_id.as_str()),
+    ];
+    extra.extend(FAST_RESTARTS);
+    FerryProcess::worker(dir, prefix, addr, &extra).unwrap()
+}
+
+async fn start_cluster(dir: &Path, prefix: &str) -> (Vec<SocketAddr>, Vec<FerryProcess>) {
+    let addrs: Vec<SocketAddr> = (0..3).map(|_| free_local_addr()).collect();
+    let mut workers: Vec<FerryProcess> = addrs
+        .iter()
+        .map(|addr| start_worker(dir, prefix, *addr, &addrs))
+        .collect();
+    for worker in &mut workers {
+        worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    }
+    let api = Api::new(addrs[0]);
+    ferry_tests::wait_until(Duration::from_secs(30), "three ready members", || {
+        let api = api.clone();
+        async move {
+            let (_, view) = api.get("/cluster").await.ok()?;
+            (view["members"]
+                .as_array()?
+                .iter()
+                .filter(|m| m["ready"] == true)
+                .count()
+                == 3)
+                .then_some(())
+        }
+    })
+    .await
+    .unwrap();
+    (addrs, workers)
+}
+
+#[tokio::test]
+async fn a_task_failing_everywhere_is_tried_on_other_workers_then_failed_while_others_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("supervise");
+    let topic = format!("{prefix}-in");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", test_bootstrap())
+        .create()
+        .unwrap();
+    for index in 0..10 {
+        let payload = json!({"schema": {"type": "string", "optional": false}, "payload": format!("line {index}")}).to_string();
+        producer
+            .send(
+                FutureRecord::<str, str>::to(&topic).payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+    let (addrs, _workers) = start_cluster(dir.path(), &prefix).await;
+    let api = Api::new(addrs[0]);
+    api.create_connector(
+        "healthy",
+        json!({"connector.class": "Datagen", "kafka.topic": format!("{prefix}-gen"), "quickstart": "sequence", "tasks.max": 3, "max.interval": 100}),
+    )
+    .await
+    .unwrap();
+    // Every write fails: the file's folder does not exist.
+    api.create_connector(
+        "doomed",
+        json!({"connector.class": "FileStreamSink", "file": "/nonexistent-ferry-dir/out.txt", "topics": topic}),
+    )
+    .await
+    .unwrap();
+
+    let mut workers_seen = BTreeSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let final_status = loop {
+        let (_, status) = api.get("/connectors/doomed/status").await.unwrap();
+        let task = &status["tasks"][0];
+        if let Some(worker) = task["worker_id"].as_str() {
+            if task["state"] == "RUNNING" || task["state"] == "FAILED" {
+                workers_seen.insert(worker.to_string());
+            }
+        }
+        if task["state"] == "FAILED" && workers_seen.len() == 3 {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not FAILED on every worker in time; seen {workers_seen:?}, last {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    println!("doomed task ran on {workers_seen:?} before ending FAILED");
+    let trace = final_status["tasks"][0]["trace"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        trace.contains("/nonexistent-ferry-dir/out.txt"),
+        "trace names the cause: {trace}"
+    );
+    // It stays FAILED (every worker gave up), and the other connector keeps running.
+    let healthy = api
+        .wait_status("healthy", Duration::from_secs(30), |s| all_running(s, 3))
+        .await
+        .unwrap();
+    assert!(all_running(&healthy, 3), "{healthy}");
+    let (_, again) = api.get("/connectors/doomed/status").await.unwrap();
+    assert_eq!(again["tasks"][0]["state"], "FAILED", "{again}");
+}
+
+#[tokio::test]
+async fn a_sequence_pipeline_through_two_kills_misses_no_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("seq");
+    let output = dir.path().join("sequence.txt");
+    let (addrs, mut workers) = start_cluster(dir.path(), &prefix).await;
+    let api = Api::new(addrs[0]);
+    let per_task = 400u64;
+    api.create_connector(
+        "sequence",
+        json!({"connector.class": "Datagen", "kafka.topic": format!("{prefix}-seq"), "quickstart": "sequence",
+               "tasks.max": 3, "max.interval": 5, "iterations": per_task}),
+    )
+    .await
+    .unwrap();
+    api.create_connector(
+        "sink",
+        json!({"connector.class": "FileStreamSink", "file": output, "topics": format!("{prefix}-seq"), "tasks.max": 2}),
+    )
+    .await
+    .unwrap();
+
+    let count_lines = |path: &Path| {
+        std::fs::read_to_string(path)
+            .map(|text| text.lines().count())
+            .unwrap_or(0)
+    };
+    for (round, victim) in [1usize, 2].into_iter().enumerate() {
+        let before = count_lines(&output);
+        ferry_tests::wait_until(
+            Duration::from_secs(60),
+            "more output before the kill",
+            || async { (count_lines(&output) > before + 50).then_some(()) },
+        )
+        .await
+        .unwrap();
+        workers[victim].signal(Signal::SIGKILL).unwrap();
+        workers[victim]
+            .wait_exit(Duration::from_secs(5))
+            .await
+            .unwrap();
+        println!(
+            "kill {} of worker {victim} with {} lines out",
+            round + 1,
+            count_lines(&output)
+        );
+        let survivor = Api::new(addrs[0]);
+        survivor
+            .wait_status("sequence", Duration::from_secs(30), |s| all_running(s, 3))
+            .await
+            .unwrap();
+        workers[victim] = start_worker(dir.path(), &prefix, addrs[victim], &addrs);
+        workers[victim]
+            .wait_healthy(Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+
+    let pattern = |line: &str| -> Option<(u64, u64)> {
+        let task = line
+            .split("task=")
+            .nth(1)?
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()?;
+        let seq = line
+            .split("seq=")
+            .nth(1)?
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()?;
+        Some((task, seq))
+    };
+    let seen = ferry_tests::wait_until(
+        Duration::from_secs(120),
+        "every sequence number in the output",
+        || async {
+            let text = std::fs::read_to_string(&output).unwrap_or_default();
+            let seen: BTreeSet<(u64, u64)> = text.lines().filter_map(pattern).collect();
+            (seen.len() as u64 >= 3 * per_task).then_some(seen)
+        },
+    )
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(&output).unwrap();
+    let mut counts: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    for pair in text.lines().filter_map(pattern) {
+        *counts.entry(pair).or_default() += 1;
+    }
+    let mut missing = Vec::new();
+    for task in 0..3 {
+        for seq in 0..per_task {
+            if !seen.contains(&(task, seq)) {
+                missing.push((task, seq));
+            }
+        }
+    }
+    let duplicates: usize = counts.values().map(|count| count - 1).sum();
+    println!(
+        "sequence through two kills: {} numbers, missing {}, duplicates {duplicates}",
+        seen.len(),
+        missing.len()
+    );
+    assert!(missing.is_empty(), "missing sequence numbers: {missing:?}");
+}
