@@ -66,6 +66,15 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
     .await
     .unwrap();
 
+    // Submit through a worker that is not the leader: it forwards to the leader.
+    let (_, view) = api.get("/cluster").await.unwrap();
+    let leader_id = view["leader"].as_str().unwrap().to_string();
+    let followers: Vec<SocketAddr> = addrs
+        .iter()
+        .copied()
+        .filter(|addr| format!("node-{}", addr.port()) != leader_id)
+        .collect();
+    let api = Api::new(followers[0]);
     let created_at = Instant::now();
     api.create_connector(
         "gen",
@@ -86,7 +95,7 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
         "config POST to all 6 tasks RUNNING on 3 workers: {:?}",
         created_at.elapsed()
     );
-    for addr in &addrs[1..] {
+    for addr in &addrs {
         Api::new(*addr)
             .wait_status("gen", Duration::from_secs(5), |s| {
                 tasks_per_worker(s) == tasks_per_worker(&status)
@@ -95,8 +104,28 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
             .unwrap();
     }
 
+    // Creates go through the leader, so the same name sent to two followers at once is created once.
+    let body = json!({"name": "dup", "config": {"connector.class": "Datagen", "kafka.topic": format!("{prefix}-dup"), "quickstart": "sequence"}});
+    let (first_api, second_api) = (Api::new(followers[0]), Api::new(followers[1]));
+    let (first, second) = tokio::join!(
+        first_api.call(reqwest::Method::POST, "/connectors", Some(&body)),
+        second_api.call(reqwest::Method::POST, "/connectors", Some(&body)),
+    );
+    let mut codes = vec![first.unwrap().0, second.unwrap().0];
+    codes.sort_unstable();
+    assert_eq!(
+        codes,
+        vec![201, 409],
+        "one create wins, the other is told it exists"
+    );
+    let (status, _) = api
+        .call(reqwest::Method::DELETE, "/connectors/dup", None)
+        .await
+        .unwrap();
+    assert_eq!(status, 204);
+
     // (b) kill -9 a worker: its tasks run elsewhere within 10 s.
-    let victim = 2;
+    let victim = addrs.iter().position(|addr| *addr == followers[1]).unwrap();
     let victim_id = addrs[victim].to_string();
     workers[victim]
         .as_ref()

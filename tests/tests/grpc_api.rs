@@ -609,13 +609,28 @@ async fn bad_requests_get_grpc_codes_with_the_rest_message_and_store_nothing() {
         "same message over REST"
     );
 
-    // The cluster view is not there yet.
+    // The cluster view: this single worker, leading.
     let mut cluster = ClusterServiceClient::new(channel(&worker).await);
     let members = cluster
         .list_members(proto::ListMembersRequest {})
         .await
-        .unwrap_err();
-    assert_eq!(members.code(), Code::Unimplemented);
+        .unwrap()
+        .into_inner();
+    assert_eq!(members.members.len(), 1, "{members:?}");
+    assert!(
+        members.members[0].leader && members.members[0].ready,
+        "{members:?}"
+    );
+    assert_eq!(members.leader_id, members.members[0].node_id);
+    let assignment = cluster
+        .get_assignment(proto::GetAssignmentRequest {
+            worker_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(assignment.leader_epoch >= 1, "{assignment:?}");
+    assert_eq!(assignment.leader_id, members.leader_id);
     let info = cluster
         .get_server_info(proto::GetServerInfoRequest {})
         .await

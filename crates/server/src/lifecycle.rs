@@ -134,6 +134,7 @@ pub(crate) async fn run(
     };
     let (worker, worker_handle) = Actor::spawn(None, WorkerActor, deps).await?;
     service.attach_runtime(Arc::new(Runtime {
+        node_id: config.node_id.clone(),
         worker_id: config.advertised_addr.clone(),
         config_store,
         status_store,

@@ -18,15 +18,6 @@ impl ClusterApi {
     }
 }
 
-/// Why the cluster view is not served yet: this worker has no gossip membership, leader election
-/// or assignment yet, and answering with only itself would mislead.
-const CLUSTER_VIEW_UNIMPLEMENTED: &str = "is not implemented yet: it needs the cluster view \
-     (gossip membership, leader election and assignment), which this worker does not have yet";
-
-fn cluster_view_unimplemented(rpc: &str) -> Status {
-    Status::unimplemented(format!("{rpc} {CLUSTER_VIEW_UNIMPLEMENTED}"))
-}
-
 #[tonic::async_trait]
 impl proto::cluster_service_server::ClusterService for ClusterApi {
     type WatchStream = Pin<Box<dyn Stream<Item = Result<proto::WatchEvent, Status>> + Send>>;
@@ -42,14 +33,66 @@ impl proto::cluster_service_server::ClusterService for ClusterApi {
         &self,
         _request: Request<proto::ListMembersRequest>,
     ) -> Result<Response<proto::ListMembersResponse>, Status> {
-        Err(cluster_view_unimplemented("ListMembers"))
+        let view = self.service.cluster_view()?;
+        let members = view
+            .members
+            .into_iter()
+            .map(|member| proto::Member {
+                node_id: member.id,
+                advertise_addr: member.address,
+                generation: i64::try_from(member.generation / 1_000_000).unwrap_or(i64::MAX),
+                ready: member.ready,
+                version: member.version,
+                leader: member.is_leader,
+            })
+            .collect();
+        Ok(Response::new(proto::ListMembersResponse {
+            members,
+            leader_id: view.leader.unwrap_or_default(),
+        }))
     }
 
     async fn get_assignment(
         &self,
-        _request: Request<proto::GetAssignmentRequest>,
+        request: Request<proto::GetAssignmentRequest>,
     ) -> Result<Response<proto::GetAssignmentResponse>, Status> {
-        Err(cluster_view_unimplemented("GetAssignment"))
+        let only = request.into_inner().worker_id;
+        let assignment = self.service.assignment()?;
+        let view = self.service.cluster_view()?;
+        let mut workers: std::collections::BTreeMap<String, proto::WorkerAssignment> =
+            std::collections::BTreeMap::new();
+        for (connector, worker) in &assignment.connectors {
+            workers
+                .entry(worker.clone())
+                .or_insert_with(|| proto::WorkerAssignment {
+                    worker_id: worker.clone(),
+                    ..Default::default()
+                })
+                .connectors
+                .push(connector.clone());
+        }
+        for ((connector, task), worker) in &assignment.tasks {
+            workers
+                .entry(worker.clone())
+                .or_insert_with(|| proto::WorkerAssignment {
+                    worker_id: worker.clone(),
+                    ..Default::default()
+                })
+                .tasks
+                .push(proto::TaskId {
+                    connector: connector.clone(),
+                    task: *task,
+                });
+        }
+        let workers = workers
+            .into_values()
+            .filter(|worker| only.is_empty() || worker.worker_id == only)
+            .collect();
+        Ok(Response::new(proto::GetAssignmentResponse {
+            leader_epoch: i64::try_from(assignment.epoch).unwrap_or(i64::MAX),
+            leader_id: view.leader.unwrap_or_default(),
+            workers,
+        }))
     }
 
     async fn watch(
@@ -57,8 +100,7 @@ impl proto::cluster_service_server::ClusterService for ClusterApi {
         _request: Request<proto::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         Err(Status::unimplemented(
-            "Watch is not implemented yet: it needs status-change events from the status store \
-             and the cluster view (membership changes), which this worker does not have yet",
+            "Watch is not implemented yet: it needs status-change events from the status store",
         ))
     }
 }

@@ -5,6 +5,7 @@ mod cluster;
 mod connectors;
 mod convert;
 mod plugins;
+mod worker;
 
 use tonic::service::Routes;
 
@@ -14,6 +15,7 @@ type ClusterServer = proto::cluster_service_server::ClusterServiceServer<cluster
 type ConnectorServer =
     proto::connector_service_server::ConnectorServiceServer<connectors::ConnectorApi>;
 type PluginServer = proto::plugin_service_server::PluginServiceServer<plugins::PluginApi>;
+type WorkerServer = proto::worker_service_server::WorkerServiceServer<worker::WorkerApi>;
 
 /// Generated protobuf and gRPC code for package `ferry.v1`.
 #[allow(unreachable_pub, clippy::all, clippy::pedantic)]
@@ -65,7 +67,8 @@ pub fn routes(service: ConnectService) -> anyhow::Result<(Routes, GrpcHealth)> {
     .add_service(ConnectorServer::new(connectors::ConnectorApi::new(
         service.clone(),
     )))
-    .add_service(PluginServer::new(plugins::PluginApi::new(service)))
+    .add_service(PluginServer::new(plugins::PluginApi::new(service.clone())))
+    .add_service(WorkerServer::new(worker::WorkerApi::new(service)))
     .add_service(health_service)
     .add_service(reflection_v1)
     .add_service(reflection_v1alpha);

@@ -51,3 +51,19 @@ impl ConnectService {
         })
     }
 }
+
+impl ConnectService {
+    /// Returns the latest published assignment (empty before the first one).
+    ///
+    /// # Errors
+    /// `Unavailable` while the worker starts.
+    pub fn assignment(&self) -> Result<ferry_actors::leader::assignment::Assignment, ServiceError> {
+        Ok(self
+            .runtime()?
+            .config_store
+            .snapshot()
+            .assignment
+            .clone()
+            .unwrap_or_default())
+    }
+}

@@ -104,7 +104,7 @@ impl ConnectService {
     ///
     /// # Errors
     /// `InvalidArgument` for a bad name, config or initial state; `AlreadyExists`.
-    pub async fn create_connector(
+    pub(crate) async fn create_connector_local(
         &self,
         request: CreateConnector,
     ) -> Result<ConnectorInfo, ServiceError> {
@@ -129,6 +129,7 @@ impl ConnectService {
             })?),
         };
         check_connector_config(self.registry(), &config).map_err(invalid_config)?;
+        let _config_writes = self.lock_config_writes().await;
         let runtime = self.runtime()?;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
         if snapshot.contains(&name) {
@@ -154,7 +155,7 @@ impl ConnectService {
     ///
     /// # Errors
     /// `InvalidArgument` for a bad name or config.
-    pub async fn put_connector_config(
+    pub(crate) async fn put_connector_config_local(
         &self,
         name: &str,
         mut config: BTreeMap<String, String>,
@@ -171,6 +172,7 @@ impl ConnectService {
             }
         }
         check_connector_config(self.registry(), &config).map_err(invalid_config)?;
+        let _config_writes = self.lock_config_writes().await;
         let runtime = self.runtime()?;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
         let created = !snapshot.contains(&name);
@@ -183,7 +185,7 @@ impl ConnectService {
     ///
     /// # Errors
     /// `NotFound`; `InvalidArgument` when the result is invalid.
-    pub async fn patch_connector_config(
+    pub(crate) async fn patch_connector_config_local(
         &self,
         name: &str,
         patch: BTreeMap<String, Option<String>>,
@@ -201,7 +203,7 @@ impl ConnectService {
                 None => config.remove(&key),
             };
         }
-        let (_, info) = self.put_connector_config(name, config).await?;
+        let (_, info) = self.put_connector_config_local(name, config).await?;
         Ok(info)
     }
 
@@ -338,7 +340,8 @@ impl ConnectService {
     ///
     /// # Errors
     /// `NotFound`.
-    pub async fn delete_connector(&self, name: &str) -> Result<(), ServiceError> {
+    pub(crate) async fn delete_connector_local(&self, name: &str) -> Result<(), ServiceError> {
+        let _config_writes = self.lock_config_writes().await;
         let runtime = self.runtime()?;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
         if !snapshot.contains(name) {
@@ -353,11 +356,12 @@ impl ConnectService {
     ///
     /// # Errors
     /// `NotFound`.
-    pub async fn set_target_state(
+    pub(crate) async fn set_target_state_local(
         &self,
         name: &str,
         state: TargetState,
     ) -> Result<(), ServiceError> {
+        let _config_writes = self.lock_config_writes().await;
         let runtime = self.runtime()?;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
         if !snapshot.contains(name) {

@@ -3,6 +3,7 @@
 
 mod cluster;
 mod connectors;
+mod forward;
 pub mod types;
 
 use std::sync::{Arc, OnceLock};
@@ -42,6 +43,8 @@ pub struct ServerInfo {
 
 /// The parts of a started worker the facade drives.
 pub struct Runtime {
+    /// This node's id in gossip and assignments.
+    pub node_id: String,
     pub worker_id: String,
     pub config_store: Arc<ConfigStore>,
     pub status_store: Arc<StatusStore>,
@@ -61,6 +64,9 @@ pub struct ConnectService {
 
 struct Inner {
     registry: ConnectorRegistry,
+    /// Serialises config changes on this worker (the leader runs them all), so that a check such
+    /// as "does this connector exist" and the write that follows are one step.
+    config_writes: tokio::sync::Mutex<()>,
     health_rx: watch::Receiver<WorkerHealth>,
     cluster_id_rx: watch::Receiver<Option<String>>,
     runtime: OnceLock<Arc<Runtime>>,
@@ -81,6 +87,7 @@ impl ConnectService {
         let (cluster_id_tx, cluster_id_rx) = watch::channel(None);
         let inner = Inner {
             registry,
+            config_writes: tokio::sync::Mutex::new(()),
             health_rx,
             cluster_id_rx,
             runtime: OnceLock::new(),
@@ -108,6 +115,11 @@ impl ConnectService {
                 "Worker is still starting up; try again in a moment".to_string(),
             )
         })
+    }
+
+    /// Takes the config-change lock (see `Inner::config_writes`).
+    pub(crate) async fn lock_config_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.config_writes.lock().await
     }
 
     /// Returns the connector registry.

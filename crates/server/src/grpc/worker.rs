@@ -1,0 +1,45 @@
+//! `ferry.v1.WorkerService`: worker-to-worker calls (leader-only operations forwarded here).
+
+use tonic::{Request, Response, Status};
+
+use super::proto;
+use crate::service::ConnectService;
+
+pub(super) struct WorkerApi {
+    service: ConnectService,
+}
+
+impl WorkerApi {
+    pub(super) fn new(service: ConnectService) -> Self {
+        WorkerApi { service }
+    }
+}
+
+#[tonic::async_trait]
+impl proto::worker_service_server::WorkerService for WorkerApi {
+    async fn forward_config_change(
+        &self,
+        request: Request<proto::ForwardConfigChangeRequest>,
+    ) -> Result<Response<proto::ForwardConfigChangeResponse>, Status> {
+        let request = request.into_inner();
+        tracing::info!(operation = %request.operation, connector = %request.connector, "running a forwarded operation");
+        let (info, created) = self
+            .service
+            .apply_forwarded(
+                &request.operation,
+                &request.connector,
+                &request.payload_json,
+            )
+            .await?;
+        let result_json = match info {
+            Some(info) => {
+                serde_json::to_string(&info).map_err(|error| Status::internal(error.to_string()))?
+            }
+            None => String::new(),
+        };
+        Ok(Response::new(proto::ForwardConfigChangeResponse {
+            result_json,
+            created,
+        }))
+    }
+}
