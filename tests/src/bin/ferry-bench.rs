@@ -135,11 +135,25 @@ fn wait_topic(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64>
 }
 
 fn wait_lines(path: &str, count: usize) -> anyhow::Result<f64> {
+    use std::io::Read;
     let started = Instant::now();
+    let mut lines = 0;
+    let mut file_opt: Option<std::fs::File> = None;
+    let mut chunk = vec![0u8; 1 << 20];
     loop {
-        let lines = std::fs::read(path)
-            .map(|bytes| bytes.iter().filter(|b| **b == b'\n').count())
-            .unwrap_or(0);
+        if file_opt.is_none() {
+            file_opt = std::fs::File::open(path).ok();
+        }
+        if let Some(file) = file_opt.as_mut() {
+            // Count only what was appended since the last look.
+            loop {
+                let read = file.read(&mut chunk)?;
+                if read == 0 {
+                    break;
+                }
+                lines += chunk[..read].iter().filter(|byte| **byte == b'\n').count();
+            }
+        }
         if lines >= count {
             return Ok(started.elapsed().as_secs_f64());
         }
@@ -147,7 +161,7 @@ fn wait_lines(path: &str, count: usize) -> anyhow::Result<f64> {
             started.elapsed() < DEADLINE,
             "{path} has only {lines} of {count} lines"
         );
-        std::thread::park_timeout(Duration::from_millis(50));
+        std::thread::park_timeout(Duration::from_millis(20));
     }
 }
 

@@ -20,13 +20,34 @@ pub(crate) struct OffsetTracker {
     index_of: HashMap<String, usize>,
     partition_of_seq: HashMap<u64, usize>,
     next_seq: u64,
+    /// The partition of the previous record: most sources emit runs from one partition, and
+    /// comparing a small map is far cheaper than serialising it for the lookup.
+    last_index_opt: Option<usize>,
 }
 
 impl OffsetTracker {
     /// Records a submitted record; returns its sequence number (the delivery opaque).
     pub(crate) fn submit(&mut self, partition: &SourcePartition, offset: SourceOffset) -> u64 {
+        let same_as_last = self
+            .last_index_opt
+            .filter(|index| self.partitions[*index].partition == *partition);
+        let index = match same_as_last {
+            Some(index) => index,
+            None => self.index_for(partition),
+        };
+        self.last_index_opt = Some(index);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.partitions[index]
+            .pending
+            .push_back((seq, offset, false));
+        self.partition_of_seq.insert(seq, index);
+        seq
+    }
+
+    fn index_for(&mut self, partition: &SourcePartition) -> usize {
         let key = serde_json::to_string(partition).unwrap_or_default();
-        let index = match self.index_of.get(&key) {
+        match self.index_of.get(&key) {
             Some(index) => *index,
             None => {
                 self.partitions.push(PartitionTrack {
@@ -38,14 +59,7 @@ impl OffsetTracker {
                 self.index_of.insert(key, self.partitions.len() - 1);
                 self.partitions.len() - 1
             }
-        };
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.partitions[index]
-            .pending
-            .push_back((seq, offset, false));
-        self.partition_of_seq.insert(seq, index);
-        seq
+        }
     }
 
     /// Marks a record acknowledged and advances its partition's committable offset.

@@ -30,6 +30,8 @@ const MAX_BATCH: usize = 2_000;
 /// After this long without new records, what was put is flushed and committed without waiting
 /// for the next `offset.flush.interval.ms` tick: an idle pipeline is durable quickly.
 const IDLE_COMMIT_DELAY: Duration = Duration::from_millis(200);
+/// How long the consumer thread waits for room in a full channel before pausing its partitions.
+const FULL_CHANNEL_WAIT: Duration = Duration::from_millis(500);
 /// How long a revoke waits for the task to flush.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -171,10 +173,11 @@ pub(crate) async fn run_sink_task(
     let (commands_tx, commands_rx) = std_mpsc::channel();
     let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
     let thread_name = format!("sink-{}", spec.id());
+    let runtime = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name(thread_name)
         .spawn(move || {
-            run_consumer_thread(&consumer, &commands_rx);
+            run_consumer_thread(&consumer, &commands_rx, &runtime);
             drop(consumer);
             let _ = closed_tx.send(());
         })
@@ -299,6 +302,7 @@ fn subscribe(
 fn run_consumer_thread(
     consumer: &BaseConsumer<SinkContext>,
     commands_rx: &std_mpsc::Receiver<ConsumerCommand>,
+    runtime: &tokio::runtime::Handle,
 ) {
     let context = consumer.context();
     let mut paused = false;
@@ -323,26 +327,46 @@ fn run_consumer_thread(
                 Err(std_mpsc::TryRecvError::Empty) => break,
             }
         }
-        let waiting = {
-            let mut pending = context
-                .pending
-                .lock()
-                .expect("pending lock is never poisoned");
-            if let Some(batch) = pending.take() {
-                match context.events_tx.try_send(ConsumerEvent::Records(batch)) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(ConsumerEvent::Records(batch))) => {
-                        *pending = Some(batch)
-                    }
-                    Err(mpsc::error::TrySendError::Full(_)) => {}
-                    Err(mpsc::error::TrySendError::Closed(_)) => {
-                        context.closing.store(true, Ordering::SeqCst);
-                        return;
+        let batch_opt = context
+            .pending
+            .lock()
+            .expect("pending lock is never poisoned")
+            .take();
+        if let Some(batch) = batch_opt {
+            // A full channel usually drains within moments: wait a little before pausing, as a
+            // pause drops the prefetched records and costs a round of fetches.
+            let send = context
+                .events_tx
+                .send_timeout(ConsumerEvent::Records(batch), FULL_CHANNEL_WAIT);
+            match runtime.block_on(send) {
+                Ok(()) => {}
+                Err(mpsc::error::SendTimeoutError::Timeout(ConsumerEvent::Records(batch))) => {
+                    let mut pending = context
+                        .pending
+                        .lock()
+                        .expect("pending lock is never poisoned");
+                    match pending.as_mut() {
+                        // Records polled meanwhile (none while paused) go after this batch.
+                        Some(newer) => {
+                            let mut merged = batch;
+                            merged.append(newer);
+                            *pending = Some(merged);
+                        }
+                        None => *pending = Some(batch),
                     }
                 }
+                Err(mpsc::error::SendTimeoutError::Timeout(_)) => {}
+                Err(mpsc::error::SendTimeoutError::Closed(_)) => {
+                    context.closing.store(true, Ordering::SeqCst);
+                    return;
+                }
             }
-            pending.is_some()
-        };
+        }
+        let waiting = context
+            .pending
+            .lock()
+            .expect("pending lock is never poisoned")
+            .is_some();
         if waiting != paused {
             if let Ok(assignment) = consumer.assignment() {
                 let result = if waiting {
