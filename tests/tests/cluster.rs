@@ -222,3 +222,70 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn sigterm_hands_tasks_over_before_the_worker_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("leave");
+    let addrs: Vec<SocketAddr> = (0..2).map(|_| free_local_addr()).collect();
+    let mut workers: Vec<FerryProcess> = addrs
+        .iter()
+        .map(|addr| start_worker(dir.path(), &prefix, *addr, &addrs))
+        .collect();
+    for worker in &mut workers {
+        worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    }
+    let api = Api::new(addrs[0]);
+    ferry_tests::wait_until(Duration::from_secs(30), "two ready members", || {
+        let api = api.clone();
+        async move {
+            let (_, view) = api.get("/cluster").await.ok()?;
+            (view["members"]
+                .as_array()?
+                .iter()
+                .filter(|m| m["ready"] == true)
+                .count()
+                == 2)
+                .then_some(())
+        }
+    })
+    .await
+    .unwrap();
+    api.create_connector(
+        "gen",
+        json!({"connector.class": "Datagen", "kafka.topic": format!("{prefix}-gen"), "quickstart": "sequence", "tasks.max": 4, "max.interval": 50}),
+    )
+    .await
+    .unwrap();
+    api.wait_status("gen", Duration::from_secs(60), |s| {
+        all_running(s, 4) && tasks_per_worker(s).len() == 2
+    })
+    .await
+    .unwrap();
+
+    let leaving = addrs[1].to_string();
+    let started = Instant::now();
+    workers[1].signal(Signal::SIGTERM).unwrap();
+    let status = workers[1].wait_exit(Duration::from_secs(20)).await.unwrap();
+    assert!(
+        status.success(),
+        "a SIGTERM stop exits 0: {}",
+        workers[1].stderr()
+    );
+    let moved = api
+        .wait_status("gen", Duration::from_secs(10), |s| {
+            all_running(s, 4) && !tasks_per_worker(s).contains_key(&leaving)
+        })
+        .await
+        .unwrap();
+    println!(
+        "graceful leave: tasks on the remaining worker {:?} after {:?}",
+        tasks_per_worker(&moved),
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "handover took {:?}",
+        started.elapsed()
+    );
+}
