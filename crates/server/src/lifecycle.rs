@@ -110,6 +110,11 @@ pub(crate) async fn run(
             members_rx: membership.members_rx(),
             rebalance_delay: config.scheduled_rebalance_max_delay,
             fencing_opt: fencing_opt.clone(),
+            startup_grace: if config.gossip_seeds.is_empty() {
+                Duration::ZERO
+            } else {
+                membership.dead_after()
+            },
         },
     )
     .await?;

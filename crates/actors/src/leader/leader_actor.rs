@@ -38,11 +38,15 @@ pub struct LeaderDeps {
     /// Client settings and the cluster's `transactional.id` for fenced leader writes; `None`
     /// under `ferry dev` (the embedded cluster mis-handles transactions).
     pub fencing_opt: Option<(rdkafka::config::ClientConfig, String)>,
+    /// How long after start this node may not lead: until gossip has shown it the cluster, every
+    /// node sees only itself and would claim leadership (and fence the real leader). Zero for a
+    /// worker without seeds.
+    pub startup_grace: Duration,
 }
 
 /// How long a fenced leader waits before it may claim leadership again (so two nodes that both
 /// think they lead do not fence each other back and forth).
-const FENCED_BACKOFF: Duration = Duration::from_secs(10);
+const FENCED_BACKOFF: Duration = Duration::from_secs(3);
 
 /// Messages of [`LeaderActor`].
 pub enum LeaderMsg {
@@ -72,6 +76,7 @@ pub struct LeaderState {
     departed: BTreeMap<String, Instant>,
     writer_opt: Option<LeaderWriter>,
     fenced_until_opt: Option<Instant>,
+    started_at: Instant,
 }
 
 /// The leader actor.
@@ -115,6 +120,7 @@ impl Actor for LeaderActor {
             departed: BTreeMap::new(),
             writer_opt: None,
             fenced_until_opt: None,
+            started_at: Instant::now(),
         })
     }
 
@@ -171,6 +177,9 @@ impl LeaderState {
                 .fenced_until_opt
                 .is_some_and(|until| Instant::now() < until)
             {
+                return;
+            }
+            if self.started_at.elapsed() < self.deps.startup_grace {
                 return;
             }
             if let Some((client_config, transactional_id)) = &self.deps.fencing_opt {
