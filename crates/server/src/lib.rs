@@ -15,6 +15,7 @@ pub mod error;
 pub mod grpc;
 pub mod http;
 mod lifecycle;
+pub mod log_levels;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

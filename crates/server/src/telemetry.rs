@@ -7,6 +7,27 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
 
+static METRICS: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+    std::sync::OnceLock::new();
+
+/// Returns the Prometheus registry's handle (rendered by `GET /metrics`), once installed.
+pub fn metrics_handle() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {
+    METRICS.get()
+}
+
+/// Installs the process-wide metrics recorder (idempotent).
+pub fn install_metrics() {
+    if METRICS.get().is_some() {
+        return;
+    }
+    match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => {
+            let _ = METRICS.set(handle);
+        }
+        Err(error) => tracing::warn!(%error, "metrics are not available"),
+    }
+}
+
 const DEFAULT_FILTER: &str = "info,rdkafka=warn,chitchat=warn";
 
 /// Keeps the trace exporter alive; flushes it on drop.
@@ -31,6 +52,11 @@ impl Drop for Telemetry {
 pub fn init() -> anyhow::Result<Telemetry> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let root_level = filter
+        .max_level_hint()
+        .map_or_else(|| "INFO".to_string(), |level| level.to_string());
+    let (filter, reload_handle) = tracing_subscriber::reload::Layer::new(filter);
+    crate::log_levels::install(reload_handle, &root_level);
     let json = std::env::var("FERRY_LOG_FORMAT").is_ok_and(|format| format == "json");
     let fmt_layer = if json {
         fmt::layer().json().with_writer(std::io::stderr).boxed()
@@ -62,5 +88,6 @@ pub fn init() -> anyhow::Result<Telemetry> {
         .with(fmt_layer)
         .with(otel_layer)
         .try_init()?;
+    install_metrics();
     Ok(Telemetry { provider_opt })
 }

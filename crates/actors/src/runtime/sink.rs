@@ -464,7 +464,22 @@ impl SinkState<'_> {
             }
         }
         if !records.is_empty() {
+            let count = records.len() as u64;
+            let started = std::time::Instant::now();
             task.put(records).await?;
+            let labels = [
+                ("connector", self.spec.connector.clone()),
+                ("task", self.spec.index.to_string()),
+            ];
+            metrics::histogram!(crate::metric_names::TASK_BATCH_SECONDS, &labels)
+                .record(started.elapsed().as_secs_f64());
+            metrics::counter!(
+                crate::metric_names::TASK_RECORDS_TOTAL,
+                "connector" => self.spec.connector.clone(),
+                "task" => self.spec.index.to_string(),
+                "direction" => "in"
+            )
+            .increment(count);
         }
         self.current.extend(positions);
         Ok(())

@@ -77,6 +77,8 @@ pub(crate) async fn run_source_task(
             })?,
     );
     let mut loop_state = SourceLoop {
+        records_out: metrics::counter!(crate::metric_names::TASK_RECORDS_TOTAL, "connector" => spec.connector.clone(), "task" => spec.index.to_string(), "direction" => "out"),
+        in_flight: metrics::gauge!(crate::metric_names::TASK_IN_FLIGHT, "connector" => spec.connector.clone(), "task" => spec.index.to_string()),
         env,
         spec,
         converters: &converters,
@@ -121,6 +123,8 @@ pub(crate) async fn run_source_task(
 }
 
 struct SourceLoop<'a> {
+    records_out: metrics::Counter,
+    in_flight: metrics::Gauge,
     env: &'a TaskEnv,
     spec: &'a TaskSpec,
     converters: &'a Converters,
@@ -133,6 +137,7 @@ impl SourceLoop<'_> {
         match outcome {
             Ok(()) => {
                 self.tracker.ack(seq);
+                self.records_out.increment(1);
                 Ok(())
             }
             Err(error) => Err(ConnectorError::external(format!(
@@ -217,6 +222,8 @@ impl SourceLoop<'_> {
     }
 
     async fn flush_offsets(&mut self, task: &mut dyn SourceTask) -> Result<(), ConnectorError> {
+        #[allow(clippy::cast_precision_loss)]
+        self.in_flight.set(self.tracker.in_flight() as f64);
         let committable = self.tracker.take_committable();
         if committable.is_empty() {
             return Ok(());

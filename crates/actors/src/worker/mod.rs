@@ -502,6 +502,8 @@ impl WorkerState {
         match self.deps.restart_policy.decide(&mut history.failures, now) {
             RestartDecision::RestartAfter(delay) => {
                 history.restarts += 1;
+                metrics::counter!(crate::metric_names::TASK_RESTARTS_TOTAL, "connector" => key.0.clone(), "task" => key.1.to_string())
+                    .increment(1);
                 let restart_run = self.next_run_id;
                 self.next_run_id += 1;
                 self.backing_off

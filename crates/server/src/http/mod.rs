@@ -4,6 +4,8 @@
 mod cluster;
 mod connectors;
 mod error;
+mod loggers;
+mod metrics;
 mod plugins;
 mod root;
 
@@ -28,6 +30,8 @@ pub fn router(service: ConnectService) -> Router {
         .merge(root::router())
         .merge(connectors::router())
         .merge(cluster::router())
+        .merge(loggers::router())
+        .merge(metrics::router())
         .merge(plugins::router())
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -52,6 +56,7 @@ pub fn app(rest: Router, grpc_routes: tonic::service::Routes) -> Router {
             }
         }
     })
+    .layer(axum::middleware::from_fn(metrics::count_requests))
 }
 
 fn is_grpc(request: &Request) -> bool {

@@ -1,0 +1,15 @@
+//! Every metric name, in one place (Prometheus text on `GET /metrics`).
+
+/// Records a task moved: label `direction` is `in` (sink: put into the external system) or `out`
+/// (source: acknowledged by Kafka); labels `connector`, `task`.
+pub const TASK_RECORDS_TOTAL: &str = "ferry_task_records_total";
+/// Seconds a sink's `put` of one batch took; labels `connector`, `task`.
+pub const TASK_BATCH_SECONDS: &str = "ferry_task_batch_seconds";
+/// Restarts after failures; labels `connector`, `task`.
+pub const TASK_RESTARTS_TOTAL: &str = "ferry_task_restarts_total";
+/// Records produced but not yet acknowledged by Kafka (source) ; labels `connector`, `task`.
+pub const TASK_IN_FLIGHT: &str = "ferry_task_in_flight_records";
+/// API requests served; labels `api` (`rest`|`grpc`), `method`, `status`.
+pub const API_REQUESTS_TOTAL: &str = "ferry_api_requests_total";
+/// API request latency in seconds; labels `api`, `method`.
+pub const API_REQUEST_SECONDS: &str = "ferry_api_request_seconds";
