@@ -141,7 +141,7 @@ async fn a_sequence_pipeline_through_two_kills_misses_no_number() {
     api.create_connector(
         "sequence",
         json!({"connector.class": "Datagen", "kafka.topic": format!("{prefix}-seq"), "quickstart": "sequence",
-               "tasks.max": 3, "max.interval": 5, "iterations": per_task}),
+               "tasks.max": 3, "max.interval": 40, "iterations": per_task}),
     )
     .await
     .unwrap();

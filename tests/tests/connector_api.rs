@@ -260,3 +260,102 @@ async fn an_undecodable_record_fails_its_task_with_topic_partition_offset_and_no
         "the worker keeps running"
     );
 }
+
+#[tokio::test]
+async fn offsets_change_only_when_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("offsets");
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\nb\n").unwrap();
+    let addr = free_local_addr();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &[]).unwrap();
+    worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    let api = Api::new(addr);
+    api.create_connector("src", json!({"connector.class": "FileStreamSource", "file": input, "topic": format!("{prefix}-t")}))
+        .await
+        .unwrap();
+    api.wait_status("src", Duration::from_secs(30), |s| all_running(s, 1))
+        .await
+        .unwrap();
+
+    let partition = json!({"filename": input.display().to_string()});
+    let patch = json!({"offsets": [{"partition": partition, "offset": {"position": 2}}]});
+    let (status, body) = api
+        .call(
+            reqwest::Method::PATCH,
+            "/connectors/src/offsets",
+            Some(&patch),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("STOPPED"),
+        "{body}"
+    );
+
+    let (status, _) = api
+        .call(reqwest::Method::PUT, "/connectors/src/stop", None)
+        .await
+        .unwrap();
+    assert_eq!(status, 204);
+    api.wait_status("src", Duration::from_secs(30), |s| {
+        s["connector"]["state"] == "STOPPED" && s["tasks"] == json!([])
+    })
+    .await
+    .unwrap();
+    let (status, body) = api
+        .call(
+            reqwest::Method::PATCH,
+            "/connectors/src/offsets",
+            Some(&patch),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["message"],
+        "The offsets for this connector have been altered successfully"
+    );
+    let (_, offsets) = api.get("/connectors/src/offsets").await.unwrap();
+    assert_eq!(
+        offsets["offsets"],
+        json!([{"partition": partition, "offset": {"position": 2}}])
+    );
+
+    let empty = json!({"offsets": []});
+    let (status, _) = api
+        .call(
+            reqwest::Method::PATCH,
+            "/connectors/src/offsets",
+            Some(&empty),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "an empty list is refused");
+
+    let (status, body) = api
+        .call(reqwest::Method::DELETE, "/connectors/src/offsets", None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["message"],
+        "The offsets for this connector have been reset successfully"
+    );
+    let (_, offsets) = api.get("/connectors/src/offsets").await.unwrap();
+    assert_eq!(offsets["offsets"], json!([]));
+
+    // Resumed, the source starts again from the beginning of the file.
+    let (status, _) = api
+        .call(reqwest::Method::PUT, "/connectors/src/resume", None)
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+    api.wait_status("src", Duration::from_secs(30), |s| all_running(s, 1))
+        .await
+        .unwrap();
+}

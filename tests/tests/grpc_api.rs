@@ -371,12 +371,17 @@ async fn a_datagen_connector_lives_its_whole_life_over_grpc() {
     let (_, rest_config) = api.get("/connectors/put/config").await.unwrap();
     assert_eq!(rest_config["iterations"], "1000");
 
-    // Offsets cannot be altered yet.
-    let unimplemented = client
+    // Offsets change only while the connector is STOPPED.
+    let running = client
         .reset_offsets(proto::ResetOffsetsRequest { name: "gen".into() })
         .await
         .unwrap_err();
-    assert_eq!(unimplemented.code(), Code::Unimplemented);
+    assert_eq!(running.code(), Code::FailedPrecondition);
+    assert!(
+        running.message().contains("STOPPED"),
+        "{}",
+        running.message()
+    );
 
     // Delete: gone over gRPC and REST.
     for name in ["gen", "put"] {

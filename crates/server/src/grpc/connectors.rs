@@ -53,11 +53,6 @@ impl ConnectorApi {
     }
 }
 
-/// Why offsets cannot be changed over gRPC yet.
-const OFFSETS_UNIMPLEMENTED: &str = "altering and resetting connector offsets is not implemented \
-     yet: the worker has no offset-alter support (REST PATCH/DELETE /connectors/{name}/offsets are \
-     missing too)";
-
 #[tonic::async_trait]
 impl proto::connector_service_server::ConnectorService for ConnectorApi {
     async fn create_connector(
@@ -227,15 +222,32 @@ impl proto::connector_service_server::ConnectorService for ConnectorApi {
 
     async fn alter_offsets(
         &self,
-        _request: Request<proto::AlterOffsetsRequest>,
+        request: Request<proto::AlterOffsetsRequest>,
     ) -> Result<Response<proto::AlterOffsetsResponse>, Status> {
-        Err(Status::unimplemented(OFFSETS_UNIMPLEMENTED))
+        let request = request.into_inner();
+        let offsets = request
+            .offsets
+            .into_iter()
+            .map(|entry| crate::service::types::ConnectorOffset {
+                partition: entry
+                    .partition
+                    .map(super::convert::json_from_struct)
+                    .unwrap_or_default(),
+                offset: entry.offset.map(super::convert::json_from_struct),
+            })
+            .collect();
+        let message = self.service.alter_offsets(&request.name, offsets).await?;
+        Ok(Response::new(proto::AlterOffsetsResponse { message }))
     }
 
     async fn reset_offsets(
         &self,
-        _request: Request<proto::ResetOffsetsRequest>,
+        request: Request<proto::ResetOffsetsRequest>,
     ) -> Result<Response<proto::ResetOffsetsResponse>, Status> {
-        Err(Status::unimplemented(OFFSETS_UNIMPLEMENTED))
+        let message = self
+            .service
+            .reset_offsets(&request.into_inner().name)
+            .await?;
+        Ok(Response::new(proto::ResetOffsetsResponse { message }))
     }
 }

@@ -186,6 +186,39 @@ fn value_from_json(value: JsonValue) -> prost_types::Value {
     prost_types::Value { kind: Some(kind) }
 }
 
+/// `google.protobuf.Struct` → JSON. Whole numbers become JSON integers (offsets such as
+/// `{"position": 6}` must stay integers).
+pub(super) fn json_from_struct(object: prost_types::Struct) -> JsonMap<String, JsonValue> {
+    object
+        .fields
+        .into_iter()
+        .map(|(key, value)| (key, json_from_value(value)))
+        .collect()
+}
+
+fn json_from_value(value: prost_types::Value) -> JsonValue {
+    use prost_types::value::Kind;
+    match value.kind {
+        None | Some(Kind::NullValue(_)) => JsonValue::Null,
+        Some(Kind::BoolValue(flag)) => JsonValue::Bool(flag),
+        Some(Kind::NumberValue(number)) => {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+            let integral = number.fract() == 0.0 && number.abs() < 9.0e15;
+            if integral {
+                #[allow(clippy::cast_possible_truncation)]
+                JsonValue::from(number as i64)
+            } else {
+                serde_json::Number::from_f64(number).map_or(JsonValue::Null, JsonValue::Number)
+            }
+        }
+        Some(Kind::StringValue(text)) => JsonValue::String(text),
+        Some(Kind::ListValue(list)) => {
+            JsonValue::Array(list.values.into_iter().map(json_from_value).collect())
+        }
+        Some(Kind::StructValue(object)) => JsonValue::Object(json_from_struct(object)),
+    }
+}
+
 impl From<PluginInfo> for proto::PluginInfo {
     fn from(plugin: PluginInfo) -> Self {
         proto::PluginInfo {

@@ -37,7 +37,12 @@ pub(super) fn router() -> Router<ConnectService> {
         .route("/connectors/{name}/pause", put(pause_connector))
         .route("/connectors/{name}/resume", put(resume_connector))
         .route("/connectors/{name}/stop", put(stop_connector))
-        .route("/connectors/{name}/offsets", get(connector_offsets))
+        .route(
+            "/connectors/{name}/offsets",
+            get(connector_offsets)
+                .patch(alter_offsets)
+                .delete(reset_offsets),
+        )
 }
 
 /// Turns a JSON config object into string values: numbers and booleans are accepted as Kafka
@@ -326,4 +331,41 @@ async fn connector_offsets(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(Json(service.connector_offsets(&name).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct OffsetsBody {
+    offsets: Option<Vec<OffsetEntry>>,
+}
+
+#[derive(Deserialize)]
+struct OffsetEntry {
+    partition: Map<String, JsonValue>,
+    offset: Option<Map<String, JsonValue>>,
+}
+
+async fn alter_offsets(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<OffsetsBody>,
+) -> Result<Response, ApiError> {
+    let offsets = body
+        .offsets
+        .unwrap_or_default()
+        .into_iter()
+        .map(|entry| crate::service::types::ConnectorOffset {
+            partition: entry.partition,
+            offset: entry.offset,
+        })
+        .collect();
+    let message = service.alter_offsets(&name, offsets).await?;
+    Ok(Json(serde_json::json!({ "message": message })).into_response())
+}
+
+async fn reset_offsets(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let message = service.reset_offsets(&name).await?;
+    Ok(Json(serde_json::json!({ "message": message })).into_response())
 }

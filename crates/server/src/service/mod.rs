@@ -4,6 +4,7 @@
 mod cluster;
 mod connectors;
 mod forward;
+mod offsets;
 pub mod types;
 
 use std::sync::{Arc, OnceLock};
