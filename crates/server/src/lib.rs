@@ -19,6 +19,7 @@ pub mod log_levels;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+mod trace_context;
 
 use std::future::Future;
 use std::net::SocketAddr;

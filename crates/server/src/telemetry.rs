@@ -89,5 +89,8 @@ pub fn init() -> anyhow::Result<Telemetry> {
         .with(otel_layer)
         .try_init()?;
     install_metrics();
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
     Ok(Telemetry { provider_opt })
 }

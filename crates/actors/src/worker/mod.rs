@@ -396,7 +396,8 @@ impl WorkerState {
         let exit_ref = myself.clone();
         let task_cancel = cancel.clone();
         let exit_key = key.clone();
-        let handle = tokio::spawn(async move {
+        let span = tracing::info_span!("task", connector = %key.0, task = key.1, run_id);
+        let task_future = async move {
             let outcome = AssertUnwindSafe(run_task(env, spec, task_cancel))
                 .catch_unwind()
                 .await;
@@ -415,7 +416,8 @@ impl WorkerState {
                 run_id,
                 result,
             });
-        });
+        };
+        let handle = tokio::spawn(tracing::Instrument::instrument(task_future, span));
         tracing::info!(connector = %key.0, task = key.1, "task started");
         self.running.insert(
             key.clone(),

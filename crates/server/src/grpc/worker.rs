@@ -21,16 +21,20 @@ impl proto::worker_service_server::WorkerService for WorkerApi {
         &self,
         request: Request<proto::ForwardConfigChangeRequest>,
     ) -> Result<Response<proto::ForwardConfigChangeResponse>, Status> {
+        let span = tracing::info_span!("forwarded_config_change");
+        crate::trace_context::continue_trace(request.metadata(), &span);
         let request = request.into_inner();
-        tracing::info!(operation = %request.operation, connector = %request.connector, "running a forwarded operation");
-        let (info, created) = self
-            .service
-            .apply_forwarded(
-                &request.operation,
-                &request.connector,
-                &request.payload_json,
-            )
-            .await?;
+        let work = async {
+            tracing::info!(operation = %request.operation, connector = %request.connector, "running a forwarded operation");
+            self.service
+                .apply_forwarded(
+                    &request.operation,
+                    &request.connector,
+                    &request.payload_json,
+                )
+                .await
+        };
+        let (info, created) = tracing::Instrument::instrument(work, span).await?;
         let result_json = match info {
             Some(info) => {
                 serde_json::to_string(&info).map_err(|error| Status::internal(error.to_string()))?

@@ -58,6 +58,7 @@ impl ConnectService {
         }
     }
 
+    #[tracing::instrument(name = "forward_to_leader", skip(self, payload), fields(leader = %leader_addr))]
     async fn forward(
         &self,
         leader_addr: &str,
@@ -81,6 +82,7 @@ impl ConnectService {
             payload_json: payload.to_string(),
         });
         request.set_timeout(FORWARD_TIMEOUT);
+        crate::trace_context::inject_current(request.metadata_mut());
         let response = WorkerServiceClient::new(channel)
             .forward_config_change(request)
             .await
