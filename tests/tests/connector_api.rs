@@ -359,3 +359,39 @@ async fn offsets_change_only_when_stopped() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn active_topics_are_tracked_and_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("topics");
+    let addr = free_local_addr();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &[]).unwrap();
+    worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    let api = Api::new(addr);
+    let topic = format!("{prefix}-gen");
+    api.create_connector("gen", json!({"connector.class": "Datagen", "kafka.topic": topic, "quickstart": "sequence", "max.interval": 20}))
+        .await
+        .unwrap();
+    let topics = ferry_tests::wait_until(Duration::from_secs(30), "the active topic", || {
+        let api = api.clone();
+        async move {
+            let (_, body) = api.get("/connectors/gen/topics").await.ok()?;
+            (body["gen"]["topics"]
+                .as_array()
+                .is_some_and(|topics| !topics.is_empty()))
+            .then_some(body)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(topics, json!({"gen": {"topics": [topic]}}));
+    let (status, _) = api
+        .call(reqwest::Method::PUT, "/connectors/gen/topics/reset", None)
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+    let (_, after) = api.get("/connectors/gen/topics").await.unwrap();
+    assert_eq!(after, json!({"gen": {"topics": []}}));
+    let (status, _) = api.get("/connectors/nope/topics").await.unwrap();
+    assert_eq!(status, 404);
+}

@@ -130,6 +130,7 @@ pub(crate) async fn run(
             client_config: client_config.clone(),
             worker_props: config.properties.clone(),
             offset_store: Arc::clone(&offset_store),
+            status_store: Arc::clone(&status_store),
             offset_flush_interval: config.offset_flush_interval,
             offset_flush_timeout: config.offset_flush_timeout,
         },

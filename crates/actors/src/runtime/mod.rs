@@ -15,7 +15,7 @@ use ferry_connectors::sdk::{
 use rdkafka::config::ClientConfig;
 use tokio_util::sync::CancellationToken;
 
-use crate::stores::OffsetStore;
+use crate::stores::{OffsetStore, StatusStore};
 
 /// What every task on this worker shares.
 #[derive(Clone)]
@@ -25,6 +25,8 @@ pub struct TaskEnv {
     /// The worker's properties (converter defaults, `producer.*`, `consumer.*`).
     pub worker_props: BTreeMap<String, String>,
     pub offset_store: Arc<OffsetStore>,
+    /// Where tasks record the topics they use (`GET /connectors/{c}/topics`).
+    pub status_store: Arc<StatusStore>,
     pub offset_flush_interval: Duration,
     pub offset_flush_timeout: Duration,
 }
@@ -92,5 +94,39 @@ pub(crate) fn apply_client_overrides(
         if let Some(client_key) = key.strip_prefix(&override_prefix) {
             config.set(client_key, value);
         }
+    }
+}
+
+/// Records the topics a task uses, once per topic per task run, in the status topic.
+pub(crate) struct TopicTracker {
+    seen: std::collections::HashSet<String>,
+    status_store: Arc<StatusStore>,
+    connector: String,
+    task: u32,
+}
+
+impl TopicTracker {
+    pub(crate) fn new(env: &TaskEnv, spec: &TaskSpec) -> Self {
+        TopicTracker {
+            seen: std::collections::HashSet::new(),
+            status_store: Arc::clone(&env.status_store),
+            connector: spec.connector.clone(),
+            task: spec.index,
+        }
+    }
+
+    /// Notes a topic; the first time, records it (in the background: it is informational).
+    pub(crate) fn observe(&mut self, topic: &str) {
+        if self.seen.contains(topic) {
+            return;
+        }
+        self.seen.insert(topic.to_string());
+        let store = Arc::clone(&self.status_store);
+        let (connector, topic, task) = (self.connector.clone(), topic.to_string(), self.task);
+        tokio::spawn(async move {
+            if let Err(error) = store.put_topic(&connector, &topic, task).await {
+                tracing::warn!(%connector, %topic, %error, "failed to record an active topic");
+            }
+        });
     }
 }

@@ -190,6 +190,7 @@ pub(crate) async fn run_sink_task(
         .get(keys::ERRORS_TOLERANCE)
         .is_some_and(|value| value.eq_ignore_ascii_case("all"));
     let mut state = SinkState {
+        topics: super::TopicTracker::new(env, spec),
         spec,
         converters: &converters,
         current: Offsets::new(),
@@ -412,6 +413,7 @@ fn run_consumer_thread(
 }
 
 struct SinkState<'a> {
+    topics: super::TopicTracker,
     spec: &'a TaskSpec,
     converters: &'a Converters,
     /// Next offset to read per partition, for everything `put` so far.
@@ -450,6 +452,7 @@ impl SinkState<'_> {
         let mut records = Vec::with_capacity(batch.len());
         let mut positions = Offsets::new();
         for message in &batch {
+            self.topics.observe(message.topic());
             let tp = TopicPartition {
                 topic: message.topic().to_string(),
                 partition: message.partition(),

@@ -77,6 +77,7 @@ pub(crate) async fn run_source_task(
             })?,
     );
     let mut loop_state = SourceLoop {
+        topics: super::TopicTracker::new(env, spec),
         records_out: metrics::counter!(crate::metric_names::TASK_RECORDS_TOTAL, "connector" => spec.connector.clone(), "task" => spec.index.to_string(), "direction" => "out"),
         in_flight: metrics::gauge!(crate::metric_names::TASK_IN_FLIGHT, "connector" => spec.connector.clone(), "task" => spec.index.to_string()),
         env,
@@ -123,6 +124,7 @@ pub(crate) async fn run_source_task(
 }
 
 struct SourceLoop<'a> {
+    topics: super::TopicTracker,
     records_out: metrics::Counter,
     in_flight: metrics::Gauge,
     env: &'a TaskEnv,
@@ -152,6 +154,7 @@ impl SourceLoop<'_> {
         acks_rx: &mut mpsc::UnboundedReceiver<Ack>,
     ) -> Result<(), ConnectorError> {
         let topic = record.topic.as_str();
+        self.topics.observe(topic);
         let key = self.converters.key.from_connect_data(
             topic,
             record.key.schema.as_deref(),

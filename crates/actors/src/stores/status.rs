@@ -16,6 +16,9 @@ use crate::error::StoreError;
 
 const CONNECTOR_PREFIX: &str = "status-connector-";
 const TASK_PREFIX: &str = "status-task-";
+/// Active topics (KIP-558): `status-topic-<topic>:connector-<name>`.
+const TOPIC_PREFIX: &str = "status-topic-";
+const TOPIC_CONNECTOR_SEPARATOR: &str = ":connector-";
 
 /// Observed state of a connector or task (Kafka Connect's `AbstractStatus.State`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,9 +70,28 @@ impl Status {
 pub struct StatusSnapshot {
     pub connectors: BTreeMap<String, Status>,
     pub tasks: BTreeMap<(String, u32), Status>,
+    /// Topics each connector used since the last reset.
+    pub topics: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl StatusSnapshot {
+    fn apply_topic(&mut self, key: &str, present: bool) {
+        let Some(rest) = key.strip_prefix(TOPIC_PREFIX) else {
+            return;
+        };
+        let Some((topic, connector)) = rest.split_once(TOPIC_CONNECTOR_SEPARATOR) else {
+            return;
+        };
+        if present {
+            self.topics
+                .entry(connector.to_string())
+                .or_default()
+                .insert(topic.to_string());
+        } else if let Some(topics) = self.topics.get_mut(connector) {
+            topics.remove(topic);
+        }
+    }
+
     fn apply(&mut self, key: &str, status_opt: Option<Status>) {
         if let Some(name) = key.strip_prefix(CONNECTOR_PREFIX) {
             match status_opt {
@@ -139,6 +161,13 @@ impl StatusStore {
             let Some(key) = record.key.and_then(|key| std::str::from_utf8(key).ok()) else {
                 return;
             };
+            if key.starts_with(TOPIC_PREFIX) {
+                writer
+                    .write()
+                    .expect("status lock is never poisoned")
+                    .apply_topic(key, record.value.is_some());
+                return;
+            }
             let status_opt = record
                 .value
                 .and_then(|bytes| serde_json::from_slice::<Status>(bytes).ok());
@@ -223,6 +252,58 @@ impl StatusStore {
                 .await?;
         }
         self.write(&format!("{CONNECTOR_PREFIX}{name}"), None).await
+    }
+
+    /// Returns the topics a connector used since the last reset.
+    pub fn topics(&self, name: &str) -> Vec<String> {
+        let snapshot = self.snapshot.read().expect("status lock is never poisoned");
+        snapshot
+            .topics
+            .get(name)
+            .map(|topics| topics.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Records that a connector's task used a topic (Kafka Connect's active-topic record).
+    ///
+    /// # Errors
+    /// Fails when Kafka does not acknowledge the write.
+    pub async fn put_topic(
+        &self,
+        connector: &str,
+        topic: &str,
+        task: u32,
+    ) -> Result<(), StoreError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+            });
+        let value = serde_json::json!({"topic": {"name": topic, "connector": connector, "task": task, "discoverTimestamp": now}});
+        let bytes =
+            serde_json::to_vec(&value).map_err(|error| StoreError::Internal(error.to_string()))?;
+        self.log
+            .send(
+                &format!("{TOPIC_PREFIX}{topic}{TOPIC_CONNECTOR_SEPARATOR}{connector}"),
+                Some(&bytes),
+            )
+            .await
+    }
+
+    /// Forgets the topics a connector used (tombstones).
+    ///
+    /// # Errors
+    /// Fails when Kafka does not acknowledge a write.
+    pub async fn reset_topics(&self, connector: &str) -> Result<(), StoreError> {
+        for topic in self.topics(connector) {
+            self.log
+                .send(
+                    &format!("{TOPIC_PREFIX}{topic}{TOPIC_CONNECTOR_SEPARATOR}{connector}"),
+                    None,
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// Removes one task's status.

@@ -37,6 +37,8 @@ pub(super) fn router() -> Router<ConnectService> {
         .route("/connectors/{name}/pause", put(pause_connector))
         .route("/connectors/{name}/resume", put(resume_connector))
         .route("/connectors/{name}/stop", put(stop_connector))
+        .route("/connectors/{name}/topics", get(connector_topics))
+        .route("/connectors/{name}/topics/reset", put(reset_topics))
         .route(
             "/connectors/{name}/offsets",
             get(connector_offsets)
@@ -368,4 +370,20 @@ async fn reset_offsets(
 ) -> Result<Response, ApiError> {
     let message = service.reset_offsets(&name).await?;
     Ok(Json(serde_json::json!({ "message": message })).into_response())
+}
+
+async fn connector_topics(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let topics = service.connector_topics(&name)?;
+    Ok(Json(serde_json::json!({ name: { "topics": topics } })).into_response())
+}
+
+async fn reset_topics(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    service.reset_connector_topics(&name).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -486,6 +486,30 @@ impl ConnectService {
         Ok(ConnectorOffsets { offsets })
     }
 
+    /// Returns the topics a connector used since the last reset (`{"<name>": {"topics": [...]}}`).
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub fn connector_topics(&self, name: &str) -> Result<Vec<String>, ServiceError> {
+        let runtime = self.runtime()?;
+        if !runtime.config_store.snapshot().contains(name) {
+            return Err(not_found(name));
+        }
+        Ok(runtime.status_store.topics(name))
+    }
+
+    /// Forgets the topics a connector used.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn reset_connector_topics(&self, name: &str) -> Result<(), ServiceError> {
+        let runtime = self.runtime()?;
+        if !runtime.config_store.snapshot().contains(name) {
+            return Err(not_found(name));
+        }
+        within_timeout(runtime.status_store.reset_topics(name)).await
+    }
+
     /// Lists the plugins; with `connectors_only=false` the converters too.
     pub fn plugins(&self, connectors_only: bool) -> Vec<PluginInfo> {
         let mut plugins: Vec<PluginInfo> = self
