@@ -13,3 +13,6 @@ pub const TASK_IN_FLIGHT: &str = "ferry_task_in_flight_records";
 pub const API_REQUESTS_TOTAL: &str = "ferry_api_requests_total";
 /// API request latency in seconds; labels `api`, `method`.
 pub const API_REQUEST_SECONDS: &str = "ferry_api_request_seconds";
+/// Records a sink's consumer is behind the end of each partition; labels `connector`, `task`,
+/// `topic`, `partition`.
+pub const TASK_CONSUMER_LAG: &str = "ferry_task_consumer_lag";

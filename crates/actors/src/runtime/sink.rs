@@ -53,13 +53,36 @@ enum ConsumerCommand {
 }
 
 struct SinkContext {
+    /// `(connector, task)` labels for the lag metric.
+    labels: (String, String),
     events_tx: mpsc::Sender<ConsumerEvent>,
     /// A batch the task had no room for yet.
     pending: Mutex<Option<Vec<OwnedMessage>>>,
     closing: AtomicBool,
 }
 
-impl ClientContext for SinkContext {}
+impl ClientContext for SinkContext {
+    /// librdkafka's statistics (every `statistics.interval.ms`) carry each partition's lag.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        for (topic, topic_stats) in &statistics.topics {
+            for (partition, partition_stats) in &topic_stats.partitions {
+                if *partition < 0 || partition_stats.consumer_lag < 0 {
+                    continue;
+                }
+                #[allow(clippy::cast_precision_loss)]
+                let lag = partition_stats.consumer_lag as f64;
+                metrics::gauge!(
+                    crate::metric_names::TASK_CONSUMER_LAG,
+                    "connector" => self.labels.0.clone(),
+                    "task" => self.labels.1.clone(),
+                    "topic" => topic.clone(),
+                    "partition" => partition.to_string()
+                )
+                .set(lag);
+            }
+        }
+    }
+}
 
 impl ConsumerContext for SinkContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -144,7 +167,8 @@ fn consumer_config(env: &TaskEnv, spec: &TaskSpec) -> ClientConfig {
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "cooperative-sticky")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        .set("statistics.interval.ms", "5000");
     apply_client_overrides(&mut config, &env.worker_props, &spec.config, "consumer.");
     config
 }
@@ -162,6 +186,7 @@ pub(crate) async fn run_sink_task(
 ) -> Result<(), ConnectorError> {
     let (events_tx, mut events_rx) = mpsc::channel(CHANNEL_BATCHES);
     let context = SinkContext {
+        labels: (spec.connector.clone(), spec.index.to_string()),
         events_tx,
         pending: Mutex::new(None),
         closing: AtomicBool::new(false),
