@@ -100,6 +100,18 @@ impl FerryProcess {
     /// # Errors
     /// Fails when the process cannot be spawned.
     pub fn spawn(args: &[&str], addr: SocketAddr) -> anyhow::Result<Self> {
+        Self::spawn_with_env(args, addr, &[])
+    }
+
+    /// Like [`FerryProcess::spawn`], with extra environment variables.
+    ///
+    /// # Errors
+    /// Fails when the process cannot be spawned.
+    pub fn spawn_with_env(
+        args: &[&str],
+        addr: SocketAddr,
+        envs: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let log_dir = tempfile::tempdir()?;
         let stdout = File::create(log_dir.path().join("stdout"))?;
         let stderr = File::create(log_dir.path().join("stderr"))?;
@@ -109,6 +121,7 @@ impl FerryProcess {
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             )
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)

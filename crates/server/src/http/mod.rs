@@ -58,7 +58,10 @@ pub fn app(rest: Router, grpc_routes: tonic::service::Routes) -> Router {
     })
     .layer(axum::middleware::from_fn(metrics::count_requests))
     // One span per request (REST and gRPC), exported over OTLP when it is configured.
-    .layer(tower_http::trace::TraceLayer::new_for_http())
+    .layer(
+        tower_http::trace::TraceLayer::new_for_http()
+            .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO)),
+    )
 }
 
 fn is_grpc(request: &Request) -> bool {
