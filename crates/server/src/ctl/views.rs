@@ -47,10 +47,7 @@ impl View for RestartView {
     fn to_text(&self) -> String {
         let mut text = format!("connector/{} {}\n", self.name, self.action);
         if let Some(plan) = &self.plan {
-            text.push_str(&format!(
-                "plan: connector {}\n",
-                plan.connector.state.to_lowercase()
-            ));
+            text.push_str(&format!("plan: connector {}\n", plan.connector.state));
             let mut table = Table::new(&["TASK", "STATE", "WORKER"]);
             for task in &plan.tasks {
                 table.push_row(vec![
