@@ -10,6 +10,7 @@
 //! Non-goals: no TLS or authentication on the listener yet.
 
 pub mod config;
+pub mod ctl;
 pub mod dev;
 pub mod error;
 pub mod grpc;

@@ -36,6 +36,8 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Talks to a running cluster over gRPC: connectors, plugins, members, status events.
+    Ctl(ferry_server::ctl::CtlArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,19 +60,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let _telemetry = match telemetry::init() {
-        Ok(telemetry) => telemetry,
-        Err(error) => {
-            eprintln!("error: cannot set up telemetry: {error}");
-            return ExitCode::from(2);
-        }
-    };
     let result = match cli.command {
         Command::Dev { listen } => run_dev(&listen).await,
         Command::Worker {
             properties_file,
             overrides,
         } => run_worker(properties_file.as_deref(), &overrides).await,
+        // A client: no telemetry, its own exit codes.
+        Command::Ctl(args) => return ferry_server::ctl::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,6 +89,11 @@ enum Failure {
     Runtime(String),
 }
 
+/// Installs logging and tracing for a worker process.
+fn init_telemetry() -> Result<telemetry::Telemetry, Failure> {
+    telemetry::init().map_err(|error| Failure::Usage(format!("cannot set up telemetry: {error}")))
+}
+
 impl From<RunError> for Failure {
     fn from(error: RunError) -> Self {
         match error {
@@ -102,6 +104,7 @@ impl From<RunError> for Failure {
 }
 
 async fn run_dev(listen: &str) -> Result<(), Failure> {
+    let _telemetry = init_telemetry()?;
     let embedded =
         EmbeddedKafka::start(1).map_err(|error| Failure::Runtime(format!("{error:#}")))?;
     let overrides = vec![
@@ -134,6 +137,7 @@ async fn run_worker(
     path_opt: Option<&std::path::Path>,
     overrides: &[String],
 ) -> Result<(), Failure> {
+    let _telemetry = init_telemetry()?;
     let config = WorkerConfig::load(path_opt, overrides)
         .map_err(|error| Failure::Usage(error.to_string()))?;
     tracing::info!(

@@ -1,0 +1,334 @@
+//! `ferry ctl`: a command-line client of a cluster's gRPC API (any worker answers).
+//!
+//! ```text
+//! ferry ctl [--server HOST:PORT] [-o table|json] <command>
+//!   apply -f FILE        create a connector from a Kafka Connect JSON file, or update its config
+//!   get connectors       NAME TYPE STATE TASKS(running/total) WORKERS
+//!   describe NAME        connector state and worker, then its tasks
+//!   delete|pause|resume|stop NAME
+//!   restart NAME [--tasks] [--failed]
+//!   offsets NAME         committed offsets
+//!   plugins [--all]      installed connector plugins (--all: converters too)
+//!   cluster              members (leader marked *) and the assignment epoch
+//!   watch                status changes as they happen, one line each
+//! ```
+//! The server defaults to `127.0.0.1:8083` or `$FERRY_SERVER`. `-o json` prints the response as
+//! JSON (one object per line for `watch`); the shapes are documented on the structs of `views`
+//! and `watch`.
+//!
+//! Exit codes scripts can rely on:
+//! `0` success; `1` the server answered an error (`error: <CODE>: <message>` on stderr);
+//! `2` usage error or unreadable file; `3` the connector does not exist (NOT_FOUND);
+//! `4` the server cannot be reached.
+
+mod connectors;
+mod output;
+mod views;
+mod watch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use tonic::transport::{Channel, Endpoint};
+use tonic::Code;
+
+use crate::grpc::proto;
+use views::View;
+
+/// Address used when neither `--server` nor `FERRY_SERVER` is given.
+pub const DEFAULT_SERVER: &str = "127.0.0.1:8083";
+/// How long establishing the connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one call may take (creating a connector waits for Kafka); `watch` has no limit.
+const CALL_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Arguments of `ferry ctl`.
+#[derive(Debug, Args)]
+pub struct CtlArgs {
+    /// host:port of a worker's REST/gRPC listener (or an http:// URL).
+    #[arg(long, global = true, env = "FERRY_SERVER", default_value = DEFAULT_SERVER)]
+    server: String,
+    /// How to print results: aligned tables for people, or JSON for scripts.
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Table)]
+    output: OutputFormat,
+    #[command(subcommand)]
+    command: CtlCommand,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum CtlCommand {
+    /// Creates a connector from a Kafka Connect JSON file ({"name", "config"}), or replaces the
+    /// config of the connector of that name.
+    Apply {
+        /// The connector file.
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
+    /// Lists resources.
+    Get {
+        #[command(subcommand)]
+        resource: GetResource,
+    },
+    /// Shows a connector's state, worker and tasks.
+    Describe { name: String },
+    /// Deletes a connector; its tasks stop.
+    Delete { name: String },
+    /// Pauses a connector and its tasks.
+    Pause { name: String },
+    /// Resumes a paused or stopped connector.
+    Resume { name: String },
+    /// Stops a connector and shuts its tasks down.
+    Stop { name: String },
+    /// Restarts a connector; prints what restarts when --tasks or --failed is given.
+    Restart {
+        name: String,
+        /// Restart the connector's tasks too.
+        #[arg(long)]
+        tasks: bool,
+        /// Restart only the instances that failed.
+        #[arg(long)]
+        failed: bool,
+    },
+    /// Shows a connector's committed offsets.
+    Offsets { name: String },
+    /// Lists the installed connector plugins.
+    Plugins {
+        /// Also list converters and other non-connector plugins.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Shows the cluster's members (the leader marked *) and the assignment epoch.
+    Cluster,
+    /// Prints status changes of connectors and tasks as they happen, until interrupted.
+    Watch {
+        /// Only this connector (repeatable); every connector when absent.
+        #[arg(long = "connector", value_name = "NAME")]
+        connectors: Vec<String>,
+        /// Also print membership changes.
+        #[arg(long)]
+        members: bool,
+        /// Do not start with the current status of every watched connector.
+        #[arg(long)]
+        no_initial: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GetResource {
+    /// All connectors with their state, tasks and workers.
+    #[command(alias = "connector")]
+    Connectors,
+}
+
+/// Why a command failed; decides the exit code.
+#[derive(Debug, thiserror::Error)]
+enum CtlError {
+    /// Bad arguments or an unreadable connector file: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// The server could not be reached: exit 4.
+    #[error("cannot connect to the server at {server}: {reason}")]
+    Connect { server: String, reason: String },
+    /// The server answered an error: exit 3 for NOT_FOUND, 1 otherwise.
+    #[error("{}: {}", code_name(.0.code()), .0.message())]
+    Server(tonic::Status),
+}
+
+impl CtlError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            CtlError::Usage(_) => ExitCode::from(2),
+            CtlError::Connect { .. } => ExitCode::from(4),
+            CtlError::Server(status) if status.code() == Code::NotFound => ExitCode::from(3),
+            CtlError::Server(_) => ExitCode::from(1),
+        }
+    }
+}
+
+impl From<tonic::Status> for CtlError {
+    fn from(status: tonic::Status) -> Self {
+        CtlError::Server(status)
+    }
+}
+
+/// The canonical gRPC name of `code`, as in `grpc-status` documentation (`NOT_FOUND`).
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Where and how one invocation talks and prints.
+struct Session {
+    server: String,
+    output: OutputFormat,
+}
+
+impl Session {
+    /// Connects to the server; calls on the channel time out after `call_timeout_opt`.
+    async fn connect(&self, call_timeout_opt: Option<Duration>) -> Result<Channel, CtlError> {
+        let url = if self.server.contains("://") {
+            self.server.clone()
+        } else {
+            format!("http://{}", self.server)
+        };
+        let endpoint = Endpoint::from_shared(url).map_err(|error| {
+            CtlError::Usage(format!("invalid server address `{}`: {error}", self.server))
+        })?;
+        let mut endpoint = endpoint.connect_timeout(CONNECT_TIMEOUT);
+        if let Some(call_timeout) = call_timeout_opt {
+            endpoint = endpoint.timeout(call_timeout);
+        }
+        endpoint.connect().await.map_err(|error| CtlError::Connect {
+            server: self.server.clone(),
+            reason: error_chain(&error),
+        })
+    }
+
+    /// A connector client whose calls time out after [`CALL_TIMEOUT`].
+    async fn connector_client(
+        &self,
+    ) -> Result<proto::connector_service_client::ConnectorServiceClient<Channel>, CtlError> {
+        let channel = self.connect(Some(CALL_TIMEOUT)).await?;
+        Ok(proto::connector_service_client::ConnectorServiceClient::new(channel))
+    }
+
+    /// Prints `view` as JSON or as text.
+    fn print(&self, view: &impl View) {
+        let text = match self.output {
+            OutputFormat::Table => view.to_text(),
+            OutputFormat::Json => {
+                let mut json = serde_json::to_string_pretty(view)
+                    .expect("views are plain structs with string keys");
+                json.push('\n');
+                json
+            }
+        };
+        output::write_stdout(&text);
+    }
+}
+
+/// An error and its causes, `outer: inner: innermost` (tonic's own text is only "transport error").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source_opt = error.source();
+    while let Some(source) = source_opt {
+        let source_text = source.to_string();
+        // Wrappers often repeat their cause's text; say it once.
+        if !text.ends_with(&source_text) {
+            text.push_str(": ");
+            text.push_str(&source_text);
+        }
+        source_opt = source.source();
+    }
+    text
+}
+
+/// Runs one `ferry ctl` command; errors are printed to stderr and become the exit code.
+pub async fn run(args: CtlArgs) -> ExitCode {
+    let session = Session {
+        server: args.server,
+        output: args.output,
+    };
+    match run_command(&session, args.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+async fn run_command(session: &Session, command: CtlCommand) -> Result<(), CtlError> {
+    match command {
+        CtlCommand::Apply { file } => connectors::apply(session, &file).await,
+        CtlCommand::Get {
+            resource: GetResource::Connectors,
+        } => connectors::list_connectors(session).await,
+        CtlCommand::Describe { name } => connectors::describe(session, name).await,
+        CtlCommand::Delete { name } => {
+            connectors::change_state(session, name, connectors::StateChange::Delete).await
+        }
+        CtlCommand::Pause { name } => {
+            connectors::change_state(session, name, connectors::StateChange::Pause).await
+        }
+        CtlCommand::Resume { name } => {
+            connectors::change_state(session, name, connectors::StateChange::Resume).await
+        }
+        CtlCommand::Stop { name } => {
+            connectors::change_state(session, name, connectors::StateChange::Stop).await
+        }
+        CtlCommand::Restart {
+            name,
+            tasks,
+            failed,
+        } => connectors::restart(session, name, tasks, failed).await,
+        CtlCommand::Offsets { name } => connectors::offsets(session, name).await,
+        CtlCommand::Plugins { all } => list_plugins(session, all).await,
+        CtlCommand::Cluster => describe_cluster(session).await,
+        CtlCommand::Watch {
+            connectors,
+            members,
+            no_initial,
+        } => {
+            let request = proto::WatchRequest {
+                connectors,
+                include_initial: !no_initial,
+                include_members: members,
+            };
+            watch::watch(session, request).await
+        }
+    }
+}
+
+async fn list_plugins(session: &Session, all: bool) -> Result<(), CtlError> {
+    let channel = session.connect(Some(CALL_TIMEOUT)).await?;
+    let mut client = proto::plugin_service_client::PluginServiceClient::new(channel);
+    let response = client
+        .list_plugins(proto::ListPluginsRequest {
+            connectors_only: Some(!all),
+        })
+        .await?
+        .into_inner();
+    session.print(&views::PluginsView::from(response));
+    Ok(())
+}
+
+async fn describe_cluster(session: &Session) -> Result<(), CtlError> {
+    let channel = session.connect(Some(CALL_TIMEOUT)).await?;
+    let mut client = proto::cluster_service_client::ClusterServiceClient::new(channel);
+    let members = client
+        .list_members(proto::ListMembersRequest {})
+        .await?
+        .into_inner();
+    let assignment = client
+        .get_assignment(proto::GetAssignmentRequest::default())
+        .await?
+        .into_inner();
+    session.print(&views::ClusterView::new(members, assignment));
+    Ok(())
+}
