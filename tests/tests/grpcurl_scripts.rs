@@ -85,6 +85,47 @@ impl Scripts {
         String::from_utf8_lossy(&output.stderr).to_string()
     }
 
+    /// Runs `watch.sh NAME` until its output contains `needle`, then stops it (its whole process
+    /// group: the script and the grpcurl it started); returns the output so far.
+    fn watch_until(&self, name: &str, needle: &str, timeout: Duration) -> String {
+        use std::io::Read;
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new(repo_root().join("scripts/grpc/watch.sh"))
+            .arg(name)
+            .env("FERRY_GRPC", &self.server)
+            .env("GRPCURL", &self.grpcurl)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("watch.sh runs");
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let (chunk_tx, chunk_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read) = stdout.read(&mut buffer) {
+                if read == 0 || chunk_tx.send(buffer[..read].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + timeout;
+        let mut output = String::new();
+        while !output.contains(needle) && std::time::Instant::now() < deadline {
+            if let Ok(chunk) = chunk_rx.recv_timeout(Duration::from_millis(100)) {
+                output.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        }
+        let group = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pids fit in i32"));
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGTERM);
+        let _ = child.wait();
+        assert!(
+            output.contains(needle),
+            "watch.sh {name} did not show {needle} in {timeout:?}: {output}"
+        );
+        output
+    }
+
     async fn wait_connector_state(&self, name: &str, state: &str) -> JsonValue {
         wait_until(
             Duration::from_secs(30),
@@ -229,8 +270,8 @@ async fn grpcurl_and_the_scripts_drive_ferry_dev() {
     assert!(unknown.contains("NotFound"), "{unknown}");
     let usage = scripts.failure("status.sh", &[]);
     assert!(usage.contains("usage"), "{usage}");
-    let watch = scripts.failure("watch.sh", &["gen"]);
-    assert!(watch.contains("Unimplemented"), "{watch}");
+    let watched = scripts.watch_until("gen", "RUNNING", Duration::from_secs(20));
+    assert!(watched.contains("\"gen\""), "{watched}");
 
     scripts.json("delete.sh", &["gen"]);
     let listed = scripts.json("list.sh", &[]);

@@ -3,12 +3,16 @@
 //! `{"state":"RUNNING","trace":null,"worker_id":"host:8083","generation":N}`.
 //!
 //! Ferry adds two fields Kafka Connect's readers ignore: `restarts` and `last_error`.
+//!
+//! Every status the store applies (written by any worker, read back from the topic) is also
+//! published as a [`StatusChange`] to [`StatusStore::subscribe`]rs.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use rdkafka::config::ClientConfig;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::log::{LogRecord, TopicLog};
@@ -19,6 +23,10 @@ const TASK_PREFIX: &str = "status-task-";
 /// Active topics (KIP-558): `status-topic-<topic>:connector-<name>`.
 const TOPIC_PREFIX: &str = "status-topic-";
 const TOPIC_CONNECTOR_SEPARATOR: &str = ":connector-";
+
+/// How many [`StatusChange`]s a slow subscriber may lag behind before it misses some (it then
+/// gets `RecvError::Lagged` and should re-read [`StatusStore::snapshot`]).
+const CHANGES_CHANNEL_CAPACITY: usize = 1_024;
 
 /// Observed state of a connector or task (Kafka Connect's `AbstractStatus.State`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +73,15 @@ impl Status {
     }
 }
 
+/// One status applied by the store: a connector's (`task: None`) or a task's new status, `None`
+/// when it was deleted (a tombstone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub connector: String,
+    pub task: Option<u32>,
+    pub status: Option<Status>,
+}
+
 /// Every status, as read from the topic.
 #[derive(Debug, Clone, Default)]
 pub struct StatusSnapshot {
@@ -92,25 +109,28 @@ impl StatusSnapshot {
         }
     }
 
-    fn apply(&mut self, key: &str, status_opt: Option<Status>) {
+    /// Applies one record; returns the change it made, or `None` when the key is not a status
+    /// key or the record was ignored (a stale UNASSIGNED).
+    fn apply(&mut self, key: &str, status_opt: Option<Status>) -> Option<StatusChange> {
         if let Some(name) = key.strip_prefix(CONNECTOR_PREFIX) {
-            match status_opt {
+            match &status_opt {
                 Some(status) => {
-                    self.connectors.insert(name.to_string(), status);
+                    self.connectors.insert(name.to_string(), status.clone());
                 }
                 None => {
                     self.connectors.remove(name);
                 }
             }
+            Some(StatusChange {
+                connector: name.to_string(),
+                task: None,
+                status: status_opt,
+            })
         } else if let Some(rest) = key.strip_prefix(TASK_PREFIX) {
-            let Some((name, index)) = rest.rsplit_once('-') else {
-                return;
-            };
-            let Ok(index) = index.parse::<u32>() else {
-                return;
-            };
+            let (name, index) = rest.rsplit_once('-')?;
+            let index = index.parse::<u32>().ok()?;
             let task_key = (name.to_string(), index);
-            match status_opt {
+            match &status_opt {
                 Some(status) => {
                     // A stale UNASSIGNED from an older generation must not hide a newer state
                     // (KAFKA-12525).
@@ -118,15 +138,22 @@ impl StatusSnapshot {
                         if status.state == State::Unassigned
                             && status.generation < existing.generation
                         {
-                            return;
+                            return None;
                         }
                     }
-                    self.tasks.insert(task_key, status);
+                    self.tasks.insert(task_key, status.clone());
                 }
                 None => {
                     self.tasks.remove(&task_key);
                 }
             }
+            Some(StatusChange {
+                connector: name.to_string(),
+                task: Some(index),
+                status: status_opt,
+            })
+        } else {
+            None
         }
     }
 
@@ -143,6 +170,7 @@ impl StatusSnapshot {
 pub struct StatusStore {
     log: TopicLog,
     snapshot: Arc<RwLock<StatusSnapshot>>,
+    changes_tx: broadcast::Sender<StatusChange>,
 }
 
 impl StatusStore {
@@ -157,6 +185,8 @@ impl StatusStore {
     ) -> Result<Self, StoreError> {
         let snapshot: Arc<RwLock<StatusSnapshot>> = Arc::default();
         let writer = Arc::clone(&snapshot);
+        let (changes_tx, _) = broadcast::channel(CHANGES_CHANNEL_CAPACITY);
+        let publisher = changes_tx.clone();
         let apply = Box::new(move |record: &LogRecord<'_>| {
             let Some(key) = record.key.and_then(|key| std::str::from_utf8(key).ok()) else {
                 return;
@@ -171,14 +201,28 @@ impl StatusStore {
             let status_opt = record
                 .value
                 .and_then(|bytes| serde_json::from_slice::<Status>(bytes).ok());
-            writer
-                .write()
-                .expect("status lock is never poisoned")
-                .apply(key, status_opt);
+            let mut snapshot = writer.write().expect("status lock is never poisoned");
+            if let Some(change) = snapshot.apply(key, status_opt) {
+                // Sent under the write lock, so subscribers get changes in the order they were
+                // applied. An error only means that nobody listens.
+                let _ = publisher.send(change);
+            }
         });
         let log = TopicLog::start(client_config, topic, apply, stop).await?;
         log.read_to_end().await?;
-        Ok(StatusStore { log, snapshot })
+        Ok(StatusStore {
+            log,
+            snapshot,
+            changes_tx,
+        })
+    }
+
+    /// Returns a receiver of every status applied from now on, in topic order per key.
+    ///
+    /// A receiver that lags more than 1024 changes gets `RecvError::Lagged`: it missed changes
+    /// and should re-read [`StatusStore::snapshot`].
+    pub fn subscribe(&self) -> broadcast::Receiver<StatusChange> {
+        self.changes_tx.subscribe()
     }
 
     /// Returns a copy of every status.
@@ -368,6 +412,38 @@ mod tests {
             Some(Status::new(State::Unassigned, "b:1", 4)),
         );
         assert_eq!(snapshot.connector_tasks("c")[0].1.state, State::Running);
+    }
+
+    #[test]
+    fn apply_reports_the_change_it_made() {
+        let mut snapshot = StatusSnapshot::default();
+        let running = Status::new(State::Running, "a:1", 5);
+        assert_eq!(
+            snapshot.apply("status-task-my-conn-2", Some(running.clone())),
+            Some(StatusChange {
+                connector: "my-conn".to_string(),
+                task: Some(2),
+                status: Some(running),
+            })
+        );
+        // A stale UNASSIGNED is ignored, so it is no change.
+        assert_eq!(
+            snapshot.apply(
+                "status-task-my-conn-2",
+                Some(Status::new(State::Unassigned, "b:1", 4))
+            ),
+            None
+        );
+        assert_eq!(
+            snapshot.apply("status-connector-my-conn", None),
+            Some(StatusChange {
+                connector: "my-conn".to_string(),
+                task: None,
+                status: None,
+            })
+        );
+        assert_eq!(snapshot.apply("status-task-no-index", None), None);
+        assert_eq!(snapshot.apply("something-else", None), None);
     }
 
     #[test]

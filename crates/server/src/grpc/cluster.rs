@@ -2,10 +2,11 @@
 
 use std::pin::Pin;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::proto;
+use crate::service::watch_stream::{WatchChange, WatchEvent, WatchMembers, WatchOptions};
 use crate::service::ConnectService;
 
 pub(super) struct ClusterApi {
@@ -37,13 +38,15 @@ impl proto::cluster_service_server::ClusterService for ClusterApi {
         let members = view
             .members
             .into_iter()
-            .map(|member| proto::Member {
-                node_id: member.id,
-                advertise_addr: member.address,
-                generation: i64::try_from(member.generation / 1_000_000).unwrap_or(i64::MAX),
-                ready: member.ready,
-                version: member.version,
-                leader: member.is_leader,
+            .map(|member| {
+                member_to_proto(crate::service::watch_stream::WatchMember {
+                    id: member.id,
+                    address: member.address,
+                    generation: member.generation,
+                    ready: member.ready,
+                    version: member.version,
+                    is_leader: member.is_leader,
+                })
             })
             .collect();
         Ok(Response::new(proto::ListMembersResponse {
@@ -95,12 +98,59 @@ impl proto::cluster_service_server::ClusterService for ClusterApi {
         }))
     }
 
+    /// Streams status and membership changes until the client goes away or the worker shuts
+    /// down (then the stream ends with `UNAVAILABLE`).
     async fn watch(
         &self,
-        _request: Request<proto::WatchRequest>,
+        request: Request<proto::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        Err(Status::unimplemented(
-            "Watch is not implemented yet: it needs status-change events from the status store",
-        ))
+        let request = request.into_inner();
+        let events = self.service.watch(WatchOptions {
+            connectors: request.connectors,
+            include_initial: request.include_initial,
+            include_members: request.include_members,
+        })?;
+        let stream = events.map(|item| item.map(Into::into).map_err(Into::into));
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+fn member_to_proto(member: crate::service::watch_stream::WatchMember) -> proto::Member {
+    proto::Member {
+        node_id: member.id,
+        advertise_addr: member.address,
+        generation: i64::try_from(member.generation / 1_000_000).unwrap_or(i64::MAX),
+        ready: member.ready,
+        version: member.version,
+        leader: member.is_leader,
+    }
+}
+
+impl From<WatchMembers> for proto::ListMembersResponse {
+    fn from(view: WatchMembers) -> Self {
+        proto::ListMembersResponse {
+            members: view.members.into_iter().map(member_to_proto).collect(),
+            leader_id: view.leader.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<WatchEvent> for proto::WatchEvent {
+    fn from(event: WatchEvent) -> Self {
+        let event_opt = Some(match event.change {
+            WatchChange::ConnectorStatus(status) => {
+                proto::watch_event::Event::ConnectorStatus(status.into())
+            }
+            WatchChange::ConnectorDeleted(name) => {
+                proto::watch_event::Event::ConnectorDeleted(name)
+            }
+            WatchChange::Members(members) => {
+                proto::watch_event::Event::MembersChanged(members.into())
+            }
+        });
+        proto::WatchEvent {
+            timestamp_ms: event.timestamp_ms,
+            event: event_opt,
+        }
     }
 }

@@ -6,6 +6,8 @@ mod connectors;
 mod forward;
 mod offsets;
 pub mod types;
+#[path = "watch.rs"] // `watch` is taken by `tokio::sync::watch` below
+pub mod watch_stream;
 
 use std::sync::{Arc, OnceLock};
 
