@@ -367,7 +367,13 @@ impl ConnectService {
         if !snapshot.contains(name) {
             return Err(not_found(name));
         }
-        within_timeout(runtime.config_store.put_target_state(name, state)).await
+        within_timeout(runtime.config_store.put_target_state(name, state)).await?;
+        if state == TargetState::Stopped && snapshot.task_count(name) > 0 {
+            // A stopped connector has no tasks (Kafka Connect writes an empty task set); written
+            // here too so that the stop is complete when the request returns.
+            within_timeout(runtime.config_store.put_task_configs(name, &[])).await?;
+        }
+        Ok(())
     }
 
     /// Restarts one task.

@@ -17,9 +17,13 @@ const ALTERED: &str = "The offsets for this connector have been altered successf
 const RESET: &str = "The offsets for this connector have been reset successfully";
 
 impl ConnectService {
-    fn check_stopped(&self, name: &str) -> Result<bool, ServiceError> {
+    async fn check_stopped(&self, name: &str) -> Result<bool, ServiceError> {
         let runtime = self.runtime()?;
-        let snapshot = runtime.config_store.snapshot();
+        let snapshot = runtime
+            .config_store
+            .refresh()
+            .await
+            .map_err(|error| ServiceError::Unavailable(error.to_string()))?;
         let config = snapshot
             .connectors
             .get(name)
@@ -54,7 +58,7 @@ impl ConnectService {
                 "The offsets to alter must not be empty".to_string(),
             ));
         }
-        let is_sink = self.check_stopped(name)?;
+        let is_sink = self.check_stopped(name).await?;
         let runtime = self.runtime()?;
         if is_sink {
             let mut list = rdkafka::TopicPartitionList::new();
@@ -123,7 +127,7 @@ impl ConnectService {
     /// # Errors
     /// `NotFound`; `FailedPrecondition` unless STOPPED.
     pub async fn reset_offsets(&self, name: &str) -> Result<String, ServiceError> {
-        let is_sink = self.check_stopped(name)?;
+        let is_sink = self.check_stopped(name).await?;
         let runtime = self.runtime()?;
         if is_sink {
             let admin: AdminClient<DefaultClientContext> = runtime
