@@ -205,3 +205,107 @@ fn find_factory(
         .find(class)
         .ok_or_else(|| InvalidConfig::UnknownClass(unknown_class_message(registry, class)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdk::{
+        ConfigKey, ConfigValues, ConnectorError, ConnectorType, Importance, TaskConfig,
+    };
+
+    struct SecretSink;
+
+    impl ConnectorFactory for SecretSink {
+        fn class_names(&self) -> &'static [&'static str] {
+            &["com.example.SecretSinkConnector"]
+        }
+        fn connector_type(&self) -> ConnectorType {
+            ConnectorType::Sink
+        }
+        fn config_def(&self) -> ConfigDef {
+            ConfigDef::new().define(ConfigKey::new(
+                "connection.password",
+                ConfigType::Password,
+                Importance::High,
+                "secret",
+            ))
+        }
+        fn task_configs(
+            &self,
+            _config: &ConfigValues,
+            _max_tasks: usize,
+        ) -> Result<Vec<TaskConfig>, ConnectorError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_string(), (*value).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn passwords_are_hidden_in_validation_results() {
+        let mut registry = ConnectorRegistry::empty();
+        registry.add(SecretSink);
+        let infos = validate_connector_config(
+            &registry,
+            &props(&[
+                ("name", "s"),
+                ("connector.class", "SecretSink"),
+                ("topics", "t"),
+                ("connection.password", "hunter2"),
+            ]),
+        )
+        .unwrap();
+        let password = infos
+            .configs
+            .iter()
+            .find(|config| config.definition.name == "connection.password")
+            .unwrap();
+        assert_eq!(password.value.value.as_deref(), Some("[hidden]"));
+        assert_eq!(password.definition.config_type, "PASSWORD");
+        assert!(!serde_json::to_string(&infos).unwrap().contains("hunter2"));
+        assert_eq!(infos.error_count, 0, "{infos:?}");
+    }
+
+    #[test]
+    fn every_error_names_its_key_and_is_counted() {
+        let mut registry = ConnectorRegistry::empty();
+        registry.add(SecretSink);
+        let infos = validate_connector_config(
+            &registry,
+            &props(&[
+                ("name", "s"),
+                ("connector.class", "SecretSink"),
+                ("tasks.max", "-1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            infos.error_count, 3,
+            "tasks.max, topics and the missing password: {infos:?}"
+        );
+        let error = check_connector_config(
+            &registry,
+            &props(&[
+                ("name", "s"),
+                ("connector.class", "SecretSink"),
+                ("topics", "t"),
+            ]),
+        )
+        .err()
+        .unwrap();
+        assert!(error.to_string().contains("connection.password"), "{error}");
+        let unknown =
+            check_connector_config(&registry, &props(&[("connector.class", "SecretSinc")]))
+                .err()
+                .unwrap();
+        assert!(
+            unknown.to_string().contains("SecretSink"),
+            "closest name offered: {unknown}"
+        );
+    }
+}
