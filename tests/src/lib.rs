@@ -374,3 +374,121 @@ pub fn all_running(status: &serde_json::Value, min_tasks: usize) -> bool {
         && tasks.len() >= min_tasks
         && tasks.iter().all(|task| task["state"] == "RUNNING")
 }
+
+/// The node id cluster tests give the worker listening on `addr`.
+pub fn node_id_of(addr: SocketAddr) -> String {
+    format!("node-{}", addr.port())
+}
+
+impl FerryProcess {
+    /// Starts a worker that joins the cluster of `seeds` (gossip on the same port numbers as the
+    /// listeners), with node id `node-<port>` and topics unique to `prefix`.
+    ///
+    /// # Errors
+    /// Fails when the process cannot be spawned.
+    pub fn cluster_worker(
+        dir: &Path,
+        prefix: &str,
+        addr: SocketAddr,
+        seeds: &[SocketAddr],
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let seeds: Vec<String> = seeds.iter().map(ToString::to_string).collect();
+        let seeds = seeds.join(",");
+        let node_id = node_id_of(addr);
+        let mut properties = vec![
+            ("gossip.seeds", seeds.as_str()),
+            ("node.id", node_id.as_str()),
+        ];
+        properties.extend_from_slice(extra);
+        Self::worker(dir, prefix, addr, &properties)
+    }
+}
+
+/// Starts `count` workers forming one cluster and waits until each is healthy and the first sees
+/// all of them ready.
+///
+/// # Errors
+/// Fails when a worker cannot start or the cluster does not form within the deadlines.
+pub async fn start_cluster(
+    dir: &Path,
+    prefix: &str,
+    count: usize,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<(Vec<SocketAddr>, Vec<FerryProcess>)> {
+    let addrs: Vec<SocketAddr> = (0..count).map(|_| free_local_addr()).collect();
+    let mut workers = Vec::new();
+    for addr in &addrs {
+        workers.push(FerryProcess::cluster_worker(
+            dir, prefix, *addr, &addrs, extra,
+        )?);
+    }
+    for worker in &mut workers {
+        worker.wait_healthy(Duration::from_secs(60)).await?;
+    }
+    let api = Api::new(addrs[0]);
+    wait_until(Duration::from_secs(30), "every member ready", || {
+        let api = api.clone();
+        async move {
+            let (_, view) = api.get("/cluster").await.ok()?;
+            let ready = view["members"]
+                .as_array()?
+                .iter()
+                .filter(|member| member["ready"] == true)
+                .count();
+            (ready == count && view["leader"].is_string()).then_some(())
+        }
+    })
+    .await?;
+    Ok((addrs, workers))
+}
+
+/// Counts a connector status's RUNNING tasks per worker id.
+pub fn tasks_per_worker(status: &serde_json::Value) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for task in status["tasks"].as_array().into_iter().flatten() {
+        if task["state"] == "RUNNING" {
+            *counts
+                .entry(task["worker_id"].as_str().unwrap_or_default().to_string())
+                .or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// Reads every key of partition 0 of `topic` (the config topic has one partition) from the test
+/// broker, to the end.
+///
+/// # Panics
+/// Panics when the topic cannot be read to its end within 20 s.
+pub fn topic_keys(topic: &str) -> Vec<String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", test_bootstrap())
+        .set("group.id", unique_name("inspect"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("a consumer of the test broker can be created");
+    let (_, high) = consumer
+        .fetch_watermarks(topic, 0, Duration::from_secs(10))
+        .expect("the topic exists");
+    let mut list = rdkafka::TopicPartitionList::new();
+    list.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
+        .expect("partition 0 can be assigned");
+    consumer.assign(&list).expect("partition 0 can be assigned");
+    let mut keys = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut position = 0;
+    while position < high && Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            position = message.offset() + 1;
+            keys.push(String::from_utf8_lossy(message.key().unwrap_or_default()).to_string());
+        }
+    }
+    assert!(
+        position >= high,
+        "read {topic} to its end ({position} of {high})"
+    );
+    keys
+}

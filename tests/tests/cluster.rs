@@ -2,69 +2,22 @@
 //! run elsewhere within seconds, a restarted worker gets its share back, and killing the leader
 //! elects a new one that accepts configs.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferry_tests::{all_running, free_local_addr, unique_name, Api, FerryProcess};
+use ferry_tests::{all_running, tasks_per_worker, unique_name, Api, FerryProcess};
 use nix::sys::signal::Signal;
 use serde_json::json;
-
-fn start_worker(dir: &Path, prefix: &str, addr: SocketAddr, seeds: &[SocketAddr]) -> FerryProcess {
-    let seeds: Vec<String> = seeds.iter().map(ToString::to_string).collect();
-    let seeds = seeds.join(",");
-    let node_id = format!("node-{}", addr.port());
-    FerryProcess::worker(
-        dir,
-        prefix,
-        addr,
-        &[("gossip.seeds", &seeds), ("node.id", &node_id)],
-    )
-    .unwrap()
-}
-
-/// Counts RUNNING tasks per worker id.
-fn tasks_per_worker(status: &serde_json::Value) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for task in status["tasks"].as_array().into_iter().flatten() {
-        if task["state"] == "RUNNING" {
-            *counts
-                .entry(task["worker_id"].as_str().unwrap_or_default().to_string())
-                .or_default() += 1;
-        }
-    }
-    counts
-}
 
 #[tokio::test]
 async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_name("cluster");
-    let addrs: Vec<SocketAddr> = (0..3).map(|_| free_local_addr()).collect();
-    let mut workers: Vec<Option<FerryProcess>> = addrs
-        .iter()
-        .map(|addr| Some(start_worker(dir.path(), &prefix, *addr, &addrs)))
-        .collect();
-    for worker in workers.iter_mut().flatten() {
-        worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
-    }
+    let (addrs, started) = ferry_tests::start_cluster(dir.path(), &prefix, 3, &[])
+        .await
+        .unwrap();
+    let mut workers: Vec<Option<FerryProcess>> = started.into_iter().map(Some).collect();
     let api = Api::new(addrs[0]);
-    ferry_tests::wait_until(Duration::from_secs(30), "three members in /cluster", || {
-        let api = api.clone();
-        async move {
-            let (_, view) = api.get("/cluster").await.ok()?;
-            (view["members"]
-                .as_array()?
-                .iter()
-                .filter(|m| m["ready"] == true)
-                .count()
-                == 3)
-                .then_some(())
-        }
-    })
-    .await
-    .unwrap();
 
     // Submit through a worker that is not the leader: it forwards to the leader.
     let (_, view) = api.get("/cluster").await.unwrap();
@@ -159,7 +112,9 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
         .all(|count| *count == 3));
 
     // (c) the worker comes back: 2/2/2 again.
-    workers[victim] = Some(start_worker(dir.path(), &prefix, addrs[victim], &addrs));
+    workers[victim] = Some(
+        FerryProcess::cluster_worker(dir.path(), &prefix, addrs[victim], &addrs, &[]).unwrap(),
+    );
     workers[victim]
         .as_mut()
         .unwrap()
@@ -227,30 +182,10 @@ async fn tasks_spread_fail_over_and_rebalance_across_three_workers() {
 async fn sigterm_hands_tasks_over_before_the_worker_exits() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_name("leave");
-    let addrs: Vec<SocketAddr> = (0..2).map(|_| free_local_addr()).collect();
-    let mut workers: Vec<FerryProcess> = addrs
-        .iter()
-        .map(|addr| start_worker(dir.path(), &prefix, *addr, &addrs))
-        .collect();
-    for worker in &mut workers {
-        worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
-    }
+    let (addrs, mut workers) = ferry_tests::start_cluster(dir.path(), &prefix, 2, &[])
+        .await
+        .unwrap();
     let api = Api::new(addrs[0]);
-    ferry_tests::wait_until(Duration::from_secs(30), "two ready members", || {
-        let api = api.clone();
-        async move {
-            let (_, view) = api.get("/cluster").await.ok()?;
-            (view["members"]
-                .as_array()?
-                .iter()
-                .filter(|m| m["ready"] == true)
-                .count()
-                == 2)
-                .then_some(())
-        }
-    })
-    .await
-    .unwrap();
     api.create_connector(
         "gen",
         json!({"connector.class": "Datagen", "kafka.topic": format!("{prefix}-gen"), "quickstart": "sequence", "tasks.max": 4, "max.interval": 50}),

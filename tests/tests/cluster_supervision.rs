@@ -2,11 +2,10 @@
 //! on the real broker.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use ferry_tests::{all_running, free_local_addr, test_bootstrap, unique_name, Api, FerryProcess};
+use ferry_tests::{all_running, test_bootstrap, unique_name, Api, FerryProcess};
 use nix::sys::signal::Signal;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -17,46 +16,6 @@ const FAST_RESTARTS: [(&str, &str); 3] = [
     ("task.restart.initial.backoff.ms", "100"),
     ("task.restart.max.backoff.ms", "200"),
 ];
-
-fn start_worker(dir: &Path, prefix: &str, addr: SocketAddr, seeds: &[SocketAddr]) -> FerryProcess {
-    let seeds: Vec<String> = seeds.iter().map(ToString::to_string).collect();
-    let seeds = seeds.join(",");
-    let node_id = format!("node-{}", addr.port());
-    let mut extra = vec![
-        ("gossip.seeds", seeds.as_str()),
-        ("node.id", node_id.as_str()),
-    ];
-    extra.extend(FAST_RESTARTS);
-    FerryProcess::worker(dir, prefix, addr, &extra).unwrap()
-}
-
-async fn start_cluster(dir: &Path, prefix: &str) -> (Vec<SocketAddr>, Vec<FerryProcess>) {
-    let addrs: Vec<SocketAddr> = (0..3).map(|_| free_local_addr()).collect();
-    let mut workers: Vec<FerryProcess> = addrs
-        .iter()
-        .map(|addr| start_worker(dir, prefix, *addr, &addrs))
-        .collect();
-    for worker in &mut workers {
-        worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
-    }
-    let api = Api::new(addrs[0]);
-    ferry_tests::wait_until(Duration::from_secs(30), "three ready members", || {
-        let api = api.clone();
-        async move {
-            let (_, view) = api.get("/cluster").await.ok()?;
-            (view["members"]
-                .as_array()?
-                .iter()
-                .filter(|m| m["ready"] == true)
-                .count()
-                == 3)
-                .then_some(())
-        }
-    })
-    .await
-    .unwrap();
-    (addrs, workers)
-}
 
 #[tokio::test]
 async fn a_task_failing_everywhere_is_tried_on_other_workers_then_failed_while_others_run() {
@@ -77,7 +36,9 @@ async fn a_task_failing_everywhere_is_tried_on_other_workers_then_failed_while_o
             .await
             .unwrap();
     }
-    let (addrs, _workers) = start_cluster(dir.path(), &prefix).await;
+    let (addrs, _workers) = ferry_tests::start_cluster(dir.path(), &prefix, 3, &FAST_RESTARTS)
+        .await
+        .unwrap();
     let api = Api::new(addrs[0]);
     api.create_connector(
         "healthy",
@@ -135,7 +96,9 @@ async fn a_sequence_pipeline_through_two_kills_misses_no_number() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_name("seq");
     let output = dir.path().join("sequence.txt");
-    let (addrs, mut workers) = start_cluster(dir.path(), &prefix).await;
+    let (addrs, mut workers) = ferry_tests::start_cluster(dir.path(), &prefix, 3, &FAST_RESTARTS)
+        .await
+        .unwrap();
     let api = Api::new(addrs[0]);
     let per_task = 400u64;
     api.create_connector(
@@ -181,7 +144,14 @@ async fn a_sequence_pipeline_through_two_kills_misses_no_number() {
             .wait_status("sequence", Duration::from_secs(30), |s| all_running(s, 3))
             .await
             .unwrap();
-        workers[victim] = start_worker(dir.path(), &prefix, addrs[victim], &addrs);
+        workers[victim] = FerryProcess::cluster_worker(
+            dir.path(),
+            &prefix,
+            addrs[victim],
+            &addrs,
+            &FAST_RESTARTS,
+        )
+        .unwrap();
         workers[victim]
             .wait_healthy(Duration::from_secs(60))
             .await

@@ -6,42 +6,8 @@ use std::time::Duration;
 
 use ferry_tests::{all_running, free_local_addr, test_bootstrap, unique_name, Api, FerryProcess};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
-
-/// Reads every key of a topic's partition 0 (the config topic has one partition).
-fn config_topic_keys(topic: &str) -> Vec<String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", test_bootstrap())
-        .set("group.id", unique_name("inspect"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let (_, high) = consumer
-        .fetch_watermarks(topic, 0, Duration::from_secs(10))
-        .unwrap();
-    let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&list).unwrap();
-    let mut keys = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let mut position = 0;
-    while position < high && std::time::Instant::now() < deadline {
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            position = message.offset() + 1;
-            keys.push(String::from_utf8_lossy(message.key().unwrap_or_default()).to_string());
-        }
-    }
-    assert!(
-        position >= high,
-        "read the config topic to its end ({position} of {high})"
-    );
-    keys
-}
 
 #[tokio::test]
 async fn bad_configs_get_400_naming_the_key_and_store_nothing() {
@@ -122,7 +88,7 @@ async fn bad_configs_get_400_naming_the_key_and_store_nothing() {
     let (status, names) = api.get("/connectors").await.unwrap();
     assert_eq!(status, 200);
     assert_eq!(names, json!([]), "nothing was created");
-    let keys = config_topic_keys(&format!("{prefix}-configs"));
+    let keys = ferry_tests::topic_keys(&format!("{prefix}-configs"));
     assert!(
         keys.iter().all(|key| !key.starts_with("connector-bad")),
         "nothing written: {keys:?}"

@@ -5,11 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ferry_tests::{free_local_addr, test_bootstrap, unique_name, wait_until, Api, FerryProcess};
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
+use ferry_tests::{free_local_addr, unique_name, wait_until, Api, FerryProcess};
 use serde_json::json;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -102,37 +98,6 @@ async fn wait_grpc_status(
             panic!("{error}; last status: {last:?}")
         }
     }
-}
-
-/// Reads every key of the config topic (one partition).
-fn config_topic_keys(topic: &str) -> Vec<String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", test_bootstrap())
-        .set("group.id", unique_name("inspect"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let (_, high) = consumer
-        .fetch_watermarks(topic, 0, Duration::from_secs(10))
-        .unwrap();
-    let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&list).unwrap();
-    let mut keys = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let mut position = 0;
-    while position < high && std::time::Instant::now() < deadline {
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            position = message.offset() + 1;
-            keys.push(String::from_utf8_lossy(message.key().unwrap_or_default()).to_string());
-        }
-    }
-    assert!(
-        position >= high,
-        "read the config topic to its end ({position} of {high})"
-    );
-    keys
 }
 
 #[tokio::test]
@@ -508,7 +473,7 @@ async fn bad_requests_get_grpc_codes_with_the_rest_message_and_store_nothing() {
         .into_inner();
     assert!(listed.names.is_empty(), "{listed:?}");
     assert_eq!(api.get("/connectors").await.unwrap().1, json!([]));
-    let keys = config_topic_keys(&format!("{prefix}-configs"));
+    let keys = ferry_tests::topic_keys(&format!("{prefix}-configs"));
     assert!(
         keys.iter()
             .all(|key| !key.starts_with("connector-bad") && !key.contains("bad-state")),

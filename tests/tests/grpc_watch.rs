@@ -4,10 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferry_tests::{all_running, free_local_addr, unique_name, wait_until, Api, FerryProcess};
+use ferry_tests::{all_running, free_local_addr, unique_name, Api, FerryProcess};
 use nix::sys::signal::Signal;
 use serde_json::json;
 use tonic::transport::Channel;
@@ -89,29 +88,12 @@ fn connector_running_with_tasks(status: &proto::ConnectorStatus, count: usize) -
         && status.tasks.iter().all(|task| task.state == "RUNNING")
 }
 
-fn node_id(addr: SocketAddr) -> String {
-    format!("node-{}", addr.port())
-}
-
-fn start_worker(dir: &Path, prefix: &str, addr: SocketAddr, seeds: &[SocketAddr]) -> FerryProcess {
-    let seeds: Vec<String> = seeds.iter().map(ToString::to_string).collect();
-    let seeds = seeds.join(",");
-    let node_id = node_id(addr);
-    FerryProcess::worker(
-        dir,
-        prefix,
-        addr,
-        &[("gossip.seeds", &seeds), ("node.id", &node_id)],
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn watch_starts_with_the_current_state_then_follows_changes_until_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_name("watch-one");
     let addr = free_local_addr();
-    let mut worker = start_worker(dir.path(), &prefix, addr, &[]);
+    let mut worker = FerryProcess::cluster_worker(dir.path(), &prefix, addr, &[], &[]).unwrap();
     worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
     let api = Api::new(addr);
     api.create_connector(
@@ -144,7 +126,7 @@ async fn watch_starts_with_the_current_state_then_follows_changes_until_shutdown
     let seen = read_until(&mut stream, deadline, "the initial snapshot", |event| {
         match event {
             Event::MembersChanged(members) => {
-                assert_eq!(members.leader_id, node_id(addr));
+                assert_eq!(members.leader_id, ferry_tests::node_id_of(addr));
                 assert_eq!(members.members.len(), 1);
                 assert!(members.members[0].leader && members.members[0].ready);
                 assert_eq!(members.members[0].advertise_addr, addr.to_string());
@@ -224,31 +206,11 @@ async fn watch_starts_with_the_current_state_then_follows_changes_until_shutdown
 async fn watch_shows_a_killed_member_leave_and_its_task_move() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_name("watch-three");
-    let addrs: Vec<SocketAddr> = (0..3).map(|_| free_local_addr()).collect();
-    let mut workers: Vec<FerryProcess> = addrs
-        .iter()
-        .map(|addr| start_worker(dir.path(), &prefix, *addr, &addrs))
-        .collect();
-    for worker in &mut workers {
-        worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
-    }
+    let (addrs, mut workers) = ferry_tests::start_cluster(dir.path(), &prefix, 3, &[])
+        .await
+        .unwrap();
     let worker_a = addrs[0];
     let api = Api::new(worker_a);
-    wait_until(Duration::from_secs(30), "three ready members", || {
-        let api = api.clone();
-        async move {
-            let (_, view) = api.get("/cluster").await.ok()?;
-            (view["members"]
-                .as_array()?
-                .iter()
-                .filter(|m| m["ready"] == true)
-                .count()
-                == 3)
-                .then_some(())
-        }
-    })
-    .await
-    .unwrap();
     api.create_connector(
         "gen",
         json!({"connector.class": "Datagen", "kafka.topic": format!("{prefix}-gen"), "quickstart": "sequence", "tasks.max": 3, "max.interval": 100}),
@@ -294,7 +256,7 @@ async fn watch_shows_a_killed_member_leave_and_its_task_move() {
     // C: a worker other than A, not the leader when there is a choice, running a task of gen.
     let leader_id = members.leader_id.clone();
     let mut candidates: Vec<usize> = (1..3).collect();
-    candidates.sort_by_key(|index| node_id(addrs[*index]) == leader_id);
+    candidates.sort_by_key(|index| ferry_tests::node_id_of(addrs[*index]) == leader_id);
     let victim = candidates[0];
     let victim_addr = addrs[victim].to_string();
     let victim_tasks: Vec<u32> = status
@@ -319,7 +281,7 @@ async fn watch_shows_a_killed_member_leave_and_its_task_move() {
     let deadline = killed_at + Duration::from_secs(20);
     let mut member_left_after = None;
     let mut task_moved_after = None;
-    let victim_node = node_id(addrs[victim]);
+    let victim_node = ferry_tests::node_id_of(addrs[victim]);
     read_until(
         &mut stream,
         deadline,

@@ -4,29 +4,15 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
-use ferry_tests::{all_running, free_local_addr, unique_name, Api, FerryProcess};
+use ferry_tests::{all_running, unique_name, Api};
 use reqwest::Method;
 use serde_json::json;
 
 #[allow(unreachable_pub, dead_code, clippy::all, clippy::pedantic)]
 mod proto {
     tonic::include_proto!("ferry.v1");
-}
-
-fn start_worker(dir: &Path, prefix: &str, addr: SocketAddr, seeds: &[SocketAddr]) -> FerryProcess {
-    let seeds: Vec<String> = seeds.iter().map(ToString::to_string).collect();
-    let seeds = seeds.join(",");
-    let node_id = format!("node-{}", addr.port());
-    FerryProcess::worker(
-        dir,
-        prefix,
-        addr,
-        &[("gossip.seeds", &seeds), ("node.id", &node_id)],
-    )
-    .unwrap()
 }
 
 async fn expect(
@@ -55,14 +41,9 @@ async fn expect(
 async fn every_endpoint_through_a_follower_and_a_config_submitted_once_over_grpc() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_name("walk");
-    let addrs: Vec<SocketAddr> = (0..3).map(|_| free_local_addr()).collect();
-    let mut workers: Vec<FerryProcess> = addrs
-        .iter()
-        .map(|addr| start_worker(dir.path(), &prefix, *addr, &addrs))
-        .collect();
-    for worker in &mut workers {
-        worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
-    }
+    let (addrs, _workers) = ferry_tests::start_cluster(dir.path(), &prefix, 3, &[])
+        .await
+        .unwrap();
     let first = Api::new(addrs[0]);
     let view = ferry_tests::wait_until(
         Duration::from_secs(30),
