@@ -168,7 +168,11 @@ fn consumer_config(env: &TaskEnv, spec: &TaskSpec) -> ClientConfig {
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("enable.partition.eof", "false")
-        .set("statistics.interval.ms", "5000");
+        .set("statistics.interval.ms", "5000")
+        // A crashed worker's consumer holds its partitions until its session expires: keep that
+        // short (the broker's minimum is 6 s) so a sink's partitions move soon after a crash.
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "2000");
     apply_client_overrides(&mut config, &env.worker_props, &spec.config, "consumer.");
     config
 }
