@@ -234,6 +234,8 @@ pub(crate) async fn run_sink_task(
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return Ok(()),
+                // Before records, so a busy stream of records never delays the periodic commit.
+                _ = commit_tick.tick() => state.commit(&mut *task, &commands_tx, true).await?,
                 event = events_rx.recv() => match event {
                     None => return Err(ConnectorError::external("the Kafka consumer stopped")),
                     Some(ConsumerEvent::Records(batch)) => state.put(&mut *task, batch).await?,
@@ -254,7 +256,6 @@ pub(crate) async fn run_sink_task(
                         }
                     }
                 },
-                _ = commit_tick.tick() => state.commit(&mut *task, &commands_tx, true).await?,
                 () = tokio::time::sleep(IDLE_COMMIT_DELAY), if state.current != state.committed => {
                     state.commit(&mut *task, &commands_tx, false).await?;
                 }
