@@ -2,7 +2,7 @@
 # scripts/chaos.sh - kill Ferry workers at random under a live pipeline and check no record is lost.
 #
 #   scripts/chaos.sh [--nodes N] [--duration SECS] [--kill-every SECS] [--seed S] [--report FILE]
-#                    [--state-dir DIR]
+#                    [--state-dir DIR] [--session-timeout-ms MS]
 #   defaults: 3 nodes, 120 s, a kill every 15 s, seed 1, report <state dir>/chaos-report.json,
 #   state dir /tmp/ferry-chaos-<pid>. CI size: scripts/chaos.sh --duration 60 --kill-every 10
 #
@@ -19,7 +19,12 @@
 #     after 3 s and waits until it is healthy and seen ready by every worker.
 #  4. Stops the Datagen (PUT /connectors/<datagen>/stop), reads the topic back with kcat, waits
 #     until the sink's committed offsets (GET /connectors/<sink>/offsets) reach the topic's end
-#     offsets and the output has every produced record (or stopped growing for 10 s), then reports.
+#     offsets and the output has every produced record (or, failing that, has not grown for 10 s
+#     with the group caught up; it gives up after 75 s without growth or 180 s in all), then
+#     reports. A SIGKILLed sink task's consumer keeps its partitions until the group coordinator
+#     expires its session (consumer session.timeout.ms, Kafka's default 45 s), so the sink can
+#     stall that long after a kill; --session-timeout-ms sets consumer.session.timeout.ms on the
+#     workers (>= the broker's group.min.session.timeout.ms, 6000) to shorten it.
 #
 # Metrics (JSON report keys):
 #  kills           workers SIGKILLed.

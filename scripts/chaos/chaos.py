@@ -34,8 +34,11 @@ FAILOVER_DEADLINE_S = 60.0
 RESTART_PAUSE_S = 3.0
 POLL_S = 0.1
 SAMPLE_S = 0.25
+# A SIGKILLed sink task's consumer keeps its partitions until the group coordinator expires its
+# session (consumer session.timeout.ms, 45 s by default): the drain must outwait that.
 DRAIN_STABLE_S = 10.0
-DRAIN_DEADLINE_S = 150.0
+DRAIN_IDLE_GIVE_UP_S = 75.0
+DRAIN_DEADLINE_S = 180.0
 HARD_CAP_EXTRA_S = 300
 MAX_INTERVAL_MS = 20
 LINE_RE = re.compile(r"task=(\d+),seq=(\d+)")
@@ -150,6 +153,14 @@ def read_topic(topic):
     return produced, records, ends
 
 
+def count_lines(path):
+    try:
+        with open(path, "rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    except FileNotFoundError:
+        return 0
+
+
 def read_sink(path):
     """Returns (set of (task, seq), lines with a (task, seq))."""
     delivered, lines = set(), 0
@@ -223,8 +234,8 @@ class Cluster:
                     "task.restart.max.failures=5",
                     "task.restart.initial.backoff.ms=100",
                     "task.restart.max.backoff.ms=1000",
-                    "",
-                ]))
+                ] + (["consumer.session.timeout.ms=%d" % args.session_timeout_ms]
+                     if args.session_timeout_ms else []) + [""]))
 
     def start(self, w):
         with open(w.log_path, "ab") as log_file:
@@ -381,6 +392,7 @@ class Run:
         self.rounds = []
         self.failover_timeouts = 0
         self.sampler = None
+        self.drain_s = None
 
     # -------------------------------------------------------------- setup
     def setup(self, deadline):
@@ -445,7 +457,7 @@ class Run:
         t0 = time.monotonic()
         end = t0 + args.duration
         print()
-        print("%-5s %-8s %-14s %-6s %-6s %-10s %s" % ("round", "t(s)", "victim", "leader", "tasks", "failover", "moved to"), flush=True)
+        print("%-5s %-8s %-14s %-6s %-6s %-10s %-9s %s" % ("round", "t(s)", "victim", "leader", "tasks", "failover", "sink_out", "moved to"), flush=True)
         round_no = 0
         while True:
             next_kill = t0 + (round_no + 1) * args.kill_every
@@ -484,6 +496,7 @@ class Run:
             if before is not None:
                 break
         on_victim = sorted(k for k, v in (before or {}).items() if v == victim.addr)
+        sink_out = count_lines(self.output)
         pid = cluster.kill(victim)
         killed_at = time.monotonic()
         log("round %d: SIGKILL worker %d (%s, pid %d)%s with %d RUNNING tasks: %s"
@@ -514,12 +527,12 @@ class Run:
             "round": round_no, "t_s": round(killed_at - t0, 1), "victim": victim.node_id,
             "victim_addr": victim.addr, "leader": is_leader, "tasks_on_victim": len(on_victim),
             "failover_s": None if failover is None else round(failover, 3), "timed_out": timed_out,
-            "moved_to": targets,
+            "moved_to": targets, "sink_lines_at_kill": sink_out,
         })
         shown = "TIMEOUT" if timed_out else "%.3fs" % failover
-        print("%-5d %-8.1f %-14s %-6s %-6d %-10s %s" % (
+        print("%-5d %-8.1f %-14s %-6s %-6d %-10s %-9d %s" % (
             round_no, killed_at - t0, victim.node_id, "yes" if is_leader else "no",
-            len(on_victim), shown, ",".join(targets) or "-"), flush=True)
+            len(on_victim), shown, sink_out, ",".join(targets) or "-"), flush=True)
         pause = RESTART_PAUSE_S - (time.monotonic() - killed_at)
         if pause > 0:
             time.sleep(pause)
@@ -548,6 +561,8 @@ class Run:
         drain_end = min(deadline, time.monotonic() + DRAIN_DEADLINE_S)
         last_count, last_change = -1, time.monotonic()
         caught_up_logged = False
+        last_report = time.monotonic()
+        drain_start = time.monotonic()
         while time.monotonic() < drain_end:
             delivered, _ = read_sink(self.output)
             if len(delivered) != last_count:
@@ -565,13 +580,19 @@ class Run:
             if time.monotonic() - last_change >= DRAIN_STABLE_S and caught_up:
                 log("sink output unchanged for %.0f s and group caught up" % DRAIN_STABLE_S)
                 break
-            if time.monotonic() - last_change >= 3 * DRAIN_STABLE_S:
-                log("sink output unchanged for %.0f s (group committed %s, ends %s)"
-                    % (3 * DRAIN_STABLE_S, committed, ends))
+            if time.monotonic() - last_change >= DRAIN_IDLE_GIVE_UP_S:
+                log("giving up: sink output unchanged for %.0f s (group committed %s, ends %s)"
+                    % (DRAIN_IDLE_GIVE_UP_S, committed, ends))
                 break
+            if time.monotonic() - last_report >= 10:
+                last_report = time.monotonic()
+                log("draining: sink output %d/%d distinct, committed %s, end offsets %s"
+                    % (len(delivered), len(produced), committed, ends))
             time.sleep(1.0)
         else:
             log("warning: drain deadline reached")
+        self.drain_s = round(time.monotonic() - drain_start, 1)
+        log("drain took %.1f s" % self.drain_s)
         produced_again, produced_records, _ = read_topic(self.topic)
         return produced_again, produced_records
 
@@ -604,11 +625,13 @@ class Run:
             "produced_sequence_gaps": gaps,
             "delivered_not_produced": len(delivered - produced),
             "sink_lines": lines,
+            "drain_s": self.drain_s,
             "missing_examples": sorted(missing)[:20],
             "rounds": self.rounds,
             "settings": {"nodes": self.args.nodes, "duration_s": self.args.duration,
                          "kill_every_s": self.args.kill_every, "seed": self.args.seed,
                          "max_interval_ms": MAX_INTERVAL_MS, "topic": self.topic,
+                         "consumer_session_timeout_ms": self.args.session_timeout_ms,
                          "state_dir": self.state_dir},
         }
         return report
@@ -638,6 +661,7 @@ def print_summary(report, report_path):
          "%d of %d (max sum %d)" % (report["double_running"], report["double_running_samples"], report["double_running_max_sum"])),
         ("produced: duplicate records in topic", report["produced_duplicates"]),
         ("produced: sequence gaps in topic", report["produced_sequence_gaps"]),
+        ("drain (datagen stop -> sink caught up)", "%s s" % report["drain_s"]),
     ]
     print()
     print("%-46s %s" % ("metric", "value"))
@@ -656,6 +680,8 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--report")
     parser.add_argument("--state-dir")
+    parser.add_argument("--session-timeout-ms", type=int, default=None,
+                        help="consumer.session.timeout.ms for the sink tasks (default: Kafka's 45000)")
     args = parser.parse_args()
     if args.nodes < 2:
         parser.error("--nodes must be at least 2 (a killed worker's tasks need somewhere to go)")
