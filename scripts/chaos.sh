@@ -20,7 +20,7 @@
 #  4. Stops the Datagen (PUT /connectors/<datagen>/stop), reads the topic back with kcat, waits
 #     until the sink's committed offsets (GET /connectors/<sink>/offsets) reach the topic's end
 #     offsets and the output has every produced record (or, failing that, has not grown for 10 s
-#     with the group caught up; it gives up after 75 s without growth or 180 s in all), then
+#     with the group caught up; it gives up after 150 s without growth or 240 s in all), then
 #     reports. A SIGKILLed sink task's consumer keeps its partitions until the group coordinator
 #     expires its session (consumer session.timeout.ms, Kafka's default 45 s), so the sink can
 #     stall that long after a kill; --session-timeout-ms sets consumer.session.timeout.ms on the
@@ -49,7 +49,9 @@
 #                  over- or under-counted; a killed worker is excluded from the moment of the kill;
 #                  overlaps shorter than 250 ms can be missed. A non-zero value is a hint to look
 #                  at the logs, not a proof.
-#  Extras: failover_timeouts, produced_duplicates and produced_sequence_gaps (of the topic itself),
+#  Extras: drain_s (datagen stop until the sink caught up), sink_stall_max_s (longest time the
+#  sink file did not grow during the kill phase, sampled every 250 ms), abandoned_task_stops
+#  ("task did not stop in time; abandoning it" in the worker logs), failover_timeouts, produced_duplicates and produced_sequence_gaps (of the topic itself),
 #  delivered_not_produced, double_running_samples/max_sum, every round, the settings.
 #
 # Exits 1 if missing > 0 or a failover timed out, 2 on usage errors, 130 when interrupted.

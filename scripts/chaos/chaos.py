@@ -37,8 +37,8 @@ SAMPLE_S = 0.25
 # A SIGKILLed sink task's consumer keeps its partitions until the group coordinator expires its
 # session (consumer session.timeout.ms, 45 s by default): the drain must outwait that.
 DRAIN_STABLE_S = 10.0
-DRAIN_IDLE_GIVE_UP_S = 75.0
-DRAIN_DEADLINE_S = 180.0
+DRAIN_IDLE_GIVE_UP_S = 150.0
+DRAIN_DEADLINE_S = 240.0
 HARD_CAP_EXTRA_S = 300
 MAX_INTERVAL_MS = 20
 LINE_RE = re.compile(r"task=(\d+),seq=(\d+)")
@@ -321,6 +321,10 @@ class DoubleRunningSampler(threading.Thread):
         self.samples = 0
         self.over = 0
         self.max_sum = 0
+        self.sink_path = None
+        self.sink_lines = -1
+        self.sink_changed = time.monotonic()
+        self.sink_stall_max = 0.0
         self.stop_event = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=max(2, len(cluster.workers)))
 
@@ -335,6 +339,11 @@ class DoubleRunningSampler(threading.Thread):
 
     def run(self):
         while not self.stop_event.wait(SAMPLE_S):
+            lines = count_lines(self.sink_path)
+            now = time.monotonic()
+            if lines != self.sink_lines:
+                self.sink_lines, self.sink_changed = lines, now
+            self.sink_stall_max = max(self.sink_stall_max, now - self.sink_changed)
             live = self.cluster.live()
             counts = list(self.pool.map(self.own_count, live))
             if any(c is None for c in counts):
@@ -453,6 +462,7 @@ class Run:
         args = self.args
         rng = random.Random(args.seed)
         self.sampler = DoubleRunningSampler(self.cluster, 2 * args.nodes)
+        self.sampler.sink_path = self.output
         self.sampler.start()
         t0 = time.monotonic()
         end = t0 + args.duration
@@ -625,6 +635,8 @@ class Run:
             "produced_sequence_gaps": gaps,
             "delivered_not_produced": len(delivered - produced),
             "sink_lines": lines,
+            "sink_stall_max_s": round(self.sampler.sink_stall_max, 1) if self.sampler else None,
+            "abandoned_task_stops": self.abandoned(),
             "drain_s": self.drain_s,
             "missing_examples": sorted(missing)[:20],
             "rounds": self.rounds,
@@ -635,6 +647,17 @@ class Run:
                          "state_dir": self.state_dir},
         }
         return report
+
+    def abandoned(self):
+        """'task did not stop in time; abandoning it' warnings in the workers' logs."""
+        count = 0
+        for w in self.cluster.workers:
+            try:
+                with open(w.log_path, encoding="utf-8", errors="replace") as handle:
+                    count += sum(1 for line in handle if "abandoning it" in line)
+            except FileNotFoundError:
+                pass
+        return count
 
     def cleanup(self):
         if self.sampler is not None:
@@ -662,6 +685,8 @@ def print_summary(report, report_path):
         ("produced: duplicate records in topic", report["produced_duplicates"]),
         ("produced: sequence gaps in topic", report["produced_sequence_gaps"]),
         ("drain (datagen stop -> sink caught up)", "%s s" % report["drain_s"]),
+        ("longest sink output stall during kills", "%s s" % report["sink_stall_max_s"]),
+        ("task stops abandoned (worker logs)", report["abandoned_task_stops"]),
     ]
     print()
     print("%-46s %s" % ("metric", "value"))
