@@ -1,0 +1,767 @@
+#!/usr/bin/env python3
+"""Ferry chaos harness: SIGKILL workers of a live N-worker cluster under a sequence pipeline and
+check that no record is lost. Run through scripts/chaos.sh (which builds the binary); standard
+library only.
+
+Pipeline: Datagen `sequence` (tasks.max = N, unlimited iterations, max.interval 20 ms) into a
+topic created with N partitions, and FileStreamSink (tasks.max = N) into a file in the state dir.
+Every --kill-every seconds one worker is killed with SIGKILL (round k kills the current leader
+when k % 3 == 2, otherwise a non-leader picked by random.Random(--seed)); failover is measured
+from /status; the worker is restarted after a 3 s pause. At the end the Datagen is stopped, the
+sink drains, and the sink output is compared with what Kafka acknowledged (the topic read back
+with kcat). See scripts/chaos.sh --help for the metrics.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BOOTSTRAP = os.environ.get("FERRY_BOOTSTRAP", "127.0.0.1:9092")
+FAILOVER_DEADLINE_S = 60.0
+RESTART_PAUSE_S = 3.0
+POLL_S = 0.1
+SAMPLE_S = 0.25
+# A SIGKILLed sink task's consumer keeps its partitions until the group coordinator expires its
+# session (consumer session.timeout.ms, 45 s by default): the drain must outwait that.
+DRAIN_STABLE_S = 10.0
+DRAIN_IDLE_GIVE_UP_S = 150.0
+DRAIN_DEADLINE_S = 240.0
+HARD_CAP_EXTRA_S = 300
+MAX_INTERVAL_MS = 20
+LINE_RE = re.compile(r"task=(\d+),seq=(\d+)")
+
+START = time.monotonic()
+
+
+def log(msg):
+    print("[chaos %7.1fs] %s" % (time.monotonic() - START, msg), flush=True)
+
+
+class Abort(Exception):
+    """Raised by the signal handlers and the hard cap: stop everything and clean up."""
+
+
+# ------------------------------------------------------------------------------------ HTTP
+
+
+def http(method, addr, path, body=None, timeout=3.0):
+    """Returns (status, parsed JSON or None); raises OSError when the worker does not answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request("http://%s%s" % (addr, path), data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        status = error.code
+    try:
+        return status, (json.loads(raw) if raw else None)
+    except ValueError:
+        return status, None
+
+
+def try_get(addr, path, timeout=2.0):
+    try:
+        status, body = http("GET", addr, path, timeout=timeout)
+        return body if status == 200 else None
+    except (OSError, ValueError):
+        return None
+
+
+# ------------------------------------------------------------------------------------ Kafka
+
+
+def create_topic(name, partitions):
+    """CreateTopics v4 (non-flexible; replication factor -1 = broker default) over a raw socket.
+    Returns None on success, or an error string (the topic is then auto-created by the producer,
+    with the broker's num.partitions)."""
+    host, port = BOOTSTRAP.split(",")[0].rsplit(":", 1)
+
+    def string(text):
+        raw = text.encode()
+        return struct.pack(">h", len(raw)) + raw
+
+    body = struct.pack(">i", 1) + string(name) + struct.pack(">ihii", partitions, -1, 0, 0)
+    body += struct.pack(">ib", 15000, 0)
+    header = struct.pack(">hhi", 19, 4, 7) + string("ferry-chaos")
+    payload = header + body
+    try:
+        with socket.create_connection((host, int(port)), timeout=20) as sock:
+            sock.sendall(struct.pack(">i", len(payload)) + payload)
+            size = struct.unpack(">i", recv_exact(sock, 4))[0]
+            response = recv_exact(sock, size)
+    except OSError as error:
+        return "CreateTopics failed: %s" % error
+    # correlation id, throttle, topics count, name, error code
+    offset = 4 + 4 + 4
+    name_len = struct.unpack_from(">h", response, offset)[0]
+    offset += 2 + name_len
+    code = struct.unpack_from(">h", response, offset)[0]
+    if code in (0, 36):  # none, TOPIC_ALREADY_EXISTS
+        return None
+    return "CreateTopics error code %d" % code
+
+
+def recv_exact(sock, size):
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise OSError("connection closed")
+        data += chunk
+    return data
+
+
+def read_topic(topic):
+    """Reads the topic from the beginning to its end with kcat. Returns (set of (task, seq),
+    records read, {partition: next offset})."""
+    out = subprocess.run(
+        ["kcat", "-b", BOOTSTRAP, "-C", "-t", topic, "-o", "beginning", "-e", "-q",
+         "-f", "%p %o %s\n"],
+        capture_output=True, text=True, timeout=120, check=False)
+    if out.returncode != 0:
+        raise RuntimeError("kcat failed: %s" % out.stderr.strip())
+    produced, records, ends = set(), 0, {}
+    for line in out.stdout.splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) < 3:
+            continue
+        partition, offset = int(parts[0]), int(parts[1])
+        ends[partition] = max(ends.get(partition, 0), offset + 1)
+        try:
+            payload = json.loads(parts[2])["payload"]
+            produced.add((int(payload["task"]), int(payload["seq"])))
+            records += 1
+        except (ValueError, KeyError, TypeError):
+            pass
+    return produced, records, ends
+
+
+def count_lines(path):
+    try:
+        with open(path, "rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    except FileNotFoundError:
+        return 0
+
+
+def read_sink(path):
+    """Returns (set of (task, seq), lines with a (task, seq))."""
+    delivered, lines = set(), 0
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                match = LINE_RE.search(line)
+                if match:
+                    delivered.add((int(match.group(1)), int(match.group(2))))
+                    lines += 1
+    except FileNotFoundError:
+        pass
+    return delivered, lines
+
+
+# ------------------------------------------------------------------------------------ workers
+
+
+def free_port():
+    """A port free for both TCP (REST/gRPC) and UDP (gossip) a moment ago."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                    udp.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port")
+
+
+class Worker:
+    def __init__(self, index, port, state_dir):
+        self.index = index
+        self.port = port
+        self.addr = "127.0.0.1:%d" % port
+        self.node_id = "chaos-node-%d" % index
+        self.properties = os.path.join(state_dir, "worker-%d.properties" % index)
+        self.log_path = os.path.join(state_dir, "worker-%d.log" % index)
+        self.proc = None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Cluster:
+    def __init__(self, args, state_dir, prefix):
+        self.args = args
+        self.state_dir = state_dir
+        self.prefix = prefix
+        self.binary = os.path.abspath(os.environ.get("FERRY_BIN", os.path.join(REPO, "target/release/ferry")))
+        self.workers = [Worker(i + 1, free_port(), state_dir) for i in range(args.nodes)]
+        self.lock = threading.Lock()
+        seeds = ",".join(w.addr for w in self.workers)
+        for w in self.workers:
+            with open(w.properties, "w", encoding="utf-8") as handle:
+                handle.write("\n".join([
+                    "bootstrap.servers=%s" % BOOTSTRAP,
+                    "group.id=%s" % prefix,
+                    "listeners=http://%s" % w.addr,
+                    "node.id=%s" % w.node_id,
+                    "gossip.seeds=%s" % seeds,
+                    "config.storage.topic=%s-configs" % prefix,
+                    "offset.storage.topic=%s-offsets" % prefix,
+                    "status.storage.topic=%s-status" % prefix,
+                    "offset.storage.partitions=5",
+                    "status.storage.partitions=2",
+                    "offset.flush.interval.ms=1000",
+                    "task.restart.max.failures=5",
+                    "task.restart.initial.backoff.ms=100",
+                    "task.restart.max.backoff.ms=1000",
+                ] + (["consumer.session.timeout.ms=%d" % args.session_timeout_ms]
+                     if args.session_timeout_ms else []) + [""]))
+
+    def start(self, w):
+        with open(w.log_path, "ab") as log_file:
+            w.proc = subprocess.Popen(
+                [self.binary, "worker", w.properties], stdout=log_file, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+        log("worker %d (%s): started pid %d, http://%s, log %s"
+            % (w.index, w.node_id, w.proc.pid, w.addr, w.log_path))
+
+    def kill(self, w):
+        with self.lock:
+            pid = w.proc.pid
+            w.proc.kill()  # SIGKILL
+        w.proc.wait(timeout=10)
+        return pid
+
+    def live(self):
+        with self.lock:
+            return [w for w in self.workers if w.alive()]
+
+    def wait_healthy(self, w, deadline):
+        while time.monotonic() < deadline:
+            if not w.alive():
+                raise RuntimeError("worker %d exited (code %s); see %s" % (w.index, w.proc.returncode, w.log_path))
+            try:
+                status, _ = http("GET", w.addr, "/health", timeout=1.0)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("worker %d not healthy in time; see %s" % (w.index, w.log_path))
+
+    def wait_members(self, deadline, expected=None):
+        """Until every live worker sees `expected` (default: all live) ready members."""
+        while time.monotonic() < deadline:
+            live = self.live()
+            want = {w.node_id for w in live} if expected is None else expected
+            ok = True
+            for w in live:
+                view = try_get(w.addr, "/cluster")
+                ready = {m["id"] for m in (view or {}).get("members", []) if m.get("ready")}
+                if view is None or not want <= ready or len(ready) != len(want):
+                    ok = False
+                    break
+            if ok:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def stop_all(self):
+        for w in self.workers:
+            if w.alive():
+                try:
+                    w.proc.terminate()
+                except OSError:
+                    pass
+        end = time.monotonic() + 10
+        for w in self.workers:
+            if w.proc is None:
+                continue
+            try:
+                w.proc.wait(timeout=max(0.1, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log("worker %d (pid %d) still alive after SIGTERM; SIGKILL" % (w.index, w.proc.pid))
+                w.proc.kill()
+                w.proc.wait(timeout=5)
+        log("stopped every worker this run started")
+
+
+# ------------------------------------------------------------------------------------ sampler
+
+
+class DoubleRunningSampler(threading.Thread):
+    """Every SAMPLE_S, asks each live worker for GET /cluster and takes the task_count of its own
+    entry (what it gossips as running: its local supervisor state), sums over the live workers
+    and counts the samples where the sum exceeds the tasks of both connectors."""
+
+    def __init__(self, cluster, expected):
+        super().__init__(daemon=True)
+        self.cluster = cluster
+        self.expected = expected
+        self.samples = 0
+        self.over = 0
+        self.max_sum = 0
+        self.sink_path = None
+        self.sink_lines = -1
+        self.sink_changed = time.monotonic()
+        self.sink_stall_max = 0.0
+        self.stop_event = threading.Event()
+        self.pool = ThreadPoolExecutor(max_workers=max(2, len(cluster.workers)))
+
+    def own_count(self, w):
+        view = try_get(w.addr, "/cluster", timeout=1.0)
+        if view is None:
+            return None
+        for member in view.get("members", []):
+            if member.get("id") == w.node_id:
+                return int(member.get("task_count", 0))
+        return None
+
+    def run(self):
+        while not self.stop_event.wait(SAMPLE_S):
+            lines = count_lines(self.sink_path)
+            now = time.monotonic()
+            if lines != self.sink_lines:
+                self.sink_lines, self.sink_changed = lines, now
+            self.sink_stall_max = max(self.sink_stall_max, now - self.sink_changed)
+            live = self.cluster.live()
+            counts = list(self.pool.map(self.own_count, live))
+            if any(c is None for c in counts):
+                continue  # a worker did not answer (just killed, starting): no sample
+            total = sum(counts)
+            self.samples += 1
+            self.max_sum = max(self.max_sum, total)
+            if total > self.expected:
+                self.over += 1
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(timeout=5)
+        self.pool.shutdown(wait=False)
+
+
+# ------------------------------------------------------------------------------------ run
+
+
+def percentile(values, q):
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, int(-(-q * len(ordered) // 1)) - 1))
+    return round(ordered[rank], 3)
+
+
+def running_tasks(addr, connectors):
+    """{(connector, task id): worker_id} of RUNNING tasks per /status, or None if no answer."""
+    result = {}
+    for name in connectors:
+        status = try_get(addr, "/connectors/%s/status" % name)
+        if status is None:
+            return None
+        for task in status.get("tasks", []):
+            if task.get("state") == "RUNNING":
+                result[(name, task["id"])] = task.get("worker_id")
+    return result
+
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.started_kafka = False
+        stamp = time.strftime("%H%M%S")
+        self.prefix = "chaos-%d-%s" % (os.getpid(), stamp)
+        self.state_dir = args.state_dir or "/tmp/ferry-chaos-%d" % os.getpid()
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.report_path = args.report or os.path.join(self.state_dir, "chaos-report.json")
+        self.topic = "%s-seq" % self.prefix
+        self.source = "%s-datagen" % self.prefix
+        self.sink = "%s-sink" % self.prefix
+        self.output = os.path.join(self.state_dir, "sink-output.txt")
+        self.cluster = None
+        self.rounds = []
+        self.failover_timeouts = 0
+        self.sampler = None
+        self.drain_s = None
+
+    # -------------------------------------------------------------- setup
+    def setup(self, deadline):
+        args = self.args
+        log("state dir %s, names prefix %s, seed %d" % (self.state_dir, self.prefix, args.seed))
+        kafka = [os.path.join(REPO, "scripts/kafka.sh")]
+        if subprocess.run(kafka + ["status"], capture_output=True, check=False).returncode != 0:
+            log("Kafka is not running: scripts/kafka.sh start (this run will stop it at the end)")
+            self.started_kafka = True
+            subprocess.run(kafka + ["start"], check=True)
+        else:
+            log("Kafka already running on %s (left running at the end)" % BOOTSTRAP)
+        error = create_topic(self.topic, args.nodes)
+        if error:
+            log("warning: could not create %s with %d partitions (%s); the producer auto-creates it"
+                % (self.topic, args.nodes, error))
+        else:
+            log("topic %s: %d partitions" % (self.topic, args.nodes))
+        self.cluster = Cluster(args, self.state_dir, self.prefix)
+        for w in self.cluster.workers:
+            self.cluster.start(w)
+        for w in self.cluster.workers:
+            self.cluster.wait_healthy(w, deadline)
+        if not self.cluster.wait_members(min(deadline, time.monotonic() + 60)):
+            raise RuntimeError("workers did not all see %d ready members in /cluster" % args.nodes)
+        log("%d workers healthy; each sees %d ready members" % (args.nodes, args.nodes))
+        first = self.cluster.workers[0].addr
+        for name, config in [
+            (self.source, {"connector.class": "Datagen", "kafka.topic": self.topic,
+                           "quickstart": "sequence", "tasks.max": str(args.nodes),
+                           "max.interval": str(MAX_INTERVAL_MS), "iterations": "-1"}),
+            (self.sink, {"connector.class": "FileStreamSink", "topics": self.topic,
+                         "file": self.output, "tasks.max": str(args.nodes)}),
+        ]:
+            status, body = http("POST", first, "/connectors", {"name": name, "config": config}, timeout=30)
+            if status not in (200, 201):
+                raise RuntimeError("creating %s: HTTP %d %s" % (name, status, body))
+            log("created %s: %s" % (name, json.dumps(config)))
+        if not self.wait_all_running(min(deadline, time.monotonic() + 60)):
+            raise RuntimeError("connectors' tasks not all RUNNING within 60 s")
+        log("all %d tasks RUNNING; expected rate ~%d records/s (%d tasks, mean %d ms per record)"
+            % (2 * args.nodes, args.nodes * 2000 // MAX_INTERVAL_MS, args.nodes, MAX_INTERVAL_MS // 2))
+
+    def wait_all_running(self, deadline):
+        want = 2 * self.args.nodes
+        while time.monotonic() < deadline:
+            for w in self.cluster.live():
+                tasks = running_tasks(w.addr, [self.source, self.sink])
+                if tasks is not None:
+                    if len(tasks) == want:
+                        return True
+                    break
+            time.sleep(0.2)
+        return False
+
+    # -------------------------------------------------------------- chaos
+    def chaos(self, deadline):
+        args = self.args
+        rng = random.Random(args.seed)
+        self.sampler = DoubleRunningSampler(self.cluster, 2 * args.nodes)
+        self.sampler.sink_path = self.output
+        self.sampler.start()
+        t0 = time.monotonic()
+        end = t0 + args.duration
+        print()
+        print("%-5s %-8s %-14s %-6s %-6s %-10s %-9s %s" % ("round", "t(s)", "victim", "leader", "tasks", "failover", "sink_out", "moved to"), flush=True)
+        round_no = 0
+        while True:
+            next_kill = t0 + (round_no + 1) * args.kill_every
+            if next_kill > end:
+                break
+            while time.monotonic() < next_kill:
+                time.sleep(min(0.2, next_kill - time.monotonic()))
+            round_no += 1
+            if time.monotonic() > deadline:
+                raise Abort("hard cap reached")
+            self.one_round(round_no, rng, t0)
+        self.sampler.stop()
+        log("chaos phase over: %d kills in %.0f s" % (len(self.rounds), time.monotonic() - t0))
+
+    def one_round(self, round_no, rng, t0):
+        cluster = self.cluster
+        live = cluster.live()
+        # Steady state before the kill: every task RUNNING (bounded wait), then the leader.
+        if not self.wait_all_running(time.monotonic() + 20):
+            log("round %d: not every task RUNNING before the kill (after 20 s); killing anyway" % round_no)
+        view = None
+        for w in live:
+            view = try_get(w.addr, "/cluster")
+            if view:
+                break
+        leader_id = (view or {}).get("leader")
+        leader_round = round_no % 3 == 2
+        candidates = [w for w in live if w.node_id != leader_id] or live
+        pick = rng.choice(candidates)  # drawn every round, so the sequence only depends on the seed
+        victim = next((w for w in live if w.node_id == leader_id), pick) if leader_round else pick
+        is_leader = victim.node_id == leader_id
+        survivors = [w for w in live if w is not victim]
+        before = None
+        for w in survivors:
+            before = running_tasks(w.addr, [self.source, self.sink])
+            if before is not None:
+                break
+        on_victim = sorted(k for k, v in (before or {}).items() if v == victim.addr)
+        sink_out = count_lines(self.output)
+        pid = cluster.kill(victim)
+        killed_at = time.monotonic()
+        log("round %d: SIGKILL worker %d (%s, pid %d)%s with %d RUNNING tasks: %s"
+            % (round_no, victim.index, victim.node_id, pid, " [leader]" if is_leader else "",
+               len(on_victim), ", ".join("%s/%d" % (c[len(self.prefix) + 1:], t) for c, t in on_victim) or "-"))
+        failover, moved = None, {}
+        timed_out = False
+        while True:
+            now = time.monotonic()
+            if now - killed_at > FAILOVER_DEADLINE_S:
+                timed_out = True
+                break
+            current = None
+            for w in survivors:
+                current = running_tasks(w.addr, [self.source, self.sink])
+                if current is not None:
+                    break
+            if current is not None and all(
+                    k in current and current[k] != victim.addr for k in on_victim):
+                failover = time.monotonic() - killed_at
+                moved = {k: current[k] for k in on_victim}
+                break
+            time.sleep(POLL_S)
+        if timed_out:
+            self.failover_timeouts += 1
+        targets = sorted({a for a in moved.values()})
+        self.rounds.append({
+            "round": round_no, "t_s": round(killed_at - t0, 1), "victim": victim.node_id,
+            "victim_addr": victim.addr, "leader": is_leader, "tasks_on_victim": len(on_victim),
+            "failover_s": None if failover is None else round(failover, 3), "timed_out": timed_out,
+            "moved_to": targets, "sink_lines_at_kill": sink_out,
+        })
+        shown = "TIMEOUT" if timed_out else "%.3fs" % failover
+        print("%-5d %-8.1f %-14s %-6s %-6d %-10s %-9d %s" % (
+            round_no, killed_at - t0, victim.node_id, "yes" if is_leader else "no",
+            len(on_victim), shown, sink_out, ",".join(targets) or "-"), flush=True)
+        pause = RESTART_PAUSE_S - (time.monotonic() - killed_at)
+        if pause > 0:
+            time.sleep(pause)
+        cluster.start(victim)
+        cluster.wait_healthy(victim, time.monotonic() + 60)
+        if not cluster.wait_members(time.monotonic() + 30):
+            log("round %d: not every worker sees every member ready after 30 s" % round_no)
+        log("round %d: worker %d back (healthy, %.1f s after the kill)" % (round_no, victim.index, time.monotonic() - killed_at))
+
+    # -------------------------------------------------------------- drain and verify
+    def drain(self, deadline):
+        any_addr = lambda: self.cluster.live()[0].addr  # noqa: E731
+        status, body = http("PUT", any_addr(), "/connectors/%s/stop" % self.source, timeout=30)
+        log("PUT /connectors/%s/stop: HTTP %d" % (self.source, status))
+        stop_deadline = time.monotonic() + 60
+        while time.monotonic() < stop_deadline:
+            st = try_get(any_addr(), "/connectors/%s/status" % self.source)
+            if st and st.get("connector", {}).get("state") == "STOPPED" and not st.get("tasks"):
+                break
+            time.sleep(0.2)
+        else:
+            log("warning: %s not STOPPED without tasks after 60 s" % self.source)
+        log("datagen stopped; reading %s back from Kafka" % self.topic)
+        produced, _, ends = read_topic(self.topic)
+        log("topic end offsets %s (%d records)" % (ends, sum(ends.values())))
+        drain_end = min(deadline, time.monotonic() + DRAIN_DEADLINE_S)
+        last_count, last_change = -1, time.monotonic()
+        caught_up_logged = False
+        last_report = time.monotonic()
+        drain_start = time.monotonic()
+        while time.monotonic() < drain_end:
+            delivered, _ = read_sink(self.output)
+            if len(delivered) != last_count:
+                last_count, last_change = len(delivered), time.monotonic()
+            offsets = try_get(any_addr(), "/connectors/%s/offsets" % self.sink, timeout=15) or {}
+            committed = {o["partition"]["kafka_partition"]: o["offset"]["kafka_offset"]
+                         for o in offsets.get("offsets", []) if o.get("offset")}
+            caught_up = all(committed.get(p, 0) >= e for p, e in ends.items())
+            if caught_up and not caught_up_logged:
+                log("sink consumer group caught up with the end offsets: %s" % committed)
+                caught_up_logged = True
+            if caught_up and produced <= delivered:
+                log("every produced record is in the sink output")
+                break
+            if time.monotonic() - last_change >= DRAIN_STABLE_S and caught_up:
+                log("sink output unchanged for %.0f s and group caught up" % DRAIN_STABLE_S)
+                break
+            if time.monotonic() - last_change >= DRAIN_IDLE_GIVE_UP_S:
+                log("giving up: sink output unchanged for %.0f s (group committed %s, ends %s)"
+                    % (DRAIN_IDLE_GIVE_UP_S, committed, ends))
+                break
+            if time.monotonic() - last_report >= 10:
+                last_report = time.monotonic()
+                log("draining: sink output %d/%d distinct, committed %s, end offsets %s"
+                    % (len(delivered), len(produced), committed, ends))
+            time.sleep(1.0)
+        else:
+            log("warning: drain deadline reached")
+        self.drain_s = round(time.monotonic() - drain_start, 1)
+        log("drain took %.1f s" % self.drain_s)
+        produced_again, produced_records, _ = read_topic(self.topic)
+        return produced_again, produced_records
+
+    def verify(self, produced, produced_records):
+        delivered, lines = read_sink(self.output)
+        missing = produced - delivered
+        gaps = 0
+        by_task = {}
+        for task, seq in produced:
+            by_task.setdefault(task, []).append(seq)
+        for task, seqs in by_task.items():
+            gaps += (max(seqs) + 1) - len(seqs)
+        failovers = [r["failover_s"] for r in self.rounds if r["failover_s"] is not None and r["tasks_on_victim"] > 0]
+        report = {
+            "kills": len(self.rounds),
+            "produced": len(produced),
+            "delivered": len(delivered),
+            "missing": len(missing),
+            "duplicates": lines - len(delivered),
+            "failover_s": {"p50": percentile(failovers, 0.50), "p99": percentile(failovers, 0.99),
+                           "max": round(max(failovers), 3) if failovers else None},
+            "double_running": self.sampler.over if self.sampler else 0,
+            # extras
+            "double_running_samples": self.sampler.samples if self.sampler else 0,
+            "double_running_max_sum": self.sampler.max_sum if self.sampler else 0,
+            "expected_tasks": 2 * self.args.nodes,
+            "failover_timeouts": self.failover_timeouts,
+            "produced_records": produced_records,
+            "produced_duplicates": produced_records - len(produced),
+            "produced_sequence_gaps": gaps,
+            "delivered_not_produced": len(delivered - produced),
+            "sink_lines": lines,
+            "sink_stall_max_s": round(self.sampler.sink_stall_max, 1) if self.sampler else None,
+            "abandoned_task_stops": self.abandoned(),
+            "drain_s": self.drain_s,
+            "missing_examples": sorted(missing)[:20],
+            "rounds": self.rounds,
+            "settings": {"nodes": self.args.nodes, "duration_s": self.args.duration,
+                         "kill_every_s": self.args.kill_every, "seed": self.args.seed,
+                         "max_interval_ms": MAX_INTERVAL_MS, "topic": self.topic,
+                         "consumer_session_timeout_ms": self.args.session_timeout_ms,
+                         "state_dir": self.state_dir},
+        }
+        return report
+
+    def abandoned(self):
+        """'task did not stop in time; abandoning it' warnings in the workers' logs."""
+        count = 0
+        for w in self.cluster.workers:
+            try:
+                with open(w.log_path, encoding="utf-8", errors="replace") as handle:
+                    count += sum(1 for line in handle if "abandoning it" in line)
+            except FileNotFoundError:
+                pass
+        return count
+
+    def cleanup(self):
+        if self.sampler is not None:
+            self.sampler.stop_event.set()
+        if self.cluster is not None:
+            self.cluster.stop_all()
+        if self.started_kafka:
+            log("stopping the Kafka this run started")
+            subprocess.run([os.path.join(REPO, "scripts/kafka.sh"), "stop"], check=False)
+
+
+def print_summary(report, report_path):
+    fo = report["failover_s"]
+    fmt = lambda v: "-" if v is None else "%.3f s" % v  # noqa: E731
+    rows = [
+        ("kills", report["kills"]),
+        ("produced (distinct task,seq acked by Kafka)", report["produced"]),
+        ("delivered (distinct task,seq in sink file)", report["delivered"]),
+        ("missing (produced - delivered)", report["missing"]),
+        ("duplicates (sink lines - distinct)", report["duplicates"]),
+        ("failover p50 / p99 / max", "%s / %s / %s" % (fmt(fo["p50"]), fmt(fo["p99"]), fmt(fo["max"]))),
+        ("failover timeouts (> %.0f s)" % FAILOVER_DEADLINE_S, report["failover_timeouts"]),
+        ("double_running (samples over %d tasks)" % report["expected_tasks"],
+         "%d of %d (max sum %d)" % (report["double_running"], report["double_running_samples"], report["double_running_max_sum"])),
+        ("produced: duplicate records in topic", report["produced_duplicates"]),
+        ("produced: sequence gaps in topic", report["produced_sequence_gaps"]),
+        ("drain (datagen stop -> sink caught up)", "%s s" % report["drain_s"]),
+        ("longest sink output stall during kills", "%s s" % report["sink_stall_max_s"]),
+        ("task stops abandoned (worker logs)", report["abandoned_task_stops"]),
+    ]
+    print()
+    print("%-46s %s" % ("metric", "value"))
+    print("-" * 70)
+    for name, value in rows:
+        print("%-46s %s" % (name, value))
+    print()
+    print("report: %s" % report_path, flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="scripts/chaos.sh")
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=120)
+    parser.add_argument("--kill-every", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--report")
+    parser.add_argument("--state-dir")
+    parser.add_argument("--session-timeout-ms", type=int, default=None,
+                        help="consumer.session.timeout.ms for the sink tasks (default: Kafka's 45000)")
+    args = parser.parse_args()
+    if args.nodes < 2:
+        parser.error("--nodes must be at least 2 (a killed worker's tasks need somewhere to go)")
+    if args.kill_every < 1 or args.duration < 1:
+        parser.error("--duration and --kill-every must be positive")
+
+    run = Run(args)
+    hard_cap = args.duration + HARD_CAP_EXTRA_S
+    deadline = START + hard_cap
+
+    def on_signal(signum, _frame):
+        raise Abort("signal %d" % signum)
+
+    def on_alarm(_signum, _frame):
+        raise Abort("hard cap of %d s reached" % hard_cap)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(hard_cap)
+    code = 0
+    try:
+        run.setup(deadline)
+        run.chaos(deadline)
+        produced, records = run.drain(deadline)
+        signal.alarm(0)
+        report = run.verify(produced, records)
+        with open(run.report_path, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+            handle.write("\n")
+        print_summary(report, run.report_path)
+        if report["missing"] > 0:
+            log("FAIL: %d produced records missing from the sink output, e.g. %s"
+                % (report["missing"], report["missing_examples"][:5]))
+            code = 1
+        if report["failover_timeouts"] > 0:
+            log("FAIL: %d failover(s) took longer than %.0f s" % (report["failover_timeouts"], FAILOVER_DEADLINE_S))
+            code = 1
+        if code == 0:
+            log("PASS: no record missing, every failover within %.0f s" % FAILOVER_DEADLINE_S)
+    except Abort as reason:
+        log("aborting: %s" % reason)
+        code = 130
+    except Exception as error:  # noqa: BLE001 - report and clean up
+        log("error: %s" % error)
+        code = 1
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        run.cleanup()
+        log("state and logs kept in %s; took %.0f s" % (run.state_dir, time.monotonic() - START))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
