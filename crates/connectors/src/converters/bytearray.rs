@@ -1,9 +1,7 @@
 //! `org.apache.kafka.connect.converters.ByteArrayConverter`: bytes pass through untouched.
 
 use super::json::value_type_name;
-use crate::sdk::{
-    ConversionError, Converter, HeaderConverter, Schema, SchemaAndValue, SchemaType, Value,
-};
+use crate::sdk::{ConversionError, Converter, Schema, SchemaAndValue, SchemaType, Value};
 
 /// The Java class name of [`ByteArrayConverter`].
 pub const BYTE_ARRAY_CONVERTER_CLASS: &str =
@@ -46,27 +44,6 @@ impl Converter for ByteArrayConverter {
             Schema::primitive(SchemaType::Bytes).optional(),
             bytes.map_or(Value::Null, |bytes| Value::Bytes(bytes.to_vec())),
         ))
-    }
-}
-
-impl HeaderConverter for ByteArrayConverter {
-    fn from_connect_header(
-        &self,
-        topic: &str,
-        _header_key: &str,
-        schema: Option<&Schema>,
-        value: &Value,
-    ) -> Result<Option<Vec<u8>>, ConversionError> {
-        self.from_connect_data(topic, schema, value)
-    }
-
-    fn to_connect_header(
-        &self,
-        topic: &str,
-        _header_key: &str,
-        bytes: Option<&[u8]>,
-    ) -> Result<SchemaAndValue, ConversionError> {
-        self.to_connect_data(topic, bytes)
     }
 }
 

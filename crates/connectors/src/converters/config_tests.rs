@@ -334,7 +334,7 @@ fn json_encoding_errors_and_null_defaults() {
     );
     // As a header converter, JsonConverter writes the same envelope.
     let header = HeaderConverter::from_connect_header(
-        &converter,
+        &AsHeaderConverter(Arc::new(converter)),
         "t",
         "h",
         Some(&required),

@@ -15,8 +15,7 @@ use super::jackson::Node;
 use super::{java, json_decode, parse_bool};
 use crate::sdk::data::logical;
 use crate::sdk::{
-    ConnectorError, ConversionError, Converter, HeaderConverter, Schema, SchemaAndValue,
-    SchemaType, Value,
+    ConnectorError, ConversionError, Converter, Schema, SchemaAndValue, SchemaType, Value,
 };
 
 /// The Java class name of [`JsonConverter`].
@@ -398,26 +397,5 @@ impl Converter for JsonConverter {
         bytes: Option<&[u8]>,
     ) -> Result<SchemaAndValue, ConversionError> {
         json_decode::decode(&self.config, bytes)
-    }
-}
-
-impl HeaderConverter for JsonConverter {
-    fn from_connect_header(
-        &self,
-        topic: &str,
-        _header_key: &str,
-        schema: Option<&Schema>,
-        value: &Value,
-    ) -> Result<Option<Vec<u8>>, ConversionError> {
-        self.from_connect_data(topic, schema, value)
-    }
-
-    fn to_connect_header(
-        &self,
-        topic: &str,
-        _header_key: &str,
-        bytes: Option<&[u8]>,
-    ) -> Result<SchemaAndValue, ConversionError> {
-        self.to_connect_data(topic, bytes)
     }
 }

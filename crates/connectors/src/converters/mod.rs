@@ -27,7 +27,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::sdk::framework::keys;
-use crate::sdk::{ConnectorError, Converter, HeaderConverter};
+use crate::sdk::{
+    ConnectorError, ConversionError, Converter, HeaderConverter, Schema, SchemaAndValue, Value,
+};
 
 mod bytearray;
 #[cfg(test)]
@@ -199,15 +201,37 @@ fn build_header_converter(choice: &Choice) -> Result<Arc<dyn HeaderConverter>, C
         ))
     };
     Ok(match choice.class {
-        JSON_CONVERTER_CLASS => Arc::new(JsonConverter::new(
-            JsonConverterConfig::from_props(&choice.props).map_err(context)?,
-        )),
-        STRING_CONVERTER_CLASS => {
-            Arc::new(StringConverter::from_props(&choice.props).map_err(context)?)
+        JSON_CONVERTER_CLASS | STRING_CONVERTER_CLASS | BYTE_ARRAY_CONVERTER_CLASS => {
+            let converter = build_converter(keys::HEADER_CONVERTER, choice).map_err(context)?;
+            Arc::new(AsHeaderConverter(converter))
         }
-        BYTE_ARRAY_CONVERTER_CLASS => Arc::new(ByteArrayConverter),
         _ => Arc::new(SimpleHeaderConverter),
     })
+}
+
+/// A key/value converter used as a header converter (as Kafka Connect allows for JsonConverter,
+/// StringConverter and ByteArrayConverter): each header value is converted like a record value.
+pub struct AsHeaderConverter(pub Arc<dyn Converter>);
+
+impl HeaderConverter for AsHeaderConverter {
+    fn from_connect_header(
+        &self,
+        topic: &str,
+        _header_key: &str,
+        schema: Option<&Schema>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>, ConversionError> {
+        self.0.from_connect_data(topic, schema, value)
+    }
+
+    fn to_connect_header(
+        &self,
+        topic: &str,
+        _header_key: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<SchemaAndValue, ConversionError> {
+        self.0.to_connect_data(topic, bytes)
+    }
 }
 
 /// Builds a connector's converters: connector-level `key.converter`, `value.converter`,

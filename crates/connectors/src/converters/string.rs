@@ -7,8 +7,7 @@ use base64::Engine as _;
 
 use super::java;
 use crate::sdk::{
-    ConnectorError, ConversionError, Converter, HeaderConverter, Schema, SchemaAndValue,
-    SchemaType, Value,
+    ConnectorError, ConversionError, Converter, Schema, SchemaAndValue, SchemaType, Value,
 };
 
 /// The Java class name of [`StringConverter`].
@@ -106,27 +105,6 @@ impl Converter for StringConverter {
             Schema::primitive(SchemaType::String).optional(),
             value,
         ))
-    }
-}
-
-impl HeaderConverter for StringConverter {
-    fn from_connect_header(
-        &self,
-        topic: &str,
-        _header_key: &str,
-        schema: Option<&Schema>,
-        value: &Value,
-    ) -> Result<Option<Vec<u8>>, ConversionError> {
-        self.from_connect_data(topic, schema, value)
-    }
-
-    fn to_connect_header(
-        &self,
-        topic: &str,
-        _header_key: &str,
-        bytes: Option<&[u8]>,
-    ) -> Result<SchemaAndValue, ConversionError> {
-        self.to_connect_data(topic, bytes)
     }
 }
 
