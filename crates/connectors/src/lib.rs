@@ -16,6 +16,8 @@ pub mod datagen;
 pub mod file;
 pub mod registry;
 pub mod sdk;
+#[cfg(test)]
+mod testing;
 pub mod validation;
 
 pub use registry::{builtin_registry, ConnectorRegistry};

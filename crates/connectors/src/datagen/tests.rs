@@ -1,6 +1,5 @@
 //! Unit tests of Datagen (no Kafka).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,17 +7,9 @@ use serde_json::json;
 
 use super::*;
 use crate::registry::builtin_registry;
-use crate::sdk::{
-    NoOffsets, OffsetReader, SourceOffset, SourcePartition, SourceRecord, Struct, Value,
-};
+use crate::sdk::{NoOffsets, OffsetReader, SourceRecord, Struct, Value};
+use crate::testing::{json_map, props, FixedOffsets};
 use crate::validation::{check_connector_config, InvalidConfig};
-
-fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(key, value)| ((*key).to_string(), (*value).to_string()))
-        .collect()
-}
 
 fn errors_of(extra: &[(&str, &str)]) -> Vec<String> {
     let mut all = props(&[("name", "gen"), ("connector.class", "Datagen")]);
@@ -27,25 +18,6 @@ fn errors_of(extra: &[(&str, &str)]) -> Vec<String> {
         Ok(_) => Vec::new(),
         Err(InvalidConfig::Errors(errors)) => errors,
         Err(other) => panic!("unexpected {other}"),
-    }
-}
-
-/// Offsets known in advance, as the runtime's offset store would return them.
-struct FixedOffsets(Vec<(SourcePartition, SourceOffset)>);
-
-impl OffsetReader for FixedOffsets {
-    fn offset(&self, partition: &SourcePartition) -> Option<SourceOffset> {
-        self.0
-            .iter()
-            .find(|(known, _)| known == partition)
-            .map(|(_, offset)| offset.clone())
-    }
-}
-
-fn json_map(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-    match value {
-        serde_json::Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
     }
 }
 

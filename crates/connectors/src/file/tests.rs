@@ -10,35 +10,17 @@ use serde_json::json;
 use super::*;
 use crate::registry::builtin_registry;
 use crate::sdk::{
-    NoOffsets, OffsetReader, Schema, SchemaAndValue, SchemaType, SinkRecord, SourceOffset,
-    SourcePartition, SourceRecord, Struct, Value,
+    NoOffsets, OffsetReader, Schema, SchemaAndValue, SchemaType, SinkRecord, SourceRecord, Struct,
+    Value,
 };
+use crate::testing::{json_map, props, FixedOffsets};
 use crate::validation::{check_connector_config, InvalidConfig};
-
-fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(key, value)| ((*key).to_string(), (*value).to_string()))
-        .collect()
-}
 
 fn errors_of(pairs: &[(&str, &str)]) -> Vec<String> {
     match check_connector_config(&builtin_registry(), &props(pairs)) {
         Ok(_) => Vec::new(),
         Err(InvalidConfig::Errors(errors)) => errors,
         Err(other) => panic!("unexpected {other}"),
-    }
-}
-
-/// Offsets known in advance, as the runtime's offset store would return them.
-struct FixedOffsets(Vec<(SourcePartition, SourceOffset)>);
-
-impl OffsetReader for FixedOffsets {
-    fn offset(&self, partition: &SourcePartition) -> Option<SourceOffset> {
-        self.0
-            .iter()
-            .find(|(known, _)| known == partition)
-            .map(|(_, offset)| offset.clone())
     }
 }
 
@@ -329,11 +311,4 @@ fn sink_formats_logical_values_readably() {
         &Value::Map(vec![(Value::String("k".to_string()), Value::Int8(3))]),
     );
     assert_eq!(out, "{k=3}");
-}
-
-fn json_map(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-    match value {
-        serde_json::Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
 }

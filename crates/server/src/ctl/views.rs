@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::grpc::convert::json_from_struct;
 use serde::Serialize;
 use serde_json::{Map as JsonMap, Value as JsonValue};
 
@@ -268,37 +269,6 @@ impl View for OffsetsView {
             ]);
         }
         table.render()
-    }
-}
-
-/// `google.protobuf.Struct` → JSON object; whole numbers become integers (offsets are counts).
-fn json_from_struct(object: prost_types::Struct) -> JsonMap<String, JsonValue> {
-    object
-        .fields
-        .into_iter()
-        .map(|(key, value)| (key, json_from_value(value)))
-        .collect()
-}
-
-fn json_from_value(value: prost_types::Value) -> JsonValue {
-    use prost_types::value::Kind;
-    match value.kind {
-        None | Some(Kind::NullValue(_)) => JsonValue::Null,
-        Some(Kind::BoolValue(flag)) => JsonValue::Bool(flag),
-        Some(Kind::NumberValue(number)) => {
-            let exactly_integral = number.fract() == 0.0 && number.abs() < 9.0e15;
-            if exactly_integral {
-                #[allow(clippy::cast_possible_truncation)]
-                JsonValue::from(number as i64)
-            } else {
-                serde_json::Number::from_f64(number).map_or(JsonValue::Null, JsonValue::Number)
-            }
-        }
-        Some(Kind::StringValue(text)) => JsonValue::String(text),
-        Some(Kind::ListValue(list)) => {
-            JsonValue::Array(list.values.into_iter().map(json_from_value).collect())
-        }
-        Some(Kind::StructValue(object)) => JsonValue::Object(json_from_struct(object)),
     }
 }
 

@@ -188,7 +188,7 @@ fn value_from_json(value: JsonValue) -> prost_types::Value {
 
 /// `google.protobuf.Struct` → JSON. Whole numbers become JSON integers (offsets such as
 /// `{"position": 6}` must stay integers).
-pub(super) fn json_from_struct(object: prost_types::Struct) -> JsonMap<String, JsonValue> {
+pub(crate) fn json_from_struct(object: prost_types::Struct) -> JsonMap<String, JsonValue> {
     object
         .fields
         .into_iter()

@@ -3,7 +3,7 @@
 
 mod cluster;
 mod connectors;
-mod convert;
+pub(crate) mod convert;
 mod plugins;
 mod worker;
 
