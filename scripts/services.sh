@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# scripts/services.sh - run the real servers the sink connectors are tested
+# against (PostgreSQL, an S3 server, OpenSearch) on loopback, for tests and users.
+# Whatever is missing is installed on first use (apt-get / pip / mvn) and cached.
+#
+# Usage: scripts/services.sh start|stop|status [postgres|s3|elasticsearch ...]
+#        (no service names = all three; "es" and "opensearch" = elasticsearch)
+#
+#   start    install what is missing, start each service that is not running and
+#            wait until it answers. A service that is already running is left alone.
+#   stop     stop only what this script started (pid files / pg_ctl on its own
+#            data dir); a server started by anyone else is never touched.
+#   status   print a table (service, state, address, pid); exit 3 if any of the
+#            named services is not running and answering.
+#
+# Services (all bound to 127.0.0.1):
+#   postgres       PostgreSQL (Debian package, 15 on Debian 12) on 127.0.0.1:15432,
+#                  user postgres, trust auth (no password), database postgres,
+#                  wal_level=logical. Data survives stop/start.
+#
+# Environment:
+#   FERRY_SERVICES_DIR            state, data, logs, pid files: <dir>/<service>/
+#                                 (default /tmp/ferry-services)
+#   FERRY_CACHE_DIR               download cache (default $HOME/.cache/ferry)
+#   FERRY_SERVICES_START_TIMEOUT  seconds start waits for a service (default 180)
+#
+# Exit codes: 0 ok, 1 failure, 2 usage error, 3 (status) a service is not running.
+set -euo pipefail
+
+readonly STATE_ROOT=${FERRY_SERVICES_DIR:-/tmp/ferry-services}
+# shellcheck disable=SC2034  # used by the s3 and elasticsearch services
+readonly CACHE_DIR=${FERRY_CACHE_DIR:-$HOME/.cache/ferry}
+readonly START_TIMEOUT=${FERRY_SERVICES_START_TIMEOUT:-180}
+readonly STOP_TIMEOUT=30
+readonly HOST=127.0.0.1
+readonly ALL_SERVICES=(postgres)
+
+readonly PG_PORT=15432
+readonly S3_PORT=9000
+readonly ES_PORT=9200
+
+say() { printf 'services.sh: %s\n' "$*"; }
+warn() { printf 'services.sh: warning: %s\n' "$*" >&2; }
+die() { printf 'services.sh: error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  cat >&2 <<EOF
+usage: scripts/services.sh start|stop|status [postgres|s3|elasticsearch ...]
+  no names = all three
+  postgres       127.0.0.1:$PG_PORT, user postgres, trust auth, db postgres, wal_level=logical
+  env: FERRY_SERVICES_DIR (default /tmp/ferry-services), FERRY_CACHE_DIR (default ~/.cache/ferry),
+       FERRY_SERVICES_START_TIMEOUT (default 180 s)
+EOF
+  exit 2
+}
+
+# ---------------------------------------------------------------- temp cleanup
+CLEANUP_PATHS=()
+cleanup() {
+  local p
+  for p in "${CLEANUP_PATHS[@]+"${CLEANUP_PATHS[@]}"}"; do
+    rm -rf -- "$p"
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- helpers
+svc_dir() { echo "$STATE_ROOT/$1"; }
+
+# Seconds (with milliseconds) since $1, a value of $EPOCHREALTIME.
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+# True while process $1 exists and is not a zombie.
+pid_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
+# Command line of process $1 with spaces between the arguments.
+pid_cmdline() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null; }
+
+port_open() { (: <>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# Runs "$@" as root (sudo -n when not root).
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  else
+    command -v sudo >/dev/null || die "need root for: $* (no sudo)"
+    sudo -n "$@"
+  fi
+}
+
+APT_UPDATED=0
+# Installs Debian packages (apt-get update first, once per run). Serialised
+# with other services.sh processes; dpkg's own lock is waited for too.
+apt_install() {
+  mkdir -p -- "$STATE_ROOT"
+  (
+    flock -w 900 8 || die "timed out waiting for $STATE_ROOT/.apt.lock"
+    if [[ $APT_UPDATED == 0 ]]; then
+      say "apt-get update"
+      as_root apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+    fi
+    say "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      --no-install-recommends "$@" >/dev/null
+  ) 8>"$STATE_ROOT/.apt.lock" || die "apt-get install $* failed"
+  APT_UPDATED=1
+}
+
+show_log_tail() {
+  local log=$1
+  echo "----- last 40 lines of $log -----" >&2
+  tail -n 40 -- "$log" >&2 2>/dev/null || echo "(no log)" >&2
+  echo "-----" >&2
+}
+
+# Polls "$@" (a readiness check) every 0.5 s until it succeeds; fails after the
+# start timeout or as soon as the service's process (checked by $1 pid function
+# given in WAIT_PID_FN) is gone.
+# Usage: wait_until <service> <pid-function> <check...>
+wait_until() {
+  local svc=$1 pid_fn=$2
+  shift 2
+  local deadline=$((SECONDS + START_TIMEOUT))
+  printf 'services.sh: %s: waiting until it answers (up to %s s) ' "$svc" "$START_TIMEOUT"
+  while :; do
+    if "$@" >/dev/null 2>&1; then
+      echo " ready"
+      return 0
+    fi
+    if ! "$pid_fn" >/dev/null; then
+      echo " exited"
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo " timeout"
+      return 2
+    fi
+    printf '.'
+    sleep 0.5
+  done
+}
+
+# ================================================================ postgres
+# Server binaries of the newest PostgreSQL major version installed from Debian.
+PG_BIN=""
+pg_find_bin() {
+  local d
+  PG_BIN=""
+  for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -t/ -k4,4n); do
+    [[ -x $d/postgres && -x $d/initdb && -x $d/pg_ctl ]] && PG_BIN=$d
+  done
+  [[ -n $PG_BIN ]]
+}
+pg_dir() { svc_dir postgres; }
+pg_data() { echo "$(pg_dir)/data"; }
+pg_sock() { echo "$(pg_dir)/sock"; }
+pg_log() { echo "$(pg_dir)/postgres.log"; }
+pg_addr() { echo "$HOST:$PG_PORT"; }
+pg_url() { echo "postgresql://postgres@$(pg_addr)/postgres"; }
+
+# Runs "$@" as the postgres user (the server refuses to run as root).
+as_pg() {
+  if [[ $(id -u) -eq 0 ]]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# Prints the postmaster pid of our data dir; fails when it is not running.
+pg_pid() {
+  local pidfile pid
+  pidfile="$(pg_data)/postmaster.pid"
+  [[ -r $pidfile ]] || return 1
+  pid=$(head -n1 -- "$pidfile" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  pid_alive "$pid" || return 1
+  [[ $(pid_cmdline "$pid") == *"-D $(pg_data)"* ]] || return 1
+  echo "$pid"
+}
+
+pg_ready() {
+  pg_find_bin || return 1
+  "$PG_BIN/pg_isready" -q -h "$HOST" -p "$PG_PORT" -U postgres -d postgres -t 2 || return 1
+  [[ $("$PG_BIN/psql" -h "$HOST" -p "$PG_PORT" -U postgres -d postgres -XtAc 'show wal_level' 2>/dev/null) == logical ]]
+}
+
+pg_install() {
+  if pg_find_bin; then
+    say "postgres: using $PG_BIN ($("$PG_BIN/postgres" --version))"
+    return
+  fi
+  say "postgres: PostgreSQL server not installed; installing the Debian package"
+  apt_install postgresql
+  pg_find_bin || die "postgres: installed postgresql but found no server under /usr/lib/postgresql/*/bin"
+  say "postgres: installed $("$PG_BIN/postgres" --version)"
+}
+
+pg_start() {
+  local pid t0=$EPOCHREALTIME
+  if pid=$(pg_pid); then
+    say "postgres: already running (pid $pid, $(pg_addr)); nothing to do"
+    return 0
+  fi
+  pg_install
+  if port_open "$PG_PORT"; then
+    die "postgres: port $(pg_addr) is already in use by a process not started by services.sh"
+  fi
+  local dir data
+  dir=$(pg_dir)
+  data=$(pg_data)
+  mkdir -p -- "$dir" "$(pg_sock)"
+  if [[ $(id -u) -eq 0 ]]; then
+    chmod 755 -- "$STATE_ROOT" "$dir"
+    chown postgres:postgres -- "$(pg_sock)"
+    touch -- "$(pg_log)" && chown postgres:postgres -- "$(pg_log)"
+  fi
+  if [[ ! -f $data/PG_VERSION ]]; then
+    # initdb into a temporary dir, then rename: an interrupted initdb leaves no
+    # half-made data dir behind
+    rm -rf -- "$data" "$dir/data.tmp"
+    mkdir -p -- "$dir/data.tmp"
+    [[ $(id -u) -eq 0 ]] && chown postgres:postgres -- "$dir/data.tmp"
+    CLEANUP_PATHS+=("$dir/data.tmp")
+    say "postgres: initdb $data (user postgres, trust auth, UTF8)"
+    local out
+    if ! out=$(as_pg "$PG_BIN/initdb" -D "$dir/data.tmp" -U postgres --auth=trust -E UTF8 \
+        --locale=C.UTF-8 2>&1); then
+      printf '%s\n' "$out" >&2
+      die "postgres: initdb failed"
+    fi
+    mv -T -- "$dir/data.tmp" "$data"
+  else
+    say "postgres: reusing data dir $data"
+  fi
+  say "postgres: starting on $(pg_addr) (wal_level=logical), log $(pg_log)"
+  local opts
+  opts="-c listen_addresses=$HOST -p $PG_PORT -k $(pg_sock) -c wal_level=logical"
+  opts+=" -c max_replication_slots=20 -c max_wal_senders=20 -c max_connections=200"
+  # pg_ctl -w waits until the server accepts connections; 9>&-: the server
+  # must not inherit our lock
+  if ! as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$(pg_log)" -w -t "$START_TIMEOUT" -o "$opts" \
+      start </dev/null >/dev/null 2>&1 9>&-; then
+    show_log_tail "$(pg_log)"
+    pg_pid >/dev/null && as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 9>&-
+    die "postgres: pg_ctl start failed (log $(pg_log))"
+  fi
+  if ! wait_until postgres pg_pid pg_ready; then
+    show_log_tail "$(pg_log)"
+    pg_pid >/dev/null && as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 9>&-
+    die "postgres: not answering on $(pg_addr)"
+  fi
+  say "postgres: running (pid $(pg_pid), $(pg_addr)), ready $(elapsed "$t0") s after start;" \
+    "psql -h $HOST -p $PG_PORT -U postgres postgres"
+}
+
+pg_stop() {
+  local pid
+  if ! pid=$(pg_pid); then
+    say "postgres: not running (no postmaster for $(pg_data))"
+    return 0
+  fi
+  pg_find_bin || die "postgres: running as pid $pid but no pg_ctl found"
+  say "postgres: stopping pid $pid (pg_ctl -D $(pg_data) -m fast stop)"
+  if ! as_pg "$PG_BIN/pg_ctl" -D "$(pg_data)" -m fast -w -t "$STOP_TIMEOUT" stop >/dev/null 2>&1 9>&-; then
+    if pid_alive "$pid"; then
+      say "postgres: still alive after ${STOP_TIMEOUT} s; SIGQUIT (immediate shutdown) to pid $pid"
+      kill -QUIT "$pid" 2>/dev/null || true
+      local i
+      for ((i = 0; i < 20; i++)); do pid_alive "$pid" || break; sleep 0.5; done
+    fi
+  fi
+  pg_pid >/dev/null && die "postgres: could not be stopped (pid $pid)"
+  say "postgres: stopped"
+}
+
+# ================================================================ dispatch
+# Function prefix and port of each service.
+svc_prefix() {
+  case $1 in
+    postgres) echo pg ;;
+    s3) echo s3 ;;
+    elasticsearch) echo es ;;
+  esac
+}
+svc_port() {
+  case $1 in
+    postgres) echo "$PG_PORT" ;;
+    s3) echo "$S3_PORT" ;;
+    elasticsearch) echo "$ES_PORT" ;;
+  esac
+}
+
+# Prints "state<TAB>pid" for service $1: running (our process answers),
+# not-answering (our process is alive but does not answer: starting or stuck),
+# port-taken (not ours, but something else listens on its port), stopped.
+svc_state() {
+  local p pid
+  p=$(svc_prefix "$1")
+  if pid=$("${p}_pid"); then
+    if "${p}_ready" >/dev/null 2>&1; then
+      printf 'running\t%s\n' "$pid"
+    else
+      printf 'not-answering\t%s\n' "$pid"
+    fi
+  elif port_open "$(svc_port "$1")"; then
+    printf 'port-taken\t-\n'
+  else
+    printf 'stopped\t-\n'
+  fi
+}
+
+cmd_status() {
+  local svc state pid rc=0 taken=0
+  printf '%-14s %-14s %-48s %s\n' SERVICE STATE ADDRESS PID
+  for svc in "$@"; do
+    IFS=$'\t' read -r state pid <<<"$(svc_state "$svc")"
+    [[ $state == running ]] || rc=3
+    [[ $state == port-taken ]] && taken=1
+    printf '%-14s %-14s %-48s %s\n' "$svc" "$state" "$("$(svc_prefix "$svc")_url")" "$pid"
+  done
+  if [[ $taken == 1 ]]; then
+    echo "(port-taken: a server not started by services.sh listens on the port)"
+  fi
+  return "$rc"
+}
+
+# Runs start/stop of service $2 under its lock (start/stop of one service by
+# concurrent callers are serialised; fd 9 is not passed on to the servers).
+with_lock() {
+  local cmd=$1 svc=$2 dir
+  dir=$(svc_dir "$svc")
+  mkdir -p -- "$dir"
+  exec 9>"$dir/.lock"
+  if ! flock -w 900 9; then die "$svc: timed out waiting for the lock $dir/.lock"; fi
+  "$(svc_prefix "$svc")_$cmd"
+  exec 9>&-
+}
+
+main() {
+  [[ $# -ge 1 ]] || usage
+  local cmd=$1 svc list=()
+  shift
+  for svc in "$@"; do
+    case $svc in
+      postgres | postgresql | pg) list+=(postgres) ;;
+      -h | --help) usage ;;
+      *)
+        echo "services.sh: unknown service: $svc" >&2
+        usage
+        ;;
+    esac
+  done
+  [[ ${#list[@]} -gt 0 ]] || list=("${ALL_SERVICES[@]}")
+  case $cmd in
+    start)
+      local t0=$EPOCHREALTIME
+      for svc in "${list[@]}"; do with_lock start "$svc"; done
+      say "started ${list[*]} in $(elapsed "$t0") s"
+      ;;
+    stop)
+      # stop in reverse order of start
+      local i
+      for ((i = ${#list[@]} - 1; i >= 0; i--)); do with_lock stop "${list[$i]}"; done
+      ;;
+    status) cmd_status "${list[@]}" ;;
+    -h | --help | help) usage ;;
+    *) usage ;;
+  esac
+}
+
+main "$@"
