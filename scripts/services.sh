@@ -17,6 +17,13 @@
 #   postgres       PostgreSQL (Debian package, 15 on Debian 12) on 127.0.0.1:15432,
 #                  user postgres, trust auth (no password), database postgres,
 #                  wal_level=logical. Data survives stop/start.
+#   s3             moto_server (PyPI moto[server], in a venv under the cache) on
+#                  http://127.0.0.1:9000, region us-east-1, path-style requests.
+#                  Use access key "ferry" / secret "ferrysecret" (moto accepts any
+#                  credentials and does not check signatures). moto keeps
+#                  everything in memory: stop/start loses all buckets and objects.
+#                  Multipart: every part but the last must be >= 5 MiB
+#                  (EntityTooSmall otherwise), as on AWS.
 #
 # Environment:
 #   FERRY_SERVICES_DIR            state, data, logs, pid files: <dir>/<service>/
@@ -28,16 +35,18 @@
 set -euo pipefail
 
 readonly STATE_ROOT=${FERRY_SERVICES_DIR:-/tmp/ferry-services}
-# shellcheck disable=SC2034  # used by the s3 and elasticsearch services
 readonly CACHE_DIR=${FERRY_CACHE_DIR:-$HOME/.cache/ferry}
 readonly START_TIMEOUT=${FERRY_SERVICES_START_TIMEOUT:-180}
 readonly STOP_TIMEOUT=30
 readonly HOST=127.0.0.1
-readonly ALL_SERVICES=(postgres)
+readonly ALL_SERVICES=(postgres s3)
 
 readonly PG_PORT=15432
 readonly S3_PORT=9000
 readonly ES_PORT=9200
+readonly MOTO_VERSION=5.2.5
+readonly MOTO_VENV=$CACHE_DIR/venv-moto
+readonly S3_ACCESS_KEY=ferry S3_SECRET_KEY=ferrysecret S3_REGION=us-east-1
 
 say() { printf 'services.sh: %s\n' "$*"; }
 warn() { printf 'services.sh: warning: %s\n' "$*" >&2; }
@@ -48,6 +57,8 @@ usage() {
 usage: scripts/services.sh start|stop|status [postgres|s3|elasticsearch ...]
   no names = all three
   postgres       127.0.0.1:$PG_PORT, user postgres, trust auth, db postgres, wal_level=logical
+  s3             http://$HOST:$S3_PORT (moto), key $S3_ACCESS_KEY / $S3_SECRET_KEY, region $S3_REGION;
+                 in memory: a stop/start loses all buckets
   env: FERRY_SERVICES_DIR (default /tmp/ferry-services), FERRY_CACHE_DIR (default ~/.cache/ferry),
        FERRY_SERVICES_START_TIMEOUT (default 180 s)
 EOF
@@ -281,6 +292,158 @@ pg_stop() {
   say "postgres: stopped"
 }
 
+# ================================================================ generic pid-file service
+# Stops the process of service $1 (pid function $2, pid file $3): SIGTERM,
+# SIGKILL after STOP_TIMEOUT seconds; removes the pid file.
+stop_by_pidfile() {
+  local svc=$1 pid_fn=$2 pidfile=$3 pid
+  if ! pid=$("$pid_fn"); then
+    if [[ -f $pidfile ]]; then
+      say "$svc: removing stale pid file $pidfile (pid $(<"$pidfile") is not our server)"
+      rm -f -- "$pidfile"
+    fi
+    say "$svc: not running"
+    return 0
+  fi
+  say "$svc: stopping pid $pid (SIGTERM)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while "$pid_fn" >/dev/null; do
+    if ((SECONDS >= deadline)); then
+      say "$svc: still alive after ${STOP_TIMEOUT} s; SIGKILL to pid $pid"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.2
+  done
+  "$pid_fn" >/dev/null && die "$svc: could not be stopped (pid $pid)"
+  rm -f -- "$pidfile"
+  say "$svc: stopped"
+}
+
+# Prints the pid in pid file $1 if that process is alive and its command line
+# contains every further argument (guards against recycled pids).
+pidfile_pid() {
+  local pidfile=$1 pid cmdline pat
+  shift
+  [[ -r $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  pid_alive "$pid" || return 1
+  cmdline=$(pid_cmdline "$pid") || return 1
+  for pat in "$@"; do
+    [[ $cmdline == *"$pat"* ]] || return 1
+  done
+  echo "$pid"
+}
+
+# ================================================================ s3 (moto_server)
+s3_dir() { svc_dir s3; }
+s3_pidfile() { echo "$(s3_dir)/moto.pid"; }
+s3_log() { echo "$(s3_dir)/moto.log"; }
+s3_url() { echo "http://$HOST:$S3_PORT"; }
+s3_pid() { pidfile_pid "$(s3_pidfile)" "$MOTO_VENV/bin/moto_server" "-p $S3_PORT"; }
+# Any S3 answer will do (moto serves ListBuckets without checking credentials).
+s3_ready() { curl -sf -o /dev/null --max-time 2 "$(s3_url)/"; }
+
+# Python that makes the venv: Debian's own when present (pyenv shims may move).
+s3_python() {
+  if [[ -x /usr/bin/python3 ]]; then echo /usr/bin/python3; else command -v python3; fi
+}
+
+s3_venv_ok() {
+  [[ -x $MOTO_VENV/bin/moto_server && -f $MOTO_VENV/.ferry-installed &&
+    "$(<"$MOTO_VENV/.ferry-installed")" == "moto[server]==$MOTO_VERSION" ]]
+}
+
+s3_install() {
+  local stamp="moto[server]==$MOTO_VERSION"
+  if s3_venv_ok; then
+    say "s3: using $stamp in $MOTO_VENV"
+    return
+  fi
+  mkdir -p -- "$CACHE_DIR"
+  (
+    # one installer at a time, across state dirs (the venv is shared)
+    flock -w 900 7 || die "s3: timed out waiting for $CACHE_DIR/.venv-moto.lock"
+    if s3_venv_ok; then
+      say "s3: another services.sh installed $stamp meanwhile; using it"
+      exit 0
+    fi
+    py=$(s3_python) || die "s3: python3 not found"
+    t0=$EPOCHREALTIME
+    if ! "$py" -c 'import venv, ensurepip' 2>/dev/null; then
+      say "s3: $py has no venv/ensurepip module; installing python3-venv"
+      apt_install python3-venv
+    fi
+    # a venv cannot be moved after creation: build it in place; the stamp file
+    # written last marks it complete (an interrupted install is redone)
+    rm -rf -- "$MOTO_VENV"
+    say "s3: creating venv $MOTO_VENV ($("$py" --version)) and pip installing '$stamp'"
+    "$py" -m venv "$MOTO_VENV" || die "s3: python -m venv $MOTO_VENV failed"
+    if ! "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check "$stamp" \
+        >"$CACHE_DIR/venv-moto.pip.log" 2>&1; then
+      cat -- "$CACHE_DIR/venv-moto.pip.log" >&2
+      die "s3: pip install '$stamp' failed (output above)"
+    fi
+    echo "$stamp" >"$MOTO_VENV/.ferry-installed"
+    say "s3: installed $stamp (boto3 $("$MOTO_VENV/bin/python" -c 'import boto3; print(boto3.__version__)')) in $(elapsed "$t0") s"
+  ) 7>"$CACHE_DIR/.venv-moto.lock" || exit 1
+}
+
+# A real S3 round trip with boto3 from the venv: create bucket, put, list, delete.
+s3_smoke_test() {
+  AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY AWS_DEFAULT_REGION=$S3_REGION \
+    "$MOTO_VENV/bin/python" - "$(s3_url)" <<'EOF'
+import sys, uuid
+import boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], config=Config(s3={"addressing_style": "path"}))
+bucket = "ferry-smoke-" + uuid.uuid4().hex[:12]
+s3.create_bucket(Bucket=bucket)
+s3.put_object(Bucket=bucket, Key="t+0+0000000000.json", Body=b'{"ok":true}\n')
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+assert keys == ["t+0+0000000000.json"], keys
+s3.delete_object(Bucket=bucket, Key=keys[0])
+s3.delete_bucket(Bucket=bucket)
+EOF
+}
+
+s3_start() {
+  local pid t0=$EPOCHREALTIME
+  if pid=$(s3_pid); then
+    say "s3: already running (pid $pid, $(s3_url)); nothing to do"
+    return 0
+  fi
+  [[ -f $(s3_pidfile) ]] && rm -f -- "$(s3_pidfile)"
+  command -v curl >/dev/null || apt_install curl
+  s3_install
+  if port_open "$S3_PORT"; then
+    die "s3: port $HOST:$S3_PORT is already in use by a process not started by services.sh"
+  fi
+  local log
+  log=$(s3_log)
+  [[ -f $log ]] && mv -f -- "$log" "$log.prev"
+  say "s3: starting moto_server $MOTO_VERSION on $(s3_url), log $log"
+  # setsid: own session, survives the caller's terminal; 9>&-: not our lock
+  setsid "$MOTO_VENV/bin/moto_server" -H "$HOST" -p "$S3_PORT" </dev/null >"$log" 2>&1 9>&- &
+  pid=$!
+  echo "$pid" >"$(s3_pidfile)"
+  if ! wait_until s3 s3_pid s3_ready; then
+    show_log_tail "$log"
+    stop_by_pidfile s3 s3_pid "$(s3_pidfile)"
+    die "s3: moto_server did not answer on $(s3_url) (log $log)"
+  fi
+  if ! s3_smoke_test; then
+    stop_by_pidfile s3 s3_pid "$(s3_pidfile)"
+    die "s3: boto3 smoke test (create bucket, put, list) against $(s3_url) failed"
+  fi
+  say "s3: running (pid $pid, $(s3_url)), boto3 create/put/list ok, ready $(elapsed "$t0") s after start"
+}
+
+s3_stop() { stop_by_pidfile s3 s3_pid "$(s3_pidfile)"; }
+
 # ================================================================ dispatch
 # Function prefix and port of each service.
 svc_prefix() {
@@ -351,6 +514,7 @@ main() {
   for svc in "$@"; do
     case $svc in
       postgres | postgresql | pg) list+=(postgres) ;;
+      s3 | moto) list+=(s3) ;;
       -h | --help) usage ;;
       *)
         echo "services.sh: unknown service: $svc" >&2
