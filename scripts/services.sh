@@ -24,12 +24,23 @@
 #                  everything in memory: stop/start loses all buckets and objects.
 #                  Multipart: every part but the last must be >= 5 MiB
 #                  (EntityTooSmall otherwise), as on AWS.
+#   elasticsearch  OpenSearch (integ-test-zip from Maven Central: no security
+#                  plugin, plain HTTP, no auth) on http://127.0.0.1:9200
+#                  (transport 9300), single node, heap 512 MiB, run as the system
+#                  user ferry-svc (created if missing) with the newest JDK 21+
+#                  under /usr/lib/jvm. Indices get 1 replica by default, so
+#                  health is yellow (wait for yellow, not green). Data survives
+#                  stop/start. Also accepted as "es" and "opensearch".
 #
 # Environment:
 #   FERRY_SERVICES_DIR            state, data, logs, pid files: <dir>/<service>/
 #                                 (default /tmp/ferry-services)
 #   FERRY_CACHE_DIR               download cache (default $HOME/.cache/ferry)
 #   FERRY_SERVICES_START_TIMEOUT  seconds start waits for a service (default 180)
+#   FERRY_ES_JAVA_HOME            JDK for OpenSearch (default: newest 21+ in /usr/lib/jvm)
+#   FERRY_ES_HEAP_OPTS            OpenSearch heap flags (default -Xms512m -Xmx512m)
+#   FERRY_SVC_USER                user OpenSearch runs as when started by root
+#                                 (default ferry-svc)
 #
 # Exit codes: 0 ok, 1 failure, 2 usage error, 3 (status) a service is not running.
 set -euo pipefail
@@ -39,7 +50,7 @@ readonly CACHE_DIR=${FERRY_CACHE_DIR:-$HOME/.cache/ferry}
 readonly START_TIMEOUT=${FERRY_SERVICES_START_TIMEOUT:-180}
 readonly STOP_TIMEOUT=30
 readonly HOST=127.0.0.1
-readonly ALL_SERVICES=(postgres s3)
+readonly ALL_SERVICES=(postgres s3 elasticsearch)
 
 readonly PG_PORT=15432
 readonly S3_PORT=9000
@@ -47,6 +58,15 @@ readonly ES_PORT=9200
 readonly MOTO_VERSION=5.2.5
 readonly MOTO_VENV=$CACHE_DIR/venv-moto
 readonly S3_ACCESS_KEY=ferry S3_SECRET_KEY=ferrysecret S3_REGION=us-east-1
+readonly ES_TRANSPORT_PORT=9300
+readonly OPENSEARCH_VERSION=3.6.0
+readonly OPENSEARCH_ARTIFACT=org.opensearch.distribution.integ-test-zip:opensearch:${OPENSEARCH_VERSION}:zip
+readonly ES_MAIN_CLASS=org.opensearch.bootstrap.OpenSearch
+readonly ES_MIN_JAVA=21
+readonly ES_HEAP=${FERRY_ES_HEAP_OPTS:--Xms512m -Xmx512m}
+readonly DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+if [[ $(id -u) -eq 0 ]]; then ES_USER=${FERRY_SVC_USER:-ferry-svc}; else ES_USER=""; fi
+readonly ES_USER
 
 say() { printf 'services.sh: %s\n' "$*"; }
 warn() { printf 'services.sh: warning: %s\n' "$*" >&2; }
@@ -59,6 +79,7 @@ usage: scripts/services.sh start|stop|status [postgres|s3|elasticsearch ...]
   postgres       127.0.0.1:$PG_PORT, user postgres, trust auth, db postgres, wal_level=logical
   s3             http://$HOST:$S3_PORT (moto), key $S3_ACCESS_KEY / $S3_SECRET_KEY, region $S3_REGION;
                  in memory: a stop/start loses all buckets
+  elasticsearch  http://$HOST:$ES_PORT, OpenSearch $OPENSEARCH_VERSION, no auth (alias es, opensearch)
   env: FERRY_SERVICES_DIR (default /tmp/ferry-services), FERRY_CACHE_DIR (default ~/.cache/ferry),
        FERRY_SERVICES_START_TIMEOUT (default 180 s)
 EOF
@@ -444,6 +465,206 @@ s3_start() {
 
 s3_stop() { stop_by_pidfile s3 s3_pid "$(s3_pidfile)"; }
 
+# ================================================================ elasticsearch (OpenSearch)
+es_dir() { svc_dir elasticsearch; }
+es_conf() { echo "$(es_dir)/config"; }
+es_pidfile() { echo "$(es_dir)/opensearch.pid"; }
+es_log() { echo "$(es_dir)/opensearch.out"; }
+es_url() { echo "http://$HOST:$ES_PORT"; }
+es_pid() { pidfile_pid "$(es_pidfile)" "$ES_MAIN_CLASS" "-Dopensearch.path.conf=$(es_conf) "; }
+es_ready() {
+  local health
+  health=$(curl -sf --max-time 3 "$(es_url)/_cluster/health?wait_for_status=yellow&timeout=1s") || return 1
+  [[ $health =~ \"status\":\"(green|yellow)\" ]]
+}
+
+# The distribution is unpacked where the unprivileged run user can read it:
+# the cache when that user can reach it, else /var/cache/ferry (root's home is
+# usually closed to other users).
+ES_HOME=""
+es_locate_home() {
+  local root=$CACHE_DIR
+  if [[ $(id -u) -eq 0 ]] && ! setpriv --reuid="$ES_USER" --regid="$ES_USER" --init-groups \
+      test -r "$root" -a -x "$root" 2>/dev/null; then
+    root=${FERRY_SERVICES_SHARED_CACHE:-/var/cache/ferry}
+  fi
+  ES_HOME=$root/opensearch-$OPENSEARCH_VERSION
+}
+
+# The unprivileged user OpenSearch runs as (it refuses to run as root).
+es_ensure_user() {
+  [[ $(id -u) -eq 0 ]] || return 0
+  id -u "$ES_USER" >/dev/null 2>&1 && return 0
+  say "elasticsearch: creating system user $ES_USER (OpenSearch refuses to run as root)"
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin "$ES_USER" 2>/dev/null || id -u "$ES_USER" >/dev/null 2>&1 ||
+    die "elasticsearch: useradd $ES_USER failed"
+}
+
+# Newest JDK under /usr/lib/jvm (or FERRY_ES_JAVA_HOME) with a major version
+# of at least $ES_MIN_JAVA (OpenSearch 3.x needs Java 21+).
+ES_JAVA_HOME=""
+es_find_java() {
+  local d v major best=0
+  if [[ -n ${FERRY_ES_JAVA_HOME:-} ]]; then
+    [[ -x $FERRY_ES_JAVA_HOME/bin/java ]] || die "elasticsearch: no bin/java in FERRY_ES_JAVA_HOME=$FERRY_ES_JAVA_HOME"
+    ES_JAVA_HOME=$FERRY_ES_JAVA_HOME
+    return 0
+  fi
+  ES_JAVA_HOME=""
+  for d in /usr/lib/jvm/*/; do
+    d=${d%/}
+    [[ -x $d/bin/java && -f $d/release && ! -L $d ]] || continue
+    v=$(sed -n 's/^JAVA_VERSION="\([^"]*\)".*/\1/p' "$d/release")
+    major=${v%%.*}
+    [[ $major =~ ^[0-9]+$ ]] || continue
+    if ((major >= ES_MIN_JAVA && major > best)); then
+      best=$major
+      ES_JAVA_HOME=$d
+    fi
+  done
+  [[ -n $ES_JAVA_HOME ]] ||
+    die "elasticsearch: OpenSearch $OPENSEARCH_VERSION needs Java $ES_MIN_JAVA+, none found under /usr/lib/jvm (set FERRY_ES_JAVA_HOME)"
+}
+
+es_install() {
+  es_locate_home
+  if [[ -f $ES_HOME/.ferry-installed ]]; then
+    say "elasticsearch: using OpenSearch $OPENSEARCH_VERSION in $ES_HOME"
+    return
+  fi
+  command -v mvn >/dev/null || apt_install maven
+  command -v unzip >/dev/null || apt_install unzip
+  local root
+  root=$(dirname "$ES_HOME")
+  mkdir -p -- "$CACHE_DIR" "$root"
+  (
+    flock -w 900 7 || die "elasticsearch: timed out waiting for $root/.opensearch.lock"
+    if [[ -f $ES_HOME/.ferry-installed ]]; then
+      say "elasticsearch: another services.sh installed OpenSearch meanwhile; using it"
+      exit 0
+    fi
+    zip=$CACHE_DIR/opensearch-$OPENSEARCH_VERSION.zip
+    if [[ ! -f $zip ]]; then
+      t0=$EPOCHREALTIME
+      tmp=$(mktemp -d "$CACHE_DIR/.opensearch-dl.XXXXXX")
+      trap 'rm -rf -- "$tmp"' EXIT
+      say "elasticsearch: downloading $OPENSEARCH_ARTIFACT with mvn (first use)"
+      if ! mvn -q -B "$DEPENDENCY_PLUGIN:copy" -Dartifact="$OPENSEARCH_ARTIFACT" \
+          -DoutputDirectory="$tmp" </dev/null >"$tmp/mvn.log" 2>&1; then
+        cat -- "$tmp/mvn.log" >&2
+        die "elasticsearch: mvn could not fetch $OPENSEARCH_ARTIFACT (output above)"
+      fi
+      [[ -f $tmp/opensearch-$OPENSEARCH_VERSION.zip ]] || die "elasticsearch: mvn finished but the zip is missing"
+      mv -f -- "$tmp/opensearch-$OPENSEARCH_VERSION.zip" "$zip"
+      say "elasticsearch: downloaded $(du -h "$zip" | cut -f1) in $(elapsed "$t0") s"
+    fi
+    t0=$EPOCHREALTIME
+    utmp=$(mktemp -d "$root/.opensearch-unpack.XXXXXX")
+    trap 'rm -rf -- "${tmp:-}" "$utmp"' EXIT
+    say "elasticsearch: unpacking $zip into $ES_HOME"
+    unzip -q "$zip" -d "$utmp" || die "elasticsearch: unzip $zip failed"
+    [[ -x $utmp/opensearch-$OPENSEARCH_VERSION/bin/opensearch ]] ||
+      die "elasticsearch: $zip has no opensearch-$OPENSEARCH_VERSION/bin/opensearch"
+    chmod -R go+rX,go-w -- "$utmp/opensearch-$OPENSEARCH_VERSION"
+    touch -- "$utmp/opensearch-$OPENSEARCH_VERSION/.ferry-installed"
+    rm -rf -- "$ES_HOME"
+    mv -T -- "$utmp/opensearch-$OPENSEARCH_VERSION" "$ES_HOME"
+    chmod 755 -- "$root"
+    say "elasticsearch: unpacked in $(elapsed "$t0") s"
+  ) 7>"$root/.opensearch.lock" || exit 1
+}
+
+# Writes the node's config dir (rewritten at every start).
+es_write_config() {
+  local conf dir
+  dir=$(es_dir)
+  conf=$(es_conf)
+  rm -rf -- "$conf"
+  mkdir -p -- "$conf" "$dir/data" "$dir/logs" "$dir/tmp"
+  cp -r -- "$ES_HOME/config/." "$conf/"
+  # jvm.options names paths relative to the working dir (the read-only
+  # distribution): point them into the state dir; keep GC logs small
+  sed -i -e "s#file=logs/gc.log:\([^:]*\):filecount=[0-9]*,filesize=[0-9a-z]*#file=$dir/logs/gc.log:\1:filecount=2,filesize=16m#" \
+    -e "s#^-XX:HeapDumpPath=.*#-XX:HeapDumpPath=$dir/data#" \
+    -e "s#^-XX:ErrorFile=logs/#-XX:ErrorFile=$dir/logs/#" "$conf/jvm.options"
+  cat >"$conf/opensearch.yml" <<EOF
+# generated by ferry scripts/services.sh (rewritten at every start)
+cluster.name: ferry-services
+node.name: ferry-node
+network.host: $HOST
+http.port: $ES_PORT
+transport.port: $ES_TRANSPORT_PORT
+discovery.type: single-node
+path.data: $dir/data
+path.logs: $dir/logs
+# a shared build machine's disk may pass the watermarks: never make indices read-only
+cluster.routing.allocation.disk.threshold_enabled: false
+EOF
+  if [[ $(id -u) -eq 0 ]]; then
+    chmod 755 -- "$STATE_ROOT" "$dir"
+    chown -R "$ES_USER:$ES_USER" -- "$conf" "$dir/data" "$dir/logs" "$dir/tmp"
+  fi
+}
+
+es_start() {
+  local pid t0=$EPOCHREALTIME
+  if pid=$(es_pid); then
+    say "elasticsearch: already running (pid $pid, $(es_url)); nothing to do"
+    return 0
+  fi
+  [[ -f $(es_pidfile) ]] && rm -f -- "$(es_pidfile)"
+  command -v curl >/dev/null || apt_install curl
+  es_ensure_user
+  es_find_java
+  es_install
+  local port
+  for port in "$ES_PORT" "$ES_TRANSPORT_PORT"; do
+    if port_open "$port"; then
+      die "elasticsearch: port $HOST:$port is already in use by a process not started by services.sh"
+    fi
+  done
+  es_write_config
+  local log dir
+  dir=$(es_dir)
+  log=$(es_log)
+  [[ -f $log ]] && mv -f -- "$log" "$log.prev"
+  local runas=()
+  [[ $(id -u) -eq 0 ]] && runas=(setpriv "--reuid=$ES_USER" "--regid=$ES_USER" --init-groups)
+  say "elasticsearch: starting OpenSearch $OPENSEARCH_VERSION on $(es_url) as" \
+    "${ES_USER:+user $ES_USER }(Java $(sed -n 's/^JAVA_VERSION="\(.*\)"/\1/p' "$ES_JAVA_HOME/release")," \
+    "$ES_HEAP), log $log, node logs $dir/logs"
+  # setsid: own session; setpriv and env exec (no fork), so $! becomes the
+  # JVM's pid; 9>&-: the server must not inherit our lock
+  setsid "${runas[@]}" env -i PATH=/usr/bin:/bin HOME="$dir" LANG=C.UTF-8 \
+    OPENSEARCH_JAVA_HOME="$ES_JAVA_HOME" OPENSEARCH_PATH_CONF="$(es_conf)" \
+    OPENSEARCH_TMPDIR="$dir/tmp" OPENSEARCH_JAVA_OPTS="$ES_HEAP" \
+    "$ES_HOME/bin/opensearch" </dev/null >"$log" 2>&1 9>&- &
+  pid=$!
+  echo "$pid" >"$(es_pidfile)"
+  # the launcher script first runs a JVM to compute options, then execs the node
+  local i
+  for ((i = 0; i < 600; i++)); do
+    es_pid >/dev/null && break
+    pid_alive "$pid" || break
+    sleep 0.1
+  done
+  if ! es_pid >/dev/null || ! wait_until elasticsearch es_pid es_ready; then
+    sleep 0.5
+    show_log_tail "$log"
+    [[ -f $dir/logs/ferry-services.log ]] && show_log_tail "$dir/logs/ferry-services.log"
+    if pid_alive "$pid"; then kill -TERM "$pid" 2>/dev/null || true; fi
+    stop_by_pidfile elasticsearch es_pid "$(es_pidfile)"
+    die "elasticsearch: OpenSearch did not become healthy on $(es_url) (log $log)"
+  fi
+  local version
+  version=$(curl -sf --max-time 3 "$(es_url)/" | sed -n 's/.*"number" *: *"\([^"]*\)".*/\1/p' | head -n1)
+  say "elasticsearch: running (pid $pid, $(es_url), OpenSearch ${version:-?}, cluster health yellow/green)," \
+    "ready $(elapsed "$t0") s after start"
+}
+
+es_stop() { stop_by_pidfile elasticsearch es_pid "$(es_pidfile)"; }
+
 # ================================================================ dispatch
 # Function prefix and port of each service.
 svc_prefix() {
@@ -515,6 +736,7 @@ main() {
     case $svc in
       postgres | postgresql | pg) list+=(postgres) ;;
       s3 | moto) list+=(s3) ;;
+      elasticsearch | es | opensearch) list+=(elasticsearch) ;;
       -h | --help) usage ;;
       *)
         echo "services.sh: unknown service: $svc" >&2
