@@ -39,6 +39,9 @@
 #   FERRY_SERVICES_START_TIMEOUT  seconds start waits for a service (default 180)
 #   FERRY_ES_JAVA_HOME            JDK for OpenSearch (default: newest 21+ in /usr/lib/jvm)
 #   FERRY_ES_HEAP_OPTS            OpenSearch heap flags (default -Xms512m -Xmx512m)
+#   FERRY_SERVICES_STARTED_FILE   start appends the name of each service it really
+#                                 started (not already running) to this file, so a
+#                                 caller can stop exactly those afterwards
 #   FERRY_SVC_USER                user OpenSearch runs as when started by root
 #                                 (default ferry-svc)
 #
@@ -724,7 +727,20 @@ with_lock() {
   mkdir -p -- "$dir"
   exec 9>"$dir/.lock"
   if ! flock -w 900 9; then die "$svc: timed out waiting for the lock $dir/.lock"; fi
-  "$(svc_prefix "$svc")_$cmd"
+  local p pid
+  p=$(svc_prefix "$svc")
+  if [[ $cmd == start ]] && pid=$("${p}_pid") && ! "${p}_ready" >/dev/null 2>&1; then
+    # ours, but not answering (yet): give it the start timeout, do not start another
+    say "$svc: running (pid $pid) but not answering on $("${p}_url")"
+    wait_until "$svc" "${p}_pid" "${p}_ready" ||
+      die "$svc: pid $pid does not answer; 'scripts/services.sh stop $svc' and start it again"
+  fi
+  local was_running=0
+  "${p}_pid" >/dev/null && was_running=1
+  "${p}_$cmd"
+  if [[ $cmd == start && $was_running == 0 && -n ${FERRY_SERVICES_STARTED_FILE:-} ]]; then
+    echo "$svc" >>"$FERRY_SERVICES_STARTED_FILE"
+  fi
   exec 9>&-
 }
 
