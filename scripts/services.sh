@@ -30,7 +30,10 @@
 #                  user ferry-svc (created if missing) with the newest JDK 21+
 #                  under /usr/lib/jvm. Indices get 1 replica by default, so
 #                  health is yellow (wait for yellow, not green). Data survives
-#                  stop/start. Also accepted as "es" and "opensearch".
+#                  stop/start. Also accepted as "es" and "opensearch". The zip
+#                  is cached in the cache dir; it is unpacked there too unless
+#                  the run user cannot enter it (root's home), then into
+#                  /var/cache/ferry.
 #
 # Environment:
 #   FERRY_SERVICES_DIR            state, data, logs, pid files: <dir>/<service>/
@@ -72,7 +75,6 @@ if [[ $(id -u) -eq 0 ]]; then ES_USER=${FERRY_SVC_USER:-ferry-svc}; else ES_USER
 readonly ES_USER
 
 say() { printf 'services.sh: %s\n' "$*"; }
-warn() { printf 'services.sh: warning: %s\n' "$*" >&2; }
 die() { printf 'services.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
@@ -142,7 +144,7 @@ apt_install() {
       as_root apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
     fi
     say "apt-get install $*"
-    DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
       --no-install-recommends "$@" >/dev/null
   ) 8>"$STATE_ROOT/.apt.lock" || die "apt-get install $* failed"
   APT_UPDATED=1
@@ -155,10 +157,9 @@ show_log_tail() {
   echo "-----" >&2
 }
 
-# Polls "$@" (a readiness check) every 0.5 s until it succeeds; fails after the
-# start timeout or as soon as the service's process (checked by $1 pid function
-# given in WAIT_PID_FN) is gone.
-# Usage: wait_until <service> <pid-function> <check...>
+# Polls a readiness check every 0.5 s until it succeeds; returns 1 as soon as
+# the service's process is gone (its pid function fails), 2 after the start
+# timeout. Usage: wait_until <service> <pid-function> <check command...>
 wait_until() {
   local svc=$1 pid_fn=$2
   shift 2
@@ -255,7 +256,6 @@ pg_start() {
   if [[ $(id -u) -eq 0 ]]; then
     chmod 755 -- "$STATE_ROOT" "$dir"
     chown postgres:postgres -- "$(pg_sock)"
-    touch -- "$(pg_log)" && chown postgres:postgres -- "$(pg_log)"
   fi
   if [[ ! -f $data/PG_VERSION ]]; then
     # initdb into a temporary dir, then rename: an interrupted initdb leaves no
@@ -275,6 +275,8 @@ pg_start() {
   else
     say "postgres: reusing data dir $data"
   fi
+  [[ -s $(pg_log) ]] && mv -f -- "$(pg_log)" "$(pg_log).prev"
+  if [[ $(id -u) -eq 0 ]]; then touch -- "$(pg_log)" && chown postgres:postgres -- "$(pg_log)"; fi
   say "postgres: starting on $(pg_addr) (wal_level=logical), log $(pg_log)"
   local opts
   opts="-c listen_addresses=$HOST -p $PG_PORT -k $(pg_sock) -c wal_level=logical"
