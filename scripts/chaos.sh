@@ -62,24 +62,27 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-for arg in "$@"; do
-  case $arg in
-    --partition | --partition=*)
-      echo "chaos.sh: --partition: not supported yet (needs network namespaces)" >&2
-      exit 2
-      ;;
+args=()
+BIN=${FERRY_BIN:-}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --ferry) [ $# -ge 2 ] || { echo "chaos.sh: --ferry needs a path" >&2; exit 2; }; BIN=$2; shift 2 ;;
+    --ferry=*) BIN=${1#--ferry=}; shift ;;
     -h | --help)
       sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
       exit 0
       ;;
+    *) args+=("$1"); shift ;;
   esac
 done
 
-BIN=${FERRY_BIN:-target/release/ferry}
-if [ ! -x "$BIN" ]; then
-  echo "chaos.sh: $BIN missing; cargo build --release --bin ferry"
+if [ -z "$BIN" ]; then
+  # Always ask cargo: it rebuilds when a source changed and returns at once otherwise.
+  BIN=${CARGO_TARGET_DIR:-target}/release/ferry
+  echo "chaos.sh: cargo build --release --bin ferry (-> $BIN)"
   cargo build --release --bin ferry
 fi
+[ -x "$BIN" ] || { echo "chaos.sh: $BIN is not an executable" >&2; exit 2; }
 export FERRY_BIN=$BIN
 command -v kcat >/dev/null || echo "chaos.sh: kcat missing; scripts/kafka.sh start installs it"
-exec python3 scripts/chaos/chaos.py "$@"
+exec python3 scripts/chaos/chaos.py "${args[@]}"
