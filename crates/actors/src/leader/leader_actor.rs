@@ -269,20 +269,18 @@ impl LeaderState {
         for gone in self.last_workers.difference(&ready) {
             self.departed.entry(gone.clone()).or_insert(now);
         }
-        let known = self.deps.quorum.view_rx().borrow().known.clone();
-        let (rebalance_delay, fence_margin) = (self.deps.rebalance_delay, self.deps.fence_margin);
-        self.departed.retain(|worker, since| {
-            let delay = departed_worker_delay(
-                members.contains_key(worker),
-                known.contains(worker),
-                rebalance_delay,
-                fence_margin,
-            );
-            !ready.contains(worker) && now.duration_since(*since) < delay
-        });
+        let delay = self.deps.rebalance_delay;
+        self.departed
+            .retain(|worker, since| !ready.contains(worker) && now.duration_since(*since) < delay);
         self.last_workers.clone_from(&ready);
         let mut workers = ready;
         workers.extend(self.departed.keys().cloned());
+        let vanished = self.deps.quorum.view_rx().borrow().vanished.clone();
+        workers.extend(workers_still_fencing(
+            &vanished,
+            now,
+            self.deps.fence_margin,
+        ));
 
         let connectors: BTreeMap<String, u32> = snapshot
             .connectors
@@ -434,22 +432,19 @@ impl LeaderState {
     }
 }
 
-/// Returns how long a worker that left the ready set keeps its tasks: `rebalance_delay` when it
-/// is still a live member (not ready: starting or leaving; its tasks move by revoke-then-assign)
-/// or left gracefully (it stopped its tasks first), at least `fence_margin` when it vanished
-/// without a goodbye but still counts as a member (dead or cut off: if cut off, it is stopping
-/// its tasks right now, fenced by the loss of its quorum).
-fn departed_worker_delay(
-    still_live: bool,
-    still_counted: bool,
-    rebalance_delay: Duration,
+/// Returns the workers that vanished without a goodbye (dead, or cut off from gossip) less than
+/// `fence_margin` ago: their tasks stay in place meanwhile, because a cut-off worker loses its
+/// quorum at about the time the others see it vanish, and needs a moment to stop its tasks.
+fn workers_still_fencing(
+    vanished: &BTreeMap<String, Instant>,
+    now: Instant,
     fence_margin: Duration,
-) -> Duration {
-    if !still_live && still_counted {
-        rebalance_delay.max(fence_margin)
-    } else {
-        rebalance_delay
-    }
+) -> Vec<String> {
+    vanished
+        .iter()
+        .filter(|(_, since)| now.saturating_duration_since(**since) < fence_margin)
+        .map(|(worker, _)| worker.clone())
+        .collect()
 }
 
 /// Moves each task whose worker gave up on it (gossiped `gave_up_tasks`) to the least-loaded
@@ -505,14 +500,16 @@ mod tests {
 
     #[test]
     fn a_vanished_worker_keeps_its_tasks_for_the_fence_margin() {
-        let (second, zero) = (Duration::from_secs(1), Duration::ZERO);
-        assert_eq!(departed_worker_delay(false, true, zero, second), second);
+        let start = Instant::now();
+        let vanished = BTreeMap::from([
+            ("old".to_string(), start),
+            ("new".to_string(), start + Duration::from_millis(900)),
+        ]);
+        let now = start + Duration::from_secs(1);
         assert_eq!(
-            departed_worker_delay(false, true, Duration::from_secs(5), second),
-            Duration::from_secs(5)
+            workers_still_fencing(&vanished, now, Duration::from_secs(1)),
+            vec!["new".to_string()]
         );
-        // Gone gracefully (no longer counted) or still live but not ready: no margin.
-        assert_eq!(departed_worker_delay(false, false, zero, second), zero);
-        assert_eq!(departed_worker_delay(true, true, zero, second), zero);
+        assert!(workers_still_fencing(&vanished, now, Duration::ZERO).is_empty());
     }
 }

@@ -31,6 +31,9 @@ pub struct QuorumView {
     /// Node ids counted as members: seen alive within the expiry and not gone gracefully
     /// (`live` included).
     pub known: BTreeSet<String>,
+    /// Counted members not alive now (dead or cut off), with when this node first saw them
+    /// gone: the leader keeps their tasks in place for a fence margin after that.
+    pub vanished: BTreeMap<String, Instant>,
 }
 
 /// Returns true when the nodes of `view.live` form a quorum of `view.known`: a strict majority,
@@ -60,6 +63,7 @@ pub fn has_quorum(view: &QuorumView, lease_holder_opt: Option<&str>) -> bool {
 pub struct MemberTracker {
     expiry: Duration,
     last_seen: BTreeMap<String, Instant>,
+    vanished_since: BTreeMap<String, Instant>,
 }
 
 impl MemberTracker {
@@ -68,6 +72,7 @@ impl MemberTracker {
         MemberTracker {
             expiry,
             last_seen: BTreeMap::new(),
+            vanished_since: BTreeMap::new(),
         }
     }
 
@@ -87,7 +92,16 @@ impl MemberTracker {
             !gone_gracefully.contains(node_id)
                 && now.saturating_duration_since(*last_seen) <= expiry
         });
+        for node_id in self.last_seen.keys() {
+            if !live.contains(node_id) {
+                self.vanished_since.entry(node_id.clone()).or_insert(now);
+            }
+        }
+        let last_seen = &self.last_seen;
+        self.vanished_since
+            .retain(|node_id, _| last_seen.contains_key(node_id) && !live.contains(node_id));
         QuorumView {
+            vanished: self.vanished_since.clone(),
             live: live
                 .iter()
                 .filter(|node_id| self.last_seen.contains_key(*node_id))
@@ -111,6 +125,7 @@ mod tests {
         QuorumView {
             live: ids(live),
             known: ids(known),
+            vanished: BTreeMap::new(),
         }
     }
 
@@ -172,6 +187,34 @@ mod tests {
     }
 
     #[test]
+    fn vanished_members_are_timed_from_when_they_were_first_seen_gone() {
+        let start = Instant::now();
+        let mut tracker = MemberTracker::new(Duration::from_secs(30));
+        tracker.observe(&ids(&["a", "b", "c"]), &BTreeSet::new(), start);
+        let gone_at = start + Duration::from_secs(1);
+        let first = tracker.observe(&ids(&["a", "b"]), &BTreeSet::new(), gone_at);
+        assert_eq!(first.vanished, BTreeMap::from([("c".to_string(), gone_at)]));
+        let later = tracker.observe(
+            &ids(&["a", "b"]),
+            &BTreeSet::new(),
+            gone_at + Duration::from_secs(2),
+        );
+        assert_eq!(later.vanished, BTreeMap::from([("c".to_string(), gone_at)]));
+        let back = tracker.observe(
+            &ids(&["a", "b", "c"]),
+            &BTreeSet::new(),
+            gone_at + Duration::from_secs(3),
+        );
+        assert!(back.vanished.is_empty());
+        let expired = tracker.observe(
+            &ids(&["a"]),
+            &ids(&["b"]),
+            gone_at + Duration::from_secs(40),
+        );
+        assert!(expired.vanished.is_empty(), "b left gracefully, c expired");
+    }
+
+    #[test]
     fn a_restarted_node_is_the_same_member() {
         // Node ids, not incarnations: the restarted "b" is seen alive under the same id.
         let start = Instant::now();
@@ -224,8 +267,8 @@ mod tests {
                 }
             }
             let holder_opt = holder.map(|id| format!("n{id}"));
-            let left_view = QuorumView { live: left, known: known.clone() };
-            let right_view = QuorumView { live: right, known };
+            let left_view = QuorumView { live: left, known: known.clone(), vanished: BTreeMap::new() };
+            let right_view = QuorumView { live: right, known, vanished: BTreeMap::new() };
             let both = has_quorum(&left_view, holder_opt.as_deref())
                 && has_quorum(&right_view, holder_opt.as_deref());
             // With no lease held, both halves of an exact tie may try: Kafka's fencing of the
