@@ -412,6 +412,8 @@ mod tests {
         assert_eq!(config.scheduled_rebalance_max_delay, Duration::ZERO);
         assert_eq!(config.gossip_listen, config.listen_addr);
         assert_eq!(config.node_id, config.advertised_addr);
+        assert_eq!(config.member_expiry, Duration::from_secs(30));
+        assert_eq!(config.fence_margin, Duration::from_secs(1));
     }
 
     #[test]
@@ -469,6 +471,8 @@ mod tests {
             ("gossip.listen", "nowhere"),
             ("gossip.seeds", "127.0.0.1"),
             ("node.id", ""),
+            ("cluster.member.expiry.ms", "0"),
+            ("cluster.fence.margin.ms", "-1"),
         ];
         for (key, value) in cases {
             let error = WorkerConfig::from_properties(props(&[(key, value)])).unwrap_err();
