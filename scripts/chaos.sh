@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# scripts/chaos.sh - kill Ferry workers at random under a live pipeline and check no record is lost.
+# scripts/chaos.sh - kill Ferry workers at random (or cut them off the cluster's network) under a
+# live pipeline and check no record is lost and no task runs twice.
 #
 #   scripts/chaos.sh [--nodes N] [--duration SECS] [--kill-every SECS] [--seed S] [--report FILE]
-#                    [--state-dir DIR] [--session-timeout-ms MS]
+#                    [--state-dir DIR] [--session-timeout-ms MS] [--ferry PATH]
+#                    [--partition [--partition-for SECS]]
 #   defaults: 3 nodes, 120 s, a kill every 15 s, seed 1, report <state dir>/chaos-report.json,
-#   state dir /tmp/ferry-chaos-<pid>. CI size: scripts/chaos.sh --duration 60 --kill-every 10
+#   state dir /tmp/ferry-chaos-<pid>. CI size (scripts/test.sh): --duration 60 --kill-every 10
+#   --session-timeout-ms 6000, then --partition --duration 30 --kill-every 15 --partition-for 8.
 #
 # What it does (scripts/chaos/chaos.py, Python 3 standard library only):
 #  1. Starts Kafka with scripts/kafka.sh if it is not running (and stops it at the end only then),
@@ -54,32 +57,52 @@
 #  ("task did not stop in time; abandoning it" in the worker logs), failover_timeouts, produced_duplicates and produced_sequence_gaps (of the topic itself),
 #  delivered_not_produced, double_running_samples/max_sum, every round, the settings.
 #
-# Exits 1 if missing > 0 or a failover timed out, 2 on usage errors, 130 when interrupted.
-# Hard cap: duration + 300 s. Every process it started is stopped on exit (by pid), Ctrl-C too.
-# FERRY_BIN overrides the binary (default target/release/ferry, built when missing);
+# --partition (root, Linux `ip netns`; at least 3 nodes): instead of killing, every --kill-every s
+#  cuts one worker off the others (round 1 a follower, round 2 the leader, alternating) for
+#  --partition-for s (default 10, at least until its tasks moved), then heals. Each worker runs
+#  in its own network namespace on a bridge (10.203.S.0/24); Kafka and this harness reach it
+#  through relays that bypass the bridge (scripts/chaos/netns.py), so a cut worker loses the
+#  others' gossip and RPCs but still reaches Kafka: the split-brain case. Per round it reports
+#  (polled every ~100 ms): no_quorum (cut -> the cut-off worker's GET /cluster shows quorum
+#  lost), stopped (cut -> it gossips 0 running tasks), elsewhere (cut -> every task it ran is
+#  RUNNING with another worker_id per the majority), steady (heal -> every worker sees every
+#  member and has the quorum, every task RUNNING, and each worker runs exactly the tasks the
+#  status gives it: each task once), double (double_running samples while cut off), and the
+#  lease holders the majority saw (a ping-pong would show here). A round fails when stopped or
+#  elsewhere exceeds 30 s or steady is not reached within 60 s. Namespaces, veths, the bridge
+#  and the relays are removed on exit, Ctrl-C too.
+#
+# Exits 1 if missing > 0, a failover timed out or a partition round failed, 2 on usage errors,
+# 130 when interrupted. Hard cap: duration + 300 s. Every process it started is stopped on exit
+# (by pid), Ctrl-C too.
+# --ferry PATH (or FERRY_BIN) runs that binary as is; otherwise `cargo build --release --bin
+# ferry` runs first (a no-op when up to date; it honours CARGO_TARGET_DIR);
 # FERRY_BOOTSTRAP the broker (default 127.0.0.1:9092).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-for arg in "$@"; do
-  case $arg in
-    --partition | --partition=*)
-      echo "chaos.sh: --partition: not supported yet (needs network namespaces)" >&2
-      exit 2
-      ;;
+args=()
+BIN=${FERRY_BIN:-}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --ferry) [ $# -ge 2 ] || { echo "chaos.sh: --ferry needs a path" >&2; exit 2; }; BIN=$2; shift 2 ;;
+    --ferry=*) BIN=${1#--ferry=}; shift ;;
     -h | --help)
       sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
       exit 0
       ;;
+    *) args+=("$1"); shift ;;
   esac
 done
 
-BIN=${FERRY_BIN:-target/release/ferry}
-if [ ! -x "$BIN" ]; then
-  echo "chaos.sh: $BIN missing; cargo build --release --bin ferry"
+if [ -z "$BIN" ]; then
+  # Always ask cargo: it rebuilds when a source changed and returns at once otherwise.
+  BIN=${CARGO_TARGET_DIR:-target}/release/ferry
+  echo "chaos.sh: cargo build --release --bin ferry (-> $BIN)"
   cargo build --release --bin ferry
 fi
+[ -x "$BIN" ] || { echo "chaos.sh: $BIN is not an executable" >&2; exit 2; }
 export FERRY_BIN=$BIN
 command -v kcat >/dev/null || echo "chaos.sh: kcat missing; scripts/kafka.sh start installs it"
-exec python3 scripts/chaos/chaos.py "$@"
+exec python3 scripts/chaos/chaos.py "${args[@]}"

@@ -28,9 +28,15 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import netns
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BOOTSTRAP = os.environ.get("FERRY_BOOTSTRAP", "127.0.0.1:9092")
 FAILOVER_DEADLINE_S = 60.0
+# --partition: the cut-off worker must have stopped its tasks, and they must run elsewhere, within
+# these; after the heal the cluster must be back to one instance per task within STEADY.
+PARTITION_STOP_DEADLINE_S = 30.0
+PARTITION_STEADY_DEADLINE_S = 60.0
 RESTART_PAUSE_S = 3.0
 POLL_S = 0.1
 SAMPLE_S = 0.25
@@ -153,6 +159,20 @@ def read_topic(topic):
     return produced, records, ends
 
 
+def broker_ports():
+    """Ports of every broker of the cluster (from its metadata, via kcat): a worker in a network
+    namespace needs a relay for each, since the brokers advertise loopback addresses."""
+    ports = {int(BOOTSTRAP.split(",")[0].rsplit(":", 1)[1])}
+    out = subprocess.run(["kcat", "-b", BOOTSTRAP, "-L", "-t", "__ferry_chaos_none__"],
+                         capture_output=True, text=True, timeout=30, check=False)
+    for match in re.finditer(r"broker \d+ at ([^:\s]+):(\d+)", out.stdout):
+        if match.group(1) not in ("127.0.0.1", "localhost"):
+            raise RuntimeError("broker %s advertises a non-loopback address; --partition relays"
+                               " loopback brokers only" % match.group(0))
+        ports.add(int(match.group(2)))
+    return sorted(ports)
+
+
 def count_lines(path):
     try:
         with open(path, "rb") as handle:
@@ -195,10 +215,13 @@ def free_port():
 
 
 class Worker:
-    def __init__(self, index, port, state_dir):
+    def __init__(self, index, port, state_dir, host="127.0.0.1", http_addr=None):
         self.index = index
         self.port = port
-        self.addr = "127.0.0.1:%d" % port
+        # `addr`: what the worker advertises (its worker_id in statuses); `http`: where this
+        # harness reaches it (the same on loopback; a relay into its namespace with --partition).
+        self.addr = "%s:%d" % (host, port)
+        self.http = http_addr or self.addr
         self.node_id = "chaos-node-%d" % index
         self.properties = os.path.join(state_dir, "worker-%d.properties" % index)
         self.log_path = os.path.join(state_dir, "worker-%d.log" % index)
@@ -209,20 +232,31 @@ class Worker:
 
 
 class Cluster:
-    def __init__(self, args, state_dir, prefix):
+    def __init__(self, args, state_dir, prefix, network=None):
         self.args = args
         self.state_dir = state_dir
         self.prefix = prefix
+        self.network = network
         self.binary = os.path.abspath(os.environ.get("FERRY_BIN", os.path.join(REPO, "target/release/ferry")))
-        self.workers = [Worker(i + 1, free_port(), state_dir) for i in range(args.nodes)]
+        if network is None:
+            self.workers = [Worker(i + 1, free_port(), state_dir) for i in range(args.nodes)]
+        else:
+            controls = network.setup()
+            self.workers = [Worker(i + 1, netns.WORKER_PORT, state_dir, host=network.ip(i + 1),
+                                   http_addr=controls[i]) for i in range(args.nodes)]
         self.lock = threading.Lock()
         seeds = ",".join(w.addr for w in self.workers)
         for w in self.workers:
+            if network is None:
+                listen = ["listeners=http://%s" % w.addr]
+            else:
+                listen = ["listeners=http://0.0.0.0:%d" % w.port,
+                          "rest.advertised.host.name=%s" % w.addr.rsplit(":", 1)[0]]
             with open(w.properties, "w", encoding="utf-8") as handle:
                 handle.write("\n".join([
                     "bootstrap.servers=%s" % BOOTSTRAP,
                     "group.id=%s" % prefix,
-                    "listeners=http://%s" % w.addr,
+                ] + listen + [
                     "node.id=%s" % w.node_id,
                     "gossip.seeds=%s" % seeds,
                     "config.storage.topic=%s-configs" % prefix,
@@ -239,11 +273,14 @@ class Cluster:
 
     def start(self, w):
         with open(w.log_path, "ab") as log_file:
+            prefix = [] if self.network is None else self.network.command_prefix(w.index)
+            # `ip netns exec` execs the worker: the pid is the worker's.
             w.proc = subprocess.Popen(
-                [self.binary, "worker", w.properties], stdout=log_file, stderr=subprocess.STDOUT,
+                prefix + [self.binary, "worker", w.properties], stdout=log_file, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True)
-        log("worker %d (%s): started pid %d, http://%s, log %s"
-            % (w.index, w.node_id, w.proc.pid, w.addr, w.log_path))
+        where = "" if w.http == w.addr else " (reached through %s)" % w.http
+        log("worker %d (%s): started pid %d, http://%s%s, log %s"
+            % (w.index, w.node_id, w.proc.pid, w.addr, where, w.log_path))
 
     def kill(self, w):
         with self.lock:
@@ -261,7 +298,7 @@ class Cluster:
             if not w.alive():
                 raise RuntimeError("worker %d exited (code %s); see %s" % (w.index, w.proc.returncode, w.log_path))
             try:
-                status, _ = http("GET", w.addr, "/health", timeout=1.0)
+                status, _ = http("GET", w.http, "/health", timeout=1.0)
                 if status == 200:
                     return
             except OSError:
@@ -276,7 +313,7 @@ class Cluster:
             want = {w.node_id for w in live} if expected is None else expected
             ok = True
             for w in live:
-                view = try_get(w.addr, "/cluster")
+                view = try_get(w.http, "/cluster")
                 ready = {m["id"] for m in (view or {}).get("members", []) if m.get("ready")}
                 if view is None or not want <= ready or len(ready) != len(want):
                     ok = False
@@ -329,7 +366,7 @@ class DoubleRunningSampler(threading.Thread):
         self.pool = ThreadPoolExecutor(max_workers=max(2, len(cluster.workers)))
 
     def own_count(self, w):
-        view = try_get(w.addr, "/cluster", timeout=1.0)
+        view = try_get(w.http, "/cluster", timeout=1.0)
         if view is None:
             return None
         for member in view.get("members", []):
@@ -402,6 +439,9 @@ class Run:
         self.failover_timeouts = 0
         self.sampler = None
         self.drain_s = None
+        self.partitions = []
+        self.partition_failures = []
+        self.network = None
 
     # -------------------------------------------------------------- setup
     def setup(self, deadline):
@@ -420,7 +460,9 @@ class Run:
                 % (self.topic, args.nodes, error))
         else:
             log("topic %s: %d partitions" % (self.topic, args.nodes))
-        self.cluster = Cluster(args, self.state_dir, self.prefix)
+        if args.partition:
+            self.network = netns.Network(args.nodes, broker_ports(), log)
+        self.cluster = Cluster(args, self.state_dir, self.prefix, self.network)
         for w in self.cluster.workers:
             self.cluster.start(w)
         for w in self.cluster.workers:
@@ -428,7 +470,7 @@ class Run:
         if not self.cluster.wait_members(min(deadline, time.monotonic() + 60)):
             raise RuntimeError("workers did not all see %d ready members in /cluster" % args.nodes)
         log("%d workers healthy; each sees %d ready members" % (args.nodes, args.nodes))
-        first = self.cluster.workers[0].addr
+        first = self.cluster.workers[0].http
         for name, config in [
             (self.source, {"connector.class": "Datagen", "kafka.topic": self.topic,
                            "quickstart": "sequence", "tasks.max": str(args.nodes),
@@ -449,7 +491,7 @@ class Run:
         want = 2 * self.args.nodes
         while time.monotonic() < deadline:
             for w in self.cluster.live():
-                tasks = running_tasks(w.addr, [self.source, self.sink])
+                tasks = running_tasks(w.http, [self.source, self.sink])
                 if tasks is not None:
                     if len(tasks) == want:
                         return True
@@ -467,7 +509,12 @@ class Run:
         t0 = time.monotonic()
         end = t0 + args.duration
         print()
-        print("%-5s %-8s %-14s %-6s %-6s %-10s %-9s %s" % ("round", "t(s)", "victim", "leader", "tasks", "failover", "sink_out", "moved to"), flush=True)
+        if args.partition:
+            print("%-5s %-7s %-13s %-6s %-5s %-9s %-9s %-10s %-10s %-7s %s" % (
+                "round", "t(s)", "cut off", "leader", "tasks", "no_quorum", "stopped", "elsewhere",
+                "steady", "double", "lease holders (majority's view)"), flush=True)
+        else:
+            print("%-5s %-8s %-14s %-6s %-6s %-10s %-9s %s" % ("round", "t(s)", "victim", "leader", "tasks", "failover", "sink_out", "moved to"), flush=True)
         round_no = 0
         while True:
             next_kill = t0 + (round_no + 1) * args.kill_every
@@ -478,9 +525,15 @@ class Run:
             round_no += 1
             if time.monotonic() > deadline:
                 raise Abort("hard cap reached")
-            self.one_round(round_no, rng, t0)
+            if args.partition:
+                self.partition_round(round_no, rng, t0)
+            else:
+                self.one_round(round_no, rng, t0)
         self.sampler.stop()
-        log("chaos phase over: %d kills in %.0f s" % (len(self.rounds), time.monotonic() - t0))
+        if args.partition:
+            log("chaos phase over: %d partitions in %.0f s" % (len(self.partitions), time.monotonic() - t0))
+        else:
+            log("chaos phase over: %d kills in %.0f s" % (len(self.rounds), time.monotonic() - t0))
 
     def one_round(self, round_no, rng, t0):
         cluster = self.cluster
@@ -490,7 +543,7 @@ class Run:
             log("round %d: not every task RUNNING before the kill (after 20 s); killing anyway" % round_no)
         view = None
         for w in live:
-            view = try_get(w.addr, "/cluster")
+            view = try_get(w.http, "/cluster")
             if view:
                 break
         leader_id = (view or {}).get("leader")
@@ -502,7 +555,7 @@ class Run:
         survivors = [w for w in live if w is not victim]
         before = None
         for w in survivors:
-            before = running_tasks(w.addr, [self.source, self.sink])
+            before = running_tasks(w.http, [self.source, self.sink])
             if before is not None:
                 break
         on_victim = sorted(k for k, v in (before or {}).items() if v == victim.addr)
@@ -521,7 +574,7 @@ class Run:
                 break
             current = None
             for w in survivors:
-                current = running_tasks(w.addr, [self.source, self.sink])
+                current = running_tasks(w.http, [self.source, self.sink])
                 if current is not None:
                     break
             if current is not None and all(
@@ -552,9 +605,143 @@ class Run:
             log("round %d: not every worker sees every member ready after 30 s" % round_no)
         log("round %d: worker %d back (healthy, %.1f s after the kill)" % (round_no, victim.index, time.monotonic() - killed_at))
 
+    # -------------------------------------------------------------- partitions
+    def partition_round(self, round_no, rng, t0):
+        """Cuts one worker off from the others' gossip and RPCs (it still reaches Kafka), checks
+        its tasks stop and run elsewhere, holds the partition, heals it and waits until every task
+        runs exactly once again."""
+        cluster, network = self.cluster, self.network
+        workers = cluster.workers
+        connectors = [self.source, self.sink]
+        if not self.wait_all_running(time.monotonic() + 30):
+            log("round %d: not every task RUNNING before the cut (after 30 s); cutting anyway" % round_no)
+        view = None
+        for w in workers:
+            view = try_get(w.http, "/cluster")
+            if view:
+                break
+        leader_id = (view or {}).get("leader")
+        leader_round = round_no % 2 == 0
+        followers = [w for w in workers if w.node_id != leader_id] or workers
+        pick = rng.choice(followers)
+        victim = next((w for w in workers if w.node_id == leader_id), pick) if leader_round else pick
+        majority = [w for w in workers if w is not victim]
+        before = running_tasks(victim.http, connectors) or {}
+        on_victim = sorted(k for k, v in before.items() if v == victim.addr)
+        own_before = self.sampler.own_count(victim)
+        over_before = self.sampler.over
+        network.cut(victim.index)
+        cut_at = time.monotonic()
+        log("round %d: CUT worker %d (%s)%s off the others (Kafka still reachable); it runs %s tasks: %s"
+            % (round_no, victim.index, victim.node_id, " [leader]" if victim.node_id == leader_id else "",
+               own_before, ", ".join("%s/%d" % (c[len(self.prefix) + 1:], t) for c, t in on_victim) or "-"))
+        stopped_s = elsewhere_s = quorum_lost_s = None
+        lease_holders = []
+        hold_until = cut_at + self.args.partition_for
+        while True:
+            now = time.monotonic()
+            if stopped_s is None:
+                victim_view = try_get(victim.http, "/cluster", timeout=1.0)
+                if victim_view is not None:
+                    if quorum_lost_s is None and not victim_view.get("quorum", {}).get("has_quorum", True):
+                        quorum_lost_s = now - cut_at
+                    own = [m for m in victim_view.get("members", []) if m.get("id") == victim.node_id]
+                    if own and int(own[0].get("task_count", 0)) == 0:
+                        stopped_s = now - cut_at
+            if elsewhere_s is None:
+                current = None
+                for w in majority:
+                    current = running_tasks(w.http, connectors)
+                    if current is not None:
+                        break
+                if current is not None and all(k in current and current[k] != victim.addr for k in on_victim):
+                    elsewhere_s = now - cut_at
+            for w in majority:
+                majority_view = try_get(w.http, "/cluster", timeout=1.0)
+                if majority_view is not None:
+                    holder = majority_view.get("quorum", {}).get("lease_holder")
+                    if holder and (not lease_holders or lease_holders[-1] != holder):
+                        lease_holders.append(holder)
+                    break
+            done = stopped_s is not None and elsewhere_s is not None
+            if done and now >= hold_until:
+                break
+            if now - cut_at > FAILOVER_DEADLINE_S:
+                break
+            time.sleep(POLL_S)
+        victim_view = try_get(victim.http, "/cluster", timeout=1.0) or {}
+        victim_quorum = victim_view.get("quorum", {})
+        victim_own = [m for m in victim_view.get("members", []) if m.get("id") == victim.node_id]
+        network.heal(victim.index)
+        heal_at = time.monotonic()
+        over_partition = self.sampler.over - over_before
+        log("round %d: HEAL worker %d after %.1f s (its view at the heal: quorum %s, %s task(s) running)"
+            % (round_no, victim.index, heal_at - cut_at, victim_quorum.get("has_quorum"),
+               victim_own[0].get("task_count") if victim_own else "?"))
+        steady_s = self.wait_steady(heal_at + PARTITION_STEADY_DEADLINE_S)
+        steady_s = None if steady_s is None else steady_s - heal_at
+        failures = []
+        if stopped_s is None or stopped_s > PARTITION_STOP_DEADLINE_S:
+            failures.append("round %d: the cut-off worker's tasks did not stop within %.0f s" % (round_no, PARTITION_STOP_DEADLINE_S))
+        if elsewhere_s is None or elsewhere_s > PARTITION_STOP_DEADLINE_S:
+            failures.append("round %d: the cut-off worker's tasks did not run elsewhere within %.0f s" % (round_no, PARTITION_STOP_DEADLINE_S))
+        if steady_s is None:
+            failures.append("round %d: no steady state (each task once, all members) %.0f s after the heal" % (round_no, PARTITION_STEADY_DEADLINE_S))
+        self.partition_failures.extend(failures)
+        fmt = lambda v: "-" if v is None else "%.2fs" % v  # noqa: E731
+        self.partitions.append({
+            "round": round_no, "t_s": round(cut_at - t0, 1), "victim": victim.node_id,
+            "leader": victim.node_id == leader_id, "tasks_on_victim": own_before,
+            "quorum_lost_s": None if quorum_lost_s is None else round(quorum_lost_s, 2),
+            "stopped_s": None if stopped_s is None else round(stopped_s, 2),
+            "elsewhere_s": None if elsewhere_s is None else round(elsewhere_s, 2),
+            "held_s": round(heal_at - cut_at, 1),
+            "victim_had_quorum_at_heal": victim_quorum.get("has_quorum"),
+            "lease_holders": lease_holders,
+            "double_running_samples": over_partition,
+            "steady_after_heal_s": None if steady_s is None else round(steady_s, 2),
+            "failures": failures,
+        })
+        print("%-5d %-7.1f %-13s %-6s %-5s %-9s %-9s %-10s %-10s %-7d %s" % (
+            round_no, cut_at - t0, victim.node_id, "yes" if victim.node_id == leader_id else "no",
+            own_before, fmt(quorum_lost_s), fmt(stopped_s), fmt(elsewhere_s), fmt(steady_s),
+            over_partition, "->".join(lease_holders) or "-"), flush=True)
+        for failure in failures:
+            log("FAIL " + failure)
+
+    def wait_steady(self, deadline):
+        """Until every worker sees every member ready and has the quorum, every task is RUNNING
+        per /status, and each worker runs exactly the tasks /status gives it (its own gossiped
+        count), summing to all tasks: each task runs once. Returns the time or None."""
+        cluster = self.cluster
+        want = 2 * self.args.nodes
+        connectors = [self.source, self.sink]
+        while time.monotonic() < deadline:
+            if not cluster.wait_members(min(deadline, time.monotonic() + 1)):
+                continue
+            views = [try_get(w.http, "/cluster", timeout=1.0) for w in cluster.workers]
+            status = running_tasks(cluster.workers[0].http, connectors)
+            if status is not None and len(status) == want and all(v is not None for v in views):
+                ok = True
+                total = 0
+                for w, view in zip(cluster.workers, views):
+                    if not view.get("quorum", {}).get("has_quorum"):
+                        ok = False
+                        break
+                    own = [m for m in view.get("members", []) if m.get("id") == w.node_id]
+                    count = int(own[0].get("task_count", -1)) if own else -1
+                    total += count
+                    if count != sum(1 for owner in status.values() if owner == w.addr):
+                        ok = False
+                        break
+                if ok and total == want:
+                    return time.monotonic()
+            time.sleep(0.2)
+        return None
+
     # -------------------------------------------------------------- drain and verify
     def drain(self, deadline):
-        any_addr = lambda: self.cluster.live()[0].addr  # noqa: E731
+        any_addr = lambda: self.cluster.live()[0].http  # noqa: E731
         status, body = http("PUT", any_addr(), "/connectors/%s/stop" % self.source, timeout=30)
         log("PUT /connectors/%s/stop: HTTP %d" % (self.source, status))
         stop_deadline = time.monotonic() + 60
@@ -640,10 +827,14 @@ class Run:
             "drain_s": self.drain_s,
             "missing_examples": sorted(missing)[:20],
             "rounds": self.rounds,
+            "partitions": self.partitions,
+            "partition_summary": partition_summary(self.partitions),
+            "partition_failures": self.partition_failures,
             "settings": {"nodes": self.args.nodes, "duration_s": self.args.duration,
                          "kill_every_s": self.args.kill_every, "seed": self.args.seed,
                          "max_interval_ms": MAX_INTERVAL_MS, "topic": self.topic,
                          "consumer_session_timeout_ms": self.args.session_timeout_ms,
+                         "partition": self.args.partition, "partition_for_s": self.args.partition_for,
                          "state_dir": self.state_dir},
         }
         return report
@@ -664,15 +855,38 @@ class Run:
             self.sampler.stop_event.set()
         if self.cluster is not None:
             self.cluster.stop_all()
+        if self.network is not None:
+            self.network.teardown()
         if self.started_kafka:
             log("stopping the Kafka this run started")
             subprocess.run([os.path.join(REPO, "scripts/kafka.sh"), "stop"], check=False)
 
 
+def partition_summary(partitions):
+    def stats(key):
+        values = [p[key] for p in partitions if p[key] is not None]
+        return {"p50": percentile(values, 0.5), "max": max(values) if values else None}
+    return {"partitions": len(partitions), "quorum_lost_s": stats("quorum_lost_s"),
+            "stopped_s": stats("stopped_s"), "elsewhere_s": stats("elsewhere_s"),
+            "steady_after_heal_s": stats("steady_after_heal_s"),
+            "double_running_samples": sum(p["double_running_samples"] for p in partitions)}
+
+
 def print_summary(report, report_path):
     fo = report["failover_s"]
     fmt = lambda v: "-" if v is None else "%.3f s" % v  # noqa: E731
-    rows = [
+    ps = report["partition_summary"]
+    pfmt = lambda d: "%s / %s" % (fmt(d["p50"]), fmt(d["max"]))  # noqa: E731
+    partition_rows = [
+        ("partitions", ps["partitions"]),
+        ("cut -> cut-off worker lost quorum p50 / max", pfmt(ps["quorum_lost_s"])),
+        ("cut -> its tasks stopped p50 / max", pfmt(ps["stopped_s"])),
+        ("cut -> its tasks RUNNING elsewhere p50 / max", pfmt(ps["elsewhere_s"])),
+        ("heal -> each task once, all members p50 / max", pfmt(ps["steady_after_heal_s"])),
+        ("double_running samples while cut off", ps["double_running_samples"]),
+        ("partition failures", len(report["partition_failures"])),
+    ] if ps["partitions"] else []
+    rows = partition_rows + [
         ("kills", report["kills"]),
         ("produced (distinct task,seq acked by Kafka)", report["produced"]),
         ("delivered (distinct task,seq in sink file)", report["delivered"]),
@@ -707,7 +921,18 @@ def main():
     parser.add_argument("--state-dir")
     parser.add_argument("--session-timeout-ms", type=int, default=None,
                         help="consumer.session.timeout.ms for the sink tasks (default: Kafka's 45000)")
+    parser.add_argument("--partition", action="store_true",
+                        help="cut a worker off the others' gossip (network namespaces) instead of killing it")
+    parser.add_argument("--partition-for", type=int, default=10,
+                        help="seconds each partition is held (at least until the tasks moved)")
     args = parser.parse_args()
+    if args.partition:
+        if os.geteuid() != 0:
+            parser.error("--partition needs root (it creates network namespaces)")
+        if subprocess.run(["ip", "netns", "list"], capture_output=True, check=False).returncode != 0:
+            parser.error("--partition needs `ip netns` (iproute2)")
+        if args.nodes < 3:
+            parser.error("--partition needs at least 3 nodes (a majority must remain)")
     if args.nodes < 2:
         parser.error("--nodes must be at least 2 (a killed worker's tasks need somewhere to go)")
     if args.kill_every < 1 or args.duration < 1:
@@ -746,7 +971,13 @@ def main():
         if report["failover_timeouts"] > 0:
             log("FAIL: %d failover(s) took longer than %.0f s" % (report["failover_timeouts"], FAILOVER_DEADLINE_S))
             code = 1
-        if code == 0:
+        for failure in report["partition_failures"]:
+            log("FAIL: %s" % failure)
+            code = 1
+        if code == 0 and args.partition:
+            log("PASS: no record missing; every cut-off worker stopped its tasks, they ran elsewhere,"
+                " and after each heal every task ran exactly once")
+        elif code == 0:
             log("PASS: no record missing, every failover within %.0f s" % FAILOVER_DEADLINE_S)
     except Abort as reason:
         log("aborting: %s" % reason)

@@ -33,6 +33,8 @@ pub mod keys {
     pub const NODE_ID: &str = "node.id";
     pub const GOSSIP_LISTEN: &str = "gossip.listen";
     pub const GOSSIP_SEEDS: &str = "gossip.seeds";
+    pub const CLUSTER_MEMBER_EXPIRY_MS: &str = "cluster.member.expiry.ms";
+    pub const CLUSTER_FENCE_MARGIN_MS: &str = "cluster.fence.margin.ms";
     pub const TASK_RESTART_MAX_FAILURES: &str = "task.restart.max.failures";
     pub const TASK_RESTART_WINDOW_MS: &str = "task.restart.window.ms";
     pub const TASK_RESTART_INITIAL_BACKOFF_MS: &str = "task.restart.initial.backoff.ms";
@@ -87,6 +89,11 @@ pub struct WorkerConfig {
     /// UDP address gossip binds; defaults to the listener's address.
     pub gossip_listen: SocketAddr,
     pub gossip_seeds: Vec<String>,
+    /// How long a node that stopped gossiping still counts as a member for the quorum.
+    pub member_expiry: Duration,
+    /// How long the tasks of a worker that vanished without a goodbye wait before they move (a
+    /// cut-off worker stops them in the meantime).
+    pub fence_margin: Duration,
     /// How a failing task is restarted in place before it is handed to another worker.
     pub restart_policy: RestartPolicy,
     /// Every key as given (known and unknown), for connector defaults and client pass-through.
@@ -208,6 +215,13 @@ impl WorkerConfig {
             node_id,
             gossip_listen,
             gossip_seeds,
+            member_expiry: reader.millis(
+                keys::CLUSTER_MEMBER_EXPIRY_MS,
+                i64::try_from(ferry_actors::membership::quorum::DEFAULT_MEMBER_EXPIRY.as_millis())
+                    .unwrap_or(30_000),
+                1,
+            )?,
+            fence_margin: reader.millis(keys::CLUSTER_FENCE_MARGIN_MS, 1_000, 0)?,
             restart_policy: RestartPolicy {
                 initial_backoff: reader.millis(keys::TASK_RESTART_INITIAL_BACKOFF_MS, 500, 1)?,
                 max_backoff: reader.millis(keys::TASK_RESTART_MAX_BACKOFF_MS, 30_000, 1)?,
@@ -398,6 +412,8 @@ mod tests {
         assert_eq!(config.scheduled_rebalance_max_delay, Duration::ZERO);
         assert_eq!(config.gossip_listen, config.listen_addr);
         assert_eq!(config.node_id, config.advertised_addr);
+        assert_eq!(config.member_expiry, Duration::from_secs(30));
+        assert_eq!(config.fence_margin, Duration::from_secs(1));
     }
 
     #[test]
@@ -455,6 +471,8 @@ mod tests {
             ("gossip.listen", "nowhere"),
             ("gossip.seeds", "127.0.0.1"),
             ("node.id", ""),
+            ("cluster.member.expiry.ms", "0"),
+            ("cluster.fence.margin.ms", "-1"),
         ];
         for (key, value) in cases {
             let error = WorkerConfig::from_properties(props(&[(key, value)])).unwrap_err();

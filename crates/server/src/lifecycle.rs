@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_actors::leader::{LeaderActor, LeaderDeps};
+use ferry_actors::leader::{LeaderActor, LeaderDeps, QuorumGate};
 use ferry_actors::membership::{generation_now, Membership, MembershipConfig};
 use ferry_actors::runtime::TaskEnv;
 use ferry_actors::stores::{
@@ -74,6 +74,7 @@ pub(crate) async fn run(
         "Worker is joining the cluster.".into(),
     ));
     let membership = start_membership(&config).await?;
+    let quorum = QuorumGate::new(membership.quorum_rx(), Arc::clone(&config_store));
     let generation =
         i64::try_from(membership.config().generation / 1_000_000_000).unwrap_or(i64::MAX);
     let (running_tx, mut running_rx) = tokio::sync::watch::channel(Vec::new());
@@ -109,6 +110,9 @@ pub(crate) async fn run(
             config_store: Arc::clone(&config_store),
             members_rx: membership.members_rx(),
             rebalance_delay: config.scheduled_rebalance_max_delay,
+            lease_enabled: fencing_opt.is_some(),
+            fence_margin: config.fence_margin,
+            quorum: quorum.clone(),
             fencing_opt: fencing_opt.clone(),
             startup_grace: if config.gossip_seeds.is_empty() {
                 Duration::ZERO
@@ -137,6 +141,7 @@ pub(crate) async fn run(
         restart_policy: config.restart_policy,
         task_shutdown_timeout: config.task_shutdown_timeout,
         generation,
+        quorum: quorum.clone(),
     };
     let (worker, worker_handle) = Actor::spawn(None, WorkerActor, deps).await?;
     service.attach_runtime(Arc::new(Runtime {
@@ -148,6 +153,7 @@ pub(crate) async fn run(
         worker: worker.clone(),
         client_config,
         membership: membership.clone(),
+        quorum,
     }));
     membership.set_ready(true).await;
     status.health_tx.send_replace(WorkerHealth::Healthy);
@@ -183,6 +189,7 @@ async fn start_membership(config: &WorkerConfig) -> anyhow::Result<Membership> {
     );
     membership_config.generation = generation_now();
     membership_config.seeds.clone_from(&config.gossip_seeds);
+    membership_config.member_expiry = config.member_expiry;
     if config.gossip_listen.ip().is_unspecified() {
         let host = config
             .advertised_addr

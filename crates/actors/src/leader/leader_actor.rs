@@ -6,6 +6,12 @@
 //! assignment until no other live member gossips it as running, then assigned to its new owner.
 //! A dead worker's tasks move at once, unless `scheduled.rebalance.max.delay.ms` keeps them
 //! waiting for the worker to come back.
+//!
+//! Split brain: a node leads only while it sees a quorum of the members
+//! ([`crate::membership::quorum`]) and no other node holds an unexpired leader lease; while it
+//! leads it renews the lease every second in its fenced transaction, and it releases the lease
+//! when it steps down (lost quorum, another node elected, stopped). A node cut off from the
+//! others' gossip thus never claims leadership, so it never fences the majority's leader.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -18,8 +24,9 @@ use tokio::sync::watch;
 
 use super::assignment::{compute_assignment, Assignment};
 use super::election::{elect_leader, Candidate};
+use super::quorum_gate::QuorumGate;
 use crate::membership::Members;
-use crate::stores::config::LeaderWriter;
+use crate::stores::config::{LeaderWriter, LEASE_RENEW_INTERVAL};
 use crate::stores::{ConfigSnapshot, ConfigStore, TargetState};
 use crate::worker::generate_task_configs;
 use crate::StoreError;
@@ -42,6 +49,15 @@ pub struct LeaderDeps {
     /// node sees only itself and would claim leadership (and fence the real leader). Zero for a
     /// worker without seeds.
     pub startup_grace: Duration,
+    /// The quorum this node must see to lead.
+    pub quorum: QuorumGate,
+    /// How long the tasks of a worker that vanished without a goodbye (dead, or cut off from
+    /// gossip) stay assigned to it: a cut-off worker fences itself (it loses its quorum at about
+    /// the time the others declare it dead) and needs a moment to stop its tasks.
+    pub fence_margin: Duration,
+    /// Whether the leader renews a lease in the config topic (off under `ferry dev`, a single
+    /// node on the embedded cluster).
+    pub lease_enabled: bool,
 }
 
 /// How long a fenced leader waits before it may claim leadership again (so two nodes that both
@@ -77,6 +93,10 @@ pub struct LeaderState {
     writer_opt: Option<LeaderWriter>,
     fenced_until_opt: Option<Instant>,
     started_at: Instant,
+    /// When this leader last renewed its lease.
+    lease_renewed_at_opt: Option<Instant>,
+    /// Whether the last tick saw a quorum (for logging changes only).
+    had_quorum_opt: Option<bool>,
 }
 
 /// The leader actor.
@@ -121,7 +141,18 @@ impl Actor for LeaderActor {
             writer_opt: None,
             fenced_until_opt: None,
             started_at: Instant::now(),
+            lease_renewed_at_opt: None,
+            had_quorum_opt: None,
         })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<LeaderMsg>,
+        state: &mut LeaderState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.step_down("node stopping").await;
+        Ok(())
     }
 
     async fn handle(
@@ -153,6 +184,19 @@ impl Actor for LeaderActor {
 
 impl LeaderState {
     async fn tick(&mut self) {
+        let quorum = self.deps.quorum.status();
+        if self.had_quorum_opt != Some(quorum.has_quorum) {
+            if quorum.has_quorum {
+                tracing::info!(live = quorum.live, known = quorum.known, lease_holder = ?quorum.lease_holder, "quorum: this node sees a majority of the members");
+            } else {
+                tracing::warn!(live = quorum.live, known = quorum.known, lease_holder = ?quorum.lease_holder, "quorum lost: this node sees no majority of the members; it will not lead");
+            }
+            self.had_quorum_opt = Some(quorum.has_quorum);
+        }
+        if !quorum.has_quorum {
+            self.step_down("no quorum").await;
+            return;
+        }
         let members = self.deps.members_rx.borrow().clone();
         let candidates: Vec<Candidate> = members
             .values()
@@ -169,7 +213,7 @@ impl LeaderState {
         }
         let am_leader = leader_opt.as_deref() == Some(self.deps.node_id.as_str());
         if !am_leader {
-            self.step_down("another node leads");
+            self.step_down("another node leads").await;
             return;
         }
         if !self.is_leader {
@@ -181,6 +225,12 @@ impl LeaderState {
             }
             if self.started_at.elapsed() < self.deps.startup_grace {
                 return;
+            }
+            if let Some(holder) = &quorum.lease_holder {
+                if holder != &self.deps.node_id {
+                    tracing::debug!(lease_holder = %holder, "not claiming leadership: another node holds the lease");
+                    return;
+                }
             }
             if let Some((client_config, transactional_id)) = &self.deps.fencing_opt {
                 match LeaderWriter::fence_older_leaders(client_config, transactional_id).await {
@@ -199,7 +249,12 @@ impl LeaderState {
                 return;
             }
             self.is_leader = true;
+            self.lease_renewed_at_opt = None;
             tracing::info!(node_id = %self.deps.node_id, "this node leads the cluster");
+        }
+        self.renew_lease_when_due().await;
+        if !self.is_leader {
+            return;
         }
         let snapshot = self.deps.config_store.snapshot();
         if self.ensure_task_configs(&snapshot).await {
@@ -220,6 +275,12 @@ impl LeaderState {
         self.last_workers.clone_from(&ready);
         let mut workers = ready;
         workers.extend(self.departed.keys().cloned());
+        let vanished = self.deps.quorum.view_rx().borrow().vanished.clone();
+        workers.extend(workers_still_fencing(
+            &vanished,
+            now,
+            self.deps.fence_margin,
+        ));
 
         let connectors: BTreeMap<String, u32> = snapshot
             .connectors
@@ -271,13 +332,60 @@ impl LeaderState {
         self.handle_write_result(result, "publish the assignment");
     }
 
-    fn step_down(&mut self, reason: &str) {
+    /// Renews the lease when [`LEASE_RENEW_INTERVAL`] passed since the last renewal.
+    async fn renew_lease_when_due(&mut self) {
+        if !self.deps.lease_enabled {
+            return;
+        }
+        let due = self
+            .lease_renewed_at_opt
+            .is_none_or(|renewed_at| renewed_at.elapsed() >= LEASE_RENEW_INTERVAL);
+        if !due {
+            return;
+        }
+        let started = Instant::now();
+        let result = self
+            .deps
+            .config_store
+            .renew_lease_as_leader(self.writer_opt.as_ref(), &self.deps.node_id)
+            .await;
+        if result.is_ok() {
+            self.lease_renewed_at_opt = Some(started);
+        }
+        self.handle_write_result(result, "renew the leader lease");
+    }
+
+    /// Stops leading; a leader that was not fenced releases its lease so that the next leader
+    /// need not wait for it to expire.
+    async fn step_down(&mut self, reason: &str) {
         if self.is_leader {
             tracing::info!(node_id = %self.deps.node_id, reason, "stepping down as leader");
+            if self.deps.lease_enabled {
+                let released = self
+                    .deps
+                    .config_store
+                    .release_lease_as_leader(self.writer_opt.as_ref())
+                    .await;
+                if let Err(error) = released {
+                    tracing::warn!(%error, "failed to release the leader lease; it expires by itself");
+                }
+            }
         }
         self.is_leader = false;
         self.desired_opt = None;
         self.writer_opt = None;
+        self.lease_renewed_at_opt = None;
+    }
+
+    /// Stops leading without touching Kafka (a newer leader fenced this one).
+    fn step_down_fenced(&mut self) {
+        if self.is_leader {
+            tracing::info!(node_id = %self.deps.node_id, "stepping down as leader: fenced");
+        }
+        self.is_leader = false;
+        self.desired_opt = None;
+        self.writer_opt = None;
+        self.lease_renewed_at_opt = None;
     }
 
     /// Steps down when a newer leader fenced this one.
@@ -287,7 +395,7 @@ impl LeaderState {
             Err(StoreError::Fenced(message)) => {
                 tracing::warn!(%message, "fenced by a newer leader");
                 self.fenced_until_opt = Some(Instant::now() + FENCED_BACKOFF);
-                self.step_down("fenced");
+                self.step_down_fenced();
             }
             Err(error) => tracing::warn!(%error, "failed to {what}"),
         }
@@ -322,6 +430,21 @@ impl LeaderState {
         }
         wrote
     }
+}
+
+/// Returns the workers that vanished without a goodbye (dead, or cut off from gossip) less than
+/// `fence_margin` ago: their tasks stay in place meanwhile, because a cut-off worker loses its
+/// quorum at about the time the others see it vanish, and needs a moment to stop its tasks.
+fn workers_still_fencing(
+    vanished: &BTreeMap<String, Instant>,
+    now: Instant,
+    fence_margin: Duration,
+) -> Vec<String> {
+    vanished
+        .iter()
+        .filter(|(_, since)| now.saturating_duration_since(**since) < fence_margin)
+        .map(|(worker, _)| worker.clone())
+        .collect()
 }
 
 /// Moves each task whose worker gave up on it (gossiped `gave_up_tasks`) to the least-loaded
@@ -368,5 +491,25 @@ fn move_tasks_off_workers_that_gave_up(
             *load.entry(candidate.clone()).or_default() += 1;
             *owner = candidate;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vanished_worker_keeps_its_tasks_for_the_fence_margin() {
+        let start = Instant::now();
+        let vanished = BTreeMap::from([
+            ("old".to_string(), start),
+            ("new".to_string(), start + Duration::from_millis(900)),
+        ]);
+        let now = start + Duration::from_secs(1);
+        assert_eq!(
+            workers_still_fencing(&vanished, now, Duration::from_secs(1)),
+            vec!["new".to_string()]
+        );
+        assert!(workers_still_fencing(&vanished, now, Duration::ZERO).is_empty());
     }
 }

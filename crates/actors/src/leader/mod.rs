@@ -10,11 +10,16 @@
 //!   to the config topic; [`assignment::moved_tasks`] lists the moves to perform as
 //!   revoke-then-assign.
 //!
+//! - [`quorum_gate::QuorumGate`] tells whether this node sees a quorum of the cluster (pure
+//!   rule in [`crate::membership::quorum`]): without one it neither leads nor runs tasks.
+//!
 //! Both are pure functions of snapshots with no I/O, so they are tested with examples and
 //! `proptest`; the actor that feeds them and publishes their results lives elsewhere.
 
 pub mod assignment;
 pub mod election;
 pub mod leader_actor;
+pub mod quorum_gate;
 
 pub use leader_actor::{LeaderActor, LeaderDeps, LeaderMsg, LeaderSnapshot};
+pub use quorum_gate::{QuorumGate, QuorumStatus};

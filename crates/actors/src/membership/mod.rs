@@ -35,10 +35,11 @@
 
 mod diff;
 pub mod keys;
+pub mod quorum;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -54,6 +55,10 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 pub use diff::{apply_changes, diff_members, ClusterChange};
+pub use quorum::{has_quorum, MemberTracker, QuorumView};
+
+/// How often the quorum view is recomputed without gossip events (to expire dead members).
+const QUORUM_TICK: Duration = Duration::from_millis(500);
 
 /// Default interval between two gossip rounds.
 pub const DEFAULT_GOSSIP_INTERVAL: Duration = Duration::from_millis(200);
@@ -123,6 +128,9 @@ pub struct MembershipConfig {
     pub gossip_interval: Duration,
     /// Failure detector settings.
     pub failure_detector: FailureDetectorTuning,
+    /// How long a node that stopped gossiping still counts as a member for the quorum
+    /// (`cluster.member.expiry.ms`; see [`quorum`]).
+    pub member_expiry: Duration,
 }
 
 impl MembershipConfig {
@@ -145,6 +153,7 @@ impl MembershipConfig {
             version: env!("CARGO_PKG_VERSION").to_string(),
             gossip_interval: DEFAULT_GOSSIP_INTERVAL,
             failure_detector: FailureDetectorTuning::default(),
+            member_expiry: quorum::DEFAULT_MEMBER_EXPIRY,
         }
     }
 
@@ -357,6 +366,7 @@ struct MembershipInner {
     config: MembershipConfig,
     chitchat_handle: ChitchatHandle,
     members_rx: watch::Receiver<Members>,
+    quorum_rx: watch::Receiver<QuorumView>,
     changes_tx: broadcast::Sender<ClusterChange>,
     members_task: JoinHandle<()>,
     has_left: AtomicBool,
@@ -396,11 +406,13 @@ impl Membership {
             .with_chitchat(|chitchat| chitchat.live_nodes_watcher())
             .await;
         let (members_tx, members_rx) = watch::channel(Members::new());
+        let (quorum_tx, quorum_rx) = watch::channel(QuorumView::default());
         let (changes_tx, _) = broadcast::channel(CHANGES_CHANNEL_CAPACITY);
         let members_task = tokio::spawn(maintain_members(
             live_nodes_rx,
             members_tx,
             changes_tx.clone(),
+            (MemberTracker::new(config.member_expiry), quorum_tx),
         ));
         info!(
             node_id=%config.node_id,
@@ -414,6 +426,7 @@ impl Membership {
                 config,
                 chitchat_handle,
                 members_rx,
+                quorum_rx,
                 changes_tx,
                 members_task,
                 has_left: AtomicBool::new(false),
@@ -432,6 +445,13 @@ impl Membership {
     /// [`Membership::leave`].
     pub fn members_rx(&self) -> watch::Receiver<Members> {
         self.inner.members_rx.clone()
+    }
+
+    /// Returns a receiver of the quorum view: the node ids counted as members (seen alive within
+    /// [`MembershipConfig::member_expiry`], not gone gracefully) and those alive now. See
+    /// [`quorum`] for the rule built on it.
+    pub fn quorum_rx(&self) -> watch::Receiver<QuorumView> {
+        self.inner.quorum_rx.clone()
     }
 
     /// Returns a receiver of membership changes from now on, in the order they happened.
@@ -539,15 +559,51 @@ impl Membership {
     }
 }
 
-/// Keeps the members map in sync with chitchat's live nodes and broadcasts the changes.
-/// Ends when chitchat stops.
+/// Returns the node ids alive in gossip and those alive but gone gracefully (they withdrew
+/// their advertise address, see [`Membership::leave`]).
+fn live_and_leaving(
+    live_nodes: &BTreeMap<ChitchatId, NodeState>,
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut live = BTreeSet::new();
+    let mut leaving = BTreeSet::new();
+    for (chitchat_id, node_state) in live_nodes {
+        let node_id = chitchat_id.node_id.to_string();
+        if node_state.get(keys::ADVERTISE_ADDR_KEY).is_some() {
+            live.insert(node_id);
+        } else {
+            leaving.insert(node_id);
+        }
+    }
+    // A restarted node may still have a leaving-looking old incarnation: it is alive.
+    leaving.retain(|node_id| !live.contains(node_id));
+    (live, leaving)
+}
+
+/// Keeps the members map in sync with chitchat's live nodes and broadcasts the changes; keeps
+/// the quorum view up to date (also on a timer, so that dead members expire). Ends when
+/// chitchat stops.
 async fn maintain_members(
     mut live_nodes_rx: watch::Receiver<BTreeMap<ChitchatId, NodeState>>,
     members_tx: watch::Sender<Members>,
     changes_tx: broadcast::Sender<ClusterChange>,
+    (mut tracker, quorum_tx): (MemberTracker, watch::Sender<QuorumView>),
 ) {
+    let mut quorum_tick = tokio::time::interval(QUORUM_TICK);
+    quorum_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let members = members_from_live_nodes(&live_nodes_rx.borrow_and_update());
+        let (members, live, leaving) = {
+            let live_nodes = live_nodes_rx.borrow_and_update();
+            let (live, leaving) = live_and_leaving(&live_nodes);
+            (members_from_live_nodes(&live_nodes), live, leaving)
+        };
+        let view = tracker.observe(&live, &leaving, std::time::Instant::now());
+        quorum_tx.send_if_modified(|current| {
+            if *current == view {
+                return false;
+            }
+            *current = view;
+            true
+        });
         // Broadcasting while the watch is locked for writing makes
         // `Membership::snapshot_and_subscribe` atomic, and a subscriber woken by a change reads
         // a members map that includes it.
@@ -563,8 +619,13 @@ async fn maintain_members(
             }
             true
         });
-        if live_nodes_rx.changed().await.is_err() {
-            return;
+        tokio::select! {
+            changed = live_nodes_rx.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = quorum_tick.tick() => {}
         }
     }
 }

@@ -5,6 +5,10 @@
 //! Reconciliation is event-driven (every new config snapshot) and periodic (a tick catches
 //! anything missed). The decisions are pure functions (`plan::diff_tasks`,
 //! `restart_policy::RestartPolicy::decide`); the actor only carries them out.
+//!
+//! Fencing: a worker that does not see a quorum of the cluster's members (it is cut off from
+//! their gossip, see [`crate::membership::quorum`]) stops every task and starts none until it
+//! sees one again; the majority's leader moves those tasks elsewhere as it does for a dead node.
 
 pub mod plan;
 pub mod restart_policy;
@@ -24,6 +28,7 @@ use serde::Serialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::leader::QuorumGate;
 use crate::runtime::{run_task, TaskEnv, TaskSpec};
 use crate::stores::{ConfigSnapshot, ConfigStore, State, Status, StatusStore, TargetState};
 use plan::{diff_tasks, TaskKey};
@@ -31,6 +36,9 @@ use restart_policy::{RestartDecision, RestartPolicy};
 
 /// How often the worker reconciles even without config changes.
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How often the worker checks its quorum (the lease part of it changes without an event).
+const QUORUM_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What the worker needs.
 #[derive(Clone)]
@@ -52,6 +60,8 @@ pub struct WorkerDeps {
     pub task_shutdown_timeout: Duration,
     /// Written into status records (newer generations win over stale UNASSIGNED).
     pub generation: i64,
+    /// Without a quorum the worker runs no task.
+    pub quorum: QuorumGate,
 }
 
 /// Messages of [`WorkerActor`].
@@ -121,6 +131,8 @@ pub struct WorkerState {
     connector_states: BTreeMap<String, State>,
     next_run_id: u64,
     stopping: bool,
+    /// Whether the last reconcile saw a quorum (`None` before the first).
+    had_quorum_opt: Option<bool>,
 }
 
 /// The worker actor.
@@ -146,6 +158,22 @@ impl Actor for WorkerActor {
             }
         });
         myself.send_interval(RECONCILE_INTERVAL, || WorkerMsg::Reconcile);
+        let quorum = deps.quorum.clone();
+        let quorum_ref = myself.clone();
+        tokio::spawn(async move {
+            let mut had_quorum = quorum.status().has_quorum;
+            let mut check = tokio::time::interval(QUORUM_CHECK_INTERVAL);
+            loop {
+                check.tick().await;
+                let has_quorum = quorum.status().has_quorum;
+                if has_quorum != had_quorum {
+                    had_quorum = has_quorum;
+                    if quorum_ref.cast(WorkerMsg::Reconcile).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
         myself.cast(WorkerMsg::Reconcile)?;
         Ok(WorkerState {
             deps,
@@ -157,6 +185,7 @@ impl Actor for WorkerActor {
             connector_states: BTreeMap::new(),
             next_run_id: 0,
             stopping: false,
+            had_quorum_opt: None,
         })
     }
 
@@ -231,6 +260,23 @@ impl Actor for WorkerActor {
 impl WorkerState {
     async fn reconcile(&mut self, myself: &ActorRef<WorkerMsg>) {
         let snapshot = self.deps.config_store.snapshot();
+        let quorum = self.deps.quorum.status();
+        if self.had_quorum_opt != Some(quorum.has_quorum) {
+            if quorum.has_quorum {
+                tracing::info!(
+                    live = quorum.live,
+                    known = quorum.known,
+                    "worker sees a quorum: running its assigned tasks"
+                );
+            } else if self.had_quorum_opt.is_some() || !self.running.is_empty() {
+                tracing::warn!(live = quorum.live, known = quorum.known, lease_holder = ?quorum.lease_holder, running = self.running.len(), "worker fenced: no quorum, stopping every task");
+            }
+            self.had_quorum_opt = Some(quorum.has_quorum);
+        }
+        if !quorum.has_quorum {
+            self.stop_all_fenced().await;
+            return;
+        }
         let desired = desired_tasks(&snapshot, &self.deps.node_id);
         self.gave_up.retain(|key, config| {
             snapshot
@@ -448,6 +494,30 @@ impl WorkerState {
         self.publish_running();
     }
 
+    /// Stops every task at once (flush and commit within the shutdown timeout) without writing
+    /// their status: the workers that take them over report them.
+    async fn stop_all_fenced(&mut self) {
+        self.backing_off.clear();
+        if self.running.is_empty() {
+            return;
+        }
+        let mut stopping = Vec::new();
+        for (key, task) in std::mem::take(&mut self.running) {
+            task.cancel.cancel();
+            stopping.push((key, task.handle));
+        }
+        let timeout = self.deps.task_shutdown_timeout;
+        let waits = stopping.into_iter().map(|(key, mut handle)| async move {
+            if tokio::time::timeout(timeout, &mut handle).await.is_err() {
+                tracing::warn!(connector = %key.0, task = key.1, "task did not stop in time; abandoning it");
+                handle.abort();
+            }
+            tracing::info!(connector = %key.0, task = key.1, "task stopped (fenced)");
+        });
+        futures::future::join_all(waits).await;
+        self.publish_running();
+    }
+
     async fn stop_all(&mut self) {
         let keys: Vec<TaskKey> = self.running.keys().cloned().collect();
         let mut stopping = Vec::new();
@@ -542,6 +612,12 @@ impl WorkerState {
         myself: &ActorRef<WorkerMsg>,
         key: &TaskKey,
     ) -> Result<(), String> {
+        if !self.deps.quorum.status().has_quorum {
+            return Err(format!(
+                "Task {}-{} cannot restart: this worker does not see a quorum of the cluster",
+                key.0, key.1
+            ));
+        }
         let snapshot = self.deps.config_store.snapshot();
         let Some(config) = snapshot
             .tasks

@@ -48,6 +48,7 @@ impl ConnectService {
             leader,
             assignment_epoch,
             members,
+            quorum: runtime.quorum.status(),
         })
     }
 }

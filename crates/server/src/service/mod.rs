@@ -57,6 +57,9 @@ pub struct Runtime {
     pub client_config: rdkafka::config::ClientConfig,
     /// Gossip membership: the live members and what they run.
     pub membership: ferry_actors::membership::Membership,
+    /// Whether this node sees a quorum of the cluster (without one it neither leads nor runs
+    /// tasks).
+    pub quorum: ferry_actors::leader::QuorumGate,
 }
 
 /// The application facade. Cheap to clone.

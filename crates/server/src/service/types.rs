@@ -121,4 +121,6 @@ pub struct ClusterView {
     pub leader: Option<String>,
     pub assignment_epoch: u64,
     pub members: Vec<ClusterMember>,
+    /// This node's quorum: without one it neither leads nor runs tasks.
+    pub quorum: ferry_actors::leader::QuorumStatus,
 }
