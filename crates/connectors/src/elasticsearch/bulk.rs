@@ -125,10 +125,10 @@ pub(crate) fn key_as_id(key: &SchemaAndValue) -> Result<String, String> {
         Value::Int32(number) => number.to_string(),
         Value::Int64(number) => number.to_string(),
         other => {
-            let type_name = key
-                .schema
-                .as_deref()
-                .map_or_else(|| value_type_name(other), |s| schema_type_name(s.schema_type));
+            let type_name = key.schema.as_deref().map_or_else(
+                || value_type_name(other),
+                |s| schema_type_name(s.schema_type),
+            );
             return Err(format!(
                 "{type_name} is not supported as the document id (use a string or integer key, or set key.ignore=true)."
             ));
@@ -193,7 +193,9 @@ impl ActionBuilder {
             }
         }
         let id = document_id(settings, record).map_err(|reason| {
-            RecordProblem::Invalid(format!("The record from {origin} has no usable document id: {reason}"))
+            RecordProblem::Invalid(format!(
+                "The record from {origin} has no usable document id: {reason}"
+            ))
         })?;
         if record.value.value.is_null() {
             return Ok(Some(Action {
@@ -230,7 +232,11 @@ impl ActionBuilder {
     }
 
     /// Returns the JSON document of a record's (non-null) value.
-    pub(crate) fn document(&self, settings: &Settings, record: &SinkRecord) -> Result<Vec<u8>, String> {
+    pub(crate) fn document(
+        &self,
+        settings: &Settings,
+        record: &SinkRecord,
+    ) -> Result<Vec<u8>, String> {
         let schema = record.value.schema.as_deref();
         if settings.ignores_schema(&record.topic) || schema.is_none() {
             let bytes = self

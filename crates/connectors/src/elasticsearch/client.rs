@@ -96,10 +96,12 @@ impl EsClient {
             .await
             .map_err(|error| format!("{method} {url}: {}", error_chain(&error)))?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| format!("{method} {url}: reading the answer: {}", error_chain(&error)))?;
+        let body = response.bytes().await.map_err(|error| {
+            format!(
+                "{method} {url}: reading the answer: {}",
+                error_chain(&error)
+            )
+        })?;
         Ok(Answer { status, body })
     }
 
@@ -144,7 +146,9 @@ impl EsClient {
                 .await
             {
                 Ok(answer) => match classify_status(answer.status) {
-                    StatusClass::Retry => format!("HTTP {}: {}", answer.status, snippet(&answer.body)),
+                    StatusClass::Retry => {
+                        format!("HTTP {}: {}", answer.status, snippet(&answer.body))
+                    }
                     StatusClass::Unauthorized => {
                         return Err(unauthorized(what, &answer));
                     }
@@ -160,12 +164,16 @@ impl EsClient {
     /// Creates `index` unless it exists.
     pub(crate) async fn ensure_index(&self, index: &str) -> Result<(), ConnectorError> {
         let what = format!("checking index {index}");
-        let exists = self.admin(Method::HEAD, &format!("/{index}"), None, &what).await?;
+        let exists = self
+            .admin(Method::HEAD, &format!("/{index}"), None, &what)
+            .await?;
         if exists.status == 200 {
             return Ok(());
         }
         let what = format!("creating index {index}");
-        let created = self.admin(Method::PUT, &format!("/{index}"), None, &what).await?;
+        let created = self
+            .admin(Method::PUT, &format!("/{index}"), None, &what)
+            .await?;
         let already = created.status == 400
             && String::from_utf8_lossy(&created.body).contains("resource_already_exists_exception");
         if created.status == 200 || already {
@@ -205,7 +213,12 @@ impl EsClient {
         let body = serde_json::to_vec(mapping)
             .map_err(|error| ConnectorError::internal(format!("{what}: {error}")))?;
         let answer = self
-            .admin(Method::PUT, &format!("/{index}/_mapping"), Some(&body), &what)
+            .admin(
+                Method::PUT,
+                &format!("/{index}/_mapping"),
+                Some(&body),
+                &what,
+            )
             .await?;
         if answer.status == 200 {
             tracing::info!(index, "created the index mapping from the record schema");
@@ -230,12 +243,17 @@ impl EsClient {
         loop {
             let what = format!("bulk request of {} action(s)", pending.len());
             let body = bulk_body(&pending, self.retry_on_conflict);
-            let reason = match self.send(Method::POST, "/_bulk", Some(body), self.read_timeout).await {
+            let reason = match self
+                .send(Method::POST, "/_bulk", Some(body), self.read_timeout)
+                .await
+            {
                 Err(transport) => transport,
                 Ok(answer) => match classify_status(answer.status) {
                     StatusClass::Success => {
-                        let outcomes = parse_bulk_response(&answer.body, pending.len())
-                            .map_err(|reason| ConnectorError::external(format!("{what}: {reason}")))?;
+                        let outcomes =
+                            parse_bulk_response(&answer.body, pending.len()).map_err(|reason| {
+                                ConnectorError::external(format!("{what}: {reason}"))
+                            })?;
                         let retry = self.settle(pending, outcomes)?;
                         if retry.is_empty() {
                             return Ok(());
@@ -244,7 +262,9 @@ impl EsClient {
                         pending = retry.into_iter().map(|(action, _)| action).collect();
                         format!("{} item(s) not written: {reason}", pending.len())
                     }
-                    StatusClass::Retry => format!("HTTP {}: {}", answer.status, snippet(&answer.body)),
+                    StatusClass::Retry => {
+                        format!("HTTP {}: {}", answer.status, snippet(&answer.body))
+                    }
                     StatusClass::Unauthorized => return Err(unauthorized(&what, &answer)),
                     StatusClass::Fail => {
                         return Err(ConnectorError::external(format!(
@@ -326,11 +346,14 @@ pub(crate) fn has_field_mappings(body: &[u8]) -> bool {
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
         return false;
     };
-    json.as_object().into_iter().flat_map(|indices| indices.values()).any(|index| {
-        index["mappings"]["properties"]
-            .as_object()
-            .is_some_and(|properties| !properties.is_empty())
-    })
+    json.as_object()
+        .into_iter()
+        .flat_map(|indices| indices.values())
+        .any(|index| {
+            index["mappings"]["properties"]
+                .as_object()
+                .is_some_and(|properties| !properties.is_empty())
+        })
 }
 
 /// An error with its sources, e.g. "error sending request: connection refused".

@@ -149,7 +149,9 @@ fn map_json(
 ) -> Result<Json, String> {
     let string_keys = match key_schema {
         Some(schema) => schema.schema_type == SchemaType::String,
-        None => entries.iter().all(|(key, _)| matches!(key, Value::String(_))),
+        None => entries
+            .iter()
+            .all(|(key, _)| matches!(key, Value::String(_))),
     };
     if compact_maps && string_keys {
         let mut object = Map::new();
@@ -157,7 +159,10 @@ fn map_json(
             let Value::String(key) = key else {
                 return Err("a map key does not match its string schema".to_string());
             };
-            object.insert(key.clone(), preprocessed_json(value_schema, item, compact_maps)?);
+            object.insert(
+                key.clone(),
+                preprocessed_json(value_schema, item, compact_maps)?,
+            );
         }
         return Ok(Json::Object(object));
     }
@@ -197,9 +202,7 @@ fn schemaless_json(value: &Value, compact_maps: bool) -> Result<Json, String> {
                 .collect::<Result<_, _>>()?,
         ),
         Value::Map(entries) => map_json(entries, None, None, compact_maps)?,
-        Value::Struct(record) => {
-            preprocessed_json(Some(&record.schema), value, compact_maps)?
-        }
+        Value::Struct(record) => preprocessed_json(Some(&record.schema), value, compact_maps)?,
     })
 }
 

@@ -439,8 +439,14 @@ impl ConnectorFactory for ElasticsearchSinkFactory {
         let username = non_blank(config.get(CONNECTION_USERNAME_CONFIG));
         let password = non_blank(config.get(CONNECTION_PASSWORD_CONFIG));
         match (username, password) {
-            (Some(_), None) => vec![(CONNECTION_PASSWORD_CONFIG.to_string(), credentials_message())],
-            (None, Some(_)) => vec![(CONNECTION_USERNAME_CONFIG.to_string(), credentials_message())],
+            (Some(_), None) => vec![(
+                CONNECTION_PASSWORD_CONFIG.to_string(),
+                credentials_message(),
+            )],
+            (None, Some(_)) => vec![(
+                CONNECTION_USERNAME_CONFIG.to_string(),
+                credentials_message(),
+            )],
             _ => Vec::new(),
         }
     }

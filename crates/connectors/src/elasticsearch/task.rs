@@ -78,10 +78,7 @@ impl ElasticsearchSinkTask {
             )));
         };
         let mapping = index_mapping(schema).map_err(|reason| {
-            ConnectorError::user(format!(
-                "The record from {}: {reason}",
-                Origin::of(record)
-            ))
+            ConnectorError::user(format!("The record from {}: {reason}", Origin::of(record)))
         })?;
         self.client.ensure_mapping(index, &mapping).await?;
         self.mapped.insert(index.to_string());
