@@ -453,11 +453,10 @@ async fn the_task_retries_while_the_server_is_down_and_catches_up() {
     let (health, _) = api.get("/health").await.unwrap();
     assert_eq!(health, 200, "the worker stays healthy");
 
-    let down_for = stopped_at.elapsed();
     tokio::task::spawn_blocking(move || drop(restart))
         .await
         .unwrap();
-    println!("the server was down for {down_for:?}");
+    println!("the server was down for {:?}", stopped_at.elapsed());
     es.wait_count(&topic, 5_000, Duration::from_secs(180)).await;
     let status = api
         .wait_status(&name, Duration::from_secs(60), |status| {

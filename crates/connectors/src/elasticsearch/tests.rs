@@ -583,3 +583,250 @@ fn documents_with_schemas_are_written_as_confluent_writes_them() {
         "JsonConverter's default decimal.format is base64"
     );
 }
+
+/// A scripted HTTP/1.1 server: answers requests in order with the given `(status, body)` pairs
+/// and records each request as `"METHOD /path\n<body>"`.
+struct ScriptedServer {
+    url: String,
+    requests: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ScriptedServer {
+    async fn start(answers: Vec<(u16, String)>) -> ScriptedServer {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let answers = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(
+            answers,
+        )));
+        let seen = Arc::clone(&requests);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let seen = Arc::clone(&seen);
+                let answers = Arc::clone(&answers);
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    loop {
+                        let mut request_line = String::new();
+                        if stream.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut length = 0;
+                        loop {
+                            let mut header = String::new();
+                            stream.read_line(&mut header).await.unwrap();
+                            if header.trim().is_empty() {
+                                break;
+                            }
+                            if let Some((name, value)) = header.split_once(':') {
+                                if name.eq_ignore_ascii_case("content-length") {
+                                    length = value.trim().parse().unwrap();
+                                }
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        stream.read_exact(&mut body).await.unwrap();
+                        let mut parts = request_line.split_whitespace();
+                        let (method, path) =
+                            (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                        seen.lock().unwrap().push(format!(
+                            "{method} {path}\n{}",
+                            String::from_utf8_lossy(&body)
+                        ));
+                        let (status, answer) = answers
+                            .lock()
+                            .unwrap()
+                            .pop_front()
+                            .unwrap_or((500, "script ended".into()));
+                        let response = format!(
+                            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                            answer.len()
+                        );
+                        stream
+                            .get_mut()
+                            .write_all(response.as_bytes())
+                            .await
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        ScriptedServer { url, requests }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn scripted_task(url: &str, extra: &[(&str, &str)]) -> Box<dyn crate::sdk::SinkTask> {
+    let mut pairs: Vec<(&str, &str)> = vec![
+        ("connector.class", CLASS),
+        ("topics", "t"),
+        ("connection.url", url),
+        ("key.ignore", "true"),
+        ("schema.ignore", "true"),
+        ("retry.backoff.ms", "1"),
+    ];
+    pairs.extend_from_slice(extra);
+    let context = TaskContext::new(
+        "es".into(),
+        0,
+        crate::sdk::ConfigValues::from_raw(props(&pairs)),
+        Arc::new(NoOffsets),
+    );
+    ElasticsearchSinkFactory.create_sink_task(context).unwrap()
+}
+
+fn numbered(topic: &str, count: i64) -> Vec<SinkRecord> {
+    (0..count)
+        .map(|offset| SinkRecord {
+            topic: topic.to_string(),
+            kafka_partition: 0,
+            kafka_offset: offset,
+            timestamp: None,
+            key: SchemaAndValue::null(),
+            value: map_value(&[("n", Value::Int64(offset))]),
+            headers: Vec::new(),
+        })
+        .collect()
+}
+
+fn bulk_answer(items: &[serde_json::Value]) -> (u16, String) {
+    (
+        200,
+        json!({"took": 1, "errors": true, "items": items}).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn items_refused_with_429_are_sent_again_alone_and_flush_waits_for_them() {
+    let server = ScriptedServer::start(vec![
+        (404, "{}".into()),
+        (200, r#"{"acknowledged":true}"#.into()),
+        bulk_answer(&[
+            json!({"index": {"status": 201}}),
+            json!({"index": {"status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "queue full"}}}),
+        ]),
+        bulk_answer(&[json!({"index": {"status": 201}})]),
+    ])
+    .await;
+    let mut task = scripted_task(&server.url, &[]);
+    task.put(numbered("t", 2)).await.unwrap();
+    task.flush().await.unwrap();
+    let requests = server.requests();
+    assert_eq!(requests.len(), 4, "{requests:#?}");
+    assert!(requests[0].starts_with("HEAD /t\n"), "{requests:#?}");
+    assert!(requests[1].starts_with("PUT /t\n"), "{requests:#?}");
+    assert!(
+        requests[2].contains("t+0+0") && requests[2].contains("t+0+1"),
+        "{requests:#?}"
+    );
+    assert!(requests[3].starts_with("POST /_bulk\n"), "{requests:#?}");
+    assert!(
+        !requests[3].contains("t+0+0") && requests[3].contains("t+0+1"),
+        "only the refused item again: {requests:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_answering_503_fails_the_flush_after_max_retries_with_a_retryable_error() {
+    let mut answers = vec![(200, "{}".to_string())];
+    answers.extend((0..3).map(|_| (503, r#"{"error":"unavailable"}"#.to_string())));
+    let server = ScriptedServer::start(answers).await;
+    let mut task = scripted_task(&server.url, &[("max.retries", "2")]);
+    task.put(numbered("t", 1)).await.unwrap();
+    let error = task.flush().await.unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    assert!(
+        error
+            .message
+            .contains("failed after 3 attempt(s) (max.retries=2)"),
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains("HTTP 503"), "{}", error.message);
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn malformed_documents_fail_or_are_skipped_as_configured() {
+    let malformed = json!({"index": {"status": 400, "error": {"type": "mapper_parsing_exception", "reason": "failed to parse field [n]"}}});
+    let server = ScriptedServer::start(vec![
+        (200, "{}".into()),
+        bulk_answer(&[json!({"index": {"status": 201}}), malformed.clone()]),
+    ])
+    .await;
+    let mut task = scripted_task(&server.url, &[]);
+    task.put(numbered("t", 2)).await.unwrap();
+    let error = task.flush().await.unwrap_err();
+    assert!(!error.is_retryable(), "{error:?}");
+    assert!(
+        error.message.contains("topic t partition 0 offset 1"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("mapper_parsing_exception"),
+        "{}",
+        error.message
+    );
+
+    let server = ScriptedServer::start(vec![
+        (200, "{}".into()),
+        bulk_answer(&[json!({"index": {"status": 201}}), malformed]),
+    ])
+    .await;
+    let mut task = scripted_task(&server.url, &[("behavior.on.malformed.documents", "warn")]);
+    task.put(numbered("t", 2)).await.unwrap();
+    task.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_credentials_are_a_user_error() {
+    let server = ScriptedServer::start(vec![(401, r#"{"error":"unauthorized"}"#.into())]).await;
+    let mut task = scripted_task(
+        &server.url,
+        &[("connection.username", "u"), ("connection.password", "p")],
+    );
+    let error = task.put(numbered("t", 1)).await.unwrap_err();
+    assert!(!error.is_retryable(), "{error:?}");
+    assert!(
+        error.message.contains("connection.username"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
+async fn records_that_cannot_be_documents_follow_errors_tolerance() {
+    let keyed = |topic: &str| {
+        let mut records = numbered(topic, 1);
+        records[0].key = SchemaAndValue::null();
+        records
+    };
+    let server = ScriptedServer::start(vec![(200, "{}".into())]).await;
+    let mut strict = scripted_task(&server.url, &[("key.ignore", "false")]);
+    let error = strict.put(keyed("t")).await.unwrap_err();
+    assert!(
+        !error.is_retryable() && error.message.contains("offset 0"),
+        "{error:?}"
+    );
+
+    let server = ScriptedServer::start(vec![(200, "{}".into())]).await;
+    let mut tolerant = scripted_task(
+        &server.url,
+        &[("key.ignore", "false"), ("errors.tolerance", "all")],
+    );
+    tolerant.put(keyed("t")).await.unwrap();
+    tolerant.flush().await.unwrap();
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "only the index check, no bulk request"
+    );
+}
