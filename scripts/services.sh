@@ -30,7 +30,10 @@
 #                  user ferry-svc (created if missing) with the newest JDK 21+
 #                  under /usr/lib/jvm. Indices get 1 replica by default, so
 #                  health is yellow (wait for yellow, not green). Data survives
-#                  stop/start. Also accepted as "es" and "opensearch".
+#                  stop/start. Also accepted as "es" and "opensearch". The zip
+#                  is cached in the cache dir; it is unpacked there too unless
+#                  the run user cannot enter it (root's home), then into
+#                  /var/cache/ferry.
 #
 # Environment:
 #   FERRY_SERVICES_DIR            state, data, logs, pid files: <dir>/<service>/
@@ -39,6 +42,9 @@
 #   FERRY_SERVICES_START_TIMEOUT  seconds start waits for a service (default 180)
 #   FERRY_ES_JAVA_HOME            JDK for OpenSearch (default: newest 21+ in /usr/lib/jvm)
 #   FERRY_ES_HEAP_OPTS            OpenSearch heap flags (default -Xms512m -Xmx512m)
+#   FERRY_SERVICES_STARTED_FILE   start appends the name of each service it really
+#                                 started (not already running) to this file, so a
+#                                 caller can stop exactly those afterwards
 #   FERRY_SVC_USER                user OpenSearch runs as when started by root
 #                                 (default ferry-svc)
 #
@@ -69,7 +75,6 @@ if [[ $(id -u) -eq 0 ]]; then ES_USER=${FERRY_SVC_USER:-ferry-svc}; else ES_USER
 readonly ES_USER
 
 say() { printf 'services.sh: %s\n' "$*"; }
-warn() { printf 'services.sh: warning: %s\n' "$*" >&2; }
 die() { printf 'services.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
@@ -139,7 +144,7 @@ apt_install() {
       as_root apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
     fi
     say "apt-get install $*"
-    DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
       --no-install-recommends "$@" >/dev/null
   ) 8>"$STATE_ROOT/.apt.lock" || die "apt-get install $* failed"
   APT_UPDATED=1
@@ -152,10 +157,9 @@ show_log_tail() {
   echo "-----" >&2
 }
 
-# Polls "$@" (a readiness check) every 0.5 s until it succeeds; fails after the
-# start timeout or as soon as the service's process (checked by $1 pid function
-# given in WAIT_PID_FN) is gone.
-# Usage: wait_until <service> <pid-function> <check...>
+# Polls a readiness check every 0.5 s until it succeeds; returns 1 as soon as
+# the service's process is gone (its pid function fails), 2 after the start
+# timeout. Usage: wait_until <service> <pid-function> <check command...>
 wait_until() {
   local svc=$1 pid_fn=$2
   shift 2
@@ -252,7 +256,6 @@ pg_start() {
   if [[ $(id -u) -eq 0 ]]; then
     chmod 755 -- "$STATE_ROOT" "$dir"
     chown postgres:postgres -- "$(pg_sock)"
-    touch -- "$(pg_log)" && chown postgres:postgres -- "$(pg_log)"
   fi
   if [[ ! -f $data/PG_VERSION ]]; then
     # initdb into a temporary dir, then rename: an interrupted initdb leaves no
@@ -272,6 +275,8 @@ pg_start() {
   else
     say "postgres: reusing data dir $data"
   fi
+  [[ -s $(pg_log) ]] && mv -f -- "$(pg_log)" "$(pg_log).prev"
+  if [[ $(id -u) -eq 0 ]]; then touch -- "$(pg_log)" && chown postgres:postgres -- "$(pg_log)"; fi
   say "postgres: starting on $(pg_addr) (wal_level=logical), log $(pg_log)"
   local opts
   opts="-c listen_addresses=$HOST -p $PG_PORT -k $(pg_sock) -c wal_level=logical"
@@ -724,7 +729,20 @@ with_lock() {
   mkdir -p -- "$dir"
   exec 9>"$dir/.lock"
   if ! flock -w 900 9; then die "$svc: timed out waiting for the lock $dir/.lock"; fi
-  "$(svc_prefix "$svc")_$cmd"
+  local p pid
+  p=$(svc_prefix "$svc")
+  if [[ $cmd == start ]] && pid=$("${p}_pid") && ! "${p}_ready" >/dev/null 2>&1; then
+    # ours, but not answering (yet): give it the start timeout, do not start another
+    say "$svc: running (pid $pid) but not answering on $("${p}_url")"
+    wait_until "$svc" "${p}_pid" "${p}_ready" ||
+      die "$svc: pid $pid does not answer; 'scripts/services.sh stop $svc' and start it again"
+  fi
+  local was_running=0
+  "${p}_pid" >/dev/null && was_running=1
+  "${p}_$cmd"
+  if [[ $cmd == start && $was_running == 0 && -n ${FERRY_SERVICES_STARTED_FILE:-} ]]; then
+    echo "$svc" >>"$FERRY_SERVICES_STARTED_FILE"
+  fi
   exec 9>&-
 }
 
