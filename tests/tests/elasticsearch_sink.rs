@@ -134,8 +134,12 @@ impl Es {
         }
     }
 
-    /// Every document of `index` (at most 10,000), by id.
+    /// Every document of `index` (at most 10,000), by id, after a refresh.
     async fn documents(&self, index: &str) -> BTreeMap<String, Value> {
+        let (status, body) = self
+            .call(reqwest::Method::POST, &format!("/{index}/_refresh"), None)
+            .await;
+        assert_eq!(status, 200, "refresh {index}: {body}");
         let (status, body) = self
             .call(
                 reqwest::Method::POST,
@@ -703,4 +707,71 @@ async fn bad_connection_urls_and_enum_values_are_refused_with_the_key_named() {
     }
     let (_, connectors) = api.get("/connectors").await.unwrap();
     assert_eq!(connectors, json!([]), "nothing stored");
+}
+
+#[tokio::test]
+async fn upserts_merge_fields_and_tombstones_delete_documents() {
+    let _shared = SERVER.read().await;
+    let es = Es::require().await;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("es-upsert");
+    let topic = format!("{prefix}-users");
+    create_topic(&topic, 1).await;
+    let record =
+        |key: &str, value: Option<&str>| (Some(key.to_string()), value.map(str::to_string));
+    let records = [
+        record("u1", Some(r#"{"name": "Ada"}"#)),
+        record("u2", Some(r#"{"name": "Bob"}"#)),
+        record("u1", Some(r#"{"email": "ada@example.com"}"#)),
+        record("u2", None),
+        record("u3", Some(r#"{"name": "Cy"}"#)),
+    ];
+    let topic_for_producer = topic.clone();
+    tokio::task::spawn_blocking(move || {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", test_bootstrap())
+            .create()
+            .unwrap();
+        for (key, value) in &records {
+            let mut message =
+                BaseRecord::<str, str>::to(&topic_for_producer).key(key.as_deref().unwrap());
+            if let Some(value) = value {
+                message = message.payload(value.as_str());
+            }
+            producer.send(message).map_err(|(error, _)| error).unwrap();
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+    })
+    .await
+    .unwrap();
+
+    let (_worker, api) = start_worker(dir.path(), &prefix, &[]).await;
+    let name = format!("{prefix}-sink");
+    let config = schemaless_config(
+        &topic,
+        &[
+            ("write.method", "upsert"),
+            ("behavior.on.null.values", "delete"),
+        ],
+    );
+    api.create_connector(&name, config).await.unwrap();
+    wait_until(
+        Duration::from_secs(60),
+        "all five records committed",
+        || async { (committed_total(&api, &name).await == Some(5)).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let documents = es.documents(&topic).await;
+    let expected: BTreeMap<String, Value> = [
+        (
+            "u1".to_string(),
+            json!({"name": "Ada", "email": "ada@example.com"}),
+        ),
+        ("u3".to_string(), json!({"name": "Cy"})),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(documents, expected);
+    es.delete_index(&topic).await;
 }
