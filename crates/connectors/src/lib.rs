@@ -1,10 +1,11 @@
 //! Ferry's connector SDK, record model, converters, built-in connectors and their registry.
 //!
-//! Non-goals: no actors, no Kafka clients, no HTTP here — the runtime in `ferry-actors` drives
-//! connectors; this crate only defines and implements them.
+//! Non-goals: no actors and no Kafka clients here — the runtime in `ferry-actors` drives
+//! connectors; this crate only defines and implements them (connectors talk to their own
+//! external systems, e.g. Elasticsearch over HTTP).
 //!
 //! ```text
-//!  registry::builtin_registry() ── ConnectorFactory (file, datagen, ...)
+//!  registry::builtin_registry() ── ConnectorFactory (file, datagen, elasticsearch, ...)
 //!        │                               ├─ config_def()      → validation, validate endpoint
 //!        │                               ├─ task_configs()    → task configs in the config topic
 //!        │                               └─ create_*_task()   → SourceTask / SinkTask
@@ -13,6 +14,7 @@
 
 pub mod converters;
 pub mod datagen;
+pub mod elasticsearch;
 pub mod file;
 pub mod registry;
 pub mod sdk;
