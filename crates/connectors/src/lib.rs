@@ -14,6 +14,7 @@
 pub mod converters;
 pub mod datagen;
 pub mod file;
+pub mod jdbc;
 pub mod registry;
 pub mod sdk;
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub fn builtin_registry() -> ConnectorRegistry {
     registry.add(crate::file::FileStreamSourceFactory);
     registry.add(crate::file::FileStreamSinkFactory);
     registry.add(crate::datagen::DatagenFactory);
+    registry.add(crate::jdbc::JdbcSinkFactory);
     registry
 }
 
