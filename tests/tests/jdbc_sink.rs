@@ -566,6 +566,15 @@ async fn an_invalid_record_fails_its_task_with_its_position_and_others_keep_runn
     api.create_connector(&format!("{prefix}-bad"), bad)
         .await
         .unwrap();
+    // The same bad records with errors.tolerance=all: only the refused record is skipped.
+    let tolerant_table = format!("{bad_topic}-tolerant");
+    let mut tolerant = upsert_config(&bad_topic);
+    tolerant["tasks.max"] = json!("1");
+    tolerant["errors.tolerance"] = json!("all");
+    tolerant["table.name.format"] = json!("${topic}-tolerant");
+    api.create_connector(&format!("{prefix}-tolerant"), tolerant)
+        .await
+        .unwrap();
     let mut schemaless = upsert_config(&schemaless_topic);
     schemaless["tasks.max"] = json!("1");
     schemaless["value.converter.schemas.enable"] = json!("false");
@@ -580,6 +589,7 @@ async fn an_invalid_record_fails_its_task_with_its_position_and_others_keep_runn
         .await
         .unwrap();
     let trace = task_trace(&failed).unwrap();
+    println!("trace of the bad record: {trace}");
     assert!(
         trace.contains(&format!("topic {bad_topic} partition 0 offset 5"))
             && trace.contains("not-null")
@@ -595,6 +605,7 @@ async fn an_invalid_record_fails_its_task_with_its_position_and_others_keep_runn
         .await
         .unwrap();
     let trace = task_trace(&failed).unwrap();
+    println!("trace of the schemaless record: {trace}");
     assert!(
         trace.contains(&format!("topic {schemaless_topic} partition 0 offset 0"))
             && trace.contains("value.converter.schemas.enable=true"),
@@ -616,8 +627,28 @@ async fn an_invalid_record_fails_its_task_with_its_position_and_others_keep_runn
         .unwrap()
         .1;
     assert!(all_running(&status, 1), "{status}");
-    for topic in [&good_topic, &bad_topic, &schemaless_topic] {
-        drop_table(&client, topic).await;
+    let ids_sql = format!(
+        "SELECT string_agg(id::text, ',' ORDER BY id) FROM {}",
+        quoted(&tolerant_table)
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "every record but the bad one",
+        || async {
+            let row = client.query_one(&ids_sql, &[]).await.ok()?;
+            (row.get::<_, Option<String>>(0).as_deref() == Some("0,1,2,3,4,6,7,8,9")).then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    let status = api
+        .get(&format!("/connectors/{prefix}-tolerant/status"))
+        .await
+        .unwrap()
+        .1;
+    assert!(all_running(&status, 1), "{status}");
+    for table in [&good_topic, &bad_topic, &schemaless_topic, &tolerant_table] {
+        drop_table(&client, table).await;
     }
 }
 

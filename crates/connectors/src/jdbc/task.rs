@@ -191,7 +191,13 @@ impl JdbcSinkTask {
         let rows = client
             .query(
                 sql::TABLE_COLUMNS_SQL,
-                &[&table.schema_opt.as_deref(), &table.name.as_str()],
+                &[
+                    &table
+                        .schema_opt
+                        .as_deref()
+                        .map(|schema| self.catalog_name(schema)),
+                    &self.catalog_name(&table.name),
+                ],
             )
             .await
             .map_err(|error| classify(&error, &format!("failed to read the columns of {table}")))?;
@@ -207,15 +213,30 @@ impl JdbcSinkTask {
 
     async fn run_ddl(&self, statement: &str, table: &TableId) -> Result<(), WriteError> {
         tracing::info!(%table, sql = statement, "changing the table");
-        self.client()?
-            .batch_execute(statement)
-            .await
-            .map_err(|error| {
-                match classify(&error, &format!("failed to create or alter {table}")) {
-                    WriteError::Data(message) => WriteError::User(message),
-                    other => other,
-                }
-            })
+        let Err(error) = self.client()?.batch_execute(statement).await else {
+            return Ok(());
+        };
+        // Tasks of one connector may create or alter the same table at once; IF NOT EXISTS
+        // does not make that safe in PostgreSQL (unique violation in the catalog, duplicate
+        // table or column): retrying finds the table as the other task left it.
+        let concurrent = error
+            .code()
+            .is_some_and(|code| ["23505", "42P07", "42701"].contains(&code.code()));
+        match classify(&error, &format!("failed to create or alter {table}")) {
+            WriteError::Data(message) if concurrent => Err(WriteError::Transient(message)),
+            WriteError::Data(message) => Err(WriteError::User(message)),
+            other => Err(other),
+        }
+    }
+
+    /// Returns `name` as the catalog stores it: PostgreSQL folds unquoted identifiers to
+    /// lower case.
+    fn catalog_name(&self, name: &str) -> String {
+        if self.quoting.quote {
+            name.to_string()
+        } else {
+            name.to_lowercase()
+        }
     }
 
     /// Makes sure `batch.table` has every column of the batch: creates or alters it when
@@ -229,7 +250,10 @@ impl JdbcSinkTask {
             .chain(batch.fields.other_defs.iter())
             .collect();
         if let Some(known) = self.tables.get(table) {
-            if needed.iter().all(|column| known.contains(&column.name)) {
+            if needed
+                .iter()
+                .all(|column| known.contains(&self.catalog_name(&column.name)))
+            {
                 return Ok(());
             }
         }
@@ -252,7 +276,7 @@ impl JdbcSinkTask {
         }
         let missing: Vec<ColumnDef> = needed
             .iter()
-            .filter(|column| !existing.contains(&column.name))
+            .filter(|column| !existing.contains(&self.catalog_name(&column.name)))
             .map(|column| (*column).clone())
             .collect();
         if !missing.is_empty() {
@@ -274,7 +298,10 @@ impl JdbcSinkTask {
             let statement = sql::add_columns_sql(self.quoting, table, &missing);
             self.run_ddl(&statement, table).await?;
             existing = self.query_columns(table).await?;
-            if let Some(column) = missing.iter().find(|c| !existing.contains(&c.name)) {
+            if let Some(column) = missing
+                .iter()
+                .find(|c| !existing.contains(&self.catalog_name(&c.name)))
+            {
                 return Err(WriteError::User(format!(
                     "column {:?} is still missing in {table} after ALTER TABLE",
                     column.name
