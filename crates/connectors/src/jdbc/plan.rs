@@ -3,6 +3,7 @@
 //! key rules, value types), so a bad record is named with its topic, partition and offset
 //! without touching the database.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::config::{InsertMode, JdbcSinkConfig, PkMode, TOPIC_PLACEHOLDER};
@@ -274,4 +275,34 @@ fn row_values(
         values.push(value);
     }
     Ok(values)
+}
+
+/// Splits a batch into statement-sized chunks. For upserts and updates a key appears at most
+/// once per chunk (a later row replaces an earlier one: the same final state, and PostgreSQL
+/// refuses to touch a row twice in one statement).
+pub(crate) fn statement_chunks(batch: &Batch, rows_per_statement: usize) -> Vec<Vec<&Row>> {
+    let dedupe = matches!(batch.operation, Operation::Upsert | Operation::Update);
+    let key_width = batch.fields.pk_defs.len();
+    let mut chunks = Vec::new();
+    let mut chunk: Vec<&Row> = Vec::new();
+    let mut positions: HashMap<String, usize> = HashMap::new();
+    for row in &batch.rows {
+        if dedupe {
+            let key = SqlValue::key_text(&row.values[..key_width]);
+            if let Some(position) = positions.get(&key) {
+                chunk[*position] = row;
+                continue;
+            }
+            positions.insert(key, chunk.len());
+        }
+        chunk.push(row);
+        if chunk.len() >= rows_per_statement {
+            chunks.push(std::mem::take(&mut chunk));
+            positions.clear();
+        }
+    }
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    chunks
 }

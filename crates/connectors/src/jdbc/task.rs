@@ -21,9 +21,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
 
 use super::config::JdbcSinkConfig;
-use super::plan::{plan_writes, Batch, Operation, RecordOrigin, Row};
+use super::plan::{plan_writes, statement_chunks, Batch, Operation, RecordOrigin, Row};
 use super::sql::{self, ColumnDef, Quoting, StatementColumns, TableId};
-use super::values::SqlValue;
 use crate::sdk::{ConnectorError, SinkRecord, SinkTask};
 
 /// PostgreSQL accepts at most this many parameters in one statement.
@@ -444,36 +443,6 @@ async fn execute(
     client.execute(statement, &params).await
 }
 
-/// Splits a batch into statement-sized chunks. For upserts and updates a key appears at most
-/// once per chunk (a later row replaces an earlier one: the same final state, and PostgreSQL
-/// refuses to touch a row twice in one statement).
-fn statement_chunks(batch: &Batch, rows_per_statement: usize) -> Vec<Vec<&Row>> {
-    let dedupe = matches!(batch.operation, Operation::Upsert | Operation::Update);
-    let key_width = batch.fields.pk_defs.len();
-    let mut chunks = Vec::new();
-    let mut chunk: Vec<&Row> = Vec::new();
-    let mut positions: HashMap<String, usize> = HashMap::new();
-    for row in &batch.rows {
-        if dedupe {
-            let key = SqlValue::key_text(&row.values[..key_width]);
-            if let Some(position) = positions.get(&key) {
-                chunk[*position] = row;
-                continue;
-            }
-            positions.insert(key, chunk.len());
-        }
-        chunk.push(row);
-        if chunk.len() >= rows_per_statement {
-            chunks.push(std::mem::take(&mut chunk));
-            positions.clear();
-        }
-    }
-    if !chunk.is_empty() {
-        chunks.push(chunk);
-    }
-    chunks
-}
-
 #[async_trait]
 impl SinkTask for JdbcSinkTask {
     /// Writes `records` in one transaction, retrying transient failures.
@@ -553,78 +522,5 @@ impl SinkTask for JdbcSinkTask {
 
     async fn stop(&mut self) {
         self.disconnect();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::jdbc::config::PkMode;
-    use crate::jdbc::fields::{extract_fields, FieldRules};
-    use crate::sdk::{Schema, SchemaType};
-
-    fn batch(operation: Operation, keys: &[i64]) -> Batch {
-        let schema = Arc::new(Schema::structure(
-            None,
-            vec![
-                ("id", Schema::primitive(SchemaType::Int64)),
-                ("n", Schema::primitive(SchemaType::Int64)),
-            ],
-        ));
-        let pk = vec!["id".to_string()];
-        let rules = FieldRules {
-            pk_mode: PkMode::RecordValue,
-            pk_fields: &pk,
-            fields_whitelist: &[],
-        };
-        let fields = Arc::new(extract_fields(rules, None, Some(&schema)).unwrap());
-        let rows = keys
-            .iter()
-            .enumerate()
-            .map(|(index, key)| Row {
-                values: vec![SqlValue::BigInt(*key), SqlValue::BigInt(index as i64)],
-                origin: RecordOrigin {
-                    topic: "t".to_string(),
-                    partition: 0,
-                    offset: index as i64,
-                },
-            })
-            .collect();
-        Batch {
-            table: TableId {
-                schema_opt: None,
-                name: "t".to_string(),
-            },
-            operation,
-            fields,
-            rows,
-        }
-    }
-
-    fn offsets(chunks: &[Vec<&Row>]) -> Vec<Vec<i64>> {
-        chunks
-            .iter()
-            .map(|chunk| chunk.iter().map(|row| row.origin.offset).collect())
-            .collect()
-    }
-
-    #[test]
-    fn upsert_chunks_keep_the_last_row_per_key() {
-        let upserts = batch(Operation::Upsert, &[1, 2, 1, 3, 2, 4]);
-        assert_eq!(
-            offsets(&statement_chunks(&upserts, 3)),
-            [vec![2, 1, 3], vec![4, 5]]
-        );
-        assert_eq!(
-            offsets(&statement_chunks(&upserts, 100)),
-            [vec![2, 4, 3, 5]]
-        );
-        let inserts = batch(Operation::Insert, &[1, 1, 1]);
-        assert_eq!(
-            offsets(&statement_chunks(&inserts, 2)),
-            [vec![0, 1], vec![2]]
-        );
     }
 }

@@ -8,7 +8,9 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::config::{parse_connection_url, split_table_name_format, JdbcSinkConfig, PkMode};
 use super::fields::{extract_fields, ColumnSource, FieldRules};
-use super::plan::{plan_writes, table_for_topic, Operation};
+use super::plan::{
+    plan_writes, statement_chunks, table_for_topic, Batch, Operation, RecordOrigin, Row,
+};
 use super::sql::{self, ColumnDef, Quoting, StatementColumns, TableId};
 use super::task::{sqlstate_class, SqlStateClass};
 use super::values::{to_sql_value, SqlValue};
@@ -654,4 +656,67 @@ fn task_creation_checks_the_config() {
         .err()
         .expect("upsert without a key is refused");
     assert!(error.message.contains("pk.mode"), "{error}");
+}
+
+fn batch(operation: Operation, keys: &[i64]) -> Batch {
+    let schema = Arc::new(Schema::structure(
+        None,
+        vec![
+            ("id", Schema::primitive(SchemaType::Int64)),
+            ("n", Schema::primitive(SchemaType::Int64)),
+        ],
+    ));
+    let pk = vec!["id".to_string()];
+    let rules = FieldRules {
+        pk_mode: PkMode::RecordValue,
+        pk_fields: &pk,
+        fields_whitelist: &[],
+    };
+    let fields = Arc::new(extract_fields(rules, None, Some(&schema)).unwrap());
+    let rows = keys
+        .iter()
+        .enumerate()
+        .map(|(index, key)| Row {
+            values: vec![SqlValue::BigInt(*key), SqlValue::BigInt(index as i64)],
+            origin: RecordOrigin {
+                topic: "t".to_string(),
+                partition: 0,
+                offset: index as i64,
+            },
+        })
+        .collect();
+    Batch {
+        table: TableId {
+            schema_opt: None,
+            name: "t".to_string(),
+        },
+        operation,
+        fields,
+        rows,
+    }
+}
+
+fn offsets(chunks: &[Vec<&Row>]) -> Vec<Vec<i64>> {
+    chunks
+        .iter()
+        .map(|chunk| chunk.iter().map(|row| row.origin.offset).collect())
+        .collect()
+}
+
+#[test]
+fn upsert_chunks_keep_the_last_row_per_key() {
+    let upserts = batch(Operation::Upsert, &[1, 2, 1, 3, 2, 4]);
+    assert_eq!(
+        offsets(&statement_chunks(&upserts, 3)),
+        [vec![2, 1, 3], vec![4, 5]]
+    );
+    assert_eq!(
+        offsets(&statement_chunks(&upserts, 100)),
+        [vec![2, 4, 3, 5]]
+    );
+    let inserts = batch(Operation::Insert, &[1, 1, 1]);
+    assert_eq!(
+        offsets(&statement_chunks(&inserts, 2)),
+        [vec![0, 1], vec![2]]
+    );
 }
