@@ -440,6 +440,15 @@ fn retries_logged(worker: &FerryProcess) -> usize {
     output.matches("JDBC sink write failed; retrying").count()
 }
 
+/// Counts the worker's "task restart scheduled" log lines for `connector`.
+fn restarts_logged(worker: &FerryProcess, connector: &str) -> usize {
+    let output = format!("{}{}", worker.stdout(), worker.stderr());
+    output
+        .lines()
+        .filter(|line| line.contains("task restart scheduled") && line.contains(connector))
+        .count()
+}
+
 #[tokio::test]
 async fn postgres_down_for_a_while_then_back_the_task_catches_up() {
     let _exclusive = SERVER.write().await;
@@ -462,15 +471,35 @@ async fn postgres_down_for_a_while_then_back_the_task_catches_up() {
     config["retry.backoff.ms"] = json!("1000");
     config["connection.attempts"] = json!("1");
     api.create_connector(&connector, config).await.unwrap();
+    // A second connector gives up on the put after one retry: its task fails with a retriable
+    // error and the worker restarts it (default restart policy: 0.5 s, 1 s, 2 s, 4 s, and FAILED
+    // at the fifth failure within 5 minutes), which delivers the records again from the
+    // committed offset.
+    let restarting = format!("{prefix}-restarting");
+    let restarting_table = format!("{topic}-restarting");
+    let mut config = upsert_config(&topic);
+    config["tasks.max"] = json!("1");
+    config["max.retries"] = json!("1");
+    config["retry.backoff.ms"] = json!("300");
+    config["connection.attempts"] = json!("1");
+    config["table.name.format"] = json!("${topic}-restarting");
+    api.create_connector(&restarting, config).await.unwrap();
     wait_for_rows(&client, &topic, 3_000, Duration::from_secs(60)).await;
+    wait_for_rows(&client, &restarting_table, 3_000, Duration::from_secs(60)).await;
     drop(client);
 
     services_script("stop");
     produce_orders(&producer, &topic, 3_000..6_000).await;
-    // Down "for a while": until the task has failed to write three times.
-    let waited = wait_until(Duration::from_secs(60), "three failed writes", || async {
-        (retries_logged(&worker) >= 3).then_some(())
-    })
+    // Down "for a while": until the first task has failed to write three times and the second
+    // one was restarted by the worker.
+    let waited = wait_until(
+        Duration::from_secs(60),
+        "three failed writes and a task restart",
+        || async {
+            let restarted = restarts_logged(&worker, &restarting) >= 1;
+            (retries_logged(&worker) >= 3 && restarted).then_some(())
+        },
+    )
     .await;
     services_script("start");
     waited.unwrap();
@@ -478,6 +507,8 @@ async fn postgres_down_for_a_while_then_back_the_task_catches_up() {
     let client = pg().await;
     wait_for_rows(&client, &topic, 6_000, Duration::from_secs(90)).await;
     assert_orders(&client, &topic, 6_000).await;
+    wait_for_rows(&client, &restarting_table, 6_000, Duration::from_secs(90)).await;
+    assert_orders(&client, &restarting_table, 6_000).await;
     let (health, _) = api.get("/health").await.unwrap();
     assert_eq!(health, 200, "the worker stays healthy");
     let status = api
@@ -485,7 +516,13 @@ async fn postgres_down_for_a_while_then_back_the_task_catches_up() {
         .await
         .unwrap();
     assert!(all_running(&status, 2), "{status}");
+    let status = api
+        .wait_status(&restarting, Duration::from_secs(30), |s| all_running(s, 1))
+        .await
+        .unwrap();
+    assert!(all_running(&status, 1), "{status}");
     drop_table(&client, &topic).await;
+    drop_table(&client, &restarting_table).await;
 }
 
 fn task_trace(status: &Value) -> Option<String> {
