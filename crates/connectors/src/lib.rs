@@ -16,6 +16,7 @@ pub mod converters;
 pub mod datagen;
 pub mod elasticsearch;
 pub mod file;
+pub mod jdbc;
 pub mod registry;
 pub mod sdk;
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub fn builtin_registry() -> ConnectorRegistry {
     registry.add(crate::file::FileStreamSinkFactory);
     registry.add(crate::datagen::DatagenFactory);
     registry.add(crate::elasticsearch::ElasticsearchSinkFactory);
+    registry.add(crate::jdbc::JdbcSinkFactory);
     registry
 }
 
