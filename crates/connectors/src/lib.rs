@@ -15,6 +15,8 @@ pub mod converters;
 pub mod datagen;
 pub mod file;
 pub mod registry;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod sdk;
 #[cfg(test)]
 mod testing;

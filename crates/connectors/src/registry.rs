@@ -16,6 +16,8 @@ pub fn builtin_registry() -> ConnectorRegistry {
     registry.add(crate::file::FileStreamSourceFactory);
     registry.add(crate::file::FileStreamSinkFactory);
     registry.add(crate::datagen::DatagenFactory);
+    #[cfg(feature = "s3")]
+    registry.add(crate::s3::S3SinkFactory);
     registry
 }
 
