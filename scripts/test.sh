@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # scripts/test.sh - the README's test command (and all that CI runs).
 #
-# Installs what is missing, starts a real Apache Kafka with scripts/kafka.sh, runs
-# cargo fmt --check, cargo clippy -D warnings and the whole test suite against that
-# broker, then stops what it started (also on failure or Ctrl-C).
+# Installs what is missing, starts a real Apache Kafka with scripts/kafka.sh and
+# PostgreSQL, S3 (moto) and OpenSearch with scripts/services.sh, runs cargo fmt
+# --check, cargo clippy -D warnings and the whole test suite against them, then
+# stops what it started (also on failure or Ctrl-C).
 #
 # Environment: FERRY_TEST_BOOTSTRAP (default 127.0.0.1:9092) is passed to the tests.
 set -euo pipefail
@@ -67,11 +68,30 @@ start_kafka() {
   fi
 }
 
+# PostgreSQL, S3 (moto) and OpenSearch for the sink tests, on fixed loopback
+# addresses (see scripts/services.sh). services.sh reports which of them it
+# really started; only those are stopped afterwards (a running one is reused).
+start_services() {
+  local list t0=$SECONDS rc=0 svc here=""
+  list=$(mktemp)
+  step "starting postgres, s3, elasticsearch (those not running yet)"
+  FERRY_SERVICES_STARTED_FILE=$list scripts/services.sh start postgres s3 elasticsearch || rc=$?
+  for svc in $(<"$list"); do
+    started+=("scripts/services.sh stop $svc")
+    here+=" $svc"
+  done
+  rm -f -- "$list"
+  [ "$rc" -eq 0 ] || exit "$rc"
+  step "services ready in $((SECONDS - t0))s (started here:${here:- none}): postgres 127.0.0.1:15432," \
+    "s3 http://127.0.0.1:9000, elasticsearch http://127.0.0.1:9200"
+}
+
 install_prerequisites
 step "grpcurl (for the gRPC script tests)"
 scripts/install-grpcurl.sh
 export PATH="$PATH:$HOME/go/bin"
 start_kafka
+start_services
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
