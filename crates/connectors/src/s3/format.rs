@@ -192,7 +192,10 @@ mod tests {
         let custom = RecordFormat::byte_array(Some("\\r\\n|"), ".raw");
         let mut out = Vec::new();
         custom
-            .append(&record(SchemaAndValue::schemaless(Value::Bytes(b"a".to_vec()))), &mut out)
+            .append(
+                &record(SchemaAndValue::schemaless(Value::Bytes(b"a".to_vec()))),
+                &mut out,
+            )
             .unwrap();
         assert_eq!(out, b"a\r\n|");
         assert_eq!(custom.extension(), ".raw");
@@ -213,7 +216,10 @@ mod tests {
     #[test]
     fn format_classes() {
         assert_eq!(FormatKind::from_class(JSON_FORMAT), Some(FormatKind::Json));
-        assert_eq!(FormatKind::from_class("ByteArrayFormat"), Some(FormatKind::ByteArray));
+        assert_eq!(
+            FormatKind::from_class("ByteArrayFormat"),
+            Some(FormatKind::ByteArray)
+        );
         assert_eq!(
             FormatKind::from_class("io.confluent.connect.s3.format.avro.AvroFormat"),
             None

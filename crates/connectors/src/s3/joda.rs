@@ -169,11 +169,7 @@ fn format_field(out: &mut String, letter: char, count: usize, time: &DateTime<Tz
         'x' if count == 2 => pad(out, i64::from(time.iso_week().year()).rem_euclid(100), 2),
         'x' => pad(out, i64::from(time.iso_week().year()), count),
         'w' => pad(out, i64::from(time.iso_week().week()), count),
-        'e' => pad(
-            out,
-            i64::from(time.weekday().number_from_monday()),
-            count,
-        ),
+        'e' => pad(out, i64::from(time.weekday().number_from_monday()), count),
         'E' => text(
             out,
             WEEKDAYS[time.weekday().num_days_from_monday() as usize],
@@ -197,7 +193,11 @@ fn format_field(out: &mut String, letter: char, count: usize, time: &DateTime<Tz
         'S' => {
             // Fraction of second, truncated to `count` digits (Joda pads milliseconds).
             let millis = format!("{:03}", time.timestamp_subsec_millis());
-            let digits: String = millis.chars().chain(std::iter::repeat('0')).take(count).collect();
+            let digits: String = millis
+                .chars()
+                .chain(std::iter::repeat('0'))
+                .take(count)
+                .collect();
             out.push_str(&digits);
         }
         'z' => {
@@ -259,9 +259,10 @@ mod tests {
 
     #[test]
     fn formats_every_field() {
-        let pattern =
-            JodaPattern::parse("G C yy yyyy xxxx-'W'ww-e E EEEE D MMM MMMM M d a K h H k m s SSS z ZZ Z ZZZ")
-                .unwrap();
+        let pattern = JodaPattern::parse(
+            "G C yy yyyy xxxx-'W'ww-e E EEEE D MMM MMMM M d a K h H k m s SSS z ZZ Z ZZZ",
+        )
+        .unwrap();
         assert_eq!(
             pattern.format(&at("Europe/Paris", T)),
             "AD 20 24 2024 2024-W10-2 Tue Tuesday 65 Mar March 3 5 AM 8 8 8 8 8 9 123 CET +01:00 +0100 Europe/Paris"

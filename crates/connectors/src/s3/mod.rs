@@ -105,10 +105,7 @@ fn check_format_class(raw: &str) -> Result<(), String> {
 fn check_partitioner_class(raw: &str) -> Result<(), String> {
     match PartitionerKind::from_class(raw) {
         Some(_) => Ok(()),
-        None => Err(format!(
-            "Ferry supports {}",
-            PartitionerKind::class_list()
-        )),
+        None => Err(format!("Ferry supports {}", PartitionerKind::class_list())),
     }
 }
 
@@ -408,7 +405,8 @@ impl Reader<'_> {
     }
 
     fn size(&self, key: &str) -> Result<usize, InvalidConfig> {
-        usize::try_from(self.long(key)?).map_err(|_| InvalidConfig::new(key, "must not be negative"))
+        usize::try_from(self.long(key)?)
+            .map_err(|_| InvalidConfig::new(key, "must not be negative"))
     }
 
     fn boolean(&self, key: &str) -> Result<bool, InvalidConfig> {
@@ -470,11 +468,13 @@ impl S3SinkConfig {
         )
         .map_err(|reason| InvalidConfig::new(TIMESTAMP_EXTRACTOR_CONFIG, reason))?;
         let format = match FormatKind::from_class(read.string(FORMAT_CLASS_CONFIG)?) {
-            Some(FormatKind::Json) => RecordFormat::json(if read.is(JSON_DECIMAL_FORMAT_CONFIG, "NUMERIC") {
-                DecimalFormat::Numeric
-            } else {
-                DecimalFormat::Base64
-            }),
+            Some(FormatKind::Json) => {
+                RecordFormat::json(if read.is(JSON_DECIMAL_FORMAT_CONFIG, "NUMERIC") {
+                    DecimalFormat::Numeric
+                } else {
+                    DecimalFormat::Base64
+                })
+            }
             Some(FormatKind::ByteArray) => RecordFormat::byte_array(
                 config.get(BYTEARRAY_SEPARATOR_CONFIG),
                 config.get(BYTEARRAY_EXTENSION_CONFIG).unwrap_or(".bin"),
@@ -482,7 +482,11 @@ impl S3SinkConfig {
             None => {
                 return Err(InvalidConfig::new(
                     FORMAT_CLASS_CONFIG,
-                    format!("Ferry supports {} and {}", format::JSON_FORMAT, format::BYTE_ARRAY_FORMAT),
+                    format!(
+                        "Ferry supports {} and {}",
+                        format::JSON_FORMAT,
+                        format::BYTE_ARRAY_FORMAT
+                    ),
                 ))
             }
         };

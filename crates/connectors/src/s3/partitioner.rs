@@ -80,7 +80,11 @@ impl TimestampExtractor {
     /// The reason, for an unknown extractor.
     pub(crate) fn from_config(extractor: &str, field: &str) -> Result<Self, String> {
         // `Record`, or Confluent's class `...TimeBasedPartitioner$RecordTimestampExtractor`.
-        let simple = extractor.trim().rsplit(['.', '$']).next().unwrap_or_default();
+        let simple = extractor
+            .trim()
+            .rsplit(['.', '$'])
+            .next()
+            .unwrap_or_default();
         let simple = simple.strip_suffix("TimestampExtractor").unwrap_or(simple);
         match simple.to_ascii_lowercase().as_str() {
             "wallclock" => Ok(TimestampExtractor::Wallclock),
@@ -104,14 +108,17 @@ impl TimestampExtractor {
     pub(crate) fn extract(&self, record: &SinkRecord, now_ms: i64) -> Result<i64, String> {
         match self {
             TimestampExtractor::Wallclock => Ok(now_ms),
-            TimestampExtractor::Record => record
-                .timestamp
-                .ok_or_else(|| "the record has no timestamp (timestamp.extractor=Record)".to_string()),
+            TimestampExtractor::Record => record.timestamp.ok_or_else(|| {
+                "the record has no timestamp (timestamp.extractor=Record)".to_string()
+            }),
             TimestampExtractor::RecordField(path) => {
                 let mut value = &record.value.value;
                 for name in path {
                     value = field_of(value, name).ok_or_else(|| {
-                        format!("the value has no field \"{}\" (timestamp.field)", path.join("."))
+                        format!(
+                            "the value has no field \"{}\" (timestamp.field)",
+                            path.join(".")
+                        )
                     })?;
                 }
                 timestamp_of(value).ok_or_else(|| {
@@ -190,7 +197,10 @@ impl Partitioner {
             ));
         }
         if path_format.trim().is_empty() {
-            return Err((super::PATH_FORMAT_CONFIG, "Path format cannot be empty".to_string()));
+            return Err((
+                super::PATH_FORMAT_CONFIG,
+                "Path format cannot be empty".to_string(),
+            ));
         }
         let pattern = JodaPattern::parse(path_format)
             .map_err(|reason| (super::PATH_FORMAT_CONFIG, reason))?;
@@ -229,7 +239,8 @@ impl Partitioner {
                 let out_of_range = || format!("timestamp {timestamp_ms} is out of range");
                 let instant = instant_in(*zone, timestamp_ms).ok_or_else(out_of_range)?;
                 let offset_ms = i64::from(instant.offset().fix().local_minus_utc()) * 1000;
-                let bucket_local = (timestamp_ms + offset_ms).div_euclid(*duration_ms) * duration_ms;
+                let bucket_local =
+                    (timestamp_ms + offset_ms).div_euclid(*duration_ms) * duration_ms;
                 let naive = DateTime::from_timestamp_millis(bucket_local)
                     .ok_or_else(out_of_range)?
                     .naive_utc();
@@ -237,9 +248,9 @@ impl Partitioner {
                     Some(start) => start,
                     // The bucket starts in a daylight-saving gap: use the offset before it, as
                     // Joda's lenient local-to-UTC conversion does.
-                    None => zone.from_utc_datetime(
-                        &(naive - chrono::Duration::milliseconds(offset_ms)),
-                    ),
+                    None => {
+                        zone.from_utc_datetime(&(naive - chrono::Duration::milliseconds(offset_ms)))
+                    }
                 };
                 Ok(pattern.format(&start))
             }
@@ -261,9 +272,9 @@ pub(crate) fn parse_zone(timezone: &str) -> Result<Tz, String> {
     if timezone.is_empty() {
         return Err("Timezone cannot be empty".to_string());
     }
-    timezone
-        .parse::<Tz>()
-        .map_err(|_| format!("unknown time zone \"{timezone}\": use an IANA id such as UTC or Europe/Paris"))
+    timezone.parse::<Tz>().map_err(|_| {
+        format!("unknown time zone \"{timezone}\": use an IANA id such as UTC or Europe/Paris")
+    })
 }
 
 #[cfg(test)]
@@ -366,7 +377,9 @@ mod tests {
             Some(PartitionerKind::TimeBased)
         );
         assert_eq!(
-            PartitionerKind::from_class("io.confluent.connect.storage.partitioner.FieldPartitioner"),
+            PartitionerKind::from_class(
+                "io.confluent.connect.storage.partitioner.FieldPartitioner"
+            ),
             None
         );
     }
@@ -389,10 +402,16 @@ mod tests {
                 Value::Map(vec![(Value::String("ts".into()), ts)]),
             )])
         };
-        assert_eq!(field.extract(&record(None, nested(Value::Int64(77))), now), Ok(77));
+        assert_eq!(
+            field.extract(&record(None, nested(Value::Int64(77))), now),
+            Ok(77)
+        );
         assert_eq!(
             field.extract(
-                &record(None, nested(Value::String("2024-03-05T07:08:09.123Z".into()))),
+                &record(
+                    None,
+                    nested(Value::String("2024-03-05T07:08:09.123Z".into()))
+                ),
                 now
             ),
             Ok(1_709_622_489_123)

@@ -48,7 +48,10 @@ pub(crate) fn build_store(config: &S3SinkConfig) -> Result<Arc<dyn ObjectStore>,
             .with_secret_access_key(secret);
     }
     let store = builder.build().map_err(|error| {
-        ConnectorError::user(format!("invalid S3 settings for bucket {}: {error}", config.bucket))
+        ConnectorError::user(format!(
+            "invalid S3 settings for bucket {}: {error}",
+            config.bucket
+        ))
     })?;
     Ok(Arc::new(store))
 }
@@ -57,7 +60,9 @@ pub(crate) fn build_store(config: &S3SinkConfig) -> Result<Arc<dyn ObjectStore>,
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 struct OpenUpload {
@@ -97,7 +102,9 @@ impl Uploader {
             );
         }
         let Some(open) = self.multipart.get_mut(&key) else {
-            return Err(ConnectorError::internal("multipart upload missing after start"));
+            return Err(ConnectorError::internal(
+                "multipart upload missing after start",
+            ));
         };
         let part = open.upload.put_part(PutPayload::from(bytes));
         open.in_flight.push_back(tokio::spawn(part));
@@ -232,7 +239,10 @@ impl S3SinkTask {
             if self.config.ignore_null_values {
                 return Ok(false);
             }
-            return Err("null (tombstone) values are not writeable with behavior.on.null.values=fail".to_string());
+            return Err(
+                "null (tombstone) values are not writeable with behavior.on.null.values=fail"
+                    .to_string(),
+            );
         }
         let time_ms = if self.config.needs_record_time() {
             self.config.extractor.extract(record, now_ms)?

@@ -127,8 +127,12 @@ impl PartitionWriter {
         record: WrittenRecord<'_>,
         steps: &mut Vec<UploadStep>,
     ) {
-        if self.time_rotation_due(policy, Some(record.encoded_partition), record.time_ms, record.now_ms)
-        {
+        if self.time_rotation_due(
+            policy,
+            Some(record.encoded_partition),
+            record.time_ms,
+            record.now_ms,
+        ) {
             self.close_all(steps);
         }
         if self.record_count == 0 {
@@ -171,8 +175,8 @@ impl PartitionWriter {
         now_ms: i64,
         steps: &mut Vec<UploadStep>,
     ) {
-        let record_time_rotation = policy.wallclock_time
-            && self.time_rotation_due(policy, None, now_ms, now_ms);
+        let record_time_rotation =
+            policy.wallclock_time && self.time_rotation_due(policy, None, now_ms, now_ms);
         let scheduled = self.scheduled_rotation_due(now_ms);
         if self.record_count > 0 && (record_time_rotation || scheduled) {
             self.close_all(steps);
@@ -192,7 +196,10 @@ impl PartitionWriter {
 
     /// Returns the keys of the open objects (to abort their multipart uploads).
     pub(crate) fn open_keys(&self) -> Vec<String> {
-        self.open.values().map(|object| object.key.clone()).collect()
+        self.open
+            .values()
+            .map(|object| object.key.clone())
+            .collect()
     }
 
     fn time_rotation_due(
@@ -207,9 +214,8 @@ impl PartitionWriter {
         }
         let periodic = match (policy.rotate_interval_ms, self.base_time_opt) {
             (Some(interval), Some(base)) => {
-                let partition_changed = encoded_opt.is_some_and(|encoded| {
-                    self.current_encoded_opt.as_deref() != Some(encoded)
-                });
+                let partition_changed = encoded_opt
+                    .is_some_and(|encoded| self.current_encoded_opt.as_deref() != Some(encoded));
                 time_ms.saturating_sub(base) >= interval || partition_changed
             }
             _ => false,
@@ -255,7 +261,9 @@ pub(crate) fn next_scheduled_rotation(now_ms: i64, interval_ms: i64, zone: Tz) -
     let offset_ms = zone
         .timestamp_millis_opt(now_ms)
         .single()
-        .map_or(0, |time| i64::from(time.offset().fix().local_minus_utc()) * 1000);
+        .map_or(0, |time| {
+            i64::from(time.offset().fix().local_minus_utc()) * 1000
+        });
     let local = now_ms + offset_ms;
     let day_start = local - local.rem_euclid(DAY_MS);
     let steps = (local - day_start) / interval_ms + 1;
@@ -324,7 +332,11 @@ mod tests {
             "t/year=2024/t_0_7.bin"
         );
         assert_eq!(
-            ObjectNaming { topics_dir: "data/kafka/".into(), ..naming() }.object_key("t", "partition=0", 0, 12_345_678_901),
+            ObjectNaming {
+                topics_dir: "data/kafka/".into(),
+                ..naming()
+            }
+            .object_key("t", "partition=0", 0, 12_345_678_901),
             "data/kafka/t/partition=0/t+0+12345678901.json"
         );
     }
@@ -334,7 +346,13 @@ mod tests {
         let mut writer = PartitionWriter::new("t", 2);
         let mut steps = Vec::new();
         for offset in 100..107 {
-            writer.write(&policy(3), &naming(), usize::MAX, record(offset, 0), &mut steps);
+            writer.write(
+                &policy(3),
+                &naming(),
+                usize::MAX,
+                record(offset, 0),
+                &mut steps,
+            );
         }
         assert_eq!(
             finished(&steps),
@@ -345,7 +363,10 @@ mod tests {
         );
         // Record 106 waits in an open object: only the end of the last object may be committed.
         assert_eq!(writer.committable(107), Some(106));
-        assert_eq!(writer.open_keys(), vec!["topics/t/partition=2/t+2+0000000106.json"]);
+        assert_eq!(
+            writer.open_keys(),
+            vec!["topics/t/partition=2/t+2+0000000106.json"]
+        );
     }
 
     #[test]
@@ -382,8 +403,20 @@ mod tests {
         rotating.rotate_interval_ms = Some(1_000);
         let mut writer = PartitionWriter::new("t", 2);
         let mut steps = Vec::new();
-        for (offset, time) in [(0, 10_000), (1, 10_500), (2, 10_999), (3, 11_000), (4, 11_100)] {
-            writer.write(&rotating, &naming(), usize::MAX, record(offset, time), &mut steps);
+        for (offset, time) in [
+            (0, 10_000),
+            (1, 10_500),
+            (2, 10_999),
+            (3, 11_000),
+            (4, 11_100),
+        ] {
+            writer.write(
+                &rotating,
+                &naming(),
+                usize::MAX,
+                record(offset, time),
+                &mut steps,
+            );
         }
         assert_eq!(
             finished(&steps),
@@ -468,7 +501,13 @@ mod tests {
         rotating.wallclock_time = true;
         let mut writer = PartitionWriter::new("t", 2);
         let mut steps = Vec::new();
-        writer.write(&rotating, &naming(), usize::MAX, record(0, 5_000), &mut steps);
+        writer.write(
+            &rotating,
+            &naming(),
+            usize::MAX,
+            record(0, 5_000),
+            &mut steps,
+        );
         writer.rotate_if_due(&rotating, 5_999, &mut steps);
         assert!(steps.is_empty());
         writer.rotate_if_due(&rotating, 6_000, &mut steps);
