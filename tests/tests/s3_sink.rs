@@ -113,7 +113,7 @@ async fn read_objects(store: &AmazonS3, topic: &str) -> Option<Vec<SinkObject>> 
             lines,
         });
     }
-    objects.sort_by(|a, b| (a.partition, a.start_offset).cmp(&(b.partition, b.start_offset)));
+    objects.sort_by_key(|object| (object.partition, object.start_offset));
     Some(objects)
 }
 
