@@ -318,6 +318,16 @@ impl S3SinkFactory {
     }
 }
 
+/// A secret value: `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(pub(crate) String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("[hidden]")
+    }
+}
+
 /// A validated S3 sink configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct S3SinkConfig {
@@ -325,7 +335,8 @@ pub(crate) struct S3SinkConfig {
     pub(crate) region: String,
     pub(crate) endpoint_opt: Option<String>,
     pub(crate) path_style: bool,
-    pub(crate) access_key_opt: Option<(String, String)>,
+    /// `aws.access.key.id` and `aws.secret.access.key`.
+    pub(crate) access_key_opt: Option<(String, Secret)>,
     pub(crate) part_size: usize,
     pub(crate) part_retries: usize,
     pub(crate) retry_backoff: Duration,
@@ -498,7 +509,7 @@ impl S3SinkConfig {
             read.optional(ACCESS_KEY_ID_CONFIG),
             read.optional(SECRET_ACCESS_KEY_CONFIG),
         ) {
-            (Some(id), Some(secret)) => Some((id, secret)),
+            (Some(id), Some(secret)) => Some((id, Secret(secret))),
             (None, None) => None,
             (Some(_), None) => {
                 return Err(InvalidConfig::new(

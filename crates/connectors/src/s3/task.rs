@@ -45,7 +45,7 @@ pub(crate) fn build_store(config: &S3SinkConfig) -> Result<Arc<dyn ObjectStore>,
     if let Some((id, secret)) = &config.access_key_opt {
         builder = builder
             .with_access_key_id(id)
-            .with_secret_access_key(secret);
+            .with_secret_access_key(&secret.0);
     }
     let store = builder.build().map_err(|error| {
         ConnectorError::user(format!(

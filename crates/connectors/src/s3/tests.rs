@@ -153,6 +153,14 @@ fn cross_key_problems_name_their_key() {
     let found = problems(&[("rotate.schedule.interval.ms", "60000")]);
     assert_eq!(found[0].0, TIMEZONE_CONFIG, "{found:?}");
     assert!(found[0].1.contains("scheduled file rotation"), "{found:?}");
+    let with_keys = parsed(&[
+        ("aws.access.key.id", "AKID"),
+        ("aws.secret.access.key", "s3cr3t"),
+    ]);
+    assert!(
+        !format!("{with_keys:?}").contains("s3cr3t"),
+        "Debug shows no secret"
+    );
     let found = problems(&[("aws.access.key.id", "AKID")]);
     assert_eq!(found[0].0, SECRET_ACCESS_KEY_CONFIG, "{found:?}");
     assert_eq!(
