@@ -74,6 +74,7 @@ struct SinkObject {
     partition: i32,
     start_offset: i64,
     last_modified: std::time::SystemTime,
+    e_tag: String,
     lines: Vec<Value>,
 }
 
@@ -110,6 +111,7 @@ async fn read_objects(store: &AmazonS3, topic: &str) -> Option<Vec<SinkObject>> 
             partition,
             start_offset: parts[2].parse().unwrap(),
             last_modified: meta.last_modified.into(),
+            e_tag: meta.e_tag.clone().unwrap_or_default(),
             lines,
         });
     }
@@ -343,6 +345,47 @@ async fn ten_thousand_records_land_in_objects_named_by_offset() {
         .unwrap()
         .1;
     assert!(all_running(&status, 1), "{status}");
+}
+
+#[tokio::test]
+async fn an_object_bigger_than_a_part_goes_up_as_a_multipart_upload() {
+    let url = s3_url();
+    require_s3(&url).await;
+    let prefix = unique_name("s3big");
+    let bucket = unique_name("ferry-big").replace('_', "-");
+    create_bucket(&url, &bucket).await;
+    let topic = format!("{prefix}-orders");
+    create_topic(&topic, 1).await;
+    // ~46 bytes a line: 130,000 records make one object of ~6 MB, more than the 5 MiB part.
+    let count = 130_000;
+    produce(&topic, 0..count, 1, None);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_worker, api) = start_worker(dir.path(), &prefix, &[]).await;
+    let connector = format!("{prefix}-s3");
+    let mut config = sink_config(&topic, &bucket, &url, 130_000);
+    config["s3.part.size"] = json!("5242880");
+    api.create_connector(&connector, config).await.unwrap();
+    let store = store(&url, &bucket);
+    let objects = wait_for_lines(&store, &topic, 130_000, Duration::from_secs(180)).await;
+    assert_eq!(objects.len(), 1);
+    assert_eq!(
+        check_objects(&objects, |id| (0, id)),
+        (0..count).collect::<Vec<i64>>()
+    );
+    // S3 (and moto) give a multipart object the ETag `<md5 of the part md5s>-<parts>`.
+    assert!(
+        objects[0].e_tag.trim_matches('"').ends_with("-2"),
+        "ETag {}",
+        objects[0].e_tag
+    );
+    wait_committed(
+        &api,
+        &connector,
+        &BTreeMap::from([(0, count)]),
+        Duration::from_secs(30),
+    )
+    .await;
 }
 
 #[tokio::test]
