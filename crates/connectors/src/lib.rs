@@ -18,6 +18,8 @@ pub mod elasticsearch;
 pub mod file;
 pub mod jdbc;
 pub mod registry;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod sdk;
 #[cfg(test)]
 mod testing;

@@ -18,6 +18,8 @@ pub fn builtin_registry() -> ConnectorRegistry {
     registry.add(crate::datagen::DatagenFactory);
     registry.add(crate::elasticsearch::ElasticsearchSinkFactory);
     registry.add(crate::jdbc::JdbcSinkFactory);
+    #[cfg(feature = "s3")]
+    registry.add(crate::s3::S3SinkFactory);
     registry
 }
 
