@@ -1,120 +1,171 @@
 #!/usr/bin/env bash
-# scripts/bench.sh [--quick] [--count N] - Ferry's throughput against raw librdkafka, in one run on
-# the same broker and machine, printed as a table.
+# scripts/bench.sh [--quick] [--count N] [--json FILE] [--plot FILE.png] [--no-sinks]
+#                  [--no-kafka-connect] [--no-failover]
 #
-#   raw produce / raw consume   librdkafka (BaseProducer with Ferry's producer settings, BaseConsumer)
-#   ferry source                FileStreamSource -> Kafka (file of N lines of ~100 bytes)
-#   ferry sink                  Kafka -> FileStreamSink (the topic raw produce wrote)
+# Ferry against raw librdkafka and Apache Kafka Connect 4.3.1, in one run on the same broker and
+# machine; prints markdown tables (stdout; progress on stderr).
 #
-# Both Ferry pipelines use StringConverter so the bytes on the wire match the raw rows. Times are
-# from the connector's creation to the last record in the topic / line in the file, so they include
-# task start-up (and the sink's consumer-group join, as the raw consumer's time does).
+#   raw librdkafka produce / consume   N records of 100 bytes (ferry-bench: a BaseProducer with
+#                                      Ferry's producer settings, a BaseConsumer)
+#   FileStreamSource -> Kafka          a file of the same N lines, for Ferry and for Kafka Connect
+#   Kafka -> FileStreamSink            the topic raw produce wrote, for Ferry and for Kafka Connect
+#   Kafka -> <sink>                    every scripts/bench/sink-*.sh, against the Ferry worker,
+#                                      with N/10 records (--no-sinks skips them)
+#   idle RSS, start-to-ready           one Ferry worker, one Kafka Connect worker
+#   failover after kill -9             two workers of each system, default settings and
+#                                      scheduled.rebalance.max.delay.ms=0
+#
+# N is 1,000,000 (--quick: 200,000, and the Kafka Connect failover with default settings, which
+# waits scheduled.rebalance.max.delay.ms = 300 s by design, is skipped; the whole --quick run
+# takes under 10 minutes on 2 cores). --json FILE writes the figures (keys ratios, rss_mb,
+# ready_s, failover_s, rows, ...); --plot FILE.png draws them (matplotlib, installed with pip into
+# a venv under ~/.cache/ferry on first use).
+#
+# How each figure is taken (scripts/bench/bench.py):
+#  - Both systems run with their default settings, StringConverter for keys and values (the bytes
+#    on the wire are the raw rows'), the same worker properties (bootstrap.servers, group.id,
+#    listeners, the three storage topics unique to the run with replication factor 1) and the
+#    connectors' default configs (FileStreamSource batch.size is 2000 in both).
+#  - Pipeline seconds run from the POST /connectors until the topic holds N records (source) or
+#    the file has N lines (sink): they include task start-up and the sink's consumer-group join,
+#    as the raw consumer's time does.
+#  - Kafka Connect: org.apache.kafka.connect.cli.ConnectDistributed from the Maven Central jars
+#    connect-runtime, connect-file and connect-json 4.3.1 (+ their dependencies, fetched with mvn
+#    into ~/.cache/ferry/connect-4.3.1/lib on first use), with the official start script's JVM
+#    flags: -Xms256M -Xmx2G (KAFKA_HEAP_OPTS of connect-distributed.sh; FERRY_BENCH_CONNECT_HEAP_OPTS
+#    overrides) and kafka-run-class.sh's G1 flags; log level INFO, as released.
+#  - Ready: seconds from spawning the process until GET / answers 200 (and GET /health, both
+#    systems' "worker has completed startup"). Idle RSS: VmRSS of the worker process (the JVM for
+#    Kafka Connect) after /health = 200, sampled every 0.5 s until 6 samples are within 2 %.
+#  - Failover: two workers, FileStreamSink with tasks.max=2 over a 2-partition topic, a task on
+#    each; kill -9 of the second worker; seconds until both tasks are RUNNING on the survivor
+#    (GET /connectors/<c>/status on the survivor, every 100 ms; cap 60 s, 360 s for Kafka
+#    Connect's default settings).
+#  - Sink scripts: scripts/bench/sink-<name>.sh gets FERRY_URL, BOOTSTRAP, COUNT and FERRY_BENCH
+#    and prints one line `<label>\t<records>\t<seconds>`; a `# bench-service: NAME` line in it
+#    makes this script run `scripts/services.sh start NAME` first (when services.sh exists). A
+#    script that fails gives a row "skipped: <its last stderr line>".
+#
+# Starts Kafka with scripts/kafka.sh when it is not running (and stops it at the end only then).
+# Every process it starts is stopped by pid on exit or Ctrl-C; the run's topics are deleted.
+# Environment: FERRY_BOOTSTRAP (default 127.0.0.1:9092), FERRY_CACHE_DIR (default ~/.cache/ferry),
+# CARGO_TARGET_DIR, FERRY_JAVA (default /usr/bin/java).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-COUNT=1000000
-SIZE=100
+
+readonly CONNECT_VERSION=4.3.1
+readonly LOG4J_VERSION=2.26.1
+readonly SLF4J_VERSION=2.0.20
+readonly CONNECT_ARTIFACTS=(
+  "org.apache.kafka:connect-runtime:${CONNECT_VERSION}"
+  "org.apache.kafka:connect-file:${CONNECT_VERSION}"
+  "org.apache.kafka:connect-json:${CONNECT_VERSION}"
+  "org.slf4j:slf4j-api:${SLF4J_VERSION}"
+  "org.apache.logging.log4j:log4j-api:${LOG4J_VERSION}"
+  "org.apache.logging.log4j:log4j-core:${LOG4J_VERSION}"
+  "org.apache.logging.log4j:log4j-slf4j2-impl:${LOG4J_VERSION}"
+)
+readonly DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+readonly CACHE=${FERRY_CACHE_DIR:-$HOME/.cache/ferry}
+readonly CONNECT_HOME=$CACHE/connect-$CONNECT_VERSION
+readonly VENV=$CACHE/bench-venv
+
+say() { printf 'bench.sh: %s\n' "$*" >&2; }
+die() { printf 'bench.sh: error: %s\n' "$*" >&2; exit 1; }
+usage() { sed -n '2,3p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}/usage: /;2s/^usage: /       /' >&2; exit 2; }
+
+plot=0
+connect=1
+args=("$@")
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) COUNT=200000 ;;
-    --count) COUNT=$2; shift ;;
-    *) echo "usage: scripts/bench.sh [--quick] [--count N]" >&2; exit 2 ;;
+    --quick | --no-sinks | --no-failover) ;;
+    --no-kafka-connect) connect=0 ;;
+    --count | --json) [ $# -ge 2 ] || usage; shift ;;
+    --plot) [ $# -ge 2 ] || usage; plot=1; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) usage ;;
   esac
   shift
 done
 
-say() { printf 'bench.sh: %s\n' "$*"; }
-BOOTSTRAP=${FERRY_BENCH_BOOTSTRAP:-127.0.0.1:9092}
-WORK=$(mktemp -d /tmp/ferry-bench.XXXXXX)
-RUN=bench-$(date +%s)
 started_kafka=0
-worker_pid=
-
+tmp_dirs=()
 cleanup() {
-  if [ -n "$worker_pid" ] && kill -0 "$worker_pid" 2>/dev/null; then
-    kill -TERM "$worker_pid" 2>/dev/null || true
-    wait "$worker_pid" 2>/dev/null || true
+  local dir
+  for dir in "${tmp_dirs[@]+"${tmp_dirs[@]}"}"; do rm -rf -- "$dir"; done
+  if [ "$started_kafka" = 1 ]; then
+    say "stopping the Kafka this run started"
+    scripts/kafka.sh stop >&2 || true
   fi
-  if [ "$started_kafka" = 1 ]; then scripts/kafka.sh stop >/dev/null || true; fi
-  rm -rf "$WORK"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
+# The Kafka Connect 4.3.1 worker jars, fetched once with mvn into $CONNECT_HOME/lib (built in a
+# temporary directory and moved into place, so an interrupted download leaves no half lib).
+connect_jars() {
+  local lib=$CONNECT_HOME/lib stamp
+  stamp=$(printf '%s\n' "${CONNECT_ARTIFACTS[@]}")
+  if [ -f "$lib/.artifacts" ] && [ "$(<"$lib/.artifacts")" = "$stamp" ]; then return; fi
+  command -v mvn >/dev/null || die "mvn not found (apt-get install -y maven)"
+  mkdir -p -- "$CONNECT_HOME"
+  local tmp a g art v
+  tmp=$(mktemp -d "$CONNECT_HOME/.lib.tmp.XXXXXX")
+  tmp_dirs+=("$tmp")
+  {
+    echo '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+    echo "<!-- generated by ferry scripts/bench.sh: a Kafka Connect $CONNECT_VERSION worker -->"
+    echo '<groupId>local.ferry</groupId><artifactId>connect-bench</artifactId><version>1</version>'
+    echo '<packaging>pom</packaging><dependencies>'
+    for a in "${CONNECT_ARTIFACTS[@]}"; do
+      IFS=: read -r g art v <<<"$a"
+      echo "<dependency><groupId>$g</groupId><artifactId>$art</artifactId><version>$v</version></dependency>"
+    done
+    echo '</dependencies></project>'
+  } >"$tmp/pom.xml"
+  say "downloading the Kafka Connect $CONNECT_VERSION jars with mvn (first use) into $lib"
+  if ! mvn -q -B -f "$tmp/pom.xml" "$DEPENDENCY_PLUGIN:copy-dependencies" \
+      -DoutputDirectory="$tmp/lib" -DincludeScope=runtime </dev/null >"$tmp/mvn.log" 2>&1; then
+    cat -- "$tmp/mvn.log" >&2
+    die "mvn failed to fetch the Kafka Connect jars (output above)"
+  fi
+  [ -f "$tmp/lib/connect-runtime-$CONNECT_VERSION.jar" ] || die "mvn finished but connect-runtime is missing"
+  echo "$stamp" >"$tmp/lib/.artifacts"
+  [ -e "$lib" ] && mv -T -- "$lib" "$tmp/old"
+  mv -T -- "$tmp/lib" "$lib"
+  say "$(find "$lib" -name '*.jar' | wc -l) jars in $lib"
+}
+
+# A Python venv with matplotlib for --plot (pip, first use only).
+plot_python() {
+  if [ -f "$VENV/.ready" ] && "$VENV/bin/python" -c 'import matplotlib' 2>/dev/null; then return; fi
+  say "installing matplotlib into $VENV (first use)"
+  rm -rf -- "$VENV"
+  python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install -y python3-venv)"
+  "$VENV/bin/python" -m pip install -q matplotlib >&2 || die "pip install matplotlib failed"
+  touch "$VENV/.ready"
+}
+
+command -v python3 >/dev/null || die "python3 not found"
 say "building release binaries (ferry, ferry-bench)"
 cargo build --release --quiet -p ferry-server -p ferry-tests --bins
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
-FERRY=$TARGET_DIR/release/ferry
-BENCH=$TARGET_DIR/release/ferry-bench
-
-if ! scripts/kafka.sh status >/dev/null 2>&1; then
+export FERRY_BIN=$TARGET_DIR/release/ferry FERRY_BENCH=$TARGET_DIR/release/ferry-bench
+if [ "$connect" = 1 ]; then
+  [ -x "${FERRY_JAVA:-/usr/bin/java}" ] || die "java not found (apt-get install -y openjdk-17-jre-headless)"
+  connect_jars
+  export FERRY_CONNECT_LIB=$CONNECT_HOME/lib
+fi
+if [ "$plot" = 1 ]; then
+  plot_python
+  export FERRY_BENCH_PLOT_PYTHON=$VENV/bin/python
+fi
+if [ -z "${FERRY_BOOTSTRAP:-}" ] && ! scripts/kafka.sh status >/dev/null 2>&1; then
   say "starting Kafka"
-  scripts/kafka.sh start >/dev/null
+  scripts/kafka.sh start >&2
   started_kafka=1
 fi
-
-say "raw produce: $COUNT records of $SIZE bytes"
-raw_produce=$($BENCH produce "$BOOTSTRAP" "$RUN-raw" "$COUNT" "$SIZE")
-say "raw consume"
-raw_consume=$($BENCH consume "$BOOTSTRAP" "$RUN-raw" "$COUNT")
-
-say "writing the source file"
-$BENCH write-lines "$WORK/input.txt" "$COUNT" "$SIZE" >/dev/null
-
-PORT=18099
-cat > "$WORK/worker.properties" <<PROPS
-bootstrap.servers=$BOOTSTRAP
-group.id=$RUN
-listeners=http://127.0.0.1:$PORT
-config.storage.topic=$RUN-configs
-offset.storage.topic=$RUN-offsets
-status.storage.topic=$RUN-status
-offset.storage.partitions=1
-status.storage.partitions=1
-offset.flush.interval.ms=1000
-key.converter=org.apache.kafka.connect.storage.StringConverter
-value.converter=org.apache.kafka.connect.storage.StringConverter
-PROPS
-say "starting a ferry worker"
-RUST_LOG=warn $FERRY worker "$WORK/worker.properties" > "$WORK/worker.log" 2>&1 &
-worker_pid=$!
-for _ in $(seq 1 100); do
-  curl -sf "127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -sf "127.0.0.1:$PORT/health" >/dev/null || { cat "$WORK/worker.log"; exit 1; }
-
-create() {
-  curl -sf -XPOST -H 'Content-Type: application/json' "127.0.0.1:$PORT/connectors" -d "$1" >/dev/null
-}
-
-say "ferry source: FileStreamSource -> $RUN-source"
-create "{\"name\":\"$RUN-source\",\"config\":{\"connector.class\":\"FileStreamSource\",\"file\":\"$WORK/input.txt\",\"topic\":\"$RUN-source\",\"batch.size\":\"10000\"}}"
-ferry_source=$($BENCH wait-topic "$BOOTSTRAP" "$RUN-source" "$COUNT")
-
-say "ferry sink: $RUN-raw -> FileStreamSink"
-create "{\"name\":\"$RUN-sink\",\"config\":{\"connector.class\":\"FileStreamSink\",\"file\":\"$WORK/output.txt\",\"topics\":\"$RUN-raw\"}}"
-ferry_sink=$($BENCH wait-lines "$WORK/output.txt" "$COUNT")
-
-rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$worker_pid/status")
-
-python3 - "$COUNT" "$SIZE" "$raw_produce" "$raw_consume" "$ferry_source" "$ferry_sink" "$rss_kb" <<'PY'
-import sys
-count, size = int(sys.argv[1]), int(sys.argv[2])
-raw_p, raw_c, f_src, f_sink = map(float, sys.argv[3:7])
-rss_mb = int(sys.argv[7]) / 1024
-def row(name, secs, base):
-    rate = count / secs
-    mbs = count * size / secs / 1e6
-    ratio = f"{base / secs:.2f}x" if base else "-"
-    return f"| {name} | {count:,} | {secs:.2f} | {rate:,.0f} | {mbs:.1f} | {ratio} |"
-print()
-print("| pipeline | records | seconds | records/s | MB/s | vs raw |")
-print("|---|---:|---:|---:|---:|---:|")
-print(row("raw librdkafka produce", raw_p, None))
-print(row("ferry FileStreamSource -> Kafka", f_src, raw_p))
-print(row("raw librdkafka consume", raw_c, None))
-print(row("ferry Kafka -> FileStreamSink", f_sink, raw_c))
-print()
-print(f"ferry worker RSS after both pipelines: {rss_mb:.1f} MB")
-PY
+python3 scripts/bench/bench.py "${args[@]+"${args[@]}"}"

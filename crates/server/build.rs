@@ -24,8 +24,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_protos(&protos, &[proto_root])?;
 
     println!("cargo:rerun-if-env-changed=FERRY_GIT_COMMIT");
-    println!("cargo:rerun-if-changed=../../.git/HEAD");
-    println!("cargo:rerun-if-changed=../../.git/refs/heads");
+    // Asked of git rather than assumed to be ../../.git/HEAD and ../../.git/refs/heads: in a
+    // worktree `.git` is a file, and a rerun-if-changed path that does not exist makes cargo
+    // rebuild this crate every time; the branch's own ref file (not the refs directory, which
+    // changes with every commit on any branch of a shared repository) marks a new commit.
+    let branch_ref = git_rev_parse(&["--symbolic-full-name", "HEAD"]);
+    let watched = [
+        git_path(&["--git-path", "HEAD"]),
+        branch_ref.and_then(|name| git_path(&["--git-path", &name])),
+    ];
+    for path in watched.into_iter().flatten() {
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
     let commit = std::env::var("FERRY_GIT_COMMIT").ok().or_else(git_commit);
     println!(
         "cargo:rustc-env=FERRY_GIT_COMMIT={}",
@@ -35,13 +47,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn git_commit() -> Option<String> {
+    git_rev_parse(&["--short=12", "HEAD"])
+}
+
+/// A path `git rev-parse` prints (relative to this crate when git prints it relative).
+fn git_path(args: &[&str]) -> Option<PathBuf> {
+    git_rev_parse(args).map(PathBuf::from)
+}
+
+fn git_rev_parse(args: &[&str]) -> Option<String> {
     let output = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
+        .arg("rev-parse")
+        .args(args)
         .output()
         .ok()?;
     if !output.status.success() {
         return None;
     }
-    let commit = String::from_utf8(output.stdout).ok()?.trim().to_string();
-    (!commit.is_empty()).then_some(commit)
+    let text = String::from_utf8(output.stdout).ok()?.trim().to_string();
+    (!text.is_empty()).then_some(text)
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# bench-service: elasticsearch
 # scripts/bench/sink-elasticsearch.sh - throughput of the Elasticsearch sink (Kafka ->
 # Elasticsearch/OpenSearch) on a running Ferry worker.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# bench-service: postgres
 # scripts/bench/sink-jdbc.sh - throughput of the JDBC sink (PostgreSQL) on a running ferry worker.
 #
 # Produces COUNT JSON records with schemas (JsonConverter's {"schema","payload"} envelope: an

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# bench-service: s3
 # scripts/bench/sink-s3.sh - how fast Ferry's S3 sink moves COUNT JSON records from a topic into
 # S3 objects, against a running worker and a running S3 server.
 #

@@ -6,12 +6,16 @@
 //! ferry-bench wait-topic BOOTSTRAP TOPIC COUNT       seconds until the topic holds COUNT records
 //! ferry-bench wait-lines FILE COUNT                  seconds until FILE has COUNT lines
 //! ferry-bench write-lines FILE COUNT SIZE            writes COUNT lines of SIZE bytes (newline included)
+//! ferry-bench create-topic BOOTSTRAP TOPIC PARTITIONS creates a topic (replication factor 1)
+//! ferry-bench delete-topics BOOTSTRAP PREFIX          deletes every topic whose name starts with PREFIX
 //! ```
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -32,6 +36,8 @@ fn main() -> anyhow::Result<()> {
         "wait-topic" => wait_topic(arg(1)?, arg(2)?, arg(3)?.parse()?)?,
         "wait-lines" => wait_lines(arg(1)?, arg(2)?.parse()?)?,
         "write-lines" => write_lines(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?)?,
+        "create-topic" => create_topic(arg(1)?, arg(2)?, arg(3)?.parse()?)?,
+        "delete-topics" => delete_topics(arg(1)?, arg(2)?)?,
         other => anyhow::bail!("unknown command {other}"),
     };
     println!("{seconds:.3}");
@@ -173,5 +179,64 @@ fn write_lines(path: &str, count: usize, size: usize) -> anyhow::Result<f64> {
         file.write_all(b"\n")?;
     }
     file.flush()?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn admin(
+    bootstrap: &str,
+) -> anyhow::Result<(AdminClient<DefaultClientContext>, tokio::runtime::Runtime)> {
+    let admin = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok((admin, runtime))
+}
+
+fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let (admin, runtime) = admin(bootstrap)?;
+    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let results = runtime.block_on(admin.create_topics(
+        [&new_topic],
+        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+    ))?;
+    for result in results {
+        if let Err((name, code)) = result {
+            anyhow::bail!("failed to create topic `{name}`: {code}");
+        }
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn delete_topics(bootstrap: &str, prefix: &str) -> anyhow::Result<f64> {
+    anyhow::ensure!(
+        !prefix.is_empty(),
+        "refusing to delete topics with an empty prefix"
+    );
+    let started = Instant::now();
+    let (admin, runtime) = admin(bootstrap)?;
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(10))?;
+    let names: Vec<&str> = metadata
+        .topics()
+        .iter()
+        .map(rdkafka::metadata::MetadataTopic::name)
+        .filter(|name| name.starts_with(prefix))
+        .collect();
+    if names.is_empty() {
+        return Ok(started.elapsed().as_secs_f64());
+    }
+    let results = runtime.block_on(admin.delete_topics(
+        &names,
+        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+    ))?;
+    for result in results {
+        if let Err((name, code)) = result {
+            anyhow::bail!("failed to delete topic `{name}`: {code}");
+        }
+    }
     Ok(started.elapsed().as_secs_f64())
 }

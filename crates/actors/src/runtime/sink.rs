@@ -442,6 +442,40 @@ fn run_consumer_thread(
     }
 }
 
+/// The next offset to read per partition after `messages` (`(topic, partition, offset)` in the
+/// order polled: offsets grow within a partition). A batch holds long runs of one partition, so
+/// the map is touched once per run rather than once per record.
+fn next_offsets<'m>(messages: impl IntoIterator<Item = (&'m str, i32, i64)>) -> Offsets {
+    let mut positions = Offsets::new();
+    let mut run_opt: Option<(&str, i32, i64)> = None;
+    let close_run = |positions: &mut Offsets, (topic, partition, next): (&str, i32, i64)| {
+        let tp = TopicPartition {
+            topic: topic.to_string(),
+            partition,
+        };
+        positions.insert(tp, next);
+    };
+    for (topic, partition, offset) in messages {
+        match run_opt.as_mut() {
+            Some((run_topic, run_partition, next))
+                if *run_topic == topic && *run_partition == partition =>
+            {
+                *next = offset + 1;
+            }
+            _ => {
+                if let Some(run) = run_opt {
+                    close_run(&mut positions, run);
+                }
+                run_opt = Some((topic, partition, offset + 1));
+            }
+        }
+    }
+    if let Some(run) = run_opt {
+        close_run(&mut positions, run);
+    }
+    positions
+}
+
 struct SinkState<'a> {
     topics: super::TopicTracker,
     spec: &'a TaskSpec,
@@ -480,14 +514,15 @@ impl SinkState<'_> {
         batch: Vec<OwnedMessage>,
     ) -> Result<(), ConnectorError> {
         let mut records = Vec::with_capacity(batch.len());
-        let mut positions = Offsets::new();
+        let positions = next_offsets(
+            batch
+                .iter()
+                .map(|message| (message.topic(), message.partition(), message.offset())),
+        );
+        for topic in positions.keys() {
+            self.topics.observe(&topic.topic);
+        }
         for message in &batch {
-            self.topics.observe(message.topic());
-            let tp = TopicPartition {
-                topic: message.topic().to_string(),
-                partition: message.partition(),
-            };
-            positions.insert(tp, message.offset() + 1);
             match self.convert(message) {
                 Ok(record) => records.push(record),
                 Err(error) if self.tolerate_all => {
@@ -560,5 +595,39 @@ impl SinkState<'_> {
             value,
             headers,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tp(topic: &str, partition: i32) -> TopicPartition {
+        TopicPartition {
+            topic: topic.to_string(),
+            partition,
+        }
+    }
+
+    #[test]
+    fn next_offsets_keeps_the_last_offset_of_each_partition_across_interleaved_runs() {
+        let positions = next_offsets([
+            ("a", 0, 10),
+            ("a", 0, 11),
+            ("a", 1, 5),
+            ("b", 0, 7),
+            ("a", 0, 12),
+            ("a", 1, 6),
+            ("a", 1, 7),
+        ]);
+        let expected: Offsets = [(tp("a", 0), 13), (tp("a", 1), 8), (tp("b", 0), 8)]
+            .into_iter()
+            .collect();
+        assert_eq!(positions, expected);
+    }
+
+    #[test]
+    fn next_offsets_of_an_empty_batch_is_empty() {
+        assert!(next_offsets([]).is_empty());
     }
 }

@@ -1,0 +1,697 @@
+#!/usr/bin/env python3
+"""Ferry against raw librdkafka and Apache Kafka Connect, in one run on the same broker and machine.
+Run through scripts/bench.sh (which builds the binaries, starts Kafka and fetches the Kafka Connect
+jars); standard library only. See scripts/bench.sh for what is measured and how.
+"""
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BOOTSTRAP = os.environ.get("FERRY_BOOTSTRAP", "127.0.0.1:9092")
+FERRY = os.environ.get("FERRY_BIN", os.path.join(REPO, "target", "release", "ferry"))
+FERRY_BENCH = os.environ.get("FERRY_BENCH", os.path.join(REPO, "target", "release", "ferry-bench"))
+CONNECT_LIB = os.environ.get("FERRY_CONNECT_LIB", "")
+JAVA = os.environ.get("FERRY_JAVA", "/usr/bin/java")
+# The official bin/connect-distributed.sh default heap, and kafka-run-class.sh's JVM flags.
+CONNECT_HEAP_OPTS = os.environ.get("FERRY_BENCH_CONNECT_HEAP_OPTS", "-Xms256M -Xmx2G")
+CONNECT_JVM_OPTS = (
+    "-server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 "
+    "-XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true"
+)
+CONNECT_MAIN = "org.apache.kafka.connect.cli.ConnectDistributed"
+STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
+RECORD_BYTES = 100
+FULL_COUNT = 1_000_000
+QUICK_COUNT = 200_000
+READY_DEADLINE_S = 120.0
+STOP_GRACE_S = 30.0
+FAILOVER_DEADLINE_S = 60.0
+# Kafka Connect's default scheduled.rebalance.max.delay.ms is 300 s; its worker session timeout
+# (10 s) comes on top of it.
+FAILOVER_DEFAULT_KC_DEADLINE_S = 360.0
+TASKS_SPREAD_DEADLINE_S = 120.0
+RSS_SAMPLE_S = 0.5
+RSS_WINDOW = 6  # samples (3 s) within RSS_STABLE_FRACTION of each other count as stable
+RSS_STABLE_FRACTION = 0.02
+RSS_DEADLINE_S = 30.0
+SINK_SCRIPT_DEADLINE_S = 900.0
+
+START = time.monotonic()
+
+
+def log(msg):
+    print("[bench %6.1fs] %s" % (time.monotonic() - START, msg), file=sys.stderr, flush=True)
+
+
+class Abort(Exception):
+    """Raised by the signal handlers: stop everything and clean up."""
+
+
+class Failed(Exception):
+    """A measurement could not be taken; its row says why."""
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def http(method, base, path, body=None, timeout=5.0):
+    """Returns (status, parsed JSON or None); raises OSError when nothing answers."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw, status = response.read(), response.status
+    except urllib.error.HTTPError as error:
+        raw, status = error.read(), error.code
+    try:
+        return status, (json.loads(raw) if raw else None)
+    except ValueError:
+        return status, None
+
+
+def status_of(base, path):
+    try:
+        return http("GET", base, path, timeout=2.0)[0]
+    except OSError:
+        return None
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_bench_tool(*args):
+    """Runs ferry-bench and returns the seconds it prints."""
+    command = [FERRY_BENCH] + [str(arg) for arg in args]
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise Failed("%s failed: %s" % (" ".join(command[:2]), result.stderr.strip()[-300:]))
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def stable_rss_mb(pid):
+    """Samples VmRSS every 0.5 s until 6 consecutive samples are within 2 % of each other (or
+    30 s passed) and returns their mean in MB (MiB), and whether it settled."""
+    samples = []
+    deadline = time.monotonic() + RSS_DEADLINE_S
+    while True:
+        value = rss_kb(pid)
+        if value is None:
+            raise Failed("process %d is gone" % pid)
+        samples.append(value)
+        window = samples[-RSS_WINDOW:]
+        if len(window) == RSS_WINDOW and max(window) - min(window) <= RSS_STABLE_FRACTION * max(window):
+            return sum(window) / len(window) / 1024.0, True
+        if time.monotonic() >= deadline:
+            return sum(window) / len(window) / 1024.0, False
+        time.sleep(RSS_SAMPLE_S)
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except OSError:
+        return None
+
+
+# ------------------------------------------------------------------------------------ workers
+
+
+class Worker:
+    """A `ferry worker` or a Kafka Connect ConnectDistributed process started by this run."""
+
+    def __init__(self, system, name, work, group, port, extra):
+        self.system = system  # "ferry" or "kafka_connect"
+        self.name = name
+        self.port = port
+        self.base = "http://127.0.0.1:%d" % port
+        self.log_path = os.path.join(work, "%s.log" % name)
+        props = [
+            "bootstrap.servers=%s" % BOOTSTRAP,
+            "group.id=%s" % group,
+            "listeners=http://127.0.0.1:%d" % port,
+            "config.storage.topic=%s-configs" % group,
+            "offset.storage.topic=%s-offsets" % group,
+            "status.storage.topic=%s-status" % group,
+            "config.storage.replication.factor=1",
+            "offset.storage.replication.factor=1",
+            "status.storage.replication.factor=1",
+            "key.converter=%s" % STRING_CONVERTER,
+            "value.converter=%s" % STRING_CONVERTER,
+        ] + ["%s=%s" % item for item in extra]
+        self.props_path = os.path.join(work, "%s.properties" % name)
+        with open(self.props_path, "w") as f:
+            f.write("\n".join(props) + "\n")
+        # the worker id GET /connectors/<c>/status shows, in both systems
+        self.worker_id = "127.0.0.1:%d" % port
+        if system == "ferry":
+            self.command = [FERRY, "worker", self.props_path]
+        else:
+            log4j = os.path.join(work, "connect-log4j2.properties")
+            if not os.path.exists(log4j):
+                with open(log4j, "w") as f:
+                    f.write(CONNECT_LOG4J)
+            self.command = (
+                [JAVA]
+                + shlex.split(CONNECT_HEAP_OPTS)
+                + shlex.split(CONNECT_JVM_OPTS)
+                + ["-Dlog4j2.configurationFile=file:" + log4j, "-cp", CONNECT_LIB + "/*", CONNECT_MAIN]
+                + [self.props_path]
+            )
+        self.process = None
+        self.started_at = None
+
+    def start(self):
+        log("%s: %s" % (self.name, " ".join(self.command[:1] + self.command[-2:])))
+        self.log_file = open(self.log_path, "ab")
+        self.started_at = time.monotonic()
+        # its own session: Ctrl-C reaches only this script, which stops the worker by pid
+        self.process = subprocess.Popen(
+            self.command, stdout=self.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        return self
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def wait_ready(self):
+        """Polls every 10 ms; returns (seconds to GET / = 200, seconds to GET /health = 200)."""
+        root_s = None
+        deadline = self.started_at + READY_DEADLINE_S
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise Failed("%s exited during start-up; see %s" % (self.name, self.log_path))
+            if root_s is None and status_of(self.base, "/") == 200:
+                root_s = time.monotonic() - self.started_at
+            if root_s is not None and status_of(self.base, "/health") == 200:
+                return root_s, time.monotonic() - self.started_at
+            time.sleep(0.01)
+        raise Failed("%s not ready after %.0f s; see %s" % (self.name, READY_DEADLINE_S, self.log_path))
+
+    def create(self, name, config):
+        status, body = http("POST", self.base, "/connectors", {"name": name, "config": config}, timeout=60)
+        if status not in (200, 201):
+            raise Failed("creating %s on %s: HTTP %s %s" % (name, self.name, status, body))
+
+    def tasks(self, connector):
+        try:
+            status, body = http("GET", self.base, "/connectors/%s/status" % connector, timeout=2.0)
+        except OSError:
+            return None
+        if status != 200 or not isinstance(body, dict):
+            return None
+        return body.get("tasks") or []
+
+    def kill(self):
+        if self.alive():
+            os.kill(self.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self):
+        if self.alive():
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                log("%s did not stop in %.0f s; SIGKILL" % (self.name, STOP_GRACE_S))
+                self.kill()
+        if getattr(self, "log_file", None):
+            self.log_file.close()
+
+
+CONNECT_LOG4J = """# Kafka Connect worker logging for scripts/bench.sh: INFO, as the release's connect-log4j2
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+"""
+
+
+# ------------------------------------------------------------------------------------ the run
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.count = args.count or (QUICK_COUNT if args.quick else FULL_COUNT)
+        self.run = "bench-%d" % int(time.time())
+        self.work = tempfile.mkdtemp(prefix="ferry-bench.")
+        self.workers = []
+        self.rows = []
+        self.notes = []
+        self.rss = {}
+        self.ready = {}
+        self.failover = {}
+        self.failover_detail = {}
+        self.sinks = []
+
+    def worker(self, system, name, extra=()):
+        group = "%s-%s" % (self.run, name)
+        worker = Worker(system, name, self.work, group, free_port(), list(extra))
+        self.workers.append(worker)
+        return worker
+
+    def cleanup(self):
+        for worker in self.workers:
+            try:
+                worker.stop()
+            except Exception as error:  # keep stopping the others
+                log("stopping %s: %s" % (worker.name, error))
+        try:
+            run_bench_tool("delete-topics", BOOTSTRAP, self.run + "-")
+        except Failed as error:
+            log("could not delete this run's topics: %s" % error)
+        subprocess.run(["rm", "-rf", self.work])
+
+    def row(self, system, pipeline, records, seconds, note=""):
+        self.rows.append(
+            {"system": system, "pipeline": pipeline, "records": records, "seconds": seconds, "note": note}
+        )
+        if seconds:
+            log("%s %s: %d records in %.2f s = %.0f records/s" % (system, pipeline, records, seconds, records / seconds))
+        else:
+            log("%s %s: %s" % (system, pipeline, note))
+
+    def seconds_of(self, system, pipeline):
+        for row in self.rows:
+            if row["system"] == system and row["pipeline"] == pipeline and row["seconds"]:
+                return row["seconds"]
+        return None
+
+    # ------------------------------------------------------------------------ throughput
+
+    def raw(self):
+        topic = self.run + "-raw"
+        self.raw_topic = topic
+        log("raw produce: %d records of %d bytes into %s" % (self.count, RECORD_BYTES, topic))
+        self.row("raw librdkafka", "produce", self.count, run_bench_tool("produce", BOOTSTRAP, topic, self.count, RECORD_BYTES))
+        log("raw consume")
+        self.row("raw librdkafka", "consume", self.count, run_bench_tool("consume", BOOTSTRAP, topic, self.count))
+        self.input_path = os.path.join(self.work, "input.txt")
+        run_bench_tool("write-lines", self.input_path, self.count, RECORD_BYTES)
+
+    def pipelines(self, system, label):
+        """Idle RSS, start-to-ready, FileStreamSource -> Kafka and Kafka -> FileStreamSink."""
+        worker = self.worker(system, "%s-single" % system).start()
+        root_s, health_s = worker.wait_ready()
+        self.ready[system] = root_s
+        self.ready[system + "_health"] = health_s
+        log("%s ready: GET / after %.2f s, /health after %.2f s" % (label, root_s, health_s))
+        idle_mb, settled = stable_rss_mb(worker.pid)
+        self.rss[system + "_idle"] = idle_mb
+        if not settled:
+            self.notes.append("%s idle RSS had not settled within %.0f s" % (label, RSS_DEADLINE_S))
+        log("%s idle RSS %.1f MB" % (label, idle_mb))
+
+        topic = "%s-%s-source" % (self.run, system)
+        started = time.monotonic()
+        worker.create("%s-source" % topic, {
+            "connector.class": "FileStreamSource", "file": self.input_path, "topic": topic,
+        })
+        created = time.monotonic() - started
+        self.row(label, "source", self.count, created + run_bench_tool("wait-topic", BOOTSTRAP, topic, self.count))
+
+        output = os.path.join(self.work, "%s-output.txt" % system)
+        started = time.monotonic()
+        worker.create("%s-%s-sink" % (self.run, system), {
+            "connector.class": "FileStreamSink", "file": output, "topics": self.raw_topic,
+        })
+        created = time.monotonic() - started
+        self.row(label, "sink", self.count, created + run_bench_tool("wait-lines", output, self.count))
+        self.rss[system + "_after_load"] = (rss_kb(worker.pid) or 0) / 1024.0
+        return worker
+
+    def sink_scripts(self, worker):
+        """Runs every scripts/bench/sink-*.sh against the running Ferry worker."""
+        scripts = sorted(glob.glob(os.path.join(REPO, "scripts", "bench", "sink-*.sh")))
+        count = max(1, self.count // 10)
+        services = os.path.join(REPO, "scripts", "services.sh")
+        for script in scripts:
+            name = os.path.basename(script)[len("sink-"):-len(".sh")]
+            entry = {"script": os.path.relpath(script, REPO), "label": name, "records": None, "seconds": None}
+            self.sinks.append(entry)
+            try:
+                for service in declared_services(script):
+                    if not os.path.exists(services):
+                        break
+                    log("sink %s: scripts/services.sh start %s" % (name, service))
+                    result = subprocess.run(["bash", services, "start", service], stdout=sys.stderr, stderr=subprocess.STDOUT)
+                    if result.returncode != 0:
+                        raise Failed("skipped: scripts/services.sh start %s failed (exit %d)" % (service, result.returncode))
+                log("sink %s: %s with COUNT=%d" % (name, entry["script"], count))
+                env = dict(os.environ, FERRY_URL=worker.base, BOOTSTRAP=BOOTSTRAP, COUNT=str(count), FERRY_BENCH=FERRY_BENCH)
+                try:
+                    result = subprocess.run(
+                        ["bash", script], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        text=True, timeout=SINK_SCRIPT_DEADLINE_S,
+                    )
+                except subprocess.TimeoutExpired:
+                    raise Failed("skipped: no result within %.0f s" % SINK_SCRIPT_DEADLINE_S)
+                sys.stderr.write(result.stderr)
+                if result.returncode != 0:
+                    reason = (result.stderr.strip().splitlines() or ["no message"])[-1]
+                    raise Failed("skipped: exit %d: %s" % (result.returncode, reason[:160]))
+                lines = [line for line in result.stdout.splitlines() if line.strip()]
+                fields = lines[-1].split("\t") if lines else []
+                if len(fields) != 3:
+                    raise Failed("skipped: expected one line `label<TAB>records<TAB>seconds`, got %r" % result.stdout[-200:])
+                entry["label"] = fields[0]
+                entry["records"] = int(fields[1])
+                entry["seconds"] = float(fields[2])
+                self.row("ferry", "Kafka → " + fields[0], entry["records"], entry["seconds"])
+            except Failed as error:
+                entry["note"] = str(error)
+                self.row("ferry", "Kafka → " + name, count, None, str(error))
+
+    # ------------------------------------------------------------------------ failover
+
+    def failover_run(self, system, label, key, extra, deadline_s):
+        """Two workers, FileStreamSink with tasks.max=2 over a 2-partition topic, one task on each;
+        kill -9 the second worker; seconds until its task is RUNNING on the survivor."""
+        name = "%s-fo-%s" % (system, key)
+        topic = "%s-%s" % (self.run, name)
+        run_bench_tool("create-topic", BOOTSTRAP, topic, 2)
+        first_port, second_port = free_port(), free_port()
+        if system == "ferry":
+            seeds = "127.0.0.1:%d,127.0.0.1:%d" % (first_port, second_port)
+            extras = [
+                [("gossip.seeds", seeds), ("node.id", name + "-a")] + extra,
+                [("gossip.seeds", seeds), ("node.id", name + "-b")] + extra,
+            ]
+        else:
+            extras = [extra, extra]
+        group = "%s-%s" % (self.run, name)
+        first = Worker(system, name + "-a", self.work, group, first_port, extras[0])
+        second = Worker(system, name + "-b", self.work, group, second_port, extras[1])
+        self.workers += [first, second]
+        try:
+            first.start().wait_ready()
+            second.start().wait_ready()
+            connector = topic + "-sink"
+            first.create(connector, {
+                "connector.class": "FileStreamSink", "tasks.max": "2", "topics": topic,
+                "file": os.path.join(self.work, name + ".txt"),
+            })
+            spread = time.monotonic() + TASKS_SPREAD_DEADLINE_S
+            while True:
+                tasks = first.tasks(connector) or []
+                running = [t for t in tasks if t.get("state") == "RUNNING"]
+                owners = {t.get("worker_id") for t in running}
+                if len(running) == 2 and len(owners) == 2:
+                    break
+                if time.monotonic() >= spread:
+                    raise Failed("the 2 tasks were not RUNNING on 2 workers within %.0f s: %s" % (TASKS_SPREAD_DEADLINE_S, tasks))
+                time.sleep(0.1)
+            if second.worker_id not in owners:
+                raise Failed("no task on %s (tasks on %s)" % (second.worker_id, sorted(owners)))
+            victim_ids = {second.worker_id}
+            log("%s: tasks on %s; kill -9 %s (pid %d)" % (label, sorted(owners), second.worker_id, second.pid))
+            second.kill()
+            killed = time.monotonic()
+            while True:
+                tasks = first.tasks(connector) or []
+                moved = len(tasks) == 2 and all(
+                    t.get("state") == "RUNNING" and t.get("worker_id") not in victim_ids for t in tasks
+                )
+                elapsed = time.monotonic() - killed
+                if moved:
+                    return elapsed, None
+                if elapsed >= deadline_s:
+                    return None, "not moved within %.0f s (cap)" % deadline_s
+                time.sleep(0.1)
+        finally:
+            second.stop()
+            first.stop()
+
+    def failovers(self):
+        plans = [
+            ("ferry", "ferry", "default", [], FAILOVER_DEADLINE_S),
+            ("ferry", "ferry", "delay_0", [("scheduled.rebalance.max.delay.ms", "0")], FAILOVER_DEADLINE_S),
+        ]
+        if not self.args.no_kafka_connect:
+            plans.append(("kafka_connect", "Kafka Connect", "delay_0", [("scheduled.rebalance.max.delay.ms", "0")], FAILOVER_DEADLINE_S))
+            plans.append(("kafka_connect", "Kafka Connect", "default", [], FAILOVER_DEFAULT_KC_DEADLINE_S))
+        for system, label, key, extra, deadline in plans:
+            result_key = "%s_%s" % (system, key)
+            if system == "kafka_connect" and key == "default" and self.args.quick:
+                self.failover[result_key] = None
+                self.failover_detail[result_key] = "skipped (--quick): ≥ 300 s by design (scheduled.rebalance.max.delay.ms=300000)"
+                continue
+            log("failover %s, %s: two workers" % (label, key.replace("_", " ")))
+            try:
+                seconds, note = self.failover_run(system, label, key, extra, deadline)
+            except Failed as error:
+                seconds, note = None, "failed: %s" % error
+            self.failover[result_key] = seconds
+            if note:
+                self.failover_detail[result_key] = note
+            log("failover %s, %s: %s" % (label, key, "%.2f s" % seconds if seconds is not None else note))
+
+    # ------------------------------------------------------------------------ main
+
+    def go(self):
+        self.started = datetime.datetime.now(datetime.timezone.utc)
+        self.load_start = loadavg()
+        self.raw()
+        ferry = self.pipelines("ferry", "ferry")
+        if not self.args.no_sinks:
+            self.sink_scripts(ferry)
+        ferry.stop()
+        if not self.args.no_kafka_connect:
+            connect = self.pipelines("kafka_connect", "Kafka Connect")
+            connect.stop()
+        if not self.args.no_failover:
+            self.failovers()
+        self.load_end = loadavg()
+        return self.report()
+
+    def report(self):
+        def ratio(numerator, denominator):
+            return numerator / denominator if numerator and denominator else None
+
+        raw_p, raw_c = self.seconds_of("raw librdkafka", "produce"), self.seconds_of("raw librdkafka", "consume")
+        f_src, f_sink = self.seconds_of("ferry", "source"), self.seconds_of("ferry", "sink")
+        k_src, k_sink = self.seconds_of("Kafka Connect", "source"), self.seconds_of("Kafka Connect", "sink")
+        ratios = {
+            # throughput ratios: the same records, so the inverse ratio of the seconds
+            "ferry_vs_raw_sink": ratio(raw_c, f_sink),
+            "ferry_vs_raw_source": ratio(raw_p, f_src),
+            "ferry_vs_kafka_connect_sink": ratio(k_sink, f_sink),
+            "ferry_vs_kafka_connect_source": ratio(k_src, f_src),
+        }
+        for row in self.rows:
+            row["records_per_s"] = row["records"] / row["seconds"] if row["seconds"] else None
+            row["mb_per_s"] = row["records"] * RECORD_BYTES / row["seconds"] / 1e6 if row["seconds"] else None
+        return {
+            "date": self.started.strftime("%Y-%m-%d %H:%M UTC"),
+            "command": "scripts/bench.sh " + " ".join(self.args.argv),
+            "machine": {
+                "cpus": os.cpu_count(), "kernel": platform.release(),
+                "loadavg_start": self.load_start, "loadavg_end": self.load_end,
+            },
+            "records": self.count,
+            "record_bytes": RECORD_BYTES,
+            "quick": self.args.quick,
+            "rows": self.rows,
+            "ratios": ratios,
+            "rss_mb": self.rss,
+            "ready_s": self.ready,
+            "failover_s": self.failover,
+            "failover_notes": self.failover_detail,
+            "sinks": self.sinks,
+            "notes": self.notes,
+            "settings": {
+                "broker": BOOTSTRAP,
+                "kafka_connect_jvm": CONNECT_HEAP_OPTS + " " + CONNECT_JVM_OPTS,
+                "converters": "StringConverter (key and value), both systems",
+                "connector_configs": "defaults (FileStreamSource batch.size 2000 in both)",
+                "idle_rss": "VmRSS sampled every 0.5 s after /health = 200 until 6 samples are within 2 %",
+                "failover": "2 workers, FileStreamSink tasks.max=2 over a 2-partition topic, kill -9 of "
+                "the second worker, until both tasks are RUNNING on the survivor (GET /connectors/<c>/status)",
+            },
+        }
+
+
+def declared_services(script):
+    """Services a sink script names in a `# bench-service: NAME [NAME...]` line."""
+    names = []
+    with open(script) as f:
+        for line in f:
+            match = re.match(r"#\s*bench-services?:\s*(.+)", line)
+            if match:
+                names += match.group(1).split()
+    return names
+
+
+# ------------------------------------------------------------------------------------ output
+
+
+def fmt(value, pattern, missing="-"):
+    return pattern % value if value is not None else missing
+
+
+def markdown(result):
+    rows = result["rows"]
+    ratios = result["ratios"]
+    out = []
+    out.append("%s records of %d bytes, %s, %d CPUs, load average %s at start, %s at end"
+               % ("{:,}".format(result["records"]), result["record_bytes"], result["date"],
+                  result["machine"]["cpus"], fmt_load(result["machine"]["loadavg_start"]),
+                  fmt_load(result["machine"]["loadavg_end"])))
+    out.append("")
+    out.append("| pipeline | records | seconds | records/s | MB/s | Ferry/raw | Ferry/Kafka Connect |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    order = [
+        ("raw librdkafka", "produce", "raw librdkafka produce", None, None),
+        ("ferry", "source", "Ferry FileStreamSource → Kafka", "ferry_vs_raw_source", "ferry_vs_kafka_connect_source"),
+        ("Kafka Connect", "source", "Kafka Connect FileStreamSource → Kafka", None, None),
+        ("raw librdkafka", "consume", "raw librdkafka consume", None, None),
+        ("ferry", "sink", "Ferry Kafka → FileStreamSink", "ferry_vs_raw_sink", "ferry_vs_kafka_connect_sink"),
+        ("Kafka Connect", "sink", "Kafka Connect Kafka → FileStreamSink", None, None),
+    ]
+    for system, pipeline, title, vs_raw, vs_kc in order:
+        for row in rows:
+            if row["system"] == system and row["pipeline"] == pipeline:
+                out.append(table_row(title, row, ratios.get(vs_raw), ratios.get(vs_kc)))
+    for row in rows:
+        if row["pipeline"].startswith("Kafka → "):
+            out.append(table_row("Ferry " + row["pipeline"], row, None, None))
+    out.append("")
+    rss, ready, failover, notes = result["rss_mb"], result["ready_s"], result["failover_s"], result["failover_notes"]
+    out.append("| worker | Ferry | Kafka Connect | Ferry/Kafka Connect |")
+    out.append("|---|---:|---:|---:|")
+    out.append(pair_row("idle RSS (MB)", rss.get("ferry_idle"), rss.get("kafka_connect_idle"), "%.1f"))
+    out.append(pair_row("RSS after both pipelines (MB)", rss.get("ferry_after_load"), rss.get("kafka_connect_after_load"), "%.1f"))
+    out.append(pair_row("start → GET / = 200 (s)", ready.get("ferry"), ready.get("kafka_connect"), "%.2f"))
+    out.append(pair_row("start → GET /health = 200 (s)", ready.get("ferry_health"), ready.get("kafka_connect_health"), "%.2f"))
+    for key, title in (("default", "failover after kill -9, default settings (s)"),
+                       ("delay_0", "failover after kill -9, scheduled.rebalance.max.delay.ms=0 (s)")):
+        out.append(pair_row(title, failover.get("ferry_" + key), failover.get("kafka_connect_" + key), "%.2f",
+                            notes.get("ferry_" + key), notes.get("kafka_connect_" + key)))
+    out.append("")
+    out.append("Ratios are throughput ratios (records/s); for RSS and seconds Ferry/Kafka Connect is "
+               "Ferry's figure over Kafka Connect's (lower is better).")
+    for note in result["notes"]:
+        out.append("Note: " + note)
+    return "\n".join(out)
+
+
+def fmt_load(load):
+    return "/".join("%.2f" % x for x in load) if load else "?"
+
+
+def table_row(title, row, vs_raw, vs_kc):
+    if not row["seconds"]:
+        return "| %s | %s | %s | | | | |" % (title, "{:,}".format(row["records"]), row["note"])
+    return "| %s | %s | %.2f | %s | %.1f | %s | %s |" % (
+        title, "{:,}".format(row["records"]), row["seconds"], "{:,.0f}".format(row["records_per_s"]),
+        row["mb_per_s"], fmt(vs_raw, "%.2f×"), fmt(vs_kc, "%.2f×"),
+    )
+
+
+def pair_row(title, ferry, connect, pattern, ferry_note=None, connect_note=None):
+    ratio = "%.2f" % (ferry / connect) if ferry is not None and connect else "-"
+    return "| %s | %s | %s | %s |" % (
+        title, fmt(ferry, pattern, ferry_note or "-"), fmt(connect, pattern, connect_note or "-"), ratio,
+    )
+
+
+# ------------------------------------------------------------------------------------ main
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="scripts/bench.sh")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--count", type=int)
+    parser.add_argument("--json")
+    parser.add_argument("--plot")
+    parser.add_argument("--no-sinks", action="store_true")
+    parser.add_argument("--no-kafka-connect", action="store_true")
+    parser.add_argument("--no-failover", action="store_true")
+    args = parser.parse_args()
+    args.argv = sys.argv[1:]
+    if args.count is not None and args.count < 1:
+        parser.error("--count must be at least 1")
+    if not args.no_kafka_connect and not os.path.isdir(CONNECT_LIB):
+        parser.error("FERRY_CONNECT_LIB (the Kafka Connect jars) is not a directory: %r" % CONNECT_LIB)
+
+    def on_signal(signum, _frame):
+        raise Abort("signal %d" % signum)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    bench = Bench(args)
+    try:
+        result = bench.go()
+    except Abort as error:
+        log("interrupted (%s); stopping what this run started" % error)
+        bench.cleanup()
+        return 130
+    except Failed as error:
+        log("error: %s" % error)
+        bench.cleanup()
+        return 1
+    except BaseException:
+        bench.cleanup()
+        raise
+    bench.cleanup()
+    table = markdown(result)
+    result["markdown"] = table
+    print(table)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        log("wrote %s" % args.json)
+    if args.plot:
+        python = os.environ.get("FERRY_BENCH_PLOT_PYTHON", sys.executable)
+        plot = subprocess.run([python, os.path.join(REPO, "scripts", "bench", "plot.py"), args.plot],
+                              input=json.dumps(result), text=True)
+        if plot.returncode != 0:
+            log("error: plotting failed")
+            return 1
+        log("wrote %s" % args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
