@@ -492,3 +492,69 @@ pub fn topic_keys(topic: &str) -> Vec<String> {
     );
     keys
 }
+
+/// The repository's root folder (scripts live in `scripts/`).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives in the repository")
+}
+
+/// Runs `scripts/services.sh <action> <service>` and panics when it fails.
+pub fn services(action: &str, service: &str) {
+    let script = repo_root().join("scripts/services.sh");
+    let status = Command::new(&script)
+        .args([action, service])
+        .status()
+        .unwrap_or_else(|error| panic!("cannot run {}: {error}", script.display()));
+    assert!(
+        status.success(),
+        "scripts/services.sh {action} {service} failed: {status}"
+    );
+}
+
+/// Creates `topic` on the test broker; a topic of that name deleted a moment ago may still be
+/// "marked for deletion", so creation is retried until it succeeds (60 s at most).
+pub async fn create_topic(topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::config::ClientConfig;
+
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", test_bootstrap())
+        .create()
+        .expect("admin client");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    wait_until(
+        Duration::from_secs(60),
+        &format!("topic {topic} created"),
+        || {
+            let admin = &admin;
+            let options = &options;
+            async move {
+                let created = admin
+                    .create_topics(
+                        &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+                        options,
+                    )
+                    .await
+                    .ok()?;
+                created.iter().all(Result::is_ok).then_some(())
+            }
+        },
+    )
+    .await
+    .expect("topic created");
+}
+
+/// Starts a single `ferry worker` on a free port (`extra`: worker properties) and waits until it
+/// is healthy.
+pub async fn start_worker(dir: &Path, prefix: &str, extra: &[(&str, &str)]) -> (FerryProcess, Api) {
+    let addr = free_local_addr();
+    let mut worker = FerryProcess::worker(dir, prefix, addr, extra).expect("worker starts");
+    worker
+        .wait_healthy(Duration::from_secs(60))
+        .await
+        .expect("worker healthy");
+    (worker, Api::new(addr))
+}

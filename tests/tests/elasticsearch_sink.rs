@@ -7,14 +7,13 @@
 //! share it, so they never see that outage.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ferry_tests::{
-    all_running, free_local_addr, test_bootstrap, unique_name, wait_until, Api, FerryProcess,
+    all_running, create_topic, services, start_worker, test_bootstrap, unique_name, wait_until, Api,
 };
 use nix::sys::signal::Signal;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -28,10 +27,6 @@ const RECORDS: usize = 10_000;
 
 fn es_url() -> String {
     std::env::var("FERRY_TEST_ELASTICSEARCH_URL").unwrap_or_else(|_| "http://127.0.0.1:9200".into())
-}
-
-fn services_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/services.sh")
 }
 
 /// A small client of the search server.
@@ -162,35 +157,6 @@ impl Es {
     }
 }
 
-async fn create_topic(topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", test_bootstrap())
-        .create()
-        .unwrap();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    // A topic deleted a moment ago may still be "marked for deletion": try again until created.
-    wait_until(
-        Duration::from_secs(60),
-        &format!("topic {topic} created"),
-        || {
-            let admin = &admin;
-            let options = &options;
-            async move {
-                let created = admin
-                    .create_topics(
-                        &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-                        options,
-                    )
-                    .await
-                    .ok()?;
-                created.iter().all(Result::is_ok).then_some(())
-            }
-        },
-    )
-    .await
-    .unwrap();
-}
-
 /// Produces `(key, value)` records (a `None` key is a null key) and waits for every ack.
 async fn produce(topic: &str, records: Vec<(Option<String>, String)>) {
     let topic = topic.to_string();
@@ -255,17 +221,6 @@ fn schemaless_config(topic: &str, extra: &[(&str, &str)]) -> Value {
         config[*key] = json!(value);
     }
     config
-}
-
-async fn start_worker(
-    dir: &std::path::Path,
-    prefix: &str,
-    extra: &[(&str, &str)],
-) -> (FerryProcess, Api) {
-    let addr = free_local_addr();
-    let mut worker = FerryProcess::worker(dir, prefix, addr, extra).unwrap();
-    worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
-    (worker, Api::new(addr))
 }
 
 fn task_state(status: &Value) -> &str {
@@ -399,22 +354,9 @@ async fn kill_9_mid_stream_and_restart_leaves_exactly_ten_thousand_documents() {
 /// Starts the search server again when dropped (also when the test fails half-way).
 struct RestartOnDrop;
 
-impl RestartOnDrop {
-    fn services(action: &str) {
-        let status = std::process::Command::new(services_script())
-            .args([action, "elasticsearch"])
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "scripts/services.sh {action} elasticsearch: {status}"
-        );
-    }
-}
-
 impl Drop for RestartOnDrop {
     fn drop(&mut self) {
-        RestartOnDrop::services("start");
+        services("start", "elasticsearch");
     }
 }
 
@@ -442,7 +384,7 @@ async fn the_task_retries_while_the_server_is_down_and_catches_up() {
 
     let restart = RestartOnDrop;
     let stopped_at = Instant::now();
-    tokio::task::spawn_blocking(|| RestartOnDrop::services("stop"))
+    tokio::task::spawn_blocking(|| services("stop", "elasticsearch"))
         .await
         .unwrap();
     assert!(!es.up().await, "the server is down");

@@ -6,19 +6,12 @@
 //! with `scripts/install-grpcurl.sh` (a few minutes: `go install`), which `scripts/test.sh` can run
 //! up front.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use ferry_tests::{wait_until, FerryProcess};
+use ferry_tests::{repo_root, wait_until, FerryProcess};
 use serde_json::Value as JsonValue;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives in the repository")
-        .to_path_buf()
-}
 
 /// Returns the path of grpcurl, installing it with `scripts/install-grpcurl.sh` when missing.
 fn grpcurl() -> PathBuf {

@@ -12,11 +12,10 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use ferry_tests::{
-    all_running, free_local_addr, test_bootstrap, unique_name, wait_until, Api, FerryProcess,
+    all_running, create_topic, free_local_addr, services, test_bootstrap, unique_name, wait_until,
+    Api, FerryProcess,
 };
 use nix::sys::signal::Signal;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{json, Value};
@@ -32,12 +31,6 @@ static SERVER: RwLock<()> = RwLock::const_new(());
 
 fn jdbc_url() -> String {
     format!("jdbc:postgresql://{PG_HOST}:{PG_PORT}/postgres")
-}
-
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate is inside the repository")
 }
 
 /// Connects to the test PostgreSQL, or panics saying how to start it.
@@ -72,21 +65,6 @@ async fn wait_for_rows(client: &Client, table: &str, count: i64, timeout: Durati
     if let Err(error) = result {
         panic!("{error}; rows now: {:?}", row_count(client, table).await);
     }
-}
-
-async fn create_topic(topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", test_bootstrap())
-        .create()
-        .expect("admin client");
-    let created = admin
-        .create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
-        .await
-        .expect("CreateTopics answers");
-    assert!(created.iter().all(Result::is_ok), "{created:?}");
 }
 
 fn producer() -> FutureProducer {
@@ -422,18 +400,6 @@ async fn kill_9_mid_stream_and_restart_leaves_exactly_the_rows() {
     drop_table(&client, &topic).await;
 }
 
-fn services_script(action: &str) {
-    let script = repo_root().join("scripts/services.sh");
-    let status = std::process::Command::new(&script)
-        .args([action, "postgres"])
-        .status()
-        .unwrap_or_else(|error| panic!("cannot run {}: {error}", script.display()));
-    assert!(
-        status.success(),
-        "scripts/services.sh {action} postgres failed: {status}"
-    );
-}
-
 /// Counts the sink's "retrying" log lines in the worker's output.
 fn retries_logged(worker: &FerryProcess) -> usize {
     let output = format!("{}{}", worker.stdout(), worker.stderr());
@@ -488,7 +454,7 @@ async fn postgres_down_for_a_while_then_back_the_task_catches_up() {
     wait_for_rows(&client, &restarting_table, 3_000, Duration::from_secs(60)).await;
     drop(client);
 
-    services_script("stop");
+    services("stop", "postgres");
     produce_orders(&producer, &topic, 3_000..6_000).await;
     // Down "for a while": until the first task has failed to write three times and the second
     // one was restarted by the worker.
@@ -501,7 +467,7 @@ async fn postgres_down_for_a_while_then_back_the_task_catches_up() {
         },
     )
     .await;
-    services_script("start");
+    services("start", "postgres");
     waited.unwrap();
 
     let client = pg().await;

@@ -12,13 +12,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ferry_tests::{all_running, free_local_addr, test_bootstrap, unique_name, Api, FerryProcess};
+use ferry_tests::{
+    all_running, create_topic, free_local_addr, start_worker, test_bootstrap, unique_name, Api,
+};
 use futures::TryStreamExt;
 use nix::sys::signal::Signal;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::{ObjectStore, ObjectStoreExt};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::{json, Value};
@@ -146,23 +146,6 @@ async fn wait_for_lines(
     }
 }
 
-async fn create_topic(topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", test_bootstrap())
-        .create()
-        .unwrap();
-    let results = admin
-        .create_topics(
-            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))),
-        )
-        .await
-        .unwrap();
-    for result in results {
-        result.unwrap();
-    }
-}
-
 fn producer() -> BaseProducer {
     ClientConfig::new()
         .set("bootstrap.servers", test_bootstrap())
@@ -281,17 +264,6 @@ fn check_objects(objects: &[SinkObject], locate: impl Fn(i64) -> (i32, i64)) -> 
         }
     }
     ids
-}
-
-async fn start_worker(
-    dir: &std::path::Path,
-    prefix: &str,
-    extra: &[(&str, &str)],
-) -> (FerryProcess, Api) {
-    let addr = free_local_addr();
-    let mut worker = FerryProcess::worker(dir, prefix, addr, extra).unwrap();
-    worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
-    (worker, Api::new(addr))
 }
 
 #[tokio::test]

@@ -180,10 +180,7 @@ impl ConnectorFactory for DatagenFactory {
         &self,
         context: TaskContext,
     ) -> Result<Box<dyn SourceTask>, ConnectorError> {
-        let config = self
-            .config_def()
-            .parse(context.config.as_map())
-            .map_err(|errors| ConnectorError::user(errors.join("; ")))?;
+        let config = self.parse_task_config(&context)?;
         let quickstart_name = config.string(QUICKSTART_CONFIG)?;
         let quickstart = Quickstart::parse(quickstart_name).ok_or_else(|| {
             ConnectorError::user(format!(

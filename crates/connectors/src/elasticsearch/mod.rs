@@ -45,7 +45,7 @@ use std::time::Duration;
 use crate::sdk::framework::keys;
 use crate::sdk::{
     ConfigDef, ConfigKey, ConfigType, ConfigValues, ConnectorError, ConnectorFactory,
-    ConnectorType, Importance, SinkTask, TaskConfig, TaskContext, Validator,
+    ConnectorType, Importance, SinkTask, TaskContext, Validator,
 };
 
 pub(crate) use task::ElasticsearchSinkTask;
@@ -452,19 +452,8 @@ impl ConnectorFactory for ElasticsearchSinkFactory {
     }
 
     /// `tasks.max` identical configs: the runtime's consumer group spreads the partitions.
-    fn task_configs(
-        &self,
-        config: &ConfigValues,
-        max_tasks: usize,
-    ) -> Result<Vec<TaskConfig>, ConnectorError> {
-        Ok(vec![config.as_map().clone(); max_tasks])
-    }
-
     fn create_sink_task(&self, context: TaskContext) -> Result<Box<dyn SinkTask>, ConnectorError> {
-        let config = self
-            .config_def()
-            .parse(context.config.as_map())
-            .map_err(|errors| ConnectorError::user(errors.join("; ")))?;
+        let config = self.parse_task_config(&context)?;
         let settings = Settings::from_config(&config)?;
         Ok(Box::new(ElasticsearchSinkTask::new(settings, &context)?))
     }

@@ -91,15 +91,6 @@ fn require_file(config: &ConfigValues, stream: &str) -> Vec<(String, String)> {
     }
 }
 
-/// Parses a task's config with `def`, applying defaults; a user error lists every problem.
-pub(crate) fn parse_task_config(
-    def: &ConfigDef,
-    config: &ConfigValues,
-) -> Result<ConfigValues, ConnectorError> {
-    def.parse(config.as_map())
-        .map_err(|errors| ConnectorError::user(errors.join("; ")))
-}
-
 /// Returns the trimmed `file` value, or a user error when it is unset.
 fn file_path(config: &ConfigValues) -> Result<String, ConnectorError> {
     match config.get(FILE_CONFIG).map(str::trim) {
@@ -170,7 +161,7 @@ impl ConnectorFactory for FileStreamSourceFactory {
         &self,
         context: TaskContext,
     ) -> Result<Box<dyn SourceTask>, ConnectorError> {
-        let config = parse_task_config(&self.config_def(), &context.config)?;
+        let config = self.parse_task_config(&context)?;
         let path = file_path(&config)?;
         let topic = config.string(TOPIC_CONFIG)?.trim().to_string();
         let batch_size = usize::try_from(config.long(BATCH_SIZE_CONFIG)?)
@@ -206,16 +197,8 @@ impl ConnectorFactory for FileStreamSinkFactory {
     }
 
     /// `tasks.max` identical configs, as Kafka Connect does (every task appends to the file).
-    fn task_configs(
-        &self,
-        config: &ConfigValues,
-        max_tasks: usize,
-    ) -> Result<Vec<TaskConfig>, ConnectorError> {
-        Ok(vec![config.as_map().clone(); max_tasks])
-    }
-
     fn create_sink_task(&self, context: TaskContext) -> Result<Box<dyn SinkTask>, ConnectorError> {
-        let config = parse_task_config(&self.config_def(), &context.config)?;
+        let config = self.parse_task_config(&context)?;
         Ok(Box::new(FileStreamSinkTask::new(file_path(&config)?)))
     }
 }

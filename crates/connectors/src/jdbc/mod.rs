@@ -35,8 +35,7 @@ mod tests;
 mod values;
 
 use crate::sdk::{
-    ConfigDef, ConfigValues, ConnectorError, ConnectorFactory, ConnectorType, SinkTask, TaskConfig,
-    TaskContext,
+    ConfigDef, ConfigValues, ConnectorError, ConnectorFactory, ConnectorType, SinkTask, TaskContext,
 };
 
 /// `io.confluent.connect.jdbc.JdbcSinkConnector` for PostgreSQL.
@@ -64,16 +63,8 @@ impl ConnectorFactory for JdbcSinkFactory {
     }
 
     /// `tasks.max` identical configs: the consumer group spreads the partitions over them.
-    fn task_configs(
-        &self,
-        config: &ConfigValues,
-        max_tasks: usize,
-    ) -> Result<Vec<TaskConfig>, ConnectorError> {
-        Ok(vec![config.as_map().clone(); max_tasks])
-    }
-
     fn create_sink_task(&self, context: TaskContext) -> Result<Box<dyn SinkTask>, ConnectorError> {
-        let values = crate::file::parse_task_config(&self.config_def(), &context.config)?;
+        let values = self.parse_task_config(&context)?;
         let config = config::JdbcSinkConfig::from_values(&values)?;
         Ok(Box::new(task::JdbcSinkTask::new(config)))
     }

@@ -40,7 +40,7 @@ use crate::converters::DecimalFormat;
 use crate::sdk::framework::keys;
 use crate::sdk::{
     ConfigDef, ConfigKey, ConfigType, ConfigValues, ConnectorError, ConnectorFactory,
-    ConnectorType, Importance, SinkTask, TaskConfig, TaskContext, Validator,
+    ConnectorType, Importance, SinkTask, TaskContext, Validator,
 };
 
 use format::{FormatKind, RecordFormat};
@@ -596,19 +596,8 @@ impl ConnectorFactory for S3SinkFactory {
     }
 
     /// `tasks.max` identical configs: the consumer group spreads the partitions over them.
-    fn task_configs(
-        &self,
-        config: &ConfigValues,
-        max_tasks: usize,
-    ) -> Result<Vec<TaskConfig>, ConnectorError> {
-        Ok(vec![config.as_map().clone(); max_tasks])
-    }
-
     fn create_sink_task(&self, context: TaskContext) -> Result<Box<dyn SinkTask>, ConnectorError> {
-        let values = self
-            .config_def()
-            .parse(context.config.as_map())
-            .map_err(|errors| ConnectorError::user(errors.join("; ")))?;
+        let values = self.parse_task_config(&context)?;
         let config = S3SinkConfig::from_values(&values)?;
         Ok(Box::new(task::S3SinkTask::new(config)?))
     }

@@ -198,7 +198,9 @@ pub trait ConnectorFactory: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Splits the work into at most `max_tasks` task configs. No I/O.
+    /// Splits the work into at most `max_tasks` task configs. No I/O. The default gives each of
+    /// `max_tasks` tasks the connector's config, which is what a sink wants: its tasks share the
+    /// topics' partitions through the consumer group.
     ///
     /// # Errors
     /// A user error when the config cannot be split.
@@ -206,7 +208,19 @@ pub trait ConnectorFactory: Send + Sync + 'static {
         &self,
         config: &ConfigValues,
         max_tasks: usize,
-    ) -> Result<Vec<TaskConfig>, ConnectorError>;
+    ) -> Result<Vec<TaskConfig>, ConnectorError> {
+        Ok(vec![config.as_map().clone(); max_tasks])
+    }
+
+    /// Parses a task's config with `config_def`, applying defaults.
+    ///
+    /// # Errors
+    /// A user error listing every invalid key.
+    fn parse_task_config(&self, context: &TaskContext) -> Result<ConfigValues, ConnectorError> {
+        self.config_def()
+            .parse(context.config.as_map())
+            .map_err(|errors| ConnectorError::user(errors.join("; ")))
+    }
 
     /// Creates a source task (source connectors only).
     ///
