@@ -3,8 +3,12 @@
 //! `offset.flush.interval.ms`, on revoke and on stop, `pre_commit` (flush) and commit only what
 //! the sink made durable.
 //!
-//! When the task falls behind the channel fills; the consumer thread then pauses its partitions
-//! and keeps polling (so group membership and rebalances go on) until there is room again.
+//! When the task falls behind the channel fills; the consumer thread then stops polling, so the
+//! records wait in librdkafka's fetch queue (which stops fetching at `queued.min.messages` and
+//! looks again every `fetch.queue.backoff.ms`). Only a task stalled for [`PAUSE_AFTER`] (a sink
+//! retrying through an outage) gets its partitions paused, with the consumer polling on so group
+//! membership and rebalances go on; a pause discards the prefetched records, so it is kept for
+//! real stalls.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,8 +34,17 @@ const MAX_BATCH: usize = 2_000;
 /// After this long without new records, what was put is flushed and committed without waiting
 /// for the next `offset.flush.interval.ms` tick: an idle pipeline is durable quickly.
 const IDLE_COMMIT_DELAY: Duration = Duration::from_millis(200);
-/// How long the consumer thread waits for room in a full channel before pausing its partitions.
-const FULL_CHANNEL_WAIT: Duration = Duration::from_millis(500);
+/// How long the consumer thread waits for room in a full channel at a time, before it looks at
+/// its commands again.
+const FULL_CHANNEL_WAIT: Duration = Duration::from_millis(100);
+/// How long the channel stays full before the consumer thread pauses its partitions and polls
+/// on (well inside librdkafka's `max.poll.interval.ms` of 300 s).
+const PAUSE_AFTER: Duration = Duration::from_secs(10);
+/// Ferry's sink consumer settings, set before the worker's and the connector's own keys (which
+/// win). librdkafka's default `fetch.queue.backoff.ms` of 1 s freezes fetching for a whole second
+/// each time the local queue reaches `queued.min.messages`, which a fast sink does several times
+/// a second.
+const CONSUMER_DEFAULTS: [(&str, &str); 1] = [("fetch.queue.backoff.ms", "10")];
 /// How long a revoke waits for the task to flush.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -173,6 +186,9 @@ fn consumer_config(env: &TaskEnv, spec: &TaskSpec) -> ClientConfig {
         // short (the broker's minimum is 6 s) so a sink's partitions move soon after a crash.
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "2000");
+    for (key, value) in CONSUMER_DEFAULTS {
+        config.set(key, value);
+    }
     apply_client_overrides(&mut config, &env.worker_props, &spec.config, "consumer.");
     config
 }
@@ -337,6 +353,8 @@ fn run_consumer_thread(
 ) {
     let context = consumer.context();
     let mut paused = false;
+    // Since when the task has had no room for the pending batch.
+    let mut full_since_opt: Option<std::time::Instant> = None;
     loop {
         loop {
             match commands_rx.try_recv() {
@@ -364,14 +382,13 @@ fn run_consumer_thread(
             .expect("pending lock is never poisoned")
             .take();
         if let Some(batch) = batch_opt {
-            // A full channel usually drains within moments: wait a little before pausing, as a
-            // pause drops the prefetched records and costs a round of fetches.
             let send = context
                 .events_tx
                 .send_timeout(ConsumerEvent::Records(batch), FULL_CHANNEL_WAIT);
             match runtime.block_on(send) {
-                Ok(()) => {}
+                Ok(()) => full_since_opt = None,
                 Err(mpsc::error::SendTimeoutError::Timeout(ConsumerEvent::Records(batch))) => {
+                    full_since_opt.get_or_insert_with(std::time::Instant::now);
                     let mut pending = context
                         .pending
                         .lock()
@@ -398,9 +415,10 @@ fn run_consumer_thread(
             .lock()
             .expect("pending lock is never poisoned")
             .is_some();
-        if waiting != paused {
+        let stalled = waiting && full_since_opt.is_some_and(|since| since.elapsed() >= PAUSE_AFTER);
+        if stalled != paused {
             if let Ok(assignment) = consumer.assignment() {
-                let result = if waiting {
+                let result = if stalled {
                     consumer.pause(&assignment)
                 } else {
                     consumer.resume(&assignment)
@@ -409,10 +427,14 @@ fn run_consumer_thread(
                     tracing::warn!(%error, "failed to pause or resume sink partitions");
                 }
             }
-            paused = waiting;
+            paused = stalled;
+        }
+        if waiting && !paused {
+            // The task is busy: leave the records in librdkafka's queue and offer the batch again.
+            continue;
         }
         let mut batch = Vec::new();
-        let first_wait = if waiting {
+        let first_wait = if paused {
             Duration::from_millis(20)
         } else {
             Duration::from_millis(100)

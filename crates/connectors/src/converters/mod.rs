@@ -176,8 +176,9 @@ fn build_converter(role_key: &str, choice: &Choice) -> Result<Arc<dyn Converter>
         ))
     };
     Ok(match choice.class {
-        JSON_CONVERTER_CLASS => Arc::new(JsonConverter::new(
+        JSON_CONVERTER_CLASS => Arc::new(JsonConverter::with_schemas_cache_size(
             JsonConverterConfig::from_props(&choice.props).map_err(context)?,
+            json::schemas_cache_size(&choice.props).map_err(context)?,
         )),
         STRING_CONVERTER_CLASS => {
             Arc::new(StringConverter::from_props(&choice.props).map_err(context)?)
