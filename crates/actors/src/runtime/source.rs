@@ -1,7 +1,7 @@
 //! The source loop: poll → convert → produce (batched, acknowledged asynchronously) → store the
 //! offsets of acknowledged records every `offset.flush.interval.ms` and on stop.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_connectors::converters::Converters;
@@ -11,7 +11,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::offsets::OffsetTracker;
@@ -24,9 +24,42 @@ const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Ack = (u64, Result<(), String>);
 
-/// Forwards delivery reports (sequence number, outcome) to the source loop.
+/// Delivery reports (sequence number, outcome) from the producer's thread, handed to the
+/// source loop in bulk: one lock and at most one wake-up per run of reports, not a channel
+/// message per record.
+#[derive(Default)]
+struct AckQueue {
+    acks: Mutex<Vec<Ack>>,
+    ready: Notify,
+}
+
+impl AckQueue {
+    fn push(&self, ack: Ack) {
+        let mut acks = self.acks.lock().unwrap_or_else(|e| e.into_inner());
+        let was_empty = acks.is_empty();
+        acks.push(ack);
+        drop(acks);
+        if was_empty {
+            // Stores a permit when the loop is not waiting yet: no report is missed.
+            self.ready.notify_one();
+        }
+    }
+
+    /// Moves every report received so far into `into` (which the caller has emptied).
+    fn take(&self, into: &mut Vec<Ack>) {
+        let mut acks = self.acks.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::swap(&mut *acks, into);
+    }
+
+    /// Waits until a report may have arrived since the last `take`.
+    async fn wait(&self) {
+        self.ready.notified().await;
+    }
+}
+
+/// Forwards delivery reports to the source loop.
 struct AckContext {
-    acks_tx: mpsc::UnboundedSender<Ack>,
+    acks: Arc<AckQueue>,
 }
 
 impl ClientContext for AckContext {}
@@ -39,7 +72,7 @@ impl ProducerContext for AckContext {
             Ok(_) => Ok(()),
             Err((error, _)) => Err(error.to_string()),
         };
-        let _ = self.acks_tx.send((seq as u64, outcome));
+        self.acks.push((seq as u64, outcome));
     }
 }
 
@@ -68,10 +101,12 @@ pub(crate) async fn run_source_task(
     mut task: Box<dyn SourceTask>,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
-    let (acks_tx, mut acks_rx) = mpsc::unbounded_channel::<Ack>();
+    let acks = Arc::new(AckQueue::default());
     let producer: Arc<ThreadedProducer<AckContext>> = Arc::new(
         producer_config(env, spec)
-            .create_with_context(AckContext { acks_tx })
+            .create_with_context(AckContext {
+                acks: Arc::clone(&acks),
+            })
             .map_err(|error| {
                 ConnectorError::external(format!("failed to create producer: {error}"))
             })?,
@@ -85,20 +120,20 @@ pub(crate) async fn run_source_task(
         converters: &converters,
         producer: &producer,
         tracker: OffsetTracker::default(),
+        acks: &acks,
+        taken: Vec::new(),
     };
     let mut flush_tick = tokio::time::interval(env.offset_flush_interval);
     flush_tick.tick().await;
 
     let outcome: Result<(), ConnectorError> = async {
         loop {
-            while let Ok(ack) = acks_rx.try_recv() {
-                loop_state.handle_ack(ack)?;
-            }
+            loop_state.handle_acks()?;
             if loop_state.tracker.in_flight() >= MAX_IN_FLIGHT {
                 tokio::select! {
                     biased;
                     () = cancel.cancelled() => return Ok(()),
-                    Some(ack) = acks_rx.recv() => loop_state.handle_ack(ack)?,
+                    () = acks.wait() => loop_state.handle_acks()?,
                     _ = flush_tick.tick() => loop_state.flush_offsets(&mut *task).await?,
                 }
                 continue;
@@ -109,7 +144,7 @@ pub(crate) async fn run_source_task(
                 _ = flush_tick.tick() => loop_state.flush_offsets(&mut *task).await?,
                 batch = task.poll() => {
                     for record in batch? {
-                        loop_state.produce(record, &mut acks_rx).await?;
+                        loop_state.produce(record).await?;
                     }
                 }
             }
@@ -118,7 +153,7 @@ pub(crate) async fn run_source_task(
     .await;
 
     // Stop: deliver what is in flight, store its offsets, then release the task.
-    let stop_result = loop_state.drain_and_flush(&mut *task, &mut acks_rx).await;
+    let stop_result = loop_state.drain_and_flush(&mut *task).await;
     task.stop().await;
     outcome.and(stop_result)
 }
@@ -132,27 +167,36 @@ struct SourceLoop<'a> {
     converters: &'a Converters,
     producer: &'a Arc<ThreadedProducer<AckContext>>,
     tracker: OffsetTracker,
+    acks: &'a AckQueue,
+    /// Reused buffer for the reports taken from `acks`.
+    taken: Vec<Ack>,
 }
 
 impl SourceLoop<'_> {
-    fn handle_ack(&mut self, (seq, outcome): Ack) -> Result<(), ConnectorError> {
-        match outcome {
-            Ok(()) => {
-                self.tracker.ack(seq);
-                self.records_out.increment(1);
-                Ok(())
+    /// Applies every delivery report received so far.
+    fn handle_acks(&mut self) -> Result<(), ConnectorError> {
+        self.taken.clear();
+        self.acks.take(&mut self.taken);
+        let mut delivered = 0u64;
+        let mut result = Ok(());
+        for (seq, outcome) in self.taken.drain(..) {
+            match outcome {
+                Ok(()) => {
+                    self.tracker.ack(seq);
+                    delivered += 1;
+                }
+                Err(error) => {
+                    result = Err(ConnectorError::external(format!(
+                        "failed to produce a record to Kafka: {error}"
+                    )));
+                }
             }
-            Err(error) => Err(ConnectorError::external(format!(
-                "failed to produce a record to Kafka: {error}"
-            ))),
         }
+        self.records_out.increment(delivered);
+        result
     }
 
-    async fn produce(
-        &mut self,
-        record: SourceRecord,
-        acks_rx: &mut mpsc::UnboundedReceiver<Ack>,
-    ) -> Result<(), ConnectorError> {
+    async fn produce(&mut self, record: SourceRecord) -> Result<(), ConnectorError> {
         let topic = record.topic.as_str();
         self.topics.observe(topic);
         let key = self.converters.key.from_connect_data(
@@ -209,11 +253,8 @@ impl SourceLoop<'_> {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     // The local queue is full: wait for acknowledgements to make room.
-                    if let Ok(Some(ack)) =
-                        tokio::time::timeout(Duration::from_millis(10), acks_rx.recv()).await
-                    {
-                        self.handle_ack(ack)?;
-                    }
+                    let _ = tokio::time::timeout(Duration::from_millis(10), self.acks.wait()).await;
+                    self.handle_acks()?;
                 }
                 Err((error, _)) => {
                     return Err(ConnectorError::external(format!(
@@ -260,22 +301,13 @@ impl SourceLoop<'_> {
         Ok(())
     }
 
-    async fn drain_and_flush(
-        &mut self,
-        task: &mut dyn SourceTask,
-        acks_rx: &mut mpsc::UnboundedReceiver<Ack>,
-    ) -> Result<(), ConnectorError> {
+    async fn drain_and_flush(&mut self, task: &mut dyn SourceTask) -> Result<(), ConnectorError> {
         let producer = Arc::clone(self.producer);
         let flushed = tokio::task::spawn_blocking(move || producer.flush(STOP_FLUSH_TIMEOUT)).await;
         if !matches!(flushed, Ok(Ok(()))) {
             tracing::warn!(task = %self.spec.id(), "not every record was acknowledged before stop; their offsets are not stored");
         }
-        let mut result = Ok(());
-        while let Ok(ack) = acks_rx.try_recv() {
-            if let Err(error) = self.handle_ack(ack) {
-                result = Err(error);
-            }
-        }
+        let result = self.handle_acks();
         self.flush_offsets(task).await?;
         result
     }

@@ -527,11 +527,11 @@ mod cache_tests {
             (
                 person.clone(),
                 Value::Struct(Struct {
-                    schema: Arc::new(person.clone()),
+                    schema: Arc::new(person),
                     values: vec![Value::String("ada".into()), Value::Int32(36)],
                 }),
             ),
-            (text.clone(), Value::String("x".into())),
+            (text, Value::String("x".into())),
         ];
         for size in [0, 1, 1000] {
             let converter =
