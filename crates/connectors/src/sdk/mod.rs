@@ -20,6 +20,8 @@ pub mod data;
 pub mod errant;
 pub mod error;
 pub mod framework;
+#[cfg(test)]
+mod framework_audit;
 pub mod record;
 pub mod topic_creation;
 pub mod unsupported;
