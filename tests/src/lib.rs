@@ -493,6 +493,29 @@ pub fn topic_keys(topic: &str) -> Vec<String> {
     keys
 }
 
+/// Returns how many records every partition of `topic` holds (0 when it does not exist).
+pub fn topic_record_count(topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", test_bootstrap())
+        .create()
+        .expect("a consumer of the test broker can be created");
+    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) else {
+        return 0;
+    };
+    let mut total = 0;
+    for described in metadata.topics() {
+        for partition in described.partitions() {
+            if let Ok((low, high)) =
+                consumer.fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+            {
+                total += high - low;
+            }
+        }
+    }
+    total
+}
+
 /// The repository's root folder (scripts live in `scripts/`).
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

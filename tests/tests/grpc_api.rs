@@ -412,6 +412,15 @@ async fn bad_requests_get_grpc_codes_with_the_rest_message_and_store_nothing() {
             &[("connector.class", "FileStreamSink"), ("file", &file)],
             "topics",
         ),
+        (
+            &[
+                ("connector.class", "FileStreamSource"),
+                ("file", &file),
+                ("topic", "t"),
+                ("exactly.once.support", "required"),
+            ],
+            "exactly.once.support is not supported yet",
+        ),
     ];
     for (index, (pairs, named)) in invalid_configs.iter().enumerate() {
         let name = format!("bad-{index}");

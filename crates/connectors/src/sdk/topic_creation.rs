@@ -66,11 +66,13 @@ impl TopicCreationPlan {
 }
 
 /// Returns true when the config sets any `topic.creation.` key (Kafka Connect's
-/// `usesTopicCreation`).
+/// `usesTopicCreation`). An empty `topic.creation.groups` does not count: it is the default that
+/// validated task configs carry.
 pub fn uses_topic_creation(props: &BTreeMap<String, String>) -> bool {
-    props
-        .keys()
-        .any(|key| key.starts_with(TOPIC_CREATION_PREFIX))
+    props.iter().any(|(key, value)| {
+        key.starts_with(TOPIC_CREATION_PREFIX)
+            && !(key == TOPIC_CREATION_GROUPS && value.trim().is_empty())
+    })
 }
 
 /// Returns the group aliases of `topic.creation.groups` (without `default`, deduplicated).
@@ -328,6 +330,12 @@ mod tests {
         assert!(parse_topic_creation(&props(&[("topic", "t")]))
             .unwrap()
             .is_none());
+        // The default a validated task config carries does not turn topic creation on.
+        assert!(
+            parse_topic_creation(&props(&[("topic.creation.groups", "")]))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
