@@ -8,34 +8,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use ferry_tests::{
-    create_topic, free_local_addr, start_worker, test_bootstrap, unique_name, wait_until, Api,
-    FerryProcess,
+    create_topic, free_local_addr, read_topic, start_worker, test_bootstrap, unique_name,
+    wait_until, Api, FerryProcess, TopicRecord as Read,
 };
 use nix::sys::signal::Signal;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
-
-/// One record as read from Kafka.
-#[derive(Debug, Clone, PartialEq)]
-struct Read {
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    headers: Vec<(String, Option<Vec<u8>>)>,
-    timestamp: Option<i64>,
-}
-
-impl Read {
-    fn header(&self, key: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .find(|(name, _)| name == key)
-            .and_then(|(_, value)| value.as_ref())
-            .map(|value| String::from_utf8_lossy(value).to_string())
-    }
-}
 
 /// Produces `(key, value, headers, timestamp)` records to partition 0 of `topic`, in order.
 async fn produce(topic: &str, records: &[Read]) {
@@ -86,58 +67,6 @@ async fn send_one(
             .map(|_| ())
             .map_err(|(error, _)| error)
     }
-}
-
-/// Reads every partition of `topic` to its end (the topic must exist).
-fn read_topic(topic: &str) -> Vec<Read> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", test_bootstrap())
-        .set("group.id", unique_name("inspect"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let partitions: Vec<i32> = metadata.topics()[0]
-        .partitions()
-        .iter()
-        .map(|p| p.id())
-        .collect();
-    let mut out = Vec::new();
-    for partition in partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, Duration::from_secs(10))
-            .unwrap();
-        if high <= low {
-            continue;
-        }
-        let mut list = rdkafka::TopicPartitionList::new();
-        list.add_partition_offset(topic, partition, rdkafka::Offset::Beginning)
-            .unwrap();
-        consumer.assign(&list).unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let mut position = low;
-        while position < high && std::time::Instant::now() < deadline {
-            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-                position = message.offset() + 1;
-                let mut headers = Vec::new();
-                if let Some(raw) = message.headers() {
-                    for header in raw.iter() {
-                        headers.push((header.key.to_string(), header.value.map(<[u8]>::to_vec)));
-                    }
-                }
-                out.push(Read {
-                    key: message.key().map(<[u8]>::to_vec),
-                    value: message.payload().map(<[u8]>::to_vec),
-                    headers,
-                    timestamp: message.timestamp().to_millis(),
-                });
-            }
-        }
-        assert!(position >= high, "read {topic}/{partition} to its end");
-    }
-    out
 }
 
 fn topic_exists(topic: &str) -> bool {
