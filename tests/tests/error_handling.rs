@@ -158,9 +158,16 @@ async fn a_poison_record_fails_the_task_under_tolerance_none_naming_topic_partit
     let (_worker, api) = start_worker(dir.path(), &prefix, &[]).await;
     let output = dir.path().join("out.txt");
     let name = format!("{prefix}-sink");
-    api.create_connector(&name, sink_config(&topic, &output, &[]))
-        .await
-        .unwrap();
+    let dlq = format!("{prefix}-dlq");
+    let config = sink_config(
+        &topic,
+        &output,
+        &[
+            ("errors.deadletterqueue.topic.name", &dlq),
+            ("errors.deadletterqueue.topic.replication.factor", "1"),
+        ],
+    );
+    api.create_connector(&name, config).await.unwrap();
     let status = api
         .wait_status(&name, Duration::from_secs(60), |status| {
             status["tasks"][0]["state"] == "FAILED"
@@ -182,6 +189,11 @@ async fn a_poison_record_fails_the_task_under_tolerance_none_naming_topic_partit
     for line in output_lines(&output) {
         assert!(allowed.contains(&line.as_str()), "{line} was delivered");
     }
+    // As in Kafka Connect, the failing record is reported to the DLQ before the task fails
+    // (without context headers here: they are off by default).
+    let dead = read_topic(&dlq);
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0], poison_stream(10, 5)[4]);
 }
 
 #[tokio::test]

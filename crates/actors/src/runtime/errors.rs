@@ -215,6 +215,21 @@ pub struct ToleratedFailure {
     pub attempts: u32,
 }
 
+/// How an operation failed.
+#[derive(Debug, Clone)]
+pub enum StageFailure {
+    /// Tolerated (`errors.tolerance=all`): skip the record and dead-letter it.
+    Tolerated(ToleratedFailure),
+    /// A tolerable failure under `errors.tolerance=none`: `error` fails the task; `failure`
+    /// describes it for the dead-letter queue.
+    ToleranceExceeded {
+        failure: ToleratedFailure,
+        error: ConnectorError,
+    },
+    /// A failure the stage never tolerates (a non-retriable put-time error).
+    Unhandled(ConnectorError),
+}
+
 /// Applies a connector's [`ErrorPolicy`] to the operations of one task.
 pub struct ErrorHandler {
     policy: ErrorPolicy,
@@ -253,14 +268,38 @@ impl ErrorHandler {
         stage: Stage,
         executing_class: &str,
         record: RecordRef<'_>,
-        mut operation: impl FnMut() -> Result<T, ConnectorError>,
+        operation: impl FnMut() -> Result<T, ConnectorError>,
     ) -> Result<Result<T, ToleratedFailure>, ConnectorError> {
+        match self
+            .execute_classified(stage, executing_class, record, operation)
+            .await
+        {
+            Ok(value) => Ok(Ok(value)),
+            Err(StageFailure::Tolerated(failure)) => Ok(Err(failure)),
+            Err(StageFailure::ToleranceExceeded { error, .. } | StageFailure::Unhandled(error)) => {
+                Err(error)
+            }
+        }
+    }
+
+    /// [`ErrorHandler::execute`], telling apart a failure that exceeded `errors.tolerance=none`
+    /// (which a sink still dead-letters before failing, as Kafka Connect does).
+    ///
+    /// # Errors
+    /// Every failure, classified.
+    pub async fn execute_classified<T>(
+        &self,
+        stage: Stage,
+        executing_class: &str,
+        record: RecordRef<'_>,
+        mut operation: impl FnMut() -> Result<T, ConnectorError>,
+    ) -> Result<T, StageFailure> {
         let started = Instant::now();
         let mut attempts: u32 = 0;
         loop {
             attempts += 1;
             let error = match operation() {
-                Ok(value) => return Ok(Ok(value)),
+                Ok(value) => return Ok(value),
                 Err(error) => error,
             };
             if error.kind == ErrorKind::External {
@@ -272,11 +311,21 @@ impl ErrorHandler {
             }
             if !stage.tolerates_every_failure() && error.kind != ErrorKind::External {
                 self.log(stage, executing_class, record, &error);
-                return Err(error);
+                return Err(StageFailure::Unhandled(error));
             }
-            return self
-                .execute_failed(stage, executing_class, record, error, attempts)
-                .map(Err);
+            let failure = ToleratedFailure {
+                stage,
+                executing_class: executing_class.to_string(),
+                error: error.clone(),
+                attempts,
+            };
+            return match self.execute_failed(stage, executing_class, record, error, attempts) {
+                Ok(tolerated) => Err(StageFailure::Tolerated(tolerated)),
+                Err(exceeded) => Err(StageFailure::ToleranceExceeded {
+                    failure,
+                    error: exceeded,
+                }),
+            };
         }
     }
 

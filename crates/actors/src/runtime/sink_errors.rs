@@ -17,7 +17,7 @@ use ferry_connectors::sdk::{
 use rdkafka::message::{Headers, Message, OwnedMessage};
 
 use super::dlq::{self, DlqProducer, DlqRecord, Origin, SinkDlqContext};
-use super::errors::{ErrorHandler, ErrorPolicy, RecordRef, Stage, ToleratedFailure};
+use super::errors::{ErrorHandler, ErrorPolicy, RecordRef, Stage, StageFailure, ToleratedFailure};
 use super::{TaskEnv, TaskSpec};
 
 /// Errant records a task reported, waiting for the runtime.
@@ -167,15 +167,23 @@ impl SinkErrors {
         let record = consumed_ref(message);
         let outcome = self
             .handler
-            .execute(stage, self.class_name(class), record, operation)
-            .await?;
+            .execute_classified(stage, self.class_name(class), record, operation)
+            .await;
         match outcome {
             Ok(value) => Ok(Some(value)),
-            Err(failure) => {
+            Err(StageFailure::Tolerated(failure)) => {
                 self.dead_letter(original_of(message), message, &failure)
                     .await?;
                 Ok(None)
             }
+            Err(StageFailure::ToleranceExceeded { failure, error }) => {
+                // Kafka Connect reports the record (log, DLQ) before failing the task.
+                self.dead_letter(original_of(message), message, &failure)
+                    .await?;
+                self.wait_acknowledged().await?;
+                Err(error)
+            }
+            Err(StageFailure::Unhandled(error)) => Err(error),
         }
     }
 
