@@ -17,14 +17,15 @@ use std::time::Duration;
 
 use ferry_connectors::converters::Converters;
 use ferry_connectors::sdk::framework::keys;
-use ferry_connectors::sdk::{ConnectorError, Header, SinkRecord, SinkTask, TopicPartition};
+use ferry_connectors::sdk::{ConnectorError, SinkTask, TopicPartition};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::sink_errors::SinkErrors;
 use super::{apply_client_overrides, TaskEnv, TaskSpec};
 
 /// Batches buffered between the consumer thread and the task.
@@ -196,11 +197,13 @@ fn consumer_config(env: &TaskEnv, spec: &TaskSpec) -> ClientConfig {
 /// Runs a sink task until cancelled.
 ///
 /// # Errors
-/// A record that cannot be converted (unless `errors.tolerance=all`), or a task error.
+/// A record that cannot be converted (unless `errors.tolerance=all`), a DLQ failure, or a
+/// task error.
 pub(crate) async fn run_sink_task(
     env: &TaskEnv,
     spec: &TaskSpec,
     converters: Converters,
+    errors: SinkErrors,
     mut task: Box<dyn SinkTask>,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
@@ -230,17 +233,14 @@ pub(crate) async fn run_sink_task(
             ConnectorError::internal(format!("failed to start consumer thread: {error}"))
         })?;
 
-    let tolerate_all = spec
-        .config
-        .get(keys::ERRORS_TOLERANCE)
-        .is_some_and(|value| value.eq_ignore_ascii_case("all"));
     let mut state = SinkState {
         topics: super::TopicTracker::new(env, spec),
+        env,
         spec,
         converters: &converters,
         current: Offsets::new(),
         committed: Offsets::new(),
-        tolerate_all,
+        errors,
     };
     let mut commit_tick = tokio::time::interval(env.offset_flush_interval);
     commit_tick.tick().await;
@@ -262,6 +262,7 @@ pub(crate) async fn run_sink_task(
                             .map(|(tp, offset)| (tp.clone(), *offset))
                             .collect();
                         let committable = if subset.is_empty() { Offsets::new() } else { task.pre_commit(subset).await? };
+                        state.settle_dead_letters().await?;
                         let _ = reply_tx.send(committable);
                         for tp in &partitions {
                             state.current.remove(tp);
@@ -282,7 +283,11 @@ pub(crate) async fn run_sink_task(
 
     if outcome.is_ok() && !state.current.is_empty() && state.current != state.committed {
         // Stop: flush and commit synchronously before leaving the group.
-        match task.pre_commit(state.current.clone()).await {
+        let flushed = match task.pre_commit(state.current.clone()).await {
+            Ok(committable) => state.settle_dead_letters().await.map(|()| committable),
+            Err(error) => Err(error),
+        };
+        match flushed {
             Ok(committable) if !committable.is_empty() => {
                 let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
                 let _ = commands_tx.send(ConsumerCommand::CommitSync(committable, reply_tx));
@@ -500,12 +505,13 @@ fn next_offsets<'m>(messages: impl IntoIterator<Item = (&'m str, i32, i64)>) -> 
 
 struct SinkState<'a> {
     topics: super::TopicTracker,
+    env: &'a TaskEnv,
     spec: &'a TaskSpec,
     converters: &'a Converters,
     /// Next offset to read per partition, for everything `put` so far.
     current: Offsets,
     committed: Offsets,
-    tolerate_all: bool,
+    errors: SinkErrors,
 }
 
 impl SinkState<'_> {
@@ -521,6 +527,7 @@ impl SinkState<'_> {
             return Ok(());
         }
         let committable = task.pre_commit(self.current.clone()).await?;
+        self.settle_dead_letters().await?;
         if !committable.is_empty() {
             let _ = commands_tx.send(ConsumerCommand::Commit(committable));
         }
@@ -545,12 +552,8 @@ impl SinkState<'_> {
             self.topics.observe(&topic.topic);
         }
         for message in &batch {
-            match self.convert(message) {
-                Ok(record) => records.push(record),
-                Err(error) if self.tolerate_all => {
-                    tracing::warn!(task = %self.spec.id(), %error, "skipping a record that cannot be converted (errors.tolerance=all)");
-                }
-                Err(error) => return Err(error),
+            if let Some(record) = self.errors.convert_record(self.converters, message).await? {
+                records.push(record);
             }
         }
         if !records.is_empty() {
@@ -571,52 +574,20 @@ impl SinkState<'_> {
             )
             .increment(count);
         }
+        self.errors
+            .handle_errant_records(self.env, self.spec, &batch)
+            .await?;
         self.current.extend(positions);
         Ok(())
     }
 
-    fn convert(&self, message: &OwnedMessage) -> Result<SinkRecord, ConnectorError> {
-        let topic = message.topic();
-        let describe = |stage: &str, error: &dyn std::fmt::Display| {
-            ConnectorError::user(format!(
-                "Failed to convert the record {stage} from topic {topic} partition {} offset {}: {error}",
-                message.partition(),
-                message.offset()
-            ))
-        };
-        let key = self
-            .converters
-            .key
-            .to_connect_data(topic, message.key())
-            .map_err(|e| describe("key", &e))?;
-        let value = self
-            .converters
-            .value
-            .to_connect_data(topic, message.payload())
-            .map_err(|e| describe("value", &e))?;
-        let mut headers = Vec::new();
-        if let Some(raw_headers) = message.headers() {
-            for header in raw_headers.iter() {
-                let converted = self
-                    .converters
-                    .header
-                    .to_connect_header(topic, header.key, header.value)
-                    .map_err(|e| describe("header", &e))?;
-                headers.push(Header {
-                    key: header.key.to_string(),
-                    value: converted,
-                });
-            }
-        }
-        Ok(SinkRecord {
-            topic: topic.to_string(),
-            kafka_partition: message.partition(),
-            kafka_offset: message.offset(),
-            timestamp: message.timestamp().to_millis(),
-            key,
-            value,
-            headers,
-        })
+    /// Dead-letters the errant records the task reported while flushing and waits for every
+    /// DLQ record to be acknowledged: only then may offsets past them be committed.
+    async fn settle_dead_letters(&mut self) -> Result<(), ConnectorError> {
+        self.errors
+            .handle_errant_records(self.env, self.spec, &[])
+            .await?;
+        self.errors.wait_acknowledged().await
     }
 }
 

@@ -1,20 +1,22 @@
 //! The source loop: poll → convert → produce (batched, acknowledged asynchronously) → store the
 //! offsets of acknowledged records every `offset.flush.interval.ms` and on stop.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_connectors::converters::Converters;
 use ferry_connectors::sdk::{ConnectorError, SourceRecord, SourceTask};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
-use tokio::sync::Notify;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::errors::ToleratedFailure;
 use super::offsets::OffsetTracker;
+use super::source_errors::SourceErrors;
+use super::topic_creation::SourceTopicCreation;
 use super::{apply_client_overrides, TaskEnv, TaskSpec};
 
 /// Records awaiting acknowledgement before the loop stops polling the task.
@@ -22,44 +24,12 @@ const MAX_IN_FLIGHT: usize = 200_000;
 /// How long the final producer flush may take on stop.
 const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
-type Ack = (u64, Result<(), String>);
+pub(crate) type Ack = (u64, Result<(), String>);
 
-/// Delivery reports (sequence number, outcome) from the producer's thread, handed to the
-/// source loop in bulk: one lock and at most one wake-up per run of reports, not a channel
-/// message per record.
-#[derive(Default)]
-struct AckQueue {
-    acks: Mutex<Vec<Ack>>,
-    ready: Notify,
-}
-
-impl AckQueue {
-    fn push(&self, ack: Ack) {
-        let mut acks = self.acks.lock().unwrap_or_else(|e| e.into_inner());
-        let was_empty = acks.is_empty();
-        acks.push(ack);
-        drop(acks);
-        if was_empty {
-            // Stores a permit when the loop is not waiting yet: no report is missed.
-            self.ready.notify_one();
-        }
-    }
-
-    /// Moves every report received so far into `into` (which the caller has emptied).
-    fn take(&self, into: &mut Vec<Ack>) {
-        let mut acks = self.acks.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::swap(&mut *acks, into);
-    }
-
-    /// Waits until a report may have arrived since the last `take`.
-    async fn wait(&self) {
-        self.ready.notified().await;
-    }
-}
-
-/// Forwards delivery reports to the source loop.
-struct AckContext {
-    acks: Arc<AckQueue>,
+/// Forwards delivery reports (sequence number, outcome) to the source loop; the DLQ producer
+/// shares the channel, so a dead-lettered record's offset follows its DLQ acknowledgement.
+pub(crate) struct AckContext {
+    pub(crate) acks_tx: mpsc::UnboundedSender<Ack>,
 }
 
 impl ClientContext for AckContext {}
@@ -72,7 +42,7 @@ impl ProducerContext for AckContext {
             Ok(_) => Ok(()),
             Err((error, _)) => Err(error.to_string()),
         };
-        self.acks.push((seq as u64, outcome));
+        let _ = self.acks_tx.send((seq as u64, outcome));
     }
 }
 
@@ -101,12 +71,12 @@ pub(crate) async fn run_source_task(
     mut task: Box<dyn SourceTask>,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
-    let acks = Arc::new(AckQueue::default());
+    let (acks_tx, mut acks_rx) = mpsc::unbounded_channel::<Ack>();
+    let errors = SourceErrors::create(env, spec, acks_tx.clone()).await?;
+    let topic_creation_opt = SourceTopicCreation::create(env, spec)?;
     let producer: Arc<ThreadedProducer<AckContext>> = Arc::new(
         producer_config(env, spec)
-            .create_with_context(AckContext {
-                acks: Arc::clone(&acks),
-            })
+            .create_with_context(AckContext { acks_tx })
             .map_err(|error| {
                 ConnectorError::external(format!("failed to create producer: {error}"))
             })?,
@@ -120,20 +90,22 @@ pub(crate) async fn run_source_task(
         converters: &converters,
         producer: &producer,
         tracker: OffsetTracker::default(),
-        acks: &acks,
-        taken: Vec::new(),
+        errors,
+        topic_creation_opt,
     };
     let mut flush_tick = tokio::time::interval(env.offset_flush_interval);
     flush_tick.tick().await;
 
     let outcome: Result<(), ConnectorError> = async {
         loop {
-            loop_state.handle_acks()?;
+            while let Ok(ack) = acks_rx.try_recv() {
+                loop_state.handle_ack(ack)?;
+            }
             if loop_state.tracker.in_flight() >= MAX_IN_FLIGHT {
                 tokio::select! {
                     biased;
                     () = cancel.cancelled() => return Ok(()),
-                    () = acks.wait() => loop_state.handle_acks()?,
+                    Some(ack) = acks_rx.recv() => loop_state.handle_ack(ack)?,
                     _ = flush_tick.tick() => loop_state.flush_offsets(&mut *task).await?,
                 }
                 continue;
@@ -144,7 +116,7 @@ pub(crate) async fn run_source_task(
                 _ = flush_tick.tick() => loop_state.flush_offsets(&mut *task).await?,
                 batch = task.poll() => {
                     for record in batch? {
-                        loop_state.produce(record).await?;
+                        loop_state.produce(record, &mut acks_rx).await?;
                     }
                 }
             }
@@ -153,7 +125,7 @@ pub(crate) async fn run_source_task(
     .await;
 
     // Stop: deliver what is in flight, store its offsets, then release the task.
-    let stop_result = loop_state.drain_and_flush(&mut *task).await;
+    let stop_result = loop_state.drain_and_flush(&mut *task, &mut acks_rx).await;
     task.stop().await;
     outcome.and(stop_result)
 }
@@ -167,65 +139,39 @@ struct SourceLoop<'a> {
     converters: &'a Converters,
     producer: &'a Arc<ThreadedProducer<AckContext>>,
     tracker: OffsetTracker,
-    acks: &'a AckQueue,
-    /// Reused buffer for the reports taken from `acks`.
-    taken: Vec<Ack>,
+    errors: SourceErrors,
+    topic_creation_opt: Option<SourceTopicCreation>,
 }
 
 impl SourceLoop<'_> {
-    /// Applies every delivery report received so far.
-    fn handle_acks(&mut self) -> Result<(), ConnectorError> {
-        self.taken.clear();
-        self.acks.take(&mut self.taken);
-        let mut delivered = 0u64;
-        let mut result = Ok(());
-        for (seq, outcome) in self.taken.drain(..) {
-            match outcome {
-                Ok(()) => {
-                    self.tracker.ack(seq);
-                    delivered += 1;
-                }
-                Err(error) => {
-                    result = Err(ConnectorError::external(format!(
-                        "failed to produce a record to Kafka: {error}"
-                    )));
-                }
+    fn handle_ack(&mut self, (seq, outcome): Ack) -> Result<(), ConnectorError> {
+        match outcome {
+            Ok(()) => {
+                self.tracker.ack(seq);
+                self.records_out.increment(1);
+                Ok(())
             }
+            Err(error) => Err(ConnectorError::external(format!(
+                "failed to produce a record to Kafka: {error}"
+            ))),
         }
-        self.records_out.increment(delivered);
-        result
     }
 
-    async fn produce(&mut self, record: SourceRecord) -> Result<(), ConnectorError> {
+    async fn produce(
+        &mut self,
+        record: SourceRecord,
+        acks_rx: &mut mpsc::UnboundedReceiver<Ack>,
+    ) -> Result<(), ConnectorError> {
         let topic = record.topic.as_str();
         self.topics.observe(topic);
-        let key = self.converters.key.from_connect_data(
-            topic,
-            record.key.schema.as_deref(),
-            &record.key.value,
-        )?;
-        let value = self.converters.value.from_connect_data(
-            topic,
-            record.value.schema.as_deref(),
-            &record.value.value,
-        )?;
-        let mut headers_opt = None;
-        if !record.headers.is_empty() {
-            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-            for header in &record.headers {
-                let bytes = self.converters.header.from_connect_header(
-                    topic,
-                    &header.key,
-                    header.value.schema.as_deref(),
-                    &header.value.value,
-                )?;
-                headers = headers.insert(Header {
-                    key: &header.key,
-                    value: bytes.as_deref(),
-                });
-            }
-            headers_opt = Some(headers);
+        if let Some(topic_creation) = self.topic_creation_opt.as_mut() {
+            topic_creation.ensure_topic(topic).await?;
         }
+        let converted = match self.errors.convert_record(self.converters, &record).await? {
+            Ok(converted) => converted,
+            Err(failure) => return self.skip_record(&record, &failure).await,
+        };
+        let (key, value, headers_opt) = (converted.key, converted.value, converted.headers_opt);
         let seq = self
             .tracker
             .submit(&record.source_partition, record.source_offset);
@@ -253,8 +199,11 @@ impl SourceLoop<'_> {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     // The local queue is full: wait for acknowledgements to make room.
-                    let _ = tokio::time::timeout(Duration::from_millis(10), self.acks.wait()).await;
-                    self.handle_acks()?;
+                    if let Ok(Some(ack)) =
+                        tokio::time::timeout(Duration::from_millis(10), acks_rx.recv()).await
+                    {
+                        self.handle_ack(ack)?;
+                    }
                 }
                 Err((error, _)) => {
                     return Err(ConnectorError::external(format!(
@@ -263,6 +212,26 @@ impl SourceLoop<'_> {
                 }
             }
         }
+    }
+
+    /// Skips a record the error policy tolerated: dead-letters it (its offset is committable
+    /// once the DLQ acknowledged it) or, without a DLQ, marks it done at once.
+    async fn skip_record(
+        &mut self,
+        original: &SourceRecord,
+        failure: &ToleratedFailure,
+    ) -> Result<(), ConnectorError> {
+        let seq = self
+            .tracker
+            .submit(&original.source_partition, original.source_offset.clone());
+        let pending = self
+            .errors
+            .dead_letter(self.converters, original, failure, seq)
+            .await?;
+        if !pending {
+            self.tracker.ack(seq);
+        }
+        Ok(())
     }
 
     async fn flush_offsets(&mut self, task: &mut dyn SourceTask) -> Result<(), ConnectorError> {
@@ -301,13 +270,25 @@ impl SourceLoop<'_> {
         Ok(())
     }
 
-    async fn drain_and_flush(&mut self, task: &mut dyn SourceTask) -> Result<(), ConnectorError> {
+    async fn drain_and_flush(
+        &mut self,
+        task: &mut dyn SourceTask,
+        acks_rx: &mut mpsc::UnboundedReceiver<Ack>,
+    ) -> Result<(), ConnectorError> {
         let producer = Arc::clone(self.producer);
         let flushed = tokio::task::spawn_blocking(move || producer.flush(STOP_FLUSH_TIMEOUT)).await;
         if !matches!(flushed, Ok(Ok(()))) {
             tracing::warn!(task = %self.spec.id(), "not every record was acknowledged before stop; their offsets are not stored");
         }
-        let result = self.handle_acks();
+        if let Err(error) = self.errors.flush().await {
+            tracing::warn!(task = %self.spec.id(), %error, "not every dead letter queue record was acknowledged before stop; their offsets are not stored");
+        }
+        let mut result = Ok(());
+        while let Ok(ack) = acks_rx.try_recv() {
+            if let Err(error) = self.handle_ack(ack) {
+                result = Err(error);
+            }
+        }
         self.flush_offsets(task).await?;
         result
     }
