@@ -8,6 +8,7 @@
 //! ```
 //! Records never pass through actor mailboxes: the data path is tokio tasks with bounded channels.
 
+pub mod config_providers;
 pub mod error;
 pub mod leader;
 pub mod membership;

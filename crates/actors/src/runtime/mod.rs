@@ -15,6 +15,7 @@ use ferry_connectors::sdk::{
 use rdkafka::config::ClientConfig;
 use tokio_util::sync::CancellationToken;
 
+use crate::config_providers::ConfigProviders;
 use crate::stores::{OffsetStore, StatusStore};
 
 /// What every task on this worker shares.
@@ -29,6 +30,8 @@ pub struct TaskEnv {
     pub status_store: Arc<StatusStore>,
     pub offset_flush_interval: Duration,
     pub offset_flush_timeout: Duration,
+    /// Resolves `${provider:path:key}` placeholders when a task starts (never stored resolved).
+    pub config_providers: Arc<ConfigProviders>,
 }
 
 /// One task to run.
@@ -56,6 +59,12 @@ pub async fn run_task(
     spec: TaskSpec,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
+    // Secrets are resolved here, before the source or sink loop starts, and live only in this
+    // task's copy of its config.
+    let spec = TaskSpec {
+        config: env.config_providers.resolve(&spec.config)?,
+        ..spec
+    };
     let converters = build_converters(&env.worker_props, &spec.config)?;
     let values = ConfigValues::from_raw(spec.config.clone());
     let context = TaskContext::new(

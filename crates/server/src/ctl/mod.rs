@@ -233,7 +233,7 @@ impl Session {
 }
 
 /// An error and its causes, `outer: inner: innermost` (tonic's own text is only "transport error").
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source_opt = error.source();
     while let Some(source) = source_opt {

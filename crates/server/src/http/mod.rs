@@ -10,6 +10,8 @@ mod plugins;
 mod root;
 
 use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -19,6 +21,7 @@ use tower::ServiceExt;
 
 pub use error::{ApiError, ApiJson};
 
+use crate::security::auth::Authenticator;
 use crate::service::ConnectService;
 
 /// Largest request body the gateway accepts; larger ones get a 413.
@@ -40,7 +43,12 @@ pub fn router(service: ConnectService) -> Router {
 
 /// Serves REST and gRPC on one router: gRPC requests go to `grpc_routes`, any other unknown path
 /// gets Kafka Connect's 404 body.
-pub fn app(rest: Router, grpc_routes: tonic::service::Routes) -> Router {
+pub fn app(
+    rest: Router,
+    grpc_routes: tonic::service::Routes,
+    authenticator: Arc<Authenticator>,
+    body_timeout: Duration,
+) -> Router {
     let grpc_routes = grpc_routes.prepare();
     rest.fallback(move |request: Request| {
         let grpc_routes = grpc_routes.clone();
@@ -56,6 +64,14 @@ pub fn app(rest: Router, grpc_routes: tonic::service::Routes) -> Router {
             }
         }
     })
+    // A client that sends its body slower than this is cut off (408).
+    .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        body_timeout,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        authenticator,
+        crate::security::auth::require_credentials,
+    ))
     .layer(axum::middleware::from_fn(metrics::count_requests))
     // One span per request (REST and gRPC), exported over OTLP when it is configured.
     .layer(
@@ -64,7 +80,7 @@ pub fn app(rest: Router, grpc_routes: tonic::service::Routes) -> Router {
     )
 }
 
-fn is_grpc(request: &Request) -> bool {
+pub(crate) fn is_grpc(request: &Request) -> bool {
     request
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
