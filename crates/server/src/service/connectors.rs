@@ -11,7 +11,7 @@ use ferry_connectors::converters::converter_plugins;
 use ferry_connectors::registry::names_of;
 use ferry_connectors::sdk::framework::keys;
 use ferry_connectors::validation::{
-    check_connector_config, full_config_def, validate_connector_config, ConfigInfos, ConfigKeyInfo,
+    full_config_def, validate_connector_config, ConfigInfos, ConfigKeyInfo,
     InvalidConfig,
 };
 
@@ -128,7 +128,7 @@ impl ConnectService {
                 ))
             })?),
         };
-        check_connector_config(self.registry(), &config).map_err(invalid_config)?;
+        self.check_config_resolved(&config)?;
         let _config_writes = self.lock_config_writes().await;
         let runtime = self.runtime()?;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
@@ -171,7 +171,7 @@ impl ConnectService {
                 config.insert(keys::NAME.to_string(), name.clone());
             }
         }
-        check_connector_config(self.registry(), &config).map_err(invalid_config)?;
+        self.check_config_resolved(&config)?;
         let _config_writes = self.lock_config_writes().await;
         let runtime = self.runtime()?;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
@@ -592,7 +592,7 @@ impl ConnectService {
         config
             .entry(keys::CONNECTOR_CLASS.to_string())
             .or_insert_with(|| factory.class_names()[0].to_string());
-        validate_connector_config(self.registry(), &config).map_err(invalid_config)
+        self.validate_config_resolved(&config)
     }
 }
 

@@ -5,6 +5,7 @@ mod cluster;
 mod connectors;
 mod forward;
 mod offsets;
+mod secrets;
 pub mod types;
 #[path = "watch.rs"] // `watch` is taken by `tokio::sync::watch` below
 pub mod watch_stream;
