@@ -59,19 +59,43 @@ pub struct CtlArgs {
     #[arg(long, global = true, env = "FERRY_SERVER", default_value = DEFAULT_SERVER)]
     server: String,
     /// Basic credentials USER:PASSWORD (the users of the worker's BasicAuth extension).
-    #[arg(long, global = true, env = "FERRY_USER", value_name = "USER:PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_USER",
+        value_name = "USER:PASSWORD",
+        hide_env_values = true
+    )]
     user: Option<String>,
     /// A bearer token (from the worker's rest.auth.tokens.file).
-    #[arg(long, global = true, env = "FERRY_TOKEN", hide_env_values = true, conflicts_with = "user")]
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "user"
+    )]
     token: Option<String>,
     /// PEM file of the CA certificates to trust; implies TLS (https).
     #[arg(long, global = true, env = "FERRY_CACERT", value_name = "FILE")]
     cacert: Option<PathBuf>,
     /// PEM client certificate chain, for workers with ssl.client.auth=required.
-    #[arg(long, global = true, env = "FERRY_CERT", value_name = "FILE", requires = "key")]
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_CERT",
+        value_name = "FILE",
+        requires = "key"
+    )]
     cert: Option<PathBuf>,
     /// PEM private key of --cert.
-    #[arg(long, global = true, env = "FERRY_KEY", value_name = "FILE", requires = "cert")]
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_KEY",
+        value_name = "FILE",
+        requires = "cert"
+    )]
     key: Option<PathBuf>,
     /// How to print results: aligned tables for people, or JSON for scripts.
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Table)]
@@ -225,7 +249,10 @@ struct Credentials {
 }
 
 impl Interceptor for Credentials {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(authorization) = &self.authorization_opt {
             request
                 .metadata_mut()
@@ -238,7 +265,13 @@ impl Interceptor for Credentials {
 /// Builds the `authorization` value and TLS config from the flags.
 fn session_security(
     args: &CtlArgs,
-) -> Result<(Option<MetadataValue<Ascii>>, Option<Arc<rustls::ClientConfig>>), CtlError> {
+) -> Result<
+    (
+        Option<MetadataValue<Ascii>>,
+        Option<Arc<rustls::ClientConfig>>,
+    ),
+    CtlError,
+> {
     let authorization_opt = match (&args.user, &args.token) {
         (Some(user), _) => {
             if !user.contains(':') {
@@ -253,9 +286,11 @@ fn session_security(
         (None, None) => None,
     };
     let authorization_opt = match authorization_opt {
-        Some(value) => Some(value.parse().map_err(|_| {
-            CtlError::Usage("credentials must be printable ASCII".into())
-        })?),
+        Some(value) => Some(
+            value
+                .parse()
+                .map_err(|_| CtlError::Usage("credentials must be printable ASCII".into()))?,
+        ),
         None => None,
     };
     let https = args.server.starts_with("https://") || args.cacert.is_some();
@@ -278,8 +313,8 @@ fn session_security(
         ),
         _ => None,
     };
-    let config = crate::security::tls::ctl_client_config(&trusted, identity_opt)
-        .map_err(CtlError::Usage)?;
+    let config =
+        crate::security::tls::ctl_client_config(&trusted, identity_opt).map_err(CtlError::Usage)?;
     Ok((authorization_opt, Some(Arc::new(config))))
 }
 

@@ -51,12 +51,14 @@ impl ConnectService {
         raw: &BTreeMap<String, String>,
     ) -> Result<ConfigInfos, ServiceError> {
         let resolved = self.resolve_for_validation(raw)?;
-        let mut infos = validate_connector_config(self.registry(), &resolved)
-            .map_err(|error| ServiceError::InvalidArgument(redact_resolved(raw, &resolved, &error.to_string())))?;
+        let mut infos = validate_connector_config(self.registry(), &resolved).map_err(|error| {
+            ServiceError::InvalidArgument(redact_resolved(raw, &resolved, &error.to_string()))
+        })?;
         for config in &mut infos.configs {
             let name = config.value.name.clone();
             if let (Some(raw_value), Some(resolved_value)) = (raw.get(&name), resolved.get(&name)) {
-                if raw_value != resolved_value && config.value.value.as_deref() != Some("[hidden]") {
+                if raw_value != resolved_value && config.value.value.as_deref() != Some("[hidden]")
+                {
                     config.value.value = Some(raw_value.clone());
                 }
             }
