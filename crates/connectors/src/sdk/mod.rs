@@ -20,6 +20,7 @@ pub mod data;
 pub mod error;
 pub mod framework;
 pub mod record;
+pub mod secret;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use converter::{Converter, HeaderConverter};
 pub use data::{Decimal, Field, Schema, SchemaAndValue, SchemaType, Struct, Value};
 pub use error::{ConnectorError, ConversionError, ErrorKind};
 pub use record::{Header, SinkRecord, SourceOffset, SourcePartition, SourceRecord, TopicPartition};
+pub use secret::Secret;
 
 /// Source or sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
