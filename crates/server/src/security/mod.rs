@@ -11,7 +11,6 @@
 //! ```
 
 pub mod auth;
-mod keystores;
 pub mod listeners;
 pub mod serve;
 pub mod session_keys;

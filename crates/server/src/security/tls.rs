@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferry_actors::config_providers::ConfigProviders;
+use ferry_actors::keystore::{self, KeyPair, StoreType};
+use ferry_connectors::sdk::Secret as SdkSecret;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -46,25 +47,6 @@ pub mod ssl_keys {
         "ssl.secure.random.implementation",
         "ssl.engine.factory.class",
     ];
-}
-
-/// A keystore or truststore format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreType {
-    Jks,
-    Pkcs12,
-    Pem,
-}
-
-impl StoreType {
-    fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_ascii_uppercase().as_str() {
-            "JKS" => Some(StoreType::Jks),
-            "PKCS12" => Some(StoreType::Pkcs12),
-            "PEM" => Some(StoreType::Pem),
-            _ => None,
-        }
-    }
 }
 
 /// `ssl.client.auth`.
@@ -151,7 +133,7 @@ impl TlsSettings {
             match get(name) {
                 None => Ok(StoreType::Jks),
                 Some(raw) => StoreType::parse(&raw)
-                    .ok_or_else(|| invalid(&full(name), &raw, "expected JKS, PKCS12 or PEM")),
+                    .map_err(|_| invalid(&full(name), &raw, "expected JKS, PKCS12 or PEM")),
             }
         };
         let keystore_type = store_type(ssl_keys::KEYSTORE_TYPE)?;
@@ -272,26 +254,26 @@ pub struct KeyMaterial {
     pub trusted: Vec<CertificateDer<'static>>,
 }
 
-/// Reads the keystore and truststore.
+/// Reads the keystore and truststore (with the keystore reader the Kafka clients use too).
 ///
 /// # Errors
 /// A store that cannot be read or holds no key/certificate, named by its key.
 pub fn load_material(settings: &TlsSettings) -> Result<KeyMaterial, String> {
-    let (chain, key) = match (
+    let secret = |value: &Option<Secret>| {
+        value
+            .as_ref()
+            .map(|secret| SdkSecret::new(secret.0.clone()))
+    };
+    let key_password = secret(&settings.key_password_opt);
+    let store_password = secret(&settings.keystore_password_opt);
+    let key_pair = match (
         &settings.keystore_key_opt,
         &settings.keystore_certificate_chain_opt,
     ) {
         (Some(key), Some(chain)) => {
-            let chain = pem_certificates(chain.as_bytes()).map_err(|reason| {
-                format!(
-                    "`{}`: {reason}",
-                    settings.key(ssl_keys::KEYSTORE_CERTIFICATE_CHAIN)
-                )
-            })?;
-            let key = pem_key(key.0.as_bytes()).map_err(|reason| {
-                format!("`{}`: {reason}", settings.key(ssl_keys::KEYSTORE_KEY))
-            })?;
-            (chain, key)
+            let pem = format!("{}\n{chain}", key.0);
+            keystore::read_pem_key_pair(pem.as_bytes(), key_password.as_ref())
+                .map_err(|error| format!("`{}`: {error}", settings.key(ssl_keys::KEYSTORE_KEY)))?
         }
         _ => {
             let location_key = settings.key(ssl_keys::KEYSTORE_LOCATION);
@@ -299,30 +281,18 @@ pub fn load_material(settings: &TlsSettings) -> Result<KeyMaterial, String> {
                 .keystore_location_opt
                 .as_ref()
                 .ok_or_else(|| format!("`{location_key}` is required"))?;
-            let bytes = std::fs::read(path).map_err(|error| {
-                format!("cannot read `{location_key}` {}: {error}", path.display())
-            })?;
-            let loaded = match settings.keystore_type {
-                StoreType::Pem => {
-                    pem_certificates(&bytes).and_then(|chain| Ok((chain, pem_key(&bytes)?)))
-                }
-                kind => super::keystores::read_key_entry(
-                    kind,
-                    &bytes,
-                    settings
-                        .keystore_password_opt
-                        .as_ref()
-                        .map(|secret| secret.0.as_str()),
-                    settings
-                        .key_password_opt
-                        .as_ref()
-                        .or(settings.keystore_password_opt.as_ref())
-                        .map(|secret| secret.0.as_str()),
-                ),
-            };
-            loaded.map_err(|reason| format!("`{location_key}` {}: {reason}", path.display()))?
+            let bytes = keystore::read_store_file(path)
+                .map_err(|error| format!("`{location_key}`: {error}"))?;
+            keystore::read_key_store(
+                &bytes,
+                settings.keystore_type,
+                store_password.as_ref(),
+                key_password.as_ref(),
+            )
+            .map_err(|error| format!("`{location_key}` {}: {error}", path.display()))?
         }
     };
+    let (chain, key) = rustls_identity(&key_pair)?;
     let mut trusted = Vec::new();
     if let Some(certificates) = &settings.truststore_certificates_opt {
         trusted = pem_certificates(certificates.as_bytes()).map_err(|reason| {
@@ -333,20 +303,17 @@ pub fn load_material(settings: &TlsSettings) -> Result<KeyMaterial, String> {
         })?;
     } else if let Some(path) = &settings.truststore_location_opt {
         let location_key = settings.key(ssl_keys::TRUSTSTORE_LOCATION);
-        let bytes = std::fs::read(path)
-            .map_err(|error| format!("cannot read `{location_key}` {}: {error}", path.display()))?;
-        trusted = match settings.truststore_type {
-            StoreType::Pem => pem_certificates(&bytes),
-            kind => super::keystores::read_trusted_certificates(
-                kind,
-                &bytes,
-                settings
-                    .truststore_password_opt
-                    .as_ref()
-                    .map(|secret| secret.0.as_str()),
-            ),
-        }
-        .map_err(|reason| format!("`{location_key}` {}: {reason}", path.display()))?;
+        let bytes = keystore::read_store_file(path)
+            .map_err(|error| format!("`{location_key}`: {error}"))?;
+        trusted = keystore::read_trust_store(
+            &bytes,
+            settings.truststore_type,
+            secret(&settings.truststore_password_opt).as_ref(),
+        )
+        .map_err(|error| format!("`{location_key}` {}: {error}", path.display()))?
+        .into_iter()
+        .map(CertificateDer::from)
+        .collect();
     }
     Ok(KeyMaterial {
         chain,
@@ -355,30 +322,30 @@ pub fn load_material(settings: &TlsSettings) -> Result<KeyMaterial, String> {
     })
 }
 
+fn rustls_identity(
+    key_pair: &KeyPair,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let chain = key_pair
+        .certificate_chain
+        .iter()
+        .cloned()
+        .map(CertificateDer::from)
+        .collect();
+    let key = PrivateKeyDer::try_from(key_pair.private_key.expose().clone())
+        .map_err(|reason| format!("unusable private key: {reason}"))?;
+    Ok((chain, key))
+}
+
 /// Parses every certificate of a PEM text.
 ///
 /// # Errors
 /// No certificate, or a malformed one.
 pub fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
-    let mut certificates = Vec::new();
-    for certificate in CertificateDer::pem_slice_iter(pem) {
-        certificates.push(certificate.map_err(|error| format!("bad PEM certificate: {error}"))?);
-    }
-    if certificates.is_empty() {
-        return Err("holds no PEM certificate".into());
-    }
-    Ok(certificates)
-}
-
-fn pem_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
-    if std::str::from_utf8(pem).is_ok_and(|text| text.contains("ENCRYPTED PRIVATE KEY")) {
-        return Err(
-            "holds an encrypted PEM key, which Ferry's listener cannot decrypt; use a PKCS12 or JKS keystore, or an unencrypted PKCS#8 key"
-                .into(),
-        );
-    }
-    PrivateKeyDer::from_pem_slice(pem)
-        .map_err(|error| format!("holds no usable PEM private key: {error}"))
+    Ok(keystore::read_trust_store(pem, StoreType::Pem, None)
+        .map_err(|error| error.to_string())?
+        .into_iter()
+        .map(CertificateDer::from)
+        .collect())
 }
 
 fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -483,7 +450,11 @@ pub fn pem_identity(
     certificate_pem: &[u8],
     key_pem: &[u8],
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
-    Ok((pem_certificates(certificate_pem)?, pem_key(key_pem)?))
+    let mut pem = key_pem.to_vec();
+    pem.push(b'\n');
+    pem.extend_from_slice(certificate_pem);
+    let key_pair = keystore::read_pem_key_pair(&pem, None).map_err(|error| error.to_string())?;
+    rustls_identity(&key_pair)
 }
 
 fn root_store(trusted: &[CertificateDer<'static>]) -> Result<RootCertStore, String> {
