@@ -184,6 +184,10 @@ enum CtlError {
     /// The server could not be reached: exit 4.
     #[error("cannot connect to the server at {server}: {reason}")]
     Connect { server: String, reason: String },
+    /// The connection failed during a call (e.g. the server refused our TLS certificate after
+    /// the handshake): exit 4.
+    #[error("the connection to the server failed: {0}")]
+    Transport(String),
     /// The server answered an error: exit 3 for NOT_FOUND, 1 otherwise.
     #[error("{}: {}", code_name(.0.code()), .0.message())]
     Server(tonic::Status),
@@ -193,7 +197,7 @@ impl CtlError {
     fn exit_code(&self) -> ExitCode {
         match self {
             CtlError::Usage(_) => ExitCode::from(2),
-            CtlError::Connect { .. } => ExitCode::from(4),
+            CtlError::Connect { .. } | CtlError::Transport(_) => ExitCode::from(4),
             CtlError::Server(status) if status.code() == Code::NotFound => ExitCode::from(3),
             CtlError::Server(_) => ExitCode::from(1),
         }
@@ -202,6 +206,11 @@ impl CtlError {
 
 impl From<tonic::Status> for CtlError {
     fn from(status: tonic::Status) -> Self {
+        // tonic reports a broken connection (UNKNOWN or CANCELLED) with its cause in `source`; an
+        // answer of the server has none.
+        if std::error::Error::source(&status).is_some() {
+            return CtlError::Transport(error_chain(&status));
+        }
         CtlError::Server(status)
     }
 }
