@@ -107,11 +107,25 @@ async fn serve_connection(
     stop: CancellationToken,
 ) {
     match acceptor_opt {
-        None => serve_http(TokioIo::new(tcp), app, idle_timeout, stop).await,
+        None => {
+            // hyper waits for the first bytes (to tell HTTP/1 from HTTP/2) without a deadline.
+            let mut first_byte = [0u8; 1];
+            match tokio::time::timeout(idle_timeout, tcp.peek(&mut first_byte)).await {
+                Ok(Ok(read)) if read > 0 => {
+                    serve_http(TokioIo::new(tcp), None, app, idle_timeout, stop).await;
+                }
+                Ok(_) => {}
+                Err(_) => tracing::debug!(%peer, "connection idle before its first request"),
+            }
+        }
         Some(acceptor) => {
             let handshake = tokio::time::timeout(idle_timeout, acceptor.accept(tcp)).await;
             match handshake {
-                Ok(Ok(tls)) => serve_http(TokioIo::new(tls), app, idle_timeout, stop).await,
+                Ok(Ok(tls)) => {
+                    // ALPN decided the protocol: no sniffing (which would wait without a deadline).
+                    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+                    serve_http(TokioIo::new(tls), Some(h2), app, idle_timeout, stop).await;
+                }
                 // A client that does not trust us, or sends no certificate when one is required:
                 // its problem, not the operator's.
                 Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
@@ -121,11 +135,22 @@ async fn serve_connection(
     }
 }
 
-async fn serve_http<IO>(io: IO, app: Router, idle_timeout: Duration, stop: CancellationToken)
-where
+/// Serves one connection; `h2_opt` is the protocol ALPN chose (`None`: find out from the bytes).
+async fn serve_http<IO>(
+    io: IO,
+    h2_opt: Option<bool>,
+    app: Router,
+    idle_timeout: Duration,
+    stop: CancellationToken,
+) where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder = match h2_opt {
+        Some(true) => builder.http2_only(),
+        Some(false) => builder.http1_only(),
+        None => builder,
+    };
     builder
         .http1()
         .timer(TokioTimer::new())
