@@ -680,10 +680,14 @@ async fn a_two_worker_https_cluster_with_basic_auth_tokens_session_keys_and_conf
     );
     let leader_addr = leader.trim_start_matches("https://");
     let forged_data = forged_json.to_string();
+    // The caller is even a valid user (reflection, which grpcurl needs, wants credentials): only
+    // the session key signature makes a forwarded request.
     let call_forward = |extra_headers: Vec<String>| {
         let mut args = vec![
             "-cacert".to_string(),
             ca.clone(),
+            "-H".to_string(),
+            basic_header(),
             "-d".to_string(),
             forged_data.clone(),
         ];
@@ -741,9 +745,12 @@ async fn a_two_worker_https_cluster_with_basic_auth_tokens_session_keys_and_conf
     );
     let signed_data = signed_json.to_string();
     let signature = format!("x-connect-authorization: {}", sign(&current_key, &signed));
+    let user_header = basic_header();
     let (ok, text) = grpcurl(&[
         "-cacert",
         &ca,
+        "-H",
+        &user_header,
         "-H",
         &signature,
         "-H",
