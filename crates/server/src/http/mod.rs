@@ -3,6 +3,8 @@
 
 mod cluster;
 mod connectors;
+#[cfg(test)]
+mod decoder_fuzz;
 mod error;
 mod loggers;
 mod metrics;
@@ -106,7 +108,8 @@ fn log_failure(
     }
 }
 
-/// tonic answers a request message it cannot decode with INTERNAL; it is the client's mistake,
+/// tonic answers a request message it cannot decode (or a missing or cut one) with INTERNAL; it
+/// is the client's mistake,
 /// so answer INVALID_ARGUMENT (the status is in the headers of such a trailers-only answer).
 fn malformed_messages_are_invalid_arguments<B>(response: &mut axum::http::Response<B>) {
     let headers = response.headers_mut();
@@ -120,6 +123,8 @@ fn malformed_messages_are_invalid_arguments<B>(response: &mut axum::http::Respon
             &b"failed%20to%20decode"[..],
             b"failed to decode",
             b"protocol%20error",
+            b"Missing%20request%20message",
+            b"Unexpected%20EOF",
         ]
         .iter()
         .any(|prefix| bytes.starts_with(prefix))
