@@ -271,16 +271,14 @@ impl Interceptor for Credentials {
     }
 }
 
+/// The `authorization` value and the TLS config of a session.
+type SessionSecurity = (
+    Option<MetadataValue<Ascii>>,
+    Option<Arc<rustls::ClientConfig>>,
+);
+
 /// Builds the `authorization` value and TLS config from the flags.
-fn session_security(
-    args: &CtlArgs,
-) -> Result<
-    (
-        Option<MetadataValue<Ascii>>,
-        Option<Arc<rustls::ClientConfig>>,
-    ),
-    CtlError,
-> {
+fn session_security(args: &CtlArgs) -> Result<SessionSecurity, CtlError> {
     let authorization_opt = match (&args.user, &args.token) {
         (Some(user), _) => {
             if !user.contains(':') {

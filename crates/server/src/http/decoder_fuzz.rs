@@ -119,13 +119,11 @@ fn method() -> impl Strategy<Value = Method> {
 fn fill(template: &str, segments: &[String]) -> String {
     let mut path = String::new();
     let mut parts = template.split("{}");
-    let mut index = 0;
     if let Some(first) = parts.next() {
         path.push_str(first);
     }
-    for part in parts {
+    for (index, part) in parts.enumerate() {
         path.push_str(&segments[index % segments.len()]);
-        index += 1;
         path.push_str(part);
     }
     path

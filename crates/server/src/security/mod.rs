@@ -36,6 +36,8 @@ pub mod keys {
         "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension";
     pub const REST_AUTH_TOKENS_FILE: &str = "rest.auth.tokens.file";
     pub const REST_CONNECTION_IDLE_TIMEOUT_MS: &str = "rest.connection.idle.timeout.ms";
+    /// Kafka Connect's separate admin listeners: not implemented, refused.
+    pub const ADMIN_LISTENERS: &str = "admin.listeners";
     /// The environment variable Kafka Connect's start scripts pass JVM options in.
     pub const KAFKA_OPTS: &str = "KAFKA_OPTS";
     pub const JAAS_CONFIG_PROPERTY: &str = "-Djava.security.auth.login.config=";
@@ -106,6 +108,13 @@ impl SecuritySettings {
         listeners: &[ListenerSpec],
         kafka_opts_opt: Option<&str>,
     ) -> Result<Self, ConfigError> {
+        if let Some(raw) = properties.get(keys::ADMIN_LISTENERS) {
+            return Err(invalid(
+                keys::ADMIN_LISTENERS,
+                raw,
+                "Ferry serves /admin/loggers on the main listeners only; remove this key",
+            ));
+        }
         let config_providers = Arc::new(ConfigProviders::from_worker_properties(properties)?);
         let tls_opt = if listeners.iter().any(|spec| spec.scheme == Scheme::Https) {
             Some(TlsSettings::from_properties(properties, &config_providers)?)
@@ -300,6 +309,13 @@ mod tests {
         let error = SecuritySettings::from_properties_with_env(&properties, &[], Some("-Xmx1g"))
             .unwrap_err();
         assert!(error.to_string().contains("KAFKA_OPTS"), "{error}");
+    }
+
+    #[test]
+    fn admin_listeners_are_refused_by_name() {
+        let properties = BTreeMap::from([(keys::ADMIN_LISTENERS.to_string(), String::new())]);
+        let error = SecuritySettings::from_properties_with_env(&properties, &[], None).unwrap_err();
+        assert!(error.to_string().contains("admin.listeners"), "{error}");
     }
 
     #[test]
