@@ -9,6 +9,7 @@
 //! Records never pass through actor mailboxes: the data path is tokio tasks with bounded channels.
 
 pub mod error;
+pub mod kafka_client;
 pub mod keystore;
 pub mod leader;
 pub mod membership;
