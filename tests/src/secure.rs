@@ -78,7 +78,13 @@ pub fn sasl_ssl_worker_properties(certs: &Path) -> Vec<(String, String)> {
 pub fn kafka_config_command(args: &[&str]) {
     let lib = format!("{}/*", kafka_lib().display());
     let output = Command::new("java")
-        .args(["-cp", &lib, "kafka.admin.ConfigCommand", "--bootstrap-server", INTERNAL_BOOTSTRAP])
+        .args([
+            "-cp",
+            &lib,
+            "kafka.admin.ConfigCommand",
+            "--bootstrap-server",
+            INTERNAL_BOOTSTRAP,
+        ])
         .args(args)
         .output()
         .expect("java runs");
@@ -100,11 +106,9 @@ pub fn java_client_classpath() -> String {
         .get_or_init(|| {
             let source = repo_root().join("tests/java/FerryJavaClient.java");
             let text = std::fs::read(&source).expect("the Java client source exists");
-            let digest = text
-                .iter()
-                .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-                    (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-                });
+            let digest = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+            });
             let out = cache_dir().join(format!("java-client/{digest:016x}"));
             let lib = format!("{}/*", kafka_lib().display());
             if !out.join("FerryJavaClient.class").exists() {

@@ -30,10 +30,14 @@ fn write_input(path: &Path) -> String {
 }
 
 async fn wait_for_output(output: &Path, expected: &str) {
-    wait_until(Duration::from_secs(60), "every line in the sink's file", || async {
-        let text = std::fs::read_to_string(output).unwrap_or_default();
-        (text == expected).then_some(())
-    })
+    wait_until(
+        Duration::from_secs(60),
+        "every line in the sink's file",
+        || async {
+            let text = std::fs::read_to_string(output).unwrap_or_default();
+            (text == expected).then_some(())
+        },
+    )
     .await
     .unwrap();
 }
@@ -85,9 +89,11 @@ async fn a_two_worker_cluster_runs_on_sasl_ssl_with_a_jks_truststore() {
     let expected = write_input(&input);
     let (source, sink) = create_pipeline(&api, &prefix, &input, &output).await;
     for name in [&source, &sink] {
-        api.wait_status(name, Duration::from_secs(60), |status| all_running(status, 1))
-            .await
-            .unwrap();
+        api.wait_status(name, Duration::from_secs(60), |status| {
+            all_running(status, 1)
+        })
+        .await
+        .unwrap();
     }
     wait_for_output(&output, &expected).await;
 
@@ -97,7 +103,10 @@ async fn a_two_worker_cluster_runs_on_sasl_ssl_with_a_jks_truststore() {
         let api = api.clone();
         let source = source.clone();
         async move {
-            let (_, body) = api.get(&format!("/connectors/{source}/offsets")).await.ok()?;
+            let (_, body) = api
+                .get(&format!("/connectors/{source}/offsets"))
+                .await
+                .ok()?;
             let position = body["offsets"][0]["offset"]["position"].as_u64()?;
             (position == expected_position).then_some(body)
         }
@@ -105,19 +114,23 @@ async fn a_two_worker_cluster_runs_on_sasl_ssl_with_a_jks_truststore() {
     .await
     .unwrap();
     assert_eq!(source_offsets["offsets"].as_array().unwrap().len(), 1);
-    wait_until(Duration::from_secs(30), "the sink's committed offsets", || {
-        let api = api.clone();
-        let sink = sink.clone();
-        async move {
-            let (_, body) = api.get(&format!("/connectors/{sink}/offsets")).await.ok()?;
-            let committed: u64 = body["offsets"]
-                .as_array()?
-                .iter()
-                .filter_map(|entry| entry["offset"]["kafka_offset"].as_u64())
-                .sum();
-            (committed == LINES as u64).then_some(())
-        }
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "the sink's committed offsets",
+        || {
+            let api = api.clone();
+            let sink = sink.clone();
+            async move {
+                let (_, body) = api.get(&format!("/connectors/{sink}/offsets")).await.ok()?;
+                let committed: u64 = body["offsets"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|entry| entry["offset"]["kafka_offset"].as_u64())
+                    .sum();
+                (committed == LINES as u64).then_some(())
+            }
+        },
+    )
     .await
     .unwrap();
 
@@ -140,7 +153,10 @@ async fn a_two_worker_cluster_runs_on_sasl_ssl_with_a_jks_truststore() {
                 .unwrap();
             assert_no_secret(path, &text);
         }
-        let (_, status) = node.get(&format!("/connectors/{source}/status")).await.unwrap();
+        let (_, status) = node
+            .get(&format!("/connectors/{source}/status"))
+            .await
+            .unwrap();
         assert_no_secret("status", &status.to_string());
     }
     assert_no_secret("the workers' logs", &logs);
@@ -193,16 +209,26 @@ async fn health(addr: std::net::SocketAddr) -> Option<(u16, String)> {
 /// Waits until `/health` is unhealthy with a message containing `cause`, and the log says it too.
 async fn wait_for_cause(worker: &FerryProcess, cause: &str) {
     let addr = worker.addr;
-    let message = wait_until(Duration::from_secs(60), &format!("/health naming `{cause}`"), || async move {
-        let (status, body) = health(addr).await?;
-        (status != 200 && body.contains(cause)).then_some(body)
-    })
+    let message = wait_until(
+        Duration::from_secs(60),
+        &format!("/health naming `{cause}`"),
+        || async move {
+            let (status, body) = health(addr).await?;
+            (status != 200 && body.contains(cause)).then_some(body)
+        },
+    )
     .await
     .unwrap();
     assert_no_secret("/health", &message);
-    wait_until(Duration::from_secs(10), "the log naming the cause", || async {
-        worker.stdout().contains(cause).then_some(())
-    })
+    wait_until(
+        Duration::from_secs(10),
+        "the log naming the cause",
+        || async {
+            (worker.stdout() + &worker.stderr())
+                .contains(cause)
+                .then_some(())
+        },
+    )
     .await
     .unwrap();
 }
@@ -254,7 +280,7 @@ async fn a_wrong_scram_password_is_reported_and_the_worker_recovers_once_it_is_f
     let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &refs(&properties)).unwrap();
     wait_for_cause(&worker, "Authentication failed").await;
     assert_alive_without_panic(&mut worker);
-    assert!(!worker.stdout().contains(user_password));
+    assert!(!(worker.stdout() + &worker.stderr()).contains(user_password));
     kafka_config_command(&[
         "--alter",
         "--add-config",
@@ -283,7 +309,10 @@ async fn a_mechanism_the_listener_does_not_offer_is_reported_without_a_panic() {
     wait_for_cause(&worker, "SCRAM-SHA-256").await;
     let (status, body) = health(addr).await.unwrap();
     assert_eq!(status, 503, "{body}");
-    assert!(body.contains("SCRAM-SHA-512"), "the broker's mechanisms are named: {body}");
+    assert!(
+        body.contains("SCRAM-SHA-512"),
+        "the broker's mechanisms are named: {body}"
+    );
     assert_alive_without_panic(&mut worker);
 }
 
@@ -296,13 +325,19 @@ async fn kerberos_is_a_startup_error_naming_the_key() {
         dir.path(),
         &prefix,
         addr,
-        &[("security.protocol", "SASL_SSL"), ("sasl.mechanism", "GSSAPI")],
+        &[
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "GSSAPI"),
+        ],
     )
     .unwrap();
     let status = worker.wait_exit(Duration::from_secs(30)).await.unwrap();
     assert!(!status.success());
     let logs = worker.stdout() + &worker.stderr();
-    assert!(logs.contains("sasl.mechanism") && logs.contains("GSSAPI"), "{logs}");
+    assert!(
+        logs.contains("sasl.mechanism") && logs.contains("GSSAPI"),
+        "{logs}"
+    );
 }
 
 #[tokio::test]
@@ -327,7 +362,10 @@ async fn a_refused_override_is_a_400_and_nothing_is_stored() {
     assert_eq!(status, 400, "{response}");
     assert_eq!(response["error_code"], 400);
     let message = response["message"].as_str().unwrap();
-    assert!(message.contains("producer.override.compression.type"), "{message}");
+    assert!(
+        message.contains("producer.override.compression.type"),
+        "{message}"
+    );
     assert!(message.contains("Principal"), "{message}");
     let (status, _) = api.get(&format!("/connectors/{name}")).await.unwrap();
     assert_eq!(status, 404, "nothing stored");

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_actors::kafka_client::{ClientConfigError, ClientRole, KafkaClients};
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::ClientContext;
@@ -25,13 +26,39 @@ struct ProbeContext {
     last_error: Mutex<Option<String>>,
 }
 
-impl ClientContext for ProbeContext {
-    fn error(&self, error: KafkaError, reason: &str) {
+impl ProbeContext {
+    fn record(&self, cause: String) {
         let mut last_error = self
             .last_error
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *last_error = Some(format!("{error}: {reason}"));
+        *last_error = Some(cause);
+    }
+}
+
+impl ClientContext for ProbeContext {
+    // librdkafka logs a failed connection (TLS handshake, SASL login) as a `FAIL` line from its
+    // broker thread at once, while error events wait for a poll the probe never makes.
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        if facility == "FAIL" || (level as i32) <= (RDKafkaLogLevel::Error as i32) {
+            self.record(message.to_string());
+        }
+        tracing::debug!(facility, message, "librdkafka (start-up probe)");
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        // "All brokers are down" follows the real cause (a handshake or login failure): keep
+        // the cause.
+        let all_brokers_down =
+            error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown);
+        let has_cause = self
+            .last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some();
+        if !(all_brokers_down && has_cause) {
+            self.record(reason.to_string());
+        }
     }
 }
 
@@ -98,6 +125,10 @@ fn fetch_kafka_cluster_id(kafka: &KafkaClients) -> Result<String, ProbeError> {
         .create_with_context(ProbeContext::default())
         .map_err(|error| ProbeError::Kafka(error.to_string()))?;
     let cause = |error: KafkaError| {
+        // Error events are served by polling; the connection's cause is among them.
+        for _ in 0..5 {
+            let _ = consumer.poll(Duration::from_millis(50));
+        }
         let last_error = consumer
             .context()
             .last_error
