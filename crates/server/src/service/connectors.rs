@@ -130,7 +130,7 @@ impl ConnectService {
         };
         check_connector_config(self.registry(), &config).map_err(invalid_config)?;
         let runtime = self.runtime()?;
-        check_client_overrides(&runtime, &config)?;
+        check_client_overrides(runtime, &config)?;
         let _config_writes = self.lock_config_writes().await;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
         if snapshot.contains(&name) {
@@ -174,7 +174,7 @@ impl ConnectService {
         }
         check_connector_config(self.registry(), &config).map_err(invalid_config)?;
         let runtime = self.runtime()?;
-        check_client_overrides(&runtime, &config)?;
+        check_client_overrides(runtime, &config)?;
         let _config_writes = self.lock_config_writes().await;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
         let created = !snapshot.contains(&name);
