@@ -1,0 +1,90 @@
+//! Ferry next to Kafka's Java client on the shared broker: keyed records from a Ferry source land
+//! on the partition a Java producer picks for the same key bytes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ferry_tests::secure::run_java_client;
+use ferry_tests::{create_topic, start_worker, test_bootstrap, unique_name};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::json;
+
+const PARTITIONS: i32 = 6;
+const RECORDS: usize = 100;
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Reads `count` records of every partition of `topic`: key (hex) → partition.
+fn read_placement(topic: &str, count: usize) -> BTreeMap<String, i32> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", test_bootstrap())
+        .set("group.id", format!("{topic}-reader"))
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        list.add_partition_offset(topic, partition, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&list).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut placement = BTreeMap::new();
+    while placement.len() < count && std::time::Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            let key = message.key().expect("keyed records");
+            placement.insert(to_hex(key), message.partition());
+        }
+    }
+    placement
+}
+
+#[tokio::test]
+async fn keyed_records_land_where_the_java_producer_puts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("java-place");
+    let ferry_topic = format!("{prefix}-ferry");
+    let java_topic = format!("{prefix}-java");
+    create_topic(&ferry_topic, PARTITIONS).await;
+    create_topic(&java_topic, PARTITIONS).await;
+    let (_worker, api) = start_worker(dir.path(), &prefix, &[]).await;
+    api.create_connector(
+        &format!("{prefix}-gen"),
+        json!({
+            "connector.class": "Datagen", "kafka.topic": ferry_topic, "quickstart": "sequence",
+            "tasks.max": 2, "iterations": RECORDS / 2, "max.interval": 1,
+            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        }),
+    )
+    .await
+    .unwrap();
+    let ferry_topic_for_read = ferry_topic.clone();
+    let ferry = tokio::task::spawn_blocking(move || read_placement(&ferry_topic_for_read, RECORDS))
+        .await
+        .unwrap();
+    assert_eq!(ferry.len(), RECORDS, "every keyed record read back");
+    let used: std::collections::BTreeSet<i32> = ferry.values().copied().collect();
+    assert!(
+        used.len() > 1,
+        "keys spread over several partitions: {used:?}"
+    );
+
+    let keys: String = ferry.keys().map(|key| format!("{key}\n")).collect();
+    let output = run_java_client(&["place", &test_bootstrap(), &java_topic], &keys);
+    let java: BTreeMap<String, i32> = output
+        .lines()
+        .map(|line| {
+            let (key, partition) = line.split_once(' ').expect("<hex> <partition>");
+            (
+                key.to_string(),
+                partition.parse().expect("a partition number"),
+            )
+        })
+        .collect();
+    assert_eq!(java.len(), RECORDS);
+    assert_eq!(ferry, java, "Ferry's placement equals the Java producer's");
+}
