@@ -3,7 +3,7 @@
 # on this machine, for tests and users. The jars come from Maven Central via mvn
 # (no release tarball needed) and are cached outside the repository.
 #
-# Usage: scripts/kafka.sh start|stop|status [--nodes 1|3] [--fresh]
+# Usage: scripts/kafka.sh start|stop|status [--nodes 1|3 | --secure] [--fresh]
 #
 #   start    fetch the jars (first use only), format the storage (only when the
 #            data dir has no meta.properties yet), start the node(s) and wait until
@@ -15,6 +15,20 @@
 #   --nodes 1   one node: broker 127.0.0.1:9092, controller 9093 (default)
 #   --nodes 3   three nodes: brokers 127.0.0.1:19092,29092,39092, controllers
 #               19093/29093/39093, static quorum
+#   --secure    one secured node, its own state dir ($FERRY_KAFKA_DIR/secure):
+#                 127.0.0.1:19094  SASL_SSL, SCRAM-SHA-512 (user ferry, password ferry-secret;
+#                                  also user ferry-alt, password ferry-alt-secret)
+#                 127.0.0.1:19095  SSL with required client certificates (mTLS)
+#                 127.0.0.1:19096  PLAINTEXT, inter-broker and for test set-up only
+#                 127.0.0.1:19097  controller (PLAINTEXT)
+#               Certificates are made with openssl/keytool at the first start into
+#               $FERRY_KAFKA_DIR/secure/certs (kept across restarts; all store passwords
+#               are ferry-secret): ca.pem (the CA), truststore.jks / truststore.p12 (the CA,
+#               for clients), client.p12 / client.jks (a client key pair signed by the CA,
+#               for the mTLS listener), client.pem + client.key (the same as PEM),
+#               untrusted-truststore.jks (a CA that signed nothing: for failure tests),
+#               server.p12 (the broker's key pair, SAN 127.0.0.1 and localhost). SCRAM users
+#               are created at format time (kafka-storage format --add-scram).
 #   --fresh     start only: wipe the data dir(s) of the layout first (refused
 #               while any of its nodes runs)
 #
@@ -24,7 +38,8 @@
 #   FERRY_CACHE_DIR            jar cache root; jars in $FERRY_CACHE_DIR/kafka-<version>/lib
 #                              (default $HOME/.cache/ferry)
 #   FERRY_KAFKA_START_TIMEOUT  seconds start waits for readiness (default 90)
-#   FERRY_KAFKA_HEAP_OPTS      JVM heap flags (default -Xms256m -Xmx512m, 3 nodes -Xmx384m)
+#   FERRY_KAFKA_HEAP_OPTS      JVM heap flags (default -Xms256m -Xmx512m, 3 nodes and
+#                              --secure -Xmx384m)
 #   FERRY_JAVA                 java binary (default /usr/bin/java, Java 17+)
 #
 # Exit codes: 0 ok, 1 failure, 2 usage error, 3 (status) not all nodes running.
@@ -66,7 +81,7 @@ die() { printf 'kafka.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
   cat >&2 <<EOF
-usage: scripts/kafka.sh start|stop|status [--nodes 1|3] [--fresh]
+usage: scripts/kafka.sh start|stop|status [--nodes 1|3 | --secure] [--fresh]
   env: FERRY_KAFKA_DIR (default /tmp/ferry-kafka), FERRY_CACHE_DIR (default ~/.cache/ferry)
 EOF
   exit 2
@@ -87,15 +102,29 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------- node layout
 # Node names: "single" (--nodes 1) or "node1 node2 node3" (--nodes 3).
 layout_nodes() {
-  if [[ $1 == 1 ]]; then echo single; else echo node1 node2 node3; fi
+  case $1 in
+    1) echo single ;;
+    secure) echo secure ;;
+    *) echo node1 node2 node3 ;;
+  esac
 }
 node_dir() { echo "$STATE_DIR/$1"; }
 node_pidfile() { echo "$STATE_DIR/$1/kafka.pid"; }
 node_log() { echo "$STATE_DIR/$1/kafka.log"; }
 node_props() { echo "$STATE_DIR/$1/server.properties"; }
 node_data() { echo "$STATE_DIR/$1/data"; }
-node_id() { if [[ $1 == single ]]; then echo 1; else echo "${1#node}"; fi; }
-node_port() { if [[ $1 == single ]]; then echo 9092; else echo "${1#node}9092"; fi; }
+node_id() { if [[ $1 == single || $1 == secure ]]; then echo 1; else echo "${1#node}"; fi; }
+node_port() {
+  case $1 in
+    single) echo 9092 ;;
+    secure) echo 19096 ;;
+    *) echo "${1#node}9092" ;;
+  esac
+}
+readonly SECURE_SASL_PORT=19094
+readonly SECURE_MTLS_PORT=19095
+readonly SECURE_PASSWORD=ferry-secret
+secure_certs() { echo "$STATE_DIR/secure/certs"; }
 node_controller_port() { echo $(($(node_port "$1") + 1)); }
 
 # ---------------------------------------------------------------- processes
@@ -270,6 +299,10 @@ java_base() {
 
 write_props() {
   local name=$1 nodes=$2 id port cport
+  if [[ $name == secure ]]; then
+    write_secure_props
+    return
+  fi
   id=$(node_id "$name")
   port=$(node_port "$name")
   cport=$(node_controller_port "$name")
@@ -310,6 +343,93 @@ write_props() {
   } >"$(node_props "$name")"
 }
 
+# The secured node: SASL_SSL (SCRAM-SHA-512) and SSL (client certificates required)
+# for clients, PLAINTEXT between brokers and to the controller.
+write_secure_props() {
+  local certs port cport
+  certs=$(secure_certs)
+  port=$(node_port secure)
+  cport=$(node_controller_port secure)
+  {
+    echo "# generated by ferry scripts/kafka.sh --secure (rewritten at every start)"
+    echo "process.roles=broker,controller"
+    echo "node.id=1"
+    echo "controller.quorum.bootstrap.servers=$HOST:$cport"
+    echo "listeners=INTERNAL://$HOST:$port,SASL_SSL://$HOST:$SECURE_SASL_PORT,SSL://$HOST:$SECURE_MTLS_PORT,CONTROLLER://$HOST:$cport"
+    echo "advertised.listeners=INTERNAL://$HOST:$port,SASL_SSL://$HOST:$SECURE_SASL_PORT,SSL://$HOST:$SECURE_MTLS_PORT,CONTROLLER://$HOST:$cport"
+    echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL"
+    echo "inter.broker.listener.name=INTERNAL"
+    echo "controller.listener.names=CONTROLLER"
+    echo "sasl.enabled.mechanisms=SCRAM-SHA-512"
+    echo "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    echo "ssl.keystore.type=PKCS12"
+    echo "ssl.keystore.location=$certs/server.p12"
+    echo "ssl.keystore.password=$SECURE_PASSWORD"
+    echo "ssl.truststore.type=PKCS12"
+    echo "ssl.truststore.location=$certs/truststore.p12"
+    echo "ssl.truststore.password=$SECURE_PASSWORD"
+    echo "listener.name.ssl.ssl.client.auth=required"
+    echo "log.dirs=$(node_data secure)"
+    echo "num.partitions=1"
+    echo "auto.create.topics.enable=true"
+    echo "log.cleaner.enable=true"
+    echo "group.initial.rebalance.delay.ms=0"
+    echo "offsets.topic.replication.factor=1"
+    echo "transaction.state.log.replication.factor=1"
+    echo "transaction.state.log.min.isr=1"
+    echo "share.coordinator.state.topic.replication.factor=1"
+    echo "share.coordinator.state.topic.min.isr=1"
+  } >"$(node_props secure)"
+}
+
+# Makes the CA, the broker's and a client's key pairs and every store, once (kept
+# across restarts so clients' copies stay valid).
+ensure_secure_certs() {
+  local certs
+  certs=$(secure_certs)
+  if [[ -f $certs/.complete ]]; then
+    say "secure: using the certificates in $certs"
+    return
+  fi
+  command -v openssl >/dev/null || die "openssl not found"
+  command -v keytool >/dev/null || die "keytool not found (it comes with the JDK)"
+  say "secure: making a CA, broker and client certificates in $certs"
+  rm -rf -- "$certs"
+  mkdir -p -- "$certs"
+  (
+    cd "$certs"
+    local pass=$SECURE_PASSWORD
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 \
+      -subj "/CN=ferry-test-ca" 2>/dev/null
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout untrusted-ca.key -out untrusted-ca.pem \
+      -days 3650 -subj "/CN=ferry-untrusted-ca" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+      -subj "/CN=localhost" 2>/dev/null
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.pem 2>/dev/null
+    openssl pkcs12 -export -in server.pem -inkey server.key -certfile ca.pem -name broker \
+      -out server.p12 -passout "pass:$pass"
+    openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr \
+      -subj "/CN=ferry-client" 2>/dev/null
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -out client.pem 2>/dev/null
+    openssl pkcs12 -export -in client.pem -inkey client.key -certfile ca.pem -name client \
+      -out client.p12 -passout "pass:$pass"
+    keytool -importkeystore -noprompt -srckeystore client.p12 -srcstoretype PKCS12 \
+      -srcstorepass "$pass" -destkeystore client.jks -deststoretype JKS \
+      -deststorepass "$pass" -destkeypass "$pass" >/dev/null 2>&1
+    keytool -importcert -noprompt -alias ca -file ca.pem -keystore truststore.jks \
+      -storetype JKS -storepass "$pass" >/dev/null 2>&1
+    keytool -importcert -noprompt -alias ca -file ca.pem -keystore truststore.p12 \
+      -storetype PKCS12 -storepass "$pass" >/dev/null 2>&1
+    keytool -importcert -noprompt -alias other -file untrusted-ca.pem \
+      -keystore untrusted-truststore.jks -storetype JKS -storepass "$pass" >/dev/null 2>&1
+    rm -f -- ./*.csr ./*.srl server.ext
+  ) || die "secure: making the certificates failed"
+  touch "$certs/.complete"
+}
+
 # Formats the data dirs that have no meta.properties yet (same cluster id for all).
 format_storage() {
   local nodes=$1; shift
@@ -333,6 +453,11 @@ format_storage() {
   fi
   local flags=()
   [[ $nodes == 1 ]] && flags=(--standalone)
+  if [[ $nodes == secure ]]; then
+    flags=(--standalone
+      --add-scram "SCRAM-SHA-512=[name=ferry,password=$SECURE_PASSWORD]"
+      --add-scram "SCRAM-SHA-512=[name=ferry-alt,password=ferry-alt-secret]")
+  fi
   for name in "${todo[@]}"; do
     say "$name: formatting storage $(node_data "$name") (cluster id $cid)"
     local out
@@ -404,7 +529,7 @@ cmd_stop() {
   if [[ -z $nodes ]]; then
     # no --nodes: every node of either layout that has a pid file
     local name
-    for name in single node1 node2 node3; do
+    for name in single node1 node2 node3 secure; do
       [[ -f $(node_pidfile "$name") ]] && list+=("$name")
     done
   else
@@ -501,17 +626,24 @@ cmd_start() {
   # ports must be free for the nodes we are about to start
   for name in "${stopped[@]}"; do
     local p
-    for p in "$(node_port "$name")" "$(node_controller_port "$name")"; do
+    local ports=("$(node_port "$name")" "$(node_controller_port "$name")")
+    [[ $name == secure ]] && ports+=("$SECURE_SASL_PORT" "$SECURE_MTLS_PORT")
+    for p in "${ports[@]}"; do
       if port_open "$p"; then
         die "$name: port $HOST:$p is already in use by a process not started by kafka.sh"
       fi
     done
   done
 
-  if [[ $nodes == 1 ]]; then heap="-Xms256m -Xmx512m"; else heap="-Xms256m -Xmx384m"; fi
+  case $nodes in
+    1) heap="-Xms256m -Xmx512m" ;;
+    secure) heap="-Xms128m -Xmx384m" ;;
+    *) heap="-Xms256m -Xmx384m" ;;
+  esac
   java_base "$heap"
 
   mkdir -p -- "$STATE_DIR"
+  [[ $nodes == secure ]] && ensure_secure_certs
   cp -- "$SCRIPT_DIR/kafka/log4j2.properties" "$STATE_DIR/log4j2.properties"
   for name in "${names[@]}"; do
     if [[ $fresh == 1 ]]; then
@@ -567,6 +699,10 @@ main() {
         nodes=${1#--nodes=}
         shift
         ;;
+      --secure)
+        nodes=secure
+        shift
+        ;;
       --fresh)
         fresh=1
         shift
@@ -578,7 +714,7 @@ main() {
         ;;
     esac
   done
-  if [[ -n $nodes && $nodes != 1 && $nodes != 3 ]]; then
+  if [[ -n $nodes && $nodes != 1 && $nodes != 3 && $nodes != secure ]]; then
     echo "kafka.sh: --nodes must be 1 or 3" >&2
     usage
   fi

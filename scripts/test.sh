@@ -69,6 +69,18 @@ start_kafka() {
   fi
 }
 
+# The secured broker (SASL_SSL 19094, mTLS 19095) for tests/tests/secure_kafka.rs;
+# reused when running, stopped afterwards only when started here.
+start_secure_kafka() {
+  if scripts/kafka.sh status --secure >/dev/null 2>&1; then
+    step "secured Kafka is already running (127.0.0.1:19094/19095); using it"
+  else
+    step "starting the secured Kafka (SASL_SSL 127.0.0.1:19094, mTLS 127.0.0.1:19095)"
+    started+=("scripts/kafka.sh stop --secure")
+    scripts/kafka.sh start --secure
+  fi
+}
+
 # PostgreSQL, S3 (moto) and OpenSearch for the sink tests, on fixed loopback
 # addresses (see scripts/services.sh). services.sh reports which of them it
 # really started; only those are stopped afterwards (a running one is reused).
@@ -92,6 +104,7 @@ step "grpcurl (for the gRPC script tests)"
 scripts/install-grpcurl.sh
 export PATH="$PATH:$HOME/go/bin"
 start_kafka
+start_secure_kafka
 start_services
 
 step "cargo fmt --check"

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub mod secure;
+
 /// Returns the bootstrap servers of the real Kafka started by `scripts/test.sh`
 /// (`FERRY_TEST_BOOTSTRAP`, default `127.0.0.1:9092`).
 pub fn test_bootstrap() -> String {

@@ -10,6 +10,7 @@
 
 pub mod config_providers;
 pub mod error;
+pub mod kafka_client;
 pub mod keystore;
 pub mod leader;
 pub mod membership;

@@ -15,6 +15,7 @@ pub mod dev;
 pub mod error;
 pub mod grpc;
 pub mod http;
+mod kafka_probe;
 mod lifecycle;
 pub mod log_levels;
 pub mod security;

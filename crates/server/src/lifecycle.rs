@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_actors::leader::election::{elect_leader, Candidate};
+use ferry_actors::kafka_client::{ClientRole, KafkaClients};
 use ferry_actors::leader::{LeaderActor, LeaderDeps, QuorumGate};
 use ferry_actors::membership::{generation_now, Membership, MembershipConfig};
 use ferry_actors::runtime::TaskEnv;
@@ -14,15 +15,10 @@ use ferry_actors::stores::{
 use ferry_actors::worker::{WorkerActor, WorkerDeps, WorkerMsg};
 use ferry_connectors::builtin_registry;
 use ractor::Actor;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::WorkerConfig;
 use crate::service::{ConnectService, Runtime, WorkerHealth, WorkerStatusHandle};
-
-/// Pause between attempts to reach Kafka at start-up.
-const KAFKA_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Runs the worker until `stop` fires.
 ///
@@ -35,14 +31,21 @@ pub(crate) async fn run(
     topic_creator_opt: Option<Arc<dyn TopicCreator>>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let Some(cluster_id) = connect_to_kafka(&config, &status, &stop).await? else {
+    let kafka = Arc::new(KafkaClients::from_worker_properties(
+        &config.bootstrap_servers,
+        &config.properties,
+    )?);
+    let Some(cluster_id) =
+        crate::kafka_probe::connect_to_kafka(&config, &kafka, &status, &stop).await?
+    else {
         return Ok(());
     };
     tracing::info!(kafka_cluster_id = %cluster_id, node_id = %config.node_id, "worker connected to kafka");
     status.cluster_id_tx.send_replace(Some(cluster_id));
 
-    let mut client_config = ClientConfig::new();
-    client_config.set("bootstrap.servers", &config.bootstrap_servers);
+    // The worker's own clients (stores, internal topics, leader fencing) share one config: the
+    // bare client keys, as in Kafka Connect; each sets its role's keys on top.
+    let client_config = kafka.client_config_for(ClientRole::Admin, &[], None)?;
 
     status.health_tx.send_replace(WorkerHealth::Starting(
         "Worker is creating its internal topics.".into(),
@@ -133,7 +136,7 @@ pub(crate) async fn run(
         config_store: Arc::clone(&config_store),
         status_store: Arc::clone(&status_store),
         task_env: TaskEnv {
-            client_config: client_config.clone(),
+            kafka: Arc::clone(&kafka),
             worker_props: config.properties.clone(),
             offset_store: Arc::clone(&offset_store),
             status_store: Arc::clone(&status_store),
@@ -155,7 +158,7 @@ pub(crate) async fn run(
         status_store,
         offset_store,
         worker: worker.clone(),
-        client_config,
+        kafka,
         membership: membership.clone(),
         quorum,
     }));
@@ -269,50 +272,4 @@ fn internal_topics(config: &WorkerConfig) -> [TopicSpec; 3] {
             replication_factor: config.status_replication_factor,
         },
     ]
-}
-
-/// Fetches the Kafka cluster id, retrying until it succeeds; `None` when stopped first.
-async fn connect_to_kafka(
-    config: &WorkerConfig,
-    status: &WorkerStatusHandle,
-    stop: &CancellationToken,
-) -> anyhow::Result<Option<String>> {
-    let mut attempt: u32 = 0;
-    loop {
-        attempt += 1;
-        let bootstrap = config.bootstrap_servers.clone();
-        let probe = tokio::task::spawn_blocking(move || fetch_kafka_cluster_id(&bootstrap));
-        let result = tokio::select! {
-            () = stop.cancelled() => return Ok(None),
-            result = probe => result?,
-        };
-        match result {
-            Ok(cluster_id) => return Ok(Some(cluster_id)),
-            Err(error) => {
-                tracing::warn!(attempt, bootstrap = %config.bootstrap_servers, %error, "cannot reach kafka yet");
-                status
-                    .health_tx
-                    .send_replace(WorkerHealth::Starting(format!(
-                        "Worker is connecting to Kafka at {} (attempt {attempt}: {error}).",
-                        config.bootstrap_servers
-                    )));
-            }
-        }
-        tokio::select! {
-            () = stop.cancelled() => return Ok(None),
-            () = tokio::time::sleep(KAFKA_RETRY_BACKOFF) => {}
-        }
-    }
-}
-
-fn fetch_kafka_cluster_id(bootstrap_servers: &str) -> anyhow::Result<String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
-        .set("client.id", "ferry-worker-probe")
-        .create()?;
-    consumer.fetch_metadata(None, Duration::from_secs(5))?;
-    consumer
-        .client()
-        .fetch_cluster_id(Duration::from_secs(5))
-        .ok_or_else(|| anyhow::anyhow!("broker did not report a cluster id"))
 }

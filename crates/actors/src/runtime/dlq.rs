@@ -27,7 +27,8 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::ClientContext;
 
 use super::errors::{ErrorPolicy, Stage, ToleratedFailure};
-use super::{apply_client_overrides, TaskEnv, TaskSpec};
+use super::{TaskEnv, TaskSpec};
+use crate::kafka_client::ClientRole;
 
 pub const HEADER_PREFIX: &str = "__connect.errors.";
 pub const HEADER_ORIG_TOPIC: &str = "__connect.errors.topic";
@@ -115,25 +116,36 @@ pub(crate) fn add_context_headers(
 
 /// The DLQ producer's client config: the worker's client settings, `producer.*` and
 /// `producer.override.*`. The one place DLQ clients are configured.
-pub(crate) fn dlq_producer_config(env: &TaskEnv, spec: &TaskSpec) -> ClientConfig {
-    let mut config = env.client_config.clone();
-    config
-        .set("client.id", format!("connector-dlq-producer-{}", spec.id()))
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("message.timeout.ms", "0");
-    apply_client_overrides(&mut config, &env.worker_props, &spec.config, "producer.");
-    config
+pub(crate) fn dlq_producer_config(
+    env: &TaskEnv,
+    spec: &TaskSpec,
+) -> Result<ClientConfig, ConnectorError> {
+    let client_id = format!("connector-dlq-producer-{}", spec.id());
+    env.client_config_for(
+        ClientRole::Producer,
+        &[
+            ("client.id", &client_id),
+            ("acks", "all"),
+            ("enable.idempotence", "true"),
+            ("linger.ms", "5"),
+            ("message.timeout.ms", "0"),
+        ],
+        &spec.config,
+    )
 }
 
 /// The connector's admin client config: the worker's client settings, `admin.*` and
 /// `admin.override.*` (DLQ and source topic creation).
-pub(crate) fn connector_admin_config(env: &TaskEnv, spec: &TaskSpec) -> ClientConfig {
-    let mut config = env.client_config.clone();
-    config.set("client.id", format!("connector-adminclient-{}", spec.id()));
-    apply_client_overrides(&mut config, &env.worker_props, &spec.config, "admin.");
-    config
+pub(crate) fn connector_admin_config(
+    env: &TaskEnv,
+    spec: &TaskSpec,
+) -> Result<ClientConfig, ConnectorError> {
+    let client_id = format!("connector-adminclient-{}", spec.id());
+    env.client_config_for(
+        ClientRole::Admin,
+        &[("client.id", &client_id)],
+        &spec.config,
+    )
 }
 
 /// Creates `topic` unless it exists.
@@ -179,11 +191,11 @@ impl<C: ProducerContext<DeliveryOpaque = usize> + 'static> DlqProducer<C> {
         topic: &str,
         context: C,
     ) -> Result<Self, ConnectorError> {
-        let admin: AdminClient<DefaultClientContext> = connector_admin_config(env, spec)
+        let admin: AdminClient<DefaultClientContext> = connector_admin_config(env, spec)?
             .create()
             .map_err(|error| {
-            ConnectorError::external(format!("failed to create admin client: {error}"))
-        })?;
+                ConnectorError::external(format!("failed to create admin client: {error}"))
+            })?;
         let new_topic = NewTopic::new(
             topic,
             DLQ_PARTITIONS,
@@ -192,7 +204,7 @@ impl<C: ProducerContext<DeliveryOpaque = usize> + 'static> DlqProducer<C> {
         if create_topic_unless_exists(&admin, new_topic).await? {
             tracing::info!(task = %spec.id(), %topic, "created the dead letter queue topic");
         }
-        let producer = dlq_producer_config(env, spec)
+        let producer = dlq_producer_config(env, spec)?
             .create_with_context(context)
             .map_err(|error| {
                 ConnectorError::external(format!("failed to create the DLQ producer: {error}"))
@@ -345,13 +357,18 @@ pub(crate) async fn read_consumed_record(
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::{Headers, Message};
 
-    let mut config = env.client_config.clone();
-    config
-        .set("group.id", format!("connect-{}", spec.connector))
-        .set("client.id", format!("connector-dlq-reader-{}", spec.id()))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false");
-    apply_client_overrides(&mut config, &env.worker_props, &spec.config, "consumer.");
+    let group_id = format!("connect-{}", spec.connector);
+    let client_id = format!("connector-dlq-reader-{}", spec.id());
+    let config = env.client_config_for(
+        ClientRole::Consumer,
+        &[
+            ("group.id", &group_id),
+            ("client.id", &client_id),
+            ("enable.auto.commit", "false"),
+            ("enable.partition.eof", "false"),
+        ],
+        &spec.config,
+    )?;
     let topic_name = topic.to_string();
     let topic = topic.to_string();
     let read = tokio::task::spawn_blocking(move || -> Result<DlqRecord, String> {

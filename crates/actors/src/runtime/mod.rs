@@ -21,13 +21,15 @@ use rdkafka::config::ClientConfig;
 use tokio_util::sync::CancellationToken;
 
 use crate::config_providers::{redact_resolved, ConfigProviders};
+use crate::kafka_client::{ClientConfigError, ClientRole, KafkaClients};
 use crate::stores::{OffsetStore, StatusStore};
 
 /// What every task on this worker shares.
 #[derive(Clone)]
 pub struct TaskEnv {
-    /// Client settings for Kafka (bootstrap servers and pass-through keys).
-    pub client_config: ClientConfig,
+    /// The worker's Kafka client settings: every client a task creates takes its config from
+    /// [`TaskEnv::client_config_for`].
+    pub kafka: Arc<KafkaClients>,
     /// The worker's properties (converter defaults, `producer.*`, `consumer.*`).
     pub worker_props: BTreeMap<String, String>,
     pub offset_store: Arc<OffsetStore>,
@@ -112,24 +114,29 @@ async fn run_resolved_task(
     }
 }
 
-/// Copies `prefix`-ed worker properties (`producer.` / `consumer.`) and connector overrides
-/// (`producer.override.` / `consumer.override.`) into a client config.
-pub(crate) fn apply_client_overrides(
-    config: &mut ClientConfig,
-    worker_props: &BTreeMap<String, String>,
-    connector_props: &BTreeMap<String, String>,
-    prefix: &str,
-) {
-    for (key, value) in worker_props {
-        if let Some(client_key) = key.strip_prefix(prefix) {
-            config.set(client_key, value);
-        }
-    }
-    let override_prefix = format!("{prefix}override.");
-    for (key, value) in connector_props {
-        if let Some(client_key) = key.strip_prefix(&override_prefix) {
-            config.set(client_key, value);
-        }
+impl TaskEnv {
+    /// Returns the effective config of a client of a connector's task (producer, consumer,
+    /// admin, DLQ producer): `defaults` are Ferry's settings for it, which the worker's
+    /// `producer.*`/`consumer.*`/`admin.*` keys and the connector's `*.override.*` keys override
+    /// (see [`crate::kafka_client`]).
+    ///
+    /// # Errors
+    /// A user error naming the key (a refused override, an untranslatable value), or an external
+    /// one when a trust or key store cannot be read (it may be fixed on disk: retried).
+    pub fn client_config_for(
+        &self,
+        role: ClientRole,
+        defaults: &[(&str, &str)],
+        connector_config: &BTreeMap<String, String>,
+    ) -> Result<ClientConfig, ConnectorError> {
+        self.kafka
+            .client_config_for(role, defaults, Some(connector_config))
+            .map_err(|error| match error {
+                ClientConfigError::Store { .. } => ConnectorError::external(error.to_string()),
+                ClientConfigError::Invalid { .. } | ClientConfigError::OverrideRefused { .. } => {
+                    ConnectorError::user(error.to_string())
+                }
+            })
     }
 }
 

@@ -26,7 +26,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::sink_errors::SinkErrors;
-use super::{apply_client_overrides, TaskEnv, TaskSpec};
+use super::{TaskEnv, TaskSpec};
+use crate::kafka_client::ClientRole;
 
 /// Batches buffered between the consumer thread and the task.
 const CHANNEL_BATCHES: usize = 4;
@@ -173,25 +174,28 @@ fn to_list(offsets: &Offsets) -> TopicPartitionList {
     list
 }
 
-fn consumer_config(env: &TaskEnv, spec: &TaskSpec) -> ClientConfig {
-    let mut config = env.client_config.clone();
-    config
-        .set("group.id", format!("connect-{}", spec.connector))
-        .set("client.id", format!("connector-consumer-{}", spec.id()))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("partition.assignment.strategy", "cooperative-sticky")
-        .set("enable.partition.eof", "false")
-        .set("statistics.interval.ms", "5000")
-        // A crashed worker's consumer holds its partitions until its session expires: keep that
-        // short (the broker's minimum is 6 s) so a sink's partitions move soon after a crash.
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "2000");
-    for (key, value) in CONSUMER_DEFAULTS {
-        config.set(key, value);
-    }
-    apply_client_overrides(&mut config, &env.worker_props, &spec.config, "consumer.");
-    config
+fn consumer_config(env: &TaskEnv, spec: &TaskSpec) -> Result<ClientConfig, ConnectorError> {
+    let group_id = format!("connect-{}", spec.connector);
+    let client_id = format!("connector-consumer-{}", spec.id());
+    env.client_config_for(
+        ClientRole::Consumer,
+        &[
+            ("group.id", &group_id),
+            ("client.id", &client_id),
+            ("enable.auto.commit", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("partition.assignment.strategy", "cooperative-sticky"),
+            ("enable.partition.eof", "false"),
+            ("statistics.interval.ms", "5000"),
+            // A crashed worker's consumer holds its partitions until its session expires: keep
+            // that short (the broker's minimum is 6 s) so a sink's partitions move soon after a
+            // crash.
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "2000"),
+            CONSUMER_DEFAULTS[0],
+        ],
+        &spec.config,
+    )
 }
 
 /// Runs a sink task until cancelled.
@@ -214,7 +218,7 @@ pub(crate) async fn run_sink_task(
         pending: Mutex::new(None),
         closing: AtomicBool::new(false),
     };
-    let consumer: BaseConsumer<SinkContext> = consumer_config(env, spec)
+    let consumer: BaseConsumer<SinkContext> = consumer_config(env, spec)?
         .create_with_context(context)
         .map_err(|error| ConnectorError::external(format!("failed to create consumer: {error}")))?;
     subscribe(&consumer, &spec.config)?;

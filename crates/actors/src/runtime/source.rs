@@ -17,7 +17,8 @@ use super::errors::ToleratedFailure;
 use super::offsets::OffsetTracker;
 use super::source_errors::SourceErrors;
 use super::topic_creation::SourceTopicCreation;
-use super::{apply_client_overrides, TaskEnv, TaskSpec};
+use super::{TaskEnv, TaskSpec};
+use crate::kafka_client::ClientRole;
 
 /// Records awaiting acknowledgement before the loop stops polling the task.
 const MAX_IN_FLIGHT: usize = 200_000;
@@ -46,18 +47,21 @@ impl ProducerContext for AckContext {
     }
 }
 
-fn producer_config(env: &TaskEnv, spec: &TaskSpec) -> ClientConfig {
-    let mut config = env.client_config.clone();
-    config
-        .set("client.id", format!("connector-producer-{}", spec.id()))
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", "500000")
-        .set("message.timeout.ms", "0");
-    apply_client_overrides(&mut config, &env.worker_props, &spec.config, "producer.");
-    config
+fn producer_config(env: &TaskEnv, spec: &TaskSpec) -> Result<ClientConfig, ConnectorError> {
+    let client_id = format!("connector-producer-{}", spec.id());
+    env.client_config_for(
+        ClientRole::Producer,
+        &[
+            ("client.id", &client_id),
+            ("acks", "all"),
+            ("enable.idempotence", "true"),
+            ("linger.ms", "5"),
+            ("batch.num.messages", "10000"),
+            ("queue.buffering.max.messages", "500000"),
+            ("message.timeout.ms", "0"),
+        ],
+        &spec.config,
+    )
 }
 
 /// Runs a source task until cancelled.
@@ -75,7 +79,7 @@ pub(crate) async fn run_source_task(
     let errors = SourceErrors::create(env, spec, acks_tx.clone()).await?;
     let topic_creation_opt = SourceTopicCreation::create(env, spec)?;
     let producer: Arc<ThreadedProducer<AckContext>> = Arc::new(
-        producer_config(env, spec)
+        producer_config(env, spec)?
             .create_with_context(AckContext { acks_tx })
             .map_err(|error| {
                 ConnectorError::external(format!("failed to create producer: {error}"))

@@ -45,7 +45,7 @@ impl SourceTopicCreation {
             tracing::info!(task = %spec.id(), "the worker has topic.creation.enable=false: the connector's topic.creation.* keys are not used");
             return Ok(None);
         }
-        let admin = connector_admin_config(env, spec)
+        let admin = connector_admin_config(env, spec)?
             .create()
             .map_err(|error| {
                 ConnectorError::external(format!("failed to create admin client: {error}"))

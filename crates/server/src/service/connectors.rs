@@ -128,8 +128,9 @@ impl ConnectService {
             })?),
         };
         self.check_config_resolved(&config)?;
-        let _config_writes = self.lock_config_writes().await;
         let runtime = self.runtime()?;
+        check_client_overrides(runtime, &config)?;
+        let _config_writes = self.lock_config_writes().await;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
         if snapshot.contains(&name) {
             return Err(ServiceError::AlreadyExists(format!(
@@ -171,8 +172,9 @@ impl ConnectService {
             }
         }
         self.check_config_resolved(&config)?;
-        let _config_writes = self.lock_config_writes().await;
         let runtime = self.runtime()?;
+        check_client_overrides(runtime, &config)?;
+        let _config_writes = self.lock_config_writes().await;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
         let created = !snapshot.contains(&name);
         within_timeout(runtime.config_store.put_connector_config(&name, &config)).await?;
@@ -478,7 +480,7 @@ impl ConnectService {
                         .collect()
                 })
                 .unwrap_or_default();
-            let client_config = runtime.client_config.clone();
+            let client_config = runtime.connector_admin_config(name)?;
             let group = format!("connect-{name}");
             let offsets =
                 tokio::task::spawn_blocking(move || sink_offsets(&client_config, &group, &topics))
@@ -601,6 +603,18 @@ impl ConnectService {
             .or_insert_with(|| factory.class_names()[0].to_string());
         self.validate_config_resolved(&config)
     }
+}
+
+/// Refuses (a 400, nothing stored) a connector whose `*.override.*` client keys the worker's
+/// `connector.client.config.override.policy` does not allow or that cannot be used.
+fn check_client_overrides(
+    runtime: &super::Runtime,
+    config: &BTreeMap<String, String>,
+) -> Result<(), ServiceError> {
+    runtime
+        .kafka
+        .validate_connector_overrides(config)
+        .map_err(|error| ServiceError::InvalidArgument(error.to_string()))
 }
 
 /// Reads the committed offsets of a sink's consumer group for its topics.

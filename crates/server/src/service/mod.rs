@@ -54,13 +54,41 @@ pub struct Runtime {
     pub status_store: Arc<StatusStore>,
     pub offset_store: Arc<OffsetStore>,
     pub worker: ActorRef<WorkerMsg>,
-    /// Client settings for ad-hoc Kafka calls (sink offsets).
-    pub client_config: rdkafka::config::ClientConfig,
+    /// The worker's Kafka client settings, for ad-hoc Kafka calls (sink offsets).
+    pub kafka: Arc<ferry_actors::kafka_client::KafkaClients>,
     /// Gossip membership: the live members and what they run.
     pub membership: ferry_actors::membership::Membership,
     /// Whether this node sees a quorum of the cluster (without one it neither leads nor runs
     /// tasks).
     pub quorum: ferry_actors::leader::QuorumGate,
+}
+
+impl Runtime {
+    /// Returns the config of an admin-side client for a connector (reading, altering or
+    /// resetting a sink's group offsets): the worker's settings with the connector's
+    /// `admin.*` / `admin.override.*` keys, as Kafka Connect's offsets endpoints use.
+    ///
+    /// # Errors
+    /// `Unavailable` when the settings cannot be used (the error names the key).
+    pub fn connector_admin_config(
+        &self,
+        name: &str,
+    ) -> Result<rdkafka::config::ClientConfig, ServiceError> {
+        let connector_config = self
+            .config_store
+            .snapshot()
+            .connectors
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        self.kafka
+            .client_config_for(
+                ferry_actors::kafka_client::ClientRole::Admin,
+                &[],
+                Some(&connector_config),
+            )
+            .map_err(|error| ServiceError::Unavailable(error.to_string()))
+    }
 }
 
 /// The application facade. Cheap to clone.

@@ -91,7 +91,7 @@ impl ConnectService {
                 list.add_partition_offset(topic, partition, rdkafka::Offset::Offset(offset))
                     .map_err(|error| ServiceError::InvalidArgument(error.to_string()))?;
             }
-            let client_config = runtime.client_config.clone();
+            let client_config = runtime.connector_admin_config(name)?;
             let group = format!("connect-{name}");
             tokio::task::spawn_blocking(move || -> Result<(), String> {
                 let consumer: BaseConsumer = client_config
@@ -131,7 +131,7 @@ impl ConnectService {
         let runtime = self.runtime()?;
         if is_sink {
             let admin: AdminClient<DefaultClientContext> = runtime
-                .client_config
+                .connector_admin_config(name)?
                 .create()
                 .map_err(|error| ServiceError::Internal(error.to_string()))?;
             let group = format!("connect-{name}");

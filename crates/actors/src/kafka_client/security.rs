@@ -1,0 +1,376 @@
+//! Java client security keys (`security.protocol`, `sasl.*`, `ssl.*`) translated for librdkafka.
+//!
+//! Kafka Connect users write Java's keys; librdkafka knows other names for some of them, and no
+//! key store formats but PEM and PKCS#12 files. Each Java key is either translated here, checked
+//! and consumed (settings OpenSSL applies by itself), or refused with the reason; librdkafka's
+//! own key names pass through untouched for people who know them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ferry_connectors::sdk::Secret;
+
+use super::jaas::parse_jaas_config;
+use super::{ClientConfigError, Setting};
+use crate::keystore::{self, StoreType};
+
+const PLAIN_LOGIN_MODULE: &str = "org.apache.kafka.common.security.plain.PlainLoginModule";
+const SCRAM_LOGIN_MODULE: &str = "org.apache.kafka.common.security.scram.ScramLoginModule";
+const OAUTHBEARER_LOGIN_MODULE: &str =
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule";
+const KERBEROS_LOGIN_MODULE: &str = "com.sun.security.auth.module.Krb5LoginModule";
+
+const GSSAPI_NOT_BUILT: &str = "Kerberos (GSSAPI) needs librdkafka built with cyrus-sasl, which Ferry does not build; use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER";
+const OIDC_NOT_BUILT: &str = "the OAUTHBEARER OIDC client-credentials flow needs librdkafka built with curl, which Ferry does not build; use an unsecured JWT (unsecuredLoginStringClaim_sub) or SCRAM";
+
+/// The keys that apply to every client when set without a prefix in `worker.properties`.
+pub(crate) fn is_bare_client_key(key: &str) -> bool {
+    key == "security.protocol" || key.starts_with("sasl.") || key.starts_with("ssl.")
+}
+
+/// Returns whether a librdkafka key holds a secret: its value is never shown.
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    key.contains("password")
+        || key.contains("secret")
+        || key.contains("jaas")
+        || key.ends_with(".pem")
+        || key == "sasl.oauthbearer.config"
+        || key.starts_with("ssl.keystore.key")
+}
+
+/// Translates the Java security keys of `settings` in place into librdkafka's.
+///
+/// # Errors
+/// A value that cannot be translated (naming the key as the user wrote it), or a store that
+/// cannot be read.
+pub(crate) fn translate_security(
+    settings: &mut BTreeMap<String, Setting>,
+) -> Result<(), ClientConfigError> {
+    let protocol_opt = match settings.get("security.protocol") {
+        Some(setting) => {
+            let protocol = setting.value.trim().to_ascii_uppercase();
+            if !["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"].contains(&protocol.as_str()) {
+                return Err(setting.invalid("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"));
+            }
+            Some(protocol)
+        }
+        None => None,
+    };
+    let uses_sasl = protocol_opt
+        .as_deref()
+        .is_some_and(|p| p.starts_with("SASL_"));
+    translate_mechanism(settings, uses_sasl)?;
+    translate_jaas(settings)?;
+    refuse_oidc(settings)?;
+    translate_trust_store(settings)?;
+    translate_key_store(settings)?;
+    translate_tls_settings(settings)?;
+    Ok(())
+}
+
+fn translate_mechanism(
+    settings: &mut BTreeMap<String, Setting>,
+    uses_sasl: bool,
+) -> Result<(), ClientConfigError> {
+    for key in ["sasl.mechanism", "sasl.mechanisms"] {
+        if let Some(setting) = settings.get(key) {
+            let mechanism = setting.value.trim().to_ascii_uppercase();
+            match mechanism.as_str() {
+                "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512" | "OAUTHBEARER" => {}
+                "GSSAPI" => return Err(setting.invalid(GSSAPI_NOT_BUILT)),
+                _ => {
+                    return Err(setting
+                        .invalid("expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"))
+                }
+            }
+        }
+    }
+    let has_mechanism =
+        settings.contains_key("sasl.mechanism") || settings.contains_key("sasl.mechanisms");
+    if uses_sasl && !has_mechanism {
+        let protocol = &settings["security.protocol"];
+        return Err(ClientConfigError::Invalid {
+            key: protocol
+                .origin
+                .replace("security.protocol", "sasl.mechanism"),
+            reason: format!(
+                "not set, and Java's default GSSAPI is not available: {GSSAPI_NOT_BUILT}"
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn translate_jaas(settings: &mut BTreeMap<String, Setting>) -> Result<(), ClientConfigError> {
+    let Some(setting) = settings.remove("sasl.jaas.config") else {
+        return Ok(());
+    };
+    let entry = parse_jaas_config(&setting.value).map_err(|reason| setting.invalid(&reason))?;
+    match entry.login_module.as_str() {
+        PLAIN_LOGIN_MODULE | SCRAM_LOGIN_MODULE => {
+            if entry
+                .options
+                .get("tokenauth")
+                .is_some_and(|value| value.expose().eq_ignore_ascii_case("true"))
+            {
+                return Err(setting.invalid(
+                    "delegation-token authentication (tokenauth=true) is not supported",
+                ));
+            }
+            let (Some(username), Some(password)) =
+                (entry.options.get("username"), entry.options.get("password"))
+            else {
+                return Err(setting.invalid("the login module needs username and password"));
+            };
+            settings.insert(
+                "sasl.username".into(),
+                setting.derived(username.expose().clone()),
+            );
+            settings.insert(
+                "sasl.password".into(),
+                setting.derived(password.expose().clone()),
+            );
+        }
+        OAUTHBEARER_LOGIN_MODULE => {
+            if entry.options.contains_key("clientId") || entry.options.contains_key("clientSecret")
+            {
+                return Err(setting.invalid(OIDC_NOT_BUILT));
+            }
+            let Some(subject) = entry.options.get("unsecuredLoginStringClaim_sub") else {
+                return Err(setting.invalid(
+                    "OAuthBearerLoginModule needs unsecuredLoginStringClaim_sub (an unsecured JWT); tokens from a login callback handler are not supported",
+                ));
+            };
+            let mut config = format!("principal={}", subject.expose());
+            if let Some(lifetime) = entry.options.get("unsecuredLoginLifetimeSeconds") {
+                config.push_str(&format!(" lifeSeconds={}", lifetime.expose()));
+            }
+            if let Some(scope) = entry.options.get("unsecuredLoginListClaim_scope") {
+                config.push_str(&format!(" scope={}", scope.expose()));
+            }
+            settings.insert(
+                "enable.sasl.oauthbearer.unsecure.jwt".into(),
+                setting.derived("true".into()),
+            );
+            settings.insert("sasl.oauthbearer.config".into(), setting.derived(config));
+        }
+        KERBEROS_LOGIN_MODULE => return Err(setting.invalid(GSSAPI_NOT_BUILT)),
+        other => {
+            return Err(setting.invalid(&format!(
+                "unsupported login module `{other}` (expected PlainLoginModule, ScramLoginModule or OAuthBearerLoginModule)"
+            )))
+        }
+    }
+    Ok(())
+}
+
+fn refuse_oidc(settings: &BTreeMap<String, Setting>) -> Result<(), ClientConfigError> {
+    for key in [
+        "sasl.oauthbearer.token.endpoint.url",
+        "sasl.login.callback.handler.class",
+    ] {
+        if let Some(setting) = settings.get(key) {
+            return Err(setting.invalid(OIDC_NOT_BUILT));
+        }
+    }
+    if let Some(setting) = settings.get("sasl.oauthbearer.method") {
+        if setting.value.trim().eq_ignore_ascii_case("oidc") {
+            return Err(setting.invalid(OIDC_NOT_BUILT));
+        }
+    }
+    Ok(())
+}
+
+fn store_type(
+    settings: &mut BTreeMap<String, Setting>,
+    key: &str,
+) -> Result<StoreType, ClientConfigError> {
+    match settings.remove(key) {
+        Some(setting) => {
+            StoreType::parse(&setting.value).map_err(|error| setting.invalid(&error.to_string()))
+        }
+        None => Ok(StoreType::Jks),
+    }
+}
+
+/// Java reads a JKS or PKCS12 store whatever its declared default type (`keystore.type.compat`):
+/// without `ssl.*store.type`, the format is taken from the content.
+fn detect_store_type(bytes: &[u8]) -> StoreType {
+    if bytes.starts_with(&[0xfe, 0xed, 0xfe, 0xed]) {
+        StoreType::Jks
+    } else if bytes.starts_with(b"-----BEGIN") || bytes.starts_with(b"\n-----BEGIN") {
+        StoreType::Pem
+    } else {
+        StoreType::Pkcs12
+    }
+}
+
+fn secret_opt(settings: &mut BTreeMap<String, Setting>, key: &str) -> Option<Secret<String>> {
+    settings
+        .remove(key)
+        .map(|setting| Secret::new(setting.value))
+        .filter(|password| !password.expose().is_empty())
+}
+
+fn translate_trust_store(
+    settings: &mut BTreeMap<String, Setting>,
+) -> Result<(), ClientConfigError> {
+    let has_store = settings.contains_key("ssl.truststore.location")
+        || settings.contains_key("ssl.truststore.certificates");
+    if !has_store {
+        for key in ["ssl.truststore.type", "ssl.truststore.password"] {
+            if let Some(setting) = settings.get(key) {
+                return Err(setting.invalid("set without ssl.truststore.location"));
+            }
+        }
+        return Ok(());
+    }
+    let explicit_type = settings.contains_key("ssl.truststore.type");
+    let mut store_type = store_type(settings, "ssl.truststore.type")?;
+    let password_opt = secret_opt(settings, "ssl.truststore.password");
+    let certificates = if let Some(setting) = settings.remove("ssl.truststore.certificates") {
+        if explicit_type && store_type != StoreType::Pem {
+            return Err(setting.invalid("inline certificates need ssl.truststore.type=PEM"));
+        }
+        keystore::read_trust_store(setting.value.as_bytes(), StoreType::Pem, None)
+            .map_err(|error| setting.store_error(error))?
+    } else {
+        let setting = settings
+            .remove("ssl.truststore.location")
+            .expect("checked above: one of the two keys is set");
+        let bytes = keystore::read_store_file(Path::new(setting.value.trim()))
+            .map_err(|error| setting.store_error(error))?;
+        if !explicit_type {
+            store_type = detect_store_type(&bytes);
+        }
+        keystore::read_trust_store(&bytes, store_type, password_opt.as_ref())
+            .map_err(|error| setting.store_error(error))?
+    };
+    settings.insert(
+        "ssl.ca.pem".into(),
+        Setting::derived_from(
+            "ssl.truststore.location",
+            keystore::certificates_to_pem(&certificates),
+        ),
+    );
+    Ok(())
+}
+
+fn translate_key_store(settings: &mut BTreeMap<String, Setting>) -> Result<(), ClientConfigError> {
+    let has_store =
+        settings.contains_key("ssl.keystore.location") || settings.contains_key("ssl.keystore.key");
+    if !has_store {
+        for key in [
+            "ssl.keystore.type",
+            "ssl.keystore.password",
+            "ssl.keystore.certificate.chain",
+        ] {
+            if let Some(setting) = settings.get(key) {
+                return Err(setting.invalid("set without ssl.keystore.location"));
+            }
+        }
+        // `ssl.key.password` alone is librdkafka's password of `ssl.key.location`.
+        return Ok(());
+    }
+    let explicit_type = settings.contains_key("ssl.keystore.type");
+    let mut store_type = store_type(settings, "ssl.keystore.type")?;
+    let store_password_opt = secret_opt(settings, "ssl.keystore.password");
+    let key_password_opt = secret_opt(settings, "ssl.key.password");
+    let key_pair = if let Some(key) = settings.remove("ssl.keystore.key") {
+        if explicit_type && store_type != StoreType::Pem {
+            return Err(key.invalid("an inline key needs ssl.keystore.type=PEM"));
+        }
+        let mut text = key.value.clone();
+        if let Some(chain) = settings.remove("ssl.keystore.certificate.chain") {
+            text.push('\n');
+            text.push_str(&chain.value);
+        }
+        keystore::read_pem_key_pair(text.as_bytes(), key_password_opt.as_ref())
+            .map_err(|error| key.store_error(error))?
+    } else {
+        let setting = settings
+            .remove("ssl.keystore.location")
+            .expect("checked above: one of the two keys is set");
+        let bytes = keystore::read_store_file(Path::new(setting.value.trim()))
+            .map_err(|error| setting.store_error(error))?;
+        if !explicit_type {
+            store_type = detect_store_type(&bytes);
+        }
+        keystore::read_key_store(
+            &bytes,
+            store_type,
+            store_password_opt.as_ref(),
+            key_password_opt.as_ref(),
+        )
+        .map_err(|error| setting.store_error(error))?
+    };
+    if key_pair.certificate_chain.is_empty() {
+        return Err(ClientConfigError::Invalid {
+            key: "ssl.keystore.certificate.chain".into(),
+            reason: "the key store holds no certificate".into(),
+        });
+    }
+    settings.insert(
+        "ssl.certificate.pem".into(),
+        Setting::derived_from("ssl.keystore.location", key_pair.certificate_chain_pem()),
+    );
+    settings.insert(
+        "ssl.key.pem".into(),
+        Setting::derived_from(
+            "ssl.keystore.location",
+            key_pair.private_key_pem().into_inner(),
+        ),
+    );
+    Ok(())
+}
+
+/// TLS settings Java applies in its JSSE engine: the defaults are what OpenSSL does anyway, so
+/// they are accepted; anything else cannot be honoured and is refused.
+fn translate_tls_settings(
+    settings: &mut BTreeMap<String, Setting>,
+) -> Result<(), ClientConfigError> {
+    if let Some(setting) = settings.get_mut("ssl.endpoint.identification.algorithm") {
+        let algorithm = setting.value.trim().to_ascii_lowercase();
+        setting.value = match algorithm.as_str() {
+            "" | "none" => "none".into(),
+            "https" => "https".into(),
+            _ => {
+                return Err(
+                    setting.invalid("expected `https`, or empty to disable host-name checks")
+                )
+            }
+        };
+    }
+    for key in ["ssl.protocol", "ssl.enabled.protocols"] {
+        if let Some(setting) = settings.remove(key) {
+            let all_supported = setting
+                .value
+                .split(',')
+                .map(str::trim)
+                .filter(|protocol| !protocol.is_empty())
+                .all(|protocol| ["TLS", "TLSv1.2", "TLSv1.3"].contains(&protocol));
+            if !all_supported {
+                return Err(setting.invalid(
+                    "Ferry's OpenSSL negotiates TLSv1.2 or TLSv1.3; other protocols are not supported",
+                ));
+            }
+        }
+    }
+    for (key, java_defaults) in [
+        ("ssl.keymanager.algorithm", &["SunX509", "PKIX"][..]),
+        ("ssl.trustmanager.algorithm", &["PKIX", "SunX509"][..]),
+        ("ssl.secure.random.implementation", &[][..]),
+        ("ssl.provider", &[][..]),
+        ("ssl.engine.factory.class", &[][..]),
+    ] {
+        if let Some(setting) = settings.remove(key) {
+            let value = setting.value.trim();
+            if !value.is_empty() && !java_defaults.contains(&value) {
+                return Err(setting.invalid(
+                    "a JVM security provider setting that OpenSSL cannot honour; only Java's default is accepted",
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,403 @@
+//! One test per effective-config rule.
+
+use std::collections::BTreeMap;
+
+use super::*;
+
+fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(key, value)| ((*key).to_string(), (*value).to_string()))
+        .collect()
+}
+
+fn clients(worker: &[(&str, &str)]) -> KafkaClients {
+    KafkaClients::from_worker_properties("broker:9092", &props(worker)).expect("valid worker")
+}
+
+fn get(config: &ClientConfig, key: &str) -> Option<String> {
+    config.get(key).map(str::to_string)
+}
+
+const SCRAM_JAAS: &str = "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"connect\" password=\"connect-secret\";";
+
+#[test]
+fn every_client_gets_bootstrap_servers_and_the_bare_security_keys() {
+    let clients = clients(&[
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "SCRAM-SHA-512"),
+        ("sasl.jaas.config", SCRAM_JAAS),
+        ("group.id", "connect-cluster"),
+        (
+            "key.converter",
+            "org.apache.kafka.connect.json.JsonConverter",
+        ),
+    ]);
+    let connector = props(&[]);
+    for role in ClientRole::ALL {
+        for connector_opt in [None, Some(&connector)] {
+            let config = clients
+                .client_config_for(role, &[], connector_opt)
+                .expect("valid");
+            assert_eq!(
+                get(&config, "bootstrap.servers").as_deref(),
+                Some("broker:9092")
+            );
+            assert_eq!(
+                get(&config, "security.protocol").as_deref(),
+                Some("SASL_PLAINTEXT")
+            );
+            assert_eq!(get(&config, "sasl.username").as_deref(), Some("connect"));
+            assert_eq!(
+                get(&config, "sasl.password").as_deref(),
+                Some("connect-secret")
+            );
+            assert_eq!(
+                get(&config, "sasl.jaas.config"),
+                None,
+                "translated, not passed"
+            );
+            assert_eq!(
+                get(&config, "group.id"),
+                None,
+                "worker keys are not client keys"
+            );
+            assert_eq!(get(&config, "key.converter"), None);
+        }
+    }
+}
+
+#[test]
+fn role_prefixed_worker_keys_reach_only_that_roles_connector_clients() {
+    let clients = clients(&[
+        ("producer.compression.type", "zstd"),
+        ("consumer.fetch.min.bytes", "1024"),
+        ("admin.request.timeout.ms", "5000"),
+    ]);
+    let connector = props(&[]);
+    let producer = clients
+        .client_config_for(ClientRole::Producer, &[], Some(&connector))
+        .expect("valid");
+    assert_eq!(get(&producer, "compression.type").as_deref(), Some("zstd"));
+    assert_eq!(get(&producer, "fetch.min.bytes"), None);
+    let consumer = clients
+        .client_config_for(ClientRole::Consumer, &[], Some(&connector))
+        .expect("valid");
+    assert_eq!(get(&consumer, "fetch.min.bytes").as_deref(), Some("1024"));
+    assert_eq!(get(&consumer, "compression.type"), None);
+    let admin = clients
+        .client_config_for(ClientRole::Admin, &[], Some(&connector))
+        .expect("valid");
+    assert_eq!(get(&admin, "request.timeout.ms").as_deref(), Some("5000"));
+    // The worker's own clients (stores, leader) take the bare keys only, as in Kafka Connect.
+    let store_producer = clients
+        .client_config_for(ClientRole::Producer, &[], None)
+        .expect("valid");
+    assert_eq!(get(&store_producer, "compression.type"), None);
+}
+
+#[test]
+fn user_keys_win_over_ferry_defaults_and_overrides_win_over_worker_keys() {
+    let clients = clients(&[("producer.linger.ms", "50"), ("producer.acks", "1")]);
+    let connector = props(&[("producer.override.acks", "all")]);
+    let config = clients
+        .client_config_for(
+            ClientRole::Producer,
+            &[
+                ("linger.ms", "5"),
+                ("acks", "-1"),
+                ("client.id", "connector-producer-a-0"),
+            ],
+            Some(&connector),
+        )
+        .expect("valid");
+    assert_eq!(get(&config, "linger.ms").as_deref(), Some("50"));
+    assert_eq!(get(&config, "acks").as_deref(), Some("all"));
+    assert_eq!(
+        get(&config, "client.id").as_deref(),
+        Some("connector-producer-a-0")
+    );
+}
+
+#[test]
+fn producers_partition_like_java_unless_the_user_says_otherwise() {
+    let default = clients(&[])
+        .client_config_for(ClientRole::Producer, &[], None)
+        .expect("valid");
+    assert_eq!(
+        get(&default, "partitioner").as_deref(),
+        Some("murmur2_random")
+    );
+    let consumer = clients(&[])
+        .client_config_for(ClientRole::Consumer, &[], None)
+        .expect("valid");
+    assert_eq!(get(&consumer, "partitioner"), None);
+    let chosen = clients(&[("producer.partitioner", "consistent_random")])
+        .client_config_for(ClientRole::Producer, &[], Some(&props(&[])))
+        .expect("valid");
+    assert_eq!(
+        get(&chosen, "partitioner").as_deref(),
+        Some("consistent_random")
+    );
+}
+
+#[test]
+fn the_default_policy_is_all_as_in_kafka_connect() {
+    let clients = clients(&[]);
+    assert_eq!(clients.policy(), OverridePolicy::All);
+    let connector = props(&[("consumer.override.max.poll.interval.ms", "600000")]);
+    clients
+        .validate_connector_overrides(&connector)
+        .expect("All allows any override");
+}
+
+#[test]
+fn policy_none_refuses_every_override_naming_the_key() {
+    let clients = clients(&[(OVERRIDE_POLICY_KEY, "None")]);
+    let connector = props(&[("producer.override.acks", "1")]);
+    let error = clients
+        .validate_connector_overrides(&connector)
+        .expect_err("None refuses");
+    assert_eq!(
+        error,
+        ClientConfigError::OverrideRefused {
+            key: "producer.override.acks".into(),
+            policy: "None"
+        }
+    );
+    assert!(error.to_string().contains("producer.override.acks"));
+    clients
+        .validate_connector_overrides(&props(&[("topics", "a")]))
+        .expect("no override, nothing to refuse");
+}
+
+#[test]
+fn policy_principal_allows_only_the_principal_keys() {
+    let clients = clients(&[(
+        OVERRIDE_POLICY_KEY,
+        "org.apache.kafka.connect.connector.policy.PrincipalConnectorClientConfigOverridePolicy",
+    )]);
+    let principal = props(&[
+        ("consumer.override.security.protocol", "SASL_SSL"),
+        ("consumer.override.sasl.mechanism", "PLAIN"),
+        (
+            "consumer.override.sasl.jaas.config",
+            "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"a\" password=\"b\";",
+        ),
+    ]);
+    clients
+        .validate_connector_overrides(&principal)
+        .expect("principal keys are allowed");
+    let config = clients
+        .client_config_for(ClientRole::Consumer, &[], Some(&principal))
+        .expect("valid");
+    assert_eq!(get(&config, "sasl.username").as_deref(), Some("a"));
+    let error = clients
+        .validate_connector_overrides(&props(&[("consumer.override.fetch.min.bytes", "1")]))
+        .expect_err("not a principal key");
+    assert_eq!(error.key(), "consumer.override.fetch.min.bytes");
+}
+
+#[test]
+fn an_unknown_policy_is_refused() {
+    let error = KafkaClients::from_worker_properties(
+        "b:9092",
+        &props(&[(OVERRIDE_POLICY_KEY, "com.example.MyPolicy")]),
+    )
+    .expect_err("custom policies are not supported");
+    assert_eq!(error.key(), OVERRIDE_POLICY_KEY);
+}
+
+#[test]
+fn a_key_librdkafka_does_not_know_is_an_error_naming_the_users_key() {
+    let clients = clients(&[("consumer.max.poll.records", "500")]);
+    let error = clients
+        .client_config_for(ClientRole::Consumer, &[], Some(&props(&[])))
+        .expect_err("librdkafka has no max.poll.records");
+    assert_eq!(error.key(), "consumer.max.poll.records");
+    let error = clients
+        .validate_worker_settings()
+        .expect_err("start-up checks every role");
+    assert_eq!(error.key(), "consumer.max.poll.records");
+}
+
+#[test]
+fn a_rejected_secret_value_is_not_shown() {
+    let clients = clients(&[
+        ("security.protocol", "SSL"),
+        ("ssl.key.pem", "not-a-key-secret"),
+    ]);
+    let result = clients.client_config_for(ClientRole::Admin, &[], None);
+    if let Err(error) = result {
+        assert!(!error.to_string().contains("not-a-key-secret"), "{error}");
+    }
+}
+
+#[test]
+fn kerberos_is_refused_with_the_reason() {
+    for worker in [
+        vec![
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "GSSAPI"),
+        ],
+        vec![("security.protocol", "SASL_SSL")],
+        vec![
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "PLAIN"),
+            (
+                "sasl.jaas.config",
+                "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true;",
+            ),
+        ],
+    ] {
+        let error = clients(&worker)
+            .validate_worker_settings()
+            .expect_err("GSSAPI is not built");
+        let text = error.to_string();
+        assert!(text.contains("GSSAPI"), "{text}");
+        assert!(
+            ["sasl.mechanism", "sasl.jaas.config"].contains(&error.key()),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn oidc_is_refused_and_an_unsecured_jwt_is_translated() {
+    let error = clients(&[
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+    ])
+    .validate_worker_settings()
+    .expect_err("no curl");
+    assert_eq!(error.key(), "sasl.oauthbearer.token.endpoint.url");
+    let config = clients(&[
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        (
+            "sasl.jaas.config",
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"svc\";",
+        ),
+    ])
+    .client_config_for(ClientRole::Admin, &[], None)
+    .expect("valid");
+    assert_eq!(
+        get(&config, "sasl.oauthbearer.config").as_deref(),
+        Some("principal=svc")
+    );
+    assert_eq!(
+        get(&config, "enable.sasl.oauthbearer.unsecure.jwt").as_deref(),
+        Some("true")
+    );
+}
+
+#[test]
+fn a_bad_jaas_config_names_the_key_and_hides_the_value() {
+    let clients = clients(&[
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "PLAIN"),
+        (
+            "sasl.jaas.config",
+            "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"hunter2\"",
+        ),
+    ]);
+    let error = clients
+        .validate_worker_settings()
+        .expect_err("no closing ;");
+    assert_eq!(error.key(), "sasl.jaas.config");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+}
+
+#[test]
+fn endpoint_identification_empty_disables_host_name_checks() {
+    let disabled = clients(&[("ssl.endpoint.identification.algorithm", "")])
+        .client_config_for(ClientRole::Admin, &[], None)
+        .expect("valid");
+    assert_eq!(
+        get(&disabled, "ssl.endpoint.identification.algorithm").as_deref(),
+        Some("none")
+    );
+    let https = clients(&[("ssl.endpoint.identification.algorithm", "HTTPS")])
+        .client_config_for(ClientRole::Admin, &[], None)
+        .expect("valid");
+    assert_eq!(
+        get(&https, "ssl.endpoint.identification.algorithm").as_deref(),
+        Some("https")
+    );
+}
+
+#[test]
+fn java_tls_defaults_are_accepted_and_other_values_refused() {
+    clients(&[
+        ("ssl.protocol", "TLSv1.3"),
+        ("ssl.enabled.protocols", "TLSv1.2,TLSv1.3"),
+        ("ssl.keymanager.algorithm", "SunX509"),
+        ("ssl.trustmanager.algorithm", "PKIX"),
+    ])
+    .validate_worker_settings()
+    .expect("Java's defaults");
+    let error = clients(&[("ssl.enabled.protocols", "TLSv1.1")])
+        .validate_worker_settings()
+        .expect_err("old TLS");
+    assert_eq!(error.key(), "ssl.enabled.protocols");
+}
+
+#[test]
+fn a_missing_trust_store_is_a_store_error_naming_the_key() {
+    let error = clients(&[
+        ("security.protocol", "SSL"),
+        ("ssl.truststore.location", "/nonexistent/truststore.jks"),
+        ("ssl.truststore.password", "changeit"),
+    ])
+    .validate_worker_settings()
+    .expect_err("no such file");
+    assert!(matches!(error, ClientConfigError::Store { .. }), "{error}");
+    assert_eq!(error.key(), "ssl.truststore.location");
+    assert!(!error.to_string().contains("changeit"));
+}
+
+#[test]
+fn an_inline_pem_trust_store_becomes_ssl_ca_pem() {
+    let certificate = "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n";
+    let config = clients(&[
+        ("security.protocol", "SSL"),
+        ("ssl.truststore.type", "PEM"),
+        ("ssl.truststore.certificates", certificate),
+    ])
+    .client_config_for(ClientRole::Admin, &[], None)
+    .expect("valid");
+    assert_eq!(get(&config, "ssl.ca.pem").as_deref(), Some(certificate));
+    assert_eq!(get(&config, "ssl.truststore.certificates"), None);
+}
+
+#[test]
+fn java_only_names_are_renamed_for_librdkafka() {
+    let config = clients(&[("producer.max.request.size", "2097152")])
+        .client_config_for(ClientRole::Producer, &[], Some(&props(&[])))
+        .expect("valid");
+    assert_eq!(
+        get(&config, "message.max.bytes").as_deref(),
+        Some("2097152")
+    );
+}
+
+#[test]
+fn librdkafka_names_keep_working() {
+    let config = clients(&[
+        ("security.protocol", "sasl_plaintext"),
+        ("sasl.mechanisms", "PLAIN"),
+        ("sasl.username", "u"),
+        ("sasl.password", "p"),
+    ])
+    .client_config_for(ClientRole::Consumer, &[], None)
+    .expect("valid");
+    assert_eq!(get(&config, "sasl.username").as_deref(), Some("u"));
+}
+
+#[test]
+fn debug_output_shows_no_worker_properties() {
+    let clients = clients(&[("sasl.jaas.config", SCRAM_JAAS)]);
+    let shown = format!("{clients:?}");
+    assert!(!shown.contains("connect-secret"), "{shown}");
+}

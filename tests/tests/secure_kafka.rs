@@ -1,0 +1,389 @@
+//! Ferry against a secured Kafka (`scripts/kafka.sh --secure`): the whole worker on the
+//! SASL_SSL/SCRAM-SHA-512 listener with a JKS truststore, on the mTLS listener with a PKCS12
+//! keystore, and what a worker says and does when a credential or certificate is wrong.
+
+use std::path::Path;
+use std::time::Duration;
+
+use ferry_tests::secure::{
+    kafka_config_command, sasl_ssl_worker_properties, secure_broker, MTLS_BOOTSTRAP, PASSWORD,
+};
+use ferry_tests::{all_running, start_cluster, unique_name, wait_until, Api, FerryProcess};
+use serde_json::json;
+
+const LINES: usize = 200;
+const ALT_PASSWORD: &str = "ferry-alt-secret";
+
+fn refs(properties: &[(String, String)]) -> Vec<(&str, &str)> {
+    properties
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect()
+}
+
+fn write_input(path: &Path) -> String {
+    let text: String = (0..LINES)
+        .map(|index| format!("secured line {index:04}\n"))
+        .collect();
+    std::fs::write(path, &text).unwrap();
+    text
+}
+
+async fn wait_for_output(output: &Path, expected: &str) {
+    wait_until(
+        Duration::from_secs(60),
+        "every line in the sink's file",
+        || async {
+            let text = std::fs::read_to_string(output).unwrap_or_default();
+            (text == expected).then_some(())
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// Creates FileStreamSource → topic → FileStreamSink; the source's producer logs in as another
+/// SCRAM user through a connector override.
+async fn create_pipeline(api: &Api, prefix: &str, input: &Path, output: &Path) -> (String, String) {
+    let topic = format!("{prefix}-lines");
+    let source = format!("{prefix}-source");
+    let sink = format!("{prefix}-sink");
+    api.create_connector(
+        &source,
+        json!({
+            "connector.class": "FileStreamSource", "file": input, "topic": topic,
+            "producer.override.sasl.jaas.config": format!("org.apache.kafka.common.security.scram.ScramLoginModule required username=\"ferry-alt\" password=\"{ALT_PASSWORD}\";"),
+        }),
+    )
+    .await
+    .unwrap();
+    api.create_connector(
+        &sink,
+        json!({"connector.class": "FileStreamSink", "file": output, "topics": topic}),
+    )
+    .await
+    .unwrap();
+    (source, sink)
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    for secret in [PASSWORD, ALT_PASSWORD] {
+        assert!(!text.contains(secret), "{what} shows a secret:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_two_worker_cluster_runs_on_sasl_ssl_with_a_jks_truststore() {
+    let certs = secure_broker();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("sec-sasl");
+    let properties = sasl_ssl_worker_properties(certs);
+    let (addrs, workers) = start_cluster(dir.path(), &prefix, 2, &refs(&properties))
+        .await
+        .unwrap();
+    // Any node answers; the config is written by the leader over SASL_SSL with its fencing
+    // producer.
+    let api = Api::new(addrs[1]);
+    let input = dir.path().join("input.txt");
+    let output = dir.path().join("output.txt");
+    let expected = write_input(&input);
+    let (source, sink) = create_pipeline(&api, &prefix, &input, &output).await;
+    for name in [&source, &sink] {
+        api.wait_status(name, Duration::from_secs(60), |status| {
+            all_running(status, 1)
+        })
+        .await
+        .unwrap();
+    }
+    wait_for_output(&output, &expected).await;
+
+    // The REST offsets endpoints read the offset store and the sink's group over SASL_SSL.
+    let expected_position = expected.len() as u64;
+    let source_offsets = wait_until(Duration::from_secs(30), "the source's offset", || {
+        let api = api.clone();
+        let source = source.clone();
+        async move {
+            let (_, body) = api
+                .get(&format!("/connectors/{source}/offsets"))
+                .await
+                .ok()?;
+            let position = body["offsets"][0]["offset"]["position"].as_u64()?;
+            (position == expected_position).then_some(body)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(source_offsets["offsets"].as_array().unwrap().len(), 1);
+    wait_until(
+        Duration::from_secs(30),
+        "the sink's committed offsets",
+        || {
+            let api = api.clone();
+            let sink = sink.clone();
+            async move {
+                let (_, body) = api.get(&format!("/connectors/{sink}/offsets")).await.ok()?;
+                let committed: u64 = body["offsets"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|entry| entry["offset"]["kafka_offset"].as_u64())
+                    .sum();
+                (committed == LINES as u64).then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+
+    let logs: String = workers
+        .iter()
+        .map(|worker| worker.stdout() + &worker.stderr())
+        .collect();
+    assert!(
+        logs.contains("this node leads the cluster"),
+        "a leader confirmed itself in Kafka (its fencing producer initialised transactions)"
+    );
+    for addr in &addrs {
+        let node = Api::new(*addr);
+        for path in ["/", "/metrics", "/health", "/cluster"] {
+            let text = reqwest::get(format!("http://{addr}{path}"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert_no_secret(path, &text);
+        }
+        let (_, status) = node
+            .get(&format!("/connectors/{source}/status"))
+            .await
+            .unwrap();
+        assert_no_secret("status", &status.to_string());
+    }
+    assert_no_secret("the workers' logs", &logs);
+}
+
+#[tokio::test]
+async fn a_worker_runs_on_the_mtls_listener_with_a_pkcs12_keystore() {
+    let certs = secure_broker();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("sec-mtls");
+    let truststore = certs.join("truststore.p12").display().to_string();
+    let keystore = certs.join("client.p12").display().to_string();
+    let properties = [
+        ("bootstrap.servers", MTLS_BOOTSTRAP),
+        ("security.protocol", "SSL"),
+        ("ssl.truststore.type", "PKCS12"),
+        ("ssl.truststore.location", truststore.as_str()),
+        ("ssl.truststore.password", PASSWORD),
+        ("ssl.keystore.type", "PKCS12"),
+        ("ssl.keystore.location", keystore.as_str()),
+        ("ssl.keystore.password", PASSWORD),
+        ("ssl.key.password", PASSWORD),
+    ];
+    let (_worker, api) = ferry_tests::start_worker(dir.path(), &prefix, &properties).await;
+    let input = dir.path().join("input.txt");
+    let output = dir.path().join("output.txt");
+    let expected = write_input(&input);
+    let topic = format!("{prefix}-lines");
+    api.create_connector(
+        &format!("{prefix}-source"),
+        json!({"connector.class": "FileStreamSource", "file": input, "topic": topic}),
+    )
+    .await
+    .unwrap();
+    api.create_connector(
+        &format!("{prefix}-sink"),
+        json!({"connector.class": "FileStreamSink", "file": output, "topics": topic}),
+    )
+    .await
+    .unwrap();
+    wait_for_output(&output, &expected).await;
+}
+
+async fn health(addr: std::net::SocketAddr) -> Option<(u16, String)> {
+    let response = reqwest::get(format!("http://{addr}/health")).await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
+
+/// Waits until `/health` is unhealthy with a message containing `cause`, and the log says it too.
+async fn wait_for_cause(worker: &FerryProcess, cause: &str) {
+    let addr = worker.addr;
+    let message = wait_until(
+        Duration::from_secs(60),
+        &format!("/health naming `{cause}`"),
+        || async move {
+            let (status, body) = health(addr).await?;
+            (status != 200 && body.contains(cause)).then_some(body)
+        },
+    )
+    .await
+    .unwrap();
+    assert_no_secret("/health", &message);
+    wait_until(
+        Duration::from_secs(10),
+        "the log naming the cause",
+        || async {
+            (worker.stdout() + &worker.stderr())
+                .contains(cause)
+                .then_some(())
+        },
+    )
+    .await
+    .unwrap();
+}
+
+fn assert_alive_without_panic(worker: &mut FerryProcess) {
+    let logs = worker.stdout() + &worker.stderr();
+    assert!(!logs.contains("panicked"), "{logs}");
+    assert_no_secret("the log", &logs);
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_reported_and_a_fixed_truststore_is_picked_up() {
+    let certs = secure_broker();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("sec-ca");
+    let truststore = dir.path().join("truststore.jks");
+    std::fs::copy(certs.join("untrusted-truststore.jks"), &truststore).unwrap();
+    let mut properties = sasl_ssl_worker_properties(certs);
+    for (key, value) in &mut properties {
+        if key == "ssl.truststore.location" {
+            *value = truststore.display().to_string();
+        }
+    }
+    let addr = ferry_tests::free_local_addr();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &refs(&properties)).unwrap();
+    wait_for_cause(&worker, "certificate verify failed").await;
+    assert_alive_without_panic(&mut worker);
+    // Fixing the store on disk is enough: each attempt reads it again.
+    std::fs::copy(certs.join("truststore.jks"), &truststore).unwrap();
+    worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_wrong_scram_password_is_reported_and_the_worker_recovers_once_it_is_fixed() {
+    let certs = secure_broker();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("sec-pw");
+    // A user whose credential the broker does not have yet: the worker's password is wrong
+    // until the operator sets it on the broker.
+    let user = prefix.clone();
+    let user_password = "late-user-secret";
+    let mut properties = sasl_ssl_worker_properties(certs);
+    for (key, value) in &mut properties {
+        if key == "sasl.jaas.config" {
+            *value = format!("org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{user}\" password=\"{user_password}\";");
+        }
+    }
+    let addr = ferry_tests::free_local_addr();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &refs(&properties)).unwrap();
+    wait_for_cause(&worker, "Authentication failed").await;
+    assert_alive_without_panic(&mut worker);
+    assert!(!(worker.stdout() + &worker.stderr()).contains(user_password));
+    kafka_config_command(&[
+        "--alter",
+        "--add-config",
+        &format!("SCRAM-SHA-512=[password={user_password}]"),
+        "--entity-type",
+        "users",
+        "--entity-name",
+        &user,
+    ]);
+    worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_mechanism_the_listener_does_not_offer_is_reported_without_a_panic() {
+    let certs = secure_broker();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("sec-mech");
+    let mut properties = sasl_ssl_worker_properties(certs);
+    for (key, value) in &mut properties {
+        if key == "sasl.mechanism" {
+            *value = "SCRAM-SHA-256".into();
+        }
+    }
+    let addr = ferry_tests::free_local_addr();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &refs(&properties)).unwrap();
+    wait_for_cause(&worker, "SCRAM-SHA-256").await;
+    let (status, body) = health(addr).await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("SCRAM-SHA-512"),
+        "the broker's mechanisms are named: {body}"
+    );
+    assert_alive_without_panic(&mut worker);
+}
+
+#[tokio::test]
+async fn kerberos_is_a_startup_error_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("sec-krb");
+    let addr = ferry_tests::free_local_addr();
+    let mut worker = FerryProcess::worker(
+        dir.path(),
+        &prefix,
+        addr,
+        &[
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "GSSAPI"),
+        ],
+    )
+    .unwrap();
+    let status = worker.wait_exit(Duration::from_secs(30)).await.unwrap();
+    assert!(!status.success());
+    let logs = worker.stdout() + &worker.stderr();
+    assert!(
+        logs.contains("sasl.mechanism") && logs.contains("GSSAPI"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_override_is_a_400_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("sec-policy");
+    let (_worker, api) = ferry_tests::start_worker(
+        dir.path(),
+        &prefix,
+        &[("connector.client.config.override.policy", "Principal")],
+    )
+    .await;
+    let name = format!("{prefix}-gen");
+    let body = json!({"name": name, "config": {
+        "connector.class": "Datagen", "kafka.topic": format!("{prefix}-t"), "quickstart": "sequence",
+        "producer.override.compression.type": "zstd",
+    }});
+    let (status, response) = api
+        .call(reqwest::Method::POST, "/connectors", Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{response}");
+    assert_eq!(response["error_code"], 400);
+    let message = response["message"].as_str().unwrap();
+    assert!(
+        message.contains("producer.override.compression.type"),
+        "{message}"
+    );
+    assert!(message.contains("Principal"), "{message}");
+    let (status, _) = api.get(&format!("/connectors/{name}")).await.unwrap();
+    assert_eq!(status, 404, "nothing stored");
+    let (status, response) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/connectors/{name}/config"),
+            Some(&body["config"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{response}");
+    let (status, _) = api.get(&format!("/connectors/{name}")).await.unwrap();
+    assert_eq!(status, 404, "nothing stored");
+    // The principal keys are allowed.
+    let allowed = json!({
+        "connector.class": "Datagen", "kafka.topic": format!("{prefix}-t"), "quickstart": "sequence",
+        "producer.override.security.protocol": "PLAINTEXT",
+    });
+    api.create_connector(&name, allowed).await.unwrap();
+}
