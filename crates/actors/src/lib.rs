@@ -12,6 +12,7 @@ pub mod error;
 pub mod leader;
 pub mod membership;
 pub mod metric_names;
+pub mod plugin;
 pub mod runtime;
 pub mod stores;
 pub mod worker;

@@ -17,6 +17,7 @@ pub mod grpc;
 pub mod http;
 mod lifecycle;
 pub mod log_levels;
+pub mod plugins;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
@@ -29,7 +30,6 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use ferry_actors::stores::TopicCreator;
-use ferry_connectors::builtin_registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -99,7 +99,10 @@ impl Worker {
     /// # Errors
     /// Fails when the gRPC descriptors are corrupt, the worker cannot start, or the listener fails.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
-        let (service, status) = ConnectService::new(builtin_registry());
+        let worker_plugins = plugins::start_plugins(&self.config.properties).await?;
+        let plugin_host_opt = worker_plugins.host_opt.clone();
+        let (service, status) = ConnectService::new(worker_plugins.registry);
+        service.set_extra_plugins(worker_plugins.other_plugins);
         let (grpc_routes, grpc_health) = grpc::routes(service.clone())?;
         let app = http::app(http::router(service.clone()), grpc_routes);
         let listener_stop = CancellationToken::new();
@@ -140,6 +143,9 @@ impl Worker {
                 .is_err()
         {
             tracing::warn!("worker did not stop in time; abandoning its tasks");
+        }
+        if let Some(host) = plugin_host_opt {
+            host.shutdown().await;
         }
         tracing::debug!("shutdown: stopping the listener");
         listener_stop.cancel();

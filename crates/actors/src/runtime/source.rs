@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_connectors::converters::Converters;
-use ferry_connectors::sdk::{ConnectorError, SourceRecord, SourceTask};
+use ferry_connectors::sdk::{ConnectorError, RecordAck, SourceRecord, SourceTask};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Message as _, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use tokio::sync::mpsc;
@@ -22,11 +22,13 @@ const MAX_IN_FLIGHT: usize = 200_000;
 /// How long the final producer flush may take on stop.
 const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
-type Ack = (u64, Result<(), String>);
+type Ack = (u64, Result<Option<RecordAck>, String>);
 
-/// Forwards delivery reports (sequence number, outcome) to the source loop.
+/// Forwards delivery reports (sequence number, outcome) to the source loop; with
+/// `with_metadata`, each success carries Kafka's metadata for the task's `acknowledged`.
 struct AckContext {
     acks_tx: mpsc::UnboundedSender<Ack>,
+    with_metadata: bool,
 }
 
 impl ClientContext for AckContext {}
@@ -36,7 +38,14 @@ impl ProducerContext for AckContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
         let outcome = match result {
-            Ok(_) => Ok(()),
+            Ok(message) if self.with_metadata => Ok(Some(RecordAck {
+                seq: seq as u64,
+                topic: message.topic().to_string(),
+                partition: message.partition(),
+                offset: message.offset(),
+                timestamp: message.timestamp().to_millis().unwrap_or(-1),
+            })),
+            Ok(_) => Ok(None),
             Err((error, _)) => Err(error.to_string()),
         };
         let _ = self.acks_tx.send((seq as u64, outcome));
@@ -71,7 +80,10 @@ pub(crate) async fn run_source_task(
     let (acks_tx, mut acks_rx) = mpsc::unbounded_channel::<Ack>();
     let producer: Arc<ThreadedProducer<AckContext>> = Arc::new(
         producer_config(env, spec)
-            .create_with_context(AckContext { acks_tx })
+            .create_with_context(AckContext {
+                acks_tx,
+                with_metadata: task.wants_acknowledgements(),
+            })
             .map_err(|error| {
                 ConnectorError::external(format!("failed to create producer: {error}"))
             })?,
@@ -85,6 +97,7 @@ pub(crate) async fn run_source_task(
         converters: &converters,
         producer: &producer,
         tracker: OffsetTracker::default(),
+        acked: Vec::new(),
     };
     let mut flush_tick = tokio::time::interval(env.offset_flush_interval);
     flush_tick.tick().await;
@@ -93,6 +106,10 @@ pub(crate) async fn run_source_task(
         loop {
             while let Ok(ack) = acks_rx.try_recv() {
                 loop_state.handle_ack(ack)?;
+            }
+            if !loop_state.acked.is_empty() {
+                task.acknowledged(std::mem::take(&mut loop_state.acked))
+                    .await?;
             }
             if loop_state.tracker.in_flight() >= MAX_IN_FLIGHT {
                 tokio::select! {
@@ -132,14 +149,17 @@ struct SourceLoop<'a> {
     converters: &'a Converters,
     producer: &'a Arc<ThreadedProducer<AckContext>>,
     tracker: OffsetTracker,
+    /// Metadata of acknowledged records not yet handed to the task (`acknowledged`).
+    acked: Vec<RecordAck>,
 }
 
 impl SourceLoop<'_> {
     fn handle_ack(&mut self, (seq, outcome): Ack) -> Result<(), ConnectorError> {
         match outcome {
-            Ok(()) => {
+            Ok(metadata_opt) => {
                 self.tracker.ack(seq);
                 self.records_out.increment(1);
+                self.acked.extend(metadata_opt);
                 Ok(())
             }
             Err(error) => Err(ConnectorError::external(format!(
@@ -274,6 +294,11 @@ impl SourceLoop<'_> {
         while let Ok(ack) = acks_rx.try_recv() {
             if let Err(error) = self.handle_ack(ack) {
                 result = Err(error);
+            }
+        }
+        if !self.acked.is_empty() {
+            if let Err(error) = task.acknowledged(std::mem::take(&mut self.acked)).await {
+                tracing::warn!(task = %self.spec.id(), %error, "source task acknowledgement hook failed");
             }
         }
         self.flush_offsets(task).await?;

@@ -274,6 +274,7 @@ impl WorkerState {
             self.had_quorum_opt = Some(quorum.has_quorum);
         }
         if !quorum.has_quorum {
+            crate::plugin::stop_connector_instances(&self.deps.registry);
             self.stop_all_fenced().await;
             return;
         }
@@ -320,6 +321,11 @@ impl WorkerState {
             }
         }
         self.write_connector_states(&snapshot).await;
+        crate::plugin::assign_connector_instances(
+            &self.deps.registry,
+            &snapshot,
+            &self.deps.node_id,
+        );
         self.publish_running();
         self.publish_gave_up();
     }
@@ -362,9 +368,13 @@ impl WorkerState {
                 self.connector_states.remove(name);
                 continue;
             }
+            // A retryable planning error (a plugin connector's instance has not reported its
+            // task configs yet) is waited out, not reported as FAILED.
             let planning_error = match snapshot.target_state(name) {
                 TargetState::Stopped => None,
-                _ => generate_task_configs(&self.deps.registry, config).err(),
+                _ => generate_task_configs(&self.deps.registry, config)
+                    .err()
+                    .filter(|error| !error.is_retryable()),
             };
             if let Some(error) = planning_error {
                 if self.connector_states.get(name) != Some(&State::Failed) {
@@ -421,10 +431,7 @@ impl WorkerState {
     }
 
     async fn start_task(&mut self, myself: &ActorRef<WorkerMsg>, key: TaskKey, config: TaskConfig) {
-        let Some(factory) = config
-            .get(keys::CONNECTOR_CLASS)
-            .and_then(|class| self.deps.registry.find(class))
-        else {
+        let Some(factory) = self.deps.registry.find_for_config(&config) else {
             self.fail_task(&key, config, "unknown connector class in task config")
                 .await;
             return;
@@ -519,6 +526,7 @@ impl WorkerState {
     }
 
     async fn stop_all(&mut self) {
+        crate::plugin::stop_connector_instances(&self.deps.registry);
         let keys: Vec<TaskKey> = self.running.keys().cloned().collect();
         let mut stopping = Vec::new();
         for key in &keys {
@@ -670,7 +678,7 @@ pub fn generate_task_configs(
 ) -> Result<Vec<TaskConfig>, ConnectorError> {
     let class = config.get(keys::CONNECTOR_CLASS).map_or("", String::as_str);
     let factory = registry
-        .find(class)
+        .find_for_config(config)
         .ok_or_else(|| ConnectorError::user(format!("unknown connector class {class}")))?;
     let values = full_config_def(factory.as_ref())
         .parse(config)
@@ -688,6 +696,12 @@ pub fn generate_task_configs(
         task_config
             .entry(keys::CONNECTOR_CLASS.to_string())
             .or_insert_with(|| class.to_string());
+        // ... and the plugin version it selected (a built-in and a plugin may share the class).
+        if let Some(version) = config.get(keys::CONNECTOR_PLUGIN_VERSION) {
+            task_config
+                .entry(keys::CONNECTOR_PLUGIN_VERSION.to_string())
+                .or_insert_with(|| version.clone());
+        }
     }
     Ok(task_configs)
 }

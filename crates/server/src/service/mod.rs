@@ -76,6 +76,8 @@ struct Inner {
     health_rx: watch::Receiver<WorkerHealth>,
     cluster_id_rx: watch::Receiver<Option<String>>,
     runtime: OnceLock<Arc<Runtime>>,
+    /// Converters, transforms and predicates plugin processes offer (`connectorsOnly=false`).
+    extra_plugins: OnceLock<Vec<types::PluginInfo>>,
 }
 
 /// The write side of the worker's health and identity, held by the worker's start-up code.
@@ -97,6 +99,7 @@ impl ConnectService {
             health_rx,
             cluster_id_rx,
             runtime: OnceLock::new(),
+            extra_plugins: OnceLock::new(),
         };
         (
             ConnectService {
@@ -107,6 +110,16 @@ impl ConnectService {
                 cluster_id_tx,
             },
         )
+    }
+
+    /// Records the non-connector plugins that plugin processes offer; called once by start-up.
+    pub fn set_extra_plugins(&self, plugins: Vec<types::PluginInfo>) {
+        let _ = self.inner.extra_plugins.set(plugins);
+    }
+
+    /// Returns the non-connector plugins that plugin processes offer.
+    pub(crate) fn extra_plugins(&self) -> &[types::PluginInfo] {
+        self.inner.extra_plugins.get().map_or(&[], Vec::as_slice)
     }
 
     /// Attaches the started worker; called once by start-up.
