@@ -38,20 +38,21 @@ struct ParsedLine<'a> {
 }
 
 fn parse(line: &str) -> Option<ParsedLine<'_>> {
-    let mut fields = line.splitn(4, '|');
-    let level = fields.next()?;
-    if !matches!(
-        level,
-        "ERROR" | "FATAL" | "WARN" | "INFO" | "DEBUG" | "TRACE"
-    ) {
+    let (level, rest) = line.split_once('|')?;
+    if !matches!(level, "ERROR" | "FATAL" | "WARN" | "INFO" | "DEBUG" | "TRACE") {
         return None;
     }
-    let logger = fields.next()?;
-    let context = fields.next()?;
-    let message = fields.next()?.replace("\\r\\n", "\n").replace("\\n", "\n");
-    // Kafka Connect's connector.context: "[name|task-N] " or "[name|worker] ".
-    let inner = context.trim().trim_start_matches('[').trim_end_matches(']');
-    let (connector, scope) = inner.rsplit_once('|').unwrap_or((inner, ""));
+    let (logger, rest) = rest.split_once('|')?;
+    // Kafka Connect's connector.context, "[name|task-N] " or "[name|worker] ", itself holds a
+    // `|`: it ends at "] |"; an empty context is just the separator.
+    let (context, raw_message) = if let Some(after) = rest.strip_prefix('|') {
+        ("", after)
+    } else {
+        let end = rest.find("] |")?;
+        (&rest[1..end], &rest[end + 3..])
+    };
+    let message = raw_message.replace("\\r\\n", "\n").replace("\\n", "\n");
+    let (connector, scope) = context.rsplit_once('|').unwrap_or((context, ""));
     let task = scope.strip_prefix("task-").unwrap_or("");
     Some(ParsedLine {
         level,

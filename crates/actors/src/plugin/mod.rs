@@ -31,6 +31,9 @@ pub use factory::{plugin_registry, PluginConnectorFactory};
 /// The prefix under which a plugin task config carries its connector's config.
 pub const CONNECTOR_CONFIG_PREFIX: &str = "ferry.connector.";
 
+/// A connector whose instance runs here: its factory, name and stored config.
+type OwnedConnector = (Arc<dyn ConnectorFactory>, String, BTreeMap<String, String>);
+
 /// Tells every factory which of its connectors this worker runs the instance of: those the
 /// assignment gives to `node_id` and that are not stopped.
 pub(crate) fn assign_connector_instances(
@@ -38,7 +41,7 @@ pub(crate) fn assign_connector_instances(
     snapshot: &ConfigSnapshot,
     node_id: &str,
 ) {
-    let mut owned: Vec<(Arc<dyn ConnectorFactory>, String, BTreeMap<String, String>)> = Vec::new();
+    let mut owned: Vec<OwnedConnector> = Vec::new();
     if let Some(assignment) = &snapshot.assignment {
         for (name, config) in &snapshot.connectors {
             let here = assignment
