@@ -39,7 +39,10 @@ struct ParsedLine<'a> {
 
 fn parse(line: &str) -> Option<ParsedLine<'_>> {
     let (level, rest) = line.split_once('|')?;
-    if !matches!(level, "ERROR" | "FATAL" | "WARN" | "INFO" | "DEBUG" | "TRACE") {
+    if !matches!(
+        level,
+        "ERROR" | "FATAL" | "WARN" | "INFO" | "DEBUG" | "TRACE"
+    ) {
         return None;
     }
     let (logger, rest) = rest.split_once('|')?;

@@ -8,13 +8,16 @@ use ferry_connectors::converters::Converters;
 use ferry_connectors::sdk::{ConnectorError, RecordAck, SourceRecord, SourceTask};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Message as _, OwnedHeaders};
+use rdkafka::message::Message as _;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::errors::ToleratedFailure;
 use super::offsets::OffsetTracker;
+use super::source_errors::SourceErrors;
+use super::topic_creation::SourceTopicCreation;
 use super::{apply_client_overrides, TaskEnv, TaskSpec};
 
 /// Records awaiting acknowledgement before the loop stops polling the task.
@@ -22,13 +25,15 @@ const MAX_IN_FLIGHT: usize = 200_000;
 /// How long the final producer flush may take on stop.
 const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
-type Ack = (u64, Result<Option<RecordAck>, String>);
+pub(crate) type Ack = (u64, Result<Option<RecordAck>, String>);
 
-/// Forwards delivery reports (sequence number, outcome) to the source loop; with
-/// `with_metadata`, each success carries Kafka's metadata for the task's `acknowledged`.
-struct AckContext {
-    acks_tx: mpsc::UnboundedSender<Ack>,
-    with_metadata: bool,
+/// Forwards delivery reports (sequence number, outcome) to the source loop; the DLQ producer
+/// shares the channel, so a dead-lettered record's offset follows its DLQ acknowledgement.
+/// With `with_metadata`, each success carries Kafka's metadata for the task's `acknowledged`
+/// (the DLQ producer's do not: that record never reached its topic).
+pub(crate) struct AckContext {
+    pub(crate) acks_tx: mpsc::UnboundedSender<Ack>,
+    pub(crate) with_metadata: bool,
 }
 
 impl ClientContext for AckContext {}
@@ -78,6 +83,8 @@ pub(crate) async fn run_source_task(
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
     let (acks_tx, mut acks_rx) = mpsc::unbounded_channel::<Ack>();
+    let errors = SourceErrors::create(env, spec, acks_tx.clone()).await?;
+    let topic_creation_opt = SourceTopicCreation::create(env, spec)?;
     let producer: Arc<ThreadedProducer<AckContext>> = Arc::new(
         producer_config(env, spec)
             .create_with_context(AckContext {
@@ -98,6 +105,8 @@ pub(crate) async fn run_source_task(
         producer: &producer,
         tracker: OffsetTracker::default(),
         acked: Vec::new(),
+        errors,
+        topic_creation_opt,
     };
     let mut flush_tick = tokio::time::interval(env.offset_flush_interval);
     flush_tick.tick().await;
@@ -151,6 +160,8 @@ struct SourceLoop<'a> {
     tracker: OffsetTracker,
     /// Metadata of acknowledged records not yet handed to the task (`acknowledged`).
     acked: Vec<RecordAck>,
+    errors: SourceErrors,
+    topic_creation_opt: Option<SourceTopicCreation>,
 }
 
 impl SourceLoop<'_> {
@@ -175,33 +186,14 @@ impl SourceLoop<'_> {
     ) -> Result<(), ConnectorError> {
         let topic = record.topic.as_str();
         self.topics.observe(topic);
-        let key = self.converters.key.from_connect_data(
-            topic,
-            record.key.schema.as_deref(),
-            &record.key.value,
-        )?;
-        let value = self.converters.value.from_connect_data(
-            topic,
-            record.value.schema.as_deref(),
-            &record.value.value,
-        )?;
-        let mut headers_opt = None;
-        if !record.headers.is_empty() {
-            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-            for header in &record.headers {
-                let bytes = self.converters.header.from_connect_header(
-                    topic,
-                    &header.key,
-                    header.value.schema.as_deref(),
-                    &header.value.value,
-                )?;
-                headers = headers.insert(Header {
-                    key: &header.key,
-                    value: bytes.as_deref(),
-                });
-            }
-            headers_opt = Some(headers);
+        if let Some(topic_creation) = self.topic_creation_opt.as_mut() {
+            topic_creation.ensure_topic(topic).await?;
         }
+        let converted = match self.errors.convert_record(self.converters, &record).await? {
+            Ok(converted) => converted,
+            Err(failure) => return self.skip_record(&record, &failure).await,
+        };
+        let (key, value, headers_opt) = (converted.key, converted.value, converted.headers_opt);
         let seq = self
             .tracker
             .submit(&record.source_partition, record.source_offset);
@@ -242,6 +234,26 @@ impl SourceLoop<'_> {
                 }
             }
         }
+    }
+
+    /// Skips a record the error policy tolerated: dead-letters it (its offset is committable
+    /// once the DLQ acknowledged it) or, without a DLQ, marks it done at once.
+    async fn skip_record(
+        &mut self,
+        original: &SourceRecord,
+        failure: &ToleratedFailure,
+    ) -> Result<(), ConnectorError> {
+        let seq = self
+            .tracker
+            .submit(&original.source_partition, original.source_offset.clone());
+        let pending = self
+            .errors
+            .dead_letter(self.converters, original, failure, seq)
+            .await?;
+        if !pending {
+            self.tracker.ack(seq);
+        }
+        Ok(())
     }
 
     async fn flush_offsets(&mut self, task: &mut dyn SourceTask) -> Result<(), ConnectorError> {
@@ -289,6 +301,9 @@ impl SourceLoop<'_> {
         let flushed = tokio::task::spawn_blocking(move || producer.flush(STOP_FLUSH_TIMEOUT)).await;
         if !matches!(flushed, Ok(Ok(()))) {
             tracing::warn!(task = %self.spec.id(), "not every record was acknowledged before stop; their offsets are not stored");
+        }
+        if let Err(error) = self.errors.flush().await {
+            tracing::warn!(task = %self.spec.id(), %error, "not every dead letter queue record was acknowledged before stop; their offsets are not stored");
         }
         let mut result = Ok(());
         while let Ok(ack) = acks_rx.try_recv() {
