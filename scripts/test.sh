@@ -113,6 +113,10 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "plugin host and test plugin jars (scripts/build-plugin-host.sh, scripts/fetch-test-plugins.sh; cached)"
+scripts/build-plugin-host.sh >/dev/null
+scripts/fetch-test-plugins.sh >/dev/null
+
 step "cargo build (binaries the process tests start)"
 cargo build --workspace --bins --quiet
 

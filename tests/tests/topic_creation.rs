@@ -150,7 +150,7 @@ async fn framework_keys_ferry_does_not_implement_yet_are_refused_naming_them() {
         ("exactly.once.support", "required"),
         ("transaction.boundary", "interval"),
         ("offsets.storage.topic", "elsewhere"),
-        ("connector.plugin.version", "4.3.1"),
+        ("key.converter.plugin.version", "4.3.1"),
     ] {
         let mut config = json!({
             "connector.class": "FileStreamSource",

@@ -15,6 +15,7 @@ pub mod keystore;
 pub mod leader;
 pub mod membership;
 pub mod metric_names;
+pub mod plugin;
 pub mod runtime;
 pub mod stores;
 pub mod worker;

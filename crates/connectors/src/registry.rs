@@ -51,6 +51,38 @@ impl ConnectorRegistry {
             .cloned()
     }
 
+    /// Finds the factory a connector config selects: its `connector.class`, and when
+    /// `connector.plugin.version` is set, the factory of that exact version (KIP-891; a range
+    /// `[1.0]` is read as its single version). Without a version the first registered factory
+    /// wins, so a built-in takes precedence over a plugin of the same class name.
+    pub fn find_for_config(
+        &self,
+        config: &std::collections::BTreeMap<String, String>,
+    ) -> Option<Arc<dyn ConnectorFactory>> {
+        let class = config.get(crate::sdk::framework::keys::CONNECTOR_CLASS)?;
+        let Some(version) = config
+            .get(crate::sdk::framework::keys::CONNECTOR_PLUGIN_VERSION)
+            .map(|version| {
+                version
+                    .trim()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .trim()
+            })
+            .filter(|version| !version.is_empty())
+        else {
+            return self.find(class);
+        };
+        let class = class.trim();
+        self.factories
+            .iter()
+            .find(|factory| {
+                factory.version() == version
+                    && names_of(factory.as_ref()).iter().any(|name| name == class)
+            })
+            .cloned()
+    }
+
     /// Returns up to `limit` known names closest to `class` (for "did you mean" messages).
     pub fn closest_names(&self, class: &str, limit: usize) -> Vec<String> {
         let wanted = class.trim().to_ascii_lowercase();

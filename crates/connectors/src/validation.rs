@@ -218,9 +218,23 @@ fn find_factory(
             keys::CONNECTOR_CLASS
         )]));
     };
-    registry
-        .find(class)
-        .ok_or_else(|| InvalidConfig::UnknownClass(unknown_class_message(registry, class)))
+    if let Some(factory) = registry.find_for_config(props) {
+        return Ok(factory);
+    }
+    match props
+        .get(keys::CONNECTOR_PLUGIN_VERSION)
+        .filter(|version| !version.trim().is_empty())
+    {
+        Some(version) if registry.find(class).is_some() => {
+            Err(InvalidConfig::Errors(vec![format!(
+            "Invalid value {version} for configuration {}: no plugin of {class} has that version",
+            keys::CONNECTOR_PLUGIN_VERSION
+        )]))
+        }
+        _ => Err(InvalidConfig::UnknownClass(unknown_class_message(
+            registry, class,
+        ))),
+    }
 }
 
 #[cfg(test)]

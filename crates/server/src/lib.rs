@@ -19,6 +19,7 @@ mod kafka_probe;
 mod lifecycle;
 pub mod log_levels;
 pub mod security;
+pub mod plugins;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
@@ -31,7 +32,6 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use ferry_actors::stores::TopicCreator;
-use ferry_connectors::builtin_registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -136,7 +136,10 @@ impl Worker {
     /// # Errors
     /// Fails when the gRPC descriptors are corrupt, the worker cannot start, or the listener fails.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
-        let (service, status) = ConnectService::new(builtin_registry());
+        let worker_plugins = plugins::start_plugins(&self.config.properties).await?;
+        let plugin_host_opt = worker_plugins.host_opt.clone();
+        let (service, status) = ConnectService::new(worker_plugins.registry);
+        service.set_extra_plugins(worker_plugins.other_plugins);
         service.attach_security(ServiceSecurity {
             worker_client_tls_opt: match self.config.advertised_scheme {
                 Scheme::Https => self.security.client_tls_opt.clone(),
@@ -194,6 +197,9 @@ impl Worker {
                 .is_err()
         {
             tracing::warn!("worker did not stop in time; abandoning its tasks");
+        }
+        if let Some(host) = plugin_host_opt {
+            host.shutdown().await;
         }
         tracing::debug!("shutdown: stopping the listener");
         listener_stop.cancel();

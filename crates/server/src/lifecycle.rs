@@ -13,7 +13,6 @@ use ferry_actors::stores::{
     AdminTopicCreator, ConfigStore, OffsetStore, StatusStore, TopicCreator, TopicSpec,
 };
 use ferry_actors::worker::{WorkerActor, WorkerDeps, WorkerMsg};
-use ferry_connectors::builtin_registry;
 use ractor::Actor;
 use tokio_util::sync::CancellationToken;
 
@@ -110,7 +109,7 @@ pub(crate) async fn run(
         LeaderActor,
         LeaderDeps {
             node_id: config.node_id.clone(),
-            registry: builtin_registry(),
+            registry: service.registry().clone(),
             config_store: Arc::clone(&config_store),
             members_rx: membership.members_rx(),
             rebalance_delay: config.scheduled_rebalance_max_delay,
@@ -132,7 +131,7 @@ pub(crate) async fn run(
         running_tx,
         gave_up_tx,
         worker_id: config.advertised_addr.clone(),
-        registry: builtin_registry(),
+        registry: service.registry().clone(),
         config_store: Arc::clone(&config_store),
         status_store: Arc::clone(&status_store),
         task_env: TaskEnv {

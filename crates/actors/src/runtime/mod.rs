@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_connectors::converters::build_converters;
+use ferry_connectors::converters::{build_converters, Converters};
 use ferry_connectors::sdk::{
     ConfigValues, ConnectorError, ConnectorFactory, ConnectorType, TaskConfig, TaskContext,
 };
@@ -91,7 +91,11 @@ async fn run_resolved_task(
     spec: TaskSpec,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
-    let converters = build_converters(&env.worker_props, &spec.config)?;
+    let converters = if spec.factory.converts_records() {
+        Converters::raw_bytes()
+    } else {
+        build_converters(&env.worker_props, &spec.config)?
+    };
     let values = ConfigValues::from_raw(spec.config.clone());
     let context = TaskContext::new(
         spec.connector.clone(),

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_connectors::converters::Converters;
-use ferry_connectors::sdk::{ConnectorError, SourceRecord, SourceTask};
+use ferry_connectors::sdk::{ConnectorError, RecordAck, SourceRecord, SourceTask};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message as _;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use tokio::sync::mpsc;
@@ -25,12 +26,15 @@ const MAX_IN_FLIGHT: usize = 200_000;
 /// How long the final producer flush may take on stop.
 const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(crate) type Ack = (u64, Result<(), String>);
+pub(crate) type Ack = (u64, Result<Option<RecordAck>, String>);
 
 /// Forwards delivery reports (sequence number, outcome) to the source loop; the DLQ producer
 /// shares the channel, so a dead-lettered record's offset follows its DLQ acknowledgement.
+/// With `with_metadata`, each success carries Kafka's metadata for the task's `acknowledged`
+/// (the DLQ producer's do not: that record never reached its topic).
 pub(crate) struct AckContext {
     pub(crate) acks_tx: mpsc::UnboundedSender<Ack>,
+    pub(crate) with_metadata: bool,
 }
 
 impl ClientContext for AckContext {}
@@ -40,7 +44,14 @@ impl ProducerContext for AckContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
         let outcome = match result {
-            Ok(_) => Ok(()),
+            Ok(message) if self.with_metadata => Ok(Some(RecordAck {
+                seq: seq as u64,
+                topic: message.topic().to_string(),
+                partition: message.partition(),
+                offset: message.offset(),
+                timestamp: message.timestamp().to_millis().unwrap_or(-1),
+            })),
+            Ok(_) => Ok(None),
             Err((error, _)) => Err(error.to_string()),
         };
         let _ = self.acks_tx.send((seq as u64, outcome));
@@ -80,7 +91,10 @@ pub(crate) async fn run_source_task(
     let topic_creation_opt = SourceTopicCreation::create(env, spec)?;
     let producer: Arc<ThreadedProducer<AckContext>> = Arc::new(
         producer_config(env, spec)?
-            .create_with_context(AckContext { acks_tx })
+            .create_with_context(AckContext {
+                acks_tx,
+                with_metadata: task.wants_acknowledgements(),
+            })
             .map_err(|error| {
                 ConnectorError::external(format!("failed to create producer: {error}"))
             })?,
@@ -94,6 +108,7 @@ pub(crate) async fn run_source_task(
         converters: &converters,
         producer: &producer,
         tracker: OffsetTracker::default(),
+        acked: Vec::new(),
         errors,
         topic_creation_opt,
     };
@@ -104,6 +119,10 @@ pub(crate) async fn run_source_task(
         loop {
             while let Ok(ack) = acks_rx.try_recv() {
                 loop_state.handle_ack(ack)?;
+            }
+            if !loop_state.acked.is_empty() {
+                task.acknowledged(std::mem::take(&mut loop_state.acked))
+                    .await?;
             }
             if loop_state.tracker.in_flight() >= MAX_IN_FLIGHT {
                 tokio::select! {
@@ -143,6 +162,8 @@ struct SourceLoop<'a> {
     converters: &'a Converters,
     producer: &'a Arc<ThreadedProducer<AckContext>>,
     tracker: OffsetTracker,
+    /// Metadata of acknowledged records not yet handed to the task (`acknowledged`).
+    acked: Vec<RecordAck>,
     errors: SourceErrors,
     topic_creation_opt: Option<SourceTopicCreation>,
 }
@@ -150,9 +171,10 @@ struct SourceLoop<'a> {
 impl SourceLoop<'_> {
     fn handle_ack(&mut self, (seq, outcome): Ack) -> Result<(), ConnectorError> {
         match outcome {
-            Ok(()) => {
+            Ok(metadata_opt) => {
                 self.tracker.ack(seq);
                 self.records_out.increment(1);
+                self.acked.extend(metadata_opt);
                 Ok(())
             }
             Err(error) => Err(ConnectorError::external(format!(
@@ -291,6 +313,11 @@ impl SourceLoop<'_> {
         while let Ok(ack) = acks_rx.try_recv() {
             if let Err(error) = self.handle_ack(ack) {
                 result = Err(error);
+            }
+        }
+        if !self.acked.is_empty() {
+            if let Err(error) = task.acknowledged(std::mem::take(&mut self.acked)).await {
+                tracing::warn!(task = %self.spec.id(), %error, "source task acknowledgement hook failed");
             }
         }
         self.flush_offsets(task).await?;

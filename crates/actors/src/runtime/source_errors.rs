@@ -52,9 +52,19 @@ impl SourceErrors {
     ) -> Result<Self, ConnectorError> {
         let policy = ErrorPolicy::from_config(&spec.config)?;
         let dlq_opt = match &policy.dlq_topic_opt {
-            Some(topic) => {
-                Some(DlqProducer::create(env, spec, &policy, topic, AckContext { acks_tx }).await?)
-            }
+            Some(topic) => Some(
+                DlqProducer::create(
+                    env,
+                    spec,
+                    &policy,
+                    topic,
+                    AckContext {
+                        acks_tx,
+                        with_metadata: false,
+                    },
+                )
+                .await?,
+            ),
             None => None,
         };
         Ok(SourceErrors {

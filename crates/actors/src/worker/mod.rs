@@ -275,6 +275,7 @@ impl WorkerState {
             self.had_quorum_opt = Some(quorum.has_quorum);
         }
         if !quorum.has_quorum {
+            crate::plugin::stop_connector_instances(&self.deps.registry);
             self.stop_all_fenced().await;
             return;
         }
@@ -321,6 +322,11 @@ impl WorkerState {
             }
         }
         self.write_connector_states(&snapshot).await;
+        crate::plugin::assign_connector_instances(
+            &self.deps.registry,
+            &snapshot,
+            &self.deps.node_id,
+        );
         self.publish_running();
         self.publish_gave_up();
     }
@@ -363,6 +369,8 @@ impl WorkerState {
                 self.connector_states.remove(name);
                 continue;
             }
+            // A retryable planning error (a plugin connector's instance has not reported its
+            // task configs yet) is waited out, not reported as FAILED.
             let planning_error = match snapshot.target_state(name) {
                 TargetState::Stopped => None,
                 _ => generate_task_configs(
@@ -370,7 +378,8 @@ impl WorkerState {
                     &self.deps.task_env.config_providers,
                     config,
                 )
-                .err(),
+                .err()
+                .filter(|error| !error.is_retryable()),
             };
             if let Some(error) = planning_error {
                 if self.connector_states.get(name) != Some(&State::Failed) {
@@ -427,10 +436,7 @@ impl WorkerState {
     }
 
     async fn start_task(&mut self, myself: &ActorRef<WorkerMsg>, key: TaskKey, config: TaskConfig) {
-        let Some(factory) = config
-            .get(keys::CONNECTOR_CLASS)
-            .and_then(|class| self.deps.registry.find(class))
-        else {
+        let Some(factory) = self.deps.registry.find_for_config(&config) else {
             self.fail_task(&key, config, "unknown connector class in task config")
                 .await;
             return;
@@ -525,6 +531,7 @@ impl WorkerState {
     }
 
     async fn stop_all(&mut self) {
+        crate::plugin::stop_connector_instances(&self.deps.registry);
         let keys: Vec<TaskKey> = self.running.keys().cloned().collect();
         let mut stopping = Vec::new();
         for key in &keys {
@@ -685,7 +692,7 @@ pub fn generate_task_configs(
     };
     let class = config.get(keys::CONNECTOR_CLASS).map_or("", String::as_str);
     let factory = registry
-        .find(class)
+        .find_for_config(&config)
         .ok_or_else(|| ConnectorError::user(format!("unknown connector class {class}")))
         .map_err(redact)?;
     let values = config_def_for(factory.as_ref(), &config)
@@ -706,6 +713,12 @@ pub fn generate_task_configs(
             .entry(keys::CONNECTOR_CLASS.to_string())
             .or_insert_with(|| class.to_string());
         restore_placeholders(raw_config, &config, task_config);
+        // ... and the plugin version it selected (a built-in and a plugin may share the class).
+        if let Some(version) = config.get(keys::CONNECTOR_PLUGIN_VERSION) {
+            task_config
+                .entry(keys::CONNECTOR_PLUGIN_VERSION.to_string())
+                .or_insert_with(|| version.clone());
+        }
     }
     Ok(task_configs)
 }

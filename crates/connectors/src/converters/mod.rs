@@ -67,6 +67,20 @@ pub struct Converters {
     pub value_passthrough: bool,
 }
 
+impl Converters {
+    /// Returns ByteArrayConverter for keys, values and headers: bytes pass through unchanged
+    /// (for tasks that convert records themselves, see `ConnectorFactory::converts_records`).
+    pub fn raw_bytes() -> Self {
+        Converters {
+            key: Arc::new(ByteArrayConverter),
+            value: Arc::new(ByteArrayConverter),
+            header: Arc::new(AsHeaderConverter(Arc::new(ByteArrayConverter))),
+            key_passthrough: true,
+            value_passthrough: true,
+        }
+    }
+}
+
 /// Every converter class, with its plugin type (`converter` or `header_converter`), for the
 /// plugin listing. Classes usable as both are listed under both types.
 pub fn converter_plugins() -> Vec<(&'static str, &'static str)> {

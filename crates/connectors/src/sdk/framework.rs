@@ -8,6 +8,7 @@ use super::ConnectorType;
 pub mod keys {
     pub const NAME: &str = "name";
     pub const CONNECTOR_CLASS: &str = "connector.class";
+    pub const CONNECTOR_PLUGIN_VERSION: &str = "connector.plugin.version";
     pub const TASKS_MAX: &str = "tasks.max";
     pub const TASKS_MAX_ENFORCE: &str = "tasks.max.enforce";
     pub const KEY_CONVERTER: &str = "key.converter";
@@ -53,6 +54,17 @@ pub fn framework_config_def(connector_type: ConnectorType) -> ConfigDef {
             )
             .group(COMMON, 2)
             .display_name("Connector class"),
+        )
+        .define(
+            ConfigKey::new(
+                keys::CONNECTOR_PLUGIN_VERSION,
+                ConfigType::String,
+                Importance::Medium,
+                "Version of the connector plugin to use (KIP-891); by default the built-in connector of that class, else the only plugin of that class.",
+            )
+            .default_null()
+            .group(COMMON, 2)
+            .display_name("Connector version"),
         )
         .define(
             ConfigKey::new(keys::TASKS_MAX, ConfigType::Int, Importance::High, "Maximum number of tasks to use for this connector.")

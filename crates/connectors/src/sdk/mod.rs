@@ -145,6 +145,21 @@ pub trait SourceTask: Send {
     /// A `User` error fails the task; others are retried by the supervisor.
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectorError>;
 
+    /// Returns true when the task wants [`SourceTask::acknowledged`] calls (Kafka Connect's
+    /// `commitRecord(record, metadata)`); the runtime then keeps each record's Kafka metadata.
+    fn wants_acknowledgements(&self) -> bool {
+        false
+    }
+
+    /// Kafka acknowledged these records (in acknowledgement order, which is per partition the
+    /// produce order). `seq` counts the records this task instance returned from `poll`, from 0.
+    ///
+    /// # Errors
+    /// Fails the task.
+    async fn acknowledged(&mut self, _acks: Vec<RecordAck>) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
     /// Called after offsets were stored (every record up to them is in Kafka).
     ///
     /// # Errors
@@ -155,6 +170,18 @@ pub trait SourceTask: Send {
 
     /// Releases resources; called once, after the last `poll`.
     async fn stop(&mut self) {}
+}
+
+/// What Kafka returned for one produced record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordAck {
+    /// The record's position among those the task instance returned from `poll`, from 0.
+    pub seq: u64,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// Milliseconds since the epoch; -1 when Kafka returned none.
+    pub timestamp: i64,
 }
 
 /// A sink task: writes records to an external system.
@@ -225,6 +252,13 @@ pub trait ConnectorFactory: Send + Sync + 'static {
         env!("CARGO_PKG_VERSION")
     }
 
+    /// Returns true when the connector's tasks apply its converters themselves (connectors run
+    /// by a plugin process): the runtime then hands them Kafka's bytes as `Value::Bytes` and
+    /// produces the bytes they return, without converting.
+    fn converts_records(&self) -> bool {
+        false
+    }
+
     /// The connector's own config keys (the framework's are added by the runtime).
     fn config_def(&self) -> ConfigDef;
 
@@ -256,6 +290,12 @@ pub trait ConnectorFactory: Send + Sync + 'static {
             .parse(context.config.as_map())
             .map_err(|errors| ConnectorError::user(errors.join("; ")))
     }
+
+    /// Tells the factory which connectors of its class are assigned to this worker and not
+    /// stopped (name → config as stored), every time the worker reconciles; an empty map means
+    /// none. A connector whose instance does I/O (a plugin connector) starts and stops that
+    /// instance here; built-ins plan on the leader and ignore it.
+    fn assign_connectors(&self, _connectors: &BTreeMap<String, BTreeMap<String, String>>) {}
 
     /// Creates a source task (source connectors only).
     ///

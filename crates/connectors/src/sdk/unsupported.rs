@@ -50,12 +50,6 @@ pub const UNSUPPORTED_KEYS: &[UnsupportedKey] = &[
         reason: "source offsets are stored in the worker's offsets topic",
     },
     UnsupportedKey {
-        name: "connector.plugin.version",
-        connector_type_opt: None,
-        accepted_value_opt: None,
-        reason: "Ferry has one version of each plugin",
-    },
-    UnsupportedKey {
         name: "key.converter.plugin.version",
         connector_type_opt: None,
         accepted_value_opt: None,

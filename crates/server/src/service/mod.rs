@@ -106,6 +106,8 @@ struct Inner {
     cluster_id_rx: watch::Receiver<Option<String>>,
     runtime: OnceLock<Arc<Runtime>>,
     security: OnceLock<ServiceSecurity>,
+    /// Converters, transforms and predicates plugin processes offer (`connectorsOnly=false`).
+    extra_plugins: OnceLock<Vec<types::PluginInfo>>,
 }
 
 /// What the facade needs of the worker's security settings.
@@ -138,6 +140,7 @@ impl ConnectService {
             cluster_id_rx,
             runtime: OnceLock::new(),
             security: OnceLock::new(),
+            extra_plugins: OnceLock::new(),
         };
         (
             ConnectService {
@@ -148,6 +151,16 @@ impl ConnectService {
                 cluster_id_tx,
             },
         )
+    }
+
+    /// Records the non-connector plugins that plugin processes offer; called once by start-up.
+    pub fn set_extra_plugins(&self, plugins: Vec<types::PluginInfo>) {
+        let _ = self.inner.extra_plugins.set(plugins);
+    }
+
+    /// Returns the non-connector plugins that plugin processes offer.
+    pub(crate) fn extra_plugins(&self) -> &[types::PluginInfo] {
+        self.inner.extra_plugins.get().map_or(&[], Vec::as_slice)
     }
 
     /// Attaches the started worker; called once by start-up.

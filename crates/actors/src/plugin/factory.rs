@@ -1,0 +1,258 @@
+//! The `ConnectorFactory` of one plugin class.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use ferry_connectors::sdk::{
+    ConfigDef, ConfigValues, ConnectorError, ConnectorFactory, ConnectorType, SinkTask, SourceTask,
+    TaskConfig, TaskContext,
+};
+use ferry_connectors::validation::full_config_def;
+use ferry_connectors::ConnectorRegistry;
+use ferry_plugin::catalog::PluginEntry;
+use ferry_plugin::proto::{PluginType, ValidateRequest};
+use ferry_plugin::PluginHost;
+
+use super::connector::{ConnectorInstance, Reported, ReportedTaskConfigs};
+use super::sink_task::PluginSinkTask;
+use super::source_task::PluginSourceTask;
+use super::CONNECTOR_CONFIG_PREFIX;
+
+/// Returns `builtins` plus a factory for every connector `entries` lists. Built-ins come first,
+/// so a class name both answer to selects the built-in unless `connector.plugin.version` names
+/// the plugin's version.
+pub fn plugin_registry(
+    builtins: ConnectorRegistry,
+    host: &Arc<PluginHost>,
+    entries: &[PluginEntry],
+    worker_props: &BTreeMap<String, String>,
+) -> ConnectorRegistry {
+    let mut registry = builtins;
+    for entry in entries {
+        let connector_type = match entry.plugin_type {
+            PluginType::Source => ConnectorType::Source,
+            PluginType::Sink => ConnectorType::Sink,
+            _ => continue,
+        };
+        registry.add(PluginConnectorFactory::new(
+            Arc::clone(host),
+            entry,
+            connector_type,
+            worker_props.clone(),
+        ));
+    }
+    registry
+}
+
+/// One connector class a plugin process offers.
+pub struct PluginConnectorFactory {
+    /// The class name, leaked once per discovered plugin: the SDK hands out `&'static` names.
+    class_names: &'static [&'static str],
+    version: &'static str,
+    connector_type: ConnectorType,
+    config_def: ConfigDef,
+    location: String,
+    host: Arc<PluginHost>,
+    worker_props: BTreeMap<String, String>,
+    /// Connector instances running on this worker, by connector name.
+    instances: Mutex<BTreeMap<String, ConnectorInstance>>,
+    /// Task configs the instances on this worker generated, by connector name.
+    reported: ReportedTaskConfigs,
+}
+
+impl PluginConnectorFactory {
+    fn new(
+        host: Arc<PluginHost>,
+        entry: &PluginEntry,
+        connector_type: ConnectorType,
+        worker_props: BTreeMap<String, String>,
+    ) -> Self {
+        let class: &'static str = Box::leak(entry.class_name.clone().into_boxed_str());
+        let class_names: &'static [&'static str] = Box::leak(vec![class].into_boxed_slice());
+        PluginConnectorFactory {
+            class_names,
+            version: Box::leak(entry.version.clone().into_boxed_str()),
+            connector_type,
+            config_def: entry.config_def.clone(),
+            location: entry.location.clone(),
+            host,
+            worker_props,
+            instances: Mutex::new(BTreeMap::new()),
+            reported: ReportedTaskConfigs::default(),
+        }
+    }
+
+    /// Returns the plugin location the class was loaded from.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn class(&self) -> &'static str {
+        self.class_names[0]
+    }
+
+    fn parse(&self, raw: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
+        full_config_def(self)
+            .parse(raw)
+            .ok()
+            .map(|values| values.as_map().clone())
+    }
+}
+
+impl ConnectorFactory for PluginConnectorFactory {
+    fn class_names(&self) -> &'static [&'static str] {
+        self.class_names
+    }
+
+    fn connector_type(&self) -> ConnectorType {
+        self.connector_type
+    }
+
+    fn version(&self) -> &'static str {
+        self.version
+    }
+
+    fn converts_records(&self) -> bool {
+        true
+    }
+
+    fn config_def(&self) -> ConfigDef {
+        self.config_def.clone()
+    }
+
+    /// Asks the plugin's `Connector.validate()` (Kafka Connect's answer, including the
+    /// connector's own cross-key checks). Runs only on a multi-threaded tokio runtime (the
+    /// worker's); elsewhere only the ConfigDef checks apply.
+    fn validate(&self, config: &ConfigValues) -> Vec<(String, String)> {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return Vec::new();
+        };
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return Vec::new();
+        }
+        let host = Arc::clone(&self.host);
+        let request = ValidateRequest {
+            class_name: self.class().to_string(),
+            config: config.as_map().clone().into_iter().collect(),
+        };
+        let answer = tokio::task::block_in_place(|| {
+            handle.block_on(async move {
+                let mut client = host.client().await.map_err(|error| error.to_string())?;
+                client
+                    .validate(request)
+                    .await
+                    .map(tonic::Response::into_inner)
+                    .map_err(|status| status.message().to_string())
+            })
+        });
+        match answer {
+            Ok(response) => response
+                .values
+                .into_iter()
+                .flat_map(|value| {
+                    let name = value.name;
+                    value
+                        .errors
+                        .into_iter()
+                        .map(move |error| (name.clone(), error))
+                })
+                .collect(),
+            Err(message) => vec![(
+                ferry_connectors::sdk::framework::keys::CONNECTOR_CLASS.to_string(),
+                format!("the plugin could not validate the config: {message}"),
+            )],
+        }
+    }
+
+    /// Answers from what the connector instance (on the worker the connector is assigned to)
+    /// reported for this exact config; until then a retryable error, which the leader and the
+    /// worker wait out.
+    fn task_configs(
+        &self,
+        config: &ConfigValues,
+        max_tasks: usize,
+    ) -> Result<Vec<TaskConfig>, ConnectorError> {
+        let name = config.get("name").unwrap_or_default().to_string();
+        let reported = self.reported.get(&name);
+        let tasks = match reported {
+            Some(Reported::TaskConfigs {
+                for_config,
+                max_tasks: reported_max,
+                tasks,
+            }) if &for_config == config.as_map() && reported_max == max_tasks => tasks,
+            Some(Reported::Failed {
+                for_config,
+                message,
+            }) if &for_config == config.as_map() => {
+                return Err(ConnectorError::user(message));
+            }
+            _ => {
+                return Err(ConnectorError::external(format!(
+                    "waiting for connector {name}'s instance to report its task configs"
+                )))
+            }
+        };
+        Ok(tasks
+            .into_iter()
+            .map(|mut task| {
+                for (key, value) in config.as_map() {
+                    task.insert(format!("{CONNECTOR_CONFIG_PREFIX}{key}"), value.clone());
+                }
+                task
+            })
+            .collect())
+    }
+
+    fn assign_connectors(&self, connectors: &BTreeMap<String, BTreeMap<String, String>>) {
+        let mut instances = self
+            .instances
+            .lock()
+            .expect("plugin connector instances lock is never poisoned: no panics while held");
+        let wanted: BTreeMap<String, BTreeMap<String, String>> = connectors
+            .iter()
+            .filter_map(|(name, raw)| self.parse(raw).map(|values| (name.clone(), values)))
+            .collect();
+        instances.retain(|name, instance| {
+            let keep = wanted.get(name) == Some(instance.values());
+            if !keep {
+                instance.stop();
+                self.reported.remove(name);
+            }
+            keep
+        });
+        for (name, values) in wanted {
+            if instances.contains_key(&name) {
+                continue;
+            }
+            let instance = ConnectorInstance::start(
+                Arc::clone(&self.host),
+                self.class().to_string(),
+                name.clone(),
+                values,
+                self.reported.clone(),
+            );
+            instances.insert(name, instance);
+        }
+    }
+
+    fn create_source_task(
+        &self,
+        context: TaskContext,
+    ) -> Result<Box<dyn SourceTask>, ConnectorError> {
+        Ok(Box::new(PluginSourceTask::new(
+            Arc::clone(&self.host),
+            self.class().to_string(),
+            context,
+            &self.worker_props,
+        )))
+    }
+
+    fn create_sink_task(&self, context: TaskContext) -> Result<Box<dyn SinkTask>, ConnectorError> {
+        Ok(Box::new(PluginSinkTask::new(
+            Arc::clone(&self.host),
+            self.class().to_string(),
+            context,
+            &self.worker_props,
+        )))
+    }
+}

@@ -1,0 +1,24 @@
+//! Compiles `proto/ferry/plugin/v1/*.proto` (client side only: Ferry drives plugins) with the
+//! vendored protoc.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = PathBuf::from("../../proto");
+    let mut protos = Vec::new();
+    for entry in std::fs::read_dir(proto_root.join("ferry/plugin/v1"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "proto") {
+            println!("cargo:rerun-if-changed={}", path.display());
+            protos.push(path);
+        }
+    }
+    protos.sort();
+    if std::env::var_os("PROTOC").is_none() {
+        std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?);
+    }
+    tonic_prost_build::configure()
+        .build_server(false)
+        .compile_protos(&protos, &[proto_root])?;
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! The worker's plugins: Kafka Connect's `plugin.path`, served by the JVM plugin host.
+//!
+//! At start-up, when `plugin.path` names at least one plugin location, the worker launches its
+//! plugin host (one process per worker), asks it what it offers, and adds a connector factory
+//! for every connector class to the built-in registry (built-ins first: see
+//! `ConnectorRegistry::find_for_config` for the precedence). Without `plugin.path` no host runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use ferry_actors::plugin::plugin_registry;
+use ferry_connectors::{builtin_registry, ConnectorRegistry};
+use ferry_plugin::catalog::{plugin_entries, PluginEntry};
+use ferry_plugin::proto::PluginType;
+use ferry_plugin::{PluginHost, PluginHostConfig};
+
+use crate::service::types::PluginInfo;
+
+/// Worker keys for plugins.
+pub mod keys {
+    /// Kafka Connect's: a comma list of directories whose children are plugin locations.
+    pub const PLUGIN_PATH: &str = "plugin.path";
+    /// Kafka Connect's (KIP-898): only_scan, hybrid_warn (default), hybrid_fail, service_load.
+    pub const PLUGIN_DISCOVERY: &str = "plugin.discovery";
+    /// Ferry's: the directory `scripts/build-plugin-host.sh` printed.
+    pub const PLUGIN_HOST_DIR: &str = "plugin.host.dir";
+    /// Ferry's: the `java` (17+) that runs the plugin host.
+    pub const PLUGIN_HOST_JAVA: &str = "plugin.host.java";
+}
+
+const DISCOVERY_MODES: [&str; 4] = ["only_scan", "hybrid_warn", "hybrid_fail", "service_load"];
+const HOST_DIR_ENV: &str = "FERRY_PLUGIN_HOST_DIR";
+
+/// The registry to serve, and the plugin host behind its plugin connectors.
+pub(crate) struct WorkerPlugins {
+    pub(crate) registry: ConnectorRegistry,
+    pub(crate) host_opt: Option<Arc<PluginHost>>,
+    /// Converters, transforms and predicates from `plugin.path`, for the plugin listing.
+    pub(crate) other_plugins: Vec<PluginInfo>,
+}
+
+/// Starts the plugin host when `plugin.path` has plugin locations, and builds the registry.
+///
+/// # Errors
+/// A bad plugin key (named), a missing plugin host build, or a host that does not start.
+pub(crate) async fn start_plugins(
+    properties: &BTreeMap<String, String>,
+) -> anyhow::Result<WorkerPlugins> {
+    let locations = plugin_locations(properties.get(keys::PLUGIN_PATH).map_or("", String::as_str));
+    let discovery = properties
+        .get(keys::PLUGIN_DISCOVERY)
+        .map_or("hybrid_warn", |value| value.trim());
+    let discovery = discovery.to_ascii_lowercase();
+    if !DISCOVERY_MODES.contains(&discovery.as_str()) {
+        anyhow::bail!(
+            "invalid value `{discovery}` for worker config `{}`: expected one of {}",
+            keys::PLUGIN_DISCOVERY,
+            DISCOVERY_MODES.join(", ")
+        );
+    }
+    if locations.is_empty() {
+        return Ok(WorkerPlugins {
+            registry: builtin_registry(),
+            host_opt: None,
+            other_plugins: Vec::new(),
+        });
+    }
+    let host_dir = plugin_host_dir(properties)?;
+    let java = properties
+        .get(keys::PLUGIN_HOST_JAVA)
+        .map_or_else(default_java, |java| java.trim().to_string());
+    let plugin_path = properties
+        .get(keys::PLUGIN_PATH)
+        .map_or("", String::as_str)
+        .to_string();
+    tracing::info!(plugin_path = %plugin_path, locations = locations.len(), host = %host_dir.display(), "starting the plugin host");
+    let host = PluginHost::new(PluginHostConfig::jvm(
+        &host_dir,
+        &java,
+        &plugin_path,
+        &discovery,
+    ))
+    .context("failed to start the plugin launcher thread")?;
+    let described = host.describe().await?;
+    let entries = plugin_entries(&described);
+    for entry in &entries {
+        tracing::info!(class = %entry.class_name, r#type = entry.type_name(), version = %entry.version, location = %entry.location, "plugin found");
+    }
+    let registry = plugin_registry(builtin_registry(), &host, &entries, properties);
+    Ok(WorkerPlugins {
+        registry,
+        host_opt: Some(host),
+        other_plugins: other_plugin_infos(&entries),
+    })
+}
+
+fn other_plugin_infos(entries: &[PluginEntry]) -> Vec<PluginInfo> {
+    entries
+        .iter()
+        .filter(|entry| !matches!(entry.plugin_type, PluginType::Source | PluginType::Sink))
+        .map(|entry| PluginInfo {
+            class: entry.class_name.clone(),
+            plugin_type: entry.type_name().to_string(),
+            version: Some(entry.version.clone()),
+        })
+        .collect()
+}
+
+/// The plugin locations of a `plugin.path` value: every child of every listed directory
+/// (Kafka Connect's meaning). A directory that cannot be read is logged and skipped, as Kafka
+/// Connect does.
+fn plugin_locations(plugin_path: &str) -> Vec<PathBuf> {
+    let mut locations = Vec::new();
+    for dir in plugin_path
+        .split(',')
+        .map(str::trim)
+        .filter(|dir| !dir.is_empty())
+    {
+        match std::fs::read_dir(dir) {
+            Ok(children) => {
+                for child in children.flatten() {
+                    let is_hidden = child.file_name().to_string_lossy().starts_with('.');
+                    if !is_hidden {
+                        locations.push(child.path());
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(dir, %error, "skipping a plugin.path directory that cannot be read");
+            }
+        }
+    }
+    locations.sort();
+    locations
+}
+
+fn plugin_host_dir(properties: &BTreeMap<String, String>) -> anyhow::Result<PathBuf> {
+    let configured = properties
+        .get(keys::PLUGIN_HOST_DIR)
+        .map(|dir| PathBuf::from(dir.trim()))
+        .or_else(|| std::env::var_os(HOST_DIR_ENV).map(PathBuf::from));
+    let dir = configured.unwrap_or_else(default_host_dir);
+    if !dir.join("ferry-plugin-host.jar").is_file() {
+        anyhow::bail!(
+            "`{}` is set but the plugin host is not built at {}: run scripts/build-plugin-host.sh, or set `{}` to the directory it prints",
+            keys::PLUGIN_PATH,
+            dir.display(),
+            keys::PLUGIN_HOST_DIR
+        );
+    }
+    Ok(dir)
+}
+
+fn default_host_dir() -> PathBuf {
+    let cache = std::env::var_os("FERRY_CACHE_DIR").map_or_else(
+        || {
+            std::env::var_os("HOME")
+                .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
+                .join(".cache/ferry")
+        },
+        PathBuf::from,
+    );
+    cache.join("plugin-host").join("current")
+}
+
+fn default_java() -> String {
+    std::env::var_os("JAVA_HOME")
+        .map(|home| Path::new(&home).join("bin/java"))
+        .filter(|java| java.is_file())
+        .map_or_else(|| "java".to_string(), |java| java.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_path_children_are_the_locations() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("connect-file")).unwrap();
+        std::fs::write(root.path().join("uber.jar"), b"").unwrap();
+        std::fs::write(root.path().join(".complete"), b"").unwrap();
+        let path = format!("{}, /nonexistent/ferry-plugins", root.path().display());
+        let locations = plugin_locations(&path);
+        assert_eq!(
+            locations,
+            vec![
+                root.path().join("connect-file"),
+                root.path().join("uber.jar")
+            ]
+        );
+        assert!(plugin_locations("").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_bad_discovery_mode_is_refused_by_name() {
+        let properties: BTreeMap<String, String> =
+            [(keys::PLUGIN_DISCOVERY.to_string(), "scan_all".to_string())].into();
+        let Err(error) = start_plugins(&properties).await else {
+            panic!("scan_all must be refused");
+        };
+        assert!(error.to_string().contains("plugin.discovery"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_host_build_is_a_clear_error() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("some-plugin")).unwrap();
+        let properties: BTreeMap<String, String> = [
+            (
+                keys::PLUGIN_PATH.to_string(),
+                root.path().display().to_string(),
+            ),
+            (
+                keys::PLUGIN_HOST_DIR.to_string(),
+                "/nonexistent/ferry-host".to_string(),
+            ),
+        ]
+        .into();
+        let Err(error) = start_plugins(&properties).await else {
+            panic!("a missing host must be refused");
+        };
+        assert!(
+            error.to_string().contains("build-plugin-host.sh"),
+            "{error}"
+        );
+    }
+}

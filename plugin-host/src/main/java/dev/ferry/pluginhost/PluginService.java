@@ -1,0 +1,171 @@
+package dev.ferry.pluginhost;
+
+import dev.ferry.plugin.v1.ConfigKeyDef;
+import dev.ferry.plugin.v1.ConfigValueResult;
+import dev.ferry.plugin.v1.ConnectorIn;
+import dev.ferry.plugin.v1.ConnectorOut;
+import dev.ferry.plugin.v1.DescribeRequest;
+import dev.ferry.plugin.v1.DescribeResponse;
+import dev.ferry.plugin.v1.PluginDescriptor;
+import dev.ferry.plugin.v1.PluginGrpc;
+import dev.ferry.plugin.v1.PluginType;
+import dev.ferry.plugin.v1.ShutdownRequest;
+import dev.ferry.plugin.v1.ShutdownResponse;
+import dev.ferry.plugin.v1.SinkIn;
+import dev.ferry.plugin.v1.SinkOut;
+import dev.ferry.plugin.v1.SourceIn;
+import dev.ferry.plugin.v1.SourceOut;
+import dev.ferry.plugin.v1.ValidateRequest;
+import dev.ferry.plugin.v1.ValidateResponse;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.kafka.common.config.Config;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigValue;
+import org.apache.kafka.connect.connector.Connector;
+import org.apache.kafka.connect.runtime.isolation.LoaderSwap;
+import org.apache.kafka.connect.runtime.isolation.PluginDesc;
+import org.apache.kafka.connect.runtime.isolation.Plugins;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The {@code ferry.plugin.v1.Plugin} service over Kafka Connect's {@link Plugins}. */
+final class PluginService extends PluginGrpc.PluginImplBase {
+  private static final Logger log = LoggerFactory.getLogger(PluginService.class);
+  static final String CLASSPATH = "classpath";
+
+  private final Plugins plugins;
+  private final Runnable onShutdown;
+
+  PluginService(Plugins plugins, Runnable onShutdown) {
+    this.plugins = plugins;
+    this.onShutdown = onShutdown;
+  }
+
+  @Override
+  public void describe(DescribeRequest request, StreamObserver<DescribeResponse> response) {
+    DescribeResponse.Builder out =
+        DescribeResponse.newBuilder()
+            .setProtocolVersion(Main.PROTOCOL_VERSION)
+            .setRuntime("ferry-plugin-host (Kafka Connect " + org.apache.kafka.common.utils.AppInfoParser.getVersion() + " API)");
+    // Only what plugin.path brought: the host's own classpath (connect-runtime's test connectors,
+    // its converters and transforms) is not a plugin the worker installed.
+    addAll(out, plugins.sourceConnectors(), PluginType.PLUGIN_TYPE_SOURCE);
+    addAll(out, plugins.sinkConnectors(), PluginType.PLUGIN_TYPE_SINK);
+    addAll(out, plugins.converters(), PluginType.PLUGIN_TYPE_CONVERTER);
+    addAll(out, plugins.headerConverters(), PluginType.PLUGIN_TYPE_HEADER_CONVERTER);
+    addAll(out, plugins.transformations(), PluginType.PLUGIN_TYPE_TRANSFORMATION);
+    addAll(out, plugins.predicates(), PluginType.PLUGIN_TYPE_PREDICATE);
+    response.onNext(out.build());
+    response.onCompleted();
+  }
+
+  private <T> void addAll(DescribeResponse.Builder out, Set<PluginDesc<T>> descs, PluginType type) {
+    for (PluginDesc<T> desc : descs) {
+      if (CLASSPATH.equals(desc.location())) {
+        continue;
+      }
+      PluginDescriptor.Builder plugin =
+          PluginDescriptor.newBuilder()
+              .setClassName(desc.className())
+              .setType(type)
+              .setVersion(desc.version())
+              .setLocation(desc.location());
+      if (type == PluginType.PLUGIN_TYPE_SOURCE || type == PluginType.PLUGIN_TYPE_SINK) {
+        try (LoaderSwap swap = plugins.withClassLoader(desc.loader())) {
+          Connector connector = (Connector) desc.pluginClass().getDeclaredConstructor().newInstance();
+          ConfigDef def = connector.config();
+          if (def != null) {
+            plugin.addAllConfigKeys(configKeys(def));
+          }
+        } catch (Throwable e) {
+          log.warn("skipping connector {}: cannot read its ConfigDef: {}", desc.className(), e.toString());
+          continue;
+        }
+      }
+      out.addPlugins(plugin.build());
+    }
+  }
+
+  static List<ConfigKeyDef> configKeys(ConfigDef def) {
+    List<ConfigKeyDef> keys = new ArrayList<>();
+    for (ConfigDef.ConfigKey key : def.configKeys().values()) {
+      ConfigKeyDef.Builder out =
+          ConfigKeyDef.newBuilder()
+              .setName(key.name)
+              .setType(key.type.name())
+              .setHasDefault(key.hasDefault())
+              .setImportance(key.importance == null ? "LOW" : key.importance.name())
+              .setDocumentation(key.documentation == null ? "" : key.documentation)
+              .setOrderInGroup(key.orderInGroup)
+              .setWidth(key.width == null ? "NONE" : key.width.name())
+              .setDisplayName(key.displayName == null ? key.name : key.displayName)
+              .addAllDependents(key.dependents);
+      if (key.hasDefault() && key.defaultValue != null) {
+        out.setDefaultValue(ConfigDef.convertToString(key.defaultValue, key.type));
+      }
+      if (key.group != null) {
+        out.setGroup(key.group);
+      }
+      keys.add(out.build());
+    }
+    return keys;
+  }
+
+  @Override
+  public void validate(ValidateRequest request, StreamObserver<ValidateResponse> response) {
+    try {
+      Connector connector = Runners.newConnector(plugins, request.getClassName(), request.getConfigMap());
+      Config config;
+      try (LoaderSwap swap = plugins.withClassLoader(connector.getClass().getClassLoader())) {
+        config = connector.validate(request.getConfigMap());
+      }
+      ValidateResponse.Builder out = ValidateResponse.newBuilder();
+      for (ConfigValue value : config.configValues()) {
+        ConfigValueResult.Builder result =
+            ConfigValueResult.newBuilder()
+                .setName(value.name())
+                .setVisible(value.visible())
+                .addAllErrors(value.errorMessages());
+        if (value.value() != null) {
+          result.setValue(String.valueOf(value.value()));
+        }
+        for (Object recommended : value.recommendedValues()) {
+          result.addRecommendedValues(String.valueOf(recommended));
+        }
+        out.addValues(result.build());
+      }
+      response.onNext(out.build());
+      response.onCompleted();
+    } catch (Throwable e) {
+      response.onError(Status.INVALID_ARGUMENT.withDescription(String.valueOf(e.getMessage())).asRuntimeException());
+    }
+  }
+
+  @Override
+  public StreamObserver<ConnectorIn> connector(StreamObserver<ConnectorOut> out) {
+    return new ConnectorRunner(plugins, out);
+  }
+
+  @Override
+  public StreamObserver<SourceIn> sourceTask(StreamObserver<SourceOut> out) {
+    return new SourceTaskRunner(plugins, out);
+  }
+
+  @Override
+  public StreamObserver<SinkIn> sinkTask(StreamObserver<SinkOut> out) {
+    return new SinkTaskRunner(plugins, out);
+  }
+
+  @Override
+  public void shutdown(ShutdownRequest request, StreamObserver<ShutdownResponse> response) {
+    response.onNext(ShutdownResponse.getDefaultInstance());
+    response.onCompleted();
+    onShutdown.run();
+  }
+
+}

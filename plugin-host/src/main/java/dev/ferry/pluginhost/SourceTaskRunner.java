@@ -1,0 +1,365 @@
+package dev.ferry.pluginhost;
+
+import com.google.protobuf.ByteString;
+import dev.ferry.plugin.v1.Header;
+import dev.ferry.plugin.v1.OffsetRead;
+import dev.ferry.plugin.v1.OffsetReply;
+import dev.ferry.plugin.v1.RecordAck;
+import dev.ferry.plugin.v1.SourceBatch;
+import dev.ferry.plugin.v1.SourceIn;
+import dev.ferry.plugin.v1.SourceOut;
+import dev.ferry.plugin.v1.StoredOffset;
+import dev.ferry.plugin.v1.TaskStart;
+import dev.ferry.plugin.v1.TaskStarted;
+import dev.ferry.plugin.v1.TaskStopped;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.connect.connector.Connector;
+import org.apache.kafka.connect.runtime.isolation.LoaderSwap;
+import org.apache.kafka.connect.runtime.isolation.Plugins;
+import org.apache.kafka.connect.source.SourceRecord;
+import org.apache.kafka.connect.source.SourceTask;
+import org.apache.kafka.connect.source.SourceTaskContext;
+import org.apache.kafka.connect.storage.Converter;
+import org.apache.kafka.connect.storage.HeaderConverter;
+import org.apache.kafka.connect.storage.OffsetStorageReader;
+import org.apache.kafka.connect.util.ConnectorTaskId;
+import org.apache.kafka.connect.util.LoggingContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One source task ({@code SourceTask} stream). A poll thread calls {@code poll()} while it holds
+ * credit and sends converted batches; acks call {@code commitRecord} with Kafka's metadata and
+ * {@code OffsetsCommitted} calls {@code commit()}, on a second thread, in order.
+ */
+final class SourceTaskRunner implements StreamObserver<SourceIn> {
+  private static final Logger log = LoggerFactory.getLogger(SourceTaskRunner.class);
+  private static final long OFFSET_READ_TIMEOUT_SECONDS = 60;
+
+  private final Plugins plugins;
+  private final Outbox<SourceOut> out;
+  private final ExecutorService acks = Executors.newSingleThreadExecutor(r -> new Thread(r, "ferry-source-acks"));
+  private final Object creditLock = new Object();
+  private final Map<Long, SourceRecord> inFlight = new ConcurrentHashMap<>();
+  private final Map<Long, CompletableFuture<List<StoredOffset>>> offsetReads = new ConcurrentHashMap<>();
+  private final AtomicLong nextRequestId = new AtomicLong();
+  private final Runners.OffsetJson offsetJson = new Runners.OffsetJson();
+  private long credit;
+  private volatile boolean running = true;
+  private volatile SourceTask task;
+  private ClassLoader loader;
+  private ConnectorTaskId id = new ConnectorTaskId("", 0);
+  private Thread pollThread;
+
+  SourceTaskRunner(Plugins plugins, StreamObserver<SourceOut> out) {
+    this.plugins = plugins;
+    this.out = new Outbox<>(out);
+  }
+
+  @Override
+  public void onNext(SourceIn message) {
+    switch (message.getMessageCase()) {
+      case START -> {
+        TaskStart start = message.getStart();
+        id = new ConnectorTaskId(start.getConnector(), start.getTaskIndex());
+        pollThread = new Thread(() -> run(start), "ferry-source-" + id);
+        pollThread.setDaemon(true);
+        pollThread.start();
+      }
+      case CREDIT -> {
+        synchronized (creditLock) {
+          credit += message.getCredit().getRecords();
+          creditLock.notifyAll();
+        }
+      }
+      case ACKS -> {
+        List<RecordAck> list = message.getAcks().getAcksList();
+        submit(() -> commitRecords(list));
+      }
+      case OFFSETS_COMMITTED -> submit(this::commit);
+      case OFFSET_REPLY -> {
+        OffsetReply reply = message.getOffsetReply();
+        CompletableFuture<List<StoredOffset>> pending = offsetReads.remove(reply.getRequestId());
+        if (pending != null) {
+          pending.complete(reply.getOffsetsList());
+        }
+      }
+      case STOP -> stop();
+      default -> { }
+    }
+  }
+
+  private void submit(Runnable work) {
+    try {
+      acks.execute(work);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // Stopped.
+    }
+  }
+
+  private void run(TaskStart start) {
+    try (LoggingContext logging = LoggingContext.forTask(id)) {
+      Map<String, String> config = start.getConfigMap();
+      Map<String, String> worker = start.getWorkerConfigMap();
+      // Converters, transforms and errors.* are connector-level keys, as in Kafka Connect.
+      Map<String, String> connectorConfig = start.getConnectorConfigMap();
+      Runners.refuseUnsupported(connectorConfig);
+      Connector connector = Runners.newConnector(plugins, start.getClassName(), connectorConfig);
+      loader = connector.getClass().getClassLoader();
+      Converter keyConverter;
+      Converter valueConverter;
+      HeaderConverter headerConverter;
+      try (LoaderSwap swap = plugins.withClassLoader(loader)) {
+        SourceTask created = (SourceTask) plugins.newTask(connector.taskClass());
+        keyConverter = Runners.converter(plugins, "key.converter", true, connectorConfig, worker);
+        valueConverter = Runners.converter(plugins, "value.converter", false, connectorConfig, worker);
+        headerConverter = Runners.headerConverter(plugins, connectorConfig, worker);
+        created.initialize(new Context(config));
+        task = created;
+        created.start(config);
+      }
+      out.send(SourceOut.newBuilder().setStarted(TaskStarted.getDefaultInstance()).build());
+      long seq = 0;
+      boolean tolerateAll = "all".equals(connectorConfig.getOrDefault("errors.tolerance", "none").trim());
+      while (running) {
+        synchronized (creditLock) {
+          while (running && credit <= 0) {
+            creditLock.wait(1000);
+          }
+        }
+        if (!running) {
+          break;
+        }
+        List<SourceRecord> records;
+        try (LoaderSwap swap = plugins.withClassLoader(loader)) {
+          records = task.poll();
+        }
+        if (records == null || records.isEmpty()) {
+          continue;
+        }
+        SourceBatch.Builder batch = SourceBatch.newBuilder();
+        for (SourceRecord record : records) {
+          dev.ferry.plugin.v1.SourceRecord converted;
+          try {
+            converted = convert(seq, record, keyConverter, valueConverter, headerConverter);
+          } catch (RuntimeException e) {
+            if (!tolerateAll) {
+              throw e;
+            }
+            log.warn("skipping a record that failed conversion (errors.tolerance=all): {}", e.toString());
+            continue;
+          }
+          inFlight.put(seq, record);
+          seq++;
+          batch.addRecords(converted);
+        }
+        synchronized (creditLock) {
+          credit -= batch.getRecordsCount();
+        }
+        out.send(SourceOut.newBuilder().setBatch(batch).build());
+      }
+    } catch (Throwable e) {
+      if (running) {
+        log.error("source task failed", e);
+        out.send(SourceOut.newBuilder().setError(Runners.error(e)).build());
+        out.complete();
+        running = false;
+        stopTask();
+        acks.shutdown();
+        return;
+      }
+    }
+    stopTask();
+    acks.shutdown();
+    try {
+      acks.awaitTermination(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    out.send(SourceOut.newBuilder().setStopped(TaskStopped.getDefaultInstance()).build());
+    out.complete();
+  }
+
+  private dev.ferry.plugin.v1.SourceRecord convert(
+      long seq, SourceRecord record, Converter keyConverter, Converter valueConverter, HeaderConverter headerConverter) {
+    String topic = record.topic();
+    dev.ferry.plugin.v1.SourceRecord.Builder out =
+        dev.ferry.plugin.v1.SourceRecord.newBuilder()
+            .setSeq(seq)
+            .setTopic(topic)
+            .setSourcePartitionJson(offsetJson.encode(record.sourcePartition()))
+            .setSourceOffsetJson(offsetJson.encode(record.sourceOffset()));
+    if (record.kafkaPartition() != null) {
+      out.setPartition(record.kafkaPartition());
+    }
+    if (record.timestamp() != null) {
+      out.setTimestamp(record.timestamp());
+    }
+    byte[] key = keyConverter.fromConnectData(topic, record.keySchema(), record.key());
+    if (key != null) {
+      out.setKey(ByteString.copyFrom(key));
+    }
+    byte[] value = valueConverter.fromConnectData(topic, record.valueSchema(), record.value());
+    if (value != null) {
+      out.setValue(ByteString.copyFrom(value));
+    }
+    for (org.apache.kafka.connect.header.Header header : record.headers()) {
+      Header.Builder h = Header.newBuilder().setKey(header.key());
+      byte[] bytes = headerConverter.fromConnectHeader(topic, header.key(), header.schema(), header.value());
+      if (bytes != null) {
+        h.setValue(ByteString.copyFrom(bytes));
+      }
+      out.addHeaders(h);
+    }
+    return out.build();
+  }
+
+  private void commitRecords(List<RecordAck> list) {
+    SourceTask current = task;
+    if (current == null) {
+      return;
+    }
+    try (LoggingContext logging = LoggingContext.forTask(id);
+        LoaderSwap swap = plugins.withClassLoader(loader)) {
+      for (RecordAck ack : list) {
+        SourceRecord record = inFlight.remove(ack.getSeq());
+        if (record == null) {
+          continue;
+        }
+        RecordMetadata metadata =
+            new RecordMetadata(
+                new TopicPartition(ack.getTopic(), ack.getPartition()), ack.getOffset(), 0, ack.getTimestamp(), -1, -1);
+        current.commitRecord(record, metadata);
+      }
+    } catch (Throwable e) {
+      log.warn("commitRecord failed", e);
+    }
+  }
+
+  private void commit() {
+    SourceTask current = task;
+    if (current == null) {
+      return;
+    }
+    try (LoggingContext logging = LoggingContext.forTask(id);
+        LoaderSwap swap = plugins.withClassLoader(loader)) {
+      current.commit();
+    } catch (Throwable e) {
+      log.warn("commit failed", e);
+    }
+  }
+
+  /** Stop arrives from another thread while poll() may block, as in Kafka Connect. */
+  private void stop() {
+    running = false;
+    synchronized (creditLock) {
+      creditLock.notifyAll();
+    }
+    if (pollThread == null) {
+      out.send(SourceOut.newBuilder().setStopped(TaskStopped.getDefaultInstance()).build());
+      out.complete();
+      return;
+    }
+    SourceTask current = task;
+    if (current != null) {
+      try (LoggingContext logging = LoggingContext.forTask(id);
+          LoaderSwap swap = plugins.withClassLoader(loader)) {
+        current.stop();
+      } catch (Throwable e) {
+        log.warn("stop failed", e);
+      }
+    }
+  }
+
+  private void stopTask() {
+    // stop() already called SourceTask.stop() when Ferry asked; a failed task is stopped here.
+    if (running) {
+      return;
+    }
+    for (CompletableFuture<List<StoredOffset>> pending : offsetReads.values()) {
+      pending.cancel(true);
+    }
+  }
+
+  @Override
+  public void onError(Throwable t) {
+    if (running) {
+      stop();
+    }
+  }
+
+  @Override
+  public void onCompleted() {
+    if (running) {
+      stop();
+    }
+  }
+
+  private final class Context implements SourceTaskContext {
+    private final Map<String, String> config;
+
+    Context(Map<String, String> config) {
+      this.config = config;
+    }
+
+    @Override
+    public Map<String, String> configs() {
+      return config;
+    }
+
+    @Override
+    public org.apache.kafka.common.metrics.PluginMetrics pluginMetrics() {
+      return HostMetrics.forTask(id);
+    }
+
+    @Override
+    public OffsetStorageReader offsetStorageReader() {
+      return new OffsetStorageReader() {
+        @Override
+        public <T> Map<String, Object> offset(Map<String, T> partition) {
+          return offsets(List.of(partition)).get(partition);
+        }
+
+        @Override
+        public <T> Map<Map<String, T>, Map<String, Object>> offsets(Collection<Map<String, T>> partitions) {
+          List<Map<String, T>> ordered = new ArrayList<>(partitions);
+          long requestId = nextRequestId.incrementAndGet();
+          CompletableFuture<List<StoredOffset>> reply = new CompletableFuture<>();
+          offsetReads.put(requestId, reply);
+          OffsetRead.Builder read = OffsetRead.newBuilder().setRequestId(requestId);
+          for (Map<String, T> partition : ordered) {
+            read.addPartitionsJson(offsetJson.encode(partition));
+          }
+          out.send(SourceOut.newBuilder().setOffsetRead(read).build());
+          List<StoredOffset> stored;
+          try {
+            stored = reply.get(OFFSET_READ_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+          } catch (Exception e) {
+            throw new org.apache.kafka.connect.errors.ConnectException("failed to read source offsets from Ferry", e);
+          } finally {
+            offsetReads.remove(requestId);
+          }
+          Map<Map<String, T>, Map<String, Object>> result = new HashMap<>();
+          for (int i = 0; i < ordered.size() && i < stored.size(); i++) {
+            StoredOffset offset = stored.get(i);
+            result.put(ordered.get(i), offset.hasOffsetJson() ? offsetJson.decode(offset.getOffsetJson()) : null);
+          }
+          return result;
+        }
+      };
+    }
+  }
+}
