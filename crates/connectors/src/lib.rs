@@ -21,6 +21,7 @@ pub mod registry;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod sdk;
+pub mod transforms;
 #[cfg(test)]
 mod testing;
 pub mod validation;

@@ -93,9 +93,12 @@ pub fn validate_connector_config(
     props: &BTreeMap<String, String>,
 ) -> Result<ConfigInfos, InvalidConfig> {
     let factory = find_factory(registry, props)?;
-    let def = full_config_def(factory.as_ref());
+    // The transforms and predicates a config names add their keys (`transforms.<alias>.*`),
+    // as Kafka Connect's enriched ConnectorConfig does.
+    let transforms = crate::transforms::chain::enrich(props);
+    let def = full_config_def(factory.as_ref()).merge(&transforms.def);
     let mut results = def.validate(props);
-    let mut extra_errors: Vec<(String, String)> = Vec::new();
+    let mut extra_errors: Vec<(String, String)> = transforms.errors;
     if factory.connector_type() == crate::sdk::ConnectorType::Sink {
         extra_errors.extend(framework::check_sink_topics(props));
     }
@@ -105,8 +108,23 @@ pub fn validate_connector_config(
         }
     }
     for (key, message) in extra_errors {
-        if let Some(result) = results.iter_mut().find(|value| value.name == key) {
-            result.errors.push(message);
+        match results.iter_mut().find(|value| value.name == key) {
+            Some(result) => {
+                if !result.errors.contains(&message) {
+                    result.errors.push(message);
+                }
+            }
+            None => {
+                // A key no definition declares (e.g. a removed ReplaceField key): report it
+                // under the first key of its prefix group so the error is not lost.
+                let owner = results
+                    .iter_mut()
+                    .filter(|value| key.starts_with(value.name.trim_end_matches("type")))
+                    .find(|value| value.name.ends_with(".type"));
+                if let Some(result) = owner {
+                    result.errors.push(message);
+                }
+            }
         }
     }
     let mut groups: Vec<String> = Vec::new();
