@@ -143,19 +143,7 @@ pub fn validate_connector_config(
         .map(|(key, result)| {
             let hidden = key.config_type == ConfigType::Password;
             ConfigInfo {
-                definition: ConfigKeyInfo {
-                    name: key.name.clone(),
-                    config_type: type_name(key.config_type).to_string(),
-                    required: key.default == DefaultValue::Required,
-                    default_value: key.default_string(),
-                    importance: format!("{:?}", key.importance).to_ascii_uppercase(),
-                    documentation: key.documentation.clone(),
-                    group: key.group.clone(),
-                    order: key.order,
-                    width: "NONE".to_string(),
-                    display_name: key.display_name.clone(),
-                    dependents: Vec::new(),
-                },
+                definition: key_info(key),
                 value: ConfigValueInfo {
                     name: result.name,
                     value: if hidden {
@@ -180,6 +168,23 @@ pub fn validate_connector_config(
         groups,
         configs,
     })
+}
+
+/// Returns `ConfigKeyInfo` of one declared key.
+pub fn key_info(key: &crate::sdk::ConfigKey) -> ConfigKeyInfo {
+    ConfigKeyInfo {
+        name: key.name.clone(),
+        config_type: type_name(key.config_type).to_string(),
+        required: key.default == DefaultValue::Required,
+        default_value: key.default_string(),
+        importance: format!("{:?}", key.importance).to_ascii_uppercase(),
+        documentation: key.documentation.clone(),
+        group: key.group.clone(),
+        order: key.order,
+        width: "NONE".to_string(),
+        display_name: key.display_name.clone(),
+        dependents: Vec::new(),
+    }
 }
 
 /// Validates a config for create/update: the factory and values with defaults, or every error.

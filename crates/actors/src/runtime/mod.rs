@@ -3,6 +3,7 @@
 mod offsets;
 pub mod sink;
 pub mod source;
+mod transform;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -62,6 +62,13 @@ impl OffsetTracker {
         }
     }
 
+    /// Records a record that was dropped before producing (a transform filtered it): its
+    /// offset is committable once every earlier record of its partition is acknowledged.
+    pub(crate) fn skip(&mut self, partition: &SourcePartition, offset: SourceOffset) {
+        let seq = self.submit(partition, offset);
+        self.ack(seq);
+    }
+
     /// Marks a record acknowledged and advances its partition's committable offset.
     pub(crate) fn ack(&mut self, seq: u64) {
         let Some(index) = self.partition_of_seq.remove(&seq) else {

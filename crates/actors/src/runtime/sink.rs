@@ -21,6 +21,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::transform::TaskTransforms;
 use super::{apply_client_overrides, TaskEnv, TaskSpec};
 
 /// Batches buffered between the consumer thread and the task.
@@ -188,6 +189,7 @@ pub(crate) async fn run_sink_task(
     mut task: Box<dyn SinkTask>,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
+    let transforms = TaskTransforms::from_spec(spec)?;
     let (events_tx, mut events_rx) = mpsc::channel(CHANNEL_BATCHES);
     let context = SinkContext {
         labels: (spec.connector.clone(), spec.index.to_string()),
@@ -219,6 +221,7 @@ pub(crate) async fn run_sink_task(
         .get(keys::ERRORS_TOLERANCE)
         .is_some_and(|value| value.eq_ignore_ascii_case("all"));
     let mut state = SinkState {
+        transforms,
         topics: super::TopicTracker::new(env, spec),
         spec,
         converters: &converters,
@@ -477,6 +480,7 @@ fn next_offsets<'m>(messages: impl IntoIterator<Item = (&'m str, i32, i64)>) -> 
 }
 
 struct SinkState<'a> {
+    transforms: TaskTransforms,
     topics: super::TopicTracker,
     spec: &'a TaskSpec,
     converters: &'a Converters,
@@ -524,7 +528,7 @@ impl SinkState<'_> {
         }
         for message in &batch {
             match self.convert(message) {
-                Ok(record) => records.push(record),
+                Ok(record) => records.extend(self.transforms.apply_sink(record)?),
                 Err(error) if self.tolerate_all => {
                     tracing::warn!(task = %self.spec.id(), %error, "skipping a record that cannot be converted (errors.tolerance=all)");
                 }

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::offsets::OffsetTracker;
+use super::transform::{SourceTransformed, TaskTransforms};
 use super::{apply_client_overrides, TaskEnv, TaskSpec};
 
 /// Records awaiting acknowledgement before the loop stops polling the task.
@@ -68,6 +69,7 @@ pub(crate) async fn run_source_task(
     mut task: Box<dyn SourceTask>,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
+    let transforms = TaskTransforms::from_spec(spec)?;
     let (acks_tx, mut acks_rx) = mpsc::unbounded_channel::<Ack>();
     let producer: Arc<ThreadedProducer<AckContext>> = Arc::new(
         producer_config(env, spec)
@@ -109,7 +111,10 @@ pub(crate) async fn run_source_task(
                 _ = flush_tick.tick() => loop_state.flush_offsets(&mut *task).await?,
                 batch = task.poll() => {
                     for record in batch? {
-                        loop_state.produce(record, &mut acks_rx).await?;
+                        match transforms.apply_source(record)? {
+                            SourceTransformed::Kept(record) => loop_state.produce(record, &mut acks_rx).await?,
+                            SourceTransformed::Dropped { partition, offset } => loop_state.tracker.skip(&partition, offset),
+                        }
                     }
                 }
             }
