@@ -21,9 +21,9 @@ pub mod registry;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod sdk;
-pub mod transforms;
 #[cfg(test)]
 mod testing;
+pub mod transforms;
 pub mod validation;
 
 pub use registry::{builtin_registry, ConnectorRegistry};

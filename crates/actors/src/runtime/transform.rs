@@ -10,9 +10,7 @@
 use ferry_connectors::sdk::{
     ConnectorError, SinkRecord, SourceOffset, SourcePartition, SourceRecord,
 };
-use ferry_connectors::transforms::{
-    TransformChain, TransformChainError, TransformRecord,
-};
+use ferry_connectors::transforms::{TransformChain, TransformChainError, TransformRecord};
 
 use super::TaskSpec;
 
@@ -126,7 +124,10 @@ impl TaskTransforms {
     ///
     /// # Errors
     /// The failing transform, with the record's topic, partition and offset.
-    pub(crate) fn apply_sink(&self, record: SinkRecord) -> Result<Option<SinkRecord>, TransformFailure> {
+    pub(crate) fn apply_sink(
+        &self,
+        record: SinkRecord,
+    ) -> Result<Option<SinkRecord>, TransformFailure> {
         if self.chain.is_empty() {
             return Ok(Some(record));
         }

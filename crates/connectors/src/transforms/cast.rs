@@ -6,22 +6,36 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 
-use crate::converters::java::{big_decimal_to_string, double_to_string, float_to_string, format_java_date, MILLIS_PER_DAY};
-use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Schema, SchemaType, Struct, Validator, Value};
+use crate::converters::java::{
+    big_decimal_to_string, double_to_string, float_to_string, format_java_date, MILLIS_PER_DAY,
+};
 use crate::sdk::data::logical;
+use crate::sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Schema, SchemaType, Validator,
+    Value,
+};
 
 use super::replace_field::java_split;
-use super::values::{field_value, inferred_type, java_class_name, map_get, map_put, push_field, require_map, require_struct, struct_builder_from};
+use super::values::{
+    field_value, inferred_type, java_class_name, map_get, map_put, push_field, require_map,
+    require_struct, struct_builder_from,
+};
 use super::{
-    flag, list, replace_null_with_default_key, BuildError, Target, TransformError,
-    TransformRecord, Transformation, REPLACE_NULL_WITH_DEFAULT,
+    flag, list, replace_null_with_default_key, BuildError, Target, TransformError, TransformRecord,
+    Transformation, REPLACE_NULL_WITH_DEFAULT,
 };
 
 const SPEC: &str = "spec";
 const PURPOSE: &str = "cast types";
 const OUTPUT_TYPES: [SchemaType; 8] = [
-    SchemaType::Int8, SchemaType::Int16, SchemaType::Int32, SchemaType::Int64,
-    SchemaType::Float32, SchemaType::Float64, SchemaType::Boolean, SchemaType::String,
+    SchemaType::Int8,
+    SchemaType::Int16,
+    SchemaType::Int32,
+    SchemaType::Int64,
+    SchemaType::Float32,
+    SchemaType::Float64,
+    SchemaType::Boolean,
+    SchemaType::String,
 ];
 
 fn java_type_name(schema_type: SchemaType) -> &'static str {
@@ -85,7 +99,10 @@ fn parse_spec(mappings: &[String]) -> Result<Casts, String> {
             (Some(parts[0].trim().to_string()), parts[1].clone())
         };
         let Some(target) = parse_type(&type_name) else {
-            return Err(format!("Invalid type found in casting spec: {}", type_name.trim()));
+            return Err(format!(
+                "Invalid type found in casting spec: {}",
+                type_name.trim()
+            ));
         };
         if !OUTPUT_TYPES.contains(&target) {
             return Err(format!(
@@ -140,7 +157,11 @@ enum Castable {
 }
 
 #[allow(clippy::cast_possible_truncation)]
-fn cast_value(schema_opt: Option<&Schema>, value: &Value, target: SchemaType) -> Result<Value, TransformError> {
+fn cast_value(
+    schema_opt: Option<&Schema>,
+    value: &Value,
+    target: SchemaType,
+) -> Result<Value, TransformError> {
     if value.is_null() {
         return Ok(Value::Null);
     }
@@ -155,8 +176,15 @@ fn cast_value(schema_opt: Option<&Schema>, value: &Value, target: SchemaType) ->
         )));
     };
     let input_types = [
-        SchemaType::Int8, SchemaType::Int16, SchemaType::Int32, SchemaType::Int64,
-        SchemaType::Float32, SchemaType::Float64, SchemaType::Boolean, SchemaType::String, SchemaType::Bytes,
+        SchemaType::Int8,
+        SchemaType::Int16,
+        SchemaType::Int32,
+        SchemaType::Int64,
+        SchemaType::Float32,
+        SchemaType::Float64,
+        SchemaType::Boolean,
+        SchemaType::String,
+        SchemaType::Bytes,
     ];
     if !input_types.contains(&input_type) {
         return Err(TransformError::data(format!(
@@ -184,7 +212,9 @@ fn cast_value(schema_opt: Option<&Schema>, value: &Value, target: SchemaType) ->
         Value::Time(millis) if target != SchemaType::String && named == Some(logical::TIME) => {
             Castable::Long(i64::from(*millis))
         }
-        Value::Timestamp(millis) if target != SchemaType::String && named == Some(logical::TIMESTAMP) => {
+        Value::Timestamp(millis)
+            if target != SchemaType::String && named == Some(logical::TIMESTAMP) =>
+        {
             Castable::Long(*millis)
         }
         Value::Date(days) => Castable::Date(i64::from(*days) * MILLIS_PER_DAY),
@@ -197,14 +227,20 @@ fn cast_value(schema_opt: Option<&Schema>, value: &Value, target: SchemaType) ->
             )))
         }
     };
-    let out_of_range = |text: &str| TransformError::data(format!("Value ({text}) was out of range for requested data type"));
+    let out_of_range = |text: &str| {
+        TransformError::data(format!(
+            "Value ({text}) was out of range for requested data type"
+        ))
+    };
     let unexpected = |castable: &Castable| {
         let class = match castable {
             Castable::Bytes(_) => "[B",
             Castable::Date(_) => "java.util.Date",
             _ => "java.lang.Object",
         };
-        TransformError::data(format!("Unexpected type in Cast transformation: class {class}"))
+        TransformError::data(format!(
+            "Unexpected type in Cast transformation: class {class}"
+        ))
     };
     Ok(match target {
         SchemaType::Int8 | SchemaType::Int16 | SchemaType::Int32 | SchemaType::Int64 => {
@@ -214,7 +250,9 @@ fn cast_value(schema_opt: Option<&Schema>, value: &Value, target: SchemaType) ->
                 Castable::Double(v) => java_float_to_long(*v, target),
                 Castable::Decimal(d) => decimal_to_long(d),
                 Castable::Boolean(v) => i64::from(*v),
-                Castable::Text(text) => parse_java_integer(text, target).ok_or_else(|| out_of_range(text))?,
+                Castable::Text(text) => {
+                    parse_java_integer(text, target).ok_or_else(|| out_of_range(text))?
+                }
                 other => return Err(unexpected(other)),
             };
             match target {
@@ -230,7 +268,9 @@ fn cast_value(schema_opt: Option<&Schema>, value: &Value, target: SchemaType) ->
             Castable::Double(v) => *v as f32,
             Castable::Decimal(d) => d.to_string().parse::<f32>().unwrap_or(0.0),
             Castable::Boolean(v) => f32::from(u8::from(*v)),
-            Castable::Text(text) => parse_java_float(text).ok_or_else(|| out_of_range(text))? as f32,
+            Castable::Text(text) => {
+                parse_java_float(text).ok_or_else(|| out_of_range(text))? as f32
+            }
             other => return Err(unexpected(other)),
         }),
         SchemaType::Float64 => Value::Float64(match &castable {
@@ -319,12 +359,24 @@ fn parse_java_float(text: &str) -> Option<f64> {
     let unsigned = trimmed.strip_prefix(['+', '-']).unwrap_or(trimmed);
     match unsigned {
         "NaN" => return Some(f64::NAN),
-        "Infinity" => return Some(if trimmed.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY }),
+        "Infinity" => {
+            return Some(if trimmed.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            })
+        }
         _ => {}
     }
-    let body = trimmed.strip_suffix(['f', 'F', 'd', 'D']).unwrap_or(trimmed);
+    let body = trimmed
+        .strip_suffix(['f', 'F', 'd', 'D'])
+        .unwrap_or(trimmed);
     let check = body.strip_prefix(['+', '-']).unwrap_or(body);
-    if check.is_empty() || !check.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-')) {
+    if check.is_empty()
+        || !check
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+    {
         return None;
     }
     body.parse().ok()
@@ -360,7 +412,8 @@ impl Cast {
                             let mut cast_schema = target_schema(*target);
                             cast_schema.optional = field.schema.optional;
                             if let Some(default) = &field.schema.default {
-                                cast_schema.default = Some(cast_value(Some(&field.schema), default, *target)?);
+                                cast_schema.default =
+                                    Some(cast_value(Some(&field.schema), default, *target)?);
                             }
                             push_field(&mut updated, &field.name, Arc::new(cast_schema));
                         }
@@ -381,7 +434,10 @@ impl Cast {
 }
 
 impl Transformation for Cast {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         let operating = self.target.of(&record);
         if operating.value.is_null() {
             return Ok(Some(record));
@@ -411,13 +467,16 @@ impl Transformation for Cast {
                         let value = require_struct(&operating.value, PURPOSE)?;
                         let mut values = Vec::with_capacity(value.values.len());
                         for (index, field) in value.schema.fields.iter().enumerate() {
-                            let original = field_value(value, index, self.replace_null_with_default);
+                            let original =
+                                field_value(value, index, self.replace_null_with_default);
                             values.push(match self.casts.get(&Some(field.name.clone())) {
-                                Some(target) => cast_value(Some(&field.schema), &original, *target)?,
+                                Some(target) => {
+                                    cast_value(Some(&field.schema), &original, *target)?
+                                }
                                 None => original,
                             });
                         }
-                        Value::Struct(Struct { schema: Arc::clone(&updated_schema), values })
+                        super::values::checked_struct(Arc::clone(&updated_schema), values)?
                     }
                 };
                 let side = self.target.of_mut(&mut record);
@@ -430,7 +489,10 @@ impl Transformation for Cast {
 }
 
 /// Builds the transform for the key or the value.
-pub(crate) fn build(config: &ConfigValues, target: Target) -> Result<Box<dyn Transformation>, BuildError> {
+pub(crate) fn build(
+    config: &ConfigValues,
+    target: Target,
+) -> Result<Box<dyn Transformation>, BuildError> {
     let casts = parse_spec(&list(config, SPEC)).map_err(BuildError::general)?;
     Ok(Box::new(Cast {
         target,

@@ -201,7 +201,9 @@ pub(crate) fn enrich(props: &BTreeMap<String, String>) -> Enriched {
                 format!("Config '{negate_key}' was provided but there is no config '{predicate_key}' defining a predicate to be negated."),
             ));
         }
-        let predicate_alias_opt = props.get(&predicate_key).map(|value| value.trim().to_string());
+        let predicate_alias_opt = props
+            .get(&predicate_key)
+            .map(|value| value.trim().to_string());
         if let Some(predicate_alias) = &predicate_alias_opt {
             if !predicate_aliases.contains(predicate_alias) {
                 errors.push((
@@ -307,7 +309,9 @@ fn aliases(
         ));
     }
     let mut seen = HashSet::new();
-    list.into_iter().filter(|alias| seen.insert(alias.clone())).collect()
+    list.into_iter()
+        .filter(|alias| seen.insert(alias.clone()))
+        .collect()
 }
 
 fn resolve(
@@ -316,7 +320,11 @@ fn resolve(
     kind: PluginKind,
     errors: &mut Vec<(String, String)>,
 ) -> Option<TransformPlugin> {
-    let Some(class) = props.get(type_key).map(|c| c.trim()).filter(|c| !c.is_empty()) else {
+    let Some(class) = props
+        .get(type_key)
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+    else {
         // The ConfigDef reports the missing required key.
         return None;
     };
@@ -392,7 +400,13 @@ fn push_build_errors(
 }
 
 /// `ConfigDef.embed`: every key of `child` under `prefix`, in `group` from `start_order`.
-fn embed(mut def: ConfigDef, prefix: &str, group: &str, start_order: i32, child: &ConfigDef) -> ConfigDef {
+fn embed(
+    mut def: ConfigDef,
+    prefix: &str,
+    group: &str,
+    start_order: i32,
+    child: &ConfigDef,
+) -> ConfigDef {
     let mut order = start_order;
     for key in child.keys() {
         let mut prefixed = key.clone();

@@ -11,8 +11,13 @@ const HEADERS: &str = "headers";
 /// Returns the config definition.
 pub(crate) fn config_def() -> ConfigDef {
     ConfigDef::new().define(
-        ConfigKey::new(HEADERS, ConfigType::List, Importance::High, "The name of the headers to be removed.")
-            .validator(Validator::Custom(non_empty_list)),
+        ConfigKey::new(
+            HEADERS,
+            ConfigType::List,
+            Importance::High,
+            "The name of the headers to be removed.",
+        )
+        .validator(Validator::Custom(non_empty_list)),
     )
 }
 
@@ -30,8 +35,13 @@ struct DropHeaders {
 }
 
 impl Transformation for DropHeaders {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
-        record.headers.retain(|header| !self.headers.contains(&header.key));
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
+        record
+            .headers
+            .retain(|header| !self.headers.contains(&header.key));
         Ok(Some(record))
     }
 }

@@ -18,7 +18,12 @@ const PURPOSE: &str = "field extraction";
 /// Returns the config definition.
 pub(crate) fn config_def() -> ConfigDef {
     ConfigDef::new()
-        .define(ConfigKey::new(FIELD, ConfigType::String, Importance::Medium, "Field name to extract."))
+        .define(ConfigKey::new(
+            FIELD,
+            ConfigType::String,
+            Importance::Medium,
+            "Field name to extract.",
+        ))
         .define(replace_null_with_default_key())
         .define(field_syntax_version_key())
 }
@@ -31,7 +36,10 @@ struct ExtractField {
 }
 
 impl Transformation for ExtractField {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         let operating = self.target.of(&record);
         match operating.schema.clone() {
             None => {
@@ -70,7 +78,10 @@ impl Transformation for ExtractField {
 }
 
 /// Builds the transform for the key or the value.
-pub(crate) fn build(config: &ConfigValues, target: Target) -> Result<Box<dyn Transformation>, BuildError> {
+pub(crate) fn build(
+    config: &ConfigValues,
+    target: Target,
+) -> Result<Box<dyn Transformation>, BuildError> {
     let original_path = config.get(FIELD).unwrap_or_default().to_string();
     let version = config.get(FIELD_SYNTAX_VERSION).unwrap_or("V1");
     Ok(Box::new(ExtractField {

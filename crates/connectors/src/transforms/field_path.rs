@@ -1,7 +1,7 @@
 //! `SingleFieldPath` (KIP-821): `field.syntax.version` V1 (a top-level name) or V2 (dotted
 //! paths, backticks around names that contain dots).
 
-use crate::sdk::{ConfigKey, ConfigType, Field, Importance, Schema, Struct, Value, Validator};
+use crate::sdk::{ConfigKey, ConfigType, Field, Importance, Schema, Struct, Validator, Value};
 
 use super::values::{field_value_named, map_get, require_map};
 use super::{BuildError, TransformError};
@@ -95,7 +95,10 @@ impl SingleFieldPath {
     ///
     /// # Errors
     /// An intermediate value that is not a map.
-    pub(crate) fn value_from_map(&self, entries: &[(Value, Value)]) -> Result<Value, TransformError> {
+    pub(crate) fn value_from_map(
+        &self,
+        entries: &[(Value, Value)],
+    ) -> Result<Value, TransformError> {
         let (init, last) = self.split();
         let mut current = entries.to_vec();
         for step in init {

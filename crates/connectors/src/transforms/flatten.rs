@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Schema, SchemaType, Struct, Value};
+use crate::sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Schema, SchemaType, Struct, Value,
+};
 
 use super::values::{
     field_value, inferred_type, java_class_name, push_field, require_map, struct_builder_from,
@@ -58,10 +60,12 @@ impl Flatten {
         for (key, value) in entries {
             let key_text = match key {
                 Value::String(text) => text.clone(),
-                other => return Err(TransformError::data(format!(
-                    "Only String keys are supported in maps to flatten, found: {}",
-                    java_class_name(other)
-                ))),
+                other => {
+                    return Err(TransformError::data(format!(
+                        "Only String keys are supported in maps to flatten, found: {}",
+                        java_class_name(other)
+                    )))
+                }
             };
             let name = self.name(prefix, &key_text);
             if value.is_null() {
@@ -103,7 +107,9 @@ impl Flatten {
             let field_optional = optional || field.schema.optional;
             let default_opt = match (&field.schema.default, parent_default_opt) {
                 (Some(default), _) => Some(default.clone()),
-                (None, Some(parent)) => Some(field_value(parent, index, true)).filter(|v| !v.is_null()),
+                (None, Some(parent)) => {
+                    Some(field_value(parent, index, true)).filter(|v| !v.is_null())
+                }
                 (None, None) => None,
             };
             match field.schema.schema_type {
@@ -163,7 +169,10 @@ impl Flatten {
 }
 
 impl Transformation for Flatten {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         let operating = self.target.of(&record);
         if operating.value.is_null() {
             return Ok(Some(record));
@@ -181,7 +190,13 @@ impl Transformation for Flatten {
                     Some(Value::Struct(default)) => Some(default.clone()),
                     _ => None,
                 };
-                self.flatten_schema(&schema, "", &mut updated, schema.optional, default_opt.as_ref())?;
+                self.flatten_schema(
+                    &schema,
+                    "",
+                    &mut updated,
+                    schema.optional,
+                    default_opt.as_ref(),
+                )?;
                 let updated = Arc::new(updated);
                 let value = super::values::require_struct(&operating.value, PURPOSE)?;
                 let mut out = super::values::empty_struct(Arc::clone(&updated));
@@ -196,7 +211,10 @@ impl Transformation for Flatten {
 }
 
 /// Builds the transform for the key or the value.
-pub(crate) fn build(config: &ConfigValues, target: Target) -> Result<Box<dyn Transformation>, BuildError> {
+pub(crate) fn build(
+    config: &ConfigValues,
+    target: Target,
+) -> Result<Box<dyn Transformation>, BuildError> {
     Ok(Box::new(Flatten {
         target,
         delimiter: config.get(DELIMITER).unwrap_or(".").to_string(),

@@ -2,13 +2,19 @@
 
 use std::sync::Arc;
 
-use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Header, Importance, SchemaAndValue, Struct, Validator, Value};
+use crate::sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConfigValues, Header, Importance, SchemaAndValue, Validator,
+    Value,
+};
 
 use super::drop_headers::non_empty_list;
-use super::values::{field_value, field_value_named, map_get, map_remove, push_field, require_map, require_struct, struct_builder_from};
+use super::values::{
+    field_value, field_value_named, map_get, map_remove, push_field, require_map, require_struct,
+    struct_builder_from,
+};
 use super::{
-    flag, list, replace_null_with_default_key, BuildError, Target, TransformError,
-    TransformRecord, Transformation, REPLACE_NULL_WITH_DEFAULT,
+    flag, list, replace_null_with_default_key, BuildError, Target, TransformError, TransformRecord,
+    Transformation, REPLACE_NULL_WITH_DEFAULT,
 };
 
 const FIELDS: &str = "fields";
@@ -53,7 +59,10 @@ struct HeaderFrom {
 }
 
 impl Transformation for HeaderFrom {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         let operation = if self.moving { "move" } else { "copy" };
         let purpose = format!("header {operation}");
         let operating = self.target.of(&record).clone();
@@ -67,7 +76,10 @@ impl Transformation for HeaderFrom {
                     if self.moving {
                         map_remove(&mut updated, field);
                     }
-                    new_headers.push(Header { key: header.clone(), value: SchemaAndValue::schemaless(value) });
+                    new_headers.push(Header {
+                        key: header.clone(),
+                        value: SchemaAndValue::schemaless(value),
+                    });
                 }
                 SchemaAndValue::schemaless(Value::Map(updated))
             }
@@ -84,11 +96,14 @@ impl Transformation for HeaderFrom {
                     let values = moved
                         .fields
                         .iter()
-                        .map(|field| field_value_named(value, &field.name, self.replace_null_with_default).unwrap_or(Value::Null))
+                        .map(|field| {
+                            field_value_named(value, &field.name, self.replace_null_with_default)
+                                .unwrap_or(Value::Null)
+                        })
                         .collect();
                     SchemaAndValue {
                         schema: Some(Arc::clone(&moved)),
-                        value: Value::Struct(Struct { schema: moved, values }),
+                        value: super::values::checked_struct(moved, values)?,
                     }
                 } else {
                     operating.clone()
@@ -103,7 +118,10 @@ impl Transformation for HeaderFrom {
                     let field_data = field_value(value, index, self.replace_null_with_default);
                     new_headers.push(Header {
                         key: header.clone(),
-                        value: SchemaAndValue { schema: Some(field_schema), value: field_data },
+                        value: SchemaAndValue {
+                            schema: Some(field_schema),
+                            value: field_data,
+                        },
                     });
                 }
                 updated
@@ -116,7 +134,10 @@ impl Transformation for HeaderFrom {
 }
 
 /// Builds the transform for the key or the value.
-pub(crate) fn build(config: &ConfigValues, target: Target) -> Result<Box<dyn Transformation>, BuildError> {
+pub(crate) fn build(
+    config: &ConfigValues,
+    target: Target,
+) -> Result<Box<dyn Transformation>, BuildError> {
     let fields = list(config, FIELDS);
     let headers = list(config, HEADERS);
     if fields.len() != headers.len() {

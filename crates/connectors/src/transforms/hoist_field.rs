@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Schema, Struct, Value};
+use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Schema, Value};
 
 use super::values::push_field;
 use super::{BuildError, Target, TransformError, TransformRecord, Transformation};
@@ -25,7 +25,10 @@ struct HoistField {
 }
 
 impl Transformation for HoistField {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         let side = self.target.of_mut(&mut record);
         let value = std::mem::replace(&mut side.value, Value::Null);
         match side.schema.take() {
@@ -37,7 +40,7 @@ impl Transformation for HoistField {
                 push_field(&mut updated, &self.field, schema);
                 let updated = Arc::new(updated);
                 side.schema = Some(Arc::clone(&updated));
-                side.value = Value::Struct(Struct { schema: updated, values: vec![value] });
+                side.value = super::values::checked_struct(updated, vec![value])?;
             }
         }
         Ok(Some(record))
@@ -45,7 +48,10 @@ impl Transformation for HoistField {
 }
 
 /// Builds the transform for the key or the value.
-pub(crate) fn build(config: &ConfigValues, target: Target) -> Result<Box<dyn Transformation>, BuildError> {
+pub(crate) fn build(
+    config: &ConfigValues,
+    target: Target,
+) -> Result<Box<dyn Transformation>, BuildError> {
     Ok(Box::new(HoistField {
         target,
         field: config.get(FIELD).unwrap_or_default().to_string(),

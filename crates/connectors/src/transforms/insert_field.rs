@@ -3,9 +3,13 @@
 
 use std::sync::Arc;
 
-use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Schema, SchemaType, Value};
+use crate::sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Schema, SchemaType, Value,
+};
 
-use super::values::{field_value, map_put, push_field, require_map, require_struct, struct_builder_from};
+use super::values::{
+    field_value, map_put, push_field, require_map, require_struct, struct_builder_from,
+};
 use super::{
     flag, optional_string, replace_null_with_default_key, BuildError, Target, TransformError,
     TransformRecord, Transformation, REPLACE_NULL_WITH_DEFAULT,
@@ -47,12 +51,21 @@ struct InsertionSpec {
 fn parse_spec(raw_opt: Option<String>) -> Option<InsertionSpec> {
     let raw = raw_opt?;
     if let Some(name) = raw.strip_suffix('?') {
-        return Some(InsertionSpec { name: name.to_string(), optional: true });
+        return Some(InsertionSpec {
+            name: name.to_string(),
+            optional: true,
+        });
     }
     if let Some(name) = raw.strip_suffix('!') {
-        return Some(InsertionSpec { name: name.to_string(), optional: false });
+        return Some(InsertionSpec {
+            name: name.to_string(),
+            optional: false,
+        });
     }
-    Some(InsertionSpec { name: raw, optional: true })
+    Some(InsertionSpec {
+        name: raw,
+        optional: true,
+    })
 }
 
 struct InsertField {
@@ -86,19 +99,39 @@ impl InsertField {
         }
         let primitive = Schema::primitive;
         if let Some(spec) = &self.topic {
-            push_field(&mut updated, &spec.name, typed(primitive(SchemaType::String), spec.optional));
+            push_field(
+                &mut updated,
+                &spec.name,
+                typed(primitive(SchemaType::String), spec.optional),
+            );
         }
         if let Some(spec) = &self.partition {
-            push_field(&mut updated, &spec.name, typed(primitive(SchemaType::Int32), spec.optional));
+            push_field(
+                &mut updated,
+                &spec.name,
+                typed(primitive(SchemaType::Int32), spec.optional),
+            );
         }
         if let Some(spec) = &self.offset {
-            push_field(&mut updated, &spec.name, typed(primitive(SchemaType::Int64), spec.optional));
+            push_field(
+                &mut updated,
+                &spec.name,
+                typed(primitive(SchemaType::Int64), spec.optional),
+            );
         }
         if let Some(spec) = &self.timestamp {
-            push_field(&mut updated, &spec.name, typed(Schema::timestamp(), spec.optional));
+            push_field(
+                &mut updated,
+                &spec.name,
+                typed(Schema::timestamp(), spec.optional),
+            );
         }
         if let Some(spec) = &self.static_field {
-            push_field(&mut updated, &spec.name, typed(primitive(SchemaType::String), spec.optional));
+            push_field(
+                &mut updated,
+                &spec.name,
+                typed(primitive(SchemaType::String), spec.optional),
+            );
         }
         updated
     }
@@ -114,7 +147,10 @@ fn set_named(names: &[String], values: &mut [Value], name: &str, value: Value) {
 }
 
 impl Transformation for InsertField {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         let operating = self.target.of(&record);
         if operating.value.is_null() {
             return Ok(Some(record));
@@ -149,7 +185,11 @@ impl Transformation for InsertField {
             Some(schema) => {
                 let value = require_struct(&operating.value, PURPOSE)?;
                 let updated_schema = self.updated_schema(&schema);
-                let names: Vec<String> = updated_schema.fields.iter().map(|f| f.name.clone()).collect();
+                let names: Vec<String> = updated_schema
+                    .fields
+                    .iter()
+                    .map(|f| f.name.clone())
+                    .collect();
                 if has_duplicates(&names) {
                     return Err(TransformError::data(format!(
                         "Cannot create field because of field name duplication {}",
@@ -158,7 +198,12 @@ impl Transformation for InsertField {
                 }
                 let mut values = vec![Value::Null; names.len()];
                 for (index, field) in value.schema.fields.iter().enumerate() {
-                    set_named(&names, &mut values, &field.name, field_value(value, index, self.replace_null_with_default));
+                    set_named(
+                        &names,
+                        &mut values,
+                        &field.name,
+                        field_value(value, index, self.replace_null_with_default),
+                    );
                 }
                 if let Some(spec) = &self.topic {
                     set_named(&names, &mut values, &spec.name, Value::String(topic));
@@ -173,12 +218,20 @@ impl Transformation for InsertField {
                     set_named(&names, &mut values, &spec.name, Value::Timestamp(timestamp));
                 }
                 if let (Some(spec), Some(static_value)) = (&self.static_field, &self.static_value) {
-                    set_named(&names, &mut values, &spec.name, Value::String(static_value.clone()));
+                    set_named(
+                        &names,
+                        &mut values,
+                        &spec.name,
+                        Value::String(static_value.clone()),
+                    );
                 }
                 let updated_schema = Arc::new(updated_schema);
                 let side = self.target.of_mut(&mut record);
                 side.schema = Some(Arc::clone(&updated_schema));
-                side.value = Value::Struct(crate::sdk::Struct { schema: updated_schema, values });
+                side.value = Value::Struct(crate::sdk::Struct {
+                    schema: updated_schema,
+                    values,
+                });
             }
         }
         Ok(Some(record))
@@ -200,7 +253,10 @@ fn first_duplicate(names: &[String]) -> String {
 }
 
 /// Builds the transform for the key or the value.
-pub(crate) fn build(config: &ConfigValues, target: Target) -> Result<Box<dyn Transformation>, BuildError> {
+pub(crate) fn build(
+    config: &ConfigValues,
+    target: Target,
+) -> Result<Box<dyn Transformation>, BuildError> {
     let transform = InsertField {
         target,
         topic: parse_spec(optional_string(config, TOPIC_FIELD)),

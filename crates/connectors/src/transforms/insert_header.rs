@@ -1,6 +1,8 @@
 //! `InsertHeader`: adds a header with a literal value (parsed as `Values.parseString` does).
 
-use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Header, Importance, SchemaAndValue};
+use crate::sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConfigValues, Header, Importance, SchemaAndValue,
+};
 
 use super::{BuildError, TransformError, TransformRecord, Transformation};
 
@@ -10,7 +12,12 @@ const VALUE_LITERAL: &str = "value.literal";
 /// Returns the config definition.
 pub(crate) fn config_def() -> ConfigDef {
     ConfigDef::new()
-        .define(ConfigKey::new(HEADER, ConfigType::String, Importance::High, "The name of the header."))
+        .define(ConfigKey::new(
+            HEADER,
+            ConfigType::String,
+            Importance::High,
+            "The name of the header.",
+        ))
         .define(ConfigKey::new(
             VALUE_LITERAL,
             ConfigType::String,
@@ -25,7 +32,10 @@ struct InsertHeader {
 }
 
 impl Transformation for InsertHeader {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         record.headers.push(Header {
             key: self.header.clone(),
             value: self.value.clone(),

@@ -8,11 +8,27 @@
 use crate::converters::java::{civil_from_days, days_from_civil, MILLIS_PER_DAY};
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const WEEKDAYS: [&str; 7] = [
-    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,13 +97,11 @@ impl JavaDateFormat {
                     count += 1;
                 }
                 match current {
-                    'G' | 'y' | 'u' | 'M' | 'L' | 'd' | 'D' | 'E' | 'a' | 'H' | 'k' | 'K'
-                    | 'h' | 'm' | 's' | 'S' | 'z' | 'Z' | 'X' => {}
-                    'Y' | 'w' | 'W' | 'F' => {
-                        return Err(format!(
-                            "pattern letter '{current}' (week-based fields) is not supported by Ferry"
-                        ))
-                    }
+                    'G' | 'y' | 'u' | 'M' | 'L' | 'd' | 'D' | 'E' | 'a' | 'H' | 'k' | 'K' | 'h'
+                    | 'm' | 's' | 'S' | 'z' | 'Z' | 'X' => {}
+                    'Y' | 'w' | 'W' | 'F' => return Err(format!(
+                        "pattern letter '{current}' (week-based fields) is not supported by Ferry"
+                    )),
                     _ => return Err(format!("Illegal pattern character '{current}'")),
                 }
                 if current == 'X' && count > 3 {
@@ -262,7 +276,10 @@ impl JavaDateFormat {
                                 .ok_or_else(unparseable)?;
                             match letter {
                                 'y' | 'u' => {
-                                    if *count <= 2 && number < 100 && !matches!(width_opt, Some(w) if w > 2) {
+                                    if *count <= 2
+                                        && number < 100
+                                        && !matches!(width_opt, Some(w) if w > 2)
+                                    {
                                         return Err(
                                             "two-digit year parsing is not supported by Ferry"
                                                 .to_string(),
@@ -276,8 +293,11 @@ impl JavaDateFormat {
                                 'H' => hour = number,
                                 'k' => hour = if number == 24 { 0 } else { number },
                                 'K' | 'h' => {
-                                    hour12_opt =
-                                        Some(if *letter == 'h' && number == 12 { 0 } else { number });
+                                    hour12_opt = Some(if *letter == 'h' && number == 12 {
+                                        0
+                                    } else {
+                                        number
+                                    });
                                 }
                                 'm' => minute = number,
                                 's' => second = number,
@@ -305,8 +325,10 @@ impl JavaDateFormat {
             Some(day_of_year) => days_from_civil(normalized_year, 1, 1) + day_of_year - 1,
             None => days_from_civil(normalized_year, normalized_month, 1) + day - 1,
         };
-        Ok(days * MILLIS_PER_DAY + hour * 3_600_000 + minute * 60_000 + second * 1000 + milli
-            - offset_minutes * 60_000)
+        Ok(
+            days * MILLIS_PER_DAY + hour * 3_600_000 + minute * 60_000 + second * 1000 + milli
+                - offset_minutes * 60_000,
+        )
     }
 }
 
@@ -338,7 +360,12 @@ fn starts_with_ci(chars: &[char], position: usize, wanted: &str) -> bool {
             .all(|(a, b)| a.eq_ignore_ascii_case(b))
 }
 
-fn match_name(chars: &[char], position: &mut usize, names: &[&str], _count: usize) -> Option<usize> {
+fn match_name(
+    chars: &[char],
+    position: &mut usize,
+    names: &[&str],
+    _count: usize,
+) -> Option<usize> {
     // Longest match first: full names, then three-letter forms.
     for (index, name) in names.iter().enumerate() {
         if starts_with_ci(chars, *position, name) {
@@ -427,7 +454,10 @@ mod tests {
             format.format(1_700_000_000_123),
             "2023-11-14T22:13:20.123+0000 Tue Nov PM 10 318"
         );
-        assert_eq!(JavaDateFormat::new("yyyyMMdd").unwrap().format(0), "19700101");
+        assert_eq!(
+            JavaDateFormat::new("yyyyMMdd").unwrap().format(0),
+            "19700101"
+        );
         assert!(JavaDateFormat::new("yyyy-bb").is_err());
         assert!(JavaDateFormat::new("'open").is_err());
     }

@@ -96,7 +96,10 @@ mod tests {
     #[test]
     fn replacement_follows_java_group_syntax() {
         let (_, find) = compile("(\\w+)-(\\w+)").unwrap();
-        assert_eq!(replace_first(&find, "orders-eu", "$2_$1").unwrap(), "eu_orders");
+        assert_eq!(
+            replace_first(&find, "orders-eu", "$2_$1").unwrap(),
+            "eu_orders"
+        );
         assert_eq!(replace_first(&find, "orders-eu", "$10").unwrap(), "orders0");
         assert_eq!(replace_first(&find, "orders-eu", "\\$1").unwrap(), "$1");
         let (_, named) = compile("(?<name>\\w+)-x").unwrap();

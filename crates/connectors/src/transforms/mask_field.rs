@@ -5,13 +5,15 @@ use std::collections::HashSet;
 
 use crate::converters::header::parse_string;
 use crate::converters::java::parse_big_decimal;
-use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Decimal, Importance, Struct, Validator, Value};
+use crate::sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConfigValues, Decimal, Importance, Validator, Value,
+};
 
 use super::drop_headers::non_empty_list;
 use super::values::{field_value, java_class_name, map_get, map_put, require_map, require_struct};
 use super::{
-    flag, list, optional_string, replace_null_with_default_key, BuildError, Target,
-    TransformError, TransformRecord, Transformation, REPLACE_NULL_WITH_DEFAULT,
+    flag, list, optional_string, replace_null_with_default_key, BuildError, Target, TransformError,
+    TransformRecord, Transformation, REPLACE_NULL_WITH_DEFAULT,
 };
 
 const FIELDS: &str = "fields";
@@ -57,7 +59,10 @@ fn zero_of(value: &Value) -> Result<Value, TransformError> {
         Value::Int64(_) => Value::Int64(0),
         Value::Float32(_) => Value::Float32(0.0),
         Value::Float64(_) => Value::Float64(0.0),
-        Value::Decimal(_) => Value::Decimal(Decimal { unscaled: 0, scale: 0 }),
+        Value::Decimal(_) => Value::Decimal(Decimal {
+            unscaled: 0,
+            scale: 0,
+        }),
         Value::Date(_) => Value::Date(0),
         Value::Time(_) => Value::Time(0),
         Value::Timestamp(_) => Value::Timestamp(0),
@@ -157,7 +162,10 @@ impl MaskField {
 }
 
 impl Transformation for MaskField {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         let operating = self.target.of(&record);
         let updated = match &operating.schema {
             None => {
@@ -180,7 +188,7 @@ impl Transformation for MaskField {
                         original
                     });
                 }
-                Value::Struct(Struct { schema: value.schema.clone(), values })
+                super::values::checked_struct(value.schema.clone(), values)?
             }
         };
         self.target.of_mut(&mut record).value = updated;
@@ -189,10 +197,16 @@ impl Transformation for MaskField {
 }
 
 /// Builds the transform for the key or the value.
-pub(crate) fn build(config: &ConfigValues, target: Target) -> Result<Box<dyn Transformation>, BuildError> {
+pub(crate) fn build(
+    config: &ConfigValues,
+    target: Target,
+) -> Result<Box<dyn Transformation>, BuildError> {
     let ordered = list(config, FIELDS);
     let mut seen = HashSet::new();
-    let ordered_fields: Vec<String> = ordered.into_iter().filter(|f| seen.insert(f.clone())).collect();
+    let ordered_fields: Vec<String> = ordered
+        .into_iter()
+        .filter(|f| seen.insert(f.clone()))
+        .collect();
     Ok(Box::new(MaskField {
         target,
         fields: ordered_fields.iter().cloned().collect(),

@@ -21,10 +21,20 @@ pub(crate) fn valid_regex(raw: &str) -> Result<(), String> {
 pub(crate) fn config_def() -> ConfigDef {
     ConfigDef::new()
         .define(
-            ConfigKey::new(REGEX, ConfigType::String, Importance::High, "Regular expression to use for matching.")
-                .validator(Validator::Custom(valid_regex)),
+            ConfigKey::new(
+                REGEX,
+                ConfigType::String,
+                Importance::High,
+                "Regular expression to use for matching.",
+            )
+            .validator(Validator::Custom(valid_regex)),
         )
-        .define(ConfigKey::new(REPLACEMENT, ConfigType::String, Importance::High, "Replacement string."))
+        .define(ConfigKey::new(
+            REPLACEMENT,
+            ConfigType::String,
+            Importance::High,
+            "Replacement string.",
+        ))
 }
 
 struct RegexRouter {
@@ -34,7 +44,10 @@ struct RegexRouter {
 }
 
 impl Transformation for RegexRouter {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         if self.whole.is_match(&record.topic) {
             record.topic = java_regex::replace_first(&self.find, &record.topic, &self.replacement)
                 .map_err(TransformError::illegal_argument)?;

@@ -30,7 +30,10 @@ impl PluginKind {
 enum Builder {
     Transform(BuildTransform),
     /// A `$Key`/`$Value` transform: one builder, told which side.
-    Targeted(fn(&ConfigValues, Target) -> Result<Box<dyn Transformation>, BuildError>, Target),
+    Targeted(
+        fn(&ConfigValues, Target) -> Result<Box<dyn Transformation>, BuildError>,
+        Target,
+    ),
     Predicate(BuildPredicate),
 }
 
@@ -76,9 +79,7 @@ impl TransformPlugin {
         let values = self.parse(props)?;
         match self.builder {
             Builder::Transform(build) => build(&values).map_err(|error| vec![error]),
-            Builder::Targeted(build, target) => {
-                build(&values, target).map_err(|error| vec![error])
-            }
+            Builder::Targeted(build, target) => build(&values, target).map_err(|error| vec![error]),
             Builder::Predicate(_) => Err(vec![BuildError::general(format!(
                 "{} is a predicate, not a transformation",
                 self.class
@@ -144,7 +145,11 @@ macro_rules! targeted {
     };
 }
 
-fn single(class: &'static str, config_def: fn() -> ConfigDef, build: BuildTransform) -> TransformPlugin {
+fn single(
+    class: &'static str,
+    config_def: fn() -> ConfigDef,
+    build: BuildTransform,
+) -> TransformPlugin {
     TransformPlugin {
         class,
         kind: PluginKind::Transformation,
@@ -153,7 +158,11 @@ fn single(class: &'static str, config_def: fn() -> ConfigDef, build: BuildTransf
     }
 }
 
-fn predicate(class: &'static str, config_def: fn() -> ConfigDef, build: BuildPredicate) -> TransformPlugin {
+fn predicate(
+    class: &'static str,
+    config_def: fn() -> ConfigDef,
+    build: BuildPredicate,
+) -> TransformPlugin {
     TransformPlugin {
         class,
         kind: PluginKind::Predicate,

@@ -4,12 +4,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Struct, Validator, Value};
+use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Validator, Value};
 
-use super::values::{field_value_named, push_field, require_map, require_struct, struct_builder_from};
+use super::values::{
+    field_value_named, push_field, require_map, require_struct, struct_builder_from,
+};
 use super::{
-    flag, list, replace_null_with_default_key, BuildError, Target, TransformError,
-    TransformRecord, Transformation, REPLACE_NULL_WITH_DEFAULT,
+    flag, list, replace_null_with_default_key, BuildError, Target, TransformError, TransformRecord,
+    Transformation, REPLACE_NULL_WITH_DEFAULT,
 };
 
 const EXCLUDE: &str = "exclude";
@@ -23,24 +25,41 @@ fn valid_renames(raw: &str) -> Result<(), String> {
     } else {
         raw.split(',').map(|item| item.trim().to_string()).collect()
     };
-    parse_renames(&items).map(|_| ()).map_err(|error| error.reason)
+    parse_renames(&items)
+        .map(|_| ())
+        .map_err(|error| error.reason)
 }
 
 /// Returns the config definition.
 pub(crate) fn config_def() -> ConfigDef {
     ConfigDef::new()
         .define(
-            ConfigKey::new(EXCLUDE, ConfigType::List, Importance::Medium, "Fields to exclude. This takes precedence over the fields to include.")
-                .default_value(""),
+            ConfigKey::new(
+                EXCLUDE,
+                ConfigType::List,
+                Importance::Medium,
+                "Fields to exclude. This takes precedence over the fields to include.",
+            )
+            .default_value(""),
         )
         .define(
-            ConfigKey::new(INCLUDE, ConfigType::List, Importance::Medium, "Fields to include. If specified, only these fields will be used.")
-                .default_value(""),
+            ConfigKey::new(
+                INCLUDE,
+                ConfigType::List,
+                Importance::Medium,
+                "Fields to include. If specified, only these fields will be used.",
+            )
+            .default_value(""),
         )
         .define(
-            ConfigKey::new(RENAMES, ConfigType::List, Importance::Medium, "Field rename mappings.")
-                .default_value("")
-                .validator(Validator::Custom(valid_renames)),
+            ConfigKey::new(
+                RENAMES,
+                ConfigType::List,
+                Importance::Medium,
+                "Field rename mappings.",
+            )
+            .default_value("")
+            .validator(Validator::Custom(valid_renames)),
         )
         .define(replace_null_with_default_key())
 }
@@ -93,7 +112,10 @@ impl ReplaceField {
 }
 
 impl Transformation for ReplaceField {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         let operating = self.target.of(&record);
         if operating.value.is_null() {
             return Ok(Some(record));
@@ -134,13 +156,17 @@ impl Transformation for ReplaceField {
                         .map_or(field.name.as_str(), String::as_str);
                     values.push(
                         field_value_named(value, original, self.replace_null_with_default)
-                            .ok_or_else(|| TransformError::data(format!("{original} is not a valid field name")))?,
+                            .ok_or_else(|| {
+                                TransformError::data(format!(
+                                    "{original} is not a valid field name"
+                                ))
+                            })?,
                     );
                 }
                 let updated_schema = Arc::new(updated_schema);
                 let side = self.target.of_mut(&mut record);
                 side.schema = Some(Arc::clone(&updated_schema));
-                side.value = Value::Struct(Struct { schema: updated_schema, values });
+                side.value = super::values::checked_struct(updated_schema, values)?;
             }
         }
         Ok(Some(record))
@@ -148,9 +174,15 @@ impl Transformation for ReplaceField {
 }
 
 /// Builds the transform for the key or the value.
-pub(crate) fn build(config: &ConfigValues, target: Target) -> Result<Box<dyn Transformation>, BuildError> {
+pub(crate) fn build(
+    config: &ConfigValues,
+    target: Target,
+) -> Result<Box<dyn Transformation>, BuildError> {
     let renames = parse_renames(&list(config, RENAMES))?;
-    let reverse_renames = renames.iter().map(|(from, to)| (to.clone(), from.clone())).collect();
+    let reverse_renames = renames
+        .iter()
+        .map(|(from, to)| (to.clone(), from.clone()))
+        .collect();
     Ok(Box::new(ReplaceField {
         target,
         exclude: list(config, EXCLUDE).into_iter().collect(),

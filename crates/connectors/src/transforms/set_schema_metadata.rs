@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Struct, Value};
+use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Value};
 
 use super::values::{field_value, require_schema};
 use super::{
@@ -17,8 +17,24 @@ const SCHEMA_VERSION: &str = "schema.version";
 /// Returns the config definition.
 pub(crate) fn config_def() -> ConfigDef {
     ConfigDef::new()
-        .define(ConfigKey::new(SCHEMA_NAME, ConfigType::String, Importance::High, "Schema name to set.").default_null())
-        .define(ConfigKey::new(SCHEMA_VERSION, ConfigType::Int, Importance::High, "Schema version to set.").default_null())
+        .define(
+            ConfigKey::new(
+                SCHEMA_NAME,
+                ConfigType::String,
+                Importance::High,
+                "Schema name to set.",
+            )
+            .default_null(),
+        )
+        .define(
+            ConfigKey::new(
+                SCHEMA_VERSION,
+                ConfigType::Int,
+                Importance::High,
+                "Schema version to set.",
+            )
+            .default_null(),
+        )
         .define(replace_null_with_default_key())
 }
 
@@ -30,12 +46,21 @@ struct SetSchemaMetadata {
 }
 
 impl Transformation for SetSchemaMetadata {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         let operating = self.target.of(&record);
         if operating.value.is_null() && operating.schema.is_none() {
             return Ok(Some(record));
         }
         let schema = require_schema(operating.schema.as_ref(), "updating schema metadata")?;
+        if schema.schema_type != crate::sdk::SchemaType::Struct {
+            // Kafka Connect 4.3.1 copies `schema.fields()`, which throws for any other type.
+            return Err(TransformError::data(
+                "Cannot list fields on non-struct type",
+            ));
+        }
         let mut updated = (**schema).clone();
         if let Some(name) = &self.name_opt {
             updated.name = Some(name.clone());
@@ -49,7 +74,7 @@ impl Transformation for SetSchemaMetadata {
                 let values = (0..structure.values.len())
                     .map(|index| field_value(structure, index, self.replace_null_with_default))
                     .collect();
-                Value::Struct(Struct { schema: Arc::clone(&updated), values })
+                super::values::checked_struct(Arc::clone(&updated), values)?
             }
             other => other.clone(),
         };
@@ -61,11 +86,18 @@ impl Transformation for SetSchemaMetadata {
 }
 
 /// Builds the transform for the key or the value.
-pub(crate) fn build(config: &ConfigValues, target: Target) -> Result<Box<dyn Transformation>, BuildError> {
+pub(crate) fn build(
+    config: &ConfigValues,
+    target: Target,
+) -> Result<Box<dyn Transformation>, BuildError> {
     let name_opt = optional_string(config, SCHEMA_NAME);
-    let version_opt = config.get(SCHEMA_VERSION).and_then(|raw| raw.trim().parse().ok());
+    let version_opt = config
+        .get(SCHEMA_VERSION)
+        .and_then(|raw| raw.trim().parse().ok());
     if name_opt.is_none() && version_opt.is_none() {
-        return Err(BuildError::general("Neither schema name nor version configured"));
+        return Err(BuildError::general(
+            "Neither schema name nor version configured",
+        ));
     }
     Ok(Box::new(SetSchemaMetadata {
         target,

@@ -6,10 +6,15 @@ use std::sync::Arc;
 
 use crate::converters::java::MILLIS_PER_DAY;
 use crate::sdk::data::logical;
-use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Schema, SchemaType, Struct, Validator, Value};
+use crate::sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Schema, SchemaType, Struct,
+    Validator, Value,
+};
 
 use super::java_date::JavaDateFormat;
-use super::values::{field_value, java_class_name, map_get, map_put, push_field, require_map, struct_builder_from};
+use super::values::{
+    field_value, java_class_name, map_get, map_put, push_field, require_map, struct_builder_from,
+};
 use super::{
     flag, replace_null_with_default_key, BuildError, Target, TransformError, TransformRecord,
     Transformation, REPLACE_NULL_WITH_DEFAULT,
@@ -92,7 +97,11 @@ impl Kind {
             Kind::Time => Schema::time(),
             Kind::Timestamp => Schema::timestamp(),
         };
-        if optional { schema.optional() } else { schema }
+        if optional {
+            schema.optional()
+        } else {
+            schema
+        }
     }
 
     /// `timestampTypeFromSchema`.
@@ -233,7 +242,11 @@ impl TimestampConverter {
         Ok(self.to_type(self.to_raw(value, kind)?))
     }
 
-    fn convert_struct(&self, value: &Struct, updated: &Arc<Schema>) -> Result<Struct, TransformError> {
+    fn convert_struct(
+        &self,
+        value: &Struct,
+        updated: &Arc<Schema>,
+    ) -> Result<Struct, TransformError> {
         let mut values = Vec::with_capacity(value.values.len());
         for (index, field) in value.schema.fields.iter().enumerate() {
             let original = field_value(value, index, self.replace_null_with_default);
@@ -243,12 +256,20 @@ impl TimestampConverter {
                 original
             });
         }
-        Ok(Struct { schema: Arc::clone(updated), values })
+        let converted = Struct {
+            schema: Arc::clone(updated),
+            values,
+        };
+        super::values::validate_struct(&converted)?;
+        Ok(converted)
     }
 }
 
 impl Transformation for TimestampConverter {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         let operating = self.target.of(&record).clone();
         match &operating.schema {
             None => {
@@ -266,7 +287,8 @@ impl Transformation for TimestampConverter {
             Some(schema) => {
                 if self.field.is_empty() {
                     let updated_schema = Arc::new(self.kind.schema(schema.optional));
-                    let converted = self.convert(&operating.value, Some(Kind::from_schema(schema)?))?;
+                    let converted =
+                        self.convert(&operating.value, Some(Kind::from_schema(schema)?))?;
                     let side = self.target.of_mut(&mut record);
                     side.schema = Some(updated_schema);
                     side.value = converted;
@@ -278,7 +300,11 @@ impl Transformation for TimestampConverter {
                     let mut updated_schema = struct_builder_from(schema);
                     for field in &schema.fields {
                         if field.name == self.field {
-                            push_field(&mut updated_schema, &field.name, Arc::new(self.kind.schema(field.schema.optional)));
+                            push_field(
+                                &mut updated_schema,
+                                &field.name,
+                                Arc::new(self.kind.schema(field.schema.optional)),
+                            );
                         } else {
                             push_field(&mut updated_schema, &field.name, Arc::clone(&field.schema));
                         }
@@ -294,7 +320,9 @@ impl Transformation for TimestampConverter {
                     let updated_schema = Arc::new(updated_schema);
                     let converted = match structure {
                         None => Value::Null,
-                        Some(structure) => Value::Struct(self.convert_struct(&structure, &updated_schema)?),
+                        Some(structure) => {
+                            Value::Struct(self.convert_struct(&structure, &updated_schema)?)
+                        }
                     };
                     let side = self.target.of_mut(&mut record);
                     side.schema = Some(updated_schema);
@@ -307,7 +335,10 @@ impl Transformation for TimestampConverter {
 }
 
 /// Builds the transform for the key or the value.
-pub(crate) fn build(config: &ConfigValues, target: Target) -> Result<Box<dyn Transformation>, BuildError> {
+pub(crate) fn build(
+    config: &ConfigValues,
+    target: Target,
+) -> Result<Box<dyn Transformation>, BuildError> {
     let type_name = config.get(TARGET_TYPE).unwrap_or_default();
     let kind = Kind::parse(type_name)
         .ok_or_else(|| BuildError::invalid(TARGET_TYPE, type_name, "Unknown timestamp type"))?;

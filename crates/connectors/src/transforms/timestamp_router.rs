@@ -38,7 +38,10 @@ struct TimestampRouter {
 }
 
 impl Transformation for TimestampRouter {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         let Some(timestamp) = record.timestamp else {
             return Err(TransformError::data(format!(
                 "Timestamp missing on record: topic {} partition {:?}",
@@ -58,7 +61,10 @@ pub(crate) fn build(config: &ConfigValues) -> Result<Box<dyn Transformation>, Bu
     let timestamp_format = JavaDateFormat::new(pattern)
         .map_err(|error| BuildError::invalid(TIMESTAMP_FORMAT, pattern, &error))?;
     Ok(Box::new(TimestampRouter {
-        topic_format: config.get(TOPIC_FORMAT).unwrap_or("${topic}-${timestamp}").to_string(),
+        topic_format: config
+            .get(TOPIC_FORMAT)
+            .unwrap_or("${topic}-${timestamp}")
+            .to_string(),
         timestamp_format,
     }))
 }

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Schema, SchemaAndValue, Struct, Validator, Value};
+use crate::sdk::{
+    ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Schema, SchemaAndValue, Validator,
+    Value,
+};
 
 use super::drop_headers::non_empty_list;
 use super::values::{field_value_named, map_get, map_put, push_field, require_map, require_struct};
@@ -18,8 +21,13 @@ const PURPOSE: &str = "copying fields from value to key";
 pub(crate) fn config_def() -> ConfigDef {
     ConfigDef::new()
         .define(
-            ConfigKey::new(FIELDS, ConfigType::List, Importance::High, "Field names on the record value to extract as the record key.")
-                .validator(Validator::Custom(non_empty_list)),
+            ConfigKey::new(
+                FIELDS,
+                ConfigType::List,
+                Importance::High,
+                "Field names on the record value to extract as the record key.",
+            )
+            .validator(Validator::Custom(non_empty_list)),
         )
         .define(replace_null_with_default_key())
 }
@@ -30,7 +38,10 @@ struct ValueToKey {
 }
 
 impl Transformation for ValueToKey {
-    fn apply(&self, mut record: TransformRecord) -> Result<Option<TransformRecord>, TransformError> {
+    fn apply(
+        &self,
+        mut record: TransformRecord,
+    ) -> Result<Option<TransformRecord>, TransformError> {
         match &record.value.schema {
             None => {
                 let entries = require_map(&record.value.value, PURPOSE)?;
@@ -45,7 +56,9 @@ impl Transformation for ValueToKey {
                 let mut key_schema = Schema::structure(None, Vec::new());
                 for field in &self.fields {
                     let Some(from_value) = value.schema.field(field) else {
-                        return Err(TransformError::data(format!("Field does not exist: {field}")));
+                        return Err(TransformError::data(format!(
+                            "Field does not exist: {field}"
+                        )));
                     };
                     if key_schema.field(field).is_some() {
                         return Err(TransformError::data(format!(
@@ -64,7 +77,7 @@ impl Transformation for ValueToKey {
                 let key_schema = Arc::new(key_schema);
                 record.key = SchemaAndValue {
                     schema: Some(Arc::clone(&key_schema)),
-                    value: Value::Struct(Struct { schema: key_schema, values }),
+                    value: super::values::checked_struct(key_schema, values)?,
                 };
             }
         }

@@ -8,8 +8,13 @@ const NAME: &str = "name";
 /// Returns the config definition.
 pub(crate) fn config_def() -> ConfigDef {
     ConfigDef::new().define(
-        ConfigKey::new(NAME, ConfigType::String, Importance::Medium, "The header name.")
-            .validator(Validator::NonEmpty),
+        ConfigKey::new(
+            NAME,
+            ConfigType::String,
+            Importance::Medium,
+            "The header name.",
+        )
+        .validator(Validator::NonEmpty),
     )
 }
 
