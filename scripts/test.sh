@@ -94,6 +94,9 @@ export PATH="$PATH:$HOME/go/bin"
 start_kafka
 start_services
 
+step "Kafka Connect transforms conformance harness (scripts/conformance.sh)"
+scripts/conformance.sh build
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -99,9 +99,11 @@ impl JavaDateFormat {
                 match current {
                     'G' | 'y' | 'u' | 'M' | 'L' | 'd' | 'D' | 'E' | 'a' | 'H' | 'k' | 'K' | 'h'
                     | 'm' | 's' | 'S' | 'z' | 'Z' | 'X' => {}
-                    'Y' | 'w' | 'W' | 'F' => return Err(format!(
+                    'Y' | 'w' | 'W' | 'F' => {
+                        return Err(format!(
                         "pattern letter '{current}' (week-based fields) is not supported by Ferry"
-                    )),
+                    ))
+                    }
                     _ => return Err(format!("Illegal pattern character '{current}'")),
                 }
                 if current == 'X' && count > 3 {
