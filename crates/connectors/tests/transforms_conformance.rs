@@ -299,7 +299,7 @@ fn numeric_text() -> impl Strategy<Value = String> {
     prop_oneof![
         (-300i64..300).prop_map(|n| n.to_string()),
         (-5_000_000_000i64..5_000_000_000).prop_map(|n| n.to_string()),
-        (-1000i64..1000).prop_map(|n| format!("{}.5", n)),
+        (-1000i64..1000).prop_map(|n| format!("{n}.5")),
         Just("true".to_string()),
         Just("TRUE".to_string()),
         Just("abc".to_string()),
@@ -387,15 +387,11 @@ fn value_for(schema: &Schema) -> BoxedStrategy<Value> {
 fn field_schema(depth: u32) -> BoxedStrategy<Schema> {
     let primitive = (primitive_schema(), any::<bool>(), any::<bool>())
         .prop_flat_map(|(schema, optional, with_default)| {
-            let base = if optional {
-                schema.clone().optional()
-            } else {
-                schema
-            };
+            let base = if optional { schema.optional() } else { schema };
             let without_default = base.clone();
             let required = Schema {
                 optional: false,
-                ..base.clone()
+                ..base
             };
             value_for(&required).prop_map(move |default| {
                 let mut schema = without_default.clone();

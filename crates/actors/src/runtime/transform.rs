@@ -15,6 +15,7 @@ use ferry_connectors::transforms::{TransformChain, TransformChainError, Transfor
 use super::TaskSpec;
 
 /// What the chain did with a source record.
+#[allow(clippy::large_enum_variant)] // moved once per record, never stored
 pub(crate) enum SourceTransformed {
     Kept(SourceRecord),
     /// Dropped by a transform (e.g. `Filter`): its offset is still to be committed.
@@ -36,8 +37,7 @@ pub(crate) struct TransformFailure {
 impl From<TransformFailure> for ConnectorError {
     fn from(failure: TransformFailure) -> Self {
         ConnectorError::user(format!(
-            "Error while applying transformations to the record from {}",
-            failure
+            "Error while applying transformations to the record from {failure}"
         ))
     }
 }

@@ -407,8 +407,7 @@ fn embed(
     start_order: i32,
     child: &ConfigDef,
 ) -> ConfigDef {
-    let mut order = start_order;
-    for key in child.keys() {
+    for (order, key) in (start_order..).zip(child.keys()) {
         let mut prefixed = key.clone();
         prefixed.name = format!("{prefix}{}", key.name);
         if prefixed.display_name == key.name {
@@ -418,7 +417,6 @@ fn embed(
             prefixed.group = Some(group.to_string());
             prefixed.order = order;
         }
-        order += 1;
         def = def.define(prefixed);
     }
     def

@@ -26,14 +26,14 @@ impl PluginKind {
     }
 }
 
+/// Builds a `$Key`/`$Value` transform for the given side.
+type BuildTargeted = fn(&ConfigValues, Target) -> Result<Box<dyn Transformation>, BuildError>;
+
 #[derive(Clone, Copy)]
 enum Builder {
     Transform(BuildTransform),
     /// A `$Key`/`$Value` transform: one builder, told which side.
-    Targeted(
-        fn(&ConfigValues, Target) -> Result<Box<dyn Transformation>, BuildError>,
-        Target,
-    ),
+    Targeted(BuildTargeted, Target),
     Predicate(BuildPredicate),
 }
 
@@ -172,6 +172,7 @@ fn predicate(
 }
 
 /// Returns every transformation and predicate, in the order `GET /connector-plugins` lists them.
+#[allow(clippy::vec_init_then_push)]
 pub fn transform_plugins() -> Vec<TransformPlugin> {
     let mut plugins = Vec::new();
     targeted!(plugins, "Cast", cast);
