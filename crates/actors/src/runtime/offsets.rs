@@ -134,6 +134,22 @@ mod tests {
     }
 
     #[test]
+    fn a_dropped_record_is_committable_after_the_records_before_it() {
+        let mut tracker = OffsetTracker::default();
+        let first = tracker.submit(&partition("a"), offset(1));
+        tracker.skip(&partition("a"), offset(2));
+        assert!(
+            tracker.take_committable().is_empty(),
+            "record 1 is not acknowledged yet"
+        );
+        tracker.ack(first);
+        assert_eq!(
+            tracker.take_committable(),
+            vec![(partition("a"), offset(2))]
+        );
+    }
+
+    #[test]
     fn only_a_contiguous_acknowledged_prefix_is_committable() {
         let mut tracker = OffsetTracker::default();
         let first = tracker.submit(&partition("a"), offset(1));

@@ -421,3 +421,81 @@ fn embed(
     }
     def
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdk::{SchemaAndValue, Value};
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
+    fn record(topic: &str) -> TransformRecord {
+        TransformRecord {
+            topic: topic.to_string(),
+            kafka_partition: Some(0),
+            kafka_offset: Some(7),
+            timestamp: Some(0),
+            key: SchemaAndValue::null(),
+            value: SchemaAndValue::schemaless(Value::String("v".to_string())),
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn predicate_and_negate_gate_a_transform() {
+        let base = [
+            ("transforms", "drop"),
+            ("transforms.drop.type", "Filter"),
+            ("transforms.drop.predicate", "eu"),
+            ("predicates", "eu"),
+            ("predicates.eu.type", "TopicNameMatches"),
+            ("predicates.eu.pattern", ".*-eu"),
+        ];
+        let chain = TransformChain::from_connector_config(&props(&base)).unwrap();
+        assert_eq!(chain.apply(record("orders-eu")).unwrap(), None);
+        assert!(chain.apply(record("orders-us")).unwrap().is_some());
+        let mut negated = base.to_vec();
+        negated.push(("transforms.drop.negate", "true"));
+        let chain = TransformChain::from_connector_config(&props(&negated)).unwrap();
+        assert!(chain.apply(record("orders-eu")).unwrap().is_some());
+        assert_eq!(chain.apply(record("orders-us")).unwrap(), None);
+    }
+
+    #[test]
+    fn config_errors_name_the_prefixed_key() {
+        let errors = TransformChain::from_connector_config(&props(&[
+            ("transforms", "a,b,c"),
+            ("transforms.a.type", "InsertFeild$Value"),
+            ("transforms.b.type", "InsertField$Value"),
+            ("transforms.c.type", "Filter"),
+            ("transforms.c.negate", "true"),
+        ]))
+        .unwrap_err();
+        assert!(
+            errors[0].contains("transforms.a.type") && errors[0].contains("InsertField$Value"),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e == "No field insertion configured"),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("transforms.c.negate")),
+            "{errors:?}"
+        );
+        let duplicate = TransformChain::from_connector_config(&props(&[
+            ("transforms", "a,a"),
+            ("transforms.a.type", "Filter"),
+        ]))
+        .unwrap_err();
+        assert!(
+            duplicate[0].contains("Duplicate alias provided."),
+            "{duplicate:?}"
+        );
+    }
+}
