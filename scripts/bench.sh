@@ -9,13 +9,15 @@
 #                                      Ferry's producer settings, a BaseConsumer)
 #   FileStreamSource -> Kafka          a file of the same N lines, for Ferry and for Kafka Connect
 #   Kafka -> FileStreamSink            the topic raw produce wrote, for Ferry and for Kafka Connect
+#   the same two with JsonConverter    schemas.enable=true: the source writes the lines as JSON
+#                                      envelopes with a schema, the sink reads them back
 #   Kafka -> <sink>                    every scripts/bench/sink-*.sh, against the Ferry worker,
 #                                      with N/10 records (--no-sinks skips them)
 #   idle RSS, start-to-ready           one Ferry worker, one Kafka Connect worker
 #   failover after kill -9             two workers of each system, default settings and
 #                                      scheduled.rebalance.max.delay.ms=0
 #
-# N is 1,000,000 (--quick: 200,000, and the Kafka Connect failover with default settings, which
+# N is 5,000,000 (--quick: 200,000, and the Kafka Connect failover with default settings, which
 # waits scheduled.rebalance.max.delay.ms = 300 s by design, is skipped; the whole --quick run
 # takes under 10 minutes on 2 cores). --json FILE writes the figures (keys ratios, rss_mb,
 # ready_s, failover_s, rows, ...); --plot FILE.png draws them (matplotlib, installed with pip into
@@ -28,7 +30,12 @@
 #    connectors' default configs (FileStreamSource batch.size is 2000 in both).
 #  - Pipeline seconds run from the POST /connectors until the topic holds N records (source) or
 #    the file has N lines (sink): they include task start-up and the sink's consumer-group join,
-#    as the raw consumer's time does.
+#    as the raw consumer's time does. The steady-state rate is 80 % of N over the time from 10 %
+#    to 90 % of the records; the longest gap is the longest time without output after the first
+#    record (ferry-bench samples the topic's watermarks or the file every 5 ms), and a Ferry
+#    pipeline with a gap of 100 ms or more is a stall: the run prints STALL and exits 1 after the
+#    tables. CPU µs/record: the worker's user + system CPU time (/proc/<pid>/stat) from the POST
+#    until the last record, over N (ferry-bench's own for the raw rows).
 #  - Kafka Connect: org.apache.kafka.connect.cli.ConnectDistributed from the Maven Central jars
 #    connect-runtime, connect-file and connect-json 4.3.1 (+ their dependencies, fetched with mvn
 #    into ~/.cache/ferry/connect-4.3.1/lib on first use), with the official start script's JVM

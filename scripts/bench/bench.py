@@ -35,8 +35,9 @@ CONNECT_JVM_OPTS = (
 )
 CONNECT_MAIN = "org.apache.kafka.connect.cli.ConnectDistributed"
 STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
+JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 RECORD_BYTES = 100
-FULL_COUNT = 1_000_000
+FULL_COUNT = 5_000_000
 QUICK_COUNT = 200_000
 READY_DEADLINE_S = 120.0
 STOP_GRACE_S = 30.0
@@ -50,6 +51,8 @@ RSS_WINDOW = 6  # samples (3 s) within RSS_STABLE_FRACTION of each other count a
 RSS_STABLE_FRACTION = 0.02
 RSS_DEADLINE_S = 30.0
 SINK_SCRIPT_DEADLINE_S = 900.0
+# A Ferry pipeline with no output for this long after its first record is a stall: the run fails.
+STALL_S = 0.1
 
 START = time.monotonic()
 
@@ -101,11 +104,31 @@ def free_port():
 
 def run_bench_tool(*args):
     """Runs ferry-bench and returns the seconds it prints."""
+    return run_bench_detail(*args)[0]
+
+
+def run_bench_detail(*args):
+    """Runs ferry-bench; returns the seconds it prints and the progress JSON line before them
+    (first_s, t10_s, t90_s, max_gap_s, gap_at_s, cpu_s), or {} for commands without one."""
     command = [FERRY_BENCH] + [str(arg) for arg in args]
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if result.returncode != 0:
         raise Failed("%s failed: %s" % (" ".join(command[:2]), result.stderr.strip()[-300:]))
-    return float(result.stdout.strip().splitlines()[-1])
+    lines = result.stdout.strip().splitlines()
+    detail = {}
+    if len(lines) >= 2 and lines[-2].startswith("{"):
+        detail = json.loads(lines[-2])
+    return float(lines[-1]), detail
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a process (/proc/<pid>/stat, USER_HZ = 100), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / 100.0
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def rss_kb(pid):
@@ -283,6 +306,7 @@ class Bench:
         self.failover = {}
         self.failover_detail = {}
         self.sinks = []
+        self.stalls = []
 
     def worker(self, system, name, extra=()):
         group = "%s-%s" % (self.run, name)
@@ -302,14 +326,37 @@ class Bench:
             log("could not delete this run's topics: %s" % error)
         subprocess.run(["rm", "-rf", self.work])
 
-    def row(self, system, pipeline, records, seconds, note=""):
-        self.rows.append(
-            {"system": system, "pipeline": pipeline, "records": records, "seconds": seconds, "note": note}
-        )
+    def row(self, system, pipeline, records, seconds, note="", detail=None, cpu=None):
+        """One throughput row. `detail` is ferry-bench's progress (steady-state rate between 10 %
+        and 90 % of the records, the longest gap without output); `cpu` the CPU seconds the
+        process doing the work spent on the pipeline."""
+        detail = detail or {}
+        steady = None
+        if detail.get("t10_s") is not None and detail.get("t90_s") is not None and detail["t90_s"] > detail["t10_s"]:
+            steady = 0.8 * records / (detail["t90_s"] - detail["t10_s"])
+        self.rows.append({
+            "system": system, "pipeline": pipeline, "records": records, "seconds": seconds, "note": note,
+            "steady_records_per_s": steady,
+            "max_gap_s": detail.get("max_gap_s"), "gap_at_s": detail.get("gap_at_s"),
+            "cpu_us_per_record": cpu * 1e6 / records if cpu is not None and records else None,
+        })
         if seconds:
-            log("%s %s: %d records in %.2f s = %.0f records/s" % (system, pipeline, records, seconds, records / seconds))
+            log("%s %s: %d records in %.2f s = %.0f records/s (steady %s, longest gap %s, CPU %s µs/record)" % (
+                system, pipeline, records, seconds, records / seconds, fmt(steady, "%.0f/s"),
+                fmt(detail.get("max_gap_s"), "%.3f s"), fmt(self.rows[-1]["cpu_us_per_record"], "%.2f")))
+            gap = detail.get("max_gap_s")
+            if system == "ferry" and gap is not None and gap >= STALL_S:
+                self.stalls.append("%s %s: no output for %.3f s from %.3f s after its first record" % (
+                    system, pipeline, gap, detail.get("gap_at_s") or 0.0))
+                log("STALL: " + self.stalls[-1])
         else:
             log("%s %s: %s" % (system, pipeline, note))
+
+    def steady_of(self, system, pipeline):
+        for row in self.rows:
+            if row["system"] == system and row["pipeline"] == pipeline and row["steady_records_per_s"]:
+                return row["steady_records_per_s"]
+        return None
 
     def seconds_of(self, system, pipeline):
         for row in self.rows:
@@ -323,9 +370,11 @@ class Bench:
         topic = self.run + "-raw"
         self.raw_topic = topic
         log("raw produce: %d records of %d bytes into %s" % (self.count, RECORD_BYTES, topic))
-        self.row("raw librdkafka", "produce", self.count, run_bench_tool("produce", BOOTSTRAP, topic, self.count, RECORD_BYTES))
+        seconds, detail = run_bench_detail("produce", BOOTSTRAP, topic, self.count, RECORD_BYTES)
+        self.row("raw librdkafka", "produce", self.count, seconds, detail=detail, cpu=detail.get("cpu_s"))
         log("raw consume")
-        self.row("raw librdkafka", "consume", self.count, run_bench_tool("consume", BOOTSTRAP, topic, self.count))
+        seconds, detail = run_bench_detail("consume", BOOTSTRAP, topic, self.count)
+        self.row("raw librdkafka", "consume", self.count, seconds, detail=detail, cpu=detail.get("cpu_s"))
         self.input_path = os.path.join(self.work, "input.txt")
         run_bench_tool("write-lines", self.input_path, self.count, RECORD_BYTES)
 
@@ -342,21 +391,35 @@ class Bench:
             self.notes.append("%s idle RSS had not settled within %.0f s" % (label, RSS_DEADLINE_S))
         log("%s idle RSS %.1f MB" % (label, idle_mb))
 
-        topic = "%s-%s-source" % (self.run, system)
-        started = time.monotonic()
-        worker.create("%s-source" % topic, {
-            "connector.class": "FileStreamSource", "file": self.input_path, "topic": topic,
-        })
-        created = time.monotonic() - started
-        self.row(label, "source", self.count, created + run_bench_tool("wait-topic", BOOTSTRAP, topic, self.count))
-
-        output = os.path.join(self.work, "%s-output.txt" % system)
-        started = time.monotonic()
-        worker.create("%s-%s-sink" % (self.run, system), {
-            "connector.class": "FileStreamSink", "file": output, "topics": self.raw_topic,
-        })
-        created = time.monotonic() - started
-        self.row(label, "sink", self.count, created + run_bench_tool("wait-lines", output, self.count))
+        for converter, suffix in ((STRING_CONVERTER, ""), (JSON_CONVERTER, " (JSON)")):
+            converters = {"key.converter": converter, "value.converter": converter}
+            if converter == JSON_CONVERTER:
+                converters.update({"key.converter.schemas.enable": "true", "value.converter.schemas.enable": "true"})
+            tag = "json-" if converter == JSON_CONVERTER else ""
+            # FileStreamSource -> Kafka: the input file's lines (as JSON envelopes with schemas
+            # for the JSON row).
+            topic = "%s-%s-%ssource" % (self.run, system, tag)
+            cpu_before = cpu_s(worker.pid)
+            started = time.monotonic()
+            worker.create("%s-source" % topic, dict(converters, **{
+                "connector.class": "FileStreamSource", "file": self.input_path, "topic": topic,
+            }))
+            created = time.monotonic() - started
+            seconds, detail = run_bench_detail("wait-topic", BOOTSTRAP, topic, self.count)
+            self.row(label, "source" + suffix, self.count, created + seconds, detail=detail,
+                     cpu=cpu_delta(cpu_before, cpu_s(worker.pid)))
+            # Kafka -> FileStreamSink: the raw topic, or for JSON what the JSON source wrote.
+            output = os.path.join(self.work, "%s-%soutput.txt" % (system, tag))
+            source_topic = topic if converter == JSON_CONVERTER else self.raw_topic
+            cpu_before = cpu_s(worker.pid)
+            started = time.monotonic()
+            worker.create("%s-%s-%ssink" % (self.run, system, tag), dict(converters, **{
+                "connector.class": "FileStreamSink", "file": output, "topics": source_topic,
+            }))
+            created = time.monotonic() - started
+            seconds, detail = run_bench_detail("wait-lines", output, self.count)
+            self.row(label, "sink" + suffix, self.count, created + seconds, detail=detail,
+                     cpu=cpu_delta(cpu_before, cpu_s(worker.pid)))
         self.rss[system + "_after_load"] = (rss_kb(worker.pid) or 0) / 1024.0
         return worker
 
@@ -509,15 +572,18 @@ class Bench:
             return numerator / denominator if numerator and denominator else None
 
         raw_p, raw_c = self.seconds_of("raw librdkafka", "produce"), self.seconds_of("raw librdkafka", "consume")
-        f_src, f_sink = self.seconds_of("ferry", "source"), self.seconds_of("ferry", "sink")
-        k_src, k_sink = self.seconds_of("Kafka Connect", "source"), self.seconds_of("Kafka Connect", "sink")
-        ratios = {
+        ratios = {}
+        for pipeline, raw in (("source", raw_p), ("sink", raw_c), ("source (JSON)", None), ("sink (JSON)", None)):
+            key = pipeline.replace(" (JSON)", "_json")
+            ferry, connect = self.seconds_of("ferry", pipeline), self.seconds_of("Kafka Connect", pipeline)
             # throughput ratios: the same records, so the inverse ratio of the seconds
-            "ferry_vs_raw_sink": ratio(raw_c, f_sink),
-            "ferry_vs_raw_source": ratio(raw_p, f_src),
-            "ferry_vs_kafka_connect_sink": ratio(k_sink, f_sink),
-            "ferry_vs_kafka_connect_source": ratio(k_src, f_src),
-        }
+            if raw is not None:
+                ratios["ferry_vs_raw_" + key] = ratio(raw, ferry)
+            ratios["ferry_vs_kafka_connect_" + key] = ratio(connect, ferry)
+            steady = lambda system, p=pipeline: self.steady_of(system, p)
+            if raw is not None:
+                ratios["steady_ferry_vs_raw_" + key] = ratio(steady("ferry"), self.steady_of("raw librdkafka", "produce" if pipeline == "source" else "consume"))
+            ratios["steady_ferry_vs_kafka_connect_" + key] = ratio(steady("ferry"), steady("Kafka Connect"))
         for row in self.rows:
             row["records_per_s"] = row["records"] / row["seconds"] if row["seconds"] else None
             row["mb_per_s"] = row["records"] * RECORD_BYTES / row["seconds"] / 1e6 if row["seconds"] else None
@@ -539,6 +605,7 @@ class Bench:
             "failover_notes": self.failover_detail,
             "sinks": self.sinks,
             "notes": self.notes,
+            "stalls": self.stalls,
             "settings": {
                 "broker": BOOTSTRAP,
                 "kafka_connect_jvm": CONNECT_HEAP_OPTS + " " + CONNECT_JVM_OPTS,
@@ -549,6 +616,10 @@ class Bench:
                 "the second worker, until both tasks are RUNNING on the survivor (GET /connectors/<c>/status)",
             },
         }
+
+
+def cpu_delta(before, after):
+    return after - before if before is not None and after is not None else None
 
 
 def declared_services(script):
@@ -578,20 +649,24 @@ def markdown(result):
                   result["machine"]["cpus"], fmt_load(result["machine"]["loadavg_start"]),
                   fmt_load(result["machine"]["loadavg_end"])))
     out.append("")
-    out.append("| pipeline | records | seconds | records/s | MB/s | Ferry/raw | Ferry/Kafka Connect |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    out.append("| pipeline | records | seconds | records/s | steady records/s | longest gap (s) | CPU µs/record | Ferry/raw | Ferry/Kafka Connect |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     order = [
         ("raw librdkafka", "produce", "raw librdkafka produce", None, None),
-        ("ferry", "source", "Ferry FileStreamSource → Kafka", "ferry_vs_raw_source", "ferry_vs_kafka_connect_source"),
+        ("ferry", "source", "Ferry FileStreamSource → Kafka", "source", "source"),
         ("Kafka Connect", "source", "Kafka Connect FileStreamSource → Kafka", None, None),
         ("raw librdkafka", "consume", "raw librdkafka consume", None, None),
-        ("ferry", "sink", "Ferry Kafka → FileStreamSink", "ferry_vs_raw_sink", "ferry_vs_kafka_connect_sink"),
+        ("ferry", "sink", "Ferry Kafka → FileStreamSink", "sink", "sink"),
         ("Kafka Connect", "sink", "Kafka Connect Kafka → FileStreamSink", None, None),
+        ("ferry", "source (JSON)", "Ferry FileStreamSource → Kafka, JsonConverter", None, "source_json"),
+        ("Kafka Connect", "source (JSON)", "Kafka Connect FileStreamSource → Kafka, JsonConverter", None, None),
+        ("ferry", "sink (JSON)", "Ferry Kafka → FileStreamSink, JsonConverter", None, "sink_json"),
+        ("Kafka Connect", "sink (JSON)", "Kafka Connect Kafka → FileStreamSink, JsonConverter", None, None),
     ]
     for system, pipeline, title, vs_raw, vs_kc in order:
         for row in rows:
             if row["system"] == system and row["pipeline"] == pipeline:
-                out.append(table_row(title, row, ratios.get(vs_raw), ratios.get(vs_kc)))
+                out.append(table_row(title, row, ratio_pair(ratios, "raw", vs_raw), ratio_pair(ratios, "kafka_connect", vs_kc)))
     for row in rows:
         if row["pipeline"].startswith("Kafka → "):
             out.append(table_row("Ferry " + row["pipeline"], row, None, None))
@@ -608,11 +683,27 @@ def markdown(result):
         out.append(pair_row(title, failover.get("ferry_" + key), failover.get("kafka_connect_" + key), "%.2f",
                             notes.get("ferry_" + key), notes.get("kafka_connect_" + key)))
     out.append("")
-    out.append("Ratios are throughput ratios (records/s); for RSS and seconds Ferry/Kafka Connect is "
-               "Ferry's figure over Kafka Connect's (lower is better).")
+    out.append("Ratios are throughput ratios (records/s), whole run (steady state between 10 % and 90 % of "
+               "the records in parentheses); for RSS and seconds Ferry/Kafka Connect is Ferry's figure "
+               "over Kafka Connect's (lower is better). Longest gap: the longest time without output after "
+               "the first record; CPU µs/record: user + system CPU of the process doing the work (the "
+               "worker, or ferry-bench for raw) over the records.")
+    for stall in result["stalls"]:
+        out.append("**STALL**: " + stall)
     for note in result["notes"]:
         out.append("Note: " + note)
     return "\n".join(out)
+
+
+def ratio_pair(ratios, against, key):
+    """`total (steady)` ratio text for a table cell, or None."""
+    if key is None:
+        return None
+    total = ratios.get("ferry_vs_%s_%s" % (against, key))
+    steady = ratios.get("steady_ferry_vs_%s_%s" % (against, key))
+    if total is None and steady is None:
+        return None
+    return "%s (%s)" % (fmt(total, "%.2f×"), fmt(steady, "%.2f×"))
 
 
 def fmt_load(load):
@@ -621,10 +712,12 @@ def fmt_load(load):
 
 def table_row(title, row, vs_raw, vs_kc):
     if not row["seconds"]:
-        return "| %s | %s | %s | | | | |" % (title, "{:,}".format(row["records"]), row["note"])
-    return "| %s | %s | %.2f | %s | %.1f | %s | %s |" % (
+        return "| %s | %s | %s | | | | | | |" % (title, "{:,}".format(row["records"]), row["note"])
+    return "| %s | %s | %.2f | %s | %s | %s | %s | %s | %s |" % (
         title, "{:,}".format(row["records"]), row["seconds"], "{:,.0f}".format(row["records_per_s"]),
-        row["mb_per_s"], fmt(vs_raw, "%.2f×"), fmt(vs_kc, "%.2f×"),
+        "{:,.0f}".format(row["steady_records_per_s"]) if row.get("steady_records_per_s") else "-",
+        fmt(row.get("max_gap_s"), "%.3f"), fmt(row.get("cpu_us_per_record"), "%.2f"),
+        vs_raw or "", vs_kc or "",
     )
 
 
@@ -675,6 +768,7 @@ def main():
         raise
     bench.cleanup()
     table = markdown(result)
+    failed = bool(result["stalls"])
     result["markdown"] = table
     print(table)
     if args.json:
@@ -690,6 +784,10 @@ def main():
             log("error: plotting failed")
             return 1
         log("wrote %s" % args.plot)
+    if failed:
+        log("error: %d Ferry pipeline(s) stalled (no output for >= %.1f s after the first record): %s"
+            % (len(result["stalls"]), STALL_S, "; ".join(result["stalls"])))
+        return 1
     return 0
 
 

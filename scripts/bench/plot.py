@@ -21,6 +21,10 @@ TITLES = {
     ("raw librdkafka", "consume"): "raw librdkafka consume",
     ("ferry", "sink"): "Ferry Kafka → FileStreamSink",
     ("Kafka Connect", "sink"): "Kafka Connect Kafka → FileStreamSink",
+    ("ferry", "source (JSON)"): "Ferry FileStreamSource → Kafka, JSON",
+    ("Kafka Connect", "source (JSON)"): "Kafka Connect FileStreamSource → Kafka, JSON",
+    ("ferry", "sink (JSON)"): "Ferry Kafka → FileStreamSink, JSON",
+    ("Kafka Connect", "sink (JSON)"): "Kafka Connect Kafka → FileStreamSink, JSON",
 }
 
 

@@ -493,6 +493,107 @@ pub fn topic_keys(topic: &str) -> Vec<String> {
     keys
 }
 
+/// Returns how many records every partition of `topic` holds (0 when it does not exist).
+pub fn topic_record_count(topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", test_bootstrap())
+        .create()
+        .expect("a consumer of the test broker can be created");
+    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) else {
+        return 0;
+    };
+    let mut total = 0;
+    for described in metadata.topics() {
+        for partition in described.partitions() {
+            if let Ok((low, high)) =
+                consumer.fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+            {
+                total += high - low;
+            }
+        }
+    }
+    total
+}
+
+/// One record as read from Kafka (key, value, headers and timestamp as bytes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicRecord {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    pub timestamp: Option<i64>,
+}
+
+impl TopicRecord {
+    /// Returns the first header named `key`, as text.
+    pub fn header(&self, key: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(name, _)| name == key)
+            .and_then(|(_, value)| value.as_ref())
+            .map(|value| String::from_utf8_lossy(value).to_string())
+    }
+}
+
+/// Reads every partition of `topic` to its end (the topic must exist).
+///
+/// # Panics
+/// Panics when the topic cannot be read.
+pub fn read_topic(topic: &str) -> Vec<TopicRecord> {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", test_bootstrap())
+        .set("group.id", unique_name("inspect"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let partitions: Vec<i32> = metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    let mut out = Vec::new();
+    for partition in partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, Duration::from_secs(10))
+            .unwrap();
+        if high <= low {
+            continue;
+        }
+        let mut list = rdkafka::TopicPartitionList::new();
+        list.add_partition_offset(topic, partition, rdkafka::Offset::Beginning)
+            .unwrap();
+        consumer.assign(&list).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut position = low;
+        while position < high && std::time::Instant::now() < deadline {
+            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+                position = message.offset() + 1;
+                let mut headers = Vec::new();
+                if let Some(raw) = message.headers() {
+                    for header in raw.iter() {
+                        headers.push((header.key.to_string(), header.value.map(<[u8]>::to_vec)));
+                    }
+                }
+                out.push(TopicRecord {
+                    key: message.key().map(<[u8]>::to_vec),
+                    value: message.payload().map(<[u8]>::to_vec),
+                    headers,
+                    timestamp: message.timestamp().to_millis(),
+                });
+            }
+        }
+        assert!(position >= high, "read {topic}/{partition} to its end");
+    }
+    out
+}
+
 /// The repository's root folder (scripts live in `scripts/`).
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

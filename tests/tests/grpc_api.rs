@@ -378,7 +378,7 @@ async fn bad_requests_get_grpc_codes_with_the_rest_message_and_store_nothing() {
     let mut client = ConnectorServiceClient::new(channel(&worker).await);
     let file = dir.path().join("x.txt").display().to_string();
 
-    let invalid_configs: [(&[(&str, &str)], &str); 5] = [
+    let invalid_configs: [(&[(&str, &str)], &str); 6] = [
         (
             &[
                 ("connector.class", "FileStreamSinkk"),
@@ -411,6 +411,15 @@ async fn bad_requests_get_grpc_codes_with_the_rest_message_and_store_nothing() {
         (
             &[("connector.class", "FileStreamSink"), ("file", &file)],
             "topics",
+        ),
+        (
+            &[
+                ("connector.class", "FileStreamSource"),
+                ("file", &file),
+                ("topic", "t"),
+                ("exactly.once.support", "required"),
+            ],
+            "exactly.once.support is not supported yet",
         ),
     ];
     for (index, (pairs, named)) in invalid_configs.iter().enumerate() {

@@ -575,6 +575,11 @@ async fn an_invalid_record_fails_its_task_with_its_position_and_others_keep_runn
     tolerant["tasks.max"] = json!("1");
     tolerant["errors.tolerance"] = json!("all");
     tolerant["table.name.format"] = json!("${topic}-tolerant");
+    // The record the database refuses reaches the DLQ through the errant-record reporter.
+    let dlq = format!("{prefix}-dlq");
+    tolerant["errors.deadletterqueue.topic.name"] = json!(dlq);
+    tolerant["errors.deadletterqueue.topic.replication.factor"] = json!("1");
+    tolerant["errors.deadletterqueue.context.headers.enable"] = json!("true");
     api.create_connector(&format!("{prefix}-tolerant"), tolerant)
         .await
         .unwrap();
@@ -650,6 +655,28 @@ async fn an_invalid_record_fails_its_task_with_its_position_and_others_keep_runn
         .unwrap()
         .1;
     assert!(all_running(&status, 1), "{status}");
+    let dead = ferry_tests::read_topic(&dlq);
+    assert_eq!(dead.len(), 1, "only the refused record: {dead:?}");
+    assert_eq!(
+        dead[0].value.as_deref(),
+        Some(note_record(5, true, Value::Null).as_bytes()),
+        "the refused record byte for byte"
+    );
+    assert_eq!(
+        dead[0].header("__connect.errors.stage").as_deref(),
+        Some("TASK_PUT")
+    );
+    assert_eq!(
+        dead[0].header("__connect.errors.offset").as_deref(),
+        Some("5")
+    );
+    assert_eq!(
+        dead[0].header("__connect.errors.topic"),
+        Some(bad_topic.clone())
+    );
+    assert!(dead[0]
+        .header("__connect.errors.exception.message")
+        .is_some_and(|message| message.contains("not-null")));
     for table in [&good_topic, &bad_topic, &schemaless_topic, &tolerant_table] {
         drop_table(&client, table).await;
     }

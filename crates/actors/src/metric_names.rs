@@ -16,3 +16,9 @@ pub const API_REQUEST_SECONDS: &str = "ferry_api_request_seconds";
 /// Records a sink's consumer is behind the end of each partition; labels `connector`, `task`,
 /// `topic`, `partition`.
 pub const TASK_CONSUMER_LAG: &str = "ferry_task_consumer_lag";
+/// Records skipped under `errors.tolerance=all` (and dead-lettered when a DLQ is set); labels
+/// `connector`, `task`.
+pub const TASK_RECORDS_SKIPPED_TOTAL: &str = "ferry_task_records_skipped_total";
+/// Records written to a connector's dead-letter queue and acknowledged; labels `connector`,
+/// `task`.
+pub const TASK_DLQ_RECORDS_TOTAL: &str = "ferry_task_dlq_records_total";

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::registry::ConnectorRegistry;
 use crate::sdk::config::{type_name, ConfigDef, ConfigType, DefaultValue};
 use crate::sdk::framework::{self, keys};
+use crate::sdk::{topic_creation, unsupported};
 use crate::sdk::{ConfigValues, ConnectorFactory};
 
 /// `ConfigInfos`: the validate endpoint's answer.
@@ -75,6 +76,21 @@ pub fn full_config_def(factory: &dyn ConnectorFactory) -> ConfigDef {
     framework::framework_config_def(factory.connector_type()).merge(&factory.config_def())
 }
 
+/// Returns the keys a given config is validated against: [`full_config_def`] plus, for a source
+/// that uses topic creation, the `topic.creation.<group>.*` keys its groups add.
+pub fn config_def_for(
+    factory: &dyn ConnectorFactory,
+    props: &BTreeMap<String, String>,
+) -> ConfigDef {
+    let def = full_config_def(factory);
+    if factory.connector_type() == crate::sdk::ConnectorType::Source
+        && topic_creation::uses_topic_creation(props)
+    {
+        return def.merge(&topic_creation::topic_creation_config_def(props));
+    }
+    def
+}
+
 /// Returns the 400 message for an unknown `connector.class`, naming the closest known names.
 pub fn unknown_class_message(registry: &ConnectorRegistry, class: &str) -> String {
     let closest = registry.closest_names(class, 3);
@@ -96,9 +112,11 @@ pub fn validate_connector_config(
     // The transforms and predicates a config names add their keys (`transforms.<alias>.*`),
     // as Kafka Connect's enriched ConnectorConfig does.
     let transforms = crate::transforms::chain::enrich(props);
-    let def = full_config_def(factory.as_ref()).merge(&transforms.def);
+    let def = config_def_for(factory.as_ref(), props).merge(&transforms.def);
     let mut results = def.validate(props);
-    let mut extra_errors: Vec<(String, String)> = transforms.errors;
+    let mut extra_errors: Vec<(String, String)> =
+        unsupported::check_unsupported_keys(factory.connector_type(), props);
+    extra_errors.extend(transforms.errors);
     if factory.connector_type() == crate::sdk::ConnectorType::Sink {
         extra_errors.extend(framework::check_sink_topics(props));
     }
@@ -205,7 +223,7 @@ pub fn check_connector_config(
         return Err(InvalidConfig::Errors(errors));
     }
     let factory = find_factory(registry, props)?;
-    let values = full_config_def(factory.as_ref())
+    let values = config_def_for(factory.as_ref(), props)
         .parse(props)
         .map_err(InvalidConfig::Errors)?;
     Ok(ValidConnectorConfig { factory, values })

@@ -9,6 +9,12 @@
 //! ferry-bench create-topic BOOTSTRAP TOPIC PARTITIONS creates a topic (replication factor 1)
 //! ferry-bench delete-topics BOOTSTRAP PREFIX          deletes every topic whose name starts with PREFIX
 //! ```
+//!
+//! `produce`, `consume`, `wait-topic` and `wait-lines` print a JSON line before the seconds with
+//! the progress they saw (records sent, records received, records in the topic, lines in the
+//! file), sampled every few milliseconds: `first_s` when the first record appeared, `t10_s` and
+//! `t90_s` when 10 % and 90 % had, `max_gap_s`, the longest time without progress after the first
+//! record, with `gap_at_s` where it began; and `cpu_s`, this process's CPU seconds.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -44,6 +50,81 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// User + system CPU seconds of this process, from `/proc/self/stat` (Linux).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ, which Linux fixes at 100 for /proc.
+    Some((utime + stime) / 100.0)
+}
+
+/// How a count grew while a wait watched it.
+struct Progress {
+    started: Instant,
+    target: usize,
+    last_count: usize,
+    last_change_s: Option<f64>,
+    first_s: Option<f64>,
+    t10_s: Option<f64>,
+    t90_s: Option<f64>,
+    max_gap_s: f64,
+    gap_at_s: Option<f64>,
+}
+
+impl Progress {
+    fn new(started: Instant, target: usize) -> Self {
+        Progress {
+            started,
+            target,
+            last_count: 0,
+            last_change_s: None,
+            first_s: None,
+            t10_s: None,
+            t90_s: None,
+            max_gap_s: 0.0,
+            gap_at_s: None,
+        }
+    }
+
+    fn observe(&mut self, count: usize) {
+        let now = self.started.elapsed().as_secs_f64();
+        if count == self.last_count {
+            return;
+        }
+        if let Some(last) = self.last_change_s {
+            if now - last > self.max_gap_s {
+                self.max_gap_s = now - last;
+                self.gap_at_s = Some(last);
+            }
+        }
+        self.last_change_s = Some(now);
+        self.last_count = count;
+        self.first_s.get_or_insert(now);
+        if count * 10 >= self.target {
+            self.t10_s.get_or_insert(now);
+        }
+        if count * 10 >= self.target * 9 {
+            self.t90_s.get_or_insert(now);
+        }
+    }
+
+    fn print(&self) {
+        let opt = |value: Option<f64>| value.map_or("null".to_string(), |v| format!("{v:.3}"));
+        println!(
+            "{{\"first_s\":{},\"t10_s\":{},\"t90_s\":{},\"max_gap_s\":{:.3},\"gap_at_s\":{},\"cpu_s\":{}}}",
+            opt(self.first_s),
+            opt(self.t10_s),
+            opt(self.t90_s),
+            self.max_gap_s,
+            opt(self.gap_at_s),
+            opt(cpu_seconds())
+        );
+    }
+}
+
 fn line(index: usize, size: usize) -> Vec<u8> {
     let mut text = format!("record-{index:09} ").into_bytes();
     while text.len() < size {
@@ -64,6 +145,7 @@ fn produce(bootstrap: &str, topic: &str, count: usize, size: usize) -> anyhow::R
         .set("queue.buffering.max.messages", "500000")
         .create()?;
     let started = Instant::now();
+    let mut progress = Progress::new(started, count);
     for index in 0..count {
         let payload = line(index, size);
         loop {
@@ -82,9 +164,12 @@ fn produce(bootstrap: &str, topic: &str, count: usize, size: usize) -> anyhow::R
         }
         if index % 1000 == 0 {
             producer.poll(Duration::ZERO);
+            progress.observe(index + 1);
         }
     }
     producer.flush(DEADLINE)?;
+    progress.observe(count);
+    progress.print();
     Ok(started.elapsed().as_secs_f64())
 }
 
@@ -97,6 +182,7 @@ fn consume(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64> {
         .create()?;
     consumer.subscribe(&[topic])?;
     let started = Instant::now();
+    let mut progress = Progress::new(started, count);
     let mut seen = 0;
     while seen < count {
         anyhow::ensure!(
@@ -107,8 +193,13 @@ fn consume(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64> {
             let message = message?;
             std::hint::black_box(message.payload());
             seen += 1;
+            if seen % 1000 == 0 {
+                progress.observe(seen);
+            }
         }
     }
+    progress.observe(seen);
+    progress.print();
     Ok(started.elapsed().as_secs_f64())
 }
 
@@ -117,32 +208,43 @@ fn wait_topic(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64>
         .set("bootstrap.servers", bootstrap)
         .create()?;
     let started = Instant::now();
+    let mut progress = Progress::new(started, count);
+    // The topic's partitions, looked up until the topic exists (watermarks alone afterwards).
+    let mut partitions: Vec<i32> = Vec::new();
     loop {
-        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(5))?;
+        if partitions.is_empty() {
+            let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(5))?;
+            partitions = metadata
+                .topics()
+                .iter()
+                .flat_map(|entry| entry.partitions().iter().map(|p| p.id()))
+                .collect();
+        }
         let mut total = 0;
-        for entry in metadata.topics() {
-            for partition in entry.partitions() {
-                if let Ok((low, high)) =
-                    consumer.fetch_watermarks(topic, partition.id(), Duration::from_secs(5))
-                {
-                    total += usize::try_from(high - low).unwrap_or(0);
-                }
+        for partition in &partitions {
+            if let Ok((low, high)) =
+                consumer.fetch_watermarks(topic, *partition, Duration::from_secs(5))
+            {
+                total += usize::try_from(high - low).unwrap_or(0);
             }
         }
+        progress.observe(total);
         if total >= count {
+            progress.print();
             return Ok(started.elapsed().as_secs_f64());
         }
         anyhow::ensure!(
             started.elapsed() < DEADLINE,
             "topic holds only {total} of {count}"
         );
-        std::thread::park_timeout(Duration::from_millis(50));
+        std::thread::park_timeout(Duration::from_millis(5));
     }
 }
 
 fn wait_lines(path: &str, count: usize) -> anyhow::Result<f64> {
     use std::io::Read;
     let started = Instant::now();
+    let mut progress = Progress::new(started, count);
     let mut lines = 0;
     let mut file_opt: Option<std::fs::File> = None;
     let mut chunk = vec![0u8; 1 << 20];
@@ -160,14 +262,16 @@ fn wait_lines(path: &str, count: usize) -> anyhow::Result<f64> {
                 lines += chunk[..read].iter().filter(|byte| **byte == b'\n').count();
             }
         }
+        progress.observe(lines);
         if lines >= count {
+            progress.print();
             return Ok(started.elapsed().as_secs_f64());
         }
         anyhow::ensure!(
             started.elapsed() < DEADLINE,
             "{path} has only {lines} of {count} lines"
         );
-        std::thread::park_timeout(Duration::from_millis(20));
+        std::thread::park_timeout(Duration::from_millis(5));
     }
 }
 

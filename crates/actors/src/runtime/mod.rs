@@ -1,8 +1,13 @@
 //! The data path: one tokio task per connector task, running a source or sink loop.
 
+pub mod dlq;
+pub mod errors;
 mod offsets;
 pub mod sink;
+pub mod sink_errors;
 pub mod source;
+pub mod source_errors;
+pub mod topic_creation;
 mod transform;
 
 use std::collections::BTreeMap;
@@ -71,8 +76,11 @@ pub async fn run_task(
             source::run_source_task(&env, &spec, converters, task, cancel).await
         }
         ConnectorType::Sink => {
-            let task = spec.factory.create_sink_task(context)?;
-            sink::run_sink_task(&env, &spec, converters, task, cancel).await
+            let errors = sink_errors::SinkErrors::create(&env, &spec).await?;
+            let task = spec
+                .factory
+                .create_sink_task(context.with_errant_reporter(errors.reporter()))?;
+            sink::run_sink_task(&env, &spec, converters, errors, task, cancel).await
         }
     }
 }

@@ -18,7 +18,11 @@ struct PartitionTrack {
 pub(crate) struct OffsetTracker {
     partitions: Vec<PartitionTrack>,
     index_of: HashMap<String, usize>,
-    partition_of_seq: HashMap<u64, usize>,
+    /// The partition (index) of every sequence number from `first_seq` on; `None` once
+    /// acknowledged. Sequence numbers are dense, so this is a window, not a map.
+    window: VecDeque<Option<usize>>,
+    first_seq: u64,
+    in_flight: usize,
     next_seq: u64,
     /// The partition of the previous record: most sources emit runs from one partition, and
     /// comparing a small map is far cheaper than serialising it for the lookup.
@@ -41,7 +45,8 @@ impl OffsetTracker {
         self.partitions[index]
             .pending
             .push_back((seq, offset, false));
-        self.partition_of_seq.insert(seq, index);
+        self.window.push_back(Some(index));
+        self.in_flight += 1;
         seq
     }
 
@@ -71,9 +76,19 @@ impl OffsetTracker {
 
     /// Marks a record acknowledged and advances its partition's committable offset.
     pub(crate) fn ack(&mut self, seq: u64) {
-        let Some(index) = self.partition_of_seq.remove(&seq) else {
+        let Some(index) = seq
+            .checked_sub(self.first_seq)
+            .and_then(|position| usize::try_from(position).ok())
+            .and_then(|position| self.window.get_mut(position))
+            .and_then(Option::take)
+        else {
             return;
         };
+        self.in_flight -= 1;
+        while self.window.front().is_some_and(Option::is_none) {
+            self.window.pop_front();
+            self.first_seq += 1;
+        }
         let track = &mut self.partitions[index];
         if let Ok(position) = track
             .pending
@@ -91,7 +106,7 @@ impl OffsetTracker {
 
     /// Returns the number of records awaiting acknowledgement.
     pub(crate) fn in_flight(&self) -> usize {
-        self.partition_of_seq.len()
+        self.in_flight
     }
 
     /// Returns the committable offsets that changed since the last call.
@@ -173,6 +188,32 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn in_flight_counts_unacknowledged_records_whatever_the_ack_order(
+            order in Just((0..40u64).collect::<Vec<_>>()).prop_shuffle(),
+            acked in 0..40usize,
+        ) {
+            let mut tracker = OffsetTracker::default();
+            for i in 0..40u64 {
+                let name = if i % 3 == 0 { "a" } else { "b" };
+                prop_assert_eq!(tracker.submit(&partition(name), offset(i)), i);
+            }
+            for seq in &order[..acked] {
+                tracker.ack(*seq);
+                // A repeated or unknown acknowledgement changes nothing.
+                tracker.ack(*seq);
+                tracker.ack(1_000);
+            }
+            prop_assert_eq!(tracker.in_flight(), 40 - acked);
+            for seq in &order[acked..] {
+                tracker.ack(*seq);
+            }
+            prop_assert_eq!(tracker.in_flight(), 0);
+            let mut committable = tracker.take_committable();
+            committable.sort_by_key(|(partition, _)| serde_json::to_string(partition).unwrap_or_default());
+            prop_assert_eq!(committable, vec![(partition("a"), offset(39)), (partition("b"), offset(38))]);
+        }
+
         #[test]
         fn committable_offset_never_passes_an_unacknowledged_record(
             acks in proptest::collection::vec(any::<bool>(), 1..60),

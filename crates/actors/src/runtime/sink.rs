@@ -3,8 +3,12 @@
 //! `offset.flush.interval.ms`, on revoke and on stop, `pre_commit` (flush) and commit only what
 //! the sink made durable.
 //!
-//! When the task falls behind the channel fills; the consumer thread then pauses its partitions
-//! and keeps polling (so group membership and rebalances go on) until there is room again.
+//! When the task falls behind the channel fills; the consumer thread then stops polling, so the
+//! records wait in librdkafka's fetch queue (which stops fetching at `queued.min.messages` and
+//! looks again every `fetch.queue.backoff.ms`). Only a task stalled for [`PAUSE_AFTER`] (a sink
+//! retrying through an outage) gets its partitions paused, with the consumer polling on so group
+//! membership and rebalances go on; a pause discards the prefetched records, so it is kept for
+//! real stalls.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,14 +17,15 @@ use std::time::Duration;
 
 use ferry_connectors::converters::Converters;
 use ferry_connectors::sdk::framework::keys;
-use ferry_connectors::sdk::{ConnectorError, Header, SinkRecord, SinkTask, TopicPartition};
+use ferry_connectors::sdk::{ConnectorError, SinkTask, TopicPartition};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::sink_errors::SinkErrors;
 use super::transform::TaskTransforms;
 use super::{apply_client_overrides, TaskEnv, TaskSpec};
 
@@ -31,8 +36,17 @@ const MAX_BATCH: usize = 2_000;
 /// After this long without new records, what was put is flushed and committed without waiting
 /// for the next `offset.flush.interval.ms` tick: an idle pipeline is durable quickly.
 const IDLE_COMMIT_DELAY: Duration = Duration::from_millis(200);
-/// How long the consumer thread waits for room in a full channel before pausing its partitions.
-const FULL_CHANNEL_WAIT: Duration = Duration::from_millis(500);
+/// How long the consumer thread waits for room in a full channel at a time, before it looks at
+/// its commands again.
+const FULL_CHANNEL_WAIT: Duration = Duration::from_millis(100);
+/// How long the channel stays full before the consumer thread pauses its partitions and polls
+/// on (well inside librdkafka's `max.poll.interval.ms` of 300 s).
+const PAUSE_AFTER: Duration = Duration::from_secs(10);
+/// Ferry's sink consumer settings, set before the worker's and the connector's own keys (which
+/// win). librdkafka's default `fetch.queue.backoff.ms` of 1 s freezes fetching for a whole second
+/// each time the local queue reaches `queued.min.messages`, which a fast sink does several times
+/// a second.
+const CONSUMER_DEFAULTS: [(&str, &str); 1] = [("fetch.queue.backoff.ms", "10")];
 /// How long a revoke waits for the task to flush.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -174,6 +188,9 @@ fn consumer_config(env: &TaskEnv, spec: &TaskSpec) -> ClientConfig {
         // short (the broker's minimum is 6 s) so a sink's partitions move soon after a crash.
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "2000");
+    for (key, value) in CONSUMER_DEFAULTS {
+        config.set(key, value);
+    }
     apply_client_overrides(&mut config, &env.worker_props, &spec.config, "consumer.");
     config
 }
@@ -181,11 +198,13 @@ fn consumer_config(env: &TaskEnv, spec: &TaskSpec) -> ClientConfig {
 /// Runs a sink task until cancelled.
 ///
 /// # Errors
-/// A record that cannot be converted (unless `errors.tolerance=all`), or a task error.
+/// A record that cannot be converted (unless `errors.tolerance=all`), a DLQ failure, or a
+/// task error.
 pub(crate) async fn run_sink_task(
     env: &TaskEnv,
     spec: &TaskSpec,
     converters: Converters,
+    errors: SinkErrors,
     mut task: Box<dyn SinkTask>,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
@@ -216,18 +235,15 @@ pub(crate) async fn run_sink_task(
             ConnectorError::internal(format!("failed to start consumer thread: {error}"))
         })?;
 
-    let tolerate_all = spec
-        .config
-        .get(keys::ERRORS_TOLERANCE)
-        .is_some_and(|value| value.eq_ignore_ascii_case("all"));
     let mut state = SinkState {
         transforms,
         topics: super::TopicTracker::new(env, spec),
+        env,
         spec,
         converters: &converters,
         current: Offsets::new(),
         committed: Offsets::new(),
-        tolerate_all,
+        errors,
     };
     let mut commit_tick = tokio::time::interval(env.offset_flush_interval);
     commit_tick.tick().await;
@@ -249,6 +265,7 @@ pub(crate) async fn run_sink_task(
                             .map(|(tp, offset)| (tp.clone(), *offset))
                             .collect();
                         let committable = if subset.is_empty() { Offsets::new() } else { task.pre_commit(subset).await? };
+                        state.settle_dead_letters().await?;
                         let _ = reply_tx.send(committable);
                         for tp in &partitions {
                             state.current.remove(tp);
@@ -269,7 +286,11 @@ pub(crate) async fn run_sink_task(
 
     if outcome.is_ok() && !state.current.is_empty() && state.current != state.committed {
         // Stop: flush and commit synchronously before leaving the group.
-        match task.pre_commit(state.current.clone()).await {
+        let flushed = match task.pre_commit(state.current.clone()).await {
+            Ok(committable) => state.settle_dead_letters().await.map(|()| committable),
+            Err(error) => Err(error),
+        };
+        match flushed {
             Ok(committable) if !committable.is_empty() => {
                 let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
                 let _ = commands_tx.send(ConsumerCommand::CommitSync(committable, reply_tx));
@@ -340,6 +361,8 @@ fn run_consumer_thread(
 ) {
     let context = consumer.context();
     let mut paused = false;
+    // Since when the task has had no room for the pending batch.
+    let mut full_since_opt: Option<std::time::Instant> = None;
     loop {
         loop {
             match commands_rx.try_recv() {
@@ -367,14 +390,13 @@ fn run_consumer_thread(
             .expect("pending lock is never poisoned")
             .take();
         if let Some(batch) = batch_opt {
-            // A full channel usually drains within moments: wait a little before pausing, as a
-            // pause drops the prefetched records and costs a round of fetches.
             let send = context
                 .events_tx
                 .send_timeout(ConsumerEvent::Records(batch), FULL_CHANNEL_WAIT);
             match runtime.block_on(send) {
-                Ok(()) => {}
+                Ok(()) => full_since_opt = None,
                 Err(mpsc::error::SendTimeoutError::Timeout(ConsumerEvent::Records(batch))) => {
+                    full_since_opt.get_or_insert_with(std::time::Instant::now);
                     let mut pending = context
                         .pending
                         .lock()
@@ -401,9 +423,10 @@ fn run_consumer_thread(
             .lock()
             .expect("pending lock is never poisoned")
             .is_some();
-        if waiting != paused {
+        let stalled = waiting && full_since_opt.is_some_and(|since| since.elapsed() >= PAUSE_AFTER);
+        if stalled != paused {
             if let Ok(assignment) = consumer.assignment() {
-                let result = if waiting {
+                let result = if stalled {
                     consumer.pause(&assignment)
                 } else {
                     consumer.resume(&assignment)
@@ -412,10 +435,14 @@ fn run_consumer_thread(
                     tracing::warn!(%error, "failed to pause or resume sink partitions");
                 }
             }
-            paused = waiting;
+            paused = stalled;
+        }
+        if waiting && !paused {
+            // The task is busy: leave the records in librdkafka's queue and offer the batch again.
+            continue;
         }
         let mut batch = Vec::new();
-        let first_wait = if waiting {
+        let first_wait = if paused {
             Duration::from_millis(20)
         } else {
             Duration::from_millis(100)
@@ -482,12 +509,13 @@ fn next_offsets<'m>(messages: impl IntoIterator<Item = (&'m str, i32, i64)>) -> 
 struct SinkState<'a> {
     transforms: TaskTransforms,
     topics: super::TopicTracker,
+    env: &'a TaskEnv,
     spec: &'a TaskSpec,
     converters: &'a Converters,
     /// Next offset to read per partition, for everything `put` so far.
     current: Offsets,
     committed: Offsets,
-    tolerate_all: bool,
+    errors: SinkErrors,
 }
 
 impl SinkState<'_> {
@@ -503,6 +531,7 @@ impl SinkState<'_> {
             return Ok(());
         }
         let committable = task.pre_commit(self.current.clone()).await?;
+        self.settle_dead_letters().await?;
         if !committable.is_empty() {
             let _ = commands_tx.send(ConsumerCommand::Commit(committable));
         }
@@ -527,12 +556,25 @@ impl SinkState<'_> {
             self.topics.observe(&topic.topic);
         }
         for message in &batch {
-            match self.convert(message) {
-                Ok(record) => records.extend(self.transforms.apply_sink(record)?),
-                Err(error) if self.tolerate_all => {
-                    tracing::warn!(task = %self.spec.id(), %error, "skipping a record that cannot be converted (errors.tolerance=all)");
+            if let Some(record) = self.errors.convert_record(self.converters, message).await? {
+                match self.transforms.apply_sink(record) {
+                    Ok(Some(record)) => records.push(record),
+                    Ok(None) => {}
+                    Err(failure) => {
+                        // errors.tolerance=all skips (and dead-letters) the record; none fails.
+                        let class = failure.error.class.clone();
+                        let error = ConnectorError::from(failure);
+                        let _: Option<()> = self
+                            .errors
+                            .handle(
+                                super::errors::Stage::Transformation,
+                                super::sink_errors::ExecutingClass::Named(&class),
+                                message,
+                                || Err(error.clone()),
+                            )
+                            .await?;
+                    }
                 }
-                Err(error) => return Err(error),
             }
         }
         if !records.is_empty() {
@@ -553,52 +595,20 @@ impl SinkState<'_> {
             )
             .increment(count);
         }
+        self.errors
+            .handle_errant_records(self.env, self.spec, &batch)
+            .await?;
         self.current.extend(positions);
         Ok(())
     }
 
-    fn convert(&self, message: &OwnedMessage) -> Result<SinkRecord, ConnectorError> {
-        let topic = message.topic();
-        let describe = |stage: &str, error: &dyn std::fmt::Display| {
-            ConnectorError::user(format!(
-                "Failed to convert the record {stage} from topic {topic} partition {} offset {}: {error}",
-                message.partition(),
-                message.offset()
-            ))
-        };
-        let key = self
-            .converters
-            .key
-            .to_connect_data(topic, message.key())
-            .map_err(|e| describe("key", &e))?;
-        let value = self
-            .converters
-            .value
-            .to_connect_data(topic, message.payload())
-            .map_err(|e| describe("value", &e))?;
-        let mut headers = Vec::new();
-        if let Some(raw_headers) = message.headers() {
-            for header in raw_headers.iter() {
-                let converted = self
-                    .converters
-                    .header
-                    .to_connect_header(topic, header.key, header.value)
-                    .map_err(|e| describe("header", &e))?;
-                headers.push(Header {
-                    key: header.key.to_string(),
-                    value: converted,
-                });
-            }
-        }
-        Ok(SinkRecord {
-            topic: topic.to_string(),
-            kafka_partition: message.partition(),
-            kafka_offset: message.offset(),
-            timestamp: message.timestamp().to_millis(),
-            key,
-            value,
-            headers,
-        })
+    /// Dead-letters the errant records the task reported while flushing and waits for every
+    /// DLQ record to be acknowledged: only then may offsets past them be committed.
+    async fn settle_dead_letters(&mut self) -> Result<(), ConnectorError> {
+        self.errors
+            .handle_errant_records(self.env, self.spec, &[])
+            .await?;
+        self.errors.wait_acknowledged().await
     }
 }
 

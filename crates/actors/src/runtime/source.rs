@@ -8,13 +8,15 @@ use ferry_connectors::converters::Converters;
 use ferry_connectors::sdk::{ConnectorError, SourceRecord, SourceTask};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::errors::ToleratedFailure;
 use super::offsets::OffsetTracker;
+use super::source_errors::SourceErrors;
+use super::topic_creation::SourceTopicCreation;
 use super::transform::{SourceTransformed, TaskTransforms};
 use super::{apply_client_overrides, TaskEnv, TaskSpec};
 
@@ -23,11 +25,12 @@ const MAX_IN_FLIGHT: usize = 200_000;
 /// How long the final producer flush may take on stop.
 const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
-type Ack = (u64, Result<(), String>);
+pub(crate) type Ack = (u64, Result<(), String>);
 
-/// Forwards delivery reports (sequence number, outcome) to the source loop.
-struct AckContext {
-    acks_tx: mpsc::UnboundedSender<Ack>,
+/// Forwards delivery reports (sequence number, outcome) to the source loop; the DLQ producer
+/// shares the channel, so a dead-lettered record's offset follows its DLQ acknowledgement.
+pub(crate) struct AckContext {
+    pub(crate) acks_tx: mpsc::UnboundedSender<Ack>,
 }
 
 impl ClientContext for AckContext {}
@@ -71,6 +74,8 @@ pub(crate) async fn run_source_task(
 ) -> Result<(), ConnectorError> {
     let transforms = TaskTransforms::from_spec(spec)?;
     let (acks_tx, mut acks_rx) = mpsc::unbounded_channel::<Ack>();
+    let errors = SourceErrors::create(env, spec, acks_tx.clone()).await?;
+    let topic_creation_opt = SourceTopicCreation::create(env, spec)?;
     let producer: Arc<ThreadedProducer<AckContext>> = Arc::new(
         producer_config(env, spec)
             .create_with_context(AckContext { acks_tx })
@@ -87,6 +92,8 @@ pub(crate) async fn run_source_task(
         converters: &converters,
         producer: &producer,
         tracker: OffsetTracker::default(),
+        errors,
+        topic_creation_opt,
     };
     let mut flush_tick = tokio::time::interval(env.offset_flush_interval);
     flush_tick.tick().await;
@@ -137,6 +144,8 @@ struct SourceLoop<'a> {
     converters: &'a Converters,
     producer: &'a Arc<ThreadedProducer<AckContext>>,
     tracker: OffsetTracker,
+    errors: SourceErrors,
+    topic_creation_opt: Option<SourceTopicCreation>,
 }
 
 impl SourceLoop<'_> {
@@ -160,33 +169,14 @@ impl SourceLoop<'_> {
     ) -> Result<(), ConnectorError> {
         let topic = record.topic.as_str();
         self.topics.observe(topic);
-        let key = self.converters.key.from_connect_data(
-            topic,
-            record.key.schema.as_deref(),
-            &record.key.value,
-        )?;
-        let value = self.converters.value.from_connect_data(
-            topic,
-            record.value.schema.as_deref(),
-            &record.value.value,
-        )?;
-        let mut headers_opt = None;
-        if !record.headers.is_empty() {
-            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-            for header in &record.headers {
-                let bytes = self.converters.header.from_connect_header(
-                    topic,
-                    &header.key,
-                    header.value.schema.as_deref(),
-                    &header.value.value,
-                )?;
-                headers = headers.insert(Header {
-                    key: &header.key,
-                    value: bytes.as_deref(),
-                });
-            }
-            headers_opt = Some(headers);
+        if let Some(topic_creation) = self.topic_creation_opt.as_mut() {
+            topic_creation.ensure_topic(topic).await?;
         }
+        let converted = match self.errors.convert_record(self.converters, &record).await? {
+            Ok(converted) => converted,
+            Err(failure) => return self.skip_record(&record, &failure).await,
+        };
+        let (key, value, headers_opt) = (converted.key, converted.value, converted.headers_opt);
         let seq = self
             .tracker
             .submit(&record.source_partition, record.source_offset);
@@ -227,6 +217,26 @@ impl SourceLoop<'_> {
                 }
             }
         }
+    }
+
+    /// Skips a record the error policy tolerated: dead-letters it (its offset is committable
+    /// once the DLQ acknowledged it) or, without a DLQ, marks it done at once.
+    async fn skip_record(
+        &mut self,
+        original: &SourceRecord,
+        failure: &ToleratedFailure,
+    ) -> Result<(), ConnectorError> {
+        let seq = self
+            .tracker
+            .submit(&original.source_partition, original.source_offset.clone());
+        let pending = self
+            .errors
+            .dead_letter(self.converters, original, failure, seq)
+            .await?;
+        if !pending {
+            self.tracker.ack(seq);
+        }
+        Ok(())
     }
 
     async fn flush_offsets(&mut self, task: &mut dyn SourceTask) -> Result<(), ConnectorError> {
@@ -274,6 +284,9 @@ impl SourceLoop<'_> {
         let flushed = tokio::task::spawn_blocking(move || producer.flush(STOP_FLUSH_TIMEOUT)).await;
         if !matches!(flushed, Ok(Ok(()))) {
             tracing::warn!(task = %self.spec.id(), "not every record was acknowledged before stop; their offsets are not stored");
+        }
+        if let Err(error) = self.errors.flush().await {
+            tracing::warn!(task = %self.spec.id(), %error, "not every dead letter queue record was acknowledged before stop; their offsets are not stored");
         }
         let mut result = Ok(());
         while let Ok(ack) = acks_rx.try_recv() {

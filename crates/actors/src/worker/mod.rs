@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use ferry_connectors::sdk::framework::keys;
 use ferry_connectors::sdk::{ConnectorError, ErrorKind, TaskConfig};
-use ferry_connectors::validation::full_config_def;
+use ferry_connectors::validation::config_def_for;
 use ferry_connectors::ConnectorRegistry;
 use futures::FutureExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -672,7 +672,7 @@ pub fn generate_task_configs(
     let factory = registry
         .find(class)
         .ok_or_else(|| ConnectorError::user(format!("unknown connector class {class}")))?;
-    let values = full_config_def(factory.as_ref())
+    let values = config_def_for(factory.as_ref(), config)
         .parse(config)
         .map_err(|errors| ConnectorError::user(errors.join("; ")))?;
     let max_tasks = usize::try_from(values.long(keys::TASKS_MAX)?.max(1)).unwrap_or(1);

@@ -29,7 +29,15 @@ impl Node {
         out.into_bytes()
     }
 
-    fn write(&self, out: &mut String) {
+    /// Returns the compact JSON text.
+    pub(crate) fn to_json_string(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    /// Appends the compact JSON text to `out`.
+    pub(crate) fn write(&self, out: &mut String) {
         match self {
             Node::Null => out.push_str("null"),
             Node::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),

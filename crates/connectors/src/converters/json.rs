@@ -6,7 +6,8 @@
 //! `parameters`, `default` (and `field` last inside struct fields); decoding lives in
 //! [`super::json_decode`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -52,8 +53,8 @@ impl Default for JsonConverterConfig {
 }
 
 impl JsonConverterConfig {
-    /// Reads the settings; `schemas.cache.size` is validated and ignored, and other keys are
-    /// ignored as Kafka Connect ignores them.
+    /// Reads the settings (`schemas.cache.size` is read by [`schemas_cache_size`]); other keys
+    /// are ignored as Kafka Connect ignores them.
     ///
     /// # Errors
     /// A user error naming the key when a value is invalid or a key is unknown.
@@ -68,13 +69,7 @@ impl JsonConverterConfig {
             )))
             }
         };
-        if let Some(size) = props.get("schemas.cache.size") {
-            if size.trim().parse::<i32>().is_err() {
-                return Err(ConnectorError::user(format!(
-                    "Invalid value {size} for configuration schemas.cache.size: not a number"
-                )));
-            }
-        }
+        schemas_cache_size(props)?;
         Ok(JsonConverterConfig {
             schemas_enable: parse_bool(props, "schemas.enable", true)?,
             decimal_format,
@@ -83,16 +78,107 @@ impl JsonConverterConfig {
     }
 }
 
+/// Kafka Connect's default `schemas.cache.size`.
+pub const DEFAULT_SCHEMAS_CACHE_SIZE: usize = 1000;
+
+/// Reads `schemas.cache.size` (default 1000): how many schemas a JsonConverter keeps encoded.
+/// 0 (or a negative value) keeps none.
+///
+/// # Errors
+/// A user error naming the key when the value is not a number.
+pub fn schemas_cache_size(props: &BTreeMap<String, String>) -> Result<usize, ConnectorError> {
+    let Some(size) = props.get("schemas.cache.size") else {
+        return Ok(DEFAULT_SCHEMAS_CACHE_SIZE);
+    };
+    let parsed = size.trim().parse::<i32>().map_err(|_| {
+        ConnectorError::user(format!(
+            "Invalid value {size} for configuration schemas.cache.size: not a number"
+        ))
+    })?;
+    Ok(usize::try_from(parsed).unwrap_or(0))
+}
+
 /// Kafka Connect's JsonConverter; also usable as a header converter.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct JsonConverter {
     config: JsonConverterConfig,
+    schemas: SchemaCache,
+}
+
+impl Clone for JsonConverter {
+    /// A converter with the same settings and an empty schema cache.
+    fn clone(&self) -> Self {
+        JsonConverter {
+            config: self.config,
+            schemas: SchemaCache::new(self.schemas.capacity),
+        }
+    }
+}
+
+/// The JSON of the schemas a converter wrote lately (`schemas.cache.size` of them), so a stream
+/// of records with one schema encodes it once rather than once per record. Looked up by
+/// equality, most recently used first.
+#[derive(Debug)]
+struct SchemaCache {
+    capacity: usize,
+    entries: Mutex<VecDeque<(Schema, Arc<str>)>>,
+}
+
+impl Default for SchemaCache {
+    fn default() -> Self {
+        SchemaCache::new(DEFAULT_SCHEMAS_CACHE_SIZE)
+    }
+}
+
+impl SchemaCache {
+    fn new(capacity: usize) -> Self {
+        SchemaCache {
+            capacity,
+            entries: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Returns the JSON of `schema`, encoding it with `encode` when it is not cached.
+    fn get_or_encode(
+        &self,
+        schema: &Schema,
+        encode: impl FnOnce() -> Result<String, ConversionError>,
+    ) -> Result<Arc<str>, ConversionError> {
+        if self.capacity == 0 {
+            return encode().map(Arc::from);
+        }
+        {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(index) = entries.iter().position(|(cached, _)| cached == schema) {
+                let json = Arc::clone(&entries[index].1);
+                if index != 0 {
+                    if let Some(entry) = entries.remove(index) {
+                        entries.push_front(entry);
+                    }
+                }
+                return Ok(json);
+            }
+        }
+        let json: Arc<str> = Arc::from(encode()?);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.push_front((schema.clone(), Arc::clone(&json)));
+        entries.truncate(self.capacity);
+        Ok(json)
+    }
 }
 
 impl JsonConverter {
-    /// Returns a converter with `config`.
+    /// Returns a converter with `config` and Kafka Connect's default schema cache size.
     pub fn new(config: JsonConverterConfig) -> Self {
-        JsonConverter { config }
+        JsonConverter::with_schemas_cache_size(config, DEFAULT_SCHEMAS_CACHE_SIZE)
+    }
+
+    /// Returns a converter with `config` that keeps the JSON of up to `size` schemas.
+    pub fn with_schemas_cache_size(config: JsonConverterConfig, size: usize) -> Self {
+        JsonConverter {
+            config,
+            schemas: SchemaCache::new(size),
+        }
     }
 
     /// Returns the converter's settings.
@@ -376,19 +462,25 @@ impl Converter for JsonConverter {
             return Ok(None);
         }
         let payload = self.value_to_node(schema, value)?;
-        let node = if self.config.schemas_enable {
-            let schema_node = match schema {
-                Some(schema) => self.schema_to_node(schema)?,
-                None => Node::Null,
-            };
-            Node::Object(vec![
-                ("schema".to_string(), schema_node),
-                ("payload".to_string(), payload),
-            ])
-        } else {
-            payload
-        };
-        Ok(Some(node.to_bytes()))
+        if !self.config.schemas_enable {
+            return Ok(Some(payload.to_bytes()));
+        }
+        // `{"schema":<schema>,"payload":<payload>}`, the schema's JSON from the cache.
+        let mut out = String::with_capacity(64);
+        out.push_str("{\"schema\":");
+        match schema {
+            Some(schema) => {
+                let json = self
+                    .schemas
+                    .get_or_encode(schema, || Ok(self.schema_to_node(schema)?.to_json_string()))?;
+                out.push_str(&json);
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"payload\":");
+        payload.write(&mut out);
+        out.push('}');
+        Ok(Some(out.into_bytes()))
     }
 
     fn to_connect_data(
@@ -397,5 +489,86 @@ impl Converter for JsonConverter {
         bytes: Option<&[u8]>,
     ) -> Result<SchemaAndValue, ConversionError> {
         json_decode::decode(&self.config, bytes)
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use crate::sdk::data::Struct;
+
+    fn encode_uncached(converter: &JsonConverter, schema: &Schema, value: &Value) -> Vec<u8> {
+        Node::Object(vec![
+            (
+                "schema".to_string(),
+                converter.schema_to_node(schema).expect("schema encodes"),
+            ),
+            (
+                "payload".to_string(),
+                converter
+                    .value_to_node(Some(schema), value)
+                    .expect("value encodes"),
+            ),
+        ])
+        .to_bytes()
+    }
+
+    #[test]
+    fn cached_schemas_encode_exactly_as_uncached_ones_also_after_eviction() {
+        let person = Schema::structure(
+            Some("person"),
+            vec![
+                ("name", Schema::primitive(SchemaType::String)),
+                ("age", Schema::primitive(SchemaType::Int32).optional()),
+            ],
+        );
+        let text = Schema::primitive(SchemaType::String).named("label");
+        let cases = [
+            (
+                person.clone(),
+                Value::Struct(Struct {
+                    schema: Arc::new(person),
+                    values: vec![Value::String("ada".into()), Value::Int32(36)],
+                }),
+            ),
+            (text, Value::String("x".into())),
+        ];
+        for size in [0, 1, 1000] {
+            let converter =
+                JsonConverter::with_schemas_cache_size(JsonConverterConfig::default(), size);
+            // Alternating schemas: with room for one, every lookup misses and evicts.
+            for round in 0..3 {
+                for (schema, value) in &cases {
+                    let cached = converter
+                        .from_connect_data("t", Some(schema), value)
+                        .expect("encodes")
+                        .expect("not null");
+                    assert_eq!(
+                        cached,
+                        encode_uncached(&converter, schema, value),
+                        "cache size {size}, round {round}"
+                    );
+                }
+            }
+            let entries = converter.schemas.entries.lock().expect("lock").len();
+            assert_eq!(entries, size.min(cases.len()), "cache size {size}");
+        }
+    }
+
+    #[test]
+    fn schemas_cache_size_is_read_and_validated() {
+        let props = |value: &str| {
+            [("schemas.cache.size".to_string(), value.to_string())]
+                .into_iter()
+                .collect::<BTreeMap<_, _>>()
+        };
+        assert_eq!(
+            schemas_cache_size(&BTreeMap::new()).ok(),
+            Some(DEFAULT_SCHEMAS_CACHE_SIZE)
+        );
+        assert_eq!(schemas_cache_size(&props("5")).ok(), Some(5));
+        assert_eq!(schemas_cache_size(&props("-1")).ok(), Some(0));
+        let error = schemas_cache_size(&props("many")).expect_err("not a number");
+        assert!(error.message.contains("schemas.cache.size"), "{error:?}");
     }
 }

@@ -48,7 +48,10 @@ mod tests;
 
 pub use bytearray::{ByteArrayConverter, BYTE_ARRAY_CONVERTER_CLASS};
 pub use header::{SimpleHeaderConverter, SIMPLE_HEADER_CONVERTER_CLASS};
-pub use json::{DecimalFormat, JsonConverter, JsonConverterConfig, JSON_CONVERTER_CLASS};
+pub use json::{
+    schemas_cache_size, DecimalFormat, JsonConverter, JsonConverterConfig,
+    DEFAULT_SCHEMAS_CACHE_SIZE, JSON_CONVERTER_CLASS,
+};
 pub use string::{StringConverter, STRING_CONVERTER_CLASS};
 
 /// The key, value and header converters of one connector.
@@ -176,8 +179,9 @@ fn build_converter(role_key: &str, choice: &Choice) -> Result<Arc<dyn Converter>
         ))
     };
     Ok(match choice.class {
-        JSON_CONVERTER_CLASS => Arc::new(JsonConverter::new(
+        JSON_CONVERTER_CLASS => Arc::new(JsonConverter::with_schemas_cache_size(
             JsonConverterConfig::from_props(&choice.props).map_err(context)?,
+            schemas_cache_size(&choice.props).map_err(context)?,
         )),
         STRING_CONVERTER_CLASS => {
             Arc::new(StringConverter::from_props(&choice.props).map_err(context)?)

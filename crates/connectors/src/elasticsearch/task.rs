@@ -31,6 +31,8 @@ pub(crate) struct ElasticsearchSinkTask {
     /// Bulk requests in flight, oldest first.
     in_flight: VecDeque<JoinHandle<BulkResult>>,
     name: String,
+    /// Receives the records skipped under `errors.tolerance=all` (logged, dead-lettered).
+    errant_opt: Option<Arc<dyn crate::sdk::ErrantRecordReporter>>,
 }
 
 impl ElasticsearchSinkTask {
@@ -55,6 +57,7 @@ impl ElasticsearchSinkTask {
             in_flight: VecDeque::new(),
             name,
             settings,
+            errant_opt: context.errant_reporter(),
         })
     }
 
@@ -86,9 +89,19 @@ impl ElasticsearchSinkTask {
     }
 
     /// Applies `errors.tolerance` / `drop.invalid.message` to a record that cannot be written.
-    fn skip_or_fail(&self, message: String) -> BulkResult {
+    fn skip_or_fail(&self, record: &SinkRecord, message: String) -> BulkResult {
         if self.settings.tolerate_all || self.settings.drop_invalid_message {
             tracing::warn!(task = %self.name, "skipping a record: {message}");
+            if self.settings.tolerate_all {
+                if let Some(reporter) = &self.errant_opt {
+                    reporter.report(crate::sdk::ErrantRecord {
+                        topic: record.topic.clone(),
+                        partition: record.kafka_partition,
+                        offset: record.kafka_offset,
+                        error: message,
+                    });
+                }
+            }
             Ok(())
         } else {
             Err(ConnectorError::user(message))
@@ -163,7 +176,7 @@ impl SinkTask for ElasticsearchSinkTask {
                         self.batch_started.get_or_insert_with(Instant::now);
                     }
                     Ok(None) => {}
-                    Err(RecordProblem::Invalid(message)) => self.skip_or_fail(message)?,
+                    Err(RecordProblem::Invalid(message)) => self.skip_or_fail(record, message)?,
                     Err(RecordProblem::Malformed(reason)) => handle_malformed(
                         self.settings.malformed_documents,
                         &Origin::of(record).to_string(),

@@ -66,6 +66,8 @@ impl ConnectorFactory for JdbcSinkFactory {
     fn create_sink_task(&self, context: TaskContext) -> Result<Box<dyn SinkTask>, ConnectorError> {
         let values = self.parse_task_config(&context)?;
         let config = config::JdbcSinkConfig::from_values(&values)?;
-        Ok(Box::new(task::JdbcSinkTask::new(config)))
+        let mut task = task::JdbcSinkTask::new(config);
+        task.errant_opt = context.errant_reporter();
+        Ok(Box::new(task))
     }
 }

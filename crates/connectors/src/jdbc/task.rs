@@ -101,9 +101,22 @@ pub(crate) struct JdbcSinkTask {
     statements: HashMap<String, Statement>,
     /// Columns known to exist, per table (cleared on any failure).
     tables: HashMap<TableId, HashSet<String>>,
+    /// Receives the records skipped under `errors.tolerance=all` (logged, dead-lettered).
+    pub(crate) errant_opt: Option<std::sync::Arc<dyn crate::sdk::ErrantRecordReporter>>,
 }
 
 impl JdbcSinkTask {
+    fn report_errant(&self, origin: &super::plan::RecordOrigin, error: &str) {
+        if let Some(reporter) = &self.errant_opt {
+            reporter.report(crate::sdk::ErrantRecord {
+                topic: origin.topic.clone(),
+                partition: origin.partition,
+                offset: origin.offset,
+                error: error.to_string(),
+            });
+        }
+    }
+
     /// Creates the task; it connects on the first `put`.
     pub(crate) fn new(config: JdbcSinkConfig) -> Self {
         let quoting = Quoting {
@@ -115,6 +128,7 @@ impl JdbcSinkTask {
             client_opt: None,
             statements: HashMap::new(),
             tables: HashMap::new(),
+            errant_opt: None,
         }
     }
 
@@ -410,6 +424,7 @@ impl JdbcSinkTask {
                         match classify(&error, &format!("failed to write to {}", batch.table)) {
                             WriteError::Data(message) if self.config.tolerate_bad_records => {
                                 tracing::warn!(origin = %row.origin, error = %message, "skipping a record the database refused (errors.tolerance=all)");
+                                self.report_errant(&row.origin, &message);
                                 self.finish("ROLLBACK TO SAVEPOINT ferry_row").await?;
                             }
                             WriteError::Data(message) => {
@@ -458,6 +473,7 @@ impl SinkTask for JdbcSinkTask {
             }
             for record in &bad {
                 tracing::warn!(error = %record, "skipping a record (errors.tolerance=all)");
+                self.report_errant(&record.origin, &record.to_string());
             }
         }
         if plan.is_empty() {

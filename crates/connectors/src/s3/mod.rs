@@ -599,6 +599,8 @@ impl ConnectorFactory for S3SinkFactory {
     fn create_sink_task(&self, context: TaskContext) -> Result<Box<dyn SinkTask>, ConnectorError> {
         let values = self.parse_task_config(&context)?;
         let config = S3SinkConfig::from_values(&values)?;
-        Ok(Box::new(task::S3SinkTask::new(config)?))
+        let mut task = task::S3SinkTask::new(config)?;
+        task.errant_opt = context.errant_reporter();
+        Ok(Box::new(task))
     }
 }

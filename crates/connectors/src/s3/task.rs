@@ -188,6 +188,8 @@ pub(crate) struct S3SinkTask {
     /// Reused encoding buffer.
     encoded: Vec<u8>,
     steps: Vec<UploadStep>,
+    /// Receives the records skipped under `errors.tolerance=all` (logged, dead-lettered).
+    pub(crate) errant_opt: Option<Arc<dyn crate::sdk::ErrantRecordReporter>>,
 }
 
 impl S3SinkTask {
@@ -213,6 +215,7 @@ impl S3SinkTask {
             writers: HashMap::new(),
             encoded: Vec::new(),
             steps: Vec::new(),
+            errant_opt: None,
         }
     }
 
@@ -318,6 +321,14 @@ impl SinkTask for S3SinkTask {
                     return Err(ConnectorError::user(message));
                 }
                 tracing::warn!(error = %message, "skipping a record (errors.tolerance=all)");
+                if let Some(reporter) = &self.errant_opt {
+                    reporter.report(crate::sdk::ErrantRecord {
+                        topic: record.topic.clone(),
+                        partition: record.kafka_partition,
+                        offset: record.kafka_offset,
+                        error: message.clone(),
+                    });
+                }
             }
             if !self.steps.is_empty() {
                 self.run_steps().await?;

@@ -9,6 +9,7 @@ pub mod keys {
     pub const NAME: &str = "name";
     pub const CONNECTOR_CLASS: &str = "connector.class";
     pub const TASKS_MAX: &str = "tasks.max";
+    pub const TASKS_MAX_ENFORCE: &str = "tasks.max.enforce";
     pub const KEY_CONVERTER: &str = "key.converter";
     pub const VALUE_CONVERTER: &str = "value.converter";
     pub const HEADER_CONVERTER: &str = "header.converter";
@@ -25,6 +26,9 @@ pub mod keys {
     pub const DLQ_TOPIC_NAME: &str = "errors.deadletterqueue.topic.name";
     pub const DLQ_REPLICATION_FACTOR: &str = "errors.deadletterqueue.topic.replication.factor";
     pub const DLQ_CONTEXT_HEADERS_ENABLE: &str = "errors.deadletterqueue.context.headers.enable";
+    pub const PRODUCER_OVERRIDE_PREFIX: &str = "producer.override.";
+    pub const CONSUMER_OVERRIDE_PREFIX: &str = "consumer.override.";
+    pub const ADMIN_OVERRIDE_PREFIX: &str = "admin.override.";
 }
 
 const COMMON: &str = "Common";
@@ -56,6 +60,17 @@ pub fn framework_config_def(connector_type: ConnectorType) -> ConfigDef {
                 .validator(Validator::AtLeast(1.0))
                 .group(COMMON, 3)
                 .display_name("Tasks max"),
+        )
+        .define(
+            ConfigKey::new(
+                keys::TASKS_MAX_ENFORCE,
+                ConfigType::Boolean,
+                Importance::Low,
+                "(Deprecated) Whether to enforce that the tasks.max property is respected by the connector. Ferry's connectors never create more tasks than tasks.max, so both values behave the same.",
+            )
+            .default_value("true")
+            .group(COMMON, 3)
+            .display_name("Enforce tasks max"),
         )
         .define(
             ConfigKey::new(
@@ -149,6 +164,39 @@ pub fn framework_config_def(connector_type: ConnectorType) -> ConfigDef {
                 .default_value("false")
                 .group(ERRORS, 5)
                 .display_name("Log Error Details"),
+        )
+            .define(
+            ConfigKey::new(
+                keys::DLQ_TOPIC_NAME,
+                ConfigType::String,
+                Importance::Medium,
+                "Topic to use as the dead letter queue; empty disables it. Sinks write records that fail conversion, transformation or the write; sources (a Ferry addition) records that fail transformation or conversion.",
+            )
+            .default_value("")
+            .group(ERRORS, 6)
+            .display_name("Dead Letter Queue Topic Name"),
+        )
+        .define(
+            ConfigKey::new(
+                keys::DLQ_REPLICATION_FACTOR,
+                ConfigType::Short,
+                Importance::Medium,
+                "Replication factor of the dead letter queue topic.",
+            )
+            .default_value("3")
+            .group(ERRORS, 7)
+            .display_name("Dead Letter Queue Topic Replication Factor"),
+        )
+        .define(
+            ConfigKey::new(
+                keys::DLQ_CONTEXT_HEADERS_ENABLE,
+                ConfigType::Boolean,
+                Importance::Medium,
+                "Add error context headers to dead letter queue records.",
+            )
+            .default_value("false")
+            .group(ERRORS, 8)
+            .display_name("Enable Error Context Headers"),
         );
     if connector_type == ConnectorType::Sink {
         def = def
@@ -173,40 +221,13 @@ pub fn framework_config_def(connector_type: ConnectorType) -> ConfigDef {
                 .default_value("")
                 .group(COMMON, 4)
                 .display_name("Topics regex"),
-            )
-            .define(
-                ConfigKey::new(
-                    keys::DLQ_TOPIC_NAME,
-                    ConfigType::String,
-                    Importance::Medium,
-                    "Topic to use as the dead letter queue; empty disables it.",
-                )
-                .default_value("")
-                .group(ERRORS, 6)
-                .display_name("Dead Letter Queue Topic Name"),
-            )
-            .define(
-                ConfigKey::new(
-                    keys::DLQ_REPLICATION_FACTOR,
-                    ConfigType::Short,
-                    Importance::Medium,
-                    "Replication factor of the dead letter queue topic.",
-                )
-                .default_value("3")
-                .group(ERRORS, 7)
-                .display_name("Dead Letter Queue Topic Replication Factor"),
-            )
-            .define(
-                ConfigKey::new(
-                    keys::DLQ_CONTEXT_HEADERS_ENABLE,
-                    ConfigType::Boolean,
-                    Importance::Medium,
-                    "Add error context headers to dead letter queue records.",
-                )
-                .default_value("false")
-                .group(ERRORS, 8)
-                .display_name("Enable Error Context Headers"),
             );
+    }
+    if connector_type == ConnectorType::Source {
+        def = def.define(super::topic_creation::groups_key());
+    }
+    for key in super::unsupported::unsupported_config_keys(connector_type) {
+        def = def.define(key);
     }
     def
 }
@@ -219,7 +240,29 @@ pub fn check_sink_topics(
     let regex = props
         .get(keys::TOPICS_REGEX)
         .map_or("", |value| value.trim());
-    match (topics.is_empty(), regex.is_empty()) {
+    let dlq_topic = props
+        .get(keys::DLQ_TOPIC_NAME)
+        .map_or("", |value| value.trim());
+    let mut errors = Vec::new();
+    if !dlq_topic.is_empty() && !topics.is_empty() {
+        let listed: Vec<&str> = topics.split(',').map(str::trim).collect();
+        if listed.contains(&dlq_topic) {
+            errors.push((
+                keys::TOPICS.to_string(),
+                format!("The DLQ topic '{dlq_topic}' may not be included in the list of topics ('{}=[{}]') consumed by the connector", keys::TOPICS, listed.join(", ")),
+            ));
+        }
+    }
+    if !dlq_topic.is_empty() && !regex.is_empty() {
+        let whole = format!("^(?:{regex})$");
+        if regex::Regex::new(&whole).is_ok_and(|pattern| pattern.is_match(dlq_topic)) {
+            errors.push((
+                keys::TOPICS_REGEX.to_string(),
+                format!("The DLQ topic '{dlq_topic}' may not be matched by the regex for the topics ('{}={regex}') consumed by the connector", keys::TOPICS_REGEX),
+            ));
+        }
+    }
+    errors.extend(match (topics.is_empty(), regex.is_empty()) {
         (true, true) => vec![(
             keys::TOPICS.to_string(),
             "Must configure one of topics or topics.regex".to_string(),
@@ -229,5 +272,6 @@ pub fn check_sink_topics(
             "topics and topics.regex are mutually exclusive options, but both are set.".to_string(),
         )],
         _ => Vec::new(),
-    }
+    });
+    errors
 }

@@ -17,9 +17,14 @@
 pub mod config;
 pub mod converter;
 pub mod data;
+pub mod errant;
 pub mod error;
 pub mod framework;
+#[cfg(test)]
+mod framework_audit;
 pub mod record;
+pub mod topic_creation;
+pub mod unsupported;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +36,7 @@ pub use config::{
 };
 pub use converter::{Converter, HeaderConverter};
 pub use data::{Decimal, Field, Schema, SchemaAndValue, SchemaType, Struct, Value};
+pub use errant::{ErrantRecord, ErrantRecordReporter};
 pub use error::{ConnectorError, ConversionError, ErrorKind};
 pub use record::{Header, SinkRecord, SourceOffset, SourcePartition, SourceRecord, TopicPartition};
 
@@ -67,6 +73,7 @@ pub struct TaskContext {
     pub task_index: u32,
     pub config: ConfigValues,
     offset_reader: Arc<dyn OffsetReader>,
+    errant_reporter_opt: Option<Arc<dyn ErrantRecordReporter>>,
 }
 
 impl TaskContext {
@@ -82,7 +89,33 @@ impl TaskContext {
             task_index,
             config,
             offset_reader,
+            errant_reporter_opt: None,
         }
+    }
+
+    /// Gives a sink task the runtime's errant-record reporter.
+    #[must_use]
+    pub fn with_errant_reporter(mut self, reporter: Arc<dyn ErrantRecordReporter>) -> Self {
+        self.errant_reporter_opt = Some(reporter);
+        self
+    }
+
+    /// Reports a record the sink skips (`errors.tolerance=all`) so that the runtime logs it and
+    /// writes it to the dead-letter queue; does nothing when the runtime gave no reporter.
+    pub fn report_errant(&self, topic: &str, partition: i32, offset: i64, error: &str) {
+        if let Some(reporter) = &self.errant_reporter_opt {
+            reporter.report(ErrantRecord {
+                topic: topic.to_string(),
+                partition,
+                offset,
+                error: error.to_string(),
+            });
+        }
+    }
+
+    /// Returns the errant-record reporter, if the runtime gave one.
+    pub fn errant_reporter(&self) -> Option<Arc<dyn ErrantRecordReporter>> {
+        self.errant_reporter_opt.clone()
     }
 
     /// Returns the stored offset of a source partition (source tasks resume from it).
