@@ -8,7 +8,9 @@
 //! ```
 //! Records never pass through actor mailboxes: the data path is tokio tasks with bounded channels.
 
+pub mod config_providers;
 pub mod error;
+pub mod keystore;
 pub mod leader;
 pub mod membership;
 pub mod metric_names;

@@ -5,11 +5,14 @@
 //! we: `producer.*`, `consumer.*`, `admin.*` and bare client keys).
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
 use ferry_actors::worker::restart_policy::RestartPolicy;
+
+use crate::security::listeners::{self, ListenerSpec, Scheme};
+use crate::security::SecuritySettings;
 
 /// Worker property keys, one constant each.
 pub mod keys {
@@ -61,6 +64,8 @@ pub enum ConfigError {
     Unreadable { path: String, reason: String },
     #[error("invalid --set `{0}`: expected KEY=VALUE")]
     BadOverride(String),
+    #[error(transparent)]
+    Provider(#[from] ferry_actors::config_providers::ProviderConfigError),
 }
 
 /// The validated worker configuration.
@@ -68,8 +73,14 @@ pub enum ConfigError {
 pub struct WorkerConfig {
     pub bootstrap_servers: String,
     pub group_id: String,
-    /// The address the HTTP/gRPC listener binds.
+    /// The address of the advertised listener (the one other workers reach).
     pub listen_addr: SocketAddr,
+    /// Every listener (`listeners`): http and https side by side.
+    pub listeners: Vec<ListenerSpec>,
+    /// Whether other workers reach this one over http or https (`rest.advertised.listener`).
+    pub advertised_scheme: Scheme,
+    /// TLS, authentication, session keys, config providers and connection limits.
+    pub security: SecuritySettings,
     /// `host:port` other workers and status output use for this worker (Kafka Connect's worker id).
     pub advertised_addr: String,
     pub config_topic: String,
@@ -141,7 +152,16 @@ impl WorkerConfig {
         let bootstrap_servers =
             reader.non_empty(keys::BOOTSTRAP_SERVERS, DEFAULT_BOOTSTRAP_SERVERS)?;
         let group_id = reader.non_empty(keys::GROUP_ID, DEFAULT_GROUP_ID)?;
-        let listen_addr = parse_listeners(&reader.string(keys::LISTENERS, DEFAULT_LISTENER))?;
+        let listeners =
+            listeners::parse_listeners(&reader.string(keys::LISTENERS, DEFAULT_LISTENER))?;
+        let advertised_listener = listeners::advertised_listener(
+            &listeners,
+            properties
+                .get(listeners::REST_ADVERTISED_LISTENER)
+                .map(String::as_str),
+        )?;
+        let listen_addr = advertised_listener.addr;
+        let security = SecuritySettings::from_properties(&properties, &listeners)?;
         let advertised_host = match properties.get(keys::REST_ADVERTISED_HOST_NAME) {
             Some(host) if !host.trim().is_empty() => host.trim().to_string(),
             _ => default_advertised_host(listen_addr.ip()),
@@ -188,6 +208,9 @@ impl WorkerConfig {
             bootstrap_servers,
             group_id,
             listen_addr,
+            listeners,
+            advertised_scheme: advertised_listener.scheme,
+            security,
             advertised_addr,
             config_topic: reader.non_empty(keys::CONFIG_STORAGE_TOPIC, DEFAULT_CONFIG_TOPIC)?,
             offset_topic: reader.non_empty(keys::OFFSET_STORAGE_TOPIC, DEFAULT_OFFSET_TOPIC)?,
@@ -322,48 +345,6 @@ impl PropertyReader<'_> {
             u64::try_from(value).expect("range-checked to be non-negative"),
         ))
     }
-}
-
-/// Parses Kafka Connect's `listeners` (`http://host:port`, comma-separated; the first is used).
-fn parse_listeners(raw: &str) -> Result<SocketAddr, ConfigError> {
-    let first = raw.split(',').map(str::trim).find(|item| !item.is_empty());
-    let Some(listener) = first else {
-        return Err(invalid(
-            keys::LISTENERS,
-            raw,
-            "expected at least one listener such as http://127.0.0.1:8083",
-        ));
-    };
-    let Some((scheme, host_port)) = listener.split_once("://") else {
-        return Err(invalid(
-            keys::LISTENERS,
-            raw,
-            "expected PROTOCOL://HOST:PORT, such as http://127.0.0.1:8083",
-        ));
-    };
-    if !scheme.eq_ignore_ascii_case("http") {
-        return Err(invalid(
-            keys::LISTENERS,
-            raw,
-            "only http listeners are supported",
-        ));
-    }
-    let Some((host, port)) = host_port.rsplit_once(':') else {
-        return Err(invalid(keys::LISTENERS, raw, "missing port"));
-    };
-    let port: u16 = port.parse().map_err(|_| {
-        invalid(
-            keys::LISTENERS,
-            raw,
-            "port must be a number from 0 to 65535",
-        )
-    })?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || host == "0.0.0.0" {
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
-    }
-    resolve_socket_addr(keys::LISTENERS, &format!("{host}:{port}"))
-        .map_err(|_| invalid(keys::LISTENERS, raw, "host does not resolve to an address"))
 }
 
 fn resolve_socket_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {

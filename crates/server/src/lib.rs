@@ -2,12 +2,12 @@
 //! listener, telemetry and the ordered shutdown.
 //!
 //! ```text
-//!  TCP listener ──► axum router ── REST resources ──┐
+//!  listeners (http / https, rustls) ──► credentials check ──► axum router ── REST resources ──┐
 //!                       └─ content-type application/grpc ─► tonic routes ─┤
 //!                                                                       ▼
 //!                                                               ConnectService
 //! ```
-//! Non-goals: no TLS or authentication on the listener yet.
+//! Security (TLS, credentials, session keys, config providers): see [`security`].
 
 pub mod config;
 pub mod ctl;
@@ -17,6 +17,7 @@ pub mod grpc;
 pub mod http;
 mod lifecycle;
 pub mod log_levels;
+pub mod security;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
@@ -34,7 +35,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::WorkerConfig;
-use crate::service::ConnectService;
+use crate::security::listeners::Scheme;
+use crate::security::serve::{serve_all, BoundListener, ServeOptions};
+use crate::security::WorkerSecurity;
+use crate::service::{ConnectService, ServiceSecurity};
 
 /// How long the listener may take to finish in-flight requests at shutdown.
 const HTTP_DRAIN_TIMEOUT: Duration = Duration::from_millis(800);
@@ -47,35 +51,62 @@ pub enum RunError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    /// A keystore, truststore, JAAS or credentials file cannot be used.
+    #[error("{0}")]
+    Security(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
 
-/// A worker whose listener is bound but not yet serving.
+/// A worker whose listeners are bound but not yet serving.
 pub struct Worker {
     config: WorkerConfig,
-    listener: TcpListener,
+    listeners: Vec<BoundListener>,
+    local_addrs: Vec<(Scheme, SocketAddr)>,
     local_addr: SocketAddr,
+    security: WorkerSecurity,
     topic_creator_opt: Option<Arc<dyn TopicCreator>>,
 }
 
 impl Worker {
-    /// Binds the worker's listener.
+    /// Reads the TLS and credential files, and binds every listener.
     ///
     /// # Errors
-    /// [`RunError::Bind`] when the address is in use or not available.
+    /// [`RunError::Security`] when a security file cannot be used; [`RunError::Bind`] when an
+    /// address is in use or not available.
     pub async fn bind(config: WorkerConfig) -> Result<Self, RunError> {
-        let addr = config.listen_addr;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| RunError::Bind { addr, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| RunError::Bind { addr, source })?;
+        let security = WorkerSecurity::load(&config.security, config.advertised_scheme)
+            .map_err(RunError::Security)?;
+        let mut listeners = Vec::new();
+        let mut local_addrs = Vec::new();
+        let mut local_addr_opt = None;
+        for spec in &config.listeners {
+            let addr = spec.addr;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| RunError::Bind { addr, source })?;
+            let bound = listener
+                .local_addr()
+                .map_err(|source| RunError::Bind { addr, source })?;
+            if local_addr_opt.is_none()
+                && spec.scheme == config.advertised_scheme
+                && addr == config.listen_addr
+            {
+                local_addr_opt = Some(bound);
+            }
+            local_addrs.push((spec.scheme, bound));
+            listeners.push(BoundListener {
+                scheme: spec.scheme,
+                listener,
+            });
+        }
+        let local_addr = local_addr_opt.unwrap_or(local_addrs[0].1);
         Ok(Worker {
             config,
-            listener,
+            listeners,
+            local_addrs,
             local_addr,
+            security,
             topic_creator_opt: None,
         })
     }
@@ -88,9 +119,14 @@ impl Worker {
         self
     }
 
-    /// Returns the address the listener is bound to.
+    /// Returns the address of the advertised listener.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Returns every listener's protocol and bound address.
+    pub fn local_addrs(&self) -> &[(Scheme, SocketAddr)] {
+        &self.local_addrs
     }
 
     /// Serves until `shutdown` resolves, then stops in order: health off, tasks flushed and
@@ -100,17 +136,34 @@ impl Worker {
     /// Fails when the gRPC descriptors are corrupt, the worker cannot start, or the listener fails.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
         let (service, status) = ConnectService::new(builtin_registry());
+        service.attach_security(ServiceSecurity {
+            worker_client_tls_opt: match self.config.advertised_scheme {
+                Scheme::Https => self.security.client_tls_opt.clone(),
+                Scheme::Http => None,
+            },
+            session_keys: self.security.session_keys.clone(),
+            config_providers: Arc::clone(&self.config.security.config_providers),
+        });
         let (grpc_routes, grpc_health) = grpc::routes(service.clone())?;
-        let app = http::app(http::router(service.clone()), grpc_routes);
+        let app = http::app(
+            http::router(service.clone()),
+            grpc_routes,
+            Arc::clone(&self.security.authenticator),
+            self.security.connection_idle_timeout,
+        );
         let listener_stop = CancellationToken::new();
         let worker_stop = CancellationToken::new();
 
-        let serve_stop = listener_stop.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(self.listener, app)
-                .with_graceful_shutdown(async move { serve_stop.cancelled().await })
-                .await
-        });
+        let options = ServeOptions {
+            tls_opt: self.security.server_tls_opt.clone(),
+            idle_timeout: self.security.connection_idle_timeout,
+        };
+        let server = tokio::spawn(serve_all(
+            self.listeners,
+            app,
+            options,
+            listener_stop.clone(),
+        ));
         grpc_health.set_serving().await;
         let shutdown_budget = self.config.task_shutdown_timeout + Duration::from_secs(3);
         let mut lifecycle = tokio::spawn(lifecycle::run(
@@ -144,8 +197,7 @@ impl Worker {
         tracing::debug!("shutdown: stopping the listener");
         listener_stop.cancel();
         match tokio::time::timeout(HTTP_DRAIN_TIMEOUT, server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => tracing::warn!(%error, "listener stopped with an error"),
+            Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "listener task failed"),
             Err(_) => tracing::info!("abandoned open connections at shutdown"),
         }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferry_actors::leader::election::{elect_leader, Candidate};
 use ferry_actors::leader::{LeaderActor, LeaderDeps, QuorumGate};
 use ferry_actors::membership::{generation_now, Membership, MembershipConfig};
 use ferry_actors::runtime::TaskEnv;
@@ -111,6 +112,7 @@ pub(crate) async fn run(
             members_rx: membership.members_rx(),
             rebalance_delay: config.scheduled_rebalance_max_delay,
             lease_enabled: fencing_opt.is_some(),
+            config_providers: Arc::clone(&config.security.config_providers),
             fence_margin: config.fence_margin,
             quorum: quorum.clone(),
             fencing_opt: fencing_opt.clone(),
@@ -137,6 +139,7 @@ pub(crate) async fn run(
             status_store: Arc::clone(&status_store),
             offset_flush_interval: config.offset_flush_interval,
             offset_flush_timeout: config.offset_flush_timeout,
+            config_providers: Arc::clone(&config.security.config_providers),
         },
         restart_policy: config.restart_policy,
         task_shutdown_timeout: config.task_shutdown_timeout,
@@ -144,6 +147,7 @@ pub(crate) async fn run(
         quorum: quorum.clone(),
     };
     let (worker, worker_handle) = Actor::spawn(None, WorkerActor, deps).await?;
+    let rotation_store = Arc::clone(&config_store);
     service.attach_runtime(Arc::new(Runtime {
         node_id: config.node_id.clone(),
         worker_id: config.advertised_addr.clone(),
@@ -155,6 +159,12 @@ pub(crate) async fn run(
         membership: membership.clone(),
         quorum,
     }));
+    tokio::spawn(crate::security::session_keys::run_key_rotation(
+        Arc::clone(&rotation_store),
+        config.security.session_keys.clone(),
+        leads_now(config.node_id.clone(), membership.clone(), rotation_store),
+        stores_stop.clone(),
+    ));
     membership.set_ready(true).await;
     status.health_tx.send_replace(WorkerHealth::Healthy);
     tracing::info!(worker_id = %config.advertised_addr, node_id = %config.node_id, "worker is ready");
@@ -178,6 +188,36 @@ pub(crate) async fn run(
     membership.leave().await;
     stores_stop.cancel();
     Ok(())
+}
+
+/// Returns a check of whether this node leads now: gossip elects it and no other node holds an
+/// unexpired lease in the config topic (the leader's own rule).
+fn leads_now(
+    node_id: String,
+    membership: Membership,
+    config_store: Arc<ConfigStore>,
+) -> impl Fn() -> bool + Send + 'static {
+    move || {
+        let members = membership.members_rx().borrow().clone();
+        let candidates: Vec<Candidate> = members
+            .values()
+            .map(|member| Candidate {
+                node_id: member.node_id.clone(),
+                generation: member.generation,
+                ready: member.ready,
+            })
+            .collect();
+        let elected = elect_leader(&candidates).is_some_and(|leader| leader == node_id);
+        let lease_elsewhere = config_store
+            .lease()
+            .and_then(|lease| {
+                lease
+                    .holder_at(std::time::Instant::now())
+                    .map(|holder| holder != node_id)
+            })
+            .unwrap_or(false);
+        elected && !lease_elsewhere
+    }
 }
 
 async fn start_membership(config: &WorkerConfig) -> anyhow::Result<Membership> {

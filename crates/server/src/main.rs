@@ -97,7 +97,7 @@ fn init_telemetry() -> Result<telemetry::Telemetry, Failure> {
 impl From<RunError> for Failure {
     fn from(error: RunError) -> Self {
         match error {
-            RunError::Bind { .. } => Failure::Usage(error.to_string()),
+            RunError::Bind { .. } | RunError::Security(_) => Failure::Usage(error.to_string()),
             RunError::Other(error) => Failure::Runtime(format!("{error:#}")),
         }
     }

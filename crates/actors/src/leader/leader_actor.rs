@@ -58,6 +58,8 @@ pub struct LeaderDeps {
     /// Whether the leader renews a lease in the config topic (off under `ferry dev`, a single
     /// node on the embedded cluster).
     pub lease_enabled: bool,
+    /// Resolves config provider placeholders for connector planning.
+    pub config_providers: Arc<crate::config_providers::ConfigProviders>,
 }
 
 /// How long a fenced leader waits before it may claim leadership again (so two nodes that both
@@ -409,7 +411,7 @@ impl LeaderState {
             let wanted = if snapshot.target_state(name) == TargetState::Stopped {
                 Ok(Vec::new())
             } else {
-                generate_task_configs(&self.deps.registry, config)
+                generate_task_configs(&self.deps.registry, &self.deps.config_providers, config)
             };
             // A connector whose config cannot produce tasks is reported FAILED by its worker.
             let Ok(task_configs) = wanted else { continue };

@@ -21,6 +21,7 @@ use ferry_connectors::sdk::{
 use rdkafka::config::ClientConfig;
 use tokio_util::sync::CancellationToken;
 
+use crate::config_providers::{redact_resolved, ConfigProviders};
 use crate::stores::{OffsetStore, StatusStore};
 
 /// What every task on this worker shares.
@@ -35,6 +36,8 @@ pub struct TaskEnv {
     pub status_store: Arc<StatusStore>,
     pub offset_flush_interval: Duration,
     pub offset_flush_timeout: Duration,
+    /// Resolves `${provider:path:key}` placeholders when a task starts (never stored resolved).
+    pub config_providers: Arc<ConfigProviders>,
 }
 
 /// One task to run.
@@ -58,6 +61,31 @@ impl TaskSpec {
 /// # Errors
 /// The task's error; `ErrorKind::User` errors must not be retried.
 pub async fn run_task(
+    env: TaskEnv,
+    spec: TaskSpec,
+    cancel: CancellationToken,
+) -> Result<(), ConnectorError> {
+    // Secrets are resolved here, before the source or sink loop starts, and live only in this
+    // task's copy of its config. An error the task reports (it becomes the status `trace` and a
+    // log line) has every resolved value replaced with `[hidden]`.
+    let raw_config = spec.config.clone();
+    let resolved = env.config_providers.resolve(&spec.config)?;
+    if env.config_providers.is_empty() || resolved == raw_config {
+        return run_resolved_task(env, spec, cancel).await;
+    }
+    let spec = TaskSpec {
+        config: resolved.clone(),
+        ..spec
+    };
+    run_resolved_task(env, spec, cancel)
+        .await
+        .map_err(|error| ConnectorError {
+            kind: error.kind,
+            message: redact_resolved(&raw_config, &resolved, &error.message),
+        })
+}
+
+async fn run_resolved_task(
     env: TaskEnv,
     spec: TaskSpec,
     cancel: CancellationToken,

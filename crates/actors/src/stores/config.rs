@@ -9,6 +9,7 @@
 //! | `commit-<name>` | `{"tasks":N}`: the preceding N task configs become current |
 //! | `target-state-<name>` | `{"state":"PAUSED","state.v2":"STOPPED"}` |
 //! | `ferry-assignment` | Ferry's: the leader's latest task assignment |
+//! | `session-key` | `{"key","algorithm","creation-timestamp"}`: KIP-507, see [`super::session_key`] |
 //! | `ferry-leader-lease` | Ferry's: `{"node_id":..}`, renewed by the leader every second (tombstone = released) |
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::log::{LogRecord, TopicLog};
+use super::session_key::{SessionKey, SESSION_KEY_KEY};
 use crate::error::StoreError;
 use crate::leader::assignment::Assignment;
 
@@ -309,6 +311,7 @@ pub struct ConfigStore {
     log: TopicLog,
     snapshot_rx: watch::Receiver<Arc<ConfigSnapshot>>,
     lease_rx: watch::Receiver<Option<LeaderLease>>,
+    session_key_rx: watch::Receiver<Option<SessionKey>>,
 }
 
 impl ConfigStore {
@@ -323,6 +326,7 @@ impl ConfigStore {
     ) -> Result<Self, StoreError> {
         let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(ConfigSnapshot::default()));
         let (lease_tx, lease_rx) = watch::channel(None);
+        let (session_key_tx, session_key_rx) = watch::channel(None);
         let mut snapshot = ConfigSnapshot::default();
         let apply = Box::new(move |record: &LogRecord<'_>| {
             let Some(key) = record.key.and_then(|key| std::str::from_utf8(key).ok()) else {
@@ -343,6 +347,12 @@ impl ConfigStore {
                 }));
                 return;
             }
+            if key == SESSION_KEY_KEY {
+                if let Some(session_key) = value.as_ref().and_then(SessionKey::from_record_value) {
+                    session_key_tx.send_replace(Some(session_key));
+                }
+                return;
+            }
             snapshot.apply(key, value.as_ref());
             snapshot_tx.send_replace(Arc::new(snapshot.clone()));
         });
@@ -352,7 +362,22 @@ impl ConfigStore {
             log,
             snapshot_rx,
             lease_rx,
+            session_key_rx,
         })
+    }
+
+    /// Returns a receiver of the latest session key read from the config topic.
+    pub fn session_key(&self) -> watch::Receiver<Option<SessionKey>> {
+        self.session_key_rx.clone()
+    }
+
+    /// Writes a new session key (the leader's job); returns once it is durable and applied here.
+    ///
+    /// # Errors
+    /// Fails when Kafka does not acknowledge the write.
+    pub async fn put_session_key(&self, session_key: &SessionKey) -> Result<(), StoreError> {
+        self.write(SESSION_KEY_KEY, Some(&session_key.record_value()))
+            .await
     }
 
     /// Returns the leader lease as last read (`None`: never written, or released).

@@ -4,10 +4,12 @@
 pub mod config;
 pub mod log;
 pub mod offsets;
+pub mod session_key;
 pub mod status;
 pub mod topics;
 
 pub use config::{ConfigSnapshot, ConfigStore, TargetState};
 pub use offsets::OffsetStore;
+pub use session_key::SessionKey;
 pub use status::{State, Status, StatusSnapshot, StatusStore};
 pub use topics::{AdminTopicCreator, TopicCreator, TopicSpec};

@@ -28,6 +28,7 @@ use serde::Serialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::config_providers::{redact_resolved, restore_placeholders, ConfigProviders};
 use crate::leader::QuorumGate;
 use crate::runtime::{run_task, TaskEnv, TaskSpec};
 use crate::stores::{ConfigSnapshot, ConfigStore, State, Status, StatusStore, TargetState};
@@ -364,7 +365,12 @@ impl WorkerState {
             }
             let planning_error = match snapshot.target_state(name) {
                 TargetState::Stopped => None,
-                _ => generate_task_configs(&self.deps.registry, config).err(),
+                _ => generate_task_configs(
+                    &self.deps.registry,
+                    &self.deps.task_env.config_providers,
+                    config,
+                )
+                .err(),
             };
             if let Some(error) = planning_error {
                 if self.connector_states.get(name) != Some(&State::Failed) {
@@ -660,23 +666,34 @@ impl WorkerState {
     }
 }
 
-/// Generates a connector's task configs from its stored config.
+/// Generates a connector's task configs from its stored config. Config provider placeholders are
+/// resolved for the connector's planning and put back into the task configs (which are written to
+/// the config topic); errors never show a resolved value.
 ///
 /// # Errors
-/// A user error when the class is unknown or the config invalid.
+/// A user error when the class is unknown, a placeholder cannot be resolved, or the config is
+/// invalid.
 pub fn generate_task_configs(
     registry: &ConnectorRegistry,
-    config: &BTreeMap<String, String>,
+    providers: &ConfigProviders,
+    raw_config: &BTreeMap<String, String>,
 ) -> Result<Vec<TaskConfig>, ConnectorError> {
+    let config = providers.resolve(raw_config)?;
+    let redact = |error: ConnectorError| ConnectorError {
+        kind: error.kind,
+        message: redact_resolved(raw_config, &config, &error.message),
+    };
     let class = config.get(keys::CONNECTOR_CLASS).map_or("", String::as_str);
     let factory = registry
         .find(class)
-        .ok_or_else(|| ConnectorError::user(format!("unknown connector class {class}")))?;
-    let values = config_def_for(factory.as_ref(), config)
-        .parse(config)
-        .map_err(|errors| ConnectorError::user(errors.join("; ")))?;
-    let max_tasks = usize::try_from(values.long(keys::TASKS_MAX)?.max(1)).unwrap_or(1);
-    let mut task_configs = factory.task_configs(&values, max_tasks)?;
+        .ok_or_else(|| ConnectorError::user(format!("unknown connector class {class}")))
+        .map_err(redact)?;
+    let values = config_def_for(factory.as_ref(), &config)
+        .parse(&config)
+        .map_err(|errors| redact(ConnectorError::user(errors.join("; "))))?;
+    let max_tasks =
+        usize::try_from(values.long(keys::TASKS_MAX).map_err(redact)?.max(1)).unwrap_or(1);
+    let mut task_configs = factory.task_configs(&values, max_tasks).map_err(redact)?;
     if task_configs.len() > max_tasks {
         return Err(ConnectorError::user(format!(
             "connector generated {} task configs but tasks.max is {max_tasks}",
@@ -688,6 +705,7 @@ pub fn generate_task_configs(
         task_config
             .entry(keys::CONNECTOR_CLASS.to_string())
             .or_insert_with(|| class.to_string());
+        restore_placeholders(raw_config, &config, task_config);
     }
     Ok(task_configs)
 }

@@ -23,6 +23,7 @@ pub mod framework;
 #[cfg(test)]
 mod framework_audit;
 pub mod record;
+pub mod secret;
 pub mod topic_creation;
 pub mod unsupported;
 
@@ -39,6 +40,7 @@ pub use data::{Decimal, Field, Schema, SchemaAndValue, SchemaType, Struct, Value
 pub use errant::{ErrantRecord, ErrantRecordReporter};
 pub use error::{ConnectorError, ConversionError, ErrorKind};
 pub use record::{Header, SinkRecord, SourceOffset, SourcePartition, SourceRecord, TopicPartition};
+pub use secret::Secret;
 
 /// Source or sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,7 +12,9 @@
 //!   cluster              members (leader marked *) and the assignment epoch
 //!   watch                status changes as they happen, one line each
 //! ```
-//! The server defaults to `127.0.0.1:8083` or `$FERRY_SERVER`. `-o json` prints the response as
+//! The server defaults to `127.0.0.1:8083` or `$FERRY_SERVER`; `https://HOST:PORT` or `--cacert`
+//! turn TLS on. Credentials: `--user USER:PASSWORD` ($FERRY_USER) or `--token` ($FERRY_TOKEN);
+//! `--cert`/`--key` for a worker that requires client certificates. `-o json` prints the response as
 //! JSON (one object per line for `watch`); the shapes are documented on the structs of `views`
 //! and `watch`.
 //!
@@ -28,7 +30,13 @@ mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
+
+use base64::Engine;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Interceptor;
 
 use clap::{Args, Subcommand, ValueEnum};
 use tonic::transport::{Channel, Endpoint};
@@ -50,6 +58,45 @@ pub struct CtlArgs {
     /// host:port of a worker's REST/gRPC listener (or an http:// URL).
     #[arg(long, global = true, env = "FERRY_SERVER", default_value = DEFAULT_SERVER)]
     server: String,
+    /// Basic credentials USER:PASSWORD (the users of the worker's BasicAuth extension).
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_USER",
+        value_name = "USER:PASSWORD",
+        hide_env_values = true
+    )]
+    user: Option<String>,
+    /// A bearer token (from the worker's rest.auth.tokens.file).
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "user"
+    )]
+    token: Option<String>,
+    /// PEM file of the CA certificates to trust; implies TLS (https).
+    #[arg(long, global = true, env = "FERRY_CACERT", value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// PEM client certificate chain, for workers with ssl.client.auth=required.
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_CERT",
+        value_name = "FILE",
+        requires = "key"
+    )]
+    cert: Option<PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(
+        long,
+        global = true,
+        env = "FERRY_KEY",
+        value_name = "FILE",
+        requires = "cert"
+    )]
+    key: Option<PathBuf>,
     /// How to print results: aligned tables for people, or JSON for scripts.
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputFormat::Table)]
     output: OutputFormat,
@@ -137,6 +184,10 @@ enum CtlError {
     /// The server could not be reached: exit 4.
     #[error("cannot connect to the server at {server}: {reason}")]
     Connect { server: String, reason: String },
+    /// The connection failed during a call (e.g. the server refused our TLS certificate after
+    /// the handshake): exit 4.
+    #[error("the connection to the server failed: {0}")]
+    Transport(String),
     /// The server answered an error: exit 3 for NOT_FOUND, 1 otherwise.
     #[error("{}: {}", code_name(.0.code()), .0.message())]
     Server(tonic::Status),
@@ -146,7 +197,7 @@ impl CtlError {
     fn exit_code(&self) -> ExitCode {
         match self {
             CtlError::Usage(_) => ExitCode::from(2),
-            CtlError::Connect { .. } => ExitCode::from(4),
+            CtlError::Connect { .. } | CtlError::Transport(_) => ExitCode::from(4),
             CtlError::Server(status) if status.code() == Code::NotFound => ExitCode::from(3),
             CtlError::Server(_) => ExitCode::from(1),
         }
@@ -155,6 +206,11 @@ impl CtlError {
 
 impl From<tonic::Status> for CtlError {
     fn from(status: tonic::Status) -> Self {
+        // tonic reports a broken connection (UNKNOWN or CANCELLED) with its cause in `source`; an
+        // answer of the server has none.
+        if std::error::Error::source(&status).is_some() {
+            return CtlError::Transport(error_chain(&status));
+        }
         CtlError::Server(status)
     }
 }
@@ -186,16 +242,100 @@ fn code_name(code: Code) -> &'static str {
 struct Session {
     server: String,
     output: OutputFormat,
+    /// The `authorization` metadata every call carries.
+    authorization_opt: Option<MetadataValue<Ascii>>,
+    /// TLS when the server is https (or --cacert is given).
+    tls_opt: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// A channel whose calls carry the session's credentials.
+type CtlChannel = InterceptedService<Channel, Credentials>;
+
+/// Adds the `authorization` metadata to every call.
+#[derive(Clone)]
+struct Credentials {
+    authorization_opt: Option<MetadataValue<Ascii>>,
+}
+
+impl Interceptor for Credentials {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(authorization) = &self.authorization_opt {
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// The `authorization` value and the TLS config of a session.
+type SessionSecurity = (
+    Option<MetadataValue<Ascii>>,
+    Option<Arc<rustls::ClientConfig>>,
+);
+
+/// Builds the `authorization` value and TLS config from the flags.
+fn session_security(args: &CtlArgs) -> Result<SessionSecurity, CtlError> {
+    let authorization_opt = match (&args.user, &args.token) {
+        (Some(user), _) => {
+            if !user.contains(':') {
+                return Err(CtlError::Usage("--user expects USER:PASSWORD".into()));
+            }
+            Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(user)
+            ))
+        }
+        (None, Some(token)) => Some(format!("Bearer {}", token.trim())),
+        (None, None) => None,
+    };
+    let authorization_opt = match authorization_opt {
+        Some(value) => Some(
+            value
+                .parse()
+                .map_err(|_| CtlError::Usage("credentials must be printable ASCII".into()))?,
+        ),
+        None => None,
+    };
+    let https = args.server.starts_with("https://") || args.cacert.is_some();
+    if !https {
+        return Ok((authorization_opt, None));
+    }
+    let read = |path: &PathBuf| {
+        std::fs::read(path)
+            .map_err(|error| CtlError::Usage(format!("cannot read {}: {error}", path.display())))
+    };
+    let trusted = match &args.cacert {
+        Some(path) => crate::security::tls::pem_certificates(&read(path)?)
+            .map_err(|reason| CtlError::Usage(format!("--cacert {}: {reason}", path.display())))?,
+        None => Vec::new(),
+    };
+    let identity_opt = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => Some(
+            crate::security::tls::pem_identity(&read(cert)?, &read(key)?)
+                .map_err(|reason| CtlError::Usage(format!("--cert/--key: {reason}")))?,
+        ),
+        _ => None,
+    };
+    let config =
+        crate::security::tls::ctl_client_config(&trusted, identity_opt).map_err(CtlError::Usage)?;
+    Ok((authorization_opt, Some(Arc::new(config))))
 }
 
 impl Session {
     /// Connects to the server; calls on the channel time out after `call_timeout_opt`.
-    async fn connect(&self, call_timeout_opt: Option<Duration>) -> Result<Channel, CtlError> {
-        let url = if self.server.contains("://") {
-            self.server.clone()
-        } else {
-            format!("http://{}", self.server)
-        };
+    async fn connect(&self, call_timeout_opt: Option<Duration>) -> Result<CtlChannel, CtlError> {
+        // TLS is done by our connector; tonic sees a plain URI.
+        let host_port = self
+            .server
+            .strip_prefix("https://")
+            .or_else(|| self.server.strip_prefix("http://"))
+            .unwrap_or(&self.server)
+            .trim_end_matches('/');
+        let url = format!("http://{host_port}");
         let endpoint = Endpoint::from_shared(url).map_err(|error| {
             CtlError::Usage(format!("invalid server address `{}`: {error}", self.server))
         })?;
@@ -203,16 +343,30 @@ impl Session {
         if let Some(call_timeout) = call_timeout_opt {
             endpoint = endpoint.timeout(call_timeout);
         }
-        endpoint.connect().await.map_err(|error| CtlError::Connect {
+        let connected = match &self.tls_opt {
+            Some(tls) => {
+                endpoint
+                    .connect_with_connector(crate::security::tls::tls_connector(Arc::clone(tls)))
+                    .await
+            }
+            None => endpoint.connect().await,
+        };
+        let channel = connected.map_err(|error| CtlError::Connect {
             server: self.server.clone(),
             reason: error_chain(&error),
-        })
+        })?;
+        Ok(InterceptedService::new(
+            channel,
+            Credentials {
+                authorization_opt: self.authorization_opt.clone(),
+            },
+        ))
     }
 
     /// A connector client whose calls time out after [`CALL_TIMEOUT`].
     async fn connector_client(
         &self,
-    ) -> Result<proto::connector_service_client::ConnectorServiceClient<Channel>, CtlError> {
+    ) -> Result<proto::connector_service_client::ConnectorServiceClient<CtlChannel>, CtlError> {
         let channel = self.connect(Some(CALL_TIMEOUT)).await?;
         Ok(proto::connector_service_client::ConnectorServiceClient::new(channel))
     }
@@ -233,7 +387,7 @@ impl Session {
 }
 
 /// An error and its causes, `outer: inner: innermost` (tonic's own text is only "transport error").
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source_opt = error.source();
     while let Some(source) = source_opt {
@@ -250,9 +404,18 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// Runs one `ferry ctl` command; errors are printed to stderr and become the exit code.
 pub async fn run(args: CtlArgs) -> ExitCode {
+    let (authorization_opt, tls_opt) = match session_security(&args) {
+        Ok(security) => security,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return error.exit_code();
+        }
+    };
     let session = Session {
         server: args.server,
         output: args.output,
+        authorization_opt,
+        tls_opt,
     };
     match run_command(&session, args.command).await {
         Ok(()) => ExitCode::SUCCESS,

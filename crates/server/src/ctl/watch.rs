@@ -174,6 +174,7 @@ mod tests {
                     state: "RUNNING".into(),
                     worker_id: "w1".into(),
                     trace: None,
+                    ..Default::default()
                 }),
                 tasks: vec![proto::TaskState {
                     id: 0,

@@ -107,6 +107,7 @@ impl From<InstanceState> for proto::ConnectorState {
             state: state.state,
             worker_id: state.worker_id,
             trace: state.trace,
+            version: state.version,
         }
     }
 }
@@ -120,6 +121,7 @@ impl From<TaskState> for proto::TaskState {
             trace: state.trace,
             restarts: state.restarts,
             last_error: state.last_error,
+            version: state.version,
         }
     }
 }

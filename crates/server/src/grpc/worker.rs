@@ -3,6 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::proto;
+use crate::security::session_keys;
 use crate::service::ConnectService;
 
 pub(super) struct WorkerApi {
@@ -15,6 +16,28 @@ impl WorkerApi {
     }
 }
 
+impl WorkerApi {
+    /// Refuses a forwarded request that is not signed with the cluster's current session key.
+    fn verify_signature(
+        &self,
+        request: &Request<proto::ForwardConfigChangeRequest>,
+    ) -> Result<(), Status> {
+        let metadata = request.metadata();
+        let header = |name: &str| metadata.get(name).and_then(|value| value.to_str().ok());
+        let body = prost::Message::encode_to_vec(request.get_ref());
+        let current_opt = self.service.current_session_key_opt()?;
+        session_keys::verify(
+            self.service.session_key_settings(),
+            current_opt.as_ref(),
+            header(session_keys::SIGNATURE_ALGORITHM_HEADER),
+            header(session_keys::SIGNATURE_HEADER),
+            &body,
+        )
+        .inspect_err(|error| tracing::warn!(%error, "refused a forwarded request"))?;
+        Ok(())
+    }
+}
+
 #[tonic::async_trait]
 impl proto::worker_service_server::WorkerService for WorkerApi {
     async fn forward_config_change(
@@ -23,6 +46,7 @@ impl proto::worker_service_server::WorkerService for WorkerApi {
     ) -> Result<Response<proto::ForwardConfigChangeResponse>, Status> {
         let span = tracing::info_span!("forwarded_config_change");
         crate::trace_context::continue_trace(request.metadata(), &span);
+        self.verify_signature(&request)?;
         let request = request.into_inner();
         let work = async {
             tracing::info!(operation = %request.operation, connector = %request.connector, "running a forwarded operation");

@@ -272,9 +272,9 @@ async fn restart_task(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RestartQuery {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::java_boolean")]
     include_tasks: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::java_boolean")]
     only_failed: bool,
 }
 

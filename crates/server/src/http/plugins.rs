@@ -25,7 +25,7 @@ fn default_true() -> bool {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PluginsQuery {
-    #[serde(default = "default_true")]
+    #[serde(default = "default_true", deserialize_with = "super::java_boolean")]
     connectors_only: bool,
 }
 

@@ -11,8 +11,7 @@ use ferry_connectors::converters::converter_plugins;
 use ferry_connectors::registry::names_of;
 use ferry_connectors::sdk::framework::keys;
 use ferry_connectors::validation::{
-    check_connector_config, full_config_def, validate_connector_config, ConfigInfos, ConfigKeyInfo,
-    InvalidConfig,
+    full_config_def, validate_connector_config, ConfigInfos, ConfigKeyInfo, InvalidConfig,
 };
 
 use super::types::{
@@ -128,7 +127,7 @@ impl ConnectService {
                 ))
             })?),
         };
-        check_connector_config(self.registry(), &config).map_err(invalid_config)?;
+        self.check_config_resolved(&config)?;
         let _config_writes = self.lock_config_writes().await;
         let runtime = self.runtime()?;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
@@ -171,7 +170,7 @@ impl ConnectService {
                 config.insert(keys::NAME.to_string(), name.clone());
             }
         }
-        check_connector_config(self.registry(), &config).map_err(invalid_config)?;
+        self.check_config_resolved(&config)?;
         let _config_writes = self.lock_config_writes().await;
         let runtime = self.runtime()?;
         let snapshot = within_timeout(runtime.config_store.refresh()).await?;
@@ -279,15 +278,21 @@ impl ConnectService {
         let config = snapshot.connectors.get(name).ok_or_else(|| {
             ServiceError::NotFound(format!("No status found for connector {name}"))
         })?;
+        let version_opt = config
+            .get(keys::CONNECTOR_CLASS)
+            .and_then(|class| self.registry().find(class))
+            .map(|factory| factory.version().to_string());
         let connector = match runtime.status_store.connector(name) {
             Some(status) => InstanceState {
                 state: state_name(status.state),
                 worker_id: status.worker_id,
+                version: version_opt.clone(),
                 trace: status.trace,
             },
             None => InstanceState {
                 state: "UNASSIGNED".to_string(),
                 worker_id: runtime.worker_id.clone(),
+                version: None,
                 trace: None,
             },
         };
@@ -300,6 +305,7 @@ impl ConnectService {
                     id,
                     state: state_name(status.state),
                     worker_id: status.worker_id.clone(),
+                    version: version_opt.clone(),
                     trace: status.trace.clone(),
                     restarts: status.restarts,
                     last_error: status.last_error.clone(),
@@ -308,6 +314,7 @@ impl ConnectService {
                     id,
                     state: "UNASSIGNED".to_string(),
                     worker_id: runtime.worker_id.clone(),
+                    version: None,
                     trace: None,
                     restarts: 0,
                     last_error: None,
@@ -612,7 +619,7 @@ impl ConnectService {
         config
             .entry(keys::CONNECTOR_CLASS.to_string())
             .or_insert_with(|| factory.class_names()[0].to_string());
-        validate_connector_config(self.registry(), &config).map_err(invalid_config)
+        self.validate_config_resolved(&config)
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ferry_actors::leader::election::{elect_leader, Candidate};
-use ferry_actors::stores::TargetState;
+use ferry_actors::stores::{SessionKey, TargetState};
 use serde_json::json;
 
 use super::types::{ConnectorInfo, CreateConnector};
@@ -14,6 +14,7 @@ use super::ConnectService;
 use crate::error::ServiceError;
 use crate::grpc::proto::worker_service_client::WorkerServiceClient;
 use crate::grpc::proto::ForwardConfigChangeRequest;
+use crate::security::session_keys;
 
 /// How long a request waits for a leader to be known.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
@@ -67,36 +68,102 @@ impl ConnectService {
         payload: serde_json::Value,
     ) -> Result<(Option<ConnectorInfo>, bool), ServiceError> {
         tracing::info!(operation, connector, leader = %leader_addr, "forwarding to the leader");
-        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{leader_addr}"))
-            .map_err(|error| ServiceError::Internal(error.to_string()))?
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(FORWARD_TIMEOUT);
-        let channel = endpoint.connect().await.map_err(|error| {
-            ServiceError::Rebalancing(format!(
-                "{NO_LEADER} (leader {leader_addr} unreachable: {error})"
-            ))
-        })?;
-        let mut request = tonic::Request::new(ForwardConfigChangeRequest {
+        let message = ForwardConfigChangeRequest {
             operation: operation.to_string(),
             connector: connector.to_string(),
             payload_json: payload.to_string(),
-        });
-        request.set_timeout(FORWARD_TIMEOUT);
-        crate::trace_context::inject_current(request.metadata_mut());
-        let response = WorkerServiceClient::new(channel)
-            .forward_config_change(request)
-            .await
-            .map_err(|status| status_to_error(&status))?
-            .into_inner();
-        let info = if response.result_json.is_empty() {
-            None
-        } else {
-            Some(
-                serde_json::from_str(&response.result_json)
-                    .map_err(|error| ServiceError::Internal(error.to_string()))?,
-            )
         };
-        Ok((info, response.created))
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let key = self.current_session_key().await?;
+            match self.send_forwarded(leader_addr, &message, &key).await {
+                // The leader may have rotated the key a moment ago: read the config topic to the
+                // end and sign once more with the newest key.
+                Err(status) if attempt == 1 && status.code() == tonic::Code::PermissionDenied => {
+                    tracing::info!("leader refused the session key signature; re-reading the key");
+                    let runtime = self.runtime()?;
+                    runtime
+                        .config_store
+                        .refresh()
+                        .await
+                        .map_err(|error| ServiceError::Internal(error.to_string()))?;
+                }
+                Err(status) => return Err(status_to_error(&status)),
+                Ok(response) => {
+                    let info = if response.result_json.is_empty() {
+                        None
+                    } else {
+                        Some(
+                            serde_json::from_str(&response.result_json)
+                                .map_err(|error| ServiceError::Internal(error.to_string()))?,
+                        )
+                    };
+                    return Ok((info, response.created));
+                }
+            }
+        }
+    }
+
+    /// Returns the session key, waiting briefly for the first one (a new cluster's leader writes
+    /// it within a second of starting).
+    async fn current_session_key(&self) -> Result<SessionKey, ServiceError> {
+        let runtime = self.runtime()?;
+        let mut key_rx = runtime.config_store.session_key();
+        let wait = tokio::time::timeout(LEADER_WAIT, key_rx.wait_for(Option::is_some)).await;
+        match wait {
+            Ok(Ok(key)) => Ok(key.clone().expect("waited for a key")),
+            _ => Err(ServiceError::Rebalancing(format!(
+                "{NO_LEADER} (no session key in the config topic yet)"
+            ))),
+        }
+    }
+
+    async fn send_forwarded(
+        &self,
+        leader_addr: &str,
+        message: &ForwardConfigChangeRequest,
+        key: &SessionKey,
+    ) -> Result<crate::grpc::proto::ForwardConfigChangeResponse, tonic::Status> {
+        let unreachable = |error: &dyn std::fmt::Display| {
+            tonic::Status::unavailable(format!(
+                "{NO_LEADER} (leader {leader_addr} unreachable: {error})"
+            ))
+        };
+        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{leader_addr}"))
+            .map_err(|error| tonic::Status::internal(error.to_string()))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(FORWARD_TIMEOUT);
+        let channel = match self.worker_client_tls() {
+            Some(tls) => endpoint
+                .connect_with_connector(crate::security::tls::tls_connector(tls))
+                .await
+                .map_err(|error| unreachable(&crate::ctl::error_chain(&error)))?,
+            None => endpoint
+                .connect()
+                .await
+                .map_err(|error| unreachable(&crate::ctl::error_chain(&error)))?,
+        };
+        let body = prost::Message::encode_to_vec(message);
+        let (signature, algorithm) =
+            session_keys::sign(key, self.session_key_settings().signature_algorithm, &body);
+        let mut request = tonic::Request::new(message.clone());
+        request.set_timeout(FORWARD_TIMEOUT);
+        let metadata = request.metadata_mut();
+        for (name, value) in [
+            (session_keys::SIGNATURE_HEADER, signature.as_str()),
+            (session_keys::SIGNATURE_ALGORITHM_HEADER, algorithm),
+        ] {
+            let value = value
+                .parse()
+                .map_err(|_| tonic::Status::internal("signature is not valid metadata"))?;
+            metadata.insert(name, value);
+        }
+        crate::trace_context::inject_current(request.metadata_mut());
+        Ok(WorkerServiceClient::new(channel)
+            .forward_config_change(request)
+            .await?
+            .into_inner())
     }
 
     /// Runs a forwarded operation on this worker (the leader): returns the result JSON and
@@ -274,6 +341,9 @@ fn status_to_error(status: &tonic::Status) -> ServiceError {
         tonic::Code::FailedPrecondition => ServiceError::FailedPrecondition(message),
         tonic::Code::Unavailable => ServiceError::Rebalancing(message),
         tonic::Code::DeadlineExceeded => ServiceError::Timeout(message),
+        // A worker of this cluster whose signature the leader refused: a misconfiguration
+        // (different verification algorithms) or a key rotation it could not catch up with.
+        tonic::Code::PermissionDenied => ServiceError::Rebalancing(message),
         _ => ServiceError::Internal(message),
     }
 }

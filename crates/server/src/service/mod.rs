@@ -5,6 +5,7 @@ mod cluster;
 mod connectors;
 mod forward;
 mod offsets;
+mod secrets;
 pub mod types;
 #[path = "watch.rs"] // `watch` is taken by `tokio::sync::watch` below
 pub mod watch_stream;
@@ -76,6 +77,17 @@ struct Inner {
     health_rx: watch::Receiver<WorkerHealth>,
     cluster_id_rx: watch::Receiver<Option<String>>,
     runtime: OnceLock<Arc<Runtime>>,
+    security: OnceLock<ServiceSecurity>,
+}
+
+/// What the facade needs of the worker's security settings.
+#[derive(Clone, Default)]
+pub struct ServiceSecurity {
+    /// TLS for calls to other workers, when they are reached over https.
+    pub worker_client_tls_opt: Option<Arc<rustls::ClientConfig>>,
+    pub session_keys: crate::security::SessionKeySettings,
+    /// Resolves `${provider:...}` placeholders for validation (never for storage).
+    pub config_providers: Arc<ferry_actors::config_providers::ConfigProviders>,
 }
 
 /// The write side of the worker's health and identity, held by the worker's start-up code.
@@ -97,6 +109,7 @@ impl ConnectService {
             health_rx,
             cluster_id_rx,
             runtime: OnceLock::new(),
+            security: OnceLock::new(),
         };
         (
             ConnectService {
@@ -112,6 +125,44 @@ impl ConnectService {
     /// Attaches the started worker; called once by start-up.
     pub fn attach_runtime(&self, runtime: Arc<Runtime>) {
         let _ = self.inner.runtime.set(runtime);
+    }
+
+    /// Attaches the worker's security settings; called once, before serving.
+    pub fn attach_security(&self, security: ServiceSecurity) {
+        let _ = self.inner.security.set(security);
+    }
+
+    fn security(&self) -> &ServiceSecurity {
+        static NONE: OnceLock<ServiceSecurity> = OnceLock::new();
+        self.inner
+            .security
+            .get()
+            .unwrap_or_else(|| NONE.get_or_init(ServiceSecurity::default))
+    }
+
+    /// TLS for calls to other workers (`None`: they listen on plain http).
+    pub(crate) fn worker_client_tls(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.security().worker_client_tls_opt.clone()
+    }
+
+    /// The `inter.worker.*` settings.
+    pub fn session_key_settings(&self) -> &crate::security::SessionKeySettings {
+        &self.security().session_keys
+    }
+
+    /// The worker's config providers.
+    pub fn config_providers(&self) -> &ferry_actors::config_providers::ConfigProviders {
+        &self.security().config_providers
+    }
+
+    /// Returns the latest session key this worker read (`None` before the first).
+    ///
+    /// # Errors
+    /// `Unavailable` while the worker starts.
+    pub fn current_session_key_opt(
+        &self,
+    ) -> Result<Option<ferry_actors::stores::SessionKey>, ServiceError> {
+        Ok(self.runtime()?.config_store.session_key().borrow().clone())
     }
 
     /// Returns the started worker, or `Unavailable` while it starts.

@@ -27,6 +27,9 @@ pub struct ConnectorInfo {
 pub struct InstanceState {
     pub state: String,
     pub worker_id: String,
+    /// The plugin version the instance runs (Kafka Connect 4.x, KIP-891); absent while unassigned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
 }
@@ -37,6 +40,9 @@ pub struct TaskState {
     pub id: u32,
     pub state: String,
     pub worker_id: String,
+    /// The plugin version the task runs (Kafka Connect 4.x); absent while unassigned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
     /// Ferry: how often the task was restarted after failures.
