@@ -107,6 +107,9 @@ start_kafka
 start_secure_kafka
 start_services
 
+step "Kafka Connect transforms conformance harness (scripts/conformance.sh)"
+scripts/conformance.sh build
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

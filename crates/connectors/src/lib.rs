@@ -23,6 +23,7 @@ pub mod s3;
 pub mod sdk;
 #[cfg(test)]
 mod testing;
+pub mod transforms;
 pub mod validation;
 
 pub use registry::{builtin_registry, ConnectorRegistry};

@@ -109,10 +109,14 @@ pub fn validate_connector_config(
     props: &BTreeMap<String, String>,
 ) -> Result<ConfigInfos, InvalidConfig> {
     let factory = find_factory(registry, props)?;
-    let def = config_def_for(factory.as_ref(), props);
+    // The transforms and predicates a config names add their keys (`transforms.<alias>.*`),
+    // as Kafka Connect's enriched ConnectorConfig does.
+    let transforms = crate::transforms::chain::enrich(props);
+    let def = config_def_for(factory.as_ref(), props).merge(&transforms.def);
     let mut results = def.validate(props);
     let mut extra_errors: Vec<(String, String)> =
         unsupported::check_unsupported_keys(factory.connector_type(), props);
+    extra_errors.extend(transforms.errors);
     if factory.connector_type() == crate::sdk::ConnectorType::Sink {
         extra_errors.extend(framework::check_sink_topics(props));
     }
@@ -122,8 +126,23 @@ pub fn validate_connector_config(
         }
     }
     for (key, message) in extra_errors {
-        if let Some(result) = results.iter_mut().find(|value| value.name == key) {
-            result.errors.push(message);
+        match results.iter_mut().find(|value| value.name == key) {
+            Some(result) => {
+                if !result.errors.contains(&message) {
+                    result.errors.push(message);
+                }
+            }
+            None => {
+                // A key no definition declares (e.g. a removed ReplaceField key): report it
+                // under the first key of its prefix group so the error is not lost.
+                let owner = results
+                    .iter_mut()
+                    .filter(|value| key.starts_with(value.name.trim_end_matches("type")))
+                    .find(|value| value.name.ends_with(".type"));
+                if let Some(result) = owner {
+                    result.errors.push(message);
+                }
+            }
         }
     }
     let mut groups: Vec<String> = Vec::new();
@@ -142,19 +161,7 @@ pub fn validate_connector_config(
         .map(|(key, result)| {
             let hidden = key.config_type == ConfigType::Password;
             ConfigInfo {
-                definition: ConfigKeyInfo {
-                    name: key.name.clone(),
-                    config_type: type_name(key.config_type).to_string(),
-                    required: key.default == DefaultValue::Required,
-                    default_value: key.default_string(),
-                    importance: format!("{:?}", key.importance).to_ascii_uppercase(),
-                    documentation: key.documentation.clone(),
-                    group: key.group.clone(),
-                    order: key.order,
-                    width: "NONE".to_string(),
-                    display_name: key.display_name.clone(),
-                    dependents: Vec::new(),
-                },
+                definition: key_info(key),
                 value: ConfigValueInfo {
                     name: result.name,
                     value: if hidden {
@@ -179,6 +186,23 @@ pub fn validate_connector_config(
         groups,
         configs,
     })
+}
+
+/// Returns `ConfigKeyInfo` of one declared key.
+pub fn key_info(key: &crate::sdk::ConfigKey) -> ConfigKeyInfo {
+    ConfigKeyInfo {
+        name: key.name.clone(),
+        config_type: type_name(key.config_type).to_string(),
+        required: key.default == DefaultValue::Required,
+        default_value: key.default_string(),
+        importance: format!("{:?}", key.importance).to_ascii_uppercase(),
+        documentation: key.documentation.clone(),
+        group: key.group.clone(),
+        order: key.order,
+        width: "NONE".to_string(),
+        display_name: key.display_name.clone(),
+        dependents: Vec::new(),
+    }
 }
 
 /// Validates a config for create/update: the factory and values with defaults, or every error.

@@ -8,6 +8,7 @@ pub mod sink_errors;
 pub mod source;
 pub mod source_errors;
 pub mod topic_creation;
+mod transform;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -67,6 +67,13 @@ impl OffsetTracker {
         }
     }
 
+    /// Records a record that was dropped before producing (a transform filtered it): its
+    /// offset is committable once every earlier record of its partition is acknowledged.
+    pub(crate) fn skip(&mut self, partition: &SourcePartition, offset: SourceOffset) {
+        let seq = self.submit(partition, offset);
+        self.ack(seq);
+    }
+
     /// Marks a record acknowledged and advances its partition's committable offset.
     pub(crate) fn ack(&mut self, seq: u64) {
         let Some(index) = seq
@@ -139,6 +146,22 @@ mod tests {
 
     fn offset(position: u64) -> SourceOffset {
         json!({ "position": position }).as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_dropped_record_is_committable_after_the_records_before_it() {
+        let mut tracker = OffsetTracker::default();
+        let first = tracker.submit(&partition("a"), offset(1));
+        tracker.skip(&partition("a"), offset(2));
+        assert!(
+            tracker.take_committable().is_empty(),
+            "record 1 is not acknowledged yet"
+        );
+        tracker.ack(first);
+        assert_eq!(
+            tracker.take_committable(),
+            vec![(partition("a"), offset(2))]
+        );
     }
 
     #[test]

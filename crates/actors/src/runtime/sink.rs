@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::sink_errors::SinkErrors;
 use super::{TaskEnv, TaskSpec};
 use crate::kafka_client::ClientRole;
+use super::transform::TaskTransforms;
 
 /// Batches buffered between the consumer thread and the task.
 const CHANNEL_BATCHES: usize = 4;
@@ -211,6 +212,7 @@ pub(crate) async fn run_sink_task(
     mut task: Box<dyn SinkTask>,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
+    let transforms = TaskTransforms::from_spec(spec)?;
     let (events_tx, mut events_rx) = mpsc::channel(CHANNEL_BATCHES);
     let context = SinkContext {
         labels: (spec.connector.clone(), spec.index.to_string()),
@@ -238,6 +240,7 @@ pub(crate) async fn run_sink_task(
         })?;
 
     let mut state = SinkState {
+        transforms,
         topics: super::TopicTracker::new(env, spec),
         env,
         spec,
@@ -508,6 +511,7 @@ fn next_offsets<'m>(messages: impl IntoIterator<Item = (&'m str, i32, i64)>) -> 
 }
 
 struct SinkState<'a> {
+    transforms: TaskTransforms,
     topics: super::TopicTracker,
     env: &'a TaskEnv,
     spec: &'a TaskSpec,
@@ -557,7 +561,24 @@ impl SinkState<'_> {
         }
         for message in &batch {
             if let Some(record) = self.errors.convert_record(self.converters, message).await? {
-                records.push(record);
+                match self.transforms.apply_sink(record) {
+                    Ok(Some(record)) => records.push(record),
+                    Ok(None) => {}
+                    Err(failure) => {
+                        // errors.tolerance=all skips (and dead-letters) the record; none fails.
+                        let class = failure.error.class.clone();
+                        let error = ConnectorError::from(failure);
+                        let _: Option<()> = self
+                            .errors
+                            .handle(
+                                super::errors::Stage::Transformation,
+                                super::sink_errors::ExecutingClass::Named(&class),
+                                message,
+                                || Err(error.clone()),
+                            )
+                            .await?;
+                    }
+                }
             }
         }
         if !records.is_empty() {

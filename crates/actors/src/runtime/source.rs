@@ -20,6 +20,7 @@ use super::source_errors::SourceErrors;
 use super::topic_creation::SourceTopicCreation;
 use super::{TaskEnv, TaskSpec};
 use crate::kafka_client::ClientRole;
+use super::transform::{SourceTransformed, TaskTransforms};
 
 /// Records awaiting acknowledgement before the loop stops polling the task.
 const MAX_IN_FLIGHT: usize = 200_000;
@@ -86,6 +87,7 @@ pub(crate) async fn run_source_task(
     mut task: Box<dyn SourceTask>,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
+    let transforms = TaskTransforms::from_spec(spec)?;
     let (acks_tx, mut acks_rx) = mpsc::unbounded_channel::<Ack>();
     let errors = SourceErrors::create(env, spec, acks_tx.clone()).await?;
     let topic_creation_opt = SourceTopicCreation::create(env, spec)?;
@@ -139,7 +141,10 @@ pub(crate) async fn run_source_task(
                 _ = flush_tick.tick() => loop_state.flush_offsets(&mut *task).await?,
                 batch = task.poll() => {
                     for record in batch? {
-                        loop_state.produce(record, &mut acks_rx).await?;
+                        match transforms.apply_source(record)? {
+                            SourceTransformed::Kept(record) => loop_state.produce(record, &mut acks_rx).await?,
+                            SourceTransformed::Dropped { partition, offset } => loop_state.tracker.skip(&partition, offset),
+                        }
                     }
                 }
             }

@@ -34,9 +34,9 @@ use crate::sdk::{
 mod bytearray;
 #[cfg(test)]
 mod config_tests;
-mod header;
+pub(crate) mod header;
 mod jackson;
-mod java;
+pub(crate) mod java;
 mod json;
 mod json_decode;
 mod json_parse;

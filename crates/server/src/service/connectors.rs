@@ -545,6 +545,15 @@ impl ConnectService {
                     version: Some(super::VERSION.to_string()),
                 }
             }));
+            plugins.extend(
+                ferry_connectors::transforms::registry::transform_plugins()
+                    .into_iter()
+                    .map(|plugin| PluginInfo {
+                        class: plugin.class.to_string(),
+                        plugin_type: plugin.kind.as_str().to_string(),
+                        version: Some(super::VERSION.to_string()),
+                    }),
+            );
             plugins.extend(self.extra_plugins().iter().cloned());
         }
         plugins
@@ -555,6 +564,17 @@ impl ConnectService {
     /// # Errors
     /// `NotFound` for an unknown plugin.
     pub fn plugin_config(&self, plugin: &str) -> Result<Vec<ConfigKeyInfo>, ServiceError> {
+        if self.registry().find(plugin).is_none() {
+            if let Some(transform) = ferry_connectors::transforms::registry::find_any_plugin(plugin)
+            {
+                return Ok(transform
+                    .config_def()
+                    .keys()
+                    .iter()
+                    .map(ferry_connectors::validation::key_info)
+                    .collect());
+            }
+        }
         let factory = self
             .registry()
             .find(plugin)

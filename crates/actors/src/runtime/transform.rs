@@ -1,0 +1,167 @@
+//! The transformation chain on the data path: built once per task from its config, applied per
+//! record — sources `poll → transforms → convert → produce`, sinks `consume → convert →
+//! transforms → put`, where Kafka Connect runs them.
+//!
+//! A dropped source record still counts for offsets (its position is committable as soon as
+//! every earlier record is acknowledged). A sink record keeps its original topic, partition
+//! and offset for the consumer commit even when a transform (e.g. `RegexRouter`) routes it to
+//! another topic; the runtime computes commit positions from the consumed messages.
+
+use ferry_connectors::sdk::{
+    ConnectorError, SinkRecord, SourceOffset, SourcePartition, SourceRecord,
+};
+use ferry_connectors::transforms::{TransformChain, TransformChainError, TransformRecord};
+
+use super::TaskSpec;
+
+/// What the chain did with a source record.
+#[allow(clippy::large_enum_variant)] // moved once per record, never stored
+pub(crate) enum SourceTransformed {
+    Kept(SourceRecord),
+    /// Dropped by a transform (e.g. `Filter`): its offset is still to be committed.
+    Dropped {
+        partition: SourcePartition,
+        offset: SourceOffset,
+    },
+}
+
+/// A transform failed on a record: the chain's error plus where the record came from.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{context}: {error}")]
+pub(crate) struct TransformFailure {
+    /// `topic t partition p offset o` (sinks) or `topic t source partition {...} offset {...}`.
+    pub(crate) context: String,
+    pub(crate) error: TransformChainError,
+}
+
+impl From<TransformFailure> for ConnectorError {
+    fn from(failure: TransformFailure) -> Self {
+        ConnectorError::user(format!(
+            "Error while applying transformations to the record from {failure}"
+        ))
+    }
+}
+
+/// A task's transformation chain.
+pub(crate) struct TaskTransforms {
+    chain: TransformChain,
+}
+
+impl TaskTransforms {
+    /// Builds the chain from the task's config (`transforms`, `predicates` and their keys).
+    ///
+    /// # Errors
+    /// A user error listing every config problem (the connector was validated on create, so
+    /// this only happens for configs written by older versions or by hand).
+    pub(crate) fn from_spec(spec: &TaskSpec) -> Result<Self, ConnectorError> {
+        let chain = TransformChain::from_connector_config(&spec.config).map_err(|errors| {
+            ConnectorError::user(format!(
+                "invalid transforms configuration: {}",
+                errors.join("; ")
+            ))
+        })?;
+        Ok(TaskTransforms { chain })
+    }
+
+    /// Applies the chain to a source record.
+    ///
+    /// # Errors
+    /// The failing transform, with the record's topic and source position.
+    pub(crate) fn apply_source(
+        &self,
+        record: SourceRecord,
+    ) -> Result<SourceTransformed, TransformFailure> {
+        if self.chain.is_empty() {
+            return Ok(SourceTransformed::Kept(record));
+        }
+        let SourceRecord {
+            source_partition,
+            source_offset,
+            topic,
+            kafka_partition,
+            key,
+            value,
+            headers,
+            timestamp,
+        } = record;
+        let input = TransformRecord {
+            topic,
+            kafka_partition,
+            kafka_offset: None,
+            timestamp,
+            key,
+            value,
+            headers,
+        };
+        let context_topic = input.topic.clone();
+        match self.chain.apply(input) {
+            Ok(Some(output)) => Ok(SourceTransformed::Kept(SourceRecord {
+                source_partition,
+                source_offset,
+                topic: output.topic,
+                kafka_partition: output.kafka_partition,
+                key: output.key,
+                value: output.value,
+                headers: output.headers,
+                timestamp: output.timestamp,
+            })),
+            Ok(None) => Ok(SourceTransformed::Dropped {
+                partition: source_partition,
+                offset: source_offset,
+            }),
+            Err(error) => Err(TransformFailure {
+                context: format!(
+                    "topic {context_topic} source partition {} offset {}",
+                    serde_json::Value::Object(source_partition),
+                    serde_json::Value::Object(source_offset)
+                ),
+                error,
+            }),
+        }
+    }
+
+    /// Applies the chain to a sink record; `Ok(None)` when a transform dropped it.
+    ///
+    /// # Errors
+    /// The failing transform, with the record's topic, partition and offset.
+    pub(crate) fn apply_sink(
+        &self,
+        record: SinkRecord,
+    ) -> Result<Option<SinkRecord>, TransformFailure> {
+        if self.chain.is_empty() {
+            return Ok(Some(record));
+        }
+        let SinkRecord {
+            topic,
+            kafka_partition,
+            kafka_offset,
+            timestamp,
+            key,
+            value,
+            headers,
+        } = record;
+        let context = format!("topic {topic} partition {kafka_partition} offset {kafka_offset}");
+        let input = TransformRecord {
+            topic,
+            kafka_partition: Some(kafka_partition),
+            kafka_offset: Some(kafka_offset),
+            timestamp,
+            key,
+            value,
+            headers,
+        };
+        match self.chain.apply(input) {
+            Ok(Some(output)) => Ok(Some(SinkRecord {
+                topic: output.topic,
+                kafka_partition: output.kafka_partition.unwrap_or(kafka_partition),
+                kafka_offset,
+                timestamp: output.timestamp,
+                key: output.key,
+                value: output.value,
+                headers: output.headers,
+            })),
+            Ok(None) => Ok(None),
+            Err(error) => Err(TransformFailure { context, error }),
+        }
+    }
+}

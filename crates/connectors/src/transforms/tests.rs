@@ -1,0 +1,1 @@
+//! Unit tests of the transforms (examples; the conformance test compares with Kafka Connect).
