@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_actors::leader::election::{elect_leader, Candidate};
 use ferry_actors::kafka_client::{ClientRole, KafkaClients};
+use ferry_actors::leader::election::{elect_leader, Candidate};
 use ferry_actors::leader::{LeaderActor, LeaderDeps, QuorumGate};
 use ferry_actors::membership::{generation_now, Membership, MembershipConfig};
 use ferry_actors::runtime::TaskEnv;

@@ -26,9 +26,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::sink_errors::SinkErrors;
+use super::transform::TaskTransforms;
 use super::{TaskEnv, TaskSpec};
 use crate::kafka_client::ClientRole;
-use super::transform::TaskTransforms;
 
 /// Batches buffered between the consumer thread and the task.
 const CHANNEL_BATCHES: usize = 4;

@@ -18,9 +18,9 @@ use super::errors::ToleratedFailure;
 use super::offsets::OffsetTracker;
 use super::source_errors::SourceErrors;
 use super::topic_creation::SourceTopicCreation;
+use super::transform::{SourceTransformed, TaskTransforms};
 use super::{TaskEnv, TaskSpec};
 use crate::kafka_client::ClientRole;
-use super::transform::{SourceTransformed, TaskTransforms};
 
 /// Records awaiting acknowledgement before the loop stops polling the task.
 const MAX_IN_FLIGHT: usize = 200_000;
