@@ -372,5 +372,8 @@ fn translate_tls_settings(
             }
         }
     }
+    // A server-side setting that Java's clients do not act on. As an un-prefixed worker key it is
+    // the REST listener's fallback for `listeners.https.ssl.client.auth`, read there.
+    settings.remove("ssl.client.auth");
     Ok(())
 }

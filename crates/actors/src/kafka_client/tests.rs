@@ -401,3 +401,13 @@ fn debug_output_shows_no_worker_properties() {
     let shown = format!("{clients:?}");
     assert!(!shown.contains("connect-secret"), "{shown}");
 }
+
+#[test]
+fn the_listeners_ssl_client_auth_is_not_handed_to_kafka_clients() {
+    // Un-prefixed, it is the REST listener's fallback; librdkafka has no such key.
+    let clients = clients(&[("ssl.client.auth", "required")]);
+    for role in ClientRole::ALL {
+        let config = clients.client_config_for(role, &[], None).expect("valid");
+        assert_eq!(get(&config, "ssl.client.auth"), None, "{role:?}");
+    }
+}
