@@ -3,6 +3,32 @@
 
 use crate::sdk::Decimal;
 
+/// English month names, January first (Java's and Joda's `MMMM` in the ROOT/English locale).
+pub(crate) const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+/// English weekday names, Monday first (ISO order).
+pub(crate) const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
 /// Milliseconds in a day.
 pub(crate) const MILLIS_PER_DAY: i64 = 86_400_000;
 

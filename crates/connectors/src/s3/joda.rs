@@ -27,29 +27,7 @@ const FIELD_LETTERS: &str = "GCYyxweEDMdaKhHkmsSzZ";
 /// Letters whose output is a name (month, weekday, era, AM/PM, zone), not digits.
 const TEXT_LETTERS: &str = "GEaz";
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const WEEKDAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
+use crate::converters::java::{MONTHS, WEEKDAYS};
 
 impl JodaPattern {
     /// Parses a pattern.

@@ -7,29 +7,7 @@
 
 use crate::converters::java::{civil_from_days, days_from_civil, MILLIS_PER_DAY};
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const WEEKDAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
+use crate::converters::java::{MONTHS, WEEKDAYS};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
