@@ -94,12 +94,7 @@ impl ElasticsearchSinkTask {
             tracing::warn!(task = %self.name, "skipping a record: {message}");
             if self.settings.tolerate_all {
                 if let Some(reporter) = &self.errant_opt {
-                    reporter.report(crate::sdk::ErrantRecord {
-                        topic: record.topic.clone(),
-                        partition: record.kafka_partition,
-                        offset: record.kafka_offset,
-                        error: message,
-                    });
+                    reporter.report(crate::sdk::ErrantRecord::of(record, message));
                 }
             }
             Ok(())

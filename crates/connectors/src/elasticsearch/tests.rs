@@ -59,6 +59,7 @@ fn record(key: Value, value: SchemaAndValue) -> SinkRecord {
         key: SchemaAndValue::schemaless(key),
         value,
         headers: Vec::new(),
+        original_opt: None,
     }
 }
 
@@ -692,6 +693,7 @@ fn numbered(topic: &str, count: i64) -> Vec<SinkRecord> {
             key: SchemaAndValue::null(),
             value: map_value(&[("n", Value::Int64(offset))]),
             headers: Vec::new(),
+            original_opt: None,
         })
         .collect()
 }
