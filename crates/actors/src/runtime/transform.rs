@@ -163,14 +163,15 @@ impl TaskTransforms {
                 let routed_partition = output.kafka_partition.unwrap_or(kafka_partition);
                 // KIP-793: the sink keys offsets and errant reports by where the record was
                 // read, whatever topic a transform (e.g. RegexRouter) routed it to.
-                let original_opt = original_opt.or_else(|| {
-                    (output.topic != consumed_topic || routed_partition != kafka_partition).then(
-                        || TopicPartition {
-                            topic: consumed_topic,
-                            partition: kafka_partition,
-                        },
-                    )
-                });
+                let routed = output.topic != consumed_topic || routed_partition != kafka_partition;
+                let original_opt = match original_opt {
+                    Some(original) => Some(original),
+                    None if routed => Some(TopicPartition {
+                        topic: consumed_topic,
+                        partition: kafka_partition,
+                    }),
+                    None => None,
+                };
                 Ok(Some(SinkRecord {
                     topic: output.topic,
                     kafka_partition: routed_partition,
@@ -190,5 +191,57 @@ impl TaskTransforms {
                 error,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_connectors::sdk::{SchemaAndValue, Value};
+
+    fn transforms(pairs: &[(&str, &str)]) -> TaskTransforms {
+        let config = pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_string(), (*value).to_string()))
+            .collect();
+        TaskTransforms {
+            chain: TransformChain::from_connector_config(&config).unwrap(),
+        }
+    }
+
+    fn consumed(topic: &str) -> SinkRecord {
+        SinkRecord {
+            topic: topic.to_string(),
+            kafka_partition: 3,
+            kafka_offset: 7,
+            timestamp: Some(0),
+            key: SchemaAndValue::null(),
+            value: SchemaAndValue::schemaless(Value::String("v".into())),
+            headers: Vec::new(),
+            original_opt: None,
+        }
+    }
+
+    #[test]
+    fn a_routed_sink_record_keeps_the_topic_partition_it_was_consumed_from() {
+        let router = transforms(&[
+            ("transforms", "route"),
+            (
+                "transforms.route.type",
+                "org.apache.kafka.connect.transforms.RegexRouter",
+            ),
+            ("transforms.route.regex", "orders"),
+            ("transforms.route.replacement", "orders-copy"),
+        ]);
+        let routed = router.apply_sink(consumed("orders")).unwrap().unwrap();
+        assert_eq!(routed.topic, "orders-copy");
+        assert_eq!(
+            (routed.original_topic(), routed.original_kafka_partition()),
+            ("orders", 3)
+        );
+        // A topic the router leaves alone is not marked as routed.
+        let untouched = router.apply_sink(consumed("other")).unwrap().unwrap();
+        assert_eq!(untouched.original_opt, None);
+        assert_eq!(untouched.original_topic(), "other");
     }
 }
