@@ -11,6 +11,10 @@
 #   Kafka -> FileStreamSink            the topic raw produce wrote, for Ferry and for Kafka Connect
 #   the same two with JsonConverter    schemas.enable=true: the source writes the lines as JSON
 #                                      envelopes with a schema, the sink reads them back
+#   the sink with 3 transforms         N schemaless JSON objects of about 100 bytes (ferry-bench
+#                                      produce-json) -> FileStreamSink through InsertField$Value
+#                                      (a static field), ReplaceField$Value (a rename) and
+#                                      TimestampRouter (topic per day), the same chain in both
 #   Kafka -> <sink>                    every scripts/bench/sink-*.sh, against the Ferry worker,
 #                                      with N/10 records (--no-sinks skips them)
 #   idle RSS, start-to-ready           one Ferry worker, one Kafka Connect worker

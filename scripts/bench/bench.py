@@ -37,6 +37,23 @@ CONNECT_MAIN = "org.apache.kafka.connect.cli.ConnectDistributed"
 STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
 JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 RECORD_BYTES = 100
+# The sink pipeline with a transformation chain (the same config for both systems): schemaless
+# JSON objects in, a static field added, a field renamed, the topic routed by the record's day.
+TRANSFORMS_PIPELINE = "sink (JSON, 3 transforms)"
+TRANSFORM_CHAIN = {
+    "key.converter": STRING_CONVERTER,
+    "value.converter": JSON_CONVERTER,
+    "value.converter.schemas.enable": "false",
+    "transforms": "insert,replace,route",
+    "transforms.insert.type": "org.apache.kafka.connect.transforms.InsertField$Value",
+    "transforms.insert.static.field": "pipeline",
+    "transforms.insert.static.value": "bench",
+    "transforms.replace.type": "org.apache.kafka.connect.transforms.ReplaceField$Value",
+    "transforms.replace.renames": "name:label",
+    "transforms.route.type": "org.apache.kafka.connect.transforms.TimestampRouter",
+    "transforms.route.topic.format": "${topic}-${timestamp}",
+    "transforms.route.timestamp.format": "yyyyMMdd",
+}
 FULL_COUNT = 5_000_000
 QUICK_COUNT = 200_000
 READY_DEADLINE_S = 120.0
@@ -377,6 +394,10 @@ class Bench:
         self.row("raw librdkafka", "consume", self.count, seconds, detail=detail, cpu=detail.get("cpu_s"))
         self.input_path = os.path.join(self.work, "input.txt")
         run_bench_tool("write-lines", self.input_path, self.count, RECORD_BYTES)
+        # JSON objects for the transforms pipeline (not timed: its input, like the file above).
+        self.json_topic = self.run + "-json-objects"
+        log("producing %d JSON objects of about %d bytes into %s" % (self.count, RECORD_BYTES, self.json_topic))
+        run_bench_tool("produce-json", BOOTSTRAP, self.json_topic, self.count, RECORD_BYTES)
 
     def pipelines(self, system, label):
         """Idle RSS, start-to-ready, FileStreamSource -> Kafka and Kafka -> FileStreamSink."""
@@ -420,6 +441,17 @@ class Bench:
             seconds, detail = run_bench_detail("wait-lines", output, self.count)
             self.row(label, "sink" + suffix, self.count, created + seconds, detail=detail,
                      cpu=cpu_delta(cpu_before, cpu_s(worker.pid)))
+        # Kafka -> FileStreamSink through InsertField, ReplaceField and TimestampRouter.
+        output = os.path.join(self.work, "%s-transforms-output.txt" % system)
+        cpu_before = cpu_s(worker.pid)
+        started = time.monotonic()
+        worker.create("%s-%s-transforms-sink" % (self.run, system), dict(TRANSFORM_CHAIN, **{
+            "connector.class": "FileStreamSink", "file": output, "topics": self.json_topic,
+        }))
+        created = time.monotonic() - started
+        seconds, detail = run_bench_detail("wait-lines", output, self.count)
+        self.row(label, TRANSFORMS_PIPELINE, self.count, created + seconds, detail=detail,
+                 cpu=cpu_delta(cpu_before, cpu_s(worker.pid)))
         self.rss[system + "_after_load"] = (rss_kb(worker.pid) or 0) / 1024.0
         return worker
 
@@ -573,8 +605,9 @@ class Bench:
 
         raw_p, raw_c = self.seconds_of("raw librdkafka", "produce"), self.seconds_of("raw librdkafka", "consume")
         ratios = {}
-        for pipeline, raw in (("source", raw_p), ("sink", raw_c), ("source (JSON)", None), ("sink (JSON)", None)):
-            key = pipeline.replace(" (JSON)", "_json")
+        for pipeline, raw, key in (("source", raw_p, "source"), ("sink", raw_c, "sink"),
+                                   ("source (JSON)", None, "source_json"), ("sink (JSON)", None, "sink_json"),
+                                   (TRANSFORMS_PIPELINE, None, "sink_json_transforms")):
             ferry, connect = self.seconds_of("ferry", pipeline), self.seconds_of("Kafka Connect", pipeline)
             # throughput ratios: the same records, so the inverse ratio of the seconds
             if raw is not None:
@@ -662,6 +695,8 @@ def markdown(result):
         ("Kafka Connect", "source (JSON)", "Kafka Connect FileStreamSource → Kafka, JsonConverter", None, None),
         ("ferry", "sink (JSON)", "Ferry Kafka → FileStreamSink, JsonConverter", None, "sink_json"),
         ("Kafka Connect", "sink (JSON)", "Kafka Connect Kafka → FileStreamSink, JsonConverter", None, None),
+        ("ferry", TRANSFORMS_PIPELINE, "Ferry Kafka → FileStreamSink, JSON, InsertField + ReplaceField + TimestampRouter", None, "sink_json_transforms"),
+        ("Kafka Connect", TRANSFORMS_PIPELINE, "Kafka Connect Kafka → FileStreamSink, JSON, InsertField + ReplaceField + TimestampRouter", None, None),
     ]
     for system, pipeline, title, vs_raw, vs_kc in order:
         for row in rows:

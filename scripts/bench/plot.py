@@ -25,6 +25,8 @@ TITLES = {
     ("Kafka Connect", "source (JSON)"): "Kafka Connect FileStreamSource → Kafka, JSON",
     ("ferry", "sink (JSON)"): "Ferry Kafka → FileStreamSink, JSON",
     ("Kafka Connect", "sink (JSON)"): "Kafka Connect Kafka → FileStreamSink, JSON",
+    ("ferry", "sink (JSON, 3 transforms)"): "Ferry Kafka → FileStreamSink, JSON, 3 transforms",
+    ("Kafka Connect", "sink (JSON, 3 transforms)"): "Kafka Connect Kafka → FileStreamSink, JSON, 3 transforms",
 }
 
 

@@ -717,3 +717,158 @@ async fn upserts_merge_fields_and_tombstones_delete_documents() {
     assert_eq!(documents, expected);
     es.delete_index(&topic).await;
 }
+
+/// 50 records keyed `id-<n>`; every 10th has a `score` the index's `long` mapping refuses.
+fn records_with_malformed_scores() -> Vec<(Option<String>, String)> {
+    (0..50)
+        .map(|index| {
+            let value = if index % 10 == 9 {
+                json!({"id": index, "score": format!("not a number {index}")})
+            } else {
+                json!({"id": index, "score": index})
+            };
+            (Some(format!("id-{index}")), value.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn malformed_documents_of_a_bulk_take_the_errant_record_path() {
+    let _shared = SERVER.read().await;
+    let es = Es::require().await;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("es-malformed");
+    let (tolerant, strict) = (format!("{prefix}-all"), format!("{prefix}-none"));
+    let records = records_with_malformed_scores();
+    for topic in [&tolerant, &strict] {
+        create_topic(topic, 1).await;
+        let (status, body) = es
+            .call(
+                reqwest::Method::PUT,
+                &format!("/{topic}"),
+                Some(json!({"mappings": {"properties": {"score": {"type": "long"}}}})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        produce(topic, records.clone()).await;
+    }
+    let (worker, api) = start_worker(dir.path(), &prefix, &[]).await;
+    let dlq_extra = |dlq: &str, tolerance: &str| -> Vec<(String, String)> {
+        [
+            ("behavior.on.malformed.documents", "warn"),
+            ("errors.tolerance", tolerance),
+            ("errors.deadletterqueue.topic.name", dlq),
+            ("errors.deadletterqueue.topic.replication.factor", "1"),
+            ("errors.deadletterqueue.context.headers.enable", "true"),
+            ("batch.size", "20"),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+    };
+    let connector = |topic: &str, extra: &[(String, String)]| {
+        let pairs: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        schemaless_config(topic, &pairs)
+    };
+    let (tolerant_dlq, strict_dlq) = (format!("{prefix}-all-dlq"), format!("{prefix}-none-dlq"));
+    let tolerant_name = format!("{prefix}-all-sink");
+    let strict_name = format!("{prefix}-none-sink");
+    api.create_connector(
+        &tolerant_name,
+        connector(&tolerant, &dlq_extra(&tolerant_dlq, "all")),
+    )
+    .await
+    .unwrap();
+    api.create_connector(
+        &strict_name,
+        connector(&strict, &dlq_extra(&strict_dlq, "none")),
+    )
+    .await
+    .unwrap();
+
+    // errors.tolerance=all: the good documents are indexed, the refused ones are in the DLQ as
+    // consumed, and the offsets move past them.
+    es.wait_count(&tolerant, 45, Duration::from_secs(60)).await;
+    wait_until(
+        Duration::from_secs(60),
+        "offsets committed past the malformed documents",
+        || async { (committed_total(&api, &tolerant_name).await == Some(50)).then_some(()) },
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error}; worker log:\n{}", worker.stderr()));
+    let documents = es.documents(&tolerant).await;
+    let expected_ids: Vec<String> = (0..50)
+        .filter(|index| index % 10 != 9)
+        .map(|index| format!("id-{index}"))
+        .collect();
+    assert_eq!(
+        documents
+            .keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        expected_ids.into_iter().collect()
+    );
+    let dead = ferry_tests::read_topic(&tolerant_dlq);
+    let bad: Vec<&(Option<String>, String)> = records
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| index % 10 == 9)
+        .map(|(_, record)| record)
+        .collect();
+    assert_eq!(dead.len(), bad.len(), "{dead:?}");
+    // Concurrent bulk requests report in the order they complete.
+    let mut dead = dead;
+    dead.sort_by_key(|record| {
+        let key = String::from_utf8_lossy(record.key.as_deref().unwrap_or_default()).to_string();
+        key.trim_start_matches("id-")
+            .parse::<u32>()
+            .unwrap_or(u32::MAX)
+    });
+    for (record, (key, value)) in dead.iter().zip(bad) {
+        assert_eq!(record.key.as_deref(), key.as_deref().map(str::as_bytes));
+        assert_eq!(
+            record.value.as_deref(),
+            Some(value.as_bytes()),
+            "the consumed bytes"
+        );
+        assert_eq!(
+            record.header("__connect.errors.topic"),
+            Some(tolerant.clone())
+        );
+        assert_eq!(
+            record.header("__connect.errors.stage").as_deref(),
+            Some("TASK_PUT")
+        );
+        assert!(
+            record
+                .header("__connect.errors.exception.message")
+                .is_some_and(|message| message.contains("mapper_parsing_exception")),
+            "{:?}",
+            record.header("__connect.errors.exception.message")
+        );
+    }
+
+    // errors.tolerance=none: the report fails the task, naming the record; no offset passes it.
+    let status = api
+        .wait_status(&strict_name, Duration::from_secs(60), |status| {
+            task_state(status) == "FAILED"
+        })
+        .await
+        .unwrap();
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(
+        trace.contains("Tolerance exceeded in error handler"),
+        "{trace}"
+    );
+    assert!(trace.contains("mapper_parsing_exception"), "{trace}");
+    let committed = committed_total(&api, &strict_name).await.unwrap_or(0);
+    assert!(
+        committed <= 9,
+        "committed {committed}, past the first malformed record (offset 9)"
+    );
+    es.delete_index(&tolerant).await;
+    es.delete_index(&strict).await;
+}

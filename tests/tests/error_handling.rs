@@ -1,7 +1,7 @@
 //! Error handling (KIP-298) and dead-letter queues on the real Kafka: poison records under
 //! `errors.tolerance=none` and `all`, the DLQ of a sink (original bytes, Kafka Connect's context
-//! headers, offsets committed past them), the DLQ of a source, and `kill -9` mid-stream with a
-//! DLQ.
+//! headers, offsets committed past them), the DLQ of a source (records that fail conversion or
+//! a transformation), and `kill -9` mid-stream with a DLQ on a sink and on a source.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -481,5 +481,309 @@ async fn kill_9_mid_stream_with_a_dlq_loses_nothing_from_the_target_or_the_dlq()
         "{} DLQ records for {} bad records (duplicates from the replay after the kill)",
         dead.len(),
         bad_keys.len()
+    );
+}
+
+/// Lines `0..count` for a FileStreamSource: numbers, except every `bad_every`-th, which `Cast`
+/// to int32 refuses (`x<i>`).
+fn numeric_lines(range: std::ops::Range<usize>, bad_every: usize) -> Vec<String> {
+    range
+        .map(|i| {
+            if i % bad_every == bad_every - 1 {
+                format!("x{i}")
+            } else {
+                i.to_string()
+            }
+        })
+        .collect()
+}
+
+fn is_numeric(line: &str) -> bool {
+    line.parse::<i64>().is_ok()
+}
+
+/// A FileStreamSource whose `Cast$Value` (to int32) fails on the non-numeric lines.
+fn casting_source_config(input: &Path, topic: &str, extra: &[(&str, &str)]) -> serde_json::Value {
+    let mut config = json!({
+        "connector.class": "FileStreamSource",
+        "file": input.display().to_string(),
+        "topic": topic,
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter.schemas.enable": "false",
+        "transforms": "tag,toInt",
+        "transforms.tag.type": "org.apache.kafka.connect.transforms.InsertHeader",
+        "transforms.tag.header": "via",
+        "transforms.tag.value.literal": "ferry",
+        "transforms.toInt.type": "org.apache.kafka.connect.transforms.Cast$Value",
+        "transforms.toInt.spec": "int32",
+    });
+    for (key, value) in extra {
+        config[*key] = json!(value);
+    }
+    config
+}
+
+fn record_text(value: Option<&[u8]>) -> String {
+    String::from_utf8_lossy(value.unwrap_or_default()).to_string()
+}
+
+async fn source_position(api: &Api, connector: &str) -> Option<u64> {
+    let (_, offsets) = api
+        .get(&format!("/connectors/{connector}/offsets"))
+        .await
+        .ok()?;
+    offsets["offsets"][0]["offset"]["position"].as_u64()
+}
+
+#[tokio::test]
+async fn a_source_transform_failure_fails_the_task_under_tolerance_none_naming_the_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("srcxnone");
+    let input = dir.path().join("in.txt");
+    let lines = numeric_lines(0..20, 5);
+    std::fs::write(&input, format!("{}\n", lines.join("\n"))).unwrap();
+    let (worker, api) = start_worker(dir.path(), &prefix, &[]).await;
+    let name = format!("{prefix}-source");
+    let target = format!("{prefix}-target");
+    api.create_connector(&name, casting_source_config(&input, &target, &[]))
+        .await
+        .unwrap();
+    let status = api
+        .wait_status(&name, Duration::from_secs(60), |status| {
+            status["tasks"][0]["state"] == "FAILED"
+        })
+        .await
+        .unwrap_or_else(|error| panic!("{error}; worker log:\n{}", worker.stderr()));
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    for expected in [
+        "Tolerance exceeded in error handler",
+        "stage 'TRANSFORMATION'",
+        "org.apache.kafka.connect.transforms.Cast$Value",
+        &format!("topic {target} source partition"),
+        "\"position\":",
+    ] {
+        assert!(
+            trace.contains(expected),
+            "the trace names {expected}: {trace}"
+        );
+    }
+    // Nothing from the failing line on reached the topic (records before it may have).
+    if topic_exists(&target) {
+        let delivered: Vec<String> = read_topic(&target)
+            .iter()
+            .map(|record| record_text(record.value.as_deref()))
+            .collect();
+        assert!(
+            delivered.len() <= 4 && delivered.iter().zip(&lines).all(|(got, line)| got == line),
+            "only lines before x4 were delivered: {delivered:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_source_skips_records_a_transform_fails_on_into_its_dlq_and_moves_past_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("srcxall");
+    let input = dir.path().join("in.txt");
+    let lines = numeric_lines(0..100, 7);
+    std::fs::write(&input, format!("{}\n", lines.join("\n"))).unwrap();
+    let file_size = std::fs::metadata(&input).unwrap().len();
+    let (worker, api) = start_worker(dir.path(), &prefix, &[]).await;
+    let with_dlq = format!("{prefix}-dlqd");
+    let target = format!("{prefix}-target");
+    let dlq = format!("{prefix}-dlq");
+    api.create_connector(
+        &with_dlq,
+        casting_source_config(
+            &input,
+            &target,
+            &[
+                ("errors.tolerance", "all"),
+                ("errors.log.enable", "true"),
+                ("errors.log.include.messages", "true"),
+                ("errors.deadletterqueue.topic.name", &dlq),
+                ("errors.deadletterqueue.topic.replication.factor", "1"),
+                ("errors.deadletterqueue.context.headers.enable", "true"),
+            ],
+        ),
+    )
+    .await
+    .unwrap();
+    // The same source without a DLQ: skipped records are only logged, offsets still move.
+    let without_dlq = format!("{prefix}-plain");
+    let plain_target = format!("{prefix}-plain-target");
+    api.create_connector(
+        &without_dlq,
+        casting_source_config(&input, &plain_target, &[("errors.tolerance", "all")]),
+    )
+    .await
+    .unwrap();
+    for connector in [&with_dlq, &without_dlq] {
+        wait_until(
+            Duration::from_secs(60),
+            "source offsets past the last line",
+            || async { (source_position(&api, connector).await == Some(file_size)).then_some(()) },
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{connector}: {error}; worker log:\n{}", worker.stderr()));
+    }
+    let good: Vec<String> = lines.iter().filter(|l| is_numeric(l)).cloned().collect();
+    let bad: Vec<String> = lines.iter().filter(|l| !is_numeric(l)).cloned().collect();
+    assert_eq!(bad.len(), 14);
+    for topic in [&target, &plain_target] {
+        let delivered = read_topic(topic);
+        let values: Vec<String> = delivered
+            .iter()
+            .map(|record| record_text(record.value.as_deref()))
+            .collect();
+        assert_eq!(
+            values, good,
+            "every good line of {topic}, cast to a number, in order"
+        );
+        assert!(delivered
+            .iter()
+            .all(|record| record.header("via").as_deref() == Some("ferry")));
+    }
+    let dead = read_topic(&dlq);
+    let dead_values: Vec<String> = dead
+        .iter()
+        .map(|record| record_text(record.value.as_deref()))
+        .collect();
+    let expected: Vec<String> = bad.iter().map(|line| format!("\"{line}\"")).collect();
+    assert_eq!(
+        dead_values, expected,
+        "the failing lines as the task returned them (JSON strings), in order"
+    );
+    for record in &dead {
+        assert_eq!(
+            record.header("via"),
+            None,
+            "the record before transformations"
+        );
+        assert_eq!(
+            record.header("__connect.errors.topic"),
+            Some(target.clone())
+        );
+        assert_eq!(
+            record.header("__connect.errors.stage").as_deref(),
+            Some("TRANSFORMATION")
+        );
+        assert_eq!(
+            record.header("__connect.errors.class.name").as_deref(),
+            Some("org.apache.kafka.connect.transforms.Cast$Value")
+        );
+        assert_eq!(
+            record.header("__connect.errors.connector.name"),
+            Some(with_dlq.clone())
+        );
+        assert!(record
+            .header("__connect.errors.exception.message")
+            .is_some_and(|message| message.contains("Cast")));
+    }
+    let log = worker.stderr();
+    assert!(
+        log.contains("Executing stage 'TRANSFORMATION' with class 'org.apache.kafka.connect.transforms.Cast$Value'"),
+        "errors.log.enable logs each failure:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn kill_9_of_a_source_with_a_dlq_loses_nothing_from_the_topic_or_the_dlq() {
+    const LINES: usize = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("srcdlqkill");
+    let input = dir.path().join("in.txt");
+    let first_half = numeric_lines(0..LINES / 2, 10);
+    let second_half = numeric_lines(LINES / 2..LINES, 10);
+    std::fs::write(&input, format!("{}\n", first_half.join("\n"))).unwrap();
+    let addr = free_local_addr();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &[]).unwrap();
+    worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    let api = Api::new(addr);
+    let name = format!("{prefix}-source");
+    let target = format!("{prefix}-target");
+    let dlq = format!("{prefix}-dlq");
+    api.create_connector(
+        &name,
+        casting_source_config(
+            &input,
+            &target,
+            &[
+                ("errors.tolerance", "all"),
+                ("errors.deadletterqueue.topic.name", &dlq),
+                ("errors.deadletterqueue.topic.replication.factor", "1"),
+            ],
+        ),
+    )
+    .await
+    .unwrap();
+    wait_until(Duration::from_secs(60), "the stream started", || async {
+        (topic_exists(&target) && topic_exists(&dlq) && !read_topic(&dlq).is_empty()).then_some(())
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error}; worker log:\n{}", worker.stderr()));
+    worker.signal(Signal::SIGKILL).unwrap();
+    worker.wait_exit(Duration::from_secs(10)).await.unwrap();
+    println!(
+        "killed the worker with {} topic and {} DLQ records written",
+        read_topic(&target).len(),
+        read_topic(&dlq).len()
+    );
+    // The rest of the file is written while the worker is down.
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&input)
+        .unwrap();
+    std::io::Write::write_all(
+        &mut file,
+        format!("{}\n", second_half.join("\n")).as_bytes(),
+    )
+    .unwrap();
+    drop(file);
+    let file_size = std::fs::metadata(&input).unwrap().len();
+
+    let mut restarted = FerryProcess::worker(dir.path(), &prefix, addr, &[]).unwrap();
+    restarted
+        .wait_healthy(Duration::from_secs(60))
+        .await
+        .unwrap();
+    wait_until(
+        Duration::from_secs(120),
+        "source offsets past the last line",
+        || async { (source_position(&api, &name).await == Some(file_size)).then_some(()) },
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error}; worker log:\n{}", restarted.stderr()));
+    let lines: Vec<String> = first_half.into_iter().chain(second_half).collect();
+    let good: HashSet<String> = lines.iter().filter(|l| is_numeric(l)).cloned().collect();
+    let bad: HashSet<String> = lines
+        .iter()
+        .filter(|l| !is_numeric(l))
+        .map(|line| format!("\"{line}\""))
+        .collect();
+    let delivered = read_topic(&target);
+    let delivered_values: HashSet<String> = delivered
+        .iter()
+        .map(|record| record_text(record.value.as_deref()))
+        .collect();
+    assert_eq!(
+        delivered_values, good,
+        "every good line in the topic, nothing else"
+    );
+    let dead = read_topic(&dlq);
+    let dead_values: HashSet<String> = dead
+        .iter()
+        .map(|record| record_text(record.value.as_deref()))
+        .collect();
+    assert_eq!(
+        dead_values, bad,
+        "every failing line in the DLQ, nothing else"
+    );
+    println!(
+        "{} topic records for {} good lines, {} DLQ records for {} bad lines (duplicates from the replay after the kill)",
+        delivered.len(),
+        good.len(),
+        dead.len(),
+        bad.len()
     );
 }

@@ -710,3 +710,75 @@ async fn a_bad_record_fails_the_task_naming_it_and_other_connectors_keep_running
     let (health, _) = api.get("/health").await.unwrap();
     assert_eq!(health, 200);
 }
+
+#[tokio::test]
+async fn after_a_regex_router_offsets_are_committed_for_the_consumed_topic_once_uploaded() {
+    let url = s3_url();
+    require_s3(&url).await;
+    let prefix = unique_name("s3route");
+    let bucket = unique_name("ferry-route").replace('_', "-");
+    create_bucket(&url, &bucket).await;
+    let topic = format!("{prefix}-orders");
+    let routed = format!("{prefix}-routed");
+    create_topic(&topic, 1).await;
+    produce(&topic, 0..1_000, 1, None);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_worker, api) = start_worker(dir.path(), &prefix, &[]).await;
+    let connector = format!("{prefix}-s3");
+    let mut config = sink_config(&topic, &bucket, &url, 300);
+    config["transforms"] = json!("route");
+    config["transforms.route.type"] = json!("org.apache.kafka.connect.transforms.RegexRouter");
+    config["transforms.route.regex"] = json!("(.*)-orders");
+    config["transforms.route.replacement"] = json!("$1-routed");
+    api.create_connector(&connector, config).await.unwrap();
+    let store = store(&url, &bucket);
+    let group = format!("connect-{connector}");
+
+    // Objects of 300 records are named after the routed topic; the last 100 records wait in an
+    // open object, so the consumed topic's committed offset stops at 900, never past the
+    // records in S3 (offsets are read before the objects, which only grow).
+    let check_committed_within_uploaded = |expected: i64| {
+        let store = &store;
+        let routed = &routed;
+        let group = &group;
+        let topic = &topic;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let committed = committed_offsets_from_kafka(group, topic);
+                let uploaded = read_objects(store, routed).await.map(|o| line_count(&o));
+                if let (Some(&offset), Some(lines)) = (committed.get(&0), uploaded) {
+                    assert!(
+                        offset <= i64::try_from(lines).unwrap(),
+                        "committed {offset} with only {lines} records in S3"
+                    );
+                    if offset == expected {
+                        return;
+                    }
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "timed out waiting for committed offset {expected} of {topic}; last {committed:?}, {uploaded:?} records uploaded"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    check_committed_within_uploaded(900).await;
+    let objects = read_objects(&store, &routed).await.unwrap();
+    assert_eq!(
+        check_objects(&objects, |id| (0, id)),
+        (0..900).collect::<Vec<_>>()
+    );
+    assert!(read_objects(&store, &topic).await.unwrap().is_empty());
+
+    // 200 more records close the open object: the offset advances to the end.
+    produce(&topic, 1_000..1_200, 1, None);
+    check_committed_within_uploaded(1_200).await;
+    let objects = read_objects(&store, &routed).await.unwrap();
+    assert_eq!(
+        check_objects(&objects, |id| (0, id)),
+        (0..1_200).collect::<Vec<_>>()
+    );
+}

@@ -767,7 +767,9 @@ proptest! {
 
     #[test]
     fn routers_match_kafka_connect(
-        regex in proptest::sample::select(vec!["(.*)-eu", "orders(.*)", "x", "(?<name>[a-z]+)\\.app", "[", "(.*)"]),
+        // The last five are Java-only (lookaround, atomic group, possessive, backreference).
+        regex in proptest::sample::select(vec!["(.*)-eu", "orders(.*)", "x", "(?<name>[a-z]+)\\.app", "[", "(.*)",
+            "(?!logs)(\\w+)(-eu)?", "(.*)(?<=s)-eu", "(?>orders|order)(.*)", "o++rders(.*)", "(\\w)\\1?.*"]),
         replacement in proptest::sample::select(vec!["$1", "eu-$1", "${name}_logs", "fixed", "$2", "\\$1"]),
         topic_format in proptest::option::of(proptest::sample::select(vec!["${topic}-${timestamp}", "${timestamp}", "idx_${topic}", "${topic}${topic}"])),
         timestamp_format in proptest::option::of(proptest::sample::select(vec!["yyyyMMdd", "yyyy-MM-dd'T'HH", "yyyy.MM.dd G", "EEE MMM d", "D-a-hh-KK-kk", "yyyy-ww", "bad'"])),
@@ -789,7 +791,8 @@ proptest! {
 
     #[test]
     fn predicates_match_kafka_connect(
-        pattern in proptest::sample::select(vec!["orders.*", "x", ".*\\.app", "", "(", "[a-z]+"]),
+        pattern in proptest::sample::select(vec!["orders.*", "x", ".*\\.app", "", "(", "[a-z]+",
+            "(?!orders).*", "[a-z]++", "[a-z]*+-eu", ".*(?<!\\.app)"]),
         name in proptest::sample::select(vec!["h1", "trace", "missing", ""]),
         record in record(),
     ) {

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! ferry-bench produce BOOTSTRAP TOPIC COUNT SIZE     raw produce; prints seconds
+//! ferry-bench produce-json BOOTSTRAP TOPIC COUNT SIZE the same with JSON objects of about SIZE bytes
+//!                                                    ({"id":n,"name":"record-<n>","payload":"…"})
 //! ferry-bench consume BOOTSTRAP TOPIC COUNT          raw consume from the beginning; prints seconds
 //! ferry-bench wait-topic BOOTSTRAP TOPIC COUNT       seconds until the topic holds COUNT records
 //! ferry-bench wait-lines FILE COUNT                  seconds until FILE has COUNT lines
@@ -37,7 +39,14 @@ fn main() -> anyhow::Result<()> {
             .context("missing argument; see the usage in the source")
     };
     let seconds = match arg(0)? {
-        "produce" => produce(arg(1)?, arg(2)?, arg(3)?.parse()?, arg(4)?.parse()?)?,
+        "produce" => produce(arg(1)?, arg(2)?, arg(3)?.parse()?, arg(4)?.parse()?, line)?,
+        "produce-json" => produce(
+            arg(1)?,
+            arg(2)?,
+            arg(3)?.parse()?,
+            arg(4)?.parse()?,
+            json_object,
+        )?,
         "consume" => consume(arg(1)?, arg(2)?, arg(3)?.parse()?)?,
         "wait-topic" => wait_topic(arg(1)?, arg(2)?, arg(3)?.parse()?)?,
         "wait-lines" => wait_lines(arg(1)?, arg(2)?.parse()?)?,
@@ -134,7 +143,24 @@ fn line(index: usize, size: usize) -> Vec<u8> {
     text
 }
 
-fn produce(bootstrap: &str, topic: &str, count: usize, size: usize) -> anyhow::Result<f64> {
+/// A JSON object of about `size` bytes (at least the id and name fields).
+fn json_object(index: usize, size: usize) -> Vec<u8> {
+    let head = format!("{{\"id\":{index},\"name\":\"record-{index:09}\",\"payload\":\"");
+    let mut text = head.into_bytes();
+    while text.len() + 2 < size {
+        text.push(b'a' + u8::try_from(text.len() % 26).unwrap_or(0));
+    }
+    text.extend_from_slice(b"\"}");
+    text
+}
+
+fn produce(
+    bootstrap: &str,
+    topic: &str,
+    count: usize,
+    size: usize,
+    payload_of: fn(usize, usize) -> Vec<u8>,
+) -> anyhow::Result<f64> {
     // The same producer settings as Ferry's source tasks.
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -147,7 +173,7 @@ fn produce(bootstrap: &str, topic: &str, count: usize, size: usize) -> anyhow::R
     let started = Instant::now();
     let mut progress = Progress::new(started, count);
     for index in 0..count {
-        let payload = line(index, size);
+        let payload = payload_of(index, size);
         loop {
             match producer.send(BaseRecord::<[u8], [u8]>::to(topic).payload(&payload)) {
                 Ok(()) => break,

@@ -230,6 +230,24 @@ pub enum StageFailure {
     Unhandled(ConnectorError),
 }
 
+/// The error that fails a task when `errors.tolerance=none` meets a failure: Kafka Connect's
+/// "Tolerance exceeded in error handler", plus the stage and class (the log line's words), so
+/// the task's trace says where the record failed.
+pub fn tolerance_exceeded(
+    stage: Stage,
+    executing_class: &str,
+    error: &ConnectorError,
+) -> ConnectorError {
+    ConnectorError {
+        kind: error.kind,
+        message: format!(
+            "Tolerance exceeded in error handler (stage '{}', class '{executing_class}'): {}",
+            stage.name(),
+            error.message
+        ),
+    }
+}
+
 /// Applies a connector's [`ErrorPolicy`] to the operations of one task.
 pub struct ErrorHandler {
     policy: ErrorPolicy,
@@ -344,10 +362,7 @@ impl ErrorHandler {
     ) -> Result<ToleratedFailure, ConnectorError> {
         self.log(stage, executing_class, record, &error);
         if !self.policy.tolerate_all {
-            return Err(ConnectorError {
-                kind: error.kind,
-                message: format!("Tolerance exceeded in error handler: {}", error.message),
-            });
+            return Err(tolerance_exceeded(stage, executing_class, &error));
         }
         self.skipped.increment(1);
         if !self.policy.log_enable {
@@ -456,7 +471,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             error.message,
-            "Tolerance exceeded in error handler: bad record at topic t partition 2 offset 7"
+            "Tolerance exceeded in error handler (stage 'VALUE_CONVERTER', class 'JsonConverter'): bad record at topic t partition 2 offset 7"
         );
     }
 

@@ -270,6 +270,7 @@ impl SinkErrors {
             key,
             value,
             headers,
+            original_opt: None,
         }))
     }
 

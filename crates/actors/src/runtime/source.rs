@@ -1,4 +1,4 @@
-//! The source loop: poll → convert → produce (batched, acknowledged asynchronously) → store the
+//! The source loop: poll → transform → convert → produce (batched, acknowledged asynchronously) → store the
 //! offsets of acknowledged records every `offset.flush.interval.ms` and on stop.
 
 use std::sync::Arc;
@@ -141,9 +141,10 @@ pub(crate) async fn run_source_task(
                 _ = flush_tick.tick() => loop_state.flush_offsets(&mut *task).await?,
                 batch = task.poll() => {
                     for record in batch? {
-                        match transforms.apply_source(record)? {
-                            SourceTransformed::Kept(record) => loop_state.produce(record, &mut acks_rx).await?,
-                            SourceTransformed::Dropped { partition, offset } => loop_state.tracker.skip(&partition, offset),
+                        match loop_state.errors.transform(&transforms, record)? {
+                            Ok(SourceTransformed::Kept(record)) => loop_state.produce(record, &mut acks_rx).await?,
+                            Ok(SourceTransformed::Dropped { partition, offset }) => loop_state.tracker.skip(&partition, offset),
+                            Err(skipped) => loop_state.skip_record(&skipped.original, &skipped.failure).await?,
                         }
                     }
                 }

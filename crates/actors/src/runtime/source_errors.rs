@@ -1,8 +1,14 @@
 //! A source task's error handling (Ferry goes beyond Kafka Connect here: the same DLQ and
-//! headers as sinks). Each record's conversion (and, at merge time, its transformation) runs
-//! through the [`ErrorHandler`]; a record the policy skips is dead-lettered with the task's
-//! sequence number as delivery opaque, so its source offset becomes committable only when the
-//! DLQ acknowledged it: the source loop's offset tracker treats a DLQ ack like a produce ack.
+//! headers as sinks). Each record's transformation and conversion run through the
+//! [`ErrorHandler`], as in Kafka Connect's `WorkerSourceTask`; a record the policy skips
+//! (`errors.tolerance=all`) is dead-lettered with the task's sequence number as delivery opaque,
+//! so its source offset becomes committable only when the DLQ acknowledged it: the source loop's
+//! offset tracker treats a DLQ ack like a produce ack. Without a DLQ the skipped record's offset
+//! is committable at once (Kafka Connect's behaviour).
+//!
+//! The DLQ record holds the record as the task returned it (before transformations): key,
+//! value and headers serialised by the connector's converters, or, where a converter refuses
+//! them (the failure may be that very conversion), as schemaless JSON.
 
 use ferry_connectors::converters::{
     Converters, JsonConverter, JsonConverterConfig, JSON_CONVERTER_CLASS,
@@ -14,9 +20,12 @@ use rdkafka::message::{Header, OwnedHeaders};
 use tokio::sync::mpsc;
 
 use super::dlq::{self, DlqProducer, DlqRecord, Origin};
-use super::errors::{ErrorHandler, ErrorPolicy, RecordRef, Stage, ToleratedFailure};
+use super::errors::{
+    tolerance_exceeded, ErrorHandler, ErrorPolicy, RecordRef, Stage, ToleratedFailure,
+};
 use super::sink_errors::{converter_class, ExecutingClass};
 use super::source::{Ack, AckContext};
+use super::transform::{SourceTransformed, TaskTransforms};
 use super::{TaskEnv, TaskSpec};
 
 /// A source record in Kafka's bytes.
@@ -24,6 +33,12 @@ pub(crate) struct ConvertedRecord {
     pub(crate) key: Option<Vec<u8>>,
     pub(crate) value: Option<Vec<u8>>,
     pub(crate) headers_opt: Option<OwnedHeaders>,
+}
+
+/// A record the error policy skipped: as the task returned it, and why.
+pub(crate) struct SkippedRecord {
+    pub(crate) original: SourceRecord,
+    pub(crate) failure: ToleratedFailure,
 }
 
 /// Error handling and the dead-letter queue of one source task.
@@ -211,6 +226,47 @@ impl SourceErrors {
             value,
             headers_opt,
         }))
+    }
+
+    /// Applies the transformation chain to `record` under the error policy (Kafka Connect's
+    /// `TRANSFORMATION` stage): a failure under `errors.tolerance=all` is logged and handed back
+    /// with the record as the task returned it, for [`SourceErrors::dead_letter`].
+    ///
+    /// # Errors
+    /// The failure, under `errors.tolerance=none` (its message names the stage, the transform's
+    /// class and the record's topic and source position).
+    pub(crate) fn transform(
+        &self,
+        transforms: &TaskTransforms,
+        record: SourceRecord,
+    ) -> Result<Result<SourceTransformed, Box<SkippedRecord>>, ConnectorError> {
+        if transforms.is_empty() {
+            return Ok(Ok(SourceTransformed::Kept(record)));
+        }
+        let policy = self.handler.policy();
+        // The original is kept only when a failure would need it: to skip and dead-letter the
+        // record, or to describe it in the error log.
+        let original_opt = (policy.tolerate_all || policy.log_enable).then(|| record.clone());
+        let failure = match transforms.apply_source(record) {
+            Ok(transformed) => return Ok(Ok(transformed)),
+            Err(failure) => failure,
+        };
+        let class = failure.error.class.clone();
+        let error = ConnectorError::from(failure);
+        let Some(original) = original_opt else {
+            return Err(tolerance_exceeded(Stage::Transformation, &class, &error));
+        };
+        let tolerated = self.handler.execute_failed(
+            Stage::Transformation,
+            &class,
+            RecordRef::Source(&original),
+            error,
+            1,
+        )?;
+        Ok(Err(Box::new(SkippedRecord {
+            original,
+            failure: tolerated,
+        })))
     }
 
     /// Writes a skipped record to the DLQ with delivery opaque `seq`; returns false when there

@@ -5,10 +5,12 @@
 //! A dropped source record still counts for offsets (its position is committable as soon as
 //! every earlier record is acknowledged). A sink record keeps its original topic, partition
 //! and offset for the consumer commit even when a transform (e.g. `RegexRouter`) routes it to
-//! another topic; the runtime computes commit positions from the consumed messages.
+//! another topic: the runtime computes commit positions from the consumed messages, and the
+//! record carries its consumed topic partition (`SinkRecord::original_opt`, KIP-793) for the
+//! sink's `pre_commit` and errant reports.
 
 use ferry_connectors::sdk::{
-    ConnectorError, SinkRecord, SourceOffset, SourcePartition, SourceRecord,
+    ConnectorError, SinkRecord, SourceOffset, SourcePartition, SourceRecord, TopicPartition,
 };
 use ferry_connectors::transforms::{TransformChain, TransformChainError, TransformRecord};
 
@@ -61,6 +63,11 @@ impl TaskTransforms {
             ))
         })?;
         Ok(TaskTransforms { chain })
+    }
+
+    /// Returns true when the chain has no transform.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.chain.is_empty()
     }
 
     /// Applies the chain to a source record.
@@ -139,8 +146,9 @@ impl TaskTransforms {
             key,
             value,
             headers,
+            original_opt,
         } = record;
-        let context = format!("topic {topic} partition {kafka_partition} offset {kafka_offset}");
+        let consumed_topic = topic.clone();
         let input = TransformRecord {
             topic,
             kafka_partition: Some(kafka_partition),
@@ -151,17 +159,89 @@ impl TaskTransforms {
             headers,
         };
         match self.chain.apply(input) {
-            Ok(Some(output)) => Ok(Some(SinkRecord {
-                topic: output.topic,
-                kafka_partition: output.kafka_partition.unwrap_or(kafka_partition),
-                kafka_offset,
-                timestamp: output.timestamp,
-                key: output.key,
-                value: output.value,
-                headers: output.headers,
-            })),
+            Ok(Some(output)) => {
+                let routed_partition = output.kafka_partition.unwrap_or(kafka_partition);
+                // KIP-793: the sink keys offsets and errant reports by where the record was
+                // read, whatever topic a transform (e.g. RegexRouter) routed it to.
+                let routed = output.topic != consumed_topic || routed_partition != kafka_partition;
+                let original_opt = match original_opt {
+                    Some(original) => Some(original),
+                    None if routed => Some(TopicPartition {
+                        topic: consumed_topic,
+                        partition: kafka_partition,
+                    }),
+                    None => None,
+                };
+                Ok(Some(SinkRecord {
+                    topic: output.topic,
+                    kafka_partition: routed_partition,
+                    kafka_offset,
+                    timestamp: output.timestamp,
+                    key: output.key,
+                    value: output.value,
+                    headers: output.headers,
+                    original_opt,
+                }))
+            }
             Ok(None) => Ok(None),
-            Err(error) => Err(TransformFailure { context, error }),
+            Err(error) => Err(TransformFailure {
+                context: format!(
+                    "topic {consumed_topic} partition {kafka_partition} offset {kafka_offset}"
+                ),
+                error,
+            }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_connectors::sdk::{SchemaAndValue, Value};
+
+    fn transforms(pairs: &[(&str, &str)]) -> TaskTransforms {
+        let config = pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_string(), (*value).to_string()))
+            .collect();
+        TaskTransforms {
+            chain: TransformChain::from_connector_config(&config).unwrap(),
+        }
+    }
+
+    fn consumed(topic: &str) -> SinkRecord {
+        SinkRecord {
+            topic: topic.to_string(),
+            kafka_partition: 3,
+            kafka_offset: 7,
+            timestamp: Some(0),
+            key: SchemaAndValue::null(),
+            value: SchemaAndValue::schemaless(Value::String("v".into())),
+            headers: Vec::new(),
+            original_opt: None,
+        }
+    }
+
+    #[test]
+    fn a_routed_sink_record_keeps_the_topic_partition_it_was_consumed_from() {
+        let router = transforms(&[
+            ("transforms", "route"),
+            (
+                "transforms.route.type",
+                "org.apache.kafka.connect.transforms.RegexRouter",
+            ),
+            ("transforms.route.regex", "orders"),
+            ("transforms.route.replacement", "orders-copy"),
+        ]);
+        let routed = router.apply_sink(consumed("orders")).unwrap().unwrap();
+        assert_eq!(routed.topic, "orders-copy");
+        assert_eq!(
+            (routed.original_topic(), routed.original_kafka_partition()),
+            ("orders", 3)
+        );
+        // A topic the router leaves alone is not marked as routed.
+        let untouched = router.apply_sink(consumed("other")).unwrap().unwrap();
+        assert_eq!(untouched.original_opt, None);
+        assert_eq!(untouched.original_topic(), "other");
     }
 }

@@ -33,10 +33,11 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
+    /// Where `record` was read (before a transform routed it elsewhere).
     pub(crate) fn of(record: &SinkRecord) -> Self {
         Origin {
-            topic: record.topic.clone(),
-            partition: record.kafka_partition,
+            topic: record.original_topic().to_string(),
+            partition: record.original_kafka_partition(),
             offset: record.kafka_offset,
         }
     }

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use reqwest::{Method, Url};
 
+use std::sync::Arc;
+
 use super::bulk::{
-    backoff, bulk_body, classify_status, parse_bulk_response, snippet, Action, ItemOutcome,
+    backoff, bulk_body, classify_status, parse_bulk_response, snippet, Action, ItemOutcome, Origin,
     StatusClass,
 };
 use super::{MalformedBehavior, Settings};
-use crate::sdk::ConnectorError;
+use crate::sdk::{ConnectorError, ErrantRecord, ErrantRecordReporter};
 
 /// The least read timeout of index and mapping requests: creating an index waits for its
 /// primary shards, which takes seconds on a busy node.
@@ -34,6 +36,8 @@ pub(crate) struct EsClient {
     retry_backoff: Duration,
     malformed: MalformedBehavior,
     retry_on_conflict: usize,
+    /// Where skipped malformed documents are reported (see [`EsClient::with_errant_reporter`]).
+    errant_opt: Option<Arc<dyn ErrantRecordReporter>>,
 }
 
 impl EsClient {
@@ -56,7 +60,24 @@ impl EsClient {
             retry_backoff: settings.retry_backoff,
             malformed: settings.malformed_documents,
             retry_on_conflict: settings.max_in_flight.min(5),
+            errant_opt: None,
         })
+    }
+
+    /// Returns the reporter of skipped malformed documents, if any.
+    pub(crate) fn errant_reporter(&self) -> Option<&dyn ErrantRecordReporter> {
+        self.errant_opt.as_deref()
+    }
+
+    /// Reports the records of malformed documents that `behavior.on.malformed.documents`
+    /// skips to `reporter` (the runtime then applies `errors.tolerance` and the DLQ).
+    #[must_use]
+    pub(crate) fn with_errant_reporter(
+        mut self,
+        reporter_opt: Option<Arc<dyn ErrantRecordReporter>>,
+    ) -> Self {
+        self.errant_opt = reporter_opt;
+        self
     }
 
     /// Returns the next base URL (round robin) joined with `path`.
@@ -295,9 +316,13 @@ impl EsClient {
                     id = %action.id,
                     "the index already holds this or a newer version of the document"
                 ),
-                ItemOutcome::Malformed(reason) => {
-                    handle_malformed(self.malformed, &action.origin.to_string(), &action.index, &reason)?;
-                }
+                ItemOutcome::Malformed(reason) => handle_malformed(
+                    self.malformed,
+                    self.errant_opt.as_deref(),
+                    &action.origin,
+                    &action.index,
+                    &reason,
+                )?,
                 ItemOutcome::Retry(reason) => retry.push((action, reason)),
                 ItemOutcome::Failed(reason) => {
                     return Err(ConnectorError::external(format!(
@@ -311,20 +336,37 @@ impl EsClient {
     }
 }
 
-/// Applies `behavior.on.malformed.documents` to a document that cannot be written.
+/// Applies `behavior.on.malformed.documents` to a document that cannot be written; a skipped
+/// one is reported to `reporter_opt` (the errant-record path: DLQ or task failure, as
+/// `errors.tolerance` says).
 pub(crate) fn handle_malformed(
     behavior: MalformedBehavior,
-    origin: &str,
+    reporter_opt: Option<&dyn ErrantRecordReporter>,
+    origin: &Origin,
     index: &str,
     reason: &str,
 ) -> Result<(), ConnectorError> {
+    let report = || {
+        if let Some(reporter) = reporter_opt {
+            reporter.report(ErrantRecord {
+                topic: origin.topic.clone(),
+                partition: origin.partition,
+                offset: origin.offset,
+                error: format!("Indexing failed (index {index}): {reason}"),
+            });
+        }
+    };
+    let origin = origin.to_string();
+    let origin = origin.as_str();
     match behavior {
         MalformedBehavior::Ignore => {
             tracing::debug!(origin, index, reason, "ignoring a malformed document");
+            report();
             Ok(())
         }
         MalformedBehavior::Warn => {
             tracing::warn!(origin, index, reason, "skipping a malformed document (behavior.on.malformed.documents=warn)");
+            report();
             Ok(())
         }
         MalformedBehavior::Fail => Err(ConnectorError::user(format!(

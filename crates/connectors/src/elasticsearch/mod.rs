@@ -17,8 +17,14 @@
 //!   exponential backoff and jitter (`retry.backoff.ms`, doubled per attempt, at most
 //!   `max.retries` times); then the task fails with a retryable error and the worker restarts
 //!   it, which delivers the records again from the last committed offset.
-//! - Documents the server rejects as malformed (`mapper_parsing_exception` & co.) follow
-//!   `behavior.on.malformed.documents`; records that cannot become documents (null key as id,
+//! - Documents the server rejects as malformed (`mapper_parsing_exception` & co., one item of a
+//!   bulk) follow `behavior.on.malformed.documents`: `fail` (the default) fails the task;
+//!   `warn` and `ignore` skip the document and, as Confluent's sink does, report its record as
+//!   errant when the connector has a dead-letter queue or `errors.log.enable`: under
+//!   `errors.tolerance=all` it goes to the DLQ (the consumed bytes, with the `__connect.errors.*`
+//!   headers) and its offset is committed once the DLQ acknowledged it; under `none` the
+//!   report fails the task ("Tolerance exceeded"), as Kafka Connect's reporter does. Records
+//!   that cannot become documents (null key as id,
 //!   null value under `behavior.on.null.values=fail`, ...) follow `errors.tolerance` (or
 //!   `drop.invalid.message`); a failing task's trace names the topic, partition and offset.
 //!
@@ -129,6 +135,9 @@ pub(crate) struct Settings {
     pub(crate) flush_timeout: Duration,
     /// `errors.tolerance=all`: records that cannot become documents are skipped with a warning.
     pub(crate) tolerate_all: bool,
+    /// A DLQ topic or `errors.log.enable`: when Kafka Connect gives a task its errant-record
+    /// reporter, which Confluent's sink reports malformed documents to.
+    pub(crate) reports_errant_records: bool,
 }
 
 impl Settings {
@@ -194,6 +203,10 @@ impl Settings {
             tolerate_all: config
                 .get(keys::ERRORS_TOLERANCE)
                 .is_some_and(|value| value.trim().eq_ignore_ascii_case("all")),
+            reports_errant_records: non_blank(config.get(keys::DLQ_TOPIC_NAME)).is_some()
+                || config
+                    .get(keys::ERRORS_LOG_ENABLE)
+                    .is_some_and(|value| value.trim().eq_ignore_ascii_case("true")),
         })
     }
 }

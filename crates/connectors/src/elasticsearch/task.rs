@@ -46,8 +46,16 @@ impl ElasticsearchSinkTask {
                 "type.name is ignored: Elasticsearch 7+ and OpenSearch have no mapping types"
             );
         }
+        let errant_opt = context.errant_reporter();
+        let malformed_reporter_opt = if settings.reports_errant_records {
+            errant_opt.clone()
+        } else {
+            None
+        };
         Ok(ElasticsearchSinkTask {
-            client: Arc::new(EsClient::new(&settings)?),
+            client: Arc::new(
+                EsClient::new(&settings)?.with_errant_reporter(malformed_reporter_opt),
+            ),
             builder: ActionBuilder::new(),
             indices: HashSet::new(),
             mapped: HashSet::new(),
@@ -57,7 +65,7 @@ impl ElasticsearchSinkTask {
             in_flight: VecDeque::new(),
             name,
             settings,
-            errant_opt: context.errant_reporter(),
+            errant_opt,
         })
     }
 
@@ -94,12 +102,7 @@ impl ElasticsearchSinkTask {
             tracing::warn!(task = %self.name, "skipping a record: {message}");
             if self.settings.tolerate_all {
                 if let Some(reporter) = &self.errant_opt {
-                    reporter.report(crate::sdk::ErrantRecord {
-                        topic: record.topic.clone(),
-                        partition: record.kafka_partition,
-                        offset: record.kafka_offset,
-                        error: message,
-                    });
+                    reporter.report(crate::sdk::ErrantRecord::of(record, message));
                 }
             }
             Ok(())
@@ -179,7 +182,8 @@ impl SinkTask for ElasticsearchSinkTask {
                     Err(RecordProblem::Invalid(message)) => self.skip_or_fail(record, message)?,
                     Err(RecordProblem::Malformed(reason)) => handle_malformed(
                         self.settings.malformed_documents,
-                        &Origin::of(record).to_string(),
+                        self.client.errant_reporter(),
+                        &Origin::of(record),
                         &index,
                         &reason,
                     )?,

@@ -59,6 +59,7 @@ fn record(key: Value, value: SchemaAndValue) -> SinkRecord {
         key: SchemaAndValue::schemaless(key),
         value,
         headers: Vec::new(),
+        original_opt: None,
     }
 }
 
@@ -692,6 +693,7 @@ fn numbered(topic: &str, count: i64) -> Vec<SinkRecord> {
             key: SchemaAndValue::null(),
             value: map_value(&[("n", Value::Int64(offset))]),
             headers: Vec::new(),
+            original_opt: None,
         })
         .collect()
 }
@@ -784,6 +786,91 @@ async fn malformed_documents_fail_or_are_skipped_as_configured() {
     let mut task = scripted_task(&server.url, &[("behavior.on.malformed.documents", "warn")]);
     task.put(numbered("t", 2)).await.unwrap();
     task.flush().await.unwrap();
+}
+
+#[derive(Default)]
+struct CollectingReporter {
+    reports: std::sync::Mutex<Vec<crate::sdk::ErrantRecord>>,
+}
+
+impl crate::sdk::ErrantRecordReporter for CollectingReporter {
+    fn report(&self, record: crate::sdk::ErrantRecord) {
+        self.reports.lock().unwrap().push(record);
+    }
+}
+
+#[tokio::test]
+async fn skipped_malformed_documents_are_reported_by_their_consumed_partition_with_a_dlq() {
+    let malformed = json!({"index": {"status": 400, "error": {"type": "mapper_parsing_exception", "reason": "failed to parse field [n]"}}});
+    for (extra, reported) in [
+        (vec![("behavior.on.malformed.documents", "warn")], false),
+        (
+            vec![
+                ("behavior.on.malformed.documents", "ignore"),
+                ("errors.deadletterqueue.topic.name", "dlq"),
+            ],
+            true,
+        ),
+        (
+            vec![
+                ("behavior.on.malformed.documents", "warn"),
+                ("errors.log.enable", "true"),
+            ],
+            true,
+        ),
+    ] {
+        let server = ScriptedServer::start(vec![
+            (200, "{}".into()),
+            bulk_answer(&[json!({"index": {"status": 201}}), malformed.clone()]),
+        ])
+        .await;
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("connector.class", CLASS),
+            ("topics", "t"),
+            ("connection.url", &server.url),
+            ("key.ignore", "true"),
+            ("schema.ignore", "true"),
+        ];
+        pairs.extend_from_slice(&extra);
+        let reporter = Arc::new(CollectingReporter::default());
+        let context = TaskContext::new(
+            "es".into(),
+            0,
+            crate::sdk::ConfigValues::from_raw(props(&pairs)),
+            Arc::new(NoOffsets),
+        )
+        .with_errant_reporter(reporter.clone());
+        let mut task = ElasticsearchSinkFactory.create_sink_task(context).unwrap();
+        // A router sent the records of `t` to `routed`: the report names `t`.
+        let mut records = numbered("routed", 2);
+        for record in &mut records {
+            record.original_opt = Some(crate::sdk::TopicPartition {
+                topic: "t".into(),
+                partition: 0,
+            });
+        }
+        task.put(records).await.unwrap();
+        task.flush().await.unwrap();
+        let reports = reporter.reports.lock().unwrap().clone();
+        if !reported {
+            assert!(reports.is_empty(), "{extra:?}: {reports:?}");
+            continue;
+        }
+        assert_eq!(reports.len(), 1, "{extra:?}: {reports:?}");
+        assert_eq!(
+            (
+                reports[0].topic.as_str(),
+                reports[0].partition,
+                reports[0].offset
+            ),
+            ("t", 0, 1)
+        );
+        assert!(
+            reports[0].error.contains("mapper_parsing_exception"),
+            "{}",
+            reports[0].error
+        );
+    }
 }
 
 #[tokio::test]

@@ -238,6 +238,7 @@ fn sink_record(offset: i64, value: Value) -> SinkRecord {
         key: SchemaAndValue::null(),
         value: SchemaAndValue::schemaless(value),
         headers: Vec::new(),
+        original_opt: None,
     }
 }
 

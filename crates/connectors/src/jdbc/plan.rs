@@ -144,9 +144,11 @@ pub(crate) fn plan_writes(
     let mut bad = Vec::new();
     let mut cache = FieldsCache::default();
     for record in records {
+        // Where the record was read (not where a transform routed it): what errant reports
+        // and error messages name.
         let origin = RecordOrigin {
-            topic: record.topic.clone(),
-            partition: record.kafka_partition,
+            topic: record.original_topic().to_string(),
+            partition: record.original_kafka_partition(),
             offset: record.kafka_offset,
         };
         let planned = match plan_record(config, rules, &mut cache, record) {

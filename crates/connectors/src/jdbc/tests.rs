@@ -352,6 +352,7 @@ fn record(offset: i64, key: SchemaAndValue, value: SchemaAndValue) -> SinkRecord
         key,
         value,
         headers: Vec::new(),
+        original_opt: None,
     }
 }
 

@@ -140,6 +140,7 @@ mod tests {
             key: SchemaAndValue::null(),
             value,
             headers: Vec::new(),
+            original_opt: None,
         }
     }
 

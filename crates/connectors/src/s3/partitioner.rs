@@ -291,6 +291,7 @@ mod tests {
             key: SchemaAndValue::null(),
             value: SchemaAndValue::schemaless(value),
             headers: Vec::new(),
+            original_opt: None,
         }
     }
 

@@ -180,11 +180,21 @@ async fn abort_upload(mut open: OpenUpload, key: &str) {
     }
 }
 
+/// Which writer a record goes to: the partition it was read from (whose offsets the writer's
+/// uploads make committable) and the topic partition its objects are named after. The two
+/// differ when a transformation routed the record (KIP-793): a `TimestampRouter` sends one
+/// consumed partition to a topic per day, a `RegexRouter` may merge topics into one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct WriterKey {
+    consumed: TopicPartition,
+    written: TopicPartition,
+}
+
 /// Writes records of the partitions assigned to this task into S3 objects.
 pub(crate) struct S3SinkTask {
     config: S3SinkConfig,
     uploader: Uploader,
-    writers: HashMap<TopicPartition, PartitionWriter>,
+    writers: HashMap<WriterKey, PartitionWriter>,
     /// Reused encoding buffer.
     encoded: Vec<u8>,
     steps: Vec<UploadStep>,
@@ -258,13 +268,16 @@ impl S3SinkTask {
             .encode(record.kafka_partition, time_ms)?;
         self.encoded.clear();
         self.config.format.append(record, &mut self.encoded)?;
-        let topic_partition = TopicPartition {
-            topic: record.topic.clone(),
-            partition: record.kafka_partition,
+        let key = WriterKey {
+            consumed: record.original_topic_partition(),
+            written: TopicPartition {
+                topic: record.topic.clone(),
+                partition: record.kafka_partition,
+            },
         };
         let writer = self
             .writers
-            .entry(topic_partition)
+            .entry(key)
             .or_insert_with(|| PartitionWriter::new(&record.topic, record.kafka_partition));
         writer.write(
             &self.config.rotation,
@@ -282,10 +295,17 @@ impl S3SinkTask {
         Ok(true)
     }
 
-    /// Drops the open objects of `partitions` (their records will be delivered again).
+    /// Drops the open objects of the records read from `partitions` (they will be delivered
+    /// again).
     async fn forget(&mut self, partitions: &[TopicPartition]) {
-        for topic_partition in partitions {
-            if let Some(writer) = self.writers.remove(topic_partition) {
+        let forgotten: Vec<WriterKey> = self
+            .writers
+            .keys()
+            .filter(|key| partitions.contains(&key.consumed))
+            .cloned()
+            .collect();
+        for writer_key in forgotten {
+            if let Some(writer) = self.writers.remove(&writer_key) {
                 for key in writer.open_keys() {
                     self.uploader.abort(&key).await;
                 }
@@ -315,19 +335,16 @@ impl SinkTask for S3SinkTask {
             if let Err(reason) = self.write_record(record, now_ms) {
                 let message = format!(
                     "S3 sink cannot write the record at topic {} partition {} offset {}: {reason}",
-                    record.topic, record.kafka_partition, record.kafka_offset
+                    record.original_topic(),
+                    record.original_kafka_partition(),
+                    record.kafka_offset
                 );
                 if !self.config.tolerate_bad_records {
                     return Err(ConnectorError::user(message));
                 }
                 tracing::warn!(error = %message, "skipping a record (errors.tolerance=all)");
                 if let Some(reporter) = &self.errant_opt {
-                    reporter.report(crate::sdk::ErrantRecord {
-                        topic: record.topic.clone(),
-                        partition: record.kafka_partition,
-                        offset: record.kafka_offset,
-                        error: message.clone(),
-                    });
+                    reporter.report(crate::sdk::ErrantRecord::of(record, message.clone()));
                 }
             }
             if !self.steps.is_empty() {
@@ -343,8 +360,9 @@ impl SinkTask for S3SinkTask {
         Ok(())
     }
 
-    /// Closes objects whose wall-clock rotation is due, then returns per partition the offset
-    /// after the last record of its last uploaded object (or `current` when nothing waits).
+    /// Closes objects whose wall-clock rotation is due, then returns per consumed partition the
+    /// offset after the last record of its last uploaded object (or `current` when nothing
+    /// waits); with records of one partition routed to several topics, the least of them.
     async fn pre_commit(
         &mut self,
         current: BTreeMap<TopicPartition, i64>,
@@ -356,10 +374,16 @@ impl SinkTask for S3SinkTask {
         self.run_steps().await?;
         let mut committable = BTreeMap::new();
         for (topic_partition, offset) in current {
-            let offset_opt = match self.writers.get(&topic_partition) {
-                Some(writer) => writer.committable(offset),
-                None => Some(offset),
-            };
+            let mut offset_opt = Some(offset);
+            for (key, writer) in &self.writers {
+                if key.consumed != topic_partition {
+                    continue;
+                }
+                offset_opt = match (offset_opt, writer.committable(offset)) {
+                    (Some(so_far), Some(durable)) => Some(so_far.min(durable)),
+                    _ => None,
+                };
+            }
             if let Some(offset) = offset_opt {
                 committable.insert(topic_partition, offset);
             }
@@ -373,7 +397,11 @@ impl SinkTask for S3SinkTask {
     }
 
     async fn stop(&mut self) {
-        let partitions: Vec<TopicPartition> = self.writers.keys().cloned().collect();
+        let partitions: Vec<TopicPartition> = self
+            .writers
+            .keys()
+            .map(|key| key.consumed.clone())
+            .collect();
         self.forget(&partitions).await;
     }
 }

@@ -199,6 +199,7 @@ fn record(partition: i32, offset: i64, value: Value) -> SinkRecord {
         key: SchemaAndValue::null(),
         value: SchemaAndValue::schemaless(value),
         headers: Vec::new(),
+        original_opt: None,
     }
 }
 
@@ -277,6 +278,50 @@ async fn objects_hold_flush_size_records_and_only_uploaded_offsets_are_committab
         .await
         .unwrap();
     assert_eq!(committable, BTreeMap::from([(tp(0), 19)]));
+}
+
+/// `record` as a router transform leaves it: written under `topic`, read from `orders`.
+fn routed(topic: &str, partition: i32, offset: i64) -> SinkRecord {
+    let mut routed = record(partition, offset, id(offset));
+    routed.original_opt = Some(tp(partition));
+    routed.topic = topic.to_string();
+    routed
+}
+
+#[tokio::test]
+async fn routed_records_are_named_after_their_topic_and_committed_for_the_consumed_one() {
+    let store = Arc::new(InMemory::new());
+    let mut task = S3SinkTask::with_store(parsed(&[]), store.clone());
+    task.open(&[tp(0)]).await.unwrap();
+    // One consumed partition routed to two topics (a TimestampRouter's days): 3 records close
+    // an object of day1; day2 keeps 2 records (offsets 13 and 14) buffered.
+    let records = vec![
+        routed("orders-day1", 0, 10),
+        routed("orders-day1", 0, 11),
+        routed("orders-day2", 0, 13),
+        routed("orders-day1", 0, 12),
+        routed("orders-day2", 0, 14),
+    ];
+    task.put(records).await.unwrap();
+    assert_eq!(
+        objects(&store).await.keys().cloned().collect::<Vec<_>>(),
+        vec!["topics/orders-day1/partition=0/orders-day1+0+0000000010.json"]
+    );
+    let committable = task
+        .pre_commit(BTreeMap::from([(tp(0), 15)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        committable,
+        BTreeMap::new(),
+        "offsets 13 and 14 wait in an open object of the other topic: nothing is durable past them"
+    );
+    task.put(vec![routed("orders-day2", 0, 15)]).await.unwrap();
+    let committable = task
+        .pre_commit(BTreeMap::from([(tp(0), 16)]))
+        .await
+        .unwrap();
+    assert_eq!(committable, BTreeMap::from([(tp(0), 16)]));
 }
 
 #[tokio::test]

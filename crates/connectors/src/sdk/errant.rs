@@ -6,6 +6,8 @@
 //! instead, as it always did. Reporting is cheap and never blocks: the runtime writes the
 //! reported records to the dead-letter queue before it commits the offsets past them.
 
+use super::record::SinkRecord;
+
 /// Where a reported record was read from, and why it could not be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrantRecord {
@@ -14,6 +16,19 @@ pub struct ErrantRecord {
     pub offset: i64,
     /// The reason the sink refused the record (no connector secrets in it).
     pub error: String,
+}
+
+impl ErrantRecord {
+    /// Returns the report of `record`, keyed by where it was read (its original topic and
+    /// partition, whatever topic a transformation routed it to).
+    pub fn of(record: &SinkRecord, error: impl Into<String>) -> Self {
+        ErrantRecord {
+            topic: record.original_topic().to_string(),
+            partition: record.original_kafka_partition(),
+            offset: record.kafka_offset,
+            error: error.into(),
+        }
+    }
 }
 
 /// Receives the records a sink task skips.

@@ -53,6 +53,11 @@ impl SourceRecord {
 }
 
 /// A record a sink task receives: converted key, value and headers plus where it was read.
+///
+/// `topic` and `kafka_partition` are the record's after transformations (a `RegexRouter` may
+/// have renamed the topic); where it was read is [`SinkRecord::original_topic`] and
+/// [`SinkRecord::original_kafka_partition`] (Kafka Connect's KIP-793): the positions a sink
+/// returns from `pre_commit` and the records it reports as errant are keyed by those.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SinkRecord {
     pub topic: String,
@@ -62,6 +67,33 @@ pub struct SinkRecord {
     pub key: SchemaAndValue,
     pub value: SchemaAndValue,
     pub headers: Vec<Header>,
+    /// The topic partition the record was consumed from, when a transformation changed
+    /// `topic` or `kafka_partition`; `None` when they are still the consumed ones.
+    pub original_opt: Option<TopicPartition>,
+}
+
+impl SinkRecord {
+    /// Returns the topic the record was consumed from (before transformations).
+    pub fn original_topic(&self) -> &str {
+        self.original_opt
+            .as_ref()
+            .map_or(self.topic.as_str(), |original| original.topic.as_str())
+    }
+
+    /// Returns the partition the record was consumed from (before transformations).
+    pub fn original_kafka_partition(&self) -> i32 {
+        self.original_opt
+            .as_ref()
+            .map_or(self.kafka_partition, |original| original.partition)
+    }
+
+    /// Returns the topic partition the record was consumed from: the key of its offset.
+    pub fn original_topic_partition(&self) -> TopicPartition {
+        TopicPartition {
+            topic: self.original_topic().to_string(),
+            partition: self.original_kafka_partition(),
+        }
+    }
 }
 
 /// A topic partition.

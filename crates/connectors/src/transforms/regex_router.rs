@@ -1,10 +1,8 @@
 //! `RegexRouter`: renames the topic when the whole topic matches `regex`.
 
-use regex::Regex;
-
 use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Validator};
 
-use super::java_regex;
+use super::java_regex::{self, JavaRegex};
 use super::{BuildError, TransformError, TransformRecord, Transformation};
 
 const REGEX: &str = "regex";
@@ -38,8 +36,7 @@ pub(crate) fn config_def() -> ConfigDef {
 }
 
 struct RegexRouter {
-    whole: Regex,
-    find: Regex,
+    regex: JavaRegex,
     replacement: String,
 }
 
@@ -48,8 +45,14 @@ impl Transformation for RegexRouter {
         &self,
         mut record: TransformRecord,
     ) -> Result<Option<TransformRecord>, TransformError> {
-        if self.whole.is_match(&record.topic) {
-            record.topic = java_regex::replace_first(&self.find, &record.topic, &self.replacement)
+        let matches = self
+            .regex
+            .matches(&record.topic)
+            .map_err(TransformError::illegal_argument)?;
+        if matches {
+            record.topic = self
+                .regex
+                .replace_first(&record.topic, &self.replacement)
                 .map_err(TransformError::illegal_argument)?;
         }
         Ok(Some(record))
@@ -59,11 +62,10 @@ impl Transformation for RegexRouter {
 /// Builds the transform.
 pub(crate) fn build(config: &ConfigValues) -> Result<Box<dyn Transformation>, BuildError> {
     let pattern = config.get(REGEX).unwrap_or_default();
-    let (whole, find) = java_regex::compile(pattern)
+    let regex = java_regex::compile(pattern)
         .map_err(|error| BuildError::invalid(REGEX, pattern, &format!("Invalid regex: {error}")))?;
     Ok(Box::new(RegexRouter {
-        whole,
-        find,
+        regex,
         replacement: config.get(REPLACEMENT).unwrap_or_default().to_string(),
     }))
 }

@@ -1,9 +1,8 @@
 //! `TopicNameMatches`: true for records whose whole topic matches `pattern`.
 
-use regex::Regex;
-
 use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Validator};
-use crate::transforms::{java_regex, BuildError, Predicate, TransformRecord};
+use crate::transforms::java_regex::{self, JavaRegex};
+use crate::transforms::{BuildError, Predicate, TransformRecord};
 
 const PATTERN: &str = "pattern";
 
@@ -30,24 +29,31 @@ pub(crate) fn config_def() -> ConfigDef {
 }
 
 struct TopicNameMatches {
-    whole: Regex,
+    regex: JavaRegex,
 }
 
 impl Predicate for TopicNameMatches {
     fn test(&self, record: &TransformRecord) -> bool {
-        self.whole.is_match(&record.topic)
+        match self.regex.matches(&record.topic) {
+            Ok(matches) => matches,
+            Err(error) => {
+                // Only a pathological backtracking pattern gets here (see `java_regex`).
+                tracing::warn!(topic = %record.topic, %error, "TopicNameMatches gave up matching; the predicate is false");
+                false
+            }
+        }
     }
 }
 
 /// Builds the predicate.
 pub(crate) fn build(config: &ConfigValues) -> Result<Box<dyn Predicate>, BuildError> {
     let pattern = config.get(PATTERN).unwrap_or_default();
-    let (whole, _) = java_regex::compile(pattern).map_err(|error| {
+    let regex = java_regex::compile(pattern).map_err(|error| {
         BuildError::invalid(
             PATTERN,
             pattern,
             &format!("entry must be a Java-compatible regular expression: {error}"),
         )
     })?;
-    Ok(Box::new(TopicNameMatches { whole }))
+    Ok(Box::new(TopicNameMatches { regex }))
 }
