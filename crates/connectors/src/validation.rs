@@ -125,6 +125,9 @@ pub fn validate_connector_config(
             extra_errors.extend(factory.validate(&values));
         }
     }
+    // Errors on keys no definition declares and no prefix group owns (a connector refusing a
+    // key it does not implement): reported as entries of their own, never dropped.
+    let mut undeclared: Vec<(String, String)> = Vec::new();
     for (key, message) in extra_errors {
         match results.iter_mut().find(|value| value.name == key) {
             Some(result) => {
@@ -139,8 +142,9 @@ pub fn validate_connector_config(
                     .iter_mut()
                     .filter(|value| key.starts_with(value.name.trim_end_matches("type")))
                     .find(|value| value.name.ends_with(".type"));
-                if let Some(result) = owner {
-                    result.errors.push(message);
+                match owner {
+                    Some(result) => result.errors.push(message),
+                    None => undeclared.push((key, message)),
                 }
             }
         }
@@ -176,6 +180,42 @@ pub fn validate_connector_config(
             }
         })
         .collect();
+    let mut configs = configs;
+    for (key, message) in undeclared {
+        if let Some(config) = configs.iter_mut().find(|config| config.value.name == key) {
+            config.value.errors.push(message);
+            continue;
+        }
+        let definition = crate::sdk::ConfigKey::new(
+            &key,
+            ConfigType::String,
+            crate::sdk::Importance::Low,
+            "",
+        )
+        .default_null();
+        configs.push(ConfigInfo {
+            definition: key_info(&definition),
+            value: ConfigValueInfo {
+                name: key.clone(),
+                // An undeclared key has no type to say it is a password: hide any value
+                // whose name says it holds a secret.
+                value: props.get(&key).map(|value| {
+                    let lower = key.to_ascii_lowercase();
+                    if ["password", "secret", "jaas", "token", "credential"]
+                        .iter()
+                        .any(|word| lower.contains(word))
+                    {
+                        "[hidden]".to_string()
+                    } else {
+                        value.clone()
+                    }
+                }),
+                recommended_values: Vec::new(),
+                errors: vec![message],
+                visible: true,
+            },
+        });
+    }
     let error_count = configs
         .iter()
         .filter(|config| !config.value.errors.is_empty())

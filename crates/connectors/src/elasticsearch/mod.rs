@@ -30,9 +30,10 @@
 //!
 //! Differences from Confluent's connector (documented choices):
 //! - `type.name` is accepted and ignored (servers without mapping types), with one log line.
-//! - Data streams, Kerberos, proxies, TLS key/trust stores and `external.version.header` are not
-//!   implemented; their keys are accepted as unknown keys and ignored. `https://` URLs work
-//!   with the system's default roots (rustls, webpki roots).
+//! - Data streams, Kerberos, proxies, TLS key/trust stores (`elastic.https.*`) and
+//!   `external.version.header` are not implemented: a config that turns one of them on is
+//!   refused, naming the key. `https://` URLs work with the system's default roots (rustls,
+//!   webpki roots).
 //! - Index creation and mapping requests use a read timeout of at least 30 s (creating an index
 //!   waits for its shards), bulk requests `read.timeout.ms`.
 //! - `linger.ms` is applied when records arrive: a partial batch older than `linger.ms` is sent
@@ -235,6 +236,51 @@ fn positive(config: &ConfigValues, key: &str) -> Result<usize, ConnectorError> {
         .ok()
         .filter(|value| *value >= 1)
         .ok_or_else(|| ConnectorError::user(format!("{key} must be at least 1, got {value}")))
+}
+
+/// Keys of Confluent's Elasticsearch sink that this sink does not implement, with the value
+/// that means "feature off" (`None`: any non-blank value turns the feature on).
+const UNSUPPORTED_KEYS: &[(&str, Option<&str>)] = &[
+    ("data.stream.type", Some("none")),
+    ("data.stream.dataset", None),
+    ("data.stream.timestamp.field", None),
+    ("elastic.security.protocol", Some("plaintext")),
+    ("kerberos.user.principal", None),
+    ("kerberos.keytab.path", None),
+    ("proxy.host", None),
+    ("proxy.port", Some("-1")),
+    ("proxy.username", None),
+    ("proxy.password", None),
+    ("external.version.header", None),
+];
+/// Prefix of Confluent's TLS key/trust store keys (`elastic.https.ssl.keystore.location`, ...).
+const UNSUPPORTED_PREFIX: &str = "elastic.https.";
+
+/// Refuses the Confluent keys this sink does not implement, when they turn a feature on: data
+/// streams, Kerberos, proxies, TLS stores and external versions would change what is written
+/// or how the server is reached, so accepting them silently is not an option.
+fn unsupported_keys(config: &ConfigValues) -> Vec<(String, String)> {
+    let mut errors = Vec::new();
+    for (key, value) in config.as_map() {
+        let Some(value) = non_blank(Some(value)) else {
+            continue;
+        };
+        let off = if key.starts_with(UNSUPPORTED_PREFIX) {
+            None
+        } else if let Some((_, off)) = UNSUPPORTED_KEYS.iter().find(|(name, _)| name == key) {
+            *off
+        } else {
+            continue;
+        };
+        if off.is_some_and(|off| value.eq_ignore_ascii_case(off)) {
+            continue;
+        }
+        errors.push((
+            key.clone(),
+            format!("{key} is not supported by Ferry's Elasticsearch sink yet; remove it (https:// URLs use the system's trusted roots)"),
+        ));
+    }
+    errors
 }
 
 fn credentials_message() -> String {
@@ -449,9 +495,10 @@ impl ConnectorFactory for ElasticsearchSinkFactory {
     }
 
     fn validate(&self, config: &ConfigValues) -> Vec<(String, String)> {
+        let mut errors = unsupported_keys(config);
         let username = non_blank(config.get(CONNECTION_USERNAME_CONFIG));
         let password = non_blank(config.get(CONNECTION_PASSWORD_CONFIG));
-        match (username, password) {
+        errors.extend(match (username, password) {
             (Some(_), None) => vec![(
                 CONNECTION_PASSWORD_CONFIG.to_string(),
                 credentials_message(),
@@ -461,7 +508,8 @@ impl ConnectorFactory for ElasticsearchSinkFactory {
                 credentials_message(),
             )],
             _ => Vec::new(),
-        }
+        });
+        errors
     }
 
     /// `tasks.max` identical configs: the runtime's consumer group spreads the partitions.

@@ -160,6 +160,34 @@ fn bad_values_are_refused_naming_the_key() {
 }
 
 #[test]
+fn confluent_features_this_sink_lacks_are_refused_when_turned_on() {
+    for (key, value) in [
+        ("data.stream.type", "logs"),
+        ("data.stream.dataset", "app"),
+        ("elastic.security.protocol", "SSL"),
+        ("elastic.https.ssl.truststore.location", "/etc/es/truststore.jks"),
+        ("kerberos.user.principal", "connect@EXAMPLE.COM"),
+        ("proxy.host", "proxy.internal"),
+        ("external.version.header", "version"),
+    ] {
+        let errors = errors_of(&base(&[(key, value)]));
+        assert_eq!(errors.len(), 1, "{key}={value}: {errors:?}");
+        assert!(
+            errors[0].contains(key) && errors[0].contains("not supported"),
+            "{key}={value}: {errors:?}"
+        );
+    }
+    // Their "off" values, as Confluent's docs and exported configs carry them, are accepted.
+    let off = errors_of(&base(&[
+        ("data.stream.type", "NONE"),
+        ("elastic.security.protocol", "PLAINTEXT"),
+        ("proxy.port", "-1"),
+        ("proxy.host", ""),
+    ]));
+    assert!(off.is_empty(), "{off:?}");
+}
+
+#[test]
 fn tasks_share_the_config_and_creating_one_does_no_io() {
     let config = crate::sdk::ConfigValues::from_raw(props(&base(&[])));
     let configs = ElasticsearchSinkFactory.task_configs(&config, 3).unwrap();
