@@ -149,6 +149,18 @@ pub(crate) async fn run(
         quorum: quorum.clone(),
     };
     let (worker, worker_handle) = Actor::spawn(None, WorkerActor, deps).await?;
+    tokio::spawn(
+        ferry_actors::plugin::task_config_reporter::run_task_config_reporter(
+            service.registry().clone(),
+            Arc::clone(&config.security.config_providers),
+            Arc::clone(&config_store),
+            config.node_id.clone(),
+            Arc::new(crate::service::forward::ServiceTaskConfigSender(
+                service.clone(),
+            )),
+            stores_stop.clone(),
+        ),
+    );
     let rotation_store = Arc::clone(&config_store);
     service.attach_runtime(Arc::new(Runtime {
         node_id: config.node_id.clone(),
@@ -157,6 +169,7 @@ pub(crate) async fn run(
         status_store,
         offset_store,
         worker: worker.clone(),
+        leader: leader.clone(),
         kafka,
         membership: membership.clone(),
         quorum,

@@ -72,6 +72,30 @@ pub enum LeaderMsg {
     Tick,
     /// Return the leader's view.
     GetSnapshot(RpcReplyPort<LeaderSnapshot>),
+    /// Store the task configs a connector's instance generated on its worker for the stored
+    /// config `for_config` (a plugin connector); replies whether they were written (false:
+    /// unchanged), or why they were refused.
+    PutTaskConfigs {
+        connector: String,
+        for_config: BTreeMap<String, String>,
+        tasks: Vec<ferry_connectors::sdk::TaskConfig>,
+        reply: RpcReplyPort<Result<bool, TaskConfigsRefused>>,
+    },
+}
+
+/// Why the leader refused reported task configs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskConfigsRefused {
+    /// This node does not lead (any more).
+    #[error("this worker is not the leader")]
+    NotLeader,
+    /// The connector is gone, stopped, or its config differs from the one the tasks were
+    /// generated for (one side has not read the newest config yet).
+    #[error("connector {0}'s stored config differs from the one its task configs were generated for")]
+    StaleConfig(String),
+    /// The write failed (the message says why).
+    #[error("failed to store the task configs: {0}")]
+    Write(String),
 }
 
 /// The leader's view, for the API and tests.
@@ -178,6 +202,17 @@ impl Actor for LeaderActor {
                     is_leader: state.is_leader,
                     assignment_epoch: epoch,
                 });
+            }
+            LeaderMsg::PutTaskConfigs {
+                connector,
+                for_config,
+                tasks,
+                reply,
+            } => {
+                let result = state
+                    .put_reported_task_configs(&connector, &for_config, &tasks)
+                    .await;
+                let _ = reply.send(result);
             }
         }
         Ok(())
@@ -403,14 +438,67 @@ impl LeaderState {
         }
     }
 
+    /// Stores the task configs a connector's instance reported from its worker, through the
+    /// fenced writer, when they differ from the stored ones.
+    async fn put_reported_task_configs(
+        &mut self,
+        connector: &str,
+        for_config: &BTreeMap<String, String>,
+        tasks: &[ferry_connectors::sdk::TaskConfig],
+    ) -> Result<bool, TaskConfigsRefused> {
+        if !self.is_leader {
+            return Err(TaskConfigsRefused::NotLeader);
+        }
+        let mut snapshot = self.deps.config_store.snapshot();
+        if snapshot.connectors.get(connector) != Some(for_config) {
+            // The worker may have read a config this leader has not read yet.
+            self.deps
+                .config_store
+                .refresh()
+                .await
+                .map_err(|error| TaskConfigsRefused::Write(error.to_string()))?;
+            snapshot = self.deps.config_store.snapshot();
+        }
+        let current = snapshot.connectors.get(connector) == Some(for_config)
+            && snapshot.target_state(connector) != TargetState::Stopped;
+        if !current {
+            return Err(TaskConfigsRefused::StaleConfig(connector.to_string()));
+        }
+        if snapshot.tasks.get(connector).map(Vec::as_slice) == Some(tasks) {
+            return Ok(false);
+        }
+        tracing::info!(connector = %connector, tasks = tasks.len(), "writing task configs reported by the connector's worker");
+        let result = self
+            .deps
+            .config_store
+            .put_task_configs_as_leader(self.writer_opt.as_ref(), connector, tasks)
+            .await;
+        let outcome = result
+            .as_ref()
+            .map(|()| true)
+            .map_err(|error| TaskConfigsRefused::Write(error.to_string()));
+        self.handle_write_result(result, "write reported task configs");
+        outcome
+    }
+
     /// Writes task configs for connectors whose stored ones are missing or outdated; returns true
-    /// when it wrote any (the next snapshot triggers another tick).
+    /// when it wrote any (the next snapshot triggers another tick). A connector planned on its
+    /// assigned worker (a plugin connector) gets its task configs from that worker's report
+    /// instead ([`LeaderMsg::PutTaskConfigs`]), except the empty list of a stopped connector.
     async fn ensure_task_configs(&mut self, snapshot: &ConfigSnapshot) -> bool {
         let mut wrote = false;
         for (name, config) in &snapshot.connectors {
             let wanted = if snapshot.target_state(name) == TargetState::Stopped {
                 Ok(Vec::new())
             } else {
+                let planned_by_its_worker = self
+                    .deps
+                    .registry
+                    .find_for_config(config)
+                    .is_some_and(|factory| factory.plans_tasks_on_assigned_worker());
+                if planned_by_its_worker {
+                    continue;
+                }
                 generate_task_configs(&self.deps.registry, &self.deps.config_providers, config)
             };
             // A connector whose config cannot produce tasks is reported FAILED by its worker.

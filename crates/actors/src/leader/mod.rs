@@ -21,5 +21,5 @@ pub mod election;
 pub mod leader_actor;
 pub mod quorum_gate;
 
-pub use leader_actor::{LeaderActor, LeaderDeps, LeaderMsg, LeaderSnapshot};
+pub use leader_actor::{LeaderActor, LeaderDeps, LeaderMsg, LeaderSnapshot, TaskConfigsRefused};
 pub use quorum_gate::{QuorumGate, QuorumStatus};

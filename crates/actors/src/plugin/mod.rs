@@ -9,6 +9,9 @@
 //!   protocol's streams: the plugin converts (and, later, transforms) records, so they carry
 //!   Kafka-ready bytes, and the runtime keeps every Kafka read and write and every offset.
 //!
+//! - [`task_config_reporter`] sends the task configs an instance generated to the leader, which
+//!   stores them when they changed (the instance may run on any worker).
+//!
 //! A task config of a plugin connector carries the connector's own config under
 //! [`CONNECTOR_CONFIG_PREFIX`]: converters and errors.* are connector-level in Kafka Connect,
 //! and the worker that runs a task may not be the one that runs the connector.
@@ -17,6 +20,7 @@ mod connector;
 mod factory;
 mod sink_task;
 mod source_task;
+pub mod task_config_reporter;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 
 mod cluster;
 mod connectors;
-mod forward;
+pub(crate) mod forward;
 mod offsets;
 mod secrets;
 pub mod types;
@@ -54,6 +54,8 @@ pub struct Runtime {
     pub status_store: Arc<StatusStore>,
     pub offset_store: Arc<OffsetStore>,
     pub worker: ActorRef<WorkerMsg>,
+    /// This node's leader actor (acts only while this node leads).
+    pub leader: ActorRef<ferry_actors::leader::LeaderMsg>,
     /// The worker's Kafka client settings, for ad-hoc Kafka calls (sink offsets).
     pub kafka: Arc<ferry_actors::kafka_client::KafkaClients>,
     /// Gossip membership: the live members and what they run.
