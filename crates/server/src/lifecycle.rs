@@ -7,6 +7,7 @@ use std::time::Duration;
 use ferry_actors::kafka_client::{ClientRole, KafkaClients};
 use ferry_actors::leader::election::{elect_leader, Candidate};
 use ferry_actors::leader::{LeaderActor, LeaderDeps, QuorumGate};
+use ferry_actors::membership::keys::PluginOffer;
 use ferry_actors::membership::{generation_now, Membership, MembershipConfig};
 use ferry_actors::runtime::TaskEnv;
 use ferry_actors::stores::{
@@ -80,6 +81,7 @@ pub(crate) async fn run(
     let quorum = QuorumGate::new(membership.quorum_rx(), Arc::clone(&config_store));
     let generation =
         i64::try_from(membership.config().generation / 1_000_000_000).unwrap_or(i64::MAX);
+    membership.set_plugins(&plugin_offers(service.registry())).await;
     let (running_tx, mut running_rx) = tokio::sync::watch::channel(Vec::new());
     let (gave_up_tx, mut gave_up_rx) = tokio::sync::watch::channel(Vec::new());
     let gossip_gave_up = membership.clone();
@@ -115,6 +117,9 @@ pub(crate) async fn run(
             rebalance_delay: config.scheduled_rebalance_max_delay,
             lease_enabled: fencing_opt.is_some(),
             config_providers: Arc::clone(&config.security.config_providers),
+            status_store: Arc::clone(&status_store),
+            worker_id: config.advertised_addr.clone(),
+            generation,
             fence_margin: config.fence_margin,
             quorum: quorum.clone(),
             fencing_opt: fencing_opt.clone(),
@@ -203,6 +208,21 @@ pub(crate) async fn run(
     membership.leave().await;
     stores_stop.cancel();
     Ok(())
+}
+
+/// The plugin connector classes of `registry` (not the built-ins), for gossip.
+fn plugin_offers(registry: &ferry_connectors::ConnectorRegistry) -> Vec<PluginOffer> {
+    registry
+        .factories()
+        .iter()
+        .filter(|factory| factory.plans_tasks_on_assigned_worker())
+        .flat_map(|factory| {
+            factory.class_names().iter().map(|class| PluginOffer {
+                class: (*class).to_string(),
+                version: factory.version().to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Returns a check of whether this node leads now: gossip elects it and no other node holds an

@@ -22,12 +22,13 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::assignment::{compute_assignment, Assignment};
+use super::assignment::{compute_assignment_where_eligible, Assignment};
+use super::placement::{plugin_eligibility, required_plugin};
 use super::election::{elect_leader, Candidate};
 use super::quorum_gate::QuorumGate;
 use crate::membership::Members;
 use crate::stores::config::{LeaderWriter, LEASE_RENEW_INTERVAL};
-use crate::stores::{ConfigSnapshot, ConfigStore, TargetState};
+use crate::stores::{ConfigSnapshot, ConfigStore, State, Status, StatusStore, TargetState};
 use crate::worker::generate_task_configs;
 use crate::StoreError;
 
@@ -60,6 +61,11 @@ pub struct LeaderDeps {
     pub lease_enabled: bool,
     /// Resolves config provider placeholders for connector planning.
     pub config_providers: Arc<crate::config_providers::ConfigProviders>,
+    /// Where the leader says that no worker has a connector's plugin.
+    pub status_store: Arc<StatusStore>,
+    /// This node's `worker_id` and status generation, for those status records.
+    pub worker_id: String,
+    pub generation: i64,
 }
 
 /// How long a fenced leader waits before it may claim leadership again (so two nodes that both
@@ -123,6 +129,8 @@ pub struct LeaderState {
     lease_renewed_at_opt: Option<Instant>,
     /// Whether the last tick saw a quorum (for logging changes only).
     had_quorum_opt: Option<bool>,
+    /// Connectors reported UNASSIGNED because no worker has their plugin, with the trace.
+    unplaceable: BTreeMap<String, String>,
 }
 
 /// The leader actor.
@@ -169,6 +177,7 @@ impl Actor for LeaderActor {
             started_at: Instant::now(),
             lease_renewed_at_opt: None,
             had_quorum_opt: None,
+            unplaceable: BTreeMap::new(),
         })
     }
 
@@ -336,8 +345,11 @@ impl LeaderState {
             .clone()
             .or_else(|| snapshot.assignment.clone())
             .unwrap_or_default();
-        let mut desired = compute_assignment(&workers, &connectors, &previous);
-        move_tasks_off_workers_that_gave_up(&mut desired, &members, &workers);
+        let eligible = plugin_eligibility(&self.deps.registry, &snapshot.connectors, &members);
+        let mut desired =
+            compute_assignment_where_eligible(&workers, &connectors, &eligible, &previous);
+        self.report_unplaceable(&snapshot, &eligible, &workers).await;
+        move_tasks_off_workers_that_gave_up(&mut desired, &members, &workers, &eligible);
         self.desired_opt = Some(desired.clone());
 
         // Revoke before assign: a task another live member still runs waits for it to stop.
@@ -367,6 +379,74 @@ impl LeaderState {
             .put_assignment_as_leader(self.writer_opt.as_ref(), &published)
             .await;
         self.handle_write_result(result, "publish the assignment");
+    }
+
+    /// Writes an UNASSIGNED status, naming the missing plugin, for every connector (and its
+    /// tasks) that no present worker can run; once per connector until it can be placed.
+    async fn report_unplaceable(
+        &mut self,
+        snapshot: &ConfigSnapshot,
+        eligible: &BTreeMap<String, BTreeSet<String>>,
+        workers: &BTreeSet<String>,
+    ) {
+        let mut unplaceable = BTreeMap::new();
+        for (name, allowed) in eligible {
+            let Some(config) = snapshot.connectors.get(name) else {
+                continue;
+            };
+            if allowed.intersection(workers).next().is_some()
+                || snapshot.target_state(name) == TargetState::Stopped
+            {
+                continue;
+            }
+            let trace = format!(
+                "no live worker has the plugin {} in its plugin.path; the connector is assigned as soon as one does",
+                required_plugin(config)
+            );
+            unplaceable.insert(name.clone(), trace);
+        }
+        for (name, trace) in &unplaceable {
+            if self.unplaceable.get(name) == Some(trace) {
+                continue;
+            }
+            tracing::warn!(connector = %name, %trace, "connector cannot be placed");
+            let status_store = &self.deps.status_store;
+            // Speak for the worker that ran it last: a stale UNASSIGNED of an older generation
+            // would not replace its RUNNING record.
+            let at_generation = |previous: Option<&Status>| {
+                previous.map_or(self.deps.generation, |status| {
+                    status.generation.max(self.deps.generation)
+                })
+            };
+            let mut status = Status::new(
+                State::Unassigned,
+                &self.deps.worker_id,
+                at_generation(status_store.connector(name).as_ref()),
+            );
+            status.trace = Some(trace.clone());
+            let mut written = status_store.put_connector(name, &status).await.is_ok();
+            let previous_tasks: BTreeMap<u32, Status> =
+                status_store.tasks(name).into_iter().collect();
+            for index in 0..u32::try_from(snapshot.task_count(name)).unwrap_or(0) {
+                let mut task_status = Status::new(
+                    State::Unassigned,
+                    &self.deps.worker_id,
+                    at_generation(previous_tasks.get(&index)),
+                );
+                task_status.trace = Some(trace.clone());
+                written &= status_store
+                    .put_task(name, index, &task_status)
+                    .await
+                    .is_ok();
+            }
+            if !written {
+                // Try again on the next tick.
+                continue;
+            }
+            self.unplaceable.insert(name.clone(), trace.clone());
+        }
+        self.unplaceable
+            .retain(|name, _| unplaceable.contains_key(name));
     }
 
     /// Renews the lease when [`LEASE_RENEW_INTERVAL`] passed since the last renewal.
@@ -538,11 +618,13 @@ fn workers_still_fencing(
 }
 
 /// Moves each task whose worker gave up on it (gossiped `gave_up_tasks`) to the least-loaded
-/// worker that has not; a task every worker gave up on stays where it is (and shows FAILED).
+/// worker that has not (and has the connector's plugin, when it needs one); a task every such
+/// worker gave up on stays where it is (and shows FAILED).
 fn move_tasks_off_workers_that_gave_up(
     assignment: &mut Assignment,
     members: &Members,
     workers: &BTreeSet<String>,
+    eligible: &BTreeMap<String, BTreeSet<String>>,
 ) {
     let mut gave_up_by: BTreeMap<&(String, u32), BTreeSet<&str>> = BTreeMap::new();
     for member in members.values() {
@@ -568,9 +650,11 @@ fn move_tasks_off_workers_that_gave_up(
         if !excluded.contains(owner.as_str()) {
             continue;
         }
+        let allowed_opt = eligible.get(&task.0);
         let candidate_opt = load
             .iter()
             .filter(|(worker, _)| !excluded.contains(worker.as_str()))
+            .filter(|(worker, _)| allowed_opt.is_none_or(|allowed| allowed.contains(*worker)))
             .min_by(|a, b| a.1.cmp(b.1).then_with(|| a.0.cmp(b.0)))
             .map(|(worker, _)| worker.clone());
         if let Some(candidate) = candidate_opt {
