@@ -28,13 +28,19 @@ pub fn script_dir(script: &str) -> PathBuf {
     PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
 }
 
-/// The worker properties that give a worker the test jars: `plugin.path` and the host build.
+/// The worker properties that give a worker the test jars: `plugin.path`, the host build, and
+/// `plugin.discovery=service_load` (KIP-898: the jars' ServiceLoader manifests instead of a
+/// reflective scan of every class, which takes the host many seconds on a loaded machine).
 pub fn plugin_properties() -> Vec<(String, String)> {
     let host_dir = script_dir("build-plugin-host.sh");
     let plugin_path = script_dir("fetch-test-plugins.sh");
     vec![
         ("plugin.path".to_string(), plugin_path.display().to_string()),
-        ("plugin.host.dir".to_string(), host_dir.display().to_string()),
+        (
+            "plugin.host.dir".to_string(),
+            host_dir.display().to_string(),
+        ),
+        ("plugin.discovery".to_string(), "service_load".to_string()),
     ]
 }
 

@@ -49,19 +49,15 @@ async fn create_jar_pipeline(api: &Api, prefix: &str, input: &Path, output: &Pat
 
 /// Waits until `api` sees `count` ready members and `leader` leading.
 async fn wait_for_cluster(api: &Api, count: usize, leader: &str) {
-    ferry_tests::wait_until(
-        Duration::from_secs(60),
-        "the cluster to form",
-        || async {
-            let (_, view) = api.get("/cluster").await.ok()?;
-            let ready = view["members"]
-                .as_array()?
-                .iter()
-                .filter(|member| member["ready"] == true)
-                .count();
-            (ready == count && view["leader"] == leader).then_some(())
-        },
-    )
+    ferry_tests::wait_until(Duration::from_secs(60), "the cluster to form", || async {
+        let (_, view) = api.get("/cluster").await.ok()?;
+        let ready = view["members"]
+            .as_array()?
+            .iter()
+            .filter(|member| member["ready"] == true)
+            .count();
+        (ready == count && view["leader"] == leader).then_some(())
+    })
     .await
     .unwrap();
 }
@@ -78,7 +74,11 @@ fn status_workers(status: &serde_json::Value) -> Vec<String> {
     workers
 }
 
-async fn wait_for_lines(path: &Path, expected: &std::collections::BTreeSet<String>, within: Duration) {
+async fn wait_for_lines(
+    path: &Path,
+    expected: &std::collections::BTreeSet<String>,
+    within: Duration,
+) {
     ferry_tests::wait_until(within, "every input line in the output", || async {
         distinct_lines(path).is_superset(expected).then_some(())
     })
@@ -152,7 +152,10 @@ async fn a_plugin_on_one_worker_is_only_assigned_there_and_waits_for_it_while_it
     let mut checks = 0;
     while Instant::now() < checked_until {
         for name in &jar_connectors {
-            let (_, status) = api.get(&format!("/connectors/{name}/status")).await.unwrap();
+            let (_, status) = api
+                .get(&format!("/connectors/{name}/status"))
+                .await
+                .unwrap();
             let workers = status_workers(&status);
             assert!(
                 workers.iter().all(|worker| *worker == with_id),
@@ -163,15 +166,19 @@ async fn a_plugin_on_one_worker_is_only_assigned_there_and_waits_for_it_while_it
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let gen2 = api
-        .wait_status(&format!("{prefix}-gen2"), Duration::from_secs(30), |status| {
-            all_running(status, 3)
-        })
+        .wait_status(
+            &format!("{prefix}-gen2"),
+            Duration::from_secs(30),
+            |status| all_running(status, 3),
+        )
         .await
         .unwrap();
     let gen = api
-        .wait_status(&format!("{prefix}-gen"), Duration::from_secs(30), |status| {
-            all_running(status, 4)
-        })
+        .wait_status(
+            &format!("{prefix}-gen"),
+            Duration::from_secs(30),
+            |status| all_running(status, 4),
+        )
         .await
         .unwrap();
     let without_id = without_addr.to_string();
@@ -208,7 +215,10 @@ async fn a_plugin_on_one_worker_is_only_assigned_there_and_waits_for_it_while_it
     let mut returned =
         FerryProcess::cluster_worker(dir.path(), &prefix, with_addr, &seeds, &as_refs(&plugins))
             .unwrap();
-    returned.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    returned
+        .wait_healthy(Duration::from_secs(60))
+        .await
+        .unwrap();
     for name in &jar_connectors {
         api.wait_status(name, Duration::from_secs(60), |status| {
             all_running(status, 1) && status_workers(status).iter().all(|w| *w == with_id)
@@ -265,7 +275,9 @@ async fn a_jar_pipeline_with_an_instance_off_the_leader_survives_kill_9_of_a_wor
     let mut on_follower = Vec::new();
     for name in [format!("{prefix}-source"), format!("{prefix}-sink")] {
         let status = api
-            .wait_status(&name, Duration::from_secs(60), |status| all_running(status, 1))
+            .wait_status(&name, Duration::from_secs(60), |status| {
+                all_running(status, 1)
+            })
             .await
             .unwrap();
         if status["connector"]["worker_id"] == follower_id.as_str() {
@@ -307,8 +319,7 @@ async fn a_jar_pipeline_with_an_instance_off_the_leader_survives_kill_9_of_a_wor
     for name in [format!("{prefix}-source"), format!("{prefix}-sink")] {
         survivor
             .wait_status(&name, Duration::from_secs(60), |status| {
-                all_running(status, 1)
-                    && status_workers(status).iter().all(|w| *w == leader_addr)
+                all_running(status, 1) && status_workers(status).iter().all(|w| *w == leader_addr)
             })
             .await
             .unwrap();

@@ -81,7 +81,9 @@ pub(crate) async fn run(
     let quorum = QuorumGate::new(membership.quorum_rx(), Arc::clone(&config_store));
     let generation =
         i64::try_from(membership.config().generation / 1_000_000_000).unwrap_or(i64::MAX);
-    membership.set_plugins(&plugin_offers(service.registry())).await;
+    membership
+        .set_plugins(&plugin_offers(service.registry()))
+        .await;
     let (running_tx, mut running_rx) = tokio::sync::watch::channel(Vec::new());
     let (gave_up_tx, mut gave_up_rx) = tokio::sync::watch::channel(Vec::new());
     let gossip_gave_up = membership.clone();

@@ -215,9 +215,16 @@ pub fn compute_assignment_where_eligible(
             .connectors
             .iter()
             .map(|(name, owner)| (name, owner))
-            .chain(assignment.tasks.iter().map(|((name, _), owner)| (name, owner)))
+            .chain(
+                assignment
+                    .tasks
+                    .iter()
+                    .map(|((name, _), owner)| (name, owner))
+            )
             .all(|(name, owner)| workers.contains(owner)
-                && eligible.get(name).is_none_or(|allowed| allowed.contains(owner))),
+                && eligible
+                    .get(name)
+                    .is_none_or(|allowed| allowed.contains(owner))),
         "compute_assignment_where_eligible placed work on a worker without its plugin"
     );
     assignment
@@ -742,7 +749,10 @@ mod tests {
             &Assignment::default(),
         );
         assert!(!without.connectors.contains_key("jar"));
-        assert!(without.tasks.keys().all(|(connector, _)| connector != "jar"));
+        assert!(without
+            .tasks
+            .keys()
+            .all(|(connector, _)| connector != "jar"));
         assert!(without.connectors.contains_key("builtin"));
 
         let with = compute_assignment_where_eligible(

@@ -23,8 +23,8 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::assignment::{compute_assignment_where_eligible, Assignment};
-use super::placement::{plugin_eligibility, required_plugin};
 use super::election::{elect_leader, Candidate};
+use super::placement::{plugin_eligibility, required_plugin};
 use super::quorum_gate::QuorumGate;
 use crate::membership::Members;
 use crate::stores::config::{LeaderWriter, LEASE_RENEW_INTERVAL};
@@ -97,7 +97,9 @@ pub enum TaskConfigsRefused {
     NotLeader,
     /// The connector is gone, stopped, or its config differs from the one the tasks were
     /// generated for (one side has not read the newest config yet).
-    #[error("connector {0}'s stored config differs from the one its task configs were generated for")]
+    #[error(
+        "connector {0}'s stored config differs from the one its task configs were generated for"
+    )]
     StaleConfig(String),
     /// The write failed (the message says why).
     #[error("failed to store the task configs: {0}")]
@@ -348,7 +350,8 @@ impl LeaderState {
         let eligible = plugin_eligibility(&self.deps.registry, &snapshot.connectors, &members);
         let mut desired =
             compute_assignment_where_eligible(&workers, &connectors, &eligible, &previous);
-        self.report_unplaceable(&snapshot, &eligible, &workers).await;
+        self.report_unplaceable(&snapshot, &eligible, &workers)
+            .await;
         move_tasks_off_workers_that_gave_up(&mut desired, &members, &workers, &eligible);
         self.desired_opt = Some(desired.clone());
 

@@ -79,9 +79,7 @@ fn offer_answers(offer: &PluginOffer, wanted: &str, version_opt: Option<&str>) -
     }
     let wanted = wanted.trim();
     let simple = offer.class.rsplit('.').next().unwrap_or(&offer.class);
-    offer.class == wanted
-        || simple == wanted
-        || simple.strip_suffix("Connector") == Some(wanted)
+    offer.class == wanted || simple == wanted || simple.strip_suffix("Connector") == Some(wanted)
 }
 
 #[cfg(test)]
@@ -122,7 +120,10 @@ mod tests {
             member("a", &[]),
             member(
                 "b",
-                &[("org.apache.kafka.connect.file.FileStreamSourceConnector", "4.3.1")],
+                &[(
+                    "org.apache.kafka.connect.file.FileStreamSourceConnector",
+                    "4.3.1",
+                )],
             ),
             member("c", &[("org.acme.JdbcSourceConnector", "2.0")]),
         ]

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use ferry_actors::leader::election::{elect_leader, Candidate};
 use ferry_actors::leader::{LeaderMsg, TaskConfigsRefused};
 use ferry_actors::plugin::task_config_reporter::TaskConfigSender;
-use futures::future::BoxFuture;
 use ferry_actors::stores::{SessionKey, TargetState};
+use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::types::{ConnectorInfo, CreateConnector};
