@@ -328,3 +328,147 @@ async fn a_jar_pipeline_with_an_instance_off_the_leader_survives_kill_9_of_a_wor
     assert_eq!(expected.len(), 25_000);
     wait_for_lines(&output, &expected, Duration::from_secs(90)).await;
 }
+
+/// Copies the directory `from` to `to` (a plugin location, file by file, as an operator would).
+fn copy_location(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_location(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_jar_copied_into_plugin_path_of_a_running_worker_is_listed_gossiped_and_used() {
+    let plugins = plugin_properties();
+    let cached_plugins = plugins
+        .iter()
+        .find(|(key, _)| key == "plugin.path")
+        .map(|(_, value)| std::path::PathBuf::from(value))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("plughot");
+    let plugin_dir = dir.path().join("plugins");
+    std::fs::create_dir(&plugin_dir).unwrap();
+    // Empty plugin.path at start: no plugin host runs until a location appears.
+    let properties: Vec<(String, String)> = plugins
+        .iter()
+        .map(|(key, value)| {
+            let value = if key == "plugin.path" {
+                plugin_dir.display().to_string()
+            } else {
+                value.clone()
+            };
+            (key.clone(), value)
+        })
+        .collect();
+    let input = dir.path().join("input.txt");
+    let output = dir.path().join("output.txt");
+    append_lines(&input, "hot", 0, 1_000);
+
+    let with_addr = free_local_addr();
+    let without_addr = free_local_addr();
+    let seeds = [with_addr, without_addr];
+    let mut hot = FerryProcess::cluster_worker(
+        dir.path(),
+        &prefix,
+        with_addr,
+        &seeds,
+        &as_refs(&properties),
+    )
+    .unwrap();
+    hot.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    let mut other =
+        FerryProcess::cluster_worker(dir.path(), &prefix, without_addr, &seeds, &[]).unwrap();
+    other.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    let api = Api::new(with_addr);
+    wait_for_cluster(&api, 2, &node_id_of(with_addr)).await;
+    assert!(
+        children_running(hot.pid(), HOST_MAIN_CLASS).is_empty(),
+        "no plugin host before a plugin is installed"
+    );
+    let jar_listed = |plugins: &serde_json::Value| {
+        plugins.as_array().is_some_and(|listed| {
+            listed.iter().any(|plugin| {
+                plugin["class"] == "org.apache.kafka.connect.file.FileStreamSourceConnector"
+                    && plugin["version"] == JAR_VERSION
+            })
+        })
+    };
+    let (_, before) = api.get("/connector-plugins").await.unwrap();
+    assert!(!jar_listed(&before), "{before}");
+
+    // Deploy: copy the jar's location into plugin.path; no restart.
+    let copied_at = Instant::now();
+    copy_location(
+        &cached_plugins.join("connect-file-4.3.1"),
+        &plugin_dir.join("connect-file-4.3.1"),
+    );
+    ferry_tests::wait_until(
+        Duration::from_secs(60),
+        "the copied jar in GET /connector-plugins",
+        || async {
+            let (_, plugins) = api.get("/connector-plugins").await.ok()?;
+            jar_listed(&plugins).then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    println!("jar listed {:?} after the copy", copied_at.elapsed());
+
+    // Precedence: without a version the built-in answers FileStreamSource; with the jar's
+    // version the jar does. The jar pipeline runs only where the jar was installed (gossip),
+    // next to a built-in that uses both workers.
+    api.create_connector(
+        &format!("{prefix}-builtin"),
+        json!({"connector.class": "FileStreamSource", "file": input,
+               "topic": format!("{prefix}-builtin"), "tasks.max": 1}),
+    )
+    .await
+    .unwrap();
+    api.create_connector(
+        &format!("{prefix}-gen"),
+        json!({"connector.class": "Datagen", "kafka.topic": format!("{prefix}-gen"), "quickstart": "sequence",
+               "tasks.max": 3, "max.interval": 200}),
+    )
+    .await
+    .unwrap();
+    create_jar_pipeline(&api, &prefix, &input, &output).await;
+    let builtin = api
+        .wait_status(
+            &format!("{prefix}-builtin"),
+            Duration::from_secs(60),
+            |status| all_running(status, 1),
+        )
+        .await
+        .unwrap();
+    assert_ne!(builtin["connector"]["version"], JAR_VERSION, "{builtin}");
+    let with_id = with_addr.to_string();
+    for name in [format!("{prefix}-source"), format!("{prefix}-sink")] {
+        let status = api
+            .wait_status(&name, Duration::from_secs(60), |status| {
+                all_running(status, 1) && status_workers(status).iter().all(|w| *w == with_id)
+            })
+            .await
+            .unwrap();
+        assert_eq!(status["connector"]["version"], JAR_VERSION, "{status}");
+    }
+    let expected = distinct_lines(&input);
+    wait_for_lines(&output, &expected, Duration::from_secs(60)).await;
+    let gen = api
+        .wait_status(
+            &format!("{prefix}-gen"),
+            Duration::from_secs(30),
+            |status| all_running(status, 3),
+        )
+        .await
+        .unwrap();
+    assert!(
+        status_workers(&gen).contains(&without_addr.to_string()),
+        "the built-ins use the worker without the jar: {gen}"
+    );
+}

@@ -84,6 +84,11 @@ pub(crate) async fn run(
     membership
         .set_plugins(&plugin_offers(service.registry()))
         .await;
+    tokio::spawn(gossip_plugins_when_installed(
+        service.registry().clone(),
+        membership.clone(),
+        stores_stop.clone(),
+    ));
     let (running_tx, mut running_rx) = tokio::sync::watch::channel(Vec::new());
     let (gave_up_tx, mut gave_up_rx) = tokio::sync::watch::channel(Vec::new());
     let gossip_gave_up = membership.clone();
@@ -210,6 +215,29 @@ pub(crate) async fn run(
     membership.leave().await;
     stores_stop.cancel();
     Ok(())
+}
+
+/// Gossips the plugin connector classes again whenever a plugin is installed while the worker
+/// runs (the registry only grows).
+async fn gossip_plugins_when_installed(
+    registry: ferry_connectors::ConnectorRegistry,
+    membership: Membership,
+    stop: CancellationToken,
+) {
+    let mut published = registry.generation();
+    let mut check = tokio::time::interval(crate::plugin_watch::RESCAN_INTERVAL);
+    loop {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            _ = check.tick() => {}
+        }
+        let generation = registry.generation();
+        if generation != published {
+            published = generation;
+            membership.set_plugins(&plugin_offers(&registry)).await;
+        }
+    }
 }
 
 /// The plugin connector classes of `registry` (not the built-ins), for gossip.

@@ -63,7 +63,7 @@ pub(crate) fn assign_connector_instances(
     for factory in registry.factories() {
         let mine: BTreeMap<String, BTreeMap<String, String>> = owned
             .iter()
-            .filter(|(owner, _, _)| Arc::ptr_eq(owner, factory))
+            .filter(|(owner, _, _)| Arc::ptr_eq(owner, &factory))
             .map(|(_, name, config)| (name.clone(), config.clone()))
             .collect();
         factory.assign_connectors(&mine);

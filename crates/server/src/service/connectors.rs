@@ -556,7 +556,7 @@ impl ConnectService {
                         version: Some(super::VERSION.to_string()),
                     }),
             );
-            plugins.extend(self.extra_plugins().iter().cloned());
+            plugins.extend(self.extra_plugins());
         }
         plugins
     }

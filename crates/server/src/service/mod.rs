@@ -109,7 +109,7 @@ struct Inner {
     runtime: OnceLock<Arc<Runtime>>,
     security: OnceLock<ServiceSecurity>,
     /// Converters, transforms and predicates plugin processes offer (`connectorsOnly=false`).
-    extra_plugins: OnceLock<Vec<types::PluginInfo>>,
+    extra_plugins: std::sync::RwLock<Vec<types::PluginInfo>>,
 }
 
 /// What the facade needs of the worker's security settings.
@@ -142,7 +142,7 @@ impl ConnectService {
             cluster_id_rx,
             runtime: OnceLock::new(),
             security: OnceLock::new(),
-            extra_plugins: OnceLock::new(),
+            extra_plugins: std::sync::RwLock::new(Vec::new()),
         };
         (
             ConnectService {
@@ -155,14 +155,23 @@ impl ConnectService {
         )
     }
 
-    /// Records the non-connector plugins that plugin processes offer; called once by start-up.
+    /// Records non-connector plugins that plugin processes offer: at start-up, and for each
+    /// plugin location installed while the worker runs.
     pub fn set_extra_plugins(&self, plugins: Vec<types::PluginInfo>) {
-        let _ = self.inner.extra_plugins.set(plugins);
+        self.inner
+            .extra_plugins
+            .write()
+            .expect("extra plugins lock is never poisoned: no panics while held")
+            .extend(plugins);
     }
 
     /// Returns the non-connector plugins that plugin processes offer.
-    pub(crate) fn extra_plugins(&self) -> &[types::PluginInfo] {
-        self.inner.extra_plugins.get().map_or(&[], Vec::as_slice)
+    pub(crate) fn extra_plugins(&self) -> Vec<types::PluginInfo> {
+        self.inner
+            .extra_plugins
+            .read()
+            .expect("extra plugins lock is never poisoned: no panics while held")
+            .clone()
     }
 
     /// Attaches the started worker; called once by start-up.
