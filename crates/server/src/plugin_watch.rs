@@ -42,7 +42,10 @@ pub(crate) struct PluginWatch {
 
 /// The plugin hosts started for installed locations, for an orderly shutdown.
 #[derive(Clone, Default)]
-pub(crate) struct InstalledHosts(Arc<Mutex<Vec<(Arc<PluginHost>, tempfile::TempDir)>>>);
+pub(crate) struct InstalledHosts(Arc<Mutex<Vec<InstalledHost>>>);
+
+/// A host started for an installed location, and the private plugin path it serves.
+type InstalledHost = (Arc<PluginHost>, tempfile::TempDir);
 
 impl InstalledHosts {
     fn push(&self, host: Arc<PluginHost>, dir: tempfile::TempDir) {
@@ -61,7 +64,7 @@ impl InstalledHosts {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<PluginHost>, tempfile::TempDir)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<InstalledHost>> {
         self.0
             .lock()
             .expect("installed hosts lock is never poisoned: no panics while held")

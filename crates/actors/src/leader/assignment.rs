@@ -214,7 +214,6 @@ pub fn compute_assignment_where_eligible(
         assignment
             .connectors
             .iter()
-            .map(|(name, owner)| (name, owner))
             .chain(
                 assignment
                     .tasks

@@ -305,7 +305,7 @@ mod tests {
         ];
         let encoded = encode_plugins(&offers);
         assert_eq!(encoded, "org.a.Source:4.3.1;org.b.Sink:1.0%3Bx");
-        let mut expected = offers.clone();
+        let mut expected = offers;
         expected.sort();
         assert_eq!(decode_plugins(&encoded).unwrap(), expected);
         assert_eq!(decode_plugins("").unwrap(), Vec::new());

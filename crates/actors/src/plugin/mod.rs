@@ -39,9 +39,13 @@ pub const CONNECTOR_CONFIG_PREFIX: &str = "ferry.connector.";
 type OwnedConnector = (Arc<dyn ConnectorFactory>, String, BTreeMap<String, String>);
 
 /// Tells every factory which of its connectors this worker runs the instance of: those the
-/// assignment gives to `node_id` and that are not stopped.
+/// assignment gives to `node_id` and that are not stopped. An instance gets its config with
+/// config provider placeholders resolved, as Kafka Connect's `Connector.start` does (and its
+/// task configs are compared with the resolved config); a config whose placeholders cannot be
+/// resolved starts no instance (the worker reports the connector FAILED).
 pub(crate) fn assign_connector_instances(
     registry: &ConnectorRegistry,
+    providers: &crate::config_providers::ConfigProviders,
     snapshot: &ConfigSnapshot,
     node_id: &str,
 ) {
@@ -55,8 +59,11 @@ pub(crate) fn assign_connector_instances(
             if !here || snapshot.target_state(name) == TargetState::Stopped {
                 continue;
             }
-            if let Some(factory) = registry.find_for_config(config) {
-                owned.push((factory, name.clone(), config.clone()));
+            let Ok(resolved) = providers.resolve(config) else {
+                continue;
+            };
+            if let Some(factory) = registry.find_for_config(&resolved) {
+                owned.push((factory, name.clone(), resolved));
             }
         }
     }
