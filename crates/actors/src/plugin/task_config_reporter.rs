@@ -142,3 +142,121 @@ pub async fn run_task_config_reporter(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use ferry_connectors::sdk::{
+        ConfigDef, ConfigValues, ConnectorError, ConnectorFactory, ConnectorType,
+    };
+
+    use super::*;
+    use crate::leader::assignment::Assignment;
+
+    /// A plugin-like factory: its task configs are whatever its "instance" reported.
+    struct ReportingFactory {
+        reported: Arc<Mutex<Option<Vec<TaskConfig>>>>,
+    }
+
+    impl ConnectorFactory for ReportingFactory {
+        fn class_names(&self) -> &'static [&'static str] {
+            &["com.example.JarSourceConnector"]
+        }
+        fn connector_type(&self) -> ConnectorType {
+            ConnectorType::Source
+        }
+        fn config_def(&self) -> ConfigDef {
+            ConfigDef::new()
+        }
+        fn task_configs(
+            &self,
+            _config: &ConfigValues,
+            _max_tasks: usize,
+        ) -> Result<Vec<TaskConfig>, ConnectorError> {
+            self.reported
+                .lock()
+                .unwrap()
+                .clone()
+                .ok_or_else(|| ConnectorError::external("not reported yet"))
+        }
+        fn plans_tasks_on_assigned_worker(&self) -> bool {
+            true
+        }
+    }
+
+    fn config(class: &str) -> BTreeMap<String, String> {
+        [
+            ("connector.class", class),
+            ("name", "c"),
+            ("tasks.max", "2"),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn reports_are_due_from_the_assigned_worker_while_stored_task_configs_differ() {
+        let reported = Arc::new(Mutex::new(None));
+        let mut registry = ferry_connectors::builtin_registry();
+        registry.add(ReportingFactory {
+            reported: Arc::clone(&reported),
+        });
+        let providers = ConfigProviders::default();
+        let mut snapshot = ConfigSnapshot::default();
+        snapshot
+            .connectors
+            .insert("jar".to_string(), config("JarSource"));
+        snapshot
+            .connectors
+            .insert("builtin".to_string(), config("FileStreamSource"));
+        snapshot.assignment = Some(Assignment {
+            epoch: 1,
+            connectors: [
+                ("jar".to_string(), "w1".to_string()),
+                ("builtin".to_string(), "w1".to_string()),
+            ]
+            .into(),
+            tasks: BTreeMap::new(),
+        });
+
+        // Nothing reported by the instance yet: nothing to send.
+        assert!(due_reports(&registry, &providers, &snapshot, "w1").is_empty());
+
+        let task: TaskConfig = [("task.key".to_string(), "a".to_string())].into();
+        *reported.lock().unwrap() = Some(vec![task.clone()]);
+        let due = due_reports(&registry, &providers, &snapshot, "w1");
+        assert_eq!(
+            due.len(),
+            1,
+            "only the plugin connector is reported: {due:?}"
+        );
+        assert_eq!(due[0].connector, "jar");
+        assert_eq!(due[0].for_config, snapshot.connectors["jar"]);
+        assert_eq!(due[0].tasks[0]["task.key"], "a");
+        assert_eq!(
+            due[0].tasks[0]["connector.class"], "JarSource",
+            "task configs carry the class"
+        );
+        // Another worker does not report it.
+        assert!(due_reports(&registry, &providers, &snapshot, "w2").is_empty());
+
+        // Once stored, nothing is due; a reconfiguration makes it due again.
+        snapshot
+            .tasks
+            .insert("jar".to_string(), due[0].tasks.clone());
+        assert!(due_reports(&registry, &providers, &snapshot, "w1").is_empty());
+        let changed: TaskConfig = [("task.key".to_string(), "b".to_string())].into();
+        *reported.lock().unwrap() = Some(vec![task, changed]);
+        let due = due_reports(&registry, &providers, &snapshot, "w1");
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].tasks.len(), 2);
+
+        // A stopped connector is not reported.
+        snapshot
+            .target_states
+            .insert("jar".to_string(), TargetState::Stopped);
+        assert!(due_reports(&registry, &providers, &snapshot, "w1").is_empty());
+    }
+}
