@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime};
 use ferry_actors::plugin::plugin_registry;
 use ferry_connectors::ConnectorRegistry;
 use ferry_plugin::catalog::plugin_entries;
+use ferry_plugin::proto::PluginType;
 use ferry_plugin::{PluginHost, PluginHostConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -102,6 +103,9 @@ pub(crate) async fn run_plugin_watch(
     cancel: CancellationToken,
 ) {
     let mut settling: BTreeMap<PathBuf, Fingerprint> = BTreeMap::new();
+    // Locations that failed to install, with their contents then: tried again only once they
+    // change (a broken jar must not relaunch a JVM every few seconds).
+    let mut failed: BTreeMap<PathBuf, Fingerprint> = BTreeMap::new();
     let mut interval = tokio::time::interval(RESCAN_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -124,8 +128,9 @@ pub(crate) async fn run_plugin_watch(
         .unwrap_or_default();
         let present: BTreeSet<PathBuf> = locations.iter().map(|(path, _)| path.clone()).collect();
         settling.retain(|location, _| present.contains(location));
+        failed.retain(|location, _| present.contains(location));
         for (location, print) in locations {
-            if watch.known.contains(&location) {
+            if watch.known.contains(&location) || failed.get(&location) == Some(&print) {
                 continue;
             }
             let settled = settling.get(&location) == Some(&print) && !print.is_empty();
@@ -140,8 +145,8 @@ pub(crate) async fn run_plugin_watch(
                     watch.known.insert(location);
                 }
                 Err(error) => {
-                    // Tried again after the next settled scan.
-                    tracing::warn!(location = %location.display(), error = %format!("{error:#}"), "failed to install a plugin location");
+                    tracing::warn!(location = %location.display(), error = %format!("{error:#}"), "failed to install a plugin location; trying again when it changes");
+                    failed.insert(location, print);
                 }
             }
         }
@@ -203,22 +208,31 @@ async fn install_location(
     for entry in &entries {
         tracing::info!(class = %entry.class_name, r#type = entry.type_name(), version = %entry.version, location = %entry.location, "plugin found");
     }
-    let before = registry.factories().len();
-    let _ = plugin_registry(registry.clone(), &host, &entries, &watch.properties);
-    let added = registry.factories().len() - before;
     let listed: BTreeSet<(String, String)> = service
         .extra_plugins()
         .into_iter()
         .map(|info| (info.class, info.version.unwrap_or_default()))
         .collect();
-    service.set_extra_plugins(
-        other_plugin_infos(&entries)
-            .into_iter()
-            .filter(|info| {
-                !listed.contains(&(info.class.clone(), info.version.clone().unwrap_or_default()))
-            })
-            .collect(),
-    );
+    let others: Vec<_> = other_plugin_infos(&entries)
+        .into_iter()
+        .filter(|info| {
+            !listed.contains(&(info.class.clone(), info.version.clone().unwrap_or_default()))
+        })
+        .collect();
+    if others.is_empty()
+        && !entries
+            .iter()
+            .any(|entry| matches!(entry.plugin_type, PluginType::Source | PluginType::Sink))
+    {
+        // Nothing new (no plugins, or only classes the worker already has): no idle host.
+        tracing::info!(location = %location.display(), "the new plugin location offers nothing new");
+        host.shutdown().await;
+        return Ok(0);
+    }
+    let before = registry.factories().len();
+    let _ = plugin_registry(registry.clone(), &host, &entries, &watch.properties);
+    let added = registry.factories().len() - before;
+    service.set_extra_plugins(others);
     hosts.push(host, private_path);
     Ok(added)
 }
