@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use super::assignment::{compute_assignment_where_eligible, Assignment};
 use super::election::{elect_leader, Candidate};
-use super::placement::{plugin_eligibility, required_plugin};
+use super::placement::{move_tasks_off_workers_that_gave_up, plugin_eligibility, required_plugin};
 use super::quorum_gate::QuorumGate;
 use crate::membership::Members;
 use crate::stores::config::{LeaderWriter, LEASE_RENEW_INTERVAL};
@@ -618,57 +618,6 @@ fn workers_still_fencing(
         .filter(|(_, since)| now.saturating_duration_since(**since) < fence_margin)
         .map(|(worker, _)| worker.clone())
         .collect()
-}
-
-/// Moves each task whose worker gave up on it (gossiped `gave_up_tasks`) to the least-loaded
-/// worker that has not (and has the connector's plugin, when it needs one); a task every such
-/// worker gave up on stays where it is (and shows FAILED).
-fn move_tasks_off_workers_that_gave_up(
-    assignment: &mut Assignment,
-    members: &Members,
-    workers: &BTreeSet<String>,
-    eligible: &BTreeMap<String, BTreeSet<String>>,
-) {
-    let mut gave_up_by: BTreeMap<&(String, u32), BTreeSet<&str>> = BTreeMap::new();
-    for member in members.values() {
-        for task in &member.gave_up_tasks {
-            gave_up_by
-                .entry(task)
-                .or_default()
-                .insert(member.node_id.as_str());
-        }
-    }
-    if gave_up_by.is_empty() {
-        return;
-    }
-    let mut load: BTreeMap<String, usize> =
-        workers.iter().map(|worker| (worker.clone(), 0)).collect();
-    for owner in assignment.tasks.values() {
-        *load.entry(owner.clone()).or_default() += 1;
-    }
-    for (task, owner) in &mut assignment.tasks {
-        let Some(excluded) = gave_up_by.get(task) else {
-            continue;
-        };
-        if !excluded.contains(owner.as_str()) {
-            continue;
-        }
-        let allowed_opt = eligible.get(&task.0);
-        let candidate_opt = load
-            .iter()
-            .filter(|(worker, _)| !excluded.contains(worker.as_str()))
-            .filter(|(worker, _)| allowed_opt.is_none_or(|allowed| allowed.contains(*worker)))
-            .min_by(|a, b| a.1.cmp(b.1).then_with(|| a.0.cmp(b.0)))
-            .map(|(worker, _)| worker.clone());
-        if let Some(candidate) = candidate_opt {
-            tracing::info!(connector = %task.0, task = task.1, from = %owner, to = %candidate, "moving a task its worker gave up on");
-            if let Some(count) = load.get_mut(owner.as_str()) {
-                *count = count.saturating_sub(1);
-            }
-            *load.entry(candidate.clone()).or_default() += 1;
-            *owner = candidate;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Pure: which workers may run a connector, from the plugins they gossip
-//! ([`crate::membership::keys::PLUGINS_KEY`]).
+//! Pure placement constraints on top of the balanced assignment: which workers may run a
+//! connector, from the plugins they gossip ([`crate::membership::keys::PLUGINS_KEY`]), and
+//! moving tasks off workers that gave up on them.
 //!
 //! A connector whose config selects a built-in (every worker runs the same binary) may run
 //! anywhere. Any other connector needs a plugin: only workers that offer a class answering to
@@ -12,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ferry_connectors::sdk::framework::keys;
 use ferry_connectors::ConnectorRegistry;
 
+use super::assignment::Assignment;
 use crate::membership::keys::PluginOffer;
 use crate::membership::Members;
 
@@ -82,6 +84,57 @@ fn offer_answers(offer: &PluginOffer, wanted: &str, version_opt: Option<&str>) -
     offer.class == wanted || simple == wanted || simple.strip_suffix("Connector") == Some(wanted)
 }
 
+/// Moves each task whose worker gave up on it (gossiped `gave_up_tasks`) to the least-loaded
+/// worker that has not (and has the connector's plugin, when it needs one); a task every such
+/// worker gave up on stays where it is (and shows FAILED).
+pub fn move_tasks_off_workers_that_gave_up(
+    assignment: &mut Assignment,
+    members: &Members,
+    workers: &BTreeSet<String>,
+    eligible: &BTreeMap<String, BTreeSet<String>>,
+) {
+    let mut gave_up_by: BTreeMap<&(String, u32), BTreeSet<&str>> = BTreeMap::new();
+    for member in members.values() {
+        for task in &member.gave_up_tasks {
+            gave_up_by
+                .entry(task)
+                .or_default()
+                .insert(member.node_id.as_str());
+        }
+    }
+    if gave_up_by.is_empty() {
+        return;
+    }
+    let mut load: BTreeMap<String, usize> =
+        workers.iter().map(|worker| (worker.clone(), 0)).collect();
+    for owner in assignment.tasks.values() {
+        *load.entry(owner.clone()).or_default() += 1;
+    }
+    for (task, owner) in &mut assignment.tasks {
+        let Some(excluded) = gave_up_by.get(task) else {
+            continue;
+        };
+        if !excluded.contains(owner.as_str()) {
+            continue;
+        }
+        let allowed_opt = eligible.get(&task.0);
+        let candidate_opt = load
+            .iter()
+            .filter(|(worker, _)| !excluded.contains(worker.as_str()))
+            .filter(|(worker, _)| allowed_opt.is_none_or(|allowed| allowed.contains(*worker)))
+            .min_by(|a, b| a.1.cmp(b.1).then_with(|| a.0.cmp(b.0)))
+            .map(|(worker, _)| worker.clone());
+        if let Some(candidate) = candidate_opt {
+            tracing::info!(connector = %task.0, task = task.1, from = %owner, to = %candidate, "moving a task its worker gave up on");
+            if let Some(count) = load.get_mut(owner.as_str()) {
+                *count = count.saturating_sub(1);
+            }
+            *load.entry(candidate.clone()).or_default() += 1;
+            *owner = candidate;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +165,40 @@ mod tests {
             .iter()
             .map(|(key, value)| ((*key).to_string(), (*value).to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_task_given_up_on_moves_only_to_a_worker_with_its_plugin() {
+        let mut gave_up = member("w1", &[]);
+        gave_up.gave_up_tasks = vec![("jar".to_string(), 0), ("builtin".to_string(), 0)];
+        let members: Members = [gave_up, member("w2", &[]), member("w3", &[])]
+            .into_iter()
+            .map(|member| (member.node_id.clone(), member))
+            .collect();
+        let workers: BTreeSet<String> = members.keys().cloned().collect();
+        let mut assignment = Assignment {
+            epoch: 1,
+            connectors: BTreeMap::new(),
+            tasks: [
+                (("jar".to_string(), 0), "w1".to_string()),
+                (("builtin".to_string(), 0), "w1".to_string()),
+                (("other".to_string(), 0), "w2".to_string()),
+                (("other".to_string(), 1), "w3".to_string()),
+                (("other".to_string(), 2), "w3".to_string()),
+            ]
+            .into(),
+        };
+        let eligible: BTreeMap<String, BTreeSet<String>> = [(
+            "jar".to_string(),
+            BTreeSet::from(["w1".to_string(), "w3".to_string()]),
+        )]
+        .into();
+        move_tasks_off_workers_that_gave_up(&mut assignment, &members, &workers, &eligible);
+        assert_eq!(assignment.tasks[&("jar".to_string(), 0)], "w3");
+        // The built-in goes to the least-loaded worker, w2; the jar task to w3 although w2
+        // is then as loaded, because only w3 has its plugin.
+        assert_eq!(assignment.tasks[&("builtin".to_string(), 0)], "w2");
+        assert_eq!(assignment.tasks[&("other".to_string(), 0)], "w2");
     }
 
     #[test]
