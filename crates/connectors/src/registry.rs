@@ -1,13 +1,23 @@
 //! THE list of built-in connectors. Adding a connector is one folder plus one line here.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use crate::sdk::ConnectorFactory;
 
-/// Every connector factory Ferry ships with.
+/// Every connector factory a worker offers: the built-ins, then its plugins' connectors.
+///
+/// Clones share one list, so a plugin installed while the worker runs (a new location in
+/// `plugin.path`) becomes visible to every holder at once; factories are only ever added.
 #[derive(Clone)]
 pub struct ConnectorRegistry {
-    factories: Vec<Arc<dyn ConnectorFactory>>,
+    shared: Arc<SharedFactories>,
+}
+
+struct SharedFactories {
+    factories: RwLock<Vec<Arc<dyn ConnectorFactory>>>,
+    /// Bumped by every addition, so holders can notice (e.g. to gossip the new plugins).
+    generation: AtomicU64,
 }
 
 /// Returns the registry of built-in connectors.
@@ -27,25 +37,53 @@ impl ConnectorRegistry {
     /// Returns a registry with no connectors.
     pub fn empty() -> Self {
         ConnectorRegistry {
-            factories: Vec::new(),
+            shared: Arc::new(SharedFactories {
+                factories: RwLock::new(Vec::new()),
+                generation: AtomicU64::new(0),
+            }),
         }
     }
 
-    /// Adds a factory.
+    /// Adds a factory (after every factory already there: earlier ones win a shared name).
     pub fn add(&mut self, factory: impl ConnectorFactory) {
-        self.factories.push(Arc::new(factory));
+        self.add_shared(Arc::new(factory));
+    }
+
+    /// Adds a factory to this registry and every clone of it.
+    pub fn add_shared(&self, factory: Arc<dyn ConnectorFactory>) {
+        self.write().push(factory);
+        self.shared.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Returns how many additions the registry has seen.
+    pub fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Relaxed)
     }
 
     /// Returns every factory, in registration order.
-    pub fn factories(&self) -> &[Arc<dyn ConnectorFactory>] {
-        &self.factories
+    pub fn factories(&self) -> Vec<Arc<dyn ConnectorFactory>> {
+        self.read().clone()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<dyn ConnectorFactory>>> {
+        self.shared
+            .factories
+            .read()
+            .expect("registry lock is never poisoned: no panics while held")
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Arc<dyn ConnectorFactory>>> {
+        self.shared
+            .factories
+            .write()
+            .expect("registry lock is never poisoned: no panics while held")
     }
 
     /// Finds the factory for a `connector.class` value: a Java class name, its simple name, the
     /// simple name without the `Connector` suffix, or an alias.
     pub fn find(&self, class: &str) -> Option<Arc<dyn ConnectorFactory>> {
         let class = class.trim();
-        self.factories
+        self.read()
             .iter()
             .find(|factory| names_of(factory.as_ref()).iter().any(|name| name == class))
             .cloned()
@@ -74,7 +112,7 @@ impl ConnectorRegistry {
             return self.find(class);
         };
         let class = class.trim();
-        self.factories
+        self.read()
             .iter()
             .find(|factory| {
                 factory.version() == version
@@ -87,7 +125,7 @@ impl ConnectorRegistry {
     pub fn closest_names(&self, class: &str, limit: usize) -> Vec<String> {
         let wanted = class.trim().to_ascii_lowercase();
         let mut scored: Vec<(f64, String)> = self
-            .factories
+            .read()
             .iter()
             .flat_map(|factory| names_of(factory.as_ref()))
             .map(|name| {

@@ -18,6 +18,7 @@ pub mod http;
 mod kafka_probe;
 mod lifecycle;
 pub mod log_levels;
+mod plugin_watch;
 pub mod plugins;
 pub mod security;
 pub mod service;
@@ -138,8 +139,20 @@ impl Worker {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
         let worker_plugins = plugins::start_plugins(&self.config.properties).await?;
         let plugin_host_opt = worker_plugins.host_opt.clone();
+        let registry = worker_plugins.registry.clone();
         let (service, status) = ConnectService::new(worker_plugins.registry);
         service.set_extra_plugins(worker_plugins.other_plugins);
+        let installed_hosts = plugin_watch::InstalledHosts::default();
+        let plugin_watch_stop = CancellationToken::new();
+        if let Some(watch) = worker_plugins.watch_opt {
+            tokio::spawn(plugin_watch::run_plugin_watch(
+                watch,
+                registry,
+                service.clone(),
+                installed_hosts.clone(),
+                plugin_watch_stop.clone(),
+            ));
+        }
         service.attach_security(ServiceSecurity {
             worker_client_tls_opt: match self.config.advertised_scheme {
                 Scheme::Https => self.security.client_tls_opt.clone(),
@@ -198,9 +211,11 @@ impl Worker {
         {
             tracing::warn!("worker did not stop in time; abandoning its tasks");
         }
+        plugin_watch_stop.cancel();
         if let Some(host) = plugin_host_opt {
             host.shutdown().await;
         }
+        installed_hosts.shutdown().await;
         tracing::debug!("shutdown: stopping the listener");
         listener_stop.cancel();
         match tokio::time::timeout(HTTP_DRAIN_TIMEOUT, server).await {

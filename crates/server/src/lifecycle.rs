@@ -7,6 +7,7 @@ use std::time::Duration;
 use ferry_actors::kafka_client::{ClientRole, KafkaClients};
 use ferry_actors::leader::election::{elect_leader, Candidate};
 use ferry_actors::leader::{LeaderActor, LeaderDeps, QuorumGate};
+use ferry_actors::membership::keys::PluginOffer;
 use ferry_actors::membership::{generation_now, Membership, MembershipConfig};
 use ferry_actors::runtime::TaskEnv;
 use ferry_actors::stores::{
@@ -80,6 +81,14 @@ pub(crate) async fn run(
     let quorum = QuorumGate::new(membership.quorum_rx(), Arc::clone(&config_store));
     let generation =
         i64::try_from(membership.config().generation / 1_000_000_000).unwrap_or(i64::MAX);
+    membership
+        .set_plugins(&plugin_offers(service.registry()))
+        .await;
+    tokio::spawn(gossip_plugins_when_installed(
+        service.registry().clone(),
+        membership.clone(),
+        stores_stop.clone(),
+    ));
     let (running_tx, mut running_rx) = tokio::sync::watch::channel(Vec::new());
     let (gave_up_tx, mut gave_up_rx) = tokio::sync::watch::channel(Vec::new());
     let gossip_gave_up = membership.clone();
@@ -115,6 +124,9 @@ pub(crate) async fn run(
             rebalance_delay: config.scheduled_rebalance_max_delay,
             lease_enabled: fencing_opt.is_some(),
             config_providers: Arc::clone(&config.security.config_providers),
+            status_store: Arc::clone(&status_store),
+            worker_id: config.advertised_addr.clone(),
+            generation,
             fence_margin: config.fence_margin,
             quorum: quorum.clone(),
             fencing_opt: fencing_opt.clone(),
@@ -149,6 +161,18 @@ pub(crate) async fn run(
         quorum: quorum.clone(),
     };
     let (worker, worker_handle) = Actor::spawn(None, WorkerActor, deps).await?;
+    tokio::spawn(
+        ferry_actors::plugin::task_config_reporter::run_task_config_reporter(
+            service.registry().clone(),
+            Arc::clone(&config.security.config_providers),
+            Arc::clone(&config_store),
+            config.node_id.clone(),
+            Arc::new(crate::service::forward::ServiceTaskConfigSender(
+                service.clone(),
+            )),
+            stores_stop.clone(),
+        ),
+    );
     let rotation_store = Arc::clone(&config_store);
     service.attach_runtime(Arc::new(Runtime {
         node_id: config.node_id.clone(),
@@ -157,6 +181,7 @@ pub(crate) async fn run(
         status_store,
         offset_store,
         worker: worker.clone(),
+        leader: leader.clone(),
         kafka,
         membership: membership.clone(),
         quorum,
@@ -190,6 +215,44 @@ pub(crate) async fn run(
     membership.leave().await;
     stores_stop.cancel();
     Ok(())
+}
+
+/// Gossips the plugin connector classes again whenever a plugin is installed while the worker
+/// runs (the registry only grows).
+async fn gossip_plugins_when_installed(
+    registry: ferry_connectors::ConnectorRegistry,
+    membership: Membership,
+    stop: CancellationToken,
+) {
+    let mut published = registry.generation();
+    let mut check = tokio::time::interval(crate::plugin_watch::RESCAN_INTERVAL);
+    loop {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            _ = check.tick() => {}
+        }
+        let generation = registry.generation();
+        if generation != published {
+            published = generation;
+            membership.set_plugins(&plugin_offers(&registry)).await;
+        }
+    }
+}
+
+/// The plugin connector classes of `registry` (not the built-ins), for gossip.
+fn plugin_offers(registry: &ferry_connectors::ConnectorRegistry) -> Vec<PluginOffer> {
+    registry
+        .factories()
+        .iter()
+        .filter(|factory| factory.plans_tasks_on_assigned_worker())
+        .flat_map(|factory| {
+            factory.class_names().iter().map(|class| PluginOffer {
+                class: (*class).to_string(),
+                version: factory.version().to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Returns a check of whether this node leads now: gossip elects it and no other node holds an

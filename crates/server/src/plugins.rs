@@ -39,6 +39,8 @@ pub(crate) struct WorkerPlugins {
     pub(crate) host_opt: Option<Arc<PluginHost>>,
     /// Converters, transforms and predicates from `plugin.path`, for the plugin listing.
     pub(crate) other_plugins: Vec<PluginInfo>,
+    /// What the watch for plugins installed later needs; `None` without `plugin.path`.
+    pub(crate) watch_opt: Option<crate::plugin_watch::PluginWatch>,
 }
 
 /// Starts the plugin host when `plugin.path` has plugin locations, and builds the registry.
@@ -60,14 +62,6 @@ pub(crate) async fn start_plugins(
             DISCOVERY_MODES.join(", ")
         );
     }
-    if locations.is_empty() {
-        return Ok(WorkerPlugins {
-            registry: builtin_registry(),
-            host_opt: None,
-            other_plugins: Vec::new(),
-        });
-    }
-    let host_dir = plugin_host_dir(properties)?;
     let java = properties
         .get(keys::PLUGIN_HOST_JAVA)
         .map_or_else(default_java, |java| java.trim().to_string());
@@ -75,6 +69,22 @@ pub(crate) async fn start_plugins(
         .get(keys::PLUGIN_PATH)
         .map_or("", String::as_str)
         .to_string();
+    let watch_opt = (!plugin_path.trim().is_empty()).then(|| crate::plugin_watch::PluginWatch {
+        plugin_path: plugin_path.clone(),
+        properties: properties.clone(),
+        java: java.clone(),
+        discovery: discovery.clone(),
+        known: locations.iter().cloned().collect(),
+    });
+    if locations.is_empty() {
+        return Ok(WorkerPlugins {
+            registry: builtin_registry(),
+            host_opt: None,
+            other_plugins: Vec::new(),
+            watch_opt,
+        });
+    }
+    let host_dir = plugin_host_dir(properties)?;
     tracing::info!(plugin_path = %plugin_path, locations = locations.len(), host = %host_dir.display(), "starting the plugin host");
     let host = PluginHost::new(PluginHostConfig::jvm(
         &host_dir,
@@ -93,10 +103,11 @@ pub(crate) async fn start_plugins(
         registry,
         host_opt: Some(host),
         other_plugins: other_plugin_infos(&entries),
+        watch_opt,
     })
 }
 
-fn other_plugin_infos(entries: &[PluginEntry]) -> Vec<PluginInfo> {
+pub(crate) fn other_plugin_infos(entries: &[PluginEntry]) -> Vec<PluginInfo> {
     entries
         .iter()
         .filter(|entry| !matches!(entry.plugin_type, PluginType::Source | PluginType::Sink))
@@ -111,7 +122,7 @@ fn other_plugin_infos(entries: &[PluginEntry]) -> Vec<PluginInfo> {
 /// The plugin locations of a `plugin.path` value: every child of every listed directory
 /// (Kafka Connect's meaning). A directory that cannot be read is logged and skipped, as Kafka
 /// Connect does.
-fn plugin_locations(plugin_path: &str) -> Vec<PathBuf> {
+pub(crate) fn plugin_locations(plugin_path: &str) -> Vec<PathBuf> {
     let mut locations = Vec::new();
     for dir in plugin_path
         .split(',')
@@ -136,7 +147,7 @@ fn plugin_locations(plugin_path: &str) -> Vec<PathBuf> {
     locations
 }
 
-fn plugin_host_dir(properties: &BTreeMap<String, String>) -> anyhow::Result<PathBuf> {
+pub(crate) fn plugin_host_dir(properties: &BTreeMap<String, String>) -> anyhow::Result<PathBuf> {
     let configured = properties
         .get(keys::PLUGIN_HOST_DIR)
         .map(|dir| PathBuf::from(dir.trim()))

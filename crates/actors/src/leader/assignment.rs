@@ -150,6 +150,85 @@ pub fn compute_assignment(
     assignment
 }
 
+/// Like [`compute_assignment`], but a connector listed in `eligible` (a plugin connector) and
+/// its tasks go only to the workers listed for it (those that have its plugin); a connector
+/// none of whose eligible workers is present stays unassigned, with its tasks. Connectors not
+/// listed may go to any worker.
+///
+/// Connectors that share the same set of present eligible workers are placed together by the
+/// same sticky, balanced procedure over that set, so balance (±1) holds within each such group,
+/// not across groups. Without `eligible` entries this is exactly [`compute_assignment`].
+pub fn compute_assignment_where_eligible(
+    workers: &BTreeSet<String>,
+    connectors: &BTreeMap<String, u32>,
+    eligible: &BTreeMap<String, BTreeSet<String>>,
+    previous: &Assignment,
+) -> Assignment {
+    if !connectors.keys().any(|name| eligible.contains_key(name)) {
+        return compute_assignment(workers, connectors, previous);
+    }
+    let mut groups: BTreeMap<BTreeSet<String>, BTreeMap<String, u32>> = BTreeMap::new();
+    for (name, task_count) in connectors {
+        let group_workers = match eligible.get(name) {
+            Some(allowed) => allowed.intersection(workers).cloned().collect(),
+            None => workers.clone(),
+        };
+        groups
+            .entry(group_workers)
+            .or_default()
+            .insert(name.clone(), *task_count);
+    }
+    let mut assigned_connectors = BTreeMap::new();
+    let mut assigned_tasks = BTreeMap::new();
+    for (group_workers, group_connectors) in &groups {
+        let group_previous = Assignment {
+            epoch: previous.epoch,
+            connectors: previous
+                .connectors
+                .iter()
+                .filter(|(name, _)| group_connectors.contains_key(*name))
+                .map(|(name, owner)| (name.clone(), owner.clone()))
+                .collect(),
+            tasks: previous
+                .tasks
+                .iter()
+                .filter(|((name, _), _)| group_connectors.contains_key(name))
+                .map(|(task_key, owner)| (task_key.clone(), owner.clone()))
+                .collect(),
+        };
+        let placed = compute_assignment(group_workers, group_connectors, &group_previous);
+        assigned_connectors.extend(placed.connectors);
+        assigned_tasks.extend(placed.tasks);
+    }
+    let changed = assigned_connectors != previous.connectors || assigned_tasks != previous.tasks;
+    let assignment = Assignment {
+        epoch: if changed {
+            previous.epoch + 1
+        } else {
+            previous.epoch
+        },
+        connectors: assigned_connectors,
+        tasks: assigned_tasks,
+    };
+    debug_assert!(
+        assignment
+            .connectors
+            .iter()
+            .chain(
+                assignment
+                    .tasks
+                    .iter()
+                    .map(|((name, _), owner)| (name, owner))
+            )
+            .all(|(name, owner)| workers.contains(owner)
+                && eligible
+                    .get(name)
+                    .is_none_or(|allowed| allowed.contains(owner))),
+        "compute_assignment_where_eligible placed work on a worker without its plugin"
+    );
+    assignment
+}
+
 /// Returns the tasks of `next` whose worker differs from `previous`: `(task, from, to)`, where
 /// `from` is `None` for a task that was not assigned before. Tasks only in `previous` (deleted)
 /// are not listed. A move from a live worker is revoke-then-assign: stop it on `from`, wait until
@@ -617,6 +696,107 @@ mod tests {
         }
     }
 
+    fn eligible_on(entries: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
+        entries
+            .iter()
+            .map(|(connector, workers)| (connector.to_string(), workers_named(workers)))
+            .collect()
+    }
+
+    #[test]
+    fn a_plugin_connector_goes_only_to_workers_with_its_plugin() {
+        let workers = workers_named(&["w1", "w2", "w3"]);
+        let connectors = connectors_with(&[("jar", 4), ("builtin", 6)]);
+        let eligible = eligible_on(&[("jar", &["w2"])]);
+        let assignment = compute_assignment_where_eligible(
+            &workers,
+            &connectors,
+            &eligible,
+            &Assignment::default(),
+        );
+        assert_eq!(assignment.connectors["jar"], "w2");
+        for index in 0..4 {
+            assert_eq!(assignment.tasks[&task("jar", index)], "w2");
+        }
+        let counts = task_counts_per_worker(
+            &Assignment {
+                tasks: assignment
+                    .tasks
+                    .iter()
+                    .filter(|((connector, _), _)| connector == "builtin")
+                    .map(|(key, owner)| (key.clone(), owner.clone()))
+                    .collect(),
+                ..Assignment::default()
+            },
+            &workers,
+        );
+        assert_eq!(
+            counts.values().copied().collect::<Vec<_>>(),
+            vec![2, 2, 2],
+            "the unconstrained connector is balanced over every worker"
+        );
+    }
+
+    #[test]
+    fn a_plugin_connector_without_a_worker_stays_unassigned_until_one_appears() {
+        let connectors = connectors_with(&[("jar", 2), ("builtin", 1)]);
+        let eligible = eligible_on(&[("jar", &["w9"])]);
+        let without = compute_assignment_where_eligible(
+            &workers_named(&["w1", "w2"]),
+            &connectors,
+            &eligible,
+            &Assignment::default(),
+        );
+        assert!(!without.connectors.contains_key("jar"));
+        assert!(without
+            .tasks
+            .keys()
+            .all(|(connector, _)| connector != "jar"));
+        assert!(without.connectors.contains_key("builtin"));
+
+        let with = compute_assignment_where_eligible(
+            &workers_named(&["w1", "w2", "w9"]),
+            &connectors,
+            &eligible,
+            &without,
+        );
+        assert_eq!(with.connectors["jar"], "w9");
+        assert_eq!(with.tasks[&task("jar", 0)], "w9");
+        assert_eq!(with.tasks[&task("jar", 1)], "w9");
+        assert_eq!(
+            with.connectors["builtin"], without.connectors["builtin"],
+            "the built-in connector does not move"
+        );
+        assert_eq!(with.epoch, without.epoch + 1);
+    }
+
+    #[test]
+    fn a_plugin_connector_is_spread_over_the_workers_that_have_it_and_stays_put() {
+        let workers = workers_named(&["w1", "w2", "w3"]);
+        let connectors = connectors_with(&[("jar", 4)]);
+        let eligible = eligible_on(&[("jar", &["w1", "w3"])]);
+        let first = compute_assignment_where_eligible(
+            &workers,
+            &connectors,
+            &eligible,
+            &Assignment::default(),
+        );
+        assert_eq!(first.tasks_of("w1").len(), 2);
+        assert_eq!(first.tasks_of("w3").len(), 2);
+        assert!(first.tasks_of("w2").is_empty());
+        let again = compute_assignment_where_eligible(&workers, &connectors, &eligible, &first);
+        assert_eq!(again, first, "recomputing changes nothing");
+        // w1 leaves: everything goes to w3, nothing to w2.
+        let after_leave = compute_assignment_where_eligible(
+            &workers_named(&["w2", "w3"]),
+            &connectors,
+            &eligible,
+            &first,
+        );
+        assert_eq!(after_leave.tasks_of("w3").len(), 4);
+        assert_eq!(after_leave.connectors["jar"], "w3");
+    }
+
     fn worker_set_strategy(
         size: std::ops::RangeInclusive<usize>,
     ) -> impl Strategy<Value = BTreeSet<String>> {
@@ -685,6 +865,37 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn constrained_connectors_land_only_on_eligible_workers(
+            (workers, connectors, previous) in scenario_strategy(),
+            constraints in prop::collection::btree_map(0u8..40, worker_set_strategy(0..=4), 0..10),
+        ) {
+            let eligible: BTreeMap<String, BTreeSet<String>> = constraints
+                .into_iter()
+                .map(|(connector_number, allowed)| (format!("connector-{connector_number:02}"), allowed))
+                .collect();
+            let assignment =
+                compute_assignment_where_eligible(&workers, &connectors, &eligible, &previous);
+            for (connector, task_count) in &connectors {
+                let allowed: BTreeSet<String> = match eligible.get(connector) {
+                    Some(allowed) => allowed.intersection(&workers).cloned().collect(),
+                    None => workers.clone(),
+                };
+                match assignment.connectors.get(connector) {
+                    Some(owner) => prop_assert!(allowed.contains(owner)),
+                    None => prop_assert!(allowed.is_empty()),
+                }
+                for index in 0..*task_count {
+                    match assignment.tasks.get(&(connector.clone(), index)) {
+                        Some(owner) => prop_assert!(allowed.contains(owner)),
+                        None => prop_assert!(allowed.is_empty()),
+                    }
+                }
+            }
+            let again = compute_assignment_where_eligible(&workers, &connectors, &eligible, &assignment);
+            prop_assert_eq!(again, assignment);
+        }
+
         #[test]
         fn every_task_and_connector_is_assigned_once_to_a_present_worker(
             (workers, connectors, previous) in scenario_strategy()

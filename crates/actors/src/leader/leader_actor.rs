@@ -22,12 +22,13 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::assignment::{compute_assignment, Assignment};
+use super::assignment::{compute_assignment_where_eligible, Assignment};
 use super::election::{elect_leader, Candidate};
+use super::placement::{move_tasks_off_workers_that_gave_up, plugin_eligibility, required_plugin};
 use super::quorum_gate::QuorumGate;
 use crate::membership::Members;
 use crate::stores::config::{LeaderWriter, LEASE_RENEW_INTERVAL};
-use crate::stores::{ConfigSnapshot, ConfigStore, TargetState};
+use crate::stores::{ConfigSnapshot, ConfigStore, State, Status, StatusStore, TargetState};
 use crate::worker::generate_task_configs;
 use crate::StoreError;
 
@@ -60,6 +61,11 @@ pub struct LeaderDeps {
     pub lease_enabled: bool,
     /// Resolves config provider placeholders for connector planning.
     pub config_providers: Arc<crate::config_providers::ConfigProviders>,
+    /// Where the leader says that no worker has a connector's plugin.
+    pub status_store: Arc<StatusStore>,
+    /// This node's `worker_id` and status generation, for those status records.
+    pub worker_id: String,
+    pub generation: i64,
 }
 
 /// How long a fenced leader waits before it may claim leadership again (so two nodes that both
@@ -72,6 +78,32 @@ pub enum LeaderMsg {
     Tick,
     /// Return the leader's view.
     GetSnapshot(RpcReplyPort<LeaderSnapshot>),
+    /// Store the task configs a connector's instance generated on its worker for the stored
+    /// config `for_config` (a plugin connector); replies whether they were written (false:
+    /// unchanged), or why they were refused.
+    PutTaskConfigs {
+        connector: String,
+        for_config: BTreeMap<String, String>,
+        tasks: Vec<ferry_connectors::sdk::TaskConfig>,
+        reply: RpcReplyPort<Result<bool, TaskConfigsRefused>>,
+    },
+}
+
+/// Why the leader refused reported task configs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskConfigsRefused {
+    /// This node does not lead (any more).
+    #[error("this worker is not the leader")]
+    NotLeader,
+    /// The connector is gone, stopped, or its config differs from the one the tasks were
+    /// generated for (one side has not read the newest config yet).
+    #[error(
+        "connector {0}'s stored config differs from the one its task configs were generated for"
+    )]
+    StaleConfig(String),
+    /// The write failed (the message says why).
+    #[error("failed to store the task configs: {0}")]
+    Write(String),
 }
 
 /// The leader's view, for the API and tests.
@@ -99,6 +131,8 @@ pub struct LeaderState {
     lease_renewed_at_opt: Option<Instant>,
     /// Whether the last tick saw a quorum (for logging changes only).
     had_quorum_opt: Option<bool>,
+    /// Connectors reported UNASSIGNED because no worker has their plugin, with the trace.
+    unplaceable: BTreeMap<String, String>,
 }
 
 /// The leader actor.
@@ -145,6 +179,7 @@ impl Actor for LeaderActor {
             started_at: Instant::now(),
             lease_renewed_at_opt: None,
             had_quorum_opt: None,
+            unplaceable: BTreeMap::new(),
         })
     }
 
@@ -178,6 +213,17 @@ impl Actor for LeaderActor {
                     is_leader: state.is_leader,
                     assignment_epoch: epoch,
                 });
+            }
+            LeaderMsg::PutTaskConfigs {
+                connector,
+                for_config,
+                tasks,
+                reply,
+            } => {
+                let result = state
+                    .put_reported_task_configs(&connector, &for_config, &tasks)
+                    .await;
+                let _ = reply.send(result);
             }
         }
         Ok(())
@@ -301,8 +347,12 @@ impl LeaderState {
             .clone()
             .or_else(|| snapshot.assignment.clone())
             .unwrap_or_default();
-        let mut desired = compute_assignment(&workers, &connectors, &previous);
-        move_tasks_off_workers_that_gave_up(&mut desired, &members, &workers);
+        let eligible = plugin_eligibility(&self.deps.registry, &snapshot.connectors, &members);
+        let mut desired =
+            compute_assignment_where_eligible(&workers, &connectors, &eligible, &previous);
+        self.report_unplaceable(&snapshot, &eligible, &workers)
+            .await;
+        move_tasks_off_workers_that_gave_up(&mut desired, &members, &workers, &eligible);
         self.desired_opt = Some(desired.clone());
 
         // Revoke before assign: a task another live member still runs waits for it to stop.
@@ -332,6 +382,74 @@ impl LeaderState {
             .put_assignment_as_leader(self.writer_opt.as_ref(), &published)
             .await;
         self.handle_write_result(result, "publish the assignment");
+    }
+
+    /// Writes an UNASSIGNED status, naming the missing plugin, for every connector (and its
+    /// tasks) that no present worker can run; once per connector until it can be placed.
+    async fn report_unplaceable(
+        &mut self,
+        snapshot: &ConfigSnapshot,
+        eligible: &BTreeMap<String, BTreeSet<String>>,
+        workers: &BTreeSet<String>,
+    ) {
+        let mut unplaceable = BTreeMap::new();
+        for (name, allowed) in eligible {
+            let Some(config) = snapshot.connectors.get(name) else {
+                continue;
+            };
+            if allowed.intersection(workers).next().is_some()
+                || snapshot.target_state(name) == TargetState::Stopped
+            {
+                continue;
+            }
+            let trace = format!(
+                "no live worker has the plugin {} in its plugin.path; the connector is assigned as soon as one does",
+                required_plugin(config)
+            );
+            unplaceable.insert(name.clone(), trace);
+        }
+        for (name, trace) in &unplaceable {
+            if self.unplaceable.get(name) == Some(trace) {
+                continue;
+            }
+            tracing::warn!(connector = %name, %trace, "connector cannot be placed");
+            let status_store = &self.deps.status_store;
+            // Speak for the worker that ran it last: a stale UNASSIGNED of an older generation
+            // would not replace its RUNNING record.
+            let at_generation = |previous: Option<&Status>| {
+                previous.map_or(self.deps.generation, |status| {
+                    status.generation.max(self.deps.generation)
+                })
+            };
+            let mut status = Status::new(
+                State::Unassigned,
+                &self.deps.worker_id,
+                at_generation(status_store.connector(name).as_ref()),
+            );
+            status.trace = Some(trace.clone());
+            let mut written = status_store.put_connector(name, &status).await.is_ok();
+            let previous_tasks: BTreeMap<u32, Status> =
+                status_store.tasks(name).into_iter().collect();
+            for index in 0..u32::try_from(snapshot.task_count(name)).unwrap_or(0) {
+                let mut task_status = Status::new(
+                    State::Unassigned,
+                    &self.deps.worker_id,
+                    at_generation(previous_tasks.get(&index)),
+                );
+                task_status.trace = Some(trace.clone());
+                written &= status_store
+                    .put_task(name, index, &task_status)
+                    .await
+                    .is_ok();
+            }
+            if !written {
+                // Try again on the next tick.
+                continue;
+            }
+            self.unplaceable.insert(name.clone(), trace.clone());
+        }
+        self.unplaceable
+            .retain(|name, _| unplaceable.contains_key(name));
     }
 
     /// Renews the lease when [`LEASE_RENEW_INTERVAL`] passed since the last renewal.
@@ -403,14 +521,67 @@ impl LeaderState {
         }
     }
 
+    /// Stores the task configs a connector's instance reported from its worker, through the
+    /// fenced writer, when they differ from the stored ones.
+    async fn put_reported_task_configs(
+        &mut self,
+        connector: &str,
+        for_config: &BTreeMap<String, String>,
+        tasks: &[ferry_connectors::sdk::TaskConfig],
+    ) -> Result<bool, TaskConfigsRefused> {
+        if !self.is_leader {
+            return Err(TaskConfigsRefused::NotLeader);
+        }
+        let mut snapshot = self.deps.config_store.snapshot();
+        if snapshot.connectors.get(connector) != Some(for_config) {
+            // The worker may have read a config this leader has not read yet.
+            self.deps
+                .config_store
+                .refresh()
+                .await
+                .map_err(|error| TaskConfigsRefused::Write(error.to_string()))?;
+            snapshot = self.deps.config_store.snapshot();
+        }
+        let current = snapshot.connectors.get(connector) == Some(for_config)
+            && snapshot.target_state(connector) != TargetState::Stopped;
+        if !current {
+            return Err(TaskConfigsRefused::StaleConfig(connector.to_string()));
+        }
+        if snapshot.tasks.get(connector).map(Vec::as_slice) == Some(tasks) {
+            return Ok(false);
+        }
+        tracing::info!(connector = %connector, tasks = tasks.len(), "writing task configs reported by the connector's worker");
+        let result = self
+            .deps
+            .config_store
+            .put_task_configs_as_leader(self.writer_opt.as_ref(), connector, tasks)
+            .await;
+        let outcome = result
+            .as_ref()
+            .map(|()| true)
+            .map_err(|error| TaskConfigsRefused::Write(error.to_string()));
+        self.handle_write_result(result, "write reported task configs");
+        outcome
+    }
+
     /// Writes task configs for connectors whose stored ones are missing or outdated; returns true
-    /// when it wrote any (the next snapshot triggers another tick).
+    /// when it wrote any (the next snapshot triggers another tick). A connector planned on its
+    /// assigned worker (a plugin connector) gets its task configs from that worker's report
+    /// instead ([`LeaderMsg::PutTaskConfigs`]), except the empty list of a stopped connector.
     async fn ensure_task_configs(&mut self, snapshot: &ConfigSnapshot) -> bool {
         let mut wrote = false;
         for (name, config) in &snapshot.connectors {
             let wanted = if snapshot.target_state(name) == TargetState::Stopped {
                 Ok(Vec::new())
             } else {
+                let planned_by_its_worker = self
+                    .deps
+                    .registry
+                    .find_for_config(config)
+                    .is_some_and(|factory| factory.plans_tasks_on_assigned_worker());
+                if planned_by_its_worker {
+                    continue;
+                }
                 generate_task_configs(&self.deps.registry, &self.deps.config_providers, config)
             };
             // A connector whose config cannot produce tasks is reported FAILED by its worker.
@@ -447,53 +618,6 @@ fn workers_still_fencing(
         .filter(|(_, since)| now.saturating_duration_since(**since) < fence_margin)
         .map(|(worker, _)| worker.clone())
         .collect()
-}
-
-/// Moves each task whose worker gave up on it (gossiped `gave_up_tasks`) to the least-loaded
-/// worker that has not; a task every worker gave up on stays where it is (and shows FAILED).
-fn move_tasks_off_workers_that_gave_up(
-    assignment: &mut Assignment,
-    members: &Members,
-    workers: &BTreeSet<String>,
-) {
-    let mut gave_up_by: BTreeMap<&(String, u32), BTreeSet<&str>> = BTreeMap::new();
-    for member in members.values() {
-        for task in &member.gave_up_tasks {
-            gave_up_by
-                .entry(task)
-                .or_default()
-                .insert(member.node_id.as_str());
-        }
-    }
-    if gave_up_by.is_empty() {
-        return;
-    }
-    let mut load: BTreeMap<String, usize> =
-        workers.iter().map(|worker| (worker.clone(), 0)).collect();
-    for owner in assignment.tasks.values() {
-        *load.entry(owner.clone()).or_default() += 1;
-    }
-    for (task, owner) in &mut assignment.tasks {
-        let Some(excluded) = gave_up_by.get(task) else {
-            continue;
-        };
-        if !excluded.contains(owner.as_str()) {
-            continue;
-        }
-        let candidate_opt = load
-            .iter()
-            .filter(|(worker, _)| !excluded.contains(worker.as_str()))
-            .min_by(|a, b| a.1.cmp(b.1).then_with(|| a.0.cmp(b.0)))
-            .map(|(worker, _)| worker.clone());
-        if let Some(candidate) = candidate_opt {
-            tracing::info!(connector = %task.0, task = task.1, from = %owner, to = %candidate, "moving a task its worker gave up on");
-            if let Some(count) = load.get_mut(owner.as_str()) {
-                *count = count.saturating_sub(1);
-            }
-            *load.entry(candidate.clone()).or_default() += 1;
-            *owner = candidate;
-        }
-    }
 }
 
 #[cfg(test)]

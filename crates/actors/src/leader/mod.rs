@@ -10,6 +10,8 @@
 //!   to the config topic; [`assignment::moved_tasks`] lists the moves to perform as
 //!   revoke-then-assign.
 //!
+//! - [`placement::plugin_eligibility`] lists, for every connector that needs a plugin, the
+//!   workers that gossip it; the assignment places such a connector and its tasks only there.
 //! - [`quorum_gate::QuorumGate`] tells whether this node sees a quorum of the cluster (pure
 //!   rule in [`crate::membership::quorum`]): without one it neither leads nor runs tasks.
 //!
@@ -19,7 +21,8 @@
 pub mod assignment;
 pub mod election;
 pub mod leader_actor;
+pub mod placement;
 pub mod quorum_gate;
 
-pub use leader_actor::{LeaderActor, LeaderDeps, LeaderMsg, LeaderSnapshot};
+pub use leader_actor::{LeaderActor, LeaderDeps, LeaderMsg, LeaderSnapshot, TaskConfigsRefused};
 pub use quorum_gate::{QuorumGate, QuorumStatus};

@@ -76,6 +76,7 @@ mod tests {
             running_tasks: Vec::new(),
             gave_up_tasks: Vec::new(),
             assignment_epoch: 0,
+            plugins: Vec::new(),
         }
     }
 

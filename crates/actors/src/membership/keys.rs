@@ -33,6 +33,62 @@ pub const RUNNING_TASKS_KEY: &str = "running_tasks";
 /// the leader moves them to another worker.
 pub const GAVE_UP_TASKS_KEY: &str = "gave_up_tasks";
 
+/// The plugin connector classes the node can run (from its `plugin.path`), encoded with
+/// [`encode_plugins`] (e.g. `org.acme.FooConnector:1.2;org.acme.BarConnector:0.9`). Built-ins
+/// are not listed: every node has them. The leader places a plugin connector only on nodes
+/// that list its class (and version, when `connector.plugin.version` names one).
+pub const PLUGINS_KEY: &str = "plugins";
+
+/// A plugin connector class a node offers, with its version.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PluginOffer {
+    /// The fully qualified class name.
+    pub class: String,
+    /// The plugin's version.
+    pub version: String,
+}
+
+/// Encodes plugin offers as `class:version;class:version`, sorted and deduplicated, with the
+/// same `%XX` escapes as [`encode_running_tasks`].
+pub fn encode_plugins(offers: &[PluginOffer]) -> String {
+    let mut sorted: Vec<&PluginOffer> = offers.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut encoded = String::new();
+    for offer in sorted {
+        if !encoded.is_empty() {
+            encoded.push(';');
+        }
+        escape_connector_name(&offer.class, &mut encoded);
+        encoded.push(':');
+        escape_connector_name(&offer.version, &mut encoded);
+    }
+    encoded
+}
+
+/// Decodes a value written by [`encode_plugins`].
+///
+/// # Errors
+/// Returns a [`DecodeError`] when the value is not in the encoding's format.
+pub fn decode_plugins(encoded: &str) -> Result<Vec<PluginOffer>, DecodeError> {
+    let mut offers = Vec::new();
+    if encoded.is_empty() {
+        return Ok(offers);
+    }
+    for group in encoded.split(';') {
+        let Some((class, version)) = group.split_once(':') else {
+            return Err(DecodeError::MissingSeparator {
+                group: group.to_string(),
+            });
+        };
+        offers.push(PluginOffer {
+            class: unescape_connector_name(class)?,
+            version: unescape_connector_name(version)?,
+        });
+    }
+    Ok(offers)
+}
+
 /// The epoch of the last assignment the node applied, a `u64` in decimal.
 pub const ASSIGNMENT_EPOCH_KEY: &str = "assignment_epoch";
 
@@ -233,6 +289,27 @@ mod tests {
             Some(42)
         );
         assert_eq!(decode_assignment_epoch("nope"), None);
+    }
+
+    #[test]
+    fn plugins_round_trip_sorted() {
+        let offers = vec![
+            PluginOffer {
+                class: "org.b.Sink".to_string(),
+                version: "1.0;x".to_string(),
+            },
+            PluginOffer {
+                class: "org.a.Source".to_string(),
+                version: "4.3.1".to_string(),
+            },
+        ];
+        let encoded = encode_plugins(&offers);
+        assert_eq!(encoded, "org.a.Source:4.3.1;org.b.Sink:1.0%3Bx");
+        let mut expected = offers;
+        expected.sort();
+        assert_eq!(decode_plugins(&encoded).unwrap(), expected);
+        assert_eq!(decode_plugins("").unwrap(), Vec::new());
+        assert!(decode_plugins("no-version").is_err());
     }
 
     proptest! {

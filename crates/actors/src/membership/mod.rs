@@ -291,6 +291,8 @@ pub struct Member {
     pub gave_up_tasks: Vec<(String, u32)>,
     /// Epoch of the last assignment it applied.
     pub assignment_epoch: u64,
+    /// The plugin connector classes it can run, sorted.
+    pub plugins: Vec<keys::PluginOffer>,
 }
 
 impl Member {
@@ -314,7 +316,12 @@ impl Member {
             .get(keys::ASSIGNMENT_EPOCH_KEY)
             .and_then(keys::decode_assignment_epoch)
             .unwrap_or(0);
+        let plugins = node_state
+            .get(keys::PLUGINS_KEY)
+            .and_then(|encoded| keys::decode_plugins(encoded).ok())
+            .unwrap_or_default();
         Some(Member {
+            plugins,
             generation: chitchat_id.generation_id,
             advertise_addr: advertise_addr.to_string(),
             version: node_state
@@ -491,6 +498,12 @@ impl Membership {
     /// Publishes the tasks this node gave up on after repeated failures.
     pub async fn set_gave_up_tasks(&self, tasks: &[(String, u32)]) {
         self.set_self_key(keys::GAVE_UP_TASKS_KEY, keys::encode_running_tasks(tasks))
+            .await;
+    }
+
+    /// Publishes the plugin connector classes this node can run.
+    pub async fn set_plugins(&self, offers: &[keys::PluginOffer]) {
+        self.set_self_key(keys::PLUGINS_KEY, keys::encode_plugins(offers))
             .await;
     }
 

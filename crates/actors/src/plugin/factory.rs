@@ -203,6 +203,10 @@ impl ConnectorFactory for PluginConnectorFactory {
             .collect())
     }
 
+    fn plans_tasks_on_assigned_worker(&self) -> bool {
+        true
+    }
+
     fn assign_connectors(&self, connectors: &BTreeMap<String, BTreeMap<String, String>>) {
         let mut instances = self
             .instances

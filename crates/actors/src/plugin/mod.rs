@@ -9,6 +9,9 @@
 //!   protocol's streams: the plugin converts (and, later, transforms) records, so they carry
 //!   Kafka-ready bytes, and the runtime keeps every Kafka read and write and every offset.
 //!
+//! - [`task_config_reporter`] sends the task configs an instance generated to the leader, which
+//!   stores them when they changed (the instance may run on any worker).
+//!
 //! A task config of a plugin connector carries the connector's own config under
 //! [`CONNECTOR_CONFIG_PREFIX`]: converters and errors.* are connector-level in Kafka Connect,
 //! and the worker that runs a task may not be the one that runs the connector.
@@ -17,6 +20,7 @@ mod connector;
 mod factory;
 mod sink_task;
 mod source_task;
+pub mod task_config_reporter;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,9 +39,13 @@ pub const CONNECTOR_CONFIG_PREFIX: &str = "ferry.connector.";
 type OwnedConnector = (Arc<dyn ConnectorFactory>, String, BTreeMap<String, String>);
 
 /// Tells every factory which of its connectors this worker runs the instance of: those the
-/// assignment gives to `node_id` and that are not stopped.
+/// assignment gives to `node_id` and that are not stopped. An instance gets its config with
+/// config provider placeholders resolved, as Kafka Connect's `Connector.start` does (and its
+/// task configs are compared with the resolved config); a config whose placeholders cannot be
+/// resolved starts no instance (the worker reports the connector FAILED).
 pub(crate) fn assign_connector_instances(
     registry: &ConnectorRegistry,
+    providers: &crate::config_providers::ConfigProviders,
     snapshot: &ConfigSnapshot,
     node_id: &str,
 ) {
@@ -51,15 +59,18 @@ pub(crate) fn assign_connector_instances(
             if !here || snapshot.target_state(name) == TargetState::Stopped {
                 continue;
             }
-            if let Some(factory) = registry.find_for_config(config) {
-                owned.push((factory, name.clone(), config.clone()));
+            let Ok(resolved) = providers.resolve(config) else {
+                continue;
+            };
+            if let Some(factory) = registry.find_for_config(&resolved) {
+                owned.push((factory, name.clone(), resolved));
             }
         }
     }
     for factory in registry.factories() {
         let mine: BTreeMap<String, BTreeMap<String, String>> = owned
             .iter()
-            .filter(|(owner, _, _)| Arc::ptr_eq(owner, factory))
+            .filter(|(owner, _, _)| Arc::ptr_eq(owner, &factory))
             .map(|(_, name, config)| (name.clone(), config.clone()))
             .collect();
         factory.assign_connectors(&mine);

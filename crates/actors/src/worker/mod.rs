@@ -324,6 +324,7 @@ impl WorkerState {
         self.write_connector_states(&snapshot).await;
         crate::plugin::assign_connector_instances(
             &self.deps.registry,
+            &self.deps.task_env.config_providers,
             &snapshot,
             &self.deps.node_id,
         );

@@ -297,6 +297,13 @@ pub trait ConnectorFactory: Send + Sync + 'static {
     /// instance here; built-ins plan on the leader and ignore it.
     fn assign_connectors(&self, _connectors: &BTreeMap<String, BTreeMap<String, String>>) {}
 
+    /// Returns true when the connector's task configs come from its instance on the worker the
+    /// connector is assigned to (a plugin connector), which sends them to the leader; false when
+    /// the leader plans them itself (a built-in, whose `task_configs` does no I/O).
+    fn plans_tasks_on_assigned_worker(&self) -> bool {
+        false
+    }
+
     /// Creates a source task (source connectors only).
     ///
     /// # Errors

@@ -280,9 +280,11 @@ impl ConnectService {
         let config = snapshot.connectors.get(name).ok_or_else(|| {
             ServiceError::NotFound(format!("No status found for connector {name}"))
         })?;
-        let version_opt = config
-            .get(keys::CONNECTOR_CLASS)
-            .and_then(|class| self.registry().find(class))
+        // The version the config selects (a plugin's, when `connector.plugin.version` names
+        // it); none when this worker does not have the connector's plugin.
+        let version_opt = self
+            .registry()
+            .find_for_config(config)
             .map(|factory| factory.version().to_string());
         let connector = match runtime.status_store.connector(name) {
             Some(status) => InstanceState {
@@ -554,7 +556,7 @@ impl ConnectService {
                         version: Some(super::VERSION.to_string()),
                     }),
             );
-            plugins.extend(self.extra_plugins().iter().cloned());
+            plugins.extend(self.extra_plugins());
         }
         plugins
     }

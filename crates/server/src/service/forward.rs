@@ -1,12 +1,17 @@
 //! Leader-only operations (create, update, delete, stop) run on the leader: a worker that is not
 //! the leader forwards them over the internal `ferry.v1.WorkerService`, keeping the caller's
 //! deadline. While no leader is known it retries briefly, then answers 409 as Kafka Connect does.
+//! The same call carries the task configs a plugin connector's instance generated on its worker
+//! to the leader (operation `task_configs`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ferry_actors::leader::election::{elect_leader, Candidate};
+use ferry_actors::leader::{LeaderMsg, TaskConfigsRefused};
+use ferry_actors::plugin::task_config_reporter::TaskConfigSender;
 use ferry_actors::stores::{SessionKey, TargetState};
+use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::types::{ConnectorInfo, CreateConnector};
@@ -220,6 +225,17 @@ impl ConnectService {
                 .set_target_state_local(connector, TargetState::Stopped)
                 .await
                 .map(|()| (None, false)),
+            "task_configs" => {
+                let for_config: BTreeMap<String, String> =
+                    serde_json::from_value(payload["for_config"].clone())
+                        .map_err(|error| ServiceError::InvalidArgument(error.to_string()))?;
+                let tasks: Vec<BTreeMap<String, String>> =
+                    serde_json::from_value(payload["tasks"].clone())
+                        .map_err(|error| ServiceError::InvalidArgument(error.to_string()))?;
+                self.put_task_configs_local(connector, for_config, tasks)
+                    .await
+                    .map(|_| (None, false))
+            }
             other => Err(ServiceError::InvalidArgument(format!(
                 "unknown forwarded operation {other}"
             ))),
@@ -328,6 +344,96 @@ impl ConnectService {
                 .await
                 .map(|_| ()),
         }
+    }
+}
+
+impl ConnectService {
+    /// Sends the task configs a plugin connector's instance generated on this worker to the
+    /// leader (Kafka Connect's `PUT /connectors/{name}/tasks` between workers), which stores
+    /// them when they changed.
+    ///
+    /// # Errors
+    /// `Rebalancing` while no leader is known or the leader refuses (it has not read the config
+    /// the tasks were generated for yet), or the leader's error.
+    pub async fn report_task_configs(
+        &self,
+        connector: &str,
+        for_config: BTreeMap<String, String>,
+        tasks: Vec<BTreeMap<String, String>>,
+    ) -> Result<(), ServiceError> {
+        match self.route_to_leader().await? {
+            Route::Here => self
+                .put_task_configs_local(connector, for_config, tasks)
+                .await
+                .map(|_| ()),
+            Route::Leader(addr) => self
+                .forward(
+                    &addr,
+                    "task_configs",
+                    connector,
+                    json!({"for_config": for_config, "tasks": tasks}),
+                )
+                .await
+                .map(|_| ()),
+        }
+    }
+
+    /// Stores reported task configs through this node's leader actor; returns whether they
+    /// were written (false: unchanged).
+    async fn put_task_configs_local(
+        &self,
+        connector: &str,
+        for_config: BTreeMap<String, String>,
+        tasks: Vec<BTreeMap<String, String>>,
+    ) -> Result<bool, ServiceError> {
+        let runtime = self.runtime()?;
+        let call = runtime
+            .leader
+            .call(
+                |reply| LeaderMsg::PutTaskConfigs {
+                    connector: connector.to_string(),
+                    for_config,
+                    tasks,
+                    reply,
+                },
+                Some(FORWARD_TIMEOUT),
+            )
+            .await;
+        match call {
+            Ok(ractor::rpc::CallResult::Success(Ok(written))) => Ok(written),
+            Ok(ractor::rpc::CallResult::Success(Err(refused))) => match refused {
+                TaskConfigsRefused::Write(_) => Err(ServiceError::Unavailable(refused.to_string())),
+                TaskConfigsRefused::NotLeader | TaskConfigsRefused::StaleConfig(_) => {
+                    Err(ServiceError::Rebalancing(refused.to_string()))
+                }
+            },
+            Ok(ractor::rpc::CallResult::Timeout) => Err(ServiceError::Timeout(
+                "the leader did not store the task configs in time".to_string(),
+            )),
+            Ok(ractor::rpc::CallResult::SenderError) | Err(_) => Err(ServiceError::Rebalancing(
+                "the leader actor is not running".to_string(),
+            )),
+        }
+    }
+}
+
+/// The worker's [`TaskConfigSender`]: reports go to the leader through the service.
+pub(crate) struct ServiceTaskConfigSender(pub(crate) ConnectService);
+
+impl TaskConfigSender for ServiceTaskConfigSender {
+    fn send_task_configs(
+        &self,
+        connector: String,
+        for_config: BTreeMap<String, String>,
+        tasks: Vec<BTreeMap<String, String>>,
+    ) -> BoxFuture<'static, Result<(), String>> {
+        let service = self.0.clone();
+        Box::pin(async move {
+            service
+                .report_task_configs(&connector, for_config, tasks)
+                .await
+                .map_err(|error| error.to_string())
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod cluster;
 mod connectors;
-mod forward;
+pub(crate) mod forward;
 mod offsets;
 mod secrets;
 pub mod types;
@@ -54,6 +54,8 @@ pub struct Runtime {
     pub status_store: Arc<StatusStore>,
     pub offset_store: Arc<OffsetStore>,
     pub worker: ActorRef<WorkerMsg>,
+    /// This node's leader actor (acts only while this node leads).
+    pub leader: ActorRef<ferry_actors::leader::LeaderMsg>,
     /// The worker's Kafka client settings, for ad-hoc Kafka calls (sink offsets).
     pub kafka: Arc<ferry_actors::kafka_client::KafkaClients>,
     /// Gossip membership: the live members and what they run.
@@ -107,7 +109,7 @@ struct Inner {
     runtime: OnceLock<Arc<Runtime>>,
     security: OnceLock<ServiceSecurity>,
     /// Converters, transforms and predicates plugin processes offer (`connectorsOnly=false`).
-    extra_plugins: OnceLock<Vec<types::PluginInfo>>,
+    extra_plugins: std::sync::RwLock<Vec<types::PluginInfo>>,
 }
 
 /// What the facade needs of the worker's security settings.
@@ -140,7 +142,7 @@ impl ConnectService {
             cluster_id_rx,
             runtime: OnceLock::new(),
             security: OnceLock::new(),
-            extra_plugins: OnceLock::new(),
+            extra_plugins: std::sync::RwLock::new(Vec::new()),
         };
         (
             ConnectService {
@@ -153,14 +155,23 @@ impl ConnectService {
         )
     }
 
-    /// Records the non-connector plugins that plugin processes offer; called once by start-up.
+    /// Records non-connector plugins that plugin processes offer: at start-up, and for each
+    /// plugin location installed while the worker runs.
     pub fn set_extra_plugins(&self, plugins: Vec<types::PluginInfo>) {
-        let _ = self.inner.extra_plugins.set(plugins);
+        self.inner
+            .extra_plugins
+            .write()
+            .expect("extra plugins lock is never poisoned: no panics while held")
+            .extend(plugins);
     }
 
     /// Returns the non-connector plugins that plugin processes offer.
-    pub(crate) fn extra_plugins(&self) -> &[types::PluginInfo] {
-        self.inner.extra_plugins.get().map_or(&[], Vec::as_slice)
+    pub(crate) fn extra_plugins(&self) -> Vec<types::PluginInfo> {
+        self.inner
+            .extra_plugins
+            .read()
+            .expect("extra plugins lock is never poisoned: no panics while held")
+            .clone()
     }
 
     /// Attaches the started worker; called once by start-up.
