@@ -5,6 +5,7 @@ pub mod errors;
 mod offsets;
 pub mod sink;
 pub mod sink_errors;
+mod sink_partitions;
 pub mod source;
 pub mod source_errors;
 pub mod topic_creation;
@@ -16,7 +17,8 @@ use std::time::Duration;
 
 use ferry_connectors::converters::{build_converters, Converters};
 use ferry_connectors::sdk::{
-    ConfigValues, ConnectorError, ConnectorFactory, ConnectorType, TaskConfig, TaskContext,
+    ConfigValues, ConnectorError, ConnectorFactory, ConnectorType, SinkControl, TaskConfig,
+    TaskContext,
 };
 use rdkafka::config::ClientConfig;
 use tokio_util::sync::CancellationToken;
@@ -111,10 +113,13 @@ async fn run_resolved_task(
         }
         ConnectorType::Sink => {
             let errors = sink_errors::SinkErrors::create(&env, &spec).await?;
-            let task = spec
-                .factory
-                .create_sink_task(context.with_errant_reporter(errors.reporter()))?;
-            sink::run_sink_task(&env, &spec, converters, errors, task, cancel).await
+            let control = Arc::new(SinkControl::default());
+            let task = spec.factory.create_sink_task(
+                context
+                    .with_errant_reporter(errors.reporter())
+                    .with_sink_control(Arc::clone(&control)),
+            )?;
+            sink::run_sink_task(&env, &spec, converters, errors, task, control, cancel).await
         }
     }
 }
