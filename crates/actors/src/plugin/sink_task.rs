@@ -119,7 +119,9 @@ impl PluginSinkTask {
                 Ok(Some(proto::SinkOut {
                     message: Some(message),
                 })) => message,
-                Ok(Some(_)) => return Err(ConnectorError::internal("plugin sent an empty message")),
+                Ok(Some(_)) => {
+                    return Err(ConnectorError::internal("plugin sent an empty message"))
+                }
                 Ok(None) => return Err(self.lost("the stream ended")),
                 Err(status) => return Err(self.lost(status.message())),
             };
@@ -326,18 +328,18 @@ impl SinkTask for PluginSinkTask {
             sink_out::Message::Committable(committable) => {
                 self.apply_context(committable.context.unwrap_or_default())?;
                 Ok(committable
-                .offsets
-                .into_iter()
-                .map(|offset| {
-                    (
-                        TopicPartition {
-                            topic: offset.topic,
-                            partition: offset.partition,
-                        },
-                        offset.offset,
-                    )
-                })
-                .collect())
+                    .offsets
+                    .into_iter()
+                    .map(|offset| {
+                        (
+                            TopicPartition {
+                                topic: offset.topic,
+                                partition: offset.partition,
+                            },
+                            offset.offset,
+                        )
+                    })
+                    .collect())
             }
             sink_out::Message::Error(error) => Err(plugin_error(&error)),
             other => Err(ConnectorError::internal(format!(

@@ -567,9 +567,12 @@ fn apply_actions(
                 tracing::warn!(topic = %tp.topic, partition = tp.partition, "sink task rewound a partition it is not assigned; ignored");
                 continue;
             }
-            if let Err(error) =
-                consumer.seek(&tp.topic, tp.partition, Offset::Offset(*offset), SEEK_TIMEOUT)
-            {
+            if let Err(error) = consumer.seek(
+                &tp.topic,
+                tp.partition,
+                Offset::Offset(*offset),
+                SEEK_TIMEOUT,
+            ) {
                 tracing::warn!(topic = %tp.topic, partition = tp.partition, offset, %error, "failed to rewind a sink partition");
             }
         }

@@ -51,8 +51,7 @@ impl ErrantQueue {
                 .lock()
                 .expect("errant queue lock is never poisoned"),
         );
-        self.taken
-            .fetch_add(records.len() as u64, Ordering::SeqCst);
+        self.taken.fetch_add(records.len() as u64, Ordering::SeqCst);
         records
     }
 }

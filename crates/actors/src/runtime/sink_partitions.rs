@@ -53,7 +53,11 @@ impl PartitionControl {
         let mut admitted = Vec::with_capacity(batch.len());
         for message in batch {
             let tp = partition_of(&message);
-            if self.rewound.get(&tp).is_some_and(|rewind| *rewind > generation) {
+            if self
+                .rewound
+                .get(&tp)
+                .is_some_and(|rewind| *rewind > generation)
+            {
                 continue;
             }
             if self.paused.contains(&tp) {
@@ -79,7 +83,8 @@ impl PartitionControl {
                 self.rewound.insert(tp.clone(), self.generation);
                 on_rewind(tp, *offset);
             }
-            self.held.retain(|message| !requests.rewind.contains_key(&partition_of(message)));
+            self.held
+                .retain(|message| !requests.rewind.contains_key(&partition_of(message)));
             actions.seek = requests.rewind;
             actions.generation = self.generation;
         }
@@ -128,11 +133,22 @@ mod tests {
     }
 
     fn message(partition: i32, offset: i64) -> OwnedMessage {
-        OwnedMessage::new(None, None, "t".to_string(), Timestamp::NotAvailable, partition, offset, None)
+        OwnedMessage::new(
+            None,
+            None,
+            "t".to_string(),
+            Timestamp::NotAvailable,
+            partition,
+            offset,
+            None,
+        )
     }
 
     fn offsets(messages: &[OwnedMessage]) -> Vec<(i32, i64)> {
-        messages.iter().map(|m| (m.partition(), m.offset())).collect()
+        messages
+            .iter()
+            .map(|m| (m.partition(), m.offset()))
+            .collect()
     }
 
     #[test]
@@ -143,7 +159,9 @@ mod tests {
             ..SinkRequests::default()
         };
         let mut positions = Vec::new();
-        let (actions, released) = control.apply(requests, |tp, offset| positions.push((tp.partition, offset)));
+        let (actions, released) = control.apply(requests, |tp, offset| {
+            positions.push((tp.partition, offset))
+        });
         assert_eq!(actions.generation, 1);
         assert_eq!(actions.seek, BTreeMap::from([(tp(0), 3)]));
         assert!(released.is_empty());
