@@ -328,3 +328,146 @@ async fn a_jar_source_connector_uses_every_connector_and_source_task_context_met
         "{status}"
     );
 }
+
+/// Produces a tombstone (null value) to partition 0 and waits for its ack.
+async fn produce_tombstone(topic: &str) {
+    let topic = topic.to_string();
+    tokio::task::spawn_blocking(move || {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", test_bootstrap())
+            .set("acks", "all")
+            .create()
+            .unwrap();
+        producer
+            .send(BaseRecord::<str, str>::to(&topic).partition(0).key("gone"))
+            .unwrap();
+        producer.flush(Duration::from_secs(30)).unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn transforms_and_predicates_of_jar_connectors_run_in_the_plugin_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("conf-smt");
+    let (_worker, api) = conformance_worker(dir.path(), &prefix).await;
+    let out = format!("{prefix}-out");
+    let routed = format!("{prefix}-routed");
+    let dropped_topic = format!("{prefix}-dropped");
+    for topic in [&out, &routed, &dropped_topic] {
+        create_topic(topic, 1).await;
+    }
+    let control = dir.path().join("control.txt");
+    std::fs::write(&control, "1").unwrap();
+    let source_journal = dir.path().join("source-journal.txt");
+    let dropping_journal = dir.path().join("dropping-journal.txt");
+    let sink_journal = dir.path().join("sink-journal.txt");
+
+    // Source: poll → RegexRouter → InsertHeader (only where TopicNameMatches, after the route)
+    // → convert.
+    let source = format!("{prefix}-source");
+    api.create_connector(
+        &source,
+        json!({"connector.class": "dev.ferry.conformance.ConformanceSourceConnector",
+               "control.file": control, "topic": out, "journal.file": source_journal,
+               "key.converter": STRINGS, "value.converter": STRINGS,
+               "transforms": "route,mark",
+               "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
+               "transforms.route.regex": "(.*)-out", "transforms.route.replacement": "$1-routed",
+               "transforms.mark.type": "org.apache.kafka.connect.transforms.InsertHeader",
+               "transforms.mark.header": "conformance",
+               "transforms.mark.value.literal": "transformed",
+               "transforms.mark.predicate": "isRouted",
+               "predicates": "isRouted",
+               "predicates.isRouted.type": "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+               "predicates.isRouted.pattern": ".*-routed"}),
+    )
+    .await
+    .unwrap();
+    // A source whose Filter drops everything: nothing written, every offset committed, and
+    // commitRecord(record, null) for each record, as Kafka Connect does.
+    let dropping = format!("{prefix}-dropping");
+    api.create_connector(
+        &dropping,
+        json!({"connector.class": "dev.ferry.conformance.ConformanceSourceConnector",
+               "control.file": control, "topic": dropped_topic, "journal.file": dropping_journal,
+               "key.converter": STRINGS, "value.converter": STRINGS,
+               "transforms": "drop",
+               "transforms.drop.type": "org.apache.kafka.connect.transforms.Filter"}),
+    )
+    .await
+    .unwrap();
+
+    let lines = wait_until(Duration::from_secs(60), "20 routed acks", || async {
+        let lines = journal(&source_journal);
+        (lines.iter().filter(|line| line.starts_with("ACK ")).count() >= 20).then_some(lines)
+    })
+    .await
+    .unwrap();
+    let stored = read_topic(&routed);
+    assert_eq!(stored.len(), 20);
+    for (offset, record) in stored.iter().enumerate() {
+        assert_eq!(record.header("conformance").as_deref(), Some("transformed"));
+        let value = String::from_utf8(record.value.clone().unwrap()).unwrap();
+        let ack = format!("ACK {value} {routed} 0 {offset}");
+        assert!(lines.contains(&ack), "no `{ack}` in {lines:#?}");
+    }
+    assert_eq!(ferry_tests::topic_record_count(&out), 0);
+
+    let lines = wait_until(Duration::from_secs(60), "20 dropped records", || async {
+        let lines = journal(&dropping_journal);
+        (lines.iter().filter(|line| line.ends_with(" null")).count() >= 20).then_some(lines)
+    })
+    .await
+    .unwrap();
+    assert!(lines.contains(&"ACK 0-19 null".to_string()), "{lines:#?}");
+    wait_until(
+        Duration::from_secs(30),
+        "the dropped records' offsets",
+        || async {
+            let (_, offsets) = api
+                .get(&format!("/connectors/{dropping}/offsets"))
+                .await
+                .ok()?;
+            (offsets["offsets"][0]["offset"]["n"] == 19).then_some(())
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(ferry_tests::topic_record_count(&dropped_topic), 0);
+
+    // Sink: convert → Filter (RecordIsTombstone) → HoistField → put.
+    produce_tombstone(&routed).await;
+    let sink = format!("{prefix}-sink");
+    api.create_connector(
+        &sink,
+        json!({"connector.class": "dev.ferry.conformance.ConformanceSinkConnector",
+               "topics": routed, "journal.file": sink_journal,
+               "key.converter": STRINGS, "value.converter": STRINGS,
+               "transforms": "dropTombstones,hoist",
+               "transforms.dropTombstones.type": "org.apache.kafka.connect.transforms.Filter",
+               "transforms.dropTombstones.predicate": "tombstone",
+               "transforms.hoist.type": "org.apache.kafka.connect.transforms.HoistField$Value",
+               "transforms.hoist.field": "v",
+               "predicates": "tombstone",
+               "predicates.tombstone.type": "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone"}),
+    )
+    .await
+    .unwrap();
+    wait_until(
+        Duration::from_secs(60),
+        "sink offsets past the tombstone",
+        || async { (committed_total(&api, &sink).await == Some(21)).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let accepted: Vec<String> = journal(&sink_journal)
+        .into_iter()
+        .filter(|line| line.starts_with("REC "))
+        .collect();
+    let expected: Vec<String> = (0..20)
+        .map(|offset| format!("REC 0 {offset} Struct{{v=0-{offset}}}"))
+        .collect();
+    assert_eq!(accepted, expected);
+}

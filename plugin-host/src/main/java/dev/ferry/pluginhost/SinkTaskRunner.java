@@ -65,6 +65,7 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
   private Converter valueConverter;
   private HeaderConverter headerConverter;
   private boolean tolerateAll;
+  private Transforms<SinkRecord> transforms;
   private ErrantReporter errantReporter;
   private final Set<TopicPartition> assignment = new HashSet<>();
   private final Context context = new Context();
@@ -135,7 +136,6 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
       Map<String, String> worker = start.getWorkerConfigMap();
       // Converters, transforms and errors.* are connector-level keys, as in Kafka Connect.
       Map<String, String> connectorConfig = start.getConnectorConfigMap();
-      Runners.refuseUnsupported(connectorConfig);
       String dlq = connectorConfig.getOrDefault("errors.deadletterqueue.topic.name", "").trim();
       boolean errorLog = "true".equals(connectorConfig.getOrDefault("errors.log.enable", "false").trim());
       // As Kafka Connect: a reporter exists when there is a DLQ or an error log.
@@ -150,6 +150,7 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
         keyConverter = Runners.converter(plugins, "key.converter", true, connectorConfig, worker);
         valueConverter = Runners.converter(plugins, "value.converter", false, connectorConfig, worker);
         headerConverter = Runners.headerConverter(plugins, connectorConfig, worker);
+        transforms = Transforms.build(plugins, connectorConfig);
         task.initialize(context);
         task.start(config);
       }
@@ -161,7 +162,11 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
     List<SinkRecord> records = new ArrayList<>(batch.size());
     for (dev.ferry.plugin.v1.SinkRecord record : batch) {
       try {
-        records.add(convert(record));
+        // Kafka Connect's order: convert, then transforms, then put.
+        SinkRecord transformed = transforms.apply(convert(record));
+        if (transformed != null) {
+          records.add(transformed);
+        }
       } catch (RuntimeException e) {
         if (!tolerateAll) {
           throw e;
@@ -244,6 +249,9 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
       } catch (Throwable e) {
         log.warn("stop failed", e);
       }
+    }
+    if (transforms != null) {
+      transforms.close();
     }
     if (error != null) {
       out.send(SinkOut.newBuilder().setError(Runners.error(error)).build());
