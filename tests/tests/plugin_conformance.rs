@@ -38,9 +38,20 @@ fn script_dir(script: &str) -> PathBuf {
     PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
 }
 
+/// The plugin host build and the test plugin.path, prepared once per test binary (the tests
+/// run in parallel; the scripts are idempotent but need not run three times at once).
+fn prepared() -> &'static (PathBuf, PathBuf) {
+    static PREPARED: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    PREPARED.get_or_init(|| {
+        (
+            script_dir("build-plugin-host.sh"),
+            script_dir("fetch-test-plugins.sh"),
+        )
+    })
+}
+
 async fn conformance_worker(dir: &Path, prefix: &str) -> (ferry_tests::FerryProcess, Api) {
-    let host_dir = script_dir("build-plugin-host.sh");
-    let plugin_path = script_dir("fetch-test-plugins.sh");
+    let (host_dir, plugin_path) = tokio::task::spawn_blocking(prepared).await.unwrap();
     start_worker(
         dir,
         prefix,

@@ -106,6 +106,7 @@ async fn run_resolved_task(
         values,
         env.offset_store.reader(&spec.connector),
     );
+    let spec = runtime_view(spec);
     match spec.factory.connector_type() {
         ConnectorType::Source => {
             let task = spec.factory.create_source_task(context)?;
@@ -122,6 +123,26 @@ async fn run_resolved_task(
             sink::run_sink_task(&env, &spec, converters, errors, task, control, cancel).await
         }
     }
+}
+
+/// The config the runtime itself acts on. A plugin connector's task config is what its
+/// connector generated (often only the task's own keys); the framework keys — `topics`,
+/// `errors.*`, client overrides, topic creation — are connector-level, as in Kafka Connect,
+/// and come with the task under [`crate::plugin::CONNECTOR_CONFIG_PREFIX`]. The task itself
+/// still gets its own config (through its context).
+fn runtime_view(spec: TaskSpec) -> TaskSpec {
+    if !spec.factory.converts_records() {
+        return spec;
+    }
+    let (task, connector) = crate::plugin::split_task_config(&spec.config);
+    if connector.is_empty() {
+        return spec;
+    }
+    let mut config = connector;
+    for (key, value) in task {
+        config.entry(key).or_insert(value);
+    }
+    TaskSpec { config, ..spec }
 }
 
 impl TaskEnv {
