@@ -138,6 +138,7 @@ impl Worker {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
         let worker_plugins = plugins::start_plugins(&self.config.properties).await?;
         let plugin_host_opt = worker_plugins.host_opt.clone();
+        let native_plugin_hosts = worker_plugins.native_hosts.clone();
         let (service, status) = ConnectService::new(worker_plugins.registry);
         service.set_extra_plugins(worker_plugins.other_plugins);
         service.attach_security(ServiceSecurity {
@@ -199,6 +200,9 @@ impl Worker {
             tracing::warn!("worker did not stop in time; abandoning its tasks");
         }
         if let Some(host) = plugin_host_opt {
+            host.shutdown().await;
+        }
+        for host in native_plugin_hosts {
             host.shutdown().await;
         }
         tracing::debug!("shutdown: stopping the listener");

@@ -318,6 +318,9 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
     if (running) {
       return;
     }
+    if (transforms != null) {
+      transforms.close();
+    }
     for (CompletableFuture<List<StoredOffset>> pending : offsetReads.values()) {
       pending.cancel(true);
     }
