@@ -7,40 +7,86 @@
 # Layout (each child of the directory is one plugin location, as Kafka Connect's plugin.path):
 #   $FERRY_CACHE_DIR/plugins/connect-file-4.3.1/connect-file-4.3.1.jar
 #       Apache Kafka's FileStreamSource/FileStreamSink (org.apache.kafka:connect-file:4.3.1)
-# Idempotent: an artifact already there is not fetched again.
+#   $FERRY_CACHE_DIR/plugins/ferry-conformance/ferry-conformance-connector.jar
+#       Ferry's conformance connectors, built from tests/plugins/conformance-connector (Maven,
+#       connect-api 4.3.1), rebuilt when its sources change (keyed by their hash)
+# and a second plugin.path beside it:
+#   $FERRY_CACHE_DIR/plugins-old-api/connect-file-2.8.2/connect-file-2.8.2.jar
+#       the same file connectors built against connect-api 2.8.2 (org.apache.kafka:connect-file:2.8.2)
+# Idempotent: an artifact already there is not fetched (or built) again.
 #
 # Environment: FERRY_CACHE_DIR (default $HOME/.cache/ferry).
 set -euo pipefail
 
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly ROOT
 readonly DIR=${FERRY_CACHE_DIR:-$HOME/.cache/ferry}/plugins
 readonly DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 # location name | group:artifact:version
 readonly ARTIFACTS=(
   "connect-file-4.3.1|org.apache.kafka:connect-file:4.3.1"
 )
+# A plugin.path of its own (a sibling of $DIR, tests/tests/plugin_old_api.rs): the same
+# connectors as released with Kafka 2.8.2, compiled against connect-api 2.8.2. Their version()
+# is kafka-clients' (the host's 4.3.1), so beside the 4.3.1 jar no version could tell them apart.
+readonly OLD_API_DIR=${FERRY_CACHE_DIR:-$HOME/.cache/ferry}/plugins-old-api
+readonly OLD_API_ARTIFACTS=(
+  "connect-file-2.8.2|org.apache.kafka:connect-file:2.8.2"
+)
 
 say() { printf 'fetch-test-plugins: %s\n' "$*" >&2; }
 
 command -v mvn >/dev/null || { say "error: mvn not found"; exit 1; }
-mkdir -p -- "$DIR"
-for entry in "${ARTIFACTS[@]}"; do
-  location=${entry%%|*}
-  coords=${entry#*|}
-  if [ -f "$DIR/$location/.complete" ]; then
-    continue
-  fi
-  say "fetching $coords into $DIR/$location"
-  tmp=$(mktemp -d "$DIR/.fetch.XXXXXX")
-  if ! mvn -B -q "$DEPENDENCY_PLUGIN:copy" -Dartifact="$coords" -DoutputDirectory="$tmp" \
-      </dev/null >"$tmp.log" 2>&1; then
-    cat -- "$tmp.log" >&2
-    rm -rf -- "$tmp" "$tmp.log"
-    say "error: mvn failed to fetch $coords"
+# fetch DIR ENTRY...: each "location|group:artifact:version" into DIR/location.
+fetch() {
+  local dir=$1 entry location coords tmp
+  shift
+  mkdir -p -- "$dir"
+  for entry in "$@"; do
+    location=${entry%%|*}
+    coords=${entry#*|}
+    if [ -f "$dir/$location/.complete" ]; then
+      continue
+    fi
+    say "fetching $coords into $dir/$location"
+    tmp=$(mktemp -d "$dir/.fetch.XXXXXX")
+    if ! mvn -B -q "$DEPENDENCY_PLUGIN:copy" -Dartifact="$coords" -DoutputDirectory="$tmp" \
+        </dev/null >"$tmp.log" 2>&1; then
+      cat -- "$tmp.log" >&2
+      rm -rf -- "$tmp" "$tmp.log"
+      say "error: mvn failed to fetch $coords"
+      exit 1
+    fi
+    rm -f -- "$tmp.log"
+    touch "$tmp/.complete"
+    rm -rf -- "${dir:?}/$location"
+    mv -T -- "$tmp" "$dir/$location"
+  done
+}
+fetch "$DIR" "${ARTIFACTS[@]}"
+fetch "$OLD_API_DIR" "${OLD_API_ARTIFACTS[@]}"
+
+# The conformance connector jar, built in a copy so that target/ never appears in the repository.
+conformance=tests/plugins/conformance-connector
+hash=$(cd "$ROOT" && find "$conformance/pom.xml" "$conformance/src" -type f -print0 \
+  | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+if [ "$(cat "$DIR/ferry-conformance/.complete" 2>/dev/null)" != "$hash" ]; then
+  say "building the conformance connector ($conformance)"
+  work=$(mktemp -d "$DIR/.build.XXXXXX")
+  cp -a "$ROOT/$conformance" "$work/src"
+  rm -rf -- "$work/src/target"
+  if ! mvn -B -q -o -f "$work/src/pom.xml" package </dev/null >"$work/mvn.log" 2>&1 \
+      && ! mvn -B -q -f "$work/src/pom.xml" package </dev/null >"$work/mvn.log" 2>&1; then
+    cat -- "$work/mvn.log" >&2
+    rm -rf -- "$work"
+    say "error: mvn failed to build $conformance"
     exit 1
   fi
-  rm -f -- "$tmp.log"
-  touch "$tmp/.complete"
-  rm -rf -- "${DIR:?}/$location"
-  mv -T -- "$tmp" "$DIR/$location"
-done
+  mkdir -p "$work/out"
+  cp "$work/src/target/ferry-conformance-connector-0.1.0.jar" "$work/out/ferry-conformance-connector.jar"
+  echo "$hash" >"$work/out/.complete"
+  rm -rf -- "$DIR/ferry-conformance"
+  mv -T -- "$work/out" "$DIR/ferry-conformance"
+  rm -rf -- "$work"
+fi
 echo "$DIR"

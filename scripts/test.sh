@@ -119,6 +119,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "plugin host and test plugin jars (scripts/build-plugin-host.sh, scripts/fetch-test-plugins.sh; cached)"
 scripts/build-plugin-host.sh >/dev/null
 scripts/fetch-test-plugins.sh >/dev/null
+step "Python venv with grpcio for examples/python-plugin (scripts/setup-python-plugin.sh; cached)"
+scripts/setup-python-plugin.sh >/dev/null
 
 step "cargo build (binaries the process tests start)"
 cargo build --workspace --bins --quiet

@@ -99,6 +99,22 @@ impl PluginHostConfig {
     }
 }
 
+impl PluginHostConfig {
+    /// A native plugin: `command` (its executable and arguments) speaks the protocol itself.
+    pub fn native(name: &str, command: Vec<String>) -> Self {
+        PluginHostConfig {
+            name: name.to_string(),
+            command,
+            env: Vec::new(),
+            startup_timeout: Duration::from_secs(60),
+            health_interval: Duration::from_secs(1),
+            health_timeout: Duration::from_secs(2),
+            health_failures: 3,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Adds the per-launch token to every call.
 #[derive(Clone)]
 pub struct TokenInterceptor {

@@ -140,6 +140,7 @@ impl Worker {
         let worker_plugins = plugins::start_plugins(&self.config.properties).await?;
         let plugin_host_opt = worker_plugins.host_opt.clone();
         let registry = worker_plugins.registry.clone();
+        let native_plugin_hosts = worker_plugins.native_hosts.clone();
         let (service, status) = ConnectService::new(worker_plugins.registry);
         service.set_extra_plugins(worker_plugins.other_plugins);
         let installed_hosts = plugin_watch::InstalledHosts::default();
@@ -216,6 +217,9 @@ impl Worker {
             host.shutdown().await;
         }
         installed_hosts.shutdown().await;
+        for host in native_plugin_hosts {
+            host.shutdown().await;
+        }
         tracing::debug!("shutdown: stopping the listener");
         listener_stop.cancel();
         match tokio::time::timeout(HTTP_DRAIN_TIMEOUT, server).await {

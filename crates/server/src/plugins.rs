@@ -4,6 +4,9 @@
 //! plugin host (one process per worker), asks it what it offers, and adds a connector factory
 //! for every connector class to the built-in registry (built-ins first: see
 //! `ConnectorRegistry::find_for_config` for the precedence). Without `plugin.path` no host runs.
+//!
+//! A location holding a [`NATIVE_MANIFEST`] is a native plugin: its own executable, speaking
+//! the same protocol, started once per worker (no JVM needed for it).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +33,17 @@ pub mod keys {
     pub const PLUGIN_HOST_JAVA: &str = "plugin.host.java";
 }
 
+/// The manifest of a native plugin location: `{"name": "...", "command": ["./plugin", ...]}`
+/// (a relative program is relative to the location).
+pub const NATIVE_MANIFEST: &str = "ferry-plugin.json";
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NativeManifest {
+    name: String,
+    command: Vec<String>,
+}
+
 const DISCOVERY_MODES: [&str; 4] = ["only_scan", "hybrid_warn", "hybrid_fail", "service_load"];
 const HOST_DIR_ENV: &str = "FERRY_PLUGIN_HOST_DIR";
 
@@ -37,6 +51,8 @@ const HOST_DIR_ENV: &str = "FERRY_PLUGIN_HOST_DIR";
 pub(crate) struct WorkerPlugins {
     pub(crate) registry: ConnectorRegistry,
     pub(crate) host_opt: Option<Arc<PluginHost>>,
+    /// One process per native plugin location.
+    pub(crate) native_hosts: Vec<Arc<PluginHost>>,
     /// Converters, transforms and predicates from `plugin.path`, for the plugin listing.
     pub(crate) other_plugins: Vec<PluginInfo>,
     /// What the watch for plugins installed later needs; `None` without `plugin.path`.
@@ -76,16 +92,32 @@ pub(crate) async fn start_plugins(
         discovery: discovery.clone(),
         known: locations.iter().cloned().collect(),
     });
-    if locations.is_empty() {
-        return Ok(WorkerPlugins {
-            registry: builtin_registry(),
-            host_opt: None,
-            other_plugins: Vec::new(),
-            watch_opt,
-        });
+    let (native, jars): (Vec<PathBuf>, Vec<PathBuf>) = locations
+        .into_iter()
+        .partition(|location| location.join(NATIVE_MANIFEST).is_file());
+    let mut plugins = WorkerPlugins {
+        registry: builtin_registry(),
+        host_opt: None,
+        native_hosts: Vec::new(),
+        other_plugins: Vec::new(),
+        watch_opt,
+    };
+    for location in &native {
+        let host = PluginHost::new(native_host_config(location)?)
+            .context("failed to start the plugin launcher thread")?;
+        let entries = plugin_entries(&host.describe().await?);
+        for entry in &entries {
+            tracing::info!(class = %entry.class_name, r#type = entry.type_name(), version = %entry.version, location = %location.display(), "native plugin found");
+        }
+        plugins.registry = plugin_registry(plugins.registry, &host, &entries, properties);
+        plugins.other_plugins.extend(other_plugin_infos(&entries));
+        plugins.native_hosts.push(host);
+    }
+    if jars.is_empty() {
+        return Ok(plugins);
     }
     let host_dir = plugin_host_dir(properties)?;
-    tracing::info!(plugin_path = %plugin_path, locations = locations.len(), host = %host_dir.display(), "starting the plugin host");
+    tracing::info!(plugin_path = %plugin_path, locations = jars.len(), host = %host_dir.display(), "starting the plugin host");
     let host = PluginHost::new(PluginHostConfig::jvm(
         &host_dir,
         &java,
@@ -98,13 +130,34 @@ pub(crate) async fn start_plugins(
     for entry in &entries {
         tracing::info!(class = %entry.class_name, r#type = entry.type_name(), version = %entry.version, location = %entry.location, "plugin found");
     }
-    let registry = plugin_registry(builtin_registry(), &host, &entries, properties);
-    Ok(WorkerPlugins {
-        registry,
-        host_opt: Some(host),
-        other_plugins: other_plugin_infos(&entries),
-        watch_opt,
-    })
+    plugins.registry = plugin_registry(plugins.registry, &host, &entries, properties);
+    plugins.other_plugins.extend(other_plugin_infos(&entries));
+    plugins.host_opt = Some(host);
+    Ok(plugins)
+}
+
+/// How to run the native plugin in `location`, from its manifest.
+fn native_host_config(location: &Path) -> anyhow::Result<PluginHostConfig> {
+    let path = location.join(NATIVE_MANIFEST);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let manifest: NativeManifest = serde_json::from_str(&text)
+        .with_context(|| format!("invalid native plugin manifest {}", path.display()))?;
+    let Some(program) = manifest.command.first() else {
+        anyhow::bail!(
+            "native plugin manifest {}: `command` is empty",
+            path.display()
+        );
+    };
+    let program_path = Path::new(program);
+    let program = if program_path.is_relative() && program.contains('/') {
+        location.join(program_path).display().to_string()
+    } else {
+        program.clone()
+    };
+    let mut command = vec![program];
+    command.extend(manifest.command.iter().skip(1).cloned());
+    Ok(PluginHostConfig::native(&manifest.name, command))
 }
 
 pub(crate) fn other_plugin_infos(entries: &[PluginEntry]) -> Vec<PluginInfo> {

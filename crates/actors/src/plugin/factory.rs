@@ -192,9 +192,18 @@ impl ConnectorFactory for PluginConnectorFactory {
                 )))
             }
         };
+        let sink = self.connector_type == ConnectorType::Sink;
         Ok(tasks
             .into_iter()
             .map(|mut task| {
+                if sink {
+                    // As Kafka Connect's worker: every sink task config names the topics.
+                    for key in ["topics", "topics.regex"] {
+                        if let Some(value) = config.get(key) {
+                            task.insert(key.to_string(), value.to_string());
+                        }
+                    }
+                }
                 for (key, value) in config.as_map() {
                     task.insert(format!("{CONNECTOR_CONFIG_PREFIX}{key}"), value.clone());
                 }

@@ -24,6 +24,10 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 struct Stream {
     tx: mpsc::Sender<SinkIn>,
     inbound: Streaming<proto::SinkOut>,
+    /// Errant records the plugin reported in this stream, and how many of them it was told
+    /// are handled.
+    errant_reported: u64,
+    errant_told: u64,
 }
 
 /// A sink task running in a plugin process.
@@ -89,7 +93,12 @@ impl PluginSinkTask {
             .await
             .map_err(|status| self.lost(status.message()))?
             .into_inner();
-        self.stream_opt = Some(Stream { tx, inbound });
+        self.stream_opt = Some(Stream {
+            tx,
+            inbound,
+            errant_reported: 0,
+            errant_told: 0,
+        });
         match self.next_message().await? {
             sink_out::Message::Started(_) => Ok(()),
             sink_out::Message::Error(error) => Err(plugin_error(&error)),
@@ -99,18 +108,59 @@ impl PluginSinkTask {
         }
     }
 
+    /// Returns the plugin's next answer; errant-record reports that come before it go to the
+    /// runtime's reporter.
     async fn next_message(&mut self) -> Result<sink_out::Message, ConnectorError> {
-        let Some(stream) = self.stream_opt.as_mut() else {
-            return Err(self.lost("not started"));
-        };
-        match stream.inbound.message().await {
-            Ok(Some(proto::SinkOut {
-                message: Some(message),
-            })) => Ok(message),
-            Ok(Some(_)) => Err(ConnectorError::internal("plugin sent an empty message")),
-            Ok(None) => Err(self.lost("the stream ended")),
-            Err(status) => Err(self.lost(status.message())),
+        loop {
+            let Some(stream) = self.stream_opt.as_mut() else {
+                return Err(self.lost("not started"));
+            };
+            let message = match stream.inbound.message().await {
+                Ok(Some(proto::SinkOut {
+                    message: Some(message),
+                })) => message,
+                Ok(Some(_)) => {
+                    return Err(ConnectorError::internal("plugin sent an empty message"))
+                }
+                Ok(None) => return Err(self.lost("the stream ended")),
+                Err(status) => return Err(self.lost(status.message())),
+            };
+            let sink_out::Message::Errant(errant) = message else {
+                return Ok(message);
+            };
+            stream.errant_reported += 1;
+            if self.context.errant_reporter().is_none() {
+                return Err(ConnectorError::internal(
+                    "plugin reported an errant record but the runtime gave no reporter",
+                ));
+            }
+            self.context.report_errant(
+                &errant.topic,
+                errant.partition,
+                errant.offset,
+                &errant.error,
+            );
         }
+    }
+
+    /// Tells the plugin how many of its errant records are handled, when that changed.
+    async fn tell_errant_handled(&mut self) -> Result<(), ConnectorError> {
+        let Some(reporter) = self.context.errant_reporter() else {
+            return Ok(());
+        };
+        let Some(stream) = self.stream_opt.as_mut() else {
+            return Ok(());
+        };
+        // The reporter counts every record of this task run, all from this stream.
+        let handled = reporter.handled().min(stream.errant_reported);
+        if handled <= stream.errant_told {
+            return Ok(());
+        }
+        stream.errant_told = handled;
+        self.send(sink_in::Message::ErrantHandled(proto::ErrantHandled {
+            handled,
+        }))
+        .await
     }
 
     async fn send(&self, message: sink_in::Message) -> Result<(), ConnectorError> {
@@ -132,6 +182,7 @@ impl PluginSinkTask {
         message: sink_in::Message,
     ) -> Result<Option<Duration>, ConnectorError> {
         self.ensure_started().await?;
+        self.tell_errant_handled().await?;
         self.send(message).await?;
         match self.next_message().await? {
             sink_out::Message::Done(done) => {
@@ -148,29 +199,42 @@ impl PluginSinkTask {
         }
     }
 
-    /// Acts on SinkTaskContext calls. Rewind and pause/resume need the runtime's consumer,
-    /// which does not take such requests yet: the task fails with an error naming the call
-    /// rather than carrying on as if it had happened.
+    /// Hands the SinkTaskContext calls made during the last call to the runtime's consumer.
     fn apply_context(&self, requests: SinkContextRequests) -> Result<(), ConnectorError> {
-        let unsupported = [
-            (
-                !requests.rewind.is_empty(),
-                "SinkTaskContext.offset (rewind)",
-            ),
-            (!requests.pause.is_empty(), "SinkTaskContext.pause"),
-            (!requests.resume.is_empty(), "SinkTaskContext.resume"),
-        ];
-        for (called, name) in unsupported {
-            if called {
-                return Err(ConnectorError::user(format!(
-                    "connector {} called {name}, which this Ferry version does not support for connector jars",
-                    self.context.connector_name
-                )));
-            }
+        let asked = !requests.rewind.is_empty()
+            || !requests.pause.is_empty()
+            || !requests.resume.is_empty()
+            || requests.request_commit;
+        if !asked {
+            return Ok(());
         }
+        let Some(control) = self.context.sink_control() else {
+            return Err(ConnectorError::internal(
+                "the runtime gave this sink task no consumer control",
+            ));
+        };
+        for rewind in requests.rewind {
+            control.offset(
+                TopicPartition {
+                    topic: rewind.topic,
+                    partition: rewind.partition,
+                },
+                rewind.offset,
+            );
+        }
+        let topic_partitions = |list: Vec<proto::TopicPartition>| {
+            list.into_iter()
+                .map(|tp| TopicPartition {
+                    topic: tp.topic,
+                    partition: tp.partition,
+                })
+                .collect::<Vec<_>>()
+        };
+        // In the order Kafka Connect's context keeps them: a set of paused partitions.
+        control.pause(topic_partitions(requests.pause));
+        control.resume(topic_partitions(requests.resume));
         if requests.request_commit {
-            // A hint: the runtime commits at its next interval.
-            tracing::debug!(connector = %self.context.connector_name, "sink task requested a commit");
+            control.request_commit();
         }
         Ok(())
     }
@@ -249,6 +313,7 @@ impl SinkTask for PluginSinkTask {
         current: BTreeMap<TopicPartition, i64>,
     ) -> Result<BTreeMap<TopicPartition, i64>, ConnectorError> {
         self.ensure_started().await?;
+        self.tell_errant_handled().await?;
         let current = current
             .into_iter()
             .map(|(tp, offset)| TopicPartitionOffset {
@@ -260,19 +325,22 @@ impl SinkTask for PluginSinkTask {
         self.send(sink_in::Message::PreCommit(PreCommit { current }))
             .await?;
         match self.next_message().await? {
-            sink_out::Message::Committable(committable) => Ok(committable
-                .offsets
-                .into_iter()
-                .map(|offset| {
-                    (
-                        TopicPartition {
-                            topic: offset.topic,
-                            partition: offset.partition,
-                        },
-                        offset.offset,
-                    )
-                })
-                .collect()),
+            sink_out::Message::Committable(committable) => {
+                self.apply_context(committable.context.unwrap_or_default())?;
+                Ok(committable
+                    .offsets
+                    .into_iter()
+                    .map(|offset| {
+                        (
+                            TopicPartition {
+                                topic: offset.topic,
+                                partition: offset.partition,
+                            },
+                            offset.offset,
+                        )
+                    })
+                    .collect())
+            }
             sink_out::Message::Error(error) => Err(plugin_error(&error)),
             other => Err(ConnectorError::internal(format!(
                 "plugin sent {other:?} instead of committable offsets"

@@ -190,6 +190,7 @@ impl PluginSourceTask {
                     })
                     .collect(),
                 timestamp: record.timestamp,
+                dropped: record.dropped,
             });
         }
         records

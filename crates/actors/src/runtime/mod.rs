@@ -5,6 +5,7 @@ pub mod errors;
 mod offsets;
 pub mod sink;
 pub mod sink_errors;
+mod sink_partitions;
 pub mod source;
 pub mod source_errors;
 pub mod topic_creation;
@@ -16,7 +17,8 @@ use std::time::Duration;
 
 use ferry_connectors::converters::{build_converters, Converters};
 use ferry_connectors::sdk::{
-    ConfigValues, ConnectorError, ConnectorFactory, ConnectorType, TaskConfig, TaskContext,
+    ConfigValues, ConnectorError, ConnectorFactory, ConnectorType, SinkControl, TaskConfig,
+    TaskContext,
 };
 use rdkafka::config::ClientConfig;
 use tokio_util::sync::CancellationToken;
@@ -104,6 +106,7 @@ async fn run_resolved_task(
         values,
         env.offset_store.reader(&spec.connector),
     );
+    let spec = runtime_view(spec);
     match spec.factory.connector_type() {
         ConnectorType::Source => {
             let task = spec.factory.create_source_task(context)?;
@@ -111,12 +114,35 @@ async fn run_resolved_task(
         }
         ConnectorType::Sink => {
             let errors = sink_errors::SinkErrors::create(&env, &spec).await?;
-            let task = spec
-                .factory
-                .create_sink_task(context.with_errant_reporter(errors.reporter()))?;
-            sink::run_sink_task(&env, &spec, converters, errors, task, cancel).await
+            let control = Arc::new(SinkControl::default());
+            let task = spec.factory.create_sink_task(
+                context
+                    .with_errant_reporter(errors.reporter())
+                    .with_sink_control(Arc::clone(&control)),
+            )?;
+            sink::run_sink_task(&env, &spec, converters, errors, task, control, cancel).await
         }
     }
+}
+
+/// The config the runtime itself acts on. A plugin connector's task config is what its
+/// connector generated (often only the task's own keys); the framework keys — `topics`,
+/// `errors.*`, client overrides, topic creation — are connector-level, as in Kafka Connect,
+/// and come with the task under [`crate::plugin::CONNECTOR_CONFIG_PREFIX`]. The task itself
+/// still gets its own config (through its context).
+fn runtime_view(spec: TaskSpec) -> TaskSpec {
+    if !spec.factory.converts_records() {
+        return spec;
+    }
+    let (task, connector) = crate::plugin::split_task_config(&spec.config);
+    if connector.is_empty() {
+        return spec;
+    }
+    let mut config = connector;
+    for (key, value) in task {
+        config.entry(key).or_insert(value);
+    }
+    TaskSpec { config, ..spec }
 }
 
 impl TaskEnv {

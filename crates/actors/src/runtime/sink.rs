@@ -10,14 +10,15 @@
 //! membership and rebalances go on; a pause discards the prefetched records, so it is kept for
 //! real stalls.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::sync::{mpsc as std_mpsc, Mutex};
 use std::time::Duration;
 
 use ferry_connectors::converters::Converters;
 use ferry_connectors::sdk::framework::keys;
-use ferry_connectors::sdk::{ConnectorError, SinkTask, TopicPartition};
+use ferry_connectors::sdk::{ConnectorError, SinkControl, SinkTask, TopicPartition};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{Message, OwnedMessage};
@@ -26,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::sink_errors::SinkErrors;
+use super::sink_partitions::{ConsumerActions, PartitionControl};
 use super::transform::TaskTransforms;
 use super::{TaskEnv, TaskSpec};
 use crate::kafka_client::ClientRole;
@@ -53,8 +55,12 @@ const REVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 
 type Offsets = BTreeMap<TopicPartition, i64>;
 
+/// How long the consumer thread waits for a seek the task asked for.
+const SEEK_TIMEOUT: Duration = Duration::from_secs(10);
+
 enum ConsumerEvent {
-    Records(Vec<OwnedMessage>),
+    /// Polled records, with the generation of the last seek applied before them.
+    Records(Vec<OwnedMessage>, u64),
     Assigned(Vec<TopicPartition>),
     Revoked {
         partitions: Vec<TopicPartition>,
@@ -65,6 +71,8 @@ enum ConsumerEvent {
 enum ConsumerCommand {
     Commit(Offsets),
     CommitSync(Offsets, std_mpsc::SyncSender<Result<(), String>>),
+    /// The task's rewinds, pauses and resumes.
+    Control(ConsumerActions),
     Stop,
 }
 
@@ -74,6 +82,8 @@ struct SinkContext {
     events_tx: mpsc::Sender<ConsumerEvent>,
     /// A batch the task had no room for yet.
     pending: Mutex<Option<Vec<OwnedMessage>>>,
+    /// Partitions the task paused (the stall pause must not resume them).
+    task_paused: Mutex<BTreeSet<TopicPartition>>,
     closing: AtomicBool,
 }
 
@@ -109,6 +119,15 @@ impl ConsumerContext for SinkContext {
             return;
         }
         let partitions = partitions_of(list);
+        {
+            let mut paused = self
+                .task_paused
+                .lock()
+                .expect("task_paused lock is never poisoned");
+            for tp in &partitions {
+                paused.remove(tp);
+            }
+        }
         if let Some(pending) = self
             .pending
             .lock()
@@ -210,6 +229,7 @@ pub(crate) async fn run_sink_task(
     converters: Converters,
     errors: SinkErrors,
     mut task: Box<dyn SinkTask>,
+    control: Arc<SinkControl>,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
     let transforms = TaskTransforms::from_spec(spec)?;
@@ -218,6 +238,7 @@ pub(crate) async fn run_sink_task(
         labels: (spec.connector.clone(), spec.index.to_string()),
         events_tx,
         pending: Mutex::new(None),
+        task_paused: Mutex::new(BTreeSet::new()),
         closing: AtomicBool::new(false),
     };
     let consumer: BaseConsumer<SinkContext> = consumer_config(env, spec)?
@@ -248,6 +269,8 @@ pub(crate) async fn run_sink_task(
         current: Offsets::new(),
         committed: Offsets::new(),
         errors,
+        control,
+        partitions: PartitionControl::default(),
     };
     let mut commit_tick = tokio::time::interval(env.offset_flush_interval);
     commit_tick.tick().await;
@@ -258,11 +281,21 @@ pub(crate) async fn run_sink_task(
                 biased;
                 () = cancel.cancelled() => return Ok(()),
                 // Before records, so a busy stream of records never delays the periodic commit.
-                _ = commit_tick.tick() => state.commit(&mut *task, &commands_tx, true).await?,
+                _ = commit_tick.tick() => {
+                    state.commit(&mut *task, &commands_tx, true).await?;
+                    state.act_on_requests(&mut *task, &commands_tx).await?;
+                }
                 event = events_rx.recv() => match event {
                     None => return Err(ConnectorError::external("the Kafka consumer stopped")),
-                    Some(ConsumerEvent::Records(batch)) => state.put(&mut *task, batch).await?,
-                    Some(ConsumerEvent::Assigned(partitions)) => task.open(&partitions).await?,
+                    Some(ConsumerEvent::Records(batch, generation)) => {
+                        let admitted = state.partitions.admit(batch, generation);
+                        state.put(&mut *task, admitted).await?;
+                        state.act_on_requests(&mut *task, &commands_tx).await?;
+                    }
+                    Some(ConsumerEvent::Assigned(partitions)) => {
+                        task.open(&partitions).await?;
+                        state.act_on_requests(&mut *task, &commands_tx).await?;
+                    }
                     Some(ConsumerEvent::Revoked { partitions, reply_tx }) => {
                         let subset: Offsets = state.current.iter()
                             .filter(|(tp, _)| partitions.contains(tp))
@@ -275,6 +308,7 @@ pub(crate) async fn run_sink_task(
                             state.current.remove(tp);
                             state.committed.remove(tp);
                         }
+                        state.partitions.revoke(&partitions);
                         if let Err(error) = task.close(&partitions).await {
                             tracing::warn!(task = %spec.id(), %error, "sink task close failed");
                         }
@@ -282,6 +316,7 @@ pub(crate) async fn run_sink_task(
                 },
                 () = tokio::time::sleep(IDLE_COMMIT_DELAY), if state.current != state.committed => {
                     state.commit(&mut *task, &commands_tx, false).await?;
+                    state.act_on_requests(&mut *task, &commands_tx).await?;
                 }
             }
         }
@@ -365,6 +400,8 @@ fn run_consumer_thread(
 ) {
     let context = consumer.context();
     let mut paused = false;
+    // The generation of the last seek the task asked for (tags every batch sent after it).
+    let mut generation = 0;
     // Since when the task has had no room for the pending batch.
     let mut full_since_opt: Option<std::time::Instant> = None;
     loop {
@@ -381,6 +418,9 @@ fn run_consumer_thread(
                         .map_err(|e| e.to_string());
                     let _ = reply_tx.send(result);
                 }
+                Ok(ConsumerCommand::Control(actions)) => {
+                    generation = apply_actions(consumer, actions, paused).unwrap_or(generation);
+                }
                 Ok(ConsumerCommand::Stop) | Err(std_mpsc::TryRecvError::Disconnected) => {
                     context.closing.store(true, Ordering::SeqCst);
                     return;
@@ -396,10 +436,10 @@ fn run_consumer_thread(
         if let Some(batch) = batch_opt {
             let send = context
                 .events_tx
-                .send_timeout(ConsumerEvent::Records(batch), FULL_CHANNEL_WAIT);
+                .send_timeout(ConsumerEvent::Records(batch, generation), FULL_CHANNEL_WAIT);
             match runtime.block_on(send) {
                 Ok(()) => full_since_opt = None,
-                Err(mpsc::error::SendTimeoutError::Timeout(ConsumerEvent::Records(batch))) => {
+                Err(mpsc::error::SendTimeoutError::Timeout(ConsumerEvent::Records(batch, _))) => {
                     full_since_opt.get_or_insert_with(std::time::Instant::now);
                     let mut pending = context
                         .pending
@@ -433,7 +473,17 @@ fn run_consumer_thread(
                 let result = if stalled {
                     consumer.pause(&assignment)
                 } else {
-                    consumer.resume(&assignment)
+                    // Not the partitions the task paused itself.
+                    let task_paused = context
+                        .task_paused
+                        .lock()
+                        .expect("task_paused lock is never poisoned")
+                        .clone();
+                    let resumable: Vec<TopicPartition> = partitions_of(&assignment)
+                        .into_iter()
+                        .filter(|tp| !task_paused.contains(tp))
+                        .collect();
+                    consumer.resume(&list_of(&resumable))
                 };
                 if let Err(error) = result {
                     tracing::warn!(%error, "failed to pause or resume sink partitions");
@@ -474,6 +524,85 @@ fn run_consumer_thread(
             }
         }
     }
+}
+
+fn list_of(partitions: &[TopicPartition]) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    for tp in partitions {
+        list.add_partition(&tp.topic, tp.partition);
+    }
+    list
+}
+
+/// Applies a task's requests on the consumer thread: seeks (dropping the fetched records of the
+/// sought partitions that wait here), pauses and resumes of assigned partitions (a resume waits
+/// while the whole assignment is paused for a stalled task). Returns the new seek generation.
+fn apply_actions(
+    consumer: &BaseConsumer<SinkContext>,
+    actions: ConsumerActions,
+    stalled: bool,
+) -> Option<u64> {
+    let context = consumer.context();
+    let assigned: BTreeSet<TopicPartition> = consumer
+        .assignment()
+        .map(|list| partitions_of(&list).into_iter().collect())
+        .unwrap_or_default();
+    let generation_opt = (!actions.seek.is_empty()).then_some(actions.generation);
+    if !actions.seek.is_empty() {
+        if let Some(pending) = context
+            .pending
+            .lock()
+            .expect("pending lock is never poisoned")
+            .as_mut()
+        {
+            pending.retain(|message| {
+                !actions.seek.contains_key(&TopicPartition {
+                    topic: message.topic().to_string(),
+                    partition: message.partition(),
+                })
+            });
+        }
+        for (tp, offset) in &actions.seek {
+            if !assigned.contains(tp) {
+                tracing::warn!(topic = %tp.topic, partition = tp.partition, "sink task rewound a partition it is not assigned; ignored");
+                continue;
+            }
+            if let Err(error) = consumer.seek(
+                &tp.topic,
+                tp.partition,
+                Offset::Offset(*offset),
+                SEEK_TIMEOUT,
+            ) {
+                tracing::warn!(topic = %tp.topic, partition = tp.partition, offset, %error, "failed to rewind a sink partition");
+            }
+        }
+    }
+    let mut task_paused = context
+        .task_paused
+        .lock()
+        .expect("task_paused lock is never poisoned");
+    let pause: Vec<TopicPartition> = actions
+        .pause
+        .into_iter()
+        .filter(|tp| assigned.contains(tp))
+        .collect();
+    if !pause.is_empty() {
+        if let Err(error) = consumer.pause(&list_of(&pause)) {
+            tracing::warn!(%error, "failed to pause sink partitions");
+        }
+        task_paused.extend(pause);
+    }
+    let resume: Vec<TopicPartition> = actions
+        .resume
+        .into_iter()
+        .filter(|tp| task_paused.remove(tp) && assigned.contains(tp))
+        .collect();
+    if !resume.is_empty() && !stalled {
+        if let Err(error) = consumer.resume(&list_of(&resume)) {
+            tracing::warn!(%error, "failed to resume sink partitions");
+        }
+    }
+    generation_opt
 }
 
 /// The next offset to read per partition after `messages` (`(topic, partition, offset)` in the
@@ -520,6 +649,9 @@ struct SinkState<'a> {
     current: Offsets,
     committed: Offsets,
     errors: SinkErrors,
+    /// Where the task's requests (rewind, pause, resume, commit) arrive.
+    control: Arc<SinkControl>,
+    partitions: PartitionControl,
 }
 
 impl SinkState<'_> {
@@ -604,6 +736,38 @@ impl SinkState<'_> {
             .await?;
         self.current.extend(positions);
         Ok(())
+    }
+
+    /// Acts on what the task asked during its last call: seeks, pauses and resumes go to the
+    /// consumer thread; held records of resumed partitions are delivered; a commit request
+    /// flushes and commits now. Repeats while those calls make new requests.
+    async fn act_on_requests(
+        &mut self,
+        task: &mut dyn SinkTask,
+        commands_tx: &std_mpsc::Sender<ConsumerCommand>,
+    ) -> Result<(), ConnectorError> {
+        loop {
+            let requests = self.control.take();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            let request_commit = requests.request_commit;
+            let (current, committed) = (&mut self.current, &mut self.committed);
+            let (actions, released) = self.partitions.apply(requests, |tp, offset| {
+                // Kafka Connect's rewind: the partition's position is the new offset.
+                current.insert(tp.clone(), offset);
+                committed.insert(tp.clone(), offset);
+            });
+            if actions != ConsumerActions::default() {
+                let _ = commands_tx.send(ConsumerCommand::Control(actions));
+            }
+            if !released.is_empty() {
+                self.put(task, released).await?;
+            }
+            if request_commit {
+                self.commit(task, commands_tx, true).await?;
+            }
+        }
     }
 
     /// Dead-letters the errant records the task reported while flushing and waits for every

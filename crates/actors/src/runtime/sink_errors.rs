@@ -24,6 +24,10 @@ use super::{TaskEnv, TaskSpec};
 #[derive(Default)]
 pub(crate) struct ErrantQueue {
     records: Mutex<Vec<ErrantRecord>>,
+    /// Records taken by the runtime so far.
+    taken: AtomicU64,
+    /// Records handled (logged, dead-lettered and acknowledged) so far.
+    handled: AtomicU64,
 }
 
 impl ErrantRecordReporter for ErrantQueue {
@@ -33,16 +37,22 @@ impl ErrantRecordReporter for ErrantQueue {
             .expect("errant queue lock is never poisoned")
             .push(record);
     }
+
+    fn handled(&self) -> u64 {
+        self.handled.load(Ordering::SeqCst)
+    }
 }
 
 impl ErrantQueue {
     fn take(&self) -> Vec<ErrantRecord> {
-        std::mem::take(
+        let records = std::mem::take(
             &mut *self
                 .records
                 .lock()
                 .expect("errant queue lock is never poisoned"),
-        )
+        );
+        self.taken.fetch_add(records.len() as u64, Ordering::SeqCst);
+        records
     }
 }
 
@@ -395,7 +405,10 @@ impl SinkErrors {
     /// # Errors
     /// An external error when the DLQ did not acknowledge them (nothing may be committed).
     pub(crate) async fn wait_acknowledged(&mut self) -> Result<(), ConnectorError> {
+        // Records taken after this point are not covered by the wait below.
+        let taken = self.errant.taken.load(Ordering::SeqCst);
         let Some(dlq) = self.dlq_opt.as_mut() else {
+            self.errant.handled.store(taken, Ordering::SeqCst);
             return Ok(());
         };
         if dlq.delivered.load(Ordering::SeqCst) < dlq.sent {
@@ -420,6 +433,7 @@ impl SinkErrors {
                 dlq.sent
             )));
         }
+        self.errant.handled.store(taken, Ordering::SeqCst);
         Ok(())
     }
 }

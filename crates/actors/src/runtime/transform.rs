@@ -56,6 +56,14 @@ impl TaskTransforms {
     /// A user error listing every config problem (the connector was validated on create, so
     /// this only happens for configs written by older versions or by hand).
     pub(crate) fn from_spec(spec: &TaskSpec) -> Result<Self, ConnectorError> {
+        if spec.factory.converts_records() {
+            // A plugin connector's transforms run in the plugin, between its task and its
+            // converters, as in Kafka Connect; records reach the runtime as Kafka bytes.
+            return Ok(TaskTransforms {
+                chain: TransformChain::from_connector_config(&std::collections::BTreeMap::new())
+                    .map_err(|errors| ConnectorError::internal(errors.join("; ")))?,
+            });
+        }
         let chain = TransformChain::from_connector_config(&spec.config).map_err(|errors| {
             ConnectorError::user(format!(
                 "invalid transforms configuration: {}",
@@ -78,6 +86,12 @@ impl TaskTransforms {
         &self,
         record: SourceRecord,
     ) -> Result<SourceTransformed, TransformFailure> {
+        if record.dropped {
+            return Ok(SourceTransformed::Dropped {
+                partition: record.source_partition,
+                offset: record.source_offset,
+            });
+        }
         if self.chain.is_empty() {
             return Ok(SourceTransformed::Kept(record));
         }
@@ -90,6 +104,7 @@ impl TaskTransforms {
             value,
             headers,
             timestamp,
+            dropped: _,
         } = record;
         let input = TransformRecord {
             topic,
@@ -111,6 +126,7 @@ impl TaskTransforms {
                 value: output.value,
                 headers: output.headers,
                 timestamp: output.timestamp,
+                dropped: false,
             })),
             Ok(None) => Ok(SourceTransformed::Dropped {
                 partition: source_partition,

@@ -35,4 +35,11 @@ impl ErrantRecord {
 pub trait ErrantRecordReporter: Send + Sync {
     /// Reports one skipped record. Never blocks; never fails.
     fn report(&self, record: ErrantRecord);
+
+    /// Returns how many of the records reported so far (counted from the first) the runtime has
+    /// handled: logged and, with a dead-letter queue, written there and acknowledged. Kafka
+    /// Connect's reporter returns a future per record; this count completes them in order.
+    fn handled(&self) -> u64 {
+        0
+    }
 }

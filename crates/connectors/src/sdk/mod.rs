@@ -24,6 +24,7 @@ pub mod framework;
 mod framework_audit;
 pub mod record;
 pub mod secret;
+pub mod sink_context;
 pub mod topic_creation;
 pub mod unsupported;
 
@@ -41,6 +42,7 @@ pub use errant::{ErrantRecord, ErrantRecordReporter};
 pub use error::{ConnectorError, ConversionError, ErrorKind};
 pub use record::{Header, SinkRecord, SourceOffset, SourcePartition, SourceRecord, TopicPartition};
 pub use secret::Secret;
+pub use sink_context::{SinkControl, SinkRequests};
 
 /// Source or sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,6 +78,7 @@ pub struct TaskContext {
     pub config: ConfigValues,
     offset_reader: Arc<dyn OffsetReader>,
     errant_reporter_opt: Option<Arc<dyn ErrantRecordReporter>>,
+    sink_control_opt: Option<Arc<SinkControl>>,
 }
 
 impl TaskContext {
@@ -92,7 +95,20 @@ impl TaskContext {
             config,
             offset_reader,
             errant_reporter_opt: None,
+            sink_control_opt: None,
         }
+    }
+
+    /// Gives a sink task the runtime's consumer control (rewind, pause, resume, commit).
+    #[must_use]
+    pub fn with_sink_control(mut self, control: Arc<SinkControl>) -> Self {
+        self.sink_control_opt = Some(control);
+        self
+    }
+
+    /// Returns the sink control, if the runtime gave one (it does for every sink task).
+    pub fn sink_control(&self) -> Option<&SinkControl> {
+        self.sink_control_opt.as_deref()
     }
 
     /// Gives a sink task the runtime's errant-record reporter.

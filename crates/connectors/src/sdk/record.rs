@@ -29,6 +29,11 @@ pub struct SourceRecord {
     pub headers: Vec<Header>,
     /// Milliseconds since the epoch; `None` lets the producer stamp it.
     pub timestamp: Option<i64>,
+    /// The record stands only for its source position: the task's own transformation chain
+    /// dropped it (a plugin connector's, run in the plugin) or skipped it under
+    /// `errors.tolerance=all`. Nothing is written; its offset is committed like that of a
+    /// record a transform dropped, once every earlier record is acknowledged.
+    pub dropped: bool,
 }
 
 impl SourceRecord {
@@ -48,6 +53,7 @@ impl SourceRecord {
             value,
             headers: Vec::new(),
             timestamp: None,
+            dropped: false,
         }
     }
 }

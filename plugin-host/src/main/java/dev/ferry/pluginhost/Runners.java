@@ -85,21 +85,6 @@ final class Runners {
     return sub;
   }
 
-  /**
-   * Refuses the framework features this host does not run yet, naming the key, rather than
-   * ignoring them (a silently skipped transform corrupts data).
-   */
-  static void refuseUnsupported(Map<String, String> config) {
-    String transforms = config.getOrDefault("transforms", "").trim();
-    if (!transforms.isEmpty()) {
-      throw new ConfigException("transforms", transforms, "transforms on connector jars are not supported by this Ferry version");
-    }
-    String predicates = config.getOrDefault("predicates", "").trim();
-    if (!predicates.isEmpty()) {
-      throw new ConfigException("predicates", predicates, "predicates on connector jars are not supported by this Ferry version");
-    }
-  }
-
   static PluginError error(Throwable e) {
     ErrorKind kind;
     if (e instanceof ConfigException || e instanceof DataException) {

@@ -2,6 +2,7 @@ package dev.ferry.pluginhost;
 
 import dev.ferry.plugin.v1.Committable;
 import dev.ferry.plugin.v1.Done;
+import dev.ferry.plugin.v1.ErrantReport;
 import dev.ferry.plugin.v1.Retry;
 import dev.ferry.plugin.v1.SinkContextRequests;
 import dev.ferry.plugin.v1.SinkIn;
@@ -11,15 +12,19 @@ import dev.ferry.plugin.v1.TaskStarted;
 import dev.ferry.plugin.v1.TaskStopped;
 import dev.ferry.plugin.v1.TopicPartitionOffset;
 import io.grpc.stub.StreamObserver;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
@@ -60,6 +65,8 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
   private Converter valueConverter;
   private HeaderConverter headerConverter;
   private boolean tolerateAll;
+  private Transforms<SinkRecord> transforms;
+  private ErrantReporter errantReporter;
   private final Set<TopicPartition> assignment = new HashSet<>();
   private final Context context = new Context();
   private boolean stopped;
@@ -72,6 +79,14 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
 
   @Override
   public void onNext(SinkIn message) {
+    if (message.getMessageCase() == SinkIn.MessageCase.ERRANT_HANDLED) {
+      // Not queued behind the task's current call: a task may wait for these futures.
+      ErrantReporter reporter = errantReporter;
+      if (reporter != null) {
+        reporter.handled(message.getErrantHandled().getHandled());
+      }
+      return;
+    }
     try {
       thread.execute(() -> handle(message));
     } catch (RejectedExecutionException e) {
@@ -121,11 +136,11 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
       Map<String, String> worker = start.getWorkerConfigMap();
       // Converters, transforms and errors.* are connector-level keys, as in Kafka Connect.
       Map<String, String> connectorConfig = start.getConnectorConfigMap();
-      Runners.refuseUnsupported(connectorConfig);
       String dlq = connectorConfig.getOrDefault("errors.deadletterqueue.topic.name", "").trim();
-      if (!dlq.isEmpty()) {
-        throw new org.apache.kafka.common.config.ConfigException(
-            "errors.deadletterqueue.topic.name", dlq, "a dead letter queue for connector jars is not supported by this Ferry version");
+      boolean errorLog = "true".equals(connectorConfig.getOrDefault("errors.log.enable", "false").trim());
+      // As Kafka Connect: a reporter exists when there is a DLQ or an error log.
+      if (!dlq.isEmpty() || errorLog) {
+        errantReporter = new ErrantReporter();
       }
       tolerateAll = "all".equals(connectorConfig.getOrDefault("errors.tolerance", "none").trim());
       Connector connector = Runners.newConnector(plugins, start.getClassName(), connectorConfig);
@@ -135,6 +150,7 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
         keyConverter = Runners.converter(plugins, "key.converter", true, connectorConfig, worker);
         valueConverter = Runners.converter(plugins, "value.converter", false, connectorConfig, worker);
         headerConverter = Runners.headerConverter(plugins, connectorConfig, worker);
+        transforms = Transforms.build(plugins, connectorConfig);
         task.initialize(context);
         task.start(config);
       }
@@ -146,13 +162,21 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
     List<SinkRecord> records = new ArrayList<>(batch.size());
     for (dev.ferry.plugin.v1.SinkRecord record : batch) {
       try {
-        records.add(convert(record));
+        // Kafka Connect's order: convert, then transforms, then put.
+        SinkRecord transformed = transforms.apply(convert(record));
+        if (transformed != null) {
+          records.add(transformed);
+        }
       } catch (RuntimeException e) {
         if (!tolerateAll) {
           throw e;
         }
-        log.warn("skipping {}-{}@{}: conversion failed (errors.tolerance=all): {}",
-            record.getTopic(), record.getPartition(), record.getOffset(), e.toString());
+        // Ferry logs it (errors.log.enable) and writes it to the dead letter queue.
+        if (errantReporter != null) {
+          errantReporter.reportFailed(record.getTopic(), record.getPartition(), record.getOffset(), e);
+        } else {
+          sendErrant(record.getTopic(), record.getPartition(), record.getOffset(), e);
+        }
       }
     }
     try (LoaderSwap swap = plugins.withClassLoader(loader)) {
@@ -197,7 +221,7 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
     try (LoaderSwap swap = plugins.withClassLoader(loader)) {
       committable = task.preCommit(offsets);
     }
-    Committable.Builder answer = Committable.newBuilder();
+    Committable.Builder answer = Committable.newBuilder().setContext(context.drain());
     if (committable != null) {
       for (Map.Entry<TopicPartition, OffsetAndMetadata> entry : committable.entrySet()) {
         answer.addOffsets(
@@ -225,6 +249,9 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
       } catch (Throwable e) {
         log.warn("stop failed", e);
       }
+    }
+    if (transforms != null) {
+      transforms.close();
     }
     if (error != null) {
       out.send(SinkOut.newBuilder().setError(Runners.error(error)).build());
@@ -261,8 +288,19 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
   private final class Context implements SinkTaskContext {
     long timeoutMs;
     private SinkContextRequests.Builder pending = SinkContextRequests.newBuilder();
+    // The last of pause and resume wins for a partition.
+    private final Set<TopicPartition> pausing = new LinkedHashSet<>();
+    private final Set<TopicPartition> resuming = new LinkedHashSet<>();
 
-    SinkContextRequests drain() {
+    synchronized SinkContextRequests drain() {
+      for (TopicPartition tp : pausing) {
+        pending.addPause(dev.ferry.plugin.v1.TopicPartition.newBuilder().setTopic(tp.topic()).setPartition(tp.partition()));
+      }
+      for (TopicPartition tp : resuming) {
+        pending.addResume(dev.ferry.plugin.v1.TopicPartition.newBuilder().setTopic(tp.topic()).setPartition(tp.partition()));
+      }
+      pausing.clear();
+      resuming.clear();
       SinkContextRequests requests = pending.build();
       pending = SinkContextRequests.newBuilder();
       return requests;
@@ -274,7 +312,7 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
     }
 
     @Override
-    public void offset(Map<TopicPartition, Long> offsets) {
+    public synchronized void offset(Map<TopicPartition, Long> offsets) {
       for (Map.Entry<TopicPartition, Long> entry : offsets.entrySet()) {
         pending.addRewind(
             TopicPartitionOffset.newBuilder()
@@ -305,28 +343,79 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
     }
 
     @Override
-    public void pause(TopicPartition... partitions) {
+    public synchronized void pause(TopicPartition... partitions) {
       for (TopicPartition tp : partitions) {
-        pending.addPause(dev.ferry.plugin.v1.TopicPartition.newBuilder().setTopic(tp.topic()).setPartition(tp.partition()));
+        checkAssigned(tp);
+        resuming.remove(tp);
+        pausing.add(tp);
       }
     }
 
     @Override
-    public void resume(TopicPartition... partitions) {
+    public synchronized void resume(TopicPartition... partitions) {
       for (TopicPartition tp : partitions) {
-        pending.addResume(dev.ferry.plugin.v1.TopicPartition.newBuilder().setTopic(tp.topic()).setPartition(tp.partition()));
+        checkAssigned(tp);
+        pausing.remove(tp);
+        resuming.add(tp);
+      }
+    }
+
+    private void checkAssigned(TopicPartition tp) {
+      // As Kafka Connect's consumer: a partition not assigned to this task cannot be paused.
+      if (!assignment.contains(tp)) {
+        throw new IllegalStateException("No current assignment for partition " + tp);
       }
     }
 
     @Override
-    public void requestCommit() {
+    public synchronized void requestCommit() {
       pending.setRequestCommit(true);
     }
 
     @Override
     public ErrantRecordReporter errantRecordReporter() {
-      // No dead letter queue is configured (start() refuses one): Kafka Connect returns null too.
-      return null;
+      // Null without a dead letter queue or errors.log.enable, as in Kafka Connect.
+      return errantReporter;
+    }
+  }
+
+  /** Reports an errant record to Ferry (numbered by the order of these messages). */
+  private void sendErrant(String topic, int partition, long offset, Throwable error) {
+    String reason = error == null ? "" : error.getClass().getName() + ": " + error.getMessage();
+    out.send(SinkOut.newBuilder().setErrant(ErrantReport.newBuilder()
+        .setTopic(topic).setPartition(partition).setOffset(offset).setError(reason)).build());
+  }
+
+  /**
+   * ErrantRecordReporter: each report goes to Ferry at once (the runtime applies
+   * errors.tolerance and writes the record as consumed to the dead letter queue); its future
+   * completes when Ferry says the record is handled (its DLQ write acknowledged).
+   */
+  private final class ErrantReporter implements ErrantRecordReporter {
+    /** Futures of reported records not handled yet, oldest first. */
+    private final ArrayDeque<CompletableFuture<Void>> waiting = new ArrayDeque<>();
+    private long handled;
+
+    @Override
+    public synchronized Future<Void> report(SinkRecord record, Throwable error) {
+      CompletableFuture<Void> future = new CompletableFuture<>();
+      waiting.add(future);
+      sendErrant(record.originalTopic(), record.originalKafkaPartition(), record.originalKafkaOffset(), error);
+      return future;
+    }
+
+    /** A record the host itself skipped (a conversion failure): reported, nobody waits. */
+    synchronized void reportFailed(String topic, int partition, long offset, Throwable error) {
+      waiting.add(new CompletableFuture<>());
+      sendErrant(topic, partition, offset, error);
+    }
+
+    /** The first {@code count} reported records are handled. */
+    synchronized void handled(long count) {
+      while (handled < count && !waiting.isEmpty()) {
+        waiting.poll().complete(null);
+        handled++;
+      }
     }
   }
 

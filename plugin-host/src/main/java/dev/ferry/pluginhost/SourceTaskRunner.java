@@ -60,6 +60,7 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
   private long credit;
   private volatile boolean running = true;
   private volatile SourceTask task;
+  private Transforms<SourceRecord> transforms;
   private ClassLoader loader;
   private ConnectorTaskId id = new ConnectorTaskId("", 0);
   private Thread pollThread;
@@ -116,7 +117,6 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
       Map<String, String> worker = start.getWorkerConfigMap();
       // Converters, transforms and errors.* are connector-level keys, as in Kafka Connect.
       Map<String, String> connectorConfig = start.getConnectorConfigMap();
-      Runners.refuseUnsupported(connectorConfig);
       Connector connector = Runners.newConnector(plugins, start.getClassName(), connectorConfig);
       loader = connector.getClass().getClassLoader();
       Converter keyConverter;
@@ -127,6 +127,7 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
         keyConverter = Runners.converter(plugins, "key.converter", true, connectorConfig, worker);
         valueConverter = Runners.converter(plugins, "value.converter", false, connectorConfig, worker);
         headerConverter = Runners.headerConverter(plugins, connectorConfig, worker);
+        transforms = Transforms.build(plugins, connectorConfig);
         created.initialize(new Context(config));
         task = created;
         created.start(config);
@@ -152,19 +153,28 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
         }
         SourceBatch.Builder batch = SourceBatch.newBuilder();
         for (SourceRecord record : records) {
-          dev.ferry.plugin.v1.SourceRecord converted;
+          // Kafka Connect's order: poll, then transforms, then convert.
+          dev.ferry.plugin.v1.SourceRecord converted = null;
           try {
-            converted = convert(seq, record, keyConverter, valueConverter, headerConverter);
+            SourceRecord transformed = transforms.apply(record);
+            if (transformed != null) {
+              converted = convert(seq, transformed, keyConverter, valueConverter, headerConverter);
+            }
           } catch (RuntimeException e) {
             if (!tolerateAll) {
               throw e;
             }
-            log.warn("skipping a record that failed conversion (errors.tolerance=all): {}", e.toString());
-            continue;
+            log.warn("skipping a record that failed its transforms or conversion (errors.tolerance=all): {}", e.toString());
           }
-          inFlight.put(seq, record);
+          if (converted == null) {
+            // Dropped: Ferry commits its offset in order; no ack will come for it.
+            batch.addRecords(dropped(seq, record));
+            commitDropped(record);
+          } else {
+            inFlight.put(seq, record);
+            batch.addRecords(converted);
+          }
           seq++;
-          batch.addRecords(converted);
         }
         synchronized (creditLock) {
           credit -= batch.getRecordsCount();
@@ -191,6 +201,25 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
     }
     out.send(SourceOut.newBuilder().setStopped(TaskStopped.getDefaultInstance()).build());
     out.complete();
+  }
+
+  private dev.ferry.plugin.v1.SourceRecord dropped(long seq, SourceRecord record) {
+    return dev.ferry.plugin.v1.SourceRecord.newBuilder()
+        .setSeq(seq)
+        .setTopic(record.topic())
+        .setSourcePartitionJson(offsetJson.encode(record.sourcePartition()))
+        .setSourceOffsetJson(offsetJson.encode(record.sourceOffset()))
+        .setDropped(true)
+        .build();
+  }
+
+  /** commitRecord(record, null), as Kafka Connect calls it for a record that was not written. */
+  private void commitDropped(SourceRecord record) {
+    try (LoaderSwap swap = plugins.withClassLoader(loader)) {
+      task.commitRecord(record, null);
+    } catch (Exception e) {
+      log.warn("commitRecord failed", e);
+    }
   }
 
   private dev.ferry.plugin.v1.SourceRecord convert(
@@ -288,6 +317,9 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
     // stop() already called SourceTask.stop() when Ferry asked; a failed task is stopped here.
     if (running) {
       return;
+    }
+    if (transforms != null) {
+      transforms.close();
     }
     for (CompletableFuture<List<StoredOffset>> pending : offsetReads.values()) {
       pending.cancel(true);
