@@ -240,6 +240,14 @@ impl SourceErrors {
         transforms: &TaskTransforms,
         record: SourceRecord,
     ) -> Result<Result<SourceTransformed, Box<SkippedRecord>>, ConnectorError> {
+        if record.dropped {
+            // Dropped where it was transformed (a plugin connector's chain runs in the plugin):
+            // its offset still counts once every earlier record is acknowledged.
+            return Ok(Ok(SourceTransformed::Dropped {
+                partition: record.source_partition,
+                offset: record.source_offset,
+            }));
+        }
         if transforms.is_empty() {
             return Ok(Ok(SourceTransformed::Kept(record)));
         }
