@@ -712,6 +712,12 @@ pub fn generate_task_configs(
         task_config
             .entry(keys::CONNECTOR_CLASS.to_string())
             .or_insert_with(|| class.to_string());
+        // ... and the Java task class, which a Kafka Connect worker on the same topics needs.
+        if let Some(task_class) = factory.task_class() {
+            task_config
+                .entry(keys::TASK_CLASS.to_string())
+                .or_insert_with(|| task_class.to_string());
+        }
         restore_placeholders(raw_config, &config, task_config);
         // ... and the plugin version it selected (a built-in and a plugin may share the class).
         if let Some(version) = config.get(keys::CONNECTOR_PLUGIN_VERSION) {
