@@ -13,7 +13,8 @@
 #            that directory. Idempotent; an interrupted download leaves no half lib.
 #   start    fetch, write D/N.properties (bootstrap.servers, group.id, listeners on
 #            127.0.0.1:P, the three storage topics <G>-configs/-offsets/-status with
-#            replication factor 1, StringConverter for keys and values, then every --prop,
+#            replication factor 1, StringConverter for keys and values,
+#            plugin.discovery=service_load (the jars have manifests), then every --prop,
 #            which may override any of them), start ConnectDistributed in the background (its
 #            own session; log in D/N.log, pid in D/N.pid) and wait until GET / answers 200.
 #            No-op when D/N.pid names a running process.
@@ -130,6 +131,8 @@ start_worker() {
     echo "status.storage.replication.factor=1"
     echo "key.converter=org.apache.kafka.connect.storage.StringConverter"
     echo "value.converter=org.apache.kafka.connect.storage.StringConverter"
+    # The jars all have ServiceLoader manifests: skip the slow reflective scan (about 10 s).
+    echo "plugin.discovery=service_load"
     local prop
     for prop in "$@"; do echo "$prop"; done
   } >"$props"

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use ferry_tests::kafka_connect::KafkaConnectWorker;
 use ferry_tests::{
-    all_running, create_topic, free_local_addr, read_topic, test_bootstrap, unique_name, Api,
-    FerryProcess,
+    all_running, create_topic, free_local_addr, read_topic, test_bootstrap, topic_record_count,
+    unique_name, Api, FerryProcess,
 };
 use nix::sys::signal::Signal;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -95,6 +95,15 @@ impl LineWriter {
 impl Drop for LineWriter {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// Prints how long each step took (the tests must stay well under two minutes).
+struct Steps(std::time::Instant);
+
+impl Steps {
+    fn done(&mut self, what: &str) {
+        println!("[{:>5.1}s] {what}", self.0.elapsed().as_secs_f64());
     }
 }
 
@@ -263,7 +272,7 @@ impl Pipeline {
 
     /// Measures what the stopped system left uncommitted (nothing runs while it is called).
     fn uncommitted(&self) -> Uncommitted {
-        let records = read_topic(&self.topic).len() as i64;
+        let records = topic_record_count(&self.topic);
         let offsets_topic = format!("{}-offsets", self.group);
         let mut position_opt = None;
         for record in read_topic(&offsets_topic) {
@@ -351,7 +360,7 @@ impl Pipeline {
             written,
             "the sink file has lines the writer never wrote"
         );
-        let topic_records = read_topic(&self.topic).len() as i64;
+        let topic_records = topic_record_count(&self.topic);
         let source_duplicates = topic_records - written as i64;
         let file_duplicates = (text.lines().count() - written) as i64;
         let source_bound: i64 = switches.iter().map(|switch| switch.source).sum();
@@ -514,7 +523,9 @@ async fn ferry_cluster_of_two_takes_over_a_kafka_connect_cluster_of_two_and_back
 
     // 1. A Kafka Connect cluster of two runs the pipeline (the sink's two tasks share the
     //    topic's two partitions).
+    let mut steps = Steps(std::time::Instant::now());
     let mut kafka_connect = pipeline.start_kafka_connect(&kc_workers).await;
+    steps.done("Kafka Connect started");
     let kc_ids: Vec<String> = kafka_connect
         .iter()
         .map(KafkaConnectWorker::worker_id)
@@ -523,7 +534,9 @@ async fn ferry_cluster_of_two_takes_over_a_kafka_connect_cluster_of_two_and_back
     let mut writer = LineWriter::start(&pipeline.input);
     pipeline.create_connectors(&kc_api, SINK_TASKS).await;
     pipeline.wait_running_on(&kc_api, &kc_ids, SINK_TASKS).await;
+    steps.done("Kafka Connect runs both connectors");
     pipeline.wait_progress(PROGRESS_LINES).await;
+    steps.done("Kafka Connect moved lines");
 
     // 2. Stop both mid-stream; a Ferry cluster of two takes over.
     let stops: Vec<_> = kafka_connect
@@ -539,14 +552,18 @@ async fn ferry_cluster_of_two_takes_over_a_kafka_connect_cluster_of_two_and_back
     for stop in stops {
         stopped.push(stop.await.unwrap());
     }
+    steps.done("Kafka Connect stopped");
     let to_ferry = pipeline.uncommitted();
     let mut ferry = pipeline.start_ferry(&stopped[0], 2).await;
+    steps.done("Ferry started");
     let ferry_ids: Vec<String> = ferry.iter().map(|worker| worker.addr.to_string()).collect();
     let ferry_api = Api::new(ferry[0].addr);
     pipeline
         .wait_running_on(&ferry_api, &ferry_ids, SINK_TASKS)
         .await;
+    steps.done("Ferry runs both connectors");
     pipeline.wait_progress(PROGRESS_LINES).await;
+    steps.done("Ferry moved lines");
 
     // 3. Stop both Ferry workers mid-stream; the Kafka Connect cluster starts again.
     for worker in &ferry {
@@ -555,19 +572,45 @@ async fn ferry_cluster_of_two_takes_over_a_kafka_connect_cluster_of_two_and_back
     for worker in &mut ferry {
         worker.wait_exit(Duration::from_secs(30)).await.unwrap();
     }
+    steps.done("Ferry stopped");
     let to_kafka_connect = pipeline.uncommitted();
     let logs_before: Vec<usize> = stopped.iter().map(|worker| worker.log().len()).collect();
     let mut kafka_connect = pipeline.start_kafka_connect(&kc_workers).await;
+    steps.done("Kafka Connect started again");
     pipeline.wait_running_on(&kc_api, &kc_ids, SINK_TASKS).await;
+    steps.done("Kafka Connect runs both connectors again");
     pipeline.wait_progress(PROGRESS_LINES).await;
+    steps.done("Kafka Connect moved lines again");
     let written = writer.finish();
     pipeline
         .check_complete(written, &[to_ferry, to_kafka_connect])
         .await;
+    steps.done("checked");
     for (worker, from) in kafka_connect.iter().zip(logs_before) {
         assert_kafka_connect_read_ferrys_records(worker, from, &pipeline.group);
     }
     for worker in &mut kafka_connect {
         worker.stop().unwrap();
     }
+}
+
+#[test]
+fn the_log_check_catches_what_kafka_connect_logs_for_unreadable_records() {
+    // Lines Kafka Connect 4.3.1 logged when Ferry's task configs had no task.class, and when a
+    // status or session-key record is malformed.
+    let log = "\
+[2026-12-02 14:04:44,835] ERROR Failed to start task src-0 (org.apache.kafka.connect.runtime.Worker)
+org.apache.kafka.common.config.ConfigException: Missing required configuration \"task.class\" which has no default value.
+[2026-12-02 14:04:45,001] WARN Failed to parse task status with key status-task-snk-0 (org.apache.kafka.connect.storage.KafkaStatusBackingStore)
+[2026-12-02 14:04:45,002] ERROR Invalid data for session key 'creation-timestamp' field should be a long but it is java.lang.Double (org.apache.kafka.connect.storage.KafkaConfigBackingStore)
+[2026-12-02 14:04:45,003] ERROR Discarding config update record with invalid key: ferry-leader-lease (org.apache.kafka.connect.storage.KafkaConfigBackingStore)
+[2026-12-02 14:04:45,004] INFO [Worker clientId=connect-1] Request joining group due to: rebalance failed due to 'This is not the correct coordinator.' (NotCoordinatorException) (org.apache.kafka.connect.runtime.distributed.WorkerCoordinator)
+";
+    let (problems, skipped) = kafka_connect_problems(log);
+    assert_eq!(problems.len(), 4, "{problems:#?}");
+    assert_eq!(skipped, 1);
+    let (problems, skipped) = kafka_connect_problems(
+        "[2026-12-02 14:04:45,003] ERROR Discarding config update record with invalid key: other (x)\n",
+    );
+    assert_eq!((problems.len(), skipped), (1, 0), "only ferry-* keys are expected");
 }
