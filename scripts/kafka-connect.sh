@@ -7,6 +7,7 @@
 #        scripts/kafka-connect.sh start --name N --port P --group G --dir D [--prop KEY=VALUE]...
 #        scripts/kafka-connect.sh stop --name N --dir D
 #        scripts/kafka-connect.sh status --name N --dir D
+#        scripts/kafka-connect.sh report --url URL
 #
 #   fetch    download connect-runtime, connect-file and connect-json 4.3.1 with their
 #            dependencies (first use only) into $FERRY_CACHE_DIR/connect-4.3.1/lib and print
@@ -21,6 +22,12 @@
 #   stop     SIGTERM the pid in D/N.pid (a graceful stop: tasks commit their offsets), SIGKILL
 #            after $FERRY_CONNECT_STOP_TIMEOUT seconds (default 30).
 #   status   print running/stopped; exit 0 if running, 3 if not.
+#   report   ask the REST API at URL (a Kafka Connect or a Ferry worker; any worker of the
+#            cluster) for every connector's type, state, tasks and stored offsets (source
+#            offsets, and a sink's `connect-<name>` consumer-group offsets), and print them as
+#            one JSON object per line, sorted: run it before a switch and after it, on the
+#            old and on the new system, and compare (see the README's "Moving from Kafka
+#            Connect to Ferry"). Needs curl and python3.
 #
 # The JVM runs with the official bin/connect-distributed.sh heap (-Xms256M -Xmx2G; override with
 # FERRY_CONNECT_HEAP_OPTS) and kafka-run-class.sh's G1 flags; log level INFO, as released.
@@ -57,7 +64,7 @@ readonly MAIN=org.apache.kafka.connect.cli.ConnectDistributed
 
 say() { printf 'kafka-connect.sh: %s\n' "$*" >&2; }
 die() { printf 'kafka-connect.sh: error: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '7,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '6,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # The worker jars, fetched once with mvn into $LIB (built in a temporary directory and moved into
 # place). A stamp with the artifact list makes a changed list fetch again.
@@ -188,10 +195,41 @@ stop_worker() {
   say "$name stopped"
 }
 
+# Every connector of the cluster behind $1 with its status and offsets, one JSON line each.
+report_connectors() {
+  local url=${1%/}
+  command -v python3 >/dev/null || die "python3 not found"
+  FERRY_REPORT_URL=$url python3 - <<'PY'
+import json, os, sys, urllib.request
+
+base = os.environ["FERRY_REPORT_URL"]
+
+def get(path):
+    with urllib.request.urlopen(base + path, timeout=30) as response:
+        return json.load(response)
+
+try:
+    names = get("/connectors")
+except OSError as error:
+    sys.exit("kafka-connect.sh: error: cannot reach %s: %s" % (base, error))
+for name in sorted(names):
+    status = get("/connectors/%s/status" % name)
+    offsets = get("/connectors/%s/offsets" % name).get("offsets", [])
+    offsets.sort(key=lambda entry: json.dumps(entry.get("partition"), sort_keys=True))
+    print(json.dumps({
+        "connector": name,
+        "type": status.get("type"),
+        "state": status.get("connector", {}).get("state"),
+        "tasks": [task.get("state") for task in status.get("tasks", [])],
+        "offsets": offsets,
+    }, sort_keys=True))
+PY
+}
+
 [ $# -ge 1 ] || usage
 action=$1
 shift
-name="" port="" group="" dir=""
+name="" port="" group="" dir="" url=""
 props=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -200,6 +238,7 @@ while [ $# -gt 0 ]; do
     --group) [ $# -ge 2 ] || usage; group=$2; shift ;;
     --dir) [ $# -ge 2 ] || usage; dir=$2; shift ;;
     --prop) [ $# -ge 2 ] || usage; props+=("$2"); shift ;;
+    --url) [ $# -ge 2 ] || usage; url=$2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) usage ;;
   esac
@@ -227,6 +266,10 @@ case "$action" in
       echo "$name: stopped"
       exit 3
     fi
+    ;;
+  report)
+    [ -n "$url" ] || usage
+    report_connectors "$url"
     ;;
   *) usage ;;
 esac

@@ -120,6 +120,9 @@ step "plugin host and test plugin jars (scripts/build-plugin-host.sh, scripts/fe
 scripts/build-plugin-host.sh >/dev/null
 scripts/fetch-test-plugins.sh >/dev/null
 
+step "Kafka Connect 4.3.1 worker jars for the migration tests (scripts/kafka-connect.sh fetch; cached)"
+scripts/kafka-connect.sh fetch >/dev/null
+
 step "cargo build (binaries the process tests start)"
 cargo build --workspace --bins --quiet
 

@@ -123,3 +123,19 @@ impl Drop for KafkaConnectWorker {
         }
     }
 }
+
+/// `scripts/kafka-connect.sh report --url <url>`: every connector of the cluster behind `url`
+/// (Kafka Connect or Ferry) with its type, state, task states and stored offsets, by name.
+///
+/// # Errors
+/// Fails when the script fails or prints something else than JSON lines.
+pub fn report(url: &str) -> anyhow::Result<BTreeMap<String, serde_json::Value>> {
+    let output = run_script(&["report", "--url", url])?;
+    let mut connectors = BTreeMap::new();
+    for line in output.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line)?;
+        let name = entry["connector"].as_str().unwrap_or_default().to_string();
+        connectors.insert(name, entry);
+    }
+    Ok(connectors)
+}

@@ -7,7 +7,7 @@
 //! offsets topic and the sink's `connect-<name>` consumer group right after each stop).
 //! Kafka Connect must read everything Ferry wrote to the three topics without an error.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_tests::kafka_connect::KafkaConnectWorker;
+use ferry_tests::kafka_connect::{self, KafkaConnectWorker};
 use ferry_tests::{
     all_running, create_topic, free_local_addr, read_topic, test_bootstrap, topic_record_count,
     unique_name, Api, FerryProcess,
@@ -24,8 +24,6 @@ use nix::sys::signal::Signal;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::json;
 
-const SOURCE: &str = "src";
-const SINK: &str = "snk";
 /// Lines the writer appends per tick, and the tick: about 1,000 lines a second.
 const LINES_PER_TICK: u64 = 20;
 const TICK: Duration = Duration::from_millis(20);
@@ -126,6 +124,9 @@ struct Uncommitted {
 
 /// One migration scenario: the files, the topic and the worker properties both systems share.
 struct Pipeline {
+    /// The connectors' names (unique: the sink's consumer group is `connect-<sink>`).
+    source: String,
+    sink: String,
     dir: PathBuf,
     group: String,
     topic: String,
@@ -139,6 +140,8 @@ impl Pipeline {
         let topic = format!("{group}-lines");
         create_topic(&topic, partitions).await;
         Pipeline {
+            source: format!("{group}-src"),
+            sink: format!("{group}-snk"),
             dir: dir.to_path_buf(),
             topic,
             input: dir.join("input.txt"),
@@ -226,13 +229,13 @@ impl Pipeline {
 
     async fn create_connectors(&self, api: &Api, sink_tasks: usize) {
         api.create_connector(
-            SOURCE,
+            &self.source,
             json!({"connector.class": "FileStreamSource", "file": self.input, "topic": self.topic}),
         )
         .await
         .unwrap();
         api.create_connector(
-            SINK,
+            &self.sink,
             json!({"connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
                    "file": self.output, "topics": self.topic, "tasks.max": sink_tasks.to_string()}),
         )
@@ -243,7 +246,7 @@ impl Pipeline {
     /// Waits until both connectors and their tasks are RUNNING on the workers `worker_ids`
     /// (every task on one of them), asked through `api`.
     async fn wait_running_on(&self, api: &Api, worker_ids: &[String], sink_tasks: usize) {
-        for (connector, tasks) in [(SOURCE, 1), (SINK, sink_tasks)] {
+        for (connector, tasks) in [(&self.source, 1), (&self.sink, sink_tasks)] {
             api.wait_status(connector, DEADLINE, |status| {
                 let on_ours = status["tasks"].as_array().is_some_and(|list| {
                     list.len() == tasks
@@ -280,7 +283,9 @@ impl Pipeline {
                 continue;
             };
             let key: serde_json::Value = serde_json::from_slice(key).unwrap();
-            if key[0] == SOURCE && key[1]["filename"] == self.input.display().to_string() {
+            if key[0] == self.source.as_str()
+                && key[1]["filename"] == self.input.display().to_string()
+            {
                 position_opt = record
                     .value
                     .as_deref()
@@ -296,7 +301,7 @@ impl Pipeline {
 
         let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
             .set("bootstrap.servers", test_bootstrap())
-            .set("group.id", format!("connect-{SINK}"))
+            .set("group.id", format!("connect-{}", self.sink))
             .set("enable.auto.commit", "false")
             .create()
             .unwrap();
@@ -441,6 +446,43 @@ fn assert_kafka_connect_read_ferrys_records(worker: &KafkaConnectWorker, from: u
     );
 }
 
+/// Checks that every stored offset in `before` (a `kafka-connect.sh report` of the old system
+/// while it ran) is in `after` (the new system's, once it runs) with every number in it at least
+/// as large, and that `after` has offsets for both connectors (the old system stored its last
+/// ones as it stopped).
+fn assert_offsets_not_behind(
+    pipeline: &Pipeline,
+    before: &BTreeMap<String, serde_json::Value>,
+    after: &BTreeMap<String, serde_json::Value>,
+) {
+    let both = BTreeSet::from([&pipeline.sink, &pipeline.source]);
+    assert_eq!(before.keys().collect::<BTreeSet<_>>(), both, "{before:?}");
+    assert_eq!(after.keys().collect::<BTreeSet<_>>(), both, "{after:?}");
+    for (connector, entry) in after {
+        let offsets = entry["offsets"].as_array().unwrap();
+        assert!(
+            !offsets.is_empty(),
+            "{connector} has stored offsets: {entry}"
+        );
+    }
+    for (connector, entry) in before {
+        for stored in entry["offsets"].as_array().unwrap() {
+            let now = after[connector]["offsets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|candidate| candidate["partition"] == stored["partition"])
+                .unwrap_or_else(|| panic!("{connector}: {stored} is missing after the switch"));
+            for (field, value) in stored["offset"].as_object().unwrap() {
+                assert!(
+                    now["offset"][field].as_i64() >= value.as_i64(),
+                    "{connector}: {field} went back from {stored} to {now}"
+                );
+            }
+        }
+    }
+}
+
 fn task_configs_in(config_topic: &str) -> BTreeMap<String, serde_json::Value> {
     let mut latest = BTreeMap::new();
     for record in read_topic(config_topic) {
@@ -474,6 +516,8 @@ async fn kafka_connect_to_ferry_and_back_continues_both_connectors() {
     pipeline.wait_progress(PROGRESS_LINES).await;
 
     // 2. Stop it mid-stream; Ferry takes over with its worker properties.
+    let kafka_connect_report =
+        kafka_connect::report(&format!("http://{}", kafka_connect.addr())).unwrap();
     kafka_connect.stop().unwrap();
     let to_ferry = pipeline.uncommitted();
     let mut ferry = pipeline.start_ferry(&kafka_connect, 1).await;
@@ -481,6 +525,9 @@ async fn kafka_connect_to_ferry_and_back_continues_both_connectors() {
     pipeline
         .wait_running_on(&ferry_api, &[ferry[0].addr.to_string()], 1)
         .await;
+    // Ferry reports the offsets Kafka Connect stored (or later ones) for both connectors.
+    let ferry_report = kafka_connect::report(&ferry[0].url()).unwrap();
+    assert_offsets_not_behind(&pipeline, &kafka_connect_report, &ferry_report);
     pipeline.wait_progress(PROGRESS_LINES).await;
     // Ferry's task configs carry the Java task class, as Kafka Connect's do.
     for (key, value) in task_configs_in(&format!("{}-configs", pipeline.group)) {
@@ -491,6 +538,7 @@ async fn kafka_connect_to_ferry_and_back_continues_both_connectors() {
     }
 
     // 3. Stop Ferry mid-stream; Kafka Connect starts again on the same topics.
+    let ferry_report = kafka_connect::report(&ferry[0].url()).unwrap();
     ferry[0].signal(Signal::SIGTERM).unwrap();
     ferry[0].wait_exit(Duration::from_secs(30)).await.unwrap();
     let to_kafka_connect = pipeline.uncommitted();
@@ -502,6 +550,10 @@ async fn kafka_connect_to_ferry_and_back_continues_both_connectors() {
     pipeline
         .wait_running_on(&kc_api, &[kafka_connect.worker_id()], 1)
         .await;
+    // Kafka Connect reports the offsets Ferry stored (or later ones).
+    let kafka_connect_report =
+        kafka_connect::report(&format!("http://{}", kafka_connect.addr())).unwrap();
+    assert_offsets_not_behind(&pipeline, &ferry_report, &kafka_connect_report);
     pipeline.wait_progress(PROGRESS_LINES).await;
     let written = writer.finish();
     pipeline
@@ -612,5 +664,9 @@ org.apache.kafka.common.config.ConfigException: Missing required configuration \
     let (problems, skipped) = kafka_connect_problems(
         "[2026-12-02 14:04:45,003] ERROR Discarding config update record with invalid key: other (x)\n",
     );
-    assert_eq!((problems.len(), skipped), (1, 0), "only ferry-* keys are expected");
+    assert_eq!(
+        (problems.len(), skipped),
+        (1, 0),
+        "only ferry-* keys are expected"
+    );
 }
