@@ -122,6 +122,9 @@ scripts/fetch-test-plugins.sh >/dev/null
 step "Python venv with grpcio for examples/python-plugin (scripts/setup-python-plugin.sh; cached)"
 scripts/setup-python-plugin.sh >/dev/null
 
+step "Kafka Connect 4.3.1 worker jars for the migration tests (scripts/kafka-connect.sh fetch; cached)"
+scripts/kafka-connect.sh fetch >/dev/null
+
 step "cargo build (binaries the process tests start)"
 cargo build --workspace --bins --quiet
 

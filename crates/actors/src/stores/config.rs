@@ -720,4 +720,47 @@ mod tests {
         assert_eq!(TargetState::parse("running"), Some(TargetState::Started));
         assert_eq!(TargetState::parse("bogus"), None);
     }
+
+    #[test]
+    fn reads_a_kafka_connect_config_topic_and_skips_the_records_it_does_not_use() {
+        // As Kafka Connect 4.3.1 wrote them (tests/tests/migration.rs runs the real thing).
+        let records = [
+            (
+                "session-key",
+                json!({"key": "7BPx8A7Kce74E60yIVjufN+TPjOKwvERdsPq+N/90js=",
+                "algorithm": "HmacSHA256", "creation-timestamp": 1_796_220_148_425_i64}),
+            ),
+            (
+                "connector-mig-src",
+                json!({"properties": {"connector.class": "FileStreamSource",
+                "file": "/tmp/in.txt", "topic": "lines", "name": "mig-src"}}),
+            ),
+            (
+                "task-mig-src-0",
+                json!({"properties": {"connector.class": "FileStreamSource",
+                "name": "mig-src", "topic": "lines", "file": "/tmp/in.txt",
+                "task.class": "org.apache.kafka.connect.file.FileStreamSourceTask"}}),
+            ),
+            ("commit-mig-src", json!({"tasks": 1})),
+            ("tasks-fencing-mig-src", json!({"task-count": 1})),
+            (
+                "restart-connector-mig-src",
+                json!({"include-tasks": true, "only-failed": false}),
+            ),
+            ("logger-cluster-org.apache.kafka", json!({"level": "DEBUG"})),
+            ("target-state-mig-src", json!({"state": "PAUSED"})),
+        ];
+        let mut snapshot = ConfigSnapshot::default();
+        for (key, value) in records {
+            apply(&mut snapshot, key, Some(value));
+        }
+        assert_eq!(snapshot.connectors.keys().collect::<Vec<_>>(), ["mig-src"]);
+        assert_eq!(snapshot.task_count("mig-src"), 1);
+        assert_eq!(
+            snapshot.tasks["mig-src"][0]["task.class"],
+            "org.apache.kafka.connect.file.FileStreamSourceTask"
+        );
+        assert_eq!(snapshot.target_state("mig-src"), TargetState::Paused);
+        assert!(snapshot.assignment.is_none());
+    }
 }

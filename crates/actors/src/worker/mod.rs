@@ -713,6 +713,12 @@ pub fn generate_task_configs(
         task_config
             .entry(keys::CONNECTOR_CLASS.to_string())
             .or_insert_with(|| class.to_string());
+        // ... and the Java task class, which a Kafka Connect worker on the same topics needs.
+        if let Some(task_class) = factory.task_class() {
+            task_config
+                .entry(keys::TASK_CLASS.to_string())
+                .or_insert_with(|| task_class.to_string());
+        }
         restore_placeholders(raw_config, &config, task_config);
         // ... and the plugin version it selected (a built-in and a plugin may share the class).
         if let Some(version) = config.get(keys::CONNECTOR_PLUGIN_VERSION) {
@@ -746,4 +752,52 @@ fn desired_tasks(snapshot: &ConfigSnapshot, node_id: &str) -> BTreeMap<TaskKey, 
         }
     }
     desired
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn task_configs_carry_the_java_task_class_as_kafka_connect_writes_it() {
+        let registry = ferry_connectors::builtin_registry();
+        let providers = ConfigProviders::default();
+        let source = config(&[
+            ("name", "src"),
+            ("connector.class", "FileStreamSource"),
+            ("file", "/tmp/in.txt"),
+            ("topic", "lines"),
+        ]);
+        let tasks = generate_task_configs(&registry, &providers, &source).unwrap();
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(
+            tasks[0].get(keys::TASK_CLASS).map(String::as_str),
+            Some("org.apache.kafka.connect.file.FileStreamSourceTask")
+        );
+        let sink = config(&[
+            ("name", "snk"),
+            (
+                "connector.class",
+                "org.apache.kafka.connect.file.FileStreamSinkConnector",
+            ),
+            ("file", "/tmp/out.txt"),
+            ("topics", "lines"),
+            ("tasks.max", "2"),
+        ]);
+        let tasks = generate_task_configs(&registry, &providers, &sink).unwrap();
+        assert_eq!(tasks.len(), 2);
+        for task in &tasks {
+            assert_eq!(
+                task.get(keys::TASK_CLASS).map(String::as_str),
+                Some("org.apache.kafka.connect.file.FileStreamSinkTask")
+            );
+        }
+    }
 }

@@ -82,6 +82,10 @@ impl ConnectorFactory for DatagenFactory {
         ConnectorType::Source
     }
 
+    fn task_class(&self) -> Option<&'static str> {
+        Some("io.confluent.kafka.connect.datagen.DatagenTask")
+    }
+
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new()
             .define(

@@ -336,6 +336,10 @@ impl ConnectorFactory for ElasticsearchSinkFactory {
         ConnectorType::Sink
     }
 
+    fn task_class(&self) -> Option<&'static str> {
+        Some("io.confluent.connect.elasticsearch.ElasticsearchSinkTask")
+    }
+
     #[allow(clippy::too_many_lines)]
     fn config_def(&self) -> ConfigDef {
         use ConfigType::{Boolean, Int, List, Long, Password, String as Str};

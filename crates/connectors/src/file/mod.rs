@@ -114,6 +114,10 @@ impl ConnectorFactory for FileStreamSourceFactory {
         ConnectorType::Source
     }
 
+    fn task_class(&self) -> Option<&'static str> {
+        Some("org.apache.kafka.connect.file.FileStreamSourceTask")
+    }
+
     fn config_def(&self) -> ConfigDef {
         ConfigDef::new()
             .define(file_key(
@@ -184,6 +188,10 @@ impl ConnectorFactory for FileStreamSinkFactory {
 
     fn connector_type(&self) -> ConnectorType {
         ConnectorType::Sink
+    }
+
+    fn task_class(&self) -> Option<&'static str> {
+        Some("org.apache.kafka.connect.file.FileStreamSinkTask")
     }
 
     fn config_def(&self) -> ConfigDef {

@@ -54,6 +54,10 @@ impl ConnectorFactory for JdbcSinkFactory {
         ConnectorType::Sink
     }
 
+    fn task_class(&self) -> Option<&'static str> {
+        Some("io.confluent.connect.jdbc.sink.JdbcSinkTask")
+    }
+
     fn config_def(&self) -> ConfigDef {
         config::config_def()
     }

@@ -575,6 +575,10 @@ impl ConnectorFactory for S3SinkFactory {
         ConnectorType::Sink
     }
 
+    fn task_class(&self) -> Option<&'static str> {
+        Some("io.confluent.connect.s3.S3SinkTask")
+    }
+
     fn config_def(&self) -> ConfigDef {
         let def = Self::s3_keys(ConfigDef::new());
         let def = Self::storage_keys(def);

@@ -10,6 +10,8 @@ pub mod keys {
     pub const CONNECTOR_CLASS: &str = "connector.class";
     pub const CONNECTOR_PLUGIN_VERSION: &str = "connector.plugin.version";
     pub const TASKS_MAX: &str = "tasks.max";
+    /// In task configs only: the Java task class (Kafka Connect's `TaskConfig.TASK_CLASS_CONFIG`).
+    pub const TASK_CLASS: &str = "task.class";
     pub const TASKS_MAX_ENFORCE: &str = "tasks.max.enforce";
     pub const KEY_CONVERTER: &str = "key.converter";
     pub const VALUE_CONVERTER: &str = "value.converter";

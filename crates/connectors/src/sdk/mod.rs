@@ -263,6 +263,14 @@ pub trait ConnectorFactory: Send + Sync + 'static {
     /// Source or sink.
     fn connector_type(&self) -> ConnectorType;
 
+    /// The Java class of the Kafka Connect task this connector's tasks replace, when there is
+    /// one. The runtime writes it into every task config as `task.class`, as Kafka Connect does:
+    /// a Kafka Connect worker reading the same config topic (a cluster rolled back from Ferry)
+    /// needs it to start the task.
+    fn task_class(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The plugin version shown by `GET /connector-plugins`.
     fn version(&self) -> &'static str {
         env!("CARGO_PKG_VERSION")

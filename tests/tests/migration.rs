@@ -1,0 +1,672 @@
+//! Taking over a running Apache Kafka Connect 4.3.1 cluster and going back, on the real broker:
+//! Kafka Connect runs FileStreamSource → topic → FileStreamSink while a writer keeps appending
+//! to the input file; it is stopped (SIGTERM) mid-stream and Ferry starts with the same worker
+//! properties (group, storage topics), then Ferry is stopped and Kafka Connect starts again.
+//! After every switch both connectors continue from the stored offsets: no line is missing, and
+//! the duplicates are at most what the stopped system had not committed (measured from the
+//! offsets topic and the sink's `connect-<name>` consumer group right after each stop).
+//! Kafka Connect must read everything Ferry wrote to the three topics without an error.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_tests::kafka_connect::{self, KafkaConnectWorker};
+use ferry_tests::{
+    all_running, create_topic, free_local_addr, read_topic, test_bootstrap, topic_record_count,
+    unique_name, Api, FerryProcess,
+};
+use nix::sys::signal::Signal;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use serde_json::json;
+
+/// Lines the writer appends per tick, and the tick: about 1,000 lines a second.
+const LINES_PER_TICK: u64 = 20;
+const TICK: Duration = Duration::from_millis(20);
+/// How many new lines each system must move to the sink file before it is stopped.
+const PROGRESS_LINES: usize = 3_000;
+/// Kafka Connect's sample worker file commits offsets every 10 s (the default is 60 s).
+const FLUSH_INTERVAL_MS: &str = "10000";
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Appends `line <n>` lines to a file from a thread until stopped.
+struct LineWriter {
+    stop: Arc<AtomicBool>,
+    written: Arc<AtomicU64>,
+    handle_opt: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LineWriter {
+    fn start(path: &Path) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(AtomicU64::new(0));
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        let (stop_flag, counter) = (Arc::clone(&stop), Arc::clone(&written));
+        let handle = std::thread::spawn(move || {
+            let ticker = std::time::Instant::now();
+            let mut next = 0;
+            let mut tick = 0_u32;
+            while !stop_flag.load(Ordering::SeqCst) {
+                let mut chunk = String::new();
+                for _ in 0..LINES_PER_TICK {
+                    chunk.push_str(&format!("line {next:08}\n"));
+                    next += 1;
+                }
+                file.write_all(chunk.as_bytes()).unwrap();
+                file.flush().unwrap();
+                counter.store(next, Ordering::SeqCst);
+                tick += 1;
+                // A steady rate: wait for the next tick of the writer's own clock (this paces
+                // the data, it synchronises nothing).
+                let due = TICK * tick;
+                if let Some(wait) = due.checked_sub(ticker.elapsed()) {
+                    std::thread::park_timeout(wait);
+                }
+            }
+        });
+        LineWriter {
+            stop,
+            written,
+            handle_opt: Some(handle),
+        }
+    }
+
+    /// Stops the writer; returns how many lines it wrote.
+    fn finish(&mut self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(handle) = self.handle_opt.take() {
+            handle.thread().unpark();
+            handle.join().unwrap();
+        }
+        self.written.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Prints how long each step took (the tests must stay well under two minutes).
+struct Steps(std::time::Instant);
+
+impl Steps {
+    fn done(&mut self, what: &str) {
+        println!("[{:>5.1}s] {what}", self.0.elapsed().as_secs_f64());
+    }
+}
+
+fn count_lines(path: &Path) -> usize {
+    std::fs::read(path)
+        .map(|bytes| bytes.iter().filter(|byte| **byte == b'\n').count())
+        .unwrap_or(0)
+}
+
+/// What a stopped system had not committed, measured right after it stopped.
+#[derive(Debug, Default, Clone, Copy)]
+struct Uncommitted {
+    /// Records in the topic beyond the source offset stored for the input file: the source
+    /// sends them again.
+    source: i64,
+    /// Records in the topic beyond the sink group's committed offsets: the sink reads them
+    /// again (those it had already written become duplicates).
+    sink: i64,
+}
+
+/// One migration scenario: the files, the topic and the worker properties both systems share.
+struct Pipeline {
+    /// The connectors' names (unique: the sink's consumer group is `connect-<sink>`).
+    source: String,
+    sink: String,
+    dir: PathBuf,
+    group: String,
+    topic: String,
+    input: PathBuf,
+    output: PathBuf,
+}
+
+impl Pipeline {
+    async fn new(dir: &Path, prefix: &str, partitions: i32) -> Self {
+        let group = unique_name(prefix);
+        let topic = format!("{group}-lines");
+        create_topic(&topic, partitions).await;
+        Pipeline {
+            source: format!("{group}-src"),
+            sink: format!("{group}-snk"),
+            dir: dir.to_path_buf(),
+            topic,
+            input: dir.join("input.txt"),
+            output: dir.join("output.txt"),
+            group,
+        }
+    }
+
+    fn kafka_connect_props(&self) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("offset.flush.interval.ms", FLUSH_INTERVAL_MS),
+            // Kafka Connect's 5-minute wait for a departed worker's tasks is not what is tested.
+            ("scheduled.rebalance.max.delay.ms", "0"),
+        ]
+    }
+
+    /// Starts `count` Kafka Connect workers of the pipeline's group at once.
+    async fn start_kafka_connect(
+        &self,
+        names_and_ports: &[(String, u16)],
+    ) -> Vec<KafkaConnectWorker> {
+        let mut starts = Vec::new();
+        for (name, port) in names_and_ports {
+            let (dir, name, port, group) =
+                (self.dir.clone(), name.clone(), *port, self.group.clone());
+            let props = self.kafka_connect_props();
+            starts.push(tokio::task::spawn_blocking(move || {
+                KafkaConnectWorker::start(&dir, &name, port, &group, &props)
+            }));
+        }
+        let mut workers = Vec::new();
+        for start in starts {
+            workers.push(start.await.unwrap().unwrap());
+        }
+        workers
+    }
+
+    /// Ferry's worker properties: Kafka Connect's file as the script wrote it, with this
+    /// worker's listener (what the README's procedure says to do).
+    fn ferry_properties(
+        &self,
+        kafka_connect: &KafkaConnectWorker,
+        addr: SocketAddr,
+        seeds: &[SocketAddr],
+    ) -> PathBuf {
+        let mut props = kafka_connect.properties().unwrap();
+        for key in [
+            "listeners",
+            "rest.advertised.host.name",
+            "rest.advertised.port",
+        ] {
+            props.remove(key);
+        }
+        props.insert("listeners".into(), format!("http://{addr}"));
+        if seeds.len() > 1 {
+            let seeds: Vec<String> = seeds.iter().map(ToString::to_string).collect();
+            props.insert("gossip.seeds".into(), seeds.join(","));
+        }
+        let text: String = props
+            .iter()
+            .map(|(key, value)| format!("{key}={value}\n"))
+            .collect();
+        let path = self.dir.join(format!("ferry-{}.properties", addr.port()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    async fn start_ferry(
+        &self,
+        kafka_connect: &KafkaConnectWorker,
+        count: usize,
+    ) -> Vec<FerryProcess> {
+        let addrs: Vec<SocketAddr> = (0..count).map(|_| free_local_addr()).collect();
+        let mut workers = Vec::new();
+        for addr in &addrs {
+            let path = self.ferry_properties(kafka_connect, *addr, &addrs);
+            let path = path.display().to_string();
+            workers.push(FerryProcess::spawn(&["worker", &path], *addr).unwrap());
+        }
+        for worker in &mut workers {
+            worker.wait_healthy(DEADLINE).await.unwrap();
+        }
+        workers
+    }
+
+    async fn create_connectors(&self, api: &Api, sink_tasks: usize) {
+        api.create_connector(
+            &self.source,
+            json!({"connector.class": "FileStreamSource", "file": self.input, "topic": self.topic}),
+        )
+        .await
+        .unwrap();
+        api.create_connector(
+            &self.sink,
+            json!({"connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
+                   "file": self.output, "topics": self.topic, "tasks.max": sink_tasks.to_string()}),
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Waits until both connectors and their tasks are RUNNING on the workers `worker_ids`
+    /// (every task on one of them), asked through `api`.
+    async fn wait_running_on(&self, api: &Api, worker_ids: &[String], sink_tasks: usize) {
+        for (connector, tasks) in [(&self.source, 1), (&self.sink, sink_tasks)] {
+            api.wait_status(connector, DEADLINE, |status| {
+                let on_ours = status["tasks"].as_array().is_some_and(|list| {
+                    list.len() == tasks
+                        && list.iter().all(|task| {
+                            worker_ids.iter().any(|id| task["worker_id"] == id.as_str())
+                        })
+                });
+                all_running(status, tasks) && on_ours
+            })
+            .await
+            .unwrap();
+        }
+    }
+
+    /// Waits until the sink file has `more` lines more than now.
+    async fn wait_progress(&self, more: usize) {
+        let target = count_lines(&self.output) + more;
+        ferry_tests::wait_until(
+            DEADLINE,
+            &format!("{target} lines in the sink file"),
+            || async { (count_lines(&self.output) >= target).then_some(()) },
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Measures what the stopped system left uncommitted (nothing runs while it is called).
+    fn uncommitted(&self) -> Uncommitted {
+        let records = topic_record_count(&self.topic);
+        let offsets_topic = format!("{}-offsets", self.group);
+        let mut position_opt = None;
+        for record in read_topic(&offsets_topic) {
+            let Some(key) = record.key.as_deref() else {
+                continue;
+            };
+            let key: serde_json::Value = serde_json::from_slice(key).unwrap();
+            if key[0] == self.source.as_str()
+                && key[1]["filename"] == self.input.display().to_string()
+            {
+                position_opt = record
+                    .value
+                    .as_deref()
+                    .map(|value| serde_json::from_slice::<serde_json::Value>(value).unwrap());
+            }
+        }
+        let position = position_opt
+            .and_then(|offset| offset["position"].as_u64())
+            .expect("the source's offset is stored as an integer position");
+        let input = std::fs::read(&self.input).unwrap();
+        let position = usize::try_from(position).unwrap().min(input.len());
+        let committed_lines = input[..position].iter().filter(|b| **b == b'\n').count() as i64;
+
+        let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
+            .set("bootstrap.servers", test_bootstrap())
+            .set("group.id", format!("connect-{}", self.sink))
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let metadata = consumer
+            .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
+            .unwrap();
+        let mut list = rdkafka::TopicPartitionList::new();
+        for partition in metadata.topics()[0].partitions() {
+            list.add_partition(&self.topic, partition.id());
+        }
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .unwrap();
+        let mut lag = 0;
+        for element in committed.elements() {
+            let (_, high) = consumer
+                .fetch_watermarks(&self.topic, element.partition(), Duration::from_secs(10))
+                .unwrap();
+            let offset = element
+                .offset()
+                .to_raw()
+                .filter(|raw| *raw >= 0)
+                .unwrap_or(0);
+            lag += high - offset;
+        }
+        Uncommitted {
+            source: records - committed_lines,
+            sink: lag,
+        }
+    }
+
+    /// Checks the end state: every line the writer wrote is in the topic and in the sink file,
+    /// and the duplicates are within what the stops left uncommitted.
+    async fn check_complete(&self, written: u64, switches: &[Uncommitted]) {
+        let written = usize::try_from(written).unwrap();
+        ferry_tests::wait_until(
+            DEADLINE,
+            &format!("all {written} lines in the sink file"),
+            || async {
+                let lines = std::fs::read_to_string(&self.output).unwrap_or_default();
+                let distinct: HashSet<&str> = lines.lines().collect();
+                (distinct.len() >= written).then_some(())
+            },
+        )
+        .await
+        .unwrap();
+        let text = std::fs::read_to_string(&self.output).unwrap();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for line in text.lines() {
+            *seen.entry(line).or_default() += 1;
+        }
+        for index in 0..written {
+            let line = format!("line {index:08}");
+            assert!(
+                seen.contains_key(line.as_str()),
+                "{line} is missing from the sink file"
+            );
+        }
+        assert_eq!(
+            seen.len(),
+            written,
+            "the sink file has lines the writer never wrote"
+        );
+        let topic_records = topic_record_count(&self.topic);
+        let source_duplicates = topic_records - written as i64;
+        let file_duplicates = (text.lines().count() - written) as i64;
+        let source_bound: i64 = switches.iter().map(|switch| switch.source).sum();
+        let sink_bound: i64 = switches.iter().map(|switch| switch.sink).sum();
+        println!(
+            "{written} lines; duplicates: {source_duplicates} in the topic (bound {source_bound}), \
+             {file_duplicates} in the sink file (bound {}); per switch {switches:?}",
+            source_bound + sink_bound
+        );
+        assert!(
+            (0..=source_bound).contains(&source_duplicates),
+            "the source sent {source_duplicates} records twice; the stops left {source_bound} uncommitted"
+        );
+        assert!(
+            file_duplicates <= source_bound + sink_bound,
+            "{file_duplicates} duplicate lines in the sink file; the stops left {} uncommitted",
+            source_bound + sink_bound
+        );
+    }
+}
+
+/// The Kafka Connect log lines that show a problem reading what Ferry wrote: every ERROR and
+/// every exception, except the one line Kafka Connect logs (at ERROR) for each record of the
+/// config topic whose key it does not know, which it then skips: Ferry's `ferry-*` records.
+fn kafka_connect_problems(log: &str) -> (Vec<String>, usize) {
+    let mut problems = Vec::new();
+    let mut skipped_ferry_records = 0;
+    for line in log.lines() {
+        if line.contains("Discarding config update record with invalid key: ferry-") {
+            skipped_ferry_records += 1;
+            continue;
+        }
+        let at_error = line.contains("] ERROR ");
+        let failed_read = line.contains("Failed to parse")
+            || line.contains("Invalid data")
+            || line.contains("wrong format")
+            || line.contains("incorrect type")
+            || line.contains("Failed to start");
+        let exception = line.contains("Exception") && !line.contains("] INFO ");
+        if at_error || failed_read || exception {
+            problems.push(line.to_string());
+        }
+    }
+    (problems, skipped_ferry_records)
+}
+
+/// The `ferry-*` records in the config topic (what Kafka Connect should skip, one log line each).
+fn ferry_records_in(config_topic: &str) -> usize {
+    read_topic(config_topic)
+        .iter()
+        .filter(|record| {
+            record
+                .key
+                .as_deref()
+                .is_some_and(|key| key.starts_with(b"ferry-"))
+        })
+        .count()
+}
+
+/// Checks the Kafka Connect log written since `from` (a byte offset into it).
+fn assert_kafka_connect_read_ferrys_records(worker: &KafkaConnectWorker, from: usize, group: &str) {
+    let log = worker.log();
+    let (problems, skipped) = kafka_connect_problems(&log[from.min(log.len())..]);
+    assert!(
+        problems.is_empty(),
+        "Kafka Connect ({}) logged problems after Ferry wrote its topics:\n{}",
+        worker.name,
+        problems.join("\n")
+    );
+    let ferry_records = ferry_records_in(&format!("{group}-configs"));
+    assert!(
+        ferry_records > 0,
+        "Ferry wrote ferry-* records to the config topic"
+    );
+    assert_eq!(
+        skipped, ferry_records,
+        "Kafka Connect skipped each ferry-* record of the config topic once, and nothing else"
+    );
+}
+
+/// Checks that every stored offset in `before` (a `kafka-connect.sh report` of the old system
+/// while it ran) is in `after` (the new system's, once it runs) with every number in it at least
+/// as large, and that `after` has offsets for both connectors (the old system stored its last
+/// ones as it stopped).
+fn assert_offsets_not_behind(
+    pipeline: &Pipeline,
+    before: &BTreeMap<String, serde_json::Value>,
+    after: &BTreeMap<String, serde_json::Value>,
+) {
+    let both = BTreeSet::from([&pipeline.sink, &pipeline.source]);
+    assert_eq!(before.keys().collect::<BTreeSet<_>>(), both, "{before:?}");
+    assert_eq!(after.keys().collect::<BTreeSet<_>>(), both, "{after:?}");
+    for (connector, entry) in after {
+        let offsets = entry["offsets"].as_array().unwrap();
+        assert!(
+            !offsets.is_empty(),
+            "{connector} has stored offsets: {entry}"
+        );
+    }
+    for (connector, entry) in before {
+        for stored in entry["offsets"].as_array().unwrap() {
+            let now = after[connector]["offsets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|candidate| candidate["partition"] == stored["partition"])
+                .unwrap_or_else(|| panic!("{connector}: {stored} is missing after the switch"));
+            for (field, value) in stored["offset"].as_object().unwrap() {
+                assert!(
+                    now["offset"][field].as_i64() >= value.as_i64(),
+                    "{connector}: {field} went back from {stored} to {now}"
+                );
+            }
+        }
+    }
+}
+
+fn task_configs_in(config_topic: &str) -> BTreeMap<String, serde_json::Value> {
+    let mut latest = BTreeMap::new();
+    for record in read_topic(config_topic) {
+        let key = String::from_utf8_lossy(record.key.as_deref().unwrap_or_default()).to_string();
+        if key.starts_with("task-") {
+            if let Some(value) = record.value.as_deref() {
+                latest.insert(key, serde_json::from_slice(value).unwrap());
+            }
+        }
+    }
+    latest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_connect_to_ferry_and_back_continues_both_connectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::new(dir.path(), "mig", 1).await;
+
+    // 1. Kafka Connect runs the pipeline while the writer appends lines.
+    let kc_port = free_local_addr().port();
+    let mut kafka_connect = pipeline
+        .start_kafka_connect(&[("kc".to_string(), kc_port)])
+        .await
+        .remove(0);
+    let kc_api = Api::new(kafka_connect.addr());
+    let mut writer = LineWriter::start(&pipeline.input);
+    pipeline.create_connectors(&kc_api, 1).await;
+    pipeline
+        .wait_running_on(&kc_api, &[kafka_connect.worker_id()], 1)
+        .await;
+    pipeline.wait_progress(PROGRESS_LINES).await;
+
+    // 2. Stop it mid-stream; Ferry takes over with its worker properties.
+    let kafka_connect_report =
+        kafka_connect::report(&format!("http://{}", kafka_connect.addr())).unwrap();
+    kafka_connect.stop().unwrap();
+    let to_ferry = pipeline.uncommitted();
+    let mut ferry = pipeline.start_ferry(&kafka_connect, 1).await;
+    let ferry_api = Api::new(ferry[0].addr);
+    pipeline
+        .wait_running_on(&ferry_api, &[ferry[0].addr.to_string()], 1)
+        .await;
+    // Ferry reports the offsets Kafka Connect stored (or later ones) for both connectors.
+    let ferry_report = kafka_connect::report(&ferry[0].url()).unwrap();
+    assert_offsets_not_behind(&pipeline, &kafka_connect_report, &ferry_report);
+    pipeline.wait_progress(PROGRESS_LINES).await;
+    // Ferry's task configs carry the Java task class, as Kafka Connect's do.
+    for (key, value) in task_configs_in(&format!("{}-configs", pipeline.group)) {
+        assert!(
+            value["properties"]["task.class"].is_string(),
+            "{key} has no task.class: {value}"
+        );
+    }
+
+    // 3. Stop Ferry mid-stream; Kafka Connect starts again on the same topics.
+    let ferry_report = kafka_connect::report(&ferry[0].url()).unwrap();
+    ferry[0].signal(Signal::SIGTERM).unwrap();
+    ferry[0].wait_exit(Duration::from_secs(30)).await.unwrap();
+    let to_kafka_connect = pipeline.uncommitted();
+    let log_before = kafka_connect.log().len();
+    let mut kafka_connect = pipeline
+        .start_kafka_connect(&[("kc".to_string(), kc_port)])
+        .await
+        .remove(0);
+    pipeline
+        .wait_running_on(&kc_api, &[kafka_connect.worker_id()], 1)
+        .await;
+    // Kafka Connect reports the offsets Ferry stored (or later ones).
+    let kafka_connect_report =
+        kafka_connect::report(&format!("http://{}", kafka_connect.addr())).unwrap();
+    assert_offsets_not_behind(&pipeline, &ferry_report, &kafka_connect_report);
+    pipeline.wait_progress(PROGRESS_LINES).await;
+    let written = writer.finish();
+    pipeline
+        .check_complete(written, &[to_ferry, to_kafka_connect])
+        .await;
+    assert_kafka_connect_read_ferrys_records(&kafka_connect, log_before, &pipeline.group);
+    kafka_connect.stop().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ferry_cluster_of_two_takes_over_a_kafka_connect_cluster_of_two_and_back() {
+    const SINK_TASKS: usize = 2;
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::new(dir.path(), "mig2", 2).await;
+    let kc_workers = [
+        ("kc-a".to_string(), free_local_addr().port()),
+        ("kc-b".to_string(), free_local_addr().port()),
+    ];
+
+    // 1. A Kafka Connect cluster of two runs the pipeline (the sink's two tasks share the
+    //    topic's two partitions).
+    let mut steps = Steps(std::time::Instant::now());
+    let mut kafka_connect = pipeline.start_kafka_connect(&kc_workers).await;
+    steps.done("Kafka Connect started");
+    let kc_ids: Vec<String> = kafka_connect
+        .iter()
+        .map(KafkaConnectWorker::worker_id)
+        .collect();
+    let kc_api = Api::new(kafka_connect[0].addr());
+    let mut writer = LineWriter::start(&pipeline.input);
+    pipeline.create_connectors(&kc_api, SINK_TASKS).await;
+    pipeline.wait_running_on(&kc_api, &kc_ids, SINK_TASKS).await;
+    steps.done("Kafka Connect runs both connectors");
+    pipeline.wait_progress(PROGRESS_LINES).await;
+    steps.done("Kafka Connect moved lines");
+
+    // 2. Stop both mid-stream; a Ferry cluster of two takes over.
+    let stops: Vec<_> = kafka_connect
+        .drain(..)
+        .map(|mut worker| {
+            tokio::task::spawn_blocking(move || {
+                worker.stop().unwrap();
+                worker
+            })
+        })
+        .collect();
+    let mut stopped = Vec::new();
+    for stop in stops {
+        stopped.push(stop.await.unwrap());
+    }
+    steps.done("Kafka Connect stopped");
+    let to_ferry = pipeline.uncommitted();
+    let mut ferry = pipeline.start_ferry(&stopped[0], 2).await;
+    steps.done("Ferry started");
+    let ferry_ids: Vec<String> = ferry.iter().map(|worker| worker.addr.to_string()).collect();
+    let ferry_api = Api::new(ferry[0].addr);
+    pipeline
+        .wait_running_on(&ferry_api, &ferry_ids, SINK_TASKS)
+        .await;
+    steps.done("Ferry runs both connectors");
+    pipeline.wait_progress(PROGRESS_LINES).await;
+    steps.done("Ferry moved lines");
+
+    // 3. Stop both Ferry workers mid-stream; the Kafka Connect cluster starts again.
+    for worker in &ferry {
+        worker.signal(Signal::SIGTERM).unwrap();
+    }
+    for worker in &mut ferry {
+        worker.wait_exit(Duration::from_secs(30)).await.unwrap();
+    }
+    steps.done("Ferry stopped");
+    let to_kafka_connect = pipeline.uncommitted();
+    let logs_before: Vec<usize> = stopped.iter().map(|worker| worker.log().len()).collect();
+    let mut kafka_connect = pipeline.start_kafka_connect(&kc_workers).await;
+    steps.done("Kafka Connect started again");
+    pipeline.wait_running_on(&kc_api, &kc_ids, SINK_TASKS).await;
+    steps.done("Kafka Connect runs both connectors again");
+    pipeline.wait_progress(PROGRESS_LINES).await;
+    steps.done("Kafka Connect moved lines again");
+    let written = writer.finish();
+    pipeline
+        .check_complete(written, &[to_ferry, to_kafka_connect])
+        .await;
+    steps.done("checked");
+    for (worker, from) in kafka_connect.iter().zip(logs_before) {
+        assert_kafka_connect_read_ferrys_records(worker, from, &pipeline.group);
+    }
+    for worker in &mut kafka_connect {
+        worker.stop().unwrap();
+    }
+}
+
+#[test]
+fn the_log_check_catches_what_kafka_connect_logs_for_unreadable_records() {
+    // Lines Kafka Connect 4.3.1 logged when Ferry's task configs had no task.class, and when a
+    // status or session-key record is malformed.
+    let log = "\
+[2026-12-02 14:04:44,835] ERROR Failed to start task src-0 (org.apache.kafka.connect.runtime.Worker)
+org.apache.kafka.common.config.ConfigException: Missing required configuration \"task.class\" which has no default value.
+[2026-12-02 14:04:45,001] WARN Failed to parse task status with key status-task-snk-0 (org.apache.kafka.connect.storage.KafkaStatusBackingStore)
+[2026-12-02 14:04:45,002] ERROR Invalid data for session key 'creation-timestamp' field should be a long but it is java.lang.Double (org.apache.kafka.connect.storage.KafkaConfigBackingStore)
+[2026-12-02 14:04:45,003] ERROR Discarding config update record with invalid key: ferry-leader-lease (org.apache.kafka.connect.storage.KafkaConfigBackingStore)
+[2026-12-02 14:04:45,004] INFO [Worker clientId=connect-1] Request joining group due to: rebalance failed due to 'This is not the correct coordinator.' (NotCoordinatorException) (org.apache.kafka.connect.runtime.distributed.WorkerCoordinator)
+";
+    let (problems, skipped) = kafka_connect_problems(log);
+    assert_eq!(problems.len(), 4, "{problems:#?}");
+    assert_eq!(skipped, 1);
+    let (problems, skipped) = kafka_connect_problems(
+        "[2026-12-02 14:04:45,003] ERROR Discarding config update record with invalid key: other (x)\n",
+    );
+    assert_eq!(
+        (problems.len(), skipped),
+        (1, 0),
+        "only ferry-* keys are expected"
+    );
+}
