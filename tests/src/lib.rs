@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub mod oidc;
 pub mod secure;
 
 /// Returns the bootstrap servers of the real Kafka started by `scripts/test.sh`

@@ -262,23 +262,18 @@ fn kerberos_is_refused_with_the_reason() {
     }
 }
 
+const OIDC_HANDLER: &str = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler";
+const OAUTH_MODULE: &str = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule";
+
 #[test]
-fn oidc_is_refused_and_an_unsecured_jwt_is_translated() {
-    let error = clients(&[
-        ("security.protocol", "SASL_SSL"),
-        ("sasl.mechanism", "OAUTHBEARER"),
-        ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
-    ])
-    .validate_worker_settings()
-    .expect_err("no curl");
-    assert_eq!(error.key(), "sasl.oauthbearer.token.endpoint.url");
+fn an_unsecured_jwt_is_translated() {
+    let jaas = format!(
+        "{OAUTH_MODULE} required unsecuredLoginStringClaim_sub=\"svc\" unsecuredLoginExtension_traceId=\"abc\";"
+    );
     let config = clients(&[
         ("security.protocol", "SASL_PLAINTEXT"),
         ("sasl.mechanism", "OAUTHBEARER"),
-        (
-            "sasl.jaas.config",
-            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"svc\";",
-        ),
+        ("sasl.jaas.config", &jaas),
     ])
     .client_config_for(ClientRole::Admin, &[], None)
     .expect("valid");
@@ -290,6 +285,149 @@ fn oidc_is_refused_and_an_unsecured_jwt_is_translated() {
         get(&config, "enable.sasl.oauthbearer.unsecure.jwt").as_deref(),
         Some("true")
     );
+    assert_eq!(
+        get(&config, "sasl.oauthbearer.extensions").as_deref(),
+        Some("traceId=abc")
+    );
+    assert_eq!(get(&config, "sasl.oauthbearer.method"), None);
+}
+
+#[test]
+fn the_java_oidc_flow_becomes_librdkafkas() {
+    let jaas = format!(
+        "{OAUTH_MODULE} required clientId=\"ferry\" clientSecret=\"oidc-secret\" scope=\"kafka\";"
+    );
+    let config = clients(&[
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.login.callback.handler.class", OIDC_HANDLER),
+        ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+        ("sasl.oauthbearer.sub.claim.name", "sub"),
+        ("sasl.jaas.config", &jaas),
+    ])
+    .client_config_for(ClientRole::Consumer, &[], None)
+    .expect("valid");
+    for (key, expected) in [
+        ("sasl.oauthbearer.method", "oidc"),
+        ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+        ("sasl.oauthbearer.client.id", "ferry"),
+        ("sasl.oauthbearer.client.secret", "oidc-secret"),
+        ("sasl.oauthbearer.scope", "kafka"),
+    ] {
+        assert_eq!(get(&config, key).as_deref(), Some(expected), "{key}");
+    }
+    for absent in [
+        "sasl.login.callback.handler.class",
+        "sasl.oauthbearer.sub.claim.name",
+        "sasl.oauthbearer.config",
+        "enable.sasl.oauthbearer.unsecure.jwt",
+    ] {
+        assert_eq!(get(&config, absent), None, "{absent}");
+    }
+}
+
+#[test]
+fn kafka_4_1_client_credential_keys_win_over_the_jaas_options() {
+    let jaas = format!("{OAUTH_MODULE} required clientId=\"old\" clientSecret=\"old-secret\";");
+    let config = clients(&[
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.login.callback.handler.class", OIDC_HANDLER),
+        ("sasl.oauthbearer.token.endpoint.url", "http://idp/token"),
+        ("sasl.oauthbearer.client.credentials.client.id", "new"),
+        ("sasl.oauthbearer.client.credentials.client.secret", "new-secret"),
+        ("sasl.jaas.config", &jaas),
+    ])
+    .client_config_for(ClientRole::Producer, &[], None)
+    .expect("valid");
+    assert_eq!(get(&config, "sasl.oauthbearer.client.id").as_deref(), Some("new"));
+    assert_eq!(
+        get(&config, "sasl.oauthbearer.client.secret").as_deref(),
+        Some("new-secret")
+    );
+}
+
+#[test]
+fn an_incomplete_or_foreign_oidc_setup_names_the_key() {
+    let base = [
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.login.callback.handler.class", OIDC_HANDLER),
+    ];
+    let with_secret = format!("{OAUTH_MODULE} required clientId=\"a\" clientSecret=\"oidc-secret\";");
+    let no_secret = format!("{OAUTH_MODULE} required clientId=\"a\";");
+    let unsecured = format!("{OAUTH_MODULE} required unsecuredLoginStringClaim_sub=\"a\";");
+    for (extra, expected_key) in [
+        (
+            vec![("sasl.jaas.config", with_secret.as_str())],
+            "sasl.oauthbearer.token.endpoint.url",
+        ),
+        (
+            vec![
+                ("sasl.jaas.config", with_secret.as_str()),
+                ("sasl.oauthbearer.token.endpoint.url", "file:///tmp/token"),
+            ],
+            "sasl.oauthbearer.token.endpoint.url",
+        ),
+        (
+            vec![
+                ("sasl.jaas.config", no_secret.as_str()),
+                ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+            ],
+            "sasl.oauthbearer.client.credentials.client.secret",
+        ),
+        (
+            vec![
+                ("sasl.jaas.config", unsecured.as_str()),
+                ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+            ],
+            "sasl.jaas.config",
+        ),
+        (
+            vec![
+                ("sasl.jaas.config", with_secret.as_str()),
+                ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+                ("sasl.oauthbearer.sub.claim.name", "client_id"),
+            ],
+            "sasl.oauthbearer.sub.claim.name",
+        ),
+    ] {
+        let worker: Vec<_> = base.iter().copied().chain(extra).collect();
+        let error = clients(&worker)
+            .validate_worker_settings()
+            .expect_err(expected_key);
+        assert_eq!(error.key(), expected_key, "{error}");
+        assert!(!error.to_string().contains("oidc-secret"), "{error}");
+    }
+    let error = clients(&[
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.login.callback.handler.class", "com.example.MyHandler"),
+    ])
+    .validate_worker_settings()
+    .expect_err("a Java callback");
+    assert_eq!(error.key(), "sasl.login.callback.handler.class");
+    // clientSecret without the OIDC handler: a Java client would ignore it and fail later.
+    let error = clients(&[
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.jaas.config", &with_secret),
+    ])
+    .validate_worker_settings()
+    .expect_err("no handler");
+    assert_eq!(error.key(), "sasl.jaas.config");
+    assert!(error.to_string().contains("sasl.login.callback.handler.class"), "{error}");
+}
+
+#[test]
+fn librdkafka_is_built_with_the_oidc_flow() {
+    let (_, version) = rdkafka::util::get_rdkafka_version();
+    let builtin = ClientConfig::new()
+        .create_native_config()
+        .expect("an empty config")
+        .get("builtin.features")
+        .expect("builtin.features");
+    assert!(builtin.contains("oidc"), "librdkafka {version}: {builtin}");
 }
 
 #[test]
