@@ -369,7 +369,7 @@ async fn ctl_never_shows_a_secret_of_a_connector_config() {
         dir.path(),
         "invalid.json",
         &json!({"name": "secret", "config": {
-            "connector.class": "FileStreamSource", "topic": "t",
+            "connector.class": "FileStreamSource", "topic": "t", "file": dir.path().join("input.txt"),
             "producer.override.sasl.jaas.config": format!("NoSuchLoginModule required password=\"{}\";", secrets[1]),
         }}),
     );

@@ -374,6 +374,7 @@ mod proto {
 /// shape; an allowed one is listed without errors; a secret value is hidden.
 async fn check_validate_reports_the_refused_override(api: &Api, prefix: &str, grpc_url: String) {
     let config = json!({
+        "name": format!("{prefix}-validated"),
         "connector.class": "Datagen", "kafka.topic": format!("{prefix}-t"), "quickstart": "sequence",
         "producer.override.compression.type": "zstd",
         "producer.override.sasl.jaas.config": format!("org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"{ALT_PASSWORD}\";"),
