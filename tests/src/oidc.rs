@@ -72,7 +72,9 @@ impl TokenEndpoint {
                 .expect("a runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                axum::serve(listener, app).await.expect("the token endpoint serves");
+                axum::serve(listener, app)
+                    .await
+                    .expect("the token endpoint serves");
             });
         });
         TokenEndpoint { addr, state }
@@ -129,10 +131,7 @@ async fn issue_token(
     headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> (StatusCode, Json<Value>) {
-    let mut clients = state
-        .clients
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let mut clients = state.clients.lock().unwrap_or_else(PoisonError::into_inner);
     if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
         clients.refused_total += 1;
         return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");

@@ -376,7 +376,9 @@ async fn ctl_never_shows_a_secret_of_a_connector_config() {
     let rejected = ctl(addr, &["apply", "-f", &invalid.display().to_string()]);
     assert_eq!(rejected.code, 1, "{rejected:?}");
     assert!(
-        rejected.stderr.contains("producer.override.sasl.jaas.config"),
+        rejected
+            .stderr
+            .contains("producer.override.sasl.jaas.config"),
         "{rejected:?}"
     );
     assert!(!rejected.stderr.contains(secrets[1]), "{rejected:?}");

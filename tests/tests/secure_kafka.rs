@@ -399,7 +399,10 @@ async fn check_validate_reports_the_refused_override(api: &Api, prefix: &str, gr
             .clone()
     };
     let refused = entry("producer.override.compression.type");
-    assert_eq!(refused["definition"]["name"], "producer.override.compression.type");
+    assert_eq!(
+        refused["definition"]["name"],
+        "producer.override.compression.type"
+    );
     assert_eq!(refused["value"]["value"], "zstd");
     let errors = refused["value"]["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{refused}");
@@ -442,7 +445,10 @@ async fn check_validate_reports_the_refused_override(api: &Api, prefix: &str, gr
         .filter_map(|info| info.value.as_ref())
         .find(|value| value.name == "producer.override.compression.type")
         .expect("the refused override is listed");
-    assert!(refused.errors[0].contains("'Principal' policy"), "{refused:?}");
+    assert!(
+        refused.errors[0].contains("'Principal' policy"),
+        "{refused:?}"
+    );
     assert!(!format!("{answer:?}").contains(ALT_PASSWORD));
 }
 
@@ -495,7 +501,8 @@ async fn a_refused_override_is_a_400_and_nothing_is_stored() {
     api.create_connector(&name, allowed).await.unwrap();
 }
 
-const OAUTH_LOGIN_MODULE: &str = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule";
+const OAUTH_LOGIN_MODULE: &str =
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule";
 
 #[tokio::test]
 async fn a_worker_runs_on_the_oauthbearer_listener_with_an_unsecured_jwt() {
@@ -613,7 +620,10 @@ async fn a_wrong_oidc_client_secret_is_reported_and_the_worker_recovers_once_it_
     );
     endpoint.register("ferry-late", client_secret);
     worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
-    assert!(endpoint.issued_to().iter().any(|client| client == "ferry-late"));
+    assert!(endpoint
+        .issued_to()
+        .iter()
+        .any(|client| client == "ferry-late"));
     assert_hidden(
         "the log",
         &(worker.stdout() + &worker.stderr()),

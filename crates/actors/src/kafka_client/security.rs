@@ -244,7 +244,10 @@ fn translate_oidc_keys(settings: &mut BTreeMap<String, Setting>) -> Result<(), C
                 OIDC_LOGIN_CALLBACK_HANDLERS[0]
             )));
         }
-        settings.insert("sasl.oauthbearer.method".into(), setting.derived("oidc".into()));
+        settings.insert(
+            "sasl.oauthbearer.method".into(),
+            setting.derived("oidc".into()),
+        );
     }
     // Kafka 4.1's names of the client credentials; librdkafka knows them as aliases, renamed here
     // so that they win over the JAAS options as in Java.

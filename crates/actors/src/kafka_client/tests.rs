@@ -262,7 +262,8 @@ fn kerberos_is_refused_with_the_reason() {
     }
 }
 
-const OIDC_HANDLER: &str = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler";
+const OIDC_HANDLER: &str =
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler";
 const OAUTH_MODULE: &str = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule";
 
 #[test]
@@ -335,12 +336,18 @@ fn kafka_4_1_client_credential_keys_win_over_the_jaas_options() {
         ("sasl.login.callback.handler.class", OIDC_HANDLER),
         ("sasl.oauthbearer.token.endpoint.url", "http://idp/token"),
         ("sasl.oauthbearer.client.credentials.client.id", "new"),
-        ("sasl.oauthbearer.client.credentials.client.secret", "new-secret"),
+        (
+            "sasl.oauthbearer.client.credentials.client.secret",
+            "new-secret",
+        ),
         ("sasl.jaas.config", &jaas),
     ])
     .client_config_for(ClientRole::Producer, &[], None)
     .expect("valid");
-    assert_eq!(get(&config, "sasl.oauthbearer.client.id").as_deref(), Some("new"));
+    assert_eq!(
+        get(&config, "sasl.oauthbearer.client.id").as_deref(),
+        Some("new")
+    );
     assert_eq!(
         get(&config, "sasl.oauthbearer.client.secret").as_deref(),
         Some("new-secret")
@@ -354,7 +361,8 @@ fn an_incomplete_or_foreign_oidc_setup_names_the_key() {
         ("sasl.mechanism", "OAUTHBEARER"),
         ("sasl.login.callback.handler.class", OIDC_HANDLER),
     ];
-    let with_secret = format!("{OAUTH_MODULE} required clientId=\"a\" clientSecret=\"oidc-secret\";");
+    let with_secret =
+        format!("{OAUTH_MODULE} required clientId=\"a\" clientSecret=\"oidc-secret\";");
     let no_secret = format!("{OAUTH_MODULE} required clientId=\"a\";");
     let unsecured = format!("{OAUTH_MODULE} required unsecuredLoginStringClaim_sub=\"a\";");
     for (extra, expected_key) in [
@@ -416,7 +424,12 @@ fn an_incomplete_or_foreign_oidc_setup_names_the_key() {
     .validate_worker_settings()
     .expect_err("no handler");
     assert_eq!(error.key(), "sasl.jaas.config");
-    assert!(error.to_string().contains("sasl.login.callback.handler.class"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("sasl.login.callback.handler.class"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -548,4 +561,40 @@ fn the_listeners_ssl_client_auth_is_not_handed_to_kafka_clients() {
         let config = clients.client_config_for(role, &[], None).expect("valid");
         assert_eq!(get(&config, "ssl.client.auth"), None, "{role:?}");
     }
+}
+
+#[test]
+fn override_errors_list_each_override_with_the_policys_refusal_or_a_translation_error() {
+    let principal = clients(&[(OVERRIDE_POLICY_KEY, "Principal")]);
+    let checked = principal.connector_override_errors(&props(&[
+        ("producer.override.compression.type", "zstd"),
+        ("producer.override.sasl.mechanism", "PLAIN"),
+        (
+            "consumer.override.sasl.jaas.config",
+            "NoSuchModule required;",
+        ),
+        ("topics", "a"),
+    ]));
+    let keys: Vec<&str> = checked.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "producer.override.compression.type",
+            "producer.override.sasl.mechanism",
+            "consumer.override.sasl.jaas.config"
+        ]
+    );
+    assert_eq!(
+        checked[0].1,
+        ["The 'Principal' policy does not allow 'compression.type' to be overridden in the connector configuration."]
+    );
+    assert!(checked[1].1.is_empty(), "{checked:?}");
+    assert_eq!(checked[2].1.len(), 1, "{checked:?}");
+    assert!(checked[2].1[0].contains("NoSuchModule"), "{checked:?}");
+    let all = clients(&[]);
+    let checked = all.connector_override_errors(&props(&[("admin.override.retries", "3")]));
+    assert_eq!(
+        checked,
+        [("admin.override.retries".to_string(), Vec::new())]
+    );
 }

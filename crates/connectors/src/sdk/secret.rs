@@ -16,9 +16,16 @@ pub const HIDDEN: &str = "[hidden]";
 /// Views made for people (`ferry ctl`) show such a value as [`HIDDEN`].
 pub fn is_secret_config_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["password", "secret", "jaas", "credential", "token", "user.info"]
-        .iter()
-        .any(|word| key.contains(word))
+    [
+        "password",
+        "secret",
+        "jaas",
+        "credential",
+        "token",
+        "user.info",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
         || key.ends_with(".pem")
         || key.ends_with("keystore.key")
         || key.ends_with("private.key")
@@ -76,7 +83,12 @@ mod tests {
         ] {
             assert!(super::is_secret_config_key(key), "{key}");
         }
-        for key in ["connection.user", "topics", "tasks.max", "ssl.truststore.location"] {
+        for key in [
+            "connection.user",
+            "topics",
+            "tasks.max",
+            "ssl.truststore.location",
+        ] {
             assert!(!super::is_secret_config_key(key), "{key}");
         }
     }

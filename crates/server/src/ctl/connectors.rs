@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use ferry_connectors::sdk::secret::HIDDEN;
 use ferry_connectors::sdk::is_secret_config_key;
+use ferry_connectors::sdk::secret::HIDDEN;
 use serde_json::Value as JsonValue;
 use tonic::Code;
 

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use ferry_actors::kafka_client::{ClientRole, KafkaClients};
 use ferry_actors::stores::{State, Status, TargetState};
 use ferry_actors::worker::WorkerMsg;
 use ferry_actors::StoreError;
 use ferry_connectors::converters::converter_plugins;
 use ferry_connectors::registry::names_of;
 use ferry_connectors::sdk::framework::keys;
-use ferry_actors::kafka_client::{ClientRole, KafkaClients};
 use ferry_connectors::sdk::is_secret_config_key;
 use ferry_connectors::sdk::secret::HIDDEN;
 use ferry_connectors::validation::{
