@@ -149,10 +149,16 @@ fn translate_jaas(settings: &mut BTreeMap<String, Setting>) -> Result<(), Client
     Ok(())
 }
 
-/// `OAuthBearerLoginModule` options: an unsecured JWT (`unsecuredLoginStringClaim_sub`, for
-/// brokers with the unsecured validator) or, with the OIDC login callback handler, the
-/// client-credentials options `clientId`, `clientSecret` and `scope` (Java's names before the
-/// `sasl.oauthbearer.client.credentials.*` keys of Kafka 4.1).
+/// `OAuthBearerLoginModule` options, in two flavours as in Java:
+/// - with the OIDC login callback handler: the client credentials `clientId`, `clientSecret`,
+///   `scope` (Java's names before Kafka 4.1's `sasl.oauthbearer.client.credentials.*` keys)
+///   and SASL extensions `extension_<name>`;
+/// - otherwise an unsecured JWT: `unsecuredLoginStringClaim_<principal claim>` (`sub` unless
+///   `unsecuredLoginPrincipalClaimName` says otherwise), `unsecuredLoginLifetimeSeconds`,
+///   `unsecuredLoginListClaim_<scope claim>`, `unsecuredLoginScopeClaimName` and
+///   `unsecuredLoginExtension_<name>`, which librdkafka's unsecured token takes as well.
+///
+/// Any other option (a claim librdkafka cannot put in its token) is refused naming it.
 fn translate_oauthbearer_jaas(
     settings: &mut BTreeMap<String, Setting>,
     setting: &Setting,
@@ -161,46 +167,37 @@ fn translate_oauthbearer_jaas(
     let uses_oidc = settings
         .get("sasl.oauthbearer.method")
         .is_some_and(|method| method.value.trim().eq_ignore_ascii_case("oidc"));
+    if uses_oidc {
+        translate_oidc_jaas(settings, setting, entry)
+    } else {
+        translate_unsecured_jwt_jaas(settings, setting, entry)
+    }
+}
+
+fn translate_oidc_jaas(
+    settings: &mut BTreeMap<String, Setting>,
+    setting: &Setting,
+    entry: &JaasEntry,
+) -> Result<(), ClientConfigError> {
     let mut extensions = Vec::new();
     for (name, value) in &entry.options {
-        match name.as_str() {
-            "clientId" | "clientSecret" | "scope" if !uses_oidc => {
-                return Err(setting.invalid(&format!(
-                    "option `{name}` belongs to the OIDC client-credentials flow, which needs sasl.login.callback.handler.class={}",
-                    OIDC_LOGIN_CALLBACK_HANDLERS[0]
-                )));
-            }
-            "clientId" | "clientSecret" | "scope" => {
-                let key = match name.as_str() {
-                    "clientId" => "sasl.oauthbearer.client.id",
-                    "clientSecret" => "sasl.oauthbearer.client.secret",
-                    _ => "sasl.oauthbearer.scope",
-                };
-                // A `sasl.oauthbearer.*` key set beside the JAAS option wins, as in Java.
-                if !settings.contains_key(key) {
-                    settings.insert(key.into(), setting.derived(value.expose().clone()));
-                }
-            }
-            "unsecuredLoginStringClaim_sub"
-            | "unsecuredLoginLifetimeSeconds"
-            | "unsecuredLoginListClaim_scope"
-                if uses_oidc =>
-            {
-                return Err(setting.invalid(&format!(
-                    "option `{name}` makes an unsecured JWT, which the OIDC login callback handler does not use"
-                )));
-            }
-            "unsecuredLoginStringClaim_sub"
-            | "unsecuredLoginLifetimeSeconds"
-            | "unsecuredLoginListClaim_scope" => {}
+        let key = match name.as_str() {
+            "clientId" => "sasl.oauthbearer.client.id",
+            "clientSecret" => "sasl.oauthbearer.client.secret",
+            "scope" => "sasl.oauthbearer.scope",
             _ => {
-                let Some(extension) = name.strip_prefix("unsecuredLoginExtension_") else {
+                let Some(extension) = name.strip_prefix("extension_") else {
                     return Err(setting.invalid(&format!(
-                        "unsupported OAuthBearerLoginModule option `{name}`"
+                        "OAuthBearerLoginModule option `{name}` is not one of the OIDC login callback handler's (clientId, clientSecret, scope, extension_<name>)"
                     )));
                 };
                 extensions.push(format!("{extension}={}", value.expose()));
+                continue;
             }
+        };
+        // A `sasl.oauthbearer.*` key set beside the JAAS option wins, as in Java.
+        if !settings.contains_key(key) {
+            settings.insert(key.into(), setting.derived(value.expose().clone()));
         }
     }
     if !extensions.is_empty() {
@@ -209,27 +206,64 @@ fn translate_oauthbearer_jaas(
             setting.derived(extensions.join(",")),
         );
     }
-    if uses_oidc {
-        return Ok(());
-    }
-    let Some(subject) = entry.options.get("unsecuredLoginStringClaim_sub") else {
+    Ok(())
+}
+
+fn translate_unsecured_jwt_jaas(
+    settings: &mut BTreeMap<String, Setting>,
+    setting: &Setting,
+    entry: &JaasEntry,
+) -> Result<(), ClientConfigError> {
+    let option = |name: &str| entry.options.get(name).map(|value| value.expose().as_str());
+    let principal_claim = option("unsecuredLoginPrincipalClaimName").unwrap_or("sub");
+    let scope_claim = option("unsecuredLoginScopeClaimName").unwrap_or("scope");
+    let principal_option = format!("unsecuredLoginStringClaim_{principal_claim}");
+    let scope_option = format!("unsecuredLoginListClaim_{scope_claim}");
+    let Some(principal) = option(&principal_option) else {
         return Err(setting.invalid(&format!(
-            "OAuthBearerLoginModule needs unsecuredLoginStringClaim_sub (an unsecured JWT), or sasl.login.callback.handler.class={} with a token endpoint (OIDC)",
+            "OAuthBearerLoginModule needs {principal_option} (an unsecured JWT), or sasl.login.callback.handler.class={} with a token endpoint (OIDC)",
             OIDC_LOGIN_CALLBACK_HANDLERS[0]
         )));
     };
-    let mut config = format!("principal={}", subject.expose());
-    if let Some(lifetime) = entry.options.get("unsecuredLoginLifetimeSeconds") {
-        config.push_str(&format!(" lifeSeconds={}", lifetime.expose()));
+    let mut config = vec![format!("principal={principal}")];
+    if principal_claim != "sub" {
+        config.push(format!("principalClaimName={principal_claim}"));
     }
-    if let Some(scope) = entry.options.get("unsecuredLoginListClaim_scope") {
-        config.push_str(&format!(" scope={}", scope.expose()));
+    if scope_claim != "scope" {
+        config.push(format!("scopeClaimName={scope_claim}"));
+    }
+    for (name, value) in &entry.options {
+        let value = value.expose();
+        if name == "clientId" || name == "clientSecret" {
+            return Err(setting.invalid(&format!(
+                "option `{name}` belongs to the OIDC client-credentials flow, which needs sasl.login.callback.handler.class={}",
+                OIDC_LOGIN_CALLBACK_HANDLERS[0]
+            )));
+        } else if *name == principal_option
+            || name == "unsecuredLoginPrincipalClaimName"
+            || name == "unsecuredLoginScopeClaimName"
+        {
+            // Taken above.
+        } else if *name == scope_option {
+            config.push(format!("scope={value}"));
+        } else if name == "unsecuredLoginLifetimeSeconds" {
+            config.push(format!("lifeSeconds={value}"));
+        } else if let Some(extension) = name.strip_prefix("unsecuredLoginExtension_") {
+            config.push(format!("extension_{extension}={value}"));
+        } else {
+            return Err(setting.invalid(&format!(
+                "OAuthBearerLoginModule option `{name}`: librdkafka's unsecured JWT has only the principal, scope and lifetime claims and extensions"
+            )));
+        }
     }
     settings.insert(
         "enable.sasl.oauthbearer.unsecure.jwt".into(),
         setting.derived("true".into()),
     );
-    settings.insert("sasl.oauthbearer.config".into(), setting.derived(config));
+    settings.insert(
+        "sasl.oauthbearer.config".into(),
+        setting.derived(config.join(" ")),
+    );
     Ok(())
 }
 

@@ -280,23 +280,50 @@ fn an_unsecured_jwt_is_translated() {
     .expect("valid");
     assert_eq!(
         get(&config, "sasl.oauthbearer.config").as_deref(),
-        Some("principal=svc")
+        Some("principal=svc extension_traceId=abc")
     );
     assert_eq!(
         get(&config, "enable.sasl.oauthbearer.unsecure.jwt").as_deref(),
         Some("true")
     );
-    assert_eq!(
-        get(&config, "sasl.oauthbearer.extensions").as_deref(),
-        Some("traceId=abc")
-    );
     assert_eq!(get(&config, "sasl.oauthbearer.method"), None);
+    let renamed = format!(
+        "{OAUTH_MODULE} required unsecuredLoginPrincipalClaimName=\"client\" unsecuredLoginStringClaim_client=\"svc\" unsecuredLoginListClaim_scope=\"a\" unsecuredLoginLifetimeSeconds=\"60\";"
+    );
+    let config = clients(&[
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.jaas.config", &renamed),
+    ])
+    .client_config_for(ClientRole::Admin, &[], None)
+    .expect("valid");
+    assert_eq!(
+        get(&config, "sasl.oauthbearer.config").as_deref(),
+        Some("principal=svc principalClaimName=client lifeSeconds=60 scope=a")
+    );
+    let other_claim = format!(
+        "{OAUTH_MODULE} required unsecuredLoginStringClaim_sub=\"svc\" unsecuredLoginNumberClaim_level=\"3\";"
+    );
+    let error = clients(&[
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.jaas.config", &other_claim),
+    ])
+    .validate_worker_settings()
+    .expect_err("a claim librdkafka cannot make");
+    assert_eq!(error.key(), "sasl.jaas.config");
+    assert!(
+        error
+            .to_string()
+            .contains("unsecuredLoginNumberClaim_level"),
+        "{error}"
+    );
 }
 
 #[test]
 fn the_java_oidc_flow_becomes_librdkafkas() {
     let jaas = format!(
-        "{OAUTH_MODULE} required clientId=\"ferry\" clientSecret=\"oidc-secret\" scope=\"kafka\";"
+        "{OAUTH_MODULE} required clientId=\"ferry\" clientSecret=\"oidc-secret\" scope=\"kafka\" extension_logicalCluster=\"lkc-1\";"
     );
     let config = clients(&[
         ("security.protocol", "SASL_SSL"),
@@ -314,6 +341,7 @@ fn the_java_oidc_flow_becomes_librdkafkas() {
         ("sasl.oauthbearer.client.id", "ferry"),
         ("sasl.oauthbearer.client.secret", "oidc-secret"),
         ("sasl.oauthbearer.scope", "kafka"),
+        ("sasl.oauthbearer.extensions", "logicalCluster=lkc-1"),
     ] {
         assert_eq!(get(&config, key).as_deref(), Some(expected), "{key}");
     }
