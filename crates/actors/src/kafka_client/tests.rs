@@ -461,14 +461,30 @@ fn an_incomplete_or_foreign_oidc_setup_names_the_key() {
 }
 
 #[test]
-fn librdkafka_is_built_with_the_oidc_flow() {
+fn librdkafka_is_built_with_tls_every_sasl_mechanism_codec_and_the_oidc_flow() {
     let (_, version) = rdkafka::util::get_rdkafka_version();
     let builtin = ClientConfig::new()
         .create_native_config()
         .expect("an empty config")
         .get("builtin.features")
         .expect("builtin.features");
-    assert!(builtin.contains("oidc"), "librdkafka {version}: {builtin}");
+    let features: Vec<&str> = builtin.split(',').map(str::trim).collect();
+    for feature in [
+        "ssl",
+        "sasl_plain",
+        "sasl_scram",
+        "sasl_oauthbearer",
+        "oidc",
+        "gzip",
+        "snappy",
+        "lz4",
+        "zstd",
+    ] {
+        assert!(
+            features.contains(&feature),
+            "librdkafka {version} lacks {feature}: {builtin}"
+        );
+    }
 }
 
 #[test]
