@@ -15,12 +15,20 @@
 #   --nodes 1   one node: broker 127.0.0.1:9092, controller 9093 (default)
 #   --nodes 3   three nodes: brokers 127.0.0.1:19092,29092,39092, controllers
 #               19093/29093/39093, static quorum
-#   --secure    one secured node, its own state dir ($FERRY_KAFKA_DIR/secure):
+#   --secure    one secured node, its own state dir ($FERRY_KAFKA_DIR/secure); ports from
+#               $FERRY_KAFKA_SECURE_PORT (default 19094) up:
 #                 127.0.0.1:19094  SASL_SSL, SCRAM-SHA-512 (user ferry, password ferry-secret;
 #                                  also user ferry-alt, password ferry-alt-secret)
 #                 127.0.0.1:19095  SSL with required client certificates (mTLS)
 #                 127.0.0.1:19096  PLAINTEXT, inter-broker and for test set-up only
 #                 127.0.0.1:19097  controller (PLAINTEXT)
+#                 127.0.0.1:19098  SASL_PLAINTEXT, OAUTHBEARER with Kafka's unsecured
+#                                  validator (unsecured JWTs, any subject)
+#                 127.0.0.1:19099  SASL_SSL, OAUTHBEARER validating signed JWTs
+#                                  (OAuthBearerValidatorCallbackHandler) against the JWKS
+#                                  file certs/oauth-jwks.json (audience ferry-test-kafka,
+#                                  issuer ferry-test-idp); certs/oauth-signing.key is its RSA
+#                                  key (kid ferry-test), for a test's token endpoint
 #               Certificates are made with openssl/keytool at the first start into
 #               $FERRY_KAFKA_DIR/secure/certs (kept across restarts; all store passwords
 #               are ferry-secret): ca.pem (the CA), truststore.jks / truststore.p12 (the CA,
@@ -37,6 +45,7 @@
 #                              (default /tmp/ferry-kafka; nodes: single, node1..node3)
 #   FERRY_CACHE_DIR            jar cache root; jars in $FERRY_CACHE_DIR/kafka-<version>/lib
 #                              (default $HOME/.cache/ferry)
+#   FERRY_KAFKA_SECURE_PORT    first port of --secure (default 19094; six ports are used)
 #   FERRY_KAFKA_START_TIMEOUT  seconds start waits for readiness (default 90)
 #   FERRY_KAFKA_HEAP_OPTS      JVM heap flags (default -Xms256m -Xmx512m, 3 nodes and
 #                              --secure -Xmx384m)
@@ -117,12 +126,18 @@ node_id() { if [[ $1 == single || $1 == secure ]]; then echo 1; else echo "${1#n
 node_port() {
   case $1 in
     single) echo 9092 ;;
-    secure) echo 19096 ;;
+    secure) echo $((SECURE_BASE_PORT + 2)) ;;
     *) echo "${1#node}9092" ;;
   esac
 }
-readonly SECURE_SASL_PORT=19094
-readonly SECURE_MTLS_PORT=19095
+readonly SECURE_BASE_PORT=${FERRY_KAFKA_SECURE_PORT:-19094}
+readonly SECURE_SASL_PORT=$SECURE_BASE_PORT
+readonly SECURE_MTLS_PORT=$((SECURE_BASE_PORT + 1))
+readonly SECURE_OAUTH_UNSECURED_PORT=$((SECURE_BASE_PORT + 4))
+readonly SECURE_OAUTH_JWT_PORT=$((SECURE_BASE_PORT + 5))
+readonly OAUTH_KEY_ID=ferry-test
+readonly OAUTH_AUDIENCE=ferry-test-kafka
+readonly OAUTH_ISSUER=ferry-test-idp
 readonly SECURE_PASSWORD=ferry-secret
 secure_certs() { echo "$STATE_DIR/secure/certs"; }
 node_controller_port() { echo $(($(node_port "$1") + 1)); }
@@ -355,13 +370,28 @@ write_secure_props() {
     echo "process.roles=broker,controller"
     echo "node.id=1"
     echo "controller.quorum.bootstrap.servers=$HOST:$cport"
-    echo "listeners=INTERNAL://$HOST:$port,SASL_SSL://$HOST:$SECURE_SASL_PORT,SSL://$HOST:$SECURE_MTLS_PORT,CONTROLLER://$HOST:$cport"
-    echo "advertised.listeners=INTERNAL://$HOST:$port,SASL_SSL://$HOST:$SECURE_SASL_PORT,SSL://$HOST:$SECURE_MTLS_PORT,CONTROLLER://$HOST:$cport"
-    echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL"
+    local listeners="INTERNAL://$HOST:$port,SASL_SSL://$HOST:$SECURE_SASL_PORT,SSL://$HOST:$SECURE_MTLS_PORT"
+    listeners+=",OAUTH_UNSECURED://$HOST:$SECURE_OAUTH_UNSECURED_PORT,OAUTH_JWT://$HOST:$SECURE_OAUTH_JWT_PORT"
+    listeners+=",CONTROLLER://$HOST:$cport"
+    local oauth_module=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule
+    echo "listeners=$listeners"
+    echo "advertised.listeners=$listeners"
+    echo "listener.security.protocol.map=CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,OAUTH_UNSECURED:SASL_PLAINTEXT,OAUTH_JWT:SASL_SSL"
     echo "inter.broker.listener.name=INTERNAL"
     echo "controller.listener.names=CONTROLLER"
     echo "sasl.enabled.mechanisms=SCRAM-SHA-512"
     echo "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    # OAUTHBEARER without a server callback handler: Kafka's unsecured validator.
+    echo "listener.name.oauth_unsecured.sasl.enabled.mechanisms=OAUTHBEARER"
+    echo "listener.name.oauth_unsecured.oauthbearer.sasl.jaas.config=$oauth_module required unsecuredLoginStringClaim_sub=\"broker\";"
+    # OAUTHBEARER checking the signature (and exp, iat, sub) of each JWT against the JWKS file;
+    # the JVM must allow its URL (org.apache.kafka.sasl.oauthbearer.allowed.urls, java_base).
+    echo "listener.name.oauth_jwt.sasl.enabled.mechanisms=OAUTHBEARER"
+    echo "listener.name.oauth_jwt.oauthbearer.sasl.jaas.config=$oauth_module required;"
+    echo "listener.name.oauth_jwt.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler"
+    echo "listener.name.oauth_jwt.oauthbearer.sasl.oauthbearer.jwks.endpoint.url=$(oauth_jwks_url)"
+    echo "listener.name.oauth_jwt.oauthbearer.sasl.oauthbearer.expected.audience=$OAUTH_AUDIENCE"
+    echo "listener.name.oauth_jwt.oauthbearer.sasl.oauthbearer.expected.issuer=$OAUTH_ISSUER"
     echo "ssl.keystore.type=PKCS12"
     echo "ssl.keystore.location=$certs/server.p12"
     echo "ssl.keystore.password=$SECURE_PASSWORD"
@@ -430,6 +460,35 @@ ensure_secure_certs() {
   touch "$certs/.complete"
 }
 
+oauth_jwks_url() { echo "file://$(secure_certs)/oauth-jwks.json"; }
+
+# Makes the RSA key that signs the test JWTs and its JWKS (the broker's verification key),
+# once; also into a certificate folder made before the OAUTHBEARER listeners existed.
+ensure_oauth_keys() {
+  local certs
+  certs=$(secure_certs)
+  [[ -f $certs/oauth-jwks.json ]] && return
+  say "secure: making the JWT signing key and its JWKS in $certs"
+  (
+    cd "$certs"
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out oauth-signing.key.tmp \
+      2>/dev/null
+    local modulus exponent
+    modulus=$(openssl rsa -in oauth-signing.key.tmp -noout -modulus | sed 's/^Modulus=//')
+    [[ $modulus =~ ^[0-9A-F]+$ ]] || exit 1
+    # hex -> bytes -> base64url without padding (RFC 7518 6.3.1); openssl uses e = 65537
+    # (AQAB) unless told otherwise.
+    # shellcheck disable=SC2059  # the format string is the \xHH escapes made here
+    modulus=$(printf "$(sed 's/../\\x&/g' <<<"$modulus")" | base64 -w0 | tr '+/' '-_' | tr -d '=')
+    exponent=$(openssl rsa -in oauth-signing.key.tmp -noout -text | sed -n 's/^publicExponent: 65537.*/AQAB/p')
+    [[ $exponent == AQAB ]] || exit 1
+    printf '{"keys":[{"kty":"RSA","use":"sig","alg":"RS256","kid":"%s","n":"%s","e":"%s"}]}\n' \
+      "$OAUTH_KEY_ID" "$modulus" "$exponent" >oauth-jwks.json.tmp
+    mv -f oauth-signing.key.tmp oauth-signing.key
+    mv -f oauth-jwks.json.tmp oauth-jwks.json
+  ) || die "secure: making the JWT signing key failed"
+}
+
 # Formats the data dirs that have no meta.properties yet (same cluster id for all).
 format_storage() {
   local nodes=$1; shift
@@ -470,11 +529,22 @@ format_storage() {
 }
 
 # ---------------------------------------------------------------- commands
+# True when the running secured broker has every listener this script configures (one
+# started by an older kafka.sh lacks the OAUTHBEARER ones).
+secure_listeners_complete() {
+  grep -q "OAUTH_JWT://$HOST:$SECURE_OAUTH_JWT_PORT" "$(node_props secure)" 2>/dev/null
+}
+
 cmd_status() {
   local nodes=$1 name pid all=0
   for name in $(layout_nodes "$nodes"); do
     clean_stale_pidfile "$name"
     if pid=$(running_pid "$name"); then
+      if [[ $name == secure ]] && ! secure_listeners_complete; then
+        say "$name: running (pid $pid) without the OAUTHBEARER listeners; restart it"
+        all=3
+        continue
+      fi
       say "$name: running (pid $pid, $HOST:$(node_port "$name"), log $(node_log "$name"))"
     else
       say "$name: stopped"
@@ -612,6 +682,9 @@ cmd_start() {
     die "--fresh refused: ${running[*]} running; run 'scripts/kafka.sh stop' first"
   fi
   if [[ ${#stopped[@]} -eq 0 ]]; then
+    if [[ $nodes == secure ]] && ! secure_listeners_complete; then
+      die "secure: running without the OAUTHBEARER listeners ($HOST:$SECURE_OAUTH_UNSECURED_PORT, $SECURE_OAUTH_JWT_PORT): it was started by an older kafka.sh; run 'scripts/kafka.sh stop --secure' first"
+    fi
     for name in "${names[@]}"; do
       say "$name: already running (pid $(running_pid "$name"), $HOST:$(node_port "$name")); nothing to do"
     done
@@ -627,7 +700,8 @@ cmd_start() {
   for name in "${stopped[@]}"; do
     local p
     local ports=("$(node_port "$name")" "$(node_controller_port "$name")")
-    [[ $name == secure ]] && ports+=("$SECURE_SASL_PORT" "$SECURE_MTLS_PORT")
+    [[ $name == secure ]] && ports+=("$SECURE_SASL_PORT" "$SECURE_MTLS_PORT"
+      "$SECURE_OAUTH_UNSECURED_PORT" "$SECURE_OAUTH_JWT_PORT")
     for p in "${ports[@]}"; do
       if port_open "$p"; then
         die "$name: port $HOST:$p is already in use by a process not started by kafka.sh"
@@ -643,7 +717,12 @@ cmd_start() {
   java_base "$heap"
 
   mkdir -p -- "$STATE_DIR"
-  [[ $nodes == secure ]] && ensure_secure_certs
+  if [[ $nodes == secure ]]; then
+    ensure_secure_certs
+    ensure_oauth_keys
+    JAVA_CMD=("${JAVA_CMD[0]}" "-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=$(oauth_jwks_url)"
+      "${JAVA_CMD[@]:1}")
+  fi
   cp -- "$SCRIPT_DIR/kafka/log4j2.properties" "$STATE_DIR/log4j2.properties"
   for name in "${names[@]}"; do
     if [[ $fresh == 1 ]]; then

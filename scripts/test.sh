@@ -52,10 +52,16 @@ install_prerequisites() {
     step "installing rust components: ${missing[*]}"
     rustup component add "${missing[@]}"
   fi
-  if ! command -v kcat >/dev/null; then
-    step "installing kcat"
+  local packages=()
+  command -v kcat >/dev/null || packages+=(kcat)
+  # librdkafka is built with CMake (rdkafka's cmake-build feature: the only build of it that
+  # links the static libcurl of its OIDC flow), which needs cmake and a C++ compiler.
+  command -v cmake >/dev/null || packages+=(cmake)
+  command -v g++ >/dev/null || packages+=(g++)
+  if [ ${#packages[@]} -gt 0 ]; then
+    step "installing ${packages[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
   fi
 }
 
@@ -69,13 +75,14 @@ start_kafka() {
   fi
 }
 
-# The secured broker (SASL_SSL 19094, mTLS 19095) for tests/tests/secure_kafka.rs;
+# The secured broker (SASL_SSL 19094, mTLS 19095, OAUTHBEARER 19098/19099) for
+# tests/tests/secure_kafka.rs;
 # reused when running, stopped afterwards only when started here.
 start_secure_kafka() {
   if scripts/kafka.sh status --secure >/dev/null 2>&1; then
-    step "secured Kafka is already running (127.0.0.1:19094/19095); using it"
+    step "secured Kafka is already running (127.0.0.1:19094-19099); using it"
   else
-    step "starting the secured Kafka (SASL_SSL 127.0.0.1:19094, mTLS 127.0.0.1:19095)"
+    step "starting the secured Kafka (SASL_SSL 127.0.0.1:19094, mTLS 19095, OAUTHBEARER 19098/19099)"
     started+=("scripts/kafka.sh stop --secure")
     scripts/kafka.sh start --secure
   fi

@@ -12,6 +12,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 pub mod kafka_connect;
+pub mod oidc;
 pub mod plugins;
 pub mod secure;
 

@@ -1,5 +1,6 @@
-//! The secured broker of `scripts/kafka.sh --secure` (SASL_SSL/SCRAM-SHA-512 and mTLS) and
-//! Kafka's Java client, for the tests of Ferry against secured clusters and Java clients.
+//! The secured broker of `scripts/kafka.sh --secure` (SASL_SSL/SCRAM-SHA-512, mTLS and
+//! OAUTHBEARER) and Kafka's Java client, for the tests of Ferry against secured clusters and
+//! Java clients. `FERRY_KAFKA_SECURE_PORT` moves the broker's ports as it does for the script.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -7,12 +8,38 @@ use std::sync::OnceLock;
 
 use crate::repo_root;
 
-/// The SASL_SSL listener (SCRAM-SHA-512).
-pub const SASL_SSL_BOOTSTRAP: &str = "127.0.0.1:19094";
-/// The SSL listener that requires a client certificate.
-pub const MTLS_BOOTSTRAP: &str = "127.0.0.1:19095";
-/// The PLAINTEXT listener, for test set-up only.
-pub const INTERNAL_BOOTSTRAP: &str = "127.0.0.1:19096";
+fn secure_listener(offset: u16) -> String {
+    let base: u16 = std::env::var("FERRY_KAFKA_SECURE_PORT")
+        .ok()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(19094);
+    format!("127.0.0.1:{}", base + offset)
+}
+
+/// Returns the SASL_SSL listener (SCRAM-SHA-512).
+pub fn sasl_ssl_bootstrap() -> String {
+    secure_listener(0)
+}
+
+/// Returns the SSL listener that requires a client certificate.
+pub fn mtls_bootstrap() -> String {
+    secure_listener(1)
+}
+
+/// Returns the PLAINTEXT listener, for test set-up only.
+pub fn internal_bootstrap() -> String {
+    secure_listener(2)
+}
+
+/// Returns the SASL_PLAINTEXT listener taking unsecured OAUTHBEARER JWTs.
+pub fn oauth_unsecured_bootstrap() -> String {
+    secure_listener(4)
+}
+
+/// Returns the SASL_SSL listener validating signed OAUTHBEARER JWTs against the test JWKS.
+pub fn oauth_jwt_bootstrap() -> String {
+    secure_listener(5)
+}
 /// The password of every store and of the SCRAM user `ferry`.
 pub const PASSWORD: &str = "ferry-secret";
 
@@ -56,7 +83,7 @@ pub fn secure_broker() -> &'static Path {
 /// truststore, as such a deployment writes them.
 pub fn sasl_ssl_worker_properties(certs: &Path) -> Vec<(String, String)> {
     vec![
-        ("bootstrap.servers".into(), SASL_SSL_BOOTSTRAP.into()),
+        ("bootstrap.servers".into(), sasl_ssl_bootstrap()),
         ("security.protocol".into(), "SASL_SSL".into()),
         ("sasl.mechanism".into(), "SCRAM-SHA-512".into()),
         (
@@ -71,6 +98,43 @@ pub fn sasl_ssl_worker_properties(certs: &Path) -> Vec<(String, String)> {
     ]
 }
 
+/// Worker properties of a Kafka Connect deployment logging in with OIDC client credentials
+/// (Java's login callback handler and JAAS options) on the signed-JWT listener.
+pub fn oidc_worker_properties(
+    certs: &Path,
+    token_endpoint_url: &str,
+    client_id: &str,
+    client_secret: &str,
+) -> Vec<(String, String)> {
+    vec![
+        ("bootstrap.servers".into(), oauth_jwt_bootstrap()),
+        ("security.protocol".into(), "SASL_SSL".into()),
+        ("sasl.mechanism".into(), "OAUTHBEARER".into()),
+        (
+            "sasl.login.callback.handler.class".into(),
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler".into(),
+        ),
+        (
+            "sasl.oauthbearer.token.endpoint.url".into(),
+            token_endpoint_url.into(),
+        ),
+        (
+            "sasl.jaas.config".into(),
+            oidc_jaas_config(client_id, client_secret),
+        ),
+        (
+            "ssl.truststore.location".into(),
+            certs.join("truststore.jks").display().to_string(),
+        ),
+        ("ssl.truststore.password".into(), PASSWORD.into()),
+    ]
+}
+
+/// Returns Java's JAAS line of the OIDC client-credentials flow.
+pub fn oidc_jaas_config(client_id: &str, client_secret: &str) -> String {
+    format!("org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId=\"{client_id}\" clientSecret=\"{client_secret}\" scope=\"kafka\";")
+}
+
 /// Runs Kafka's `kafka.admin.ConfigCommand` against the internal listener.
 ///
 /// # Panics
@@ -83,7 +147,7 @@ pub fn kafka_config_command(args: &[&str]) {
             &lib,
             "kafka.admin.ConfigCommand",
             "--bootstrap-server",
-            INTERNAL_BOOTSTRAP,
+            &internal_bootstrap(),
         ])
         .args(args)
         .output()

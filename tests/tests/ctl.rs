@@ -296,3 +296,90 @@ fn ctl_exit_codes_without_a_server() {
     let usage = ctl_raw(&["ctl", "frobnicate"]);
     assert_eq!(usage.code, 2, "{usage:?}");
 }
+
+#[tokio::test]
+async fn ctl_never_shows_a_secret_of_a_connector_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("ctl-secret");
+    let addr = free_local_addr();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &[]).unwrap();
+    worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    let secrets = [
+        "ctl-connector-password-41",
+        "ctl-jaas-password-42",
+        "ctl-key-password-43",
+        "ctl-oidc-secret-44",
+    ];
+    let config = json!({
+        "connector.class": "FileStreamSource",
+        "file": dir.path().join("input.txt"),
+        "topic": format!("{prefix}-t"),
+        "connection.password": secrets[0],
+        "producer.override.sasl.jaas.config": format!("org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"{}\";", secrets[1]),
+        "producer.override.ssl.key.password": secrets[2],
+        "consumer.override.sasl.oauthbearer.client.secret": secrets[3],
+    });
+    std::fs::write(dir.path().join("input.txt"), "one line\n").unwrap();
+    let file = write_json(
+        dir.path(),
+        "secret.json",
+        &json!({"name": "secret", "config": config}),
+    );
+    ctl(addr, &["apply", "-f", &file.display().to_string()]).assert_ok();
+    wait_described(addr, "secret", "the connector RUNNING", |described| {
+        described["connector"]["state"] == "RUNNING"
+    })
+    .await;
+    let described = ctl(addr, &["-o", "json", "describe", "secret"]);
+    let shown = described.assert_ok().json();
+    for key in [
+        "connection.password",
+        "producer.override.sasl.jaas.config",
+        "producer.override.ssl.key.password",
+        "consumer.override.sasl.oauthbearer.client.secret",
+    ] {
+        assert_eq!(shown["config"][key], "[hidden]", "{key}: {shown}");
+    }
+    assert_eq!(shown["config"]["topic"], format!("{prefix}-t"), "{shown}");
+    let views = [
+        vec!["get", "connectors"],
+        vec!["-o", "json", "get", "connectors"],
+        vec!["describe", "secret"],
+        vec!["-o", "json", "describe", "secret"],
+        vec!["offsets", "secret"],
+        vec!["-o", "json", "offsets", "secret"],
+        vec!["restart", "secret"],
+        vec!["apply", "-f", file.to_str().unwrap()],
+        vec!["-o", "json", "apply", "-f", file.to_str().unwrap()],
+        vec!["plugins"],
+        vec!["cluster"],
+    ];
+    for args in views {
+        let run = ctl(addr, &args);
+        run.assert_ok();
+        for secret in secrets {
+            assert!(
+                !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                "ctl {args:?} shows a secret: {run:?}"
+            );
+        }
+    }
+    // A refused update names the key, never its value.
+    let invalid = write_json(
+        dir.path(),
+        "invalid.json",
+        &json!({"name": "secret", "config": {
+            "connector.class": "FileStreamSource", "topic": "t", "file": dir.path().join("input.txt"),
+            "producer.override.sasl.jaas.config": format!("NoSuchLoginModule required password=\"{}\";", secrets[1]),
+        }}),
+    );
+    let rejected = ctl(addr, &["apply", "-f", &invalid.display().to_string()]);
+    assert_eq!(rejected.code, 1, "{rejected:?}");
+    assert!(
+        rejected
+            .stderr
+            .contains("producer.override.sasl.jaas.config"),
+        "{rejected:?}"
+    );
+    assert!(!rejected.stderr.contains(secrets[1]), "{rejected:?}");
+}

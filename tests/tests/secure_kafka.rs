@@ -1,12 +1,16 @@
 //! Ferry against a secured Kafka (`scripts/kafka.sh --secure`): the whole worker on the
 //! SASL_SSL/SCRAM-SHA-512 listener with a JKS truststore, on the mTLS listener with a PKCS12
-//! keystore, and what a worker says and does when a credential or certificate is wrong.
+//! keystore, on the OAUTHBEARER listeners (an unsecured JWT; OIDC client credentials from a
+//! token endpoint, the broker validating the signed JWTs), and what a worker says and does
+//! when a credential or certificate is wrong.
 
 use std::path::Path;
 use std::time::Duration;
 
+use ferry_tests::oidc::TokenEndpoint;
 use ferry_tests::secure::{
-    kafka_config_command, sasl_ssl_worker_properties, secure_broker, MTLS_BOOTSTRAP, PASSWORD,
+    kafka_config_command, mtls_bootstrap, oauth_unsecured_bootstrap, oidc_jaas_config,
+    oidc_worker_properties, sasl_ssl_worker_properties, secure_broker, PASSWORD,
 };
 use ferry_tests::{all_running, start_cluster, unique_name, wait_until, Api, FerryProcess};
 use serde_json::json;
@@ -45,18 +49,33 @@ async fn wait_for_output(output: &Path, expected: &str) {
 /// Creates FileStreamSource → topic → FileStreamSink; the source's producer logs in as another
 /// SCRAM user through a connector override.
 async fn create_pipeline(api: &Api, prefix: &str, input: &Path, output: &Path) -> (String, String) {
+    let jaas = format!("org.apache.kafka.common.security.scram.ScramLoginModule required username=\"ferry-alt\" password=\"{ALT_PASSWORD}\";");
+    create_pipeline_with(
+        api,
+        prefix,
+        input,
+        output,
+        json!({ "producer.override.sasl.jaas.config": jaas }),
+    )
+    .await
+}
+
+/// Creates FileStreamSource (with `source_extra` in its config) → topic → FileStreamSink.
+async fn create_pipeline_with(
+    api: &Api,
+    prefix: &str,
+    input: &Path,
+    output: &Path,
+    source_extra: serde_json::Value,
+) -> (String, String) {
     let topic = format!("{prefix}-lines");
     let source = format!("{prefix}-source");
     let sink = format!("{prefix}-sink");
-    api.create_connector(
-        &source,
-        json!({
-            "connector.class": "FileStreamSource", "file": input, "topic": topic,
-            "producer.override.sasl.jaas.config": format!("org.apache.kafka.common.security.scram.ScramLoginModule required username=\"ferry-alt\" password=\"{ALT_PASSWORD}\";"),
-        }),
-    )
-    .await
-    .unwrap();
+    let mut source_config =
+        json!({"connector.class": "FileStreamSource", "file": input, "topic": topic});
+    let extra = source_extra.as_object().expect("an object").clone();
+    source_config.as_object_mut().unwrap().extend(extra);
+    api.create_connector(&source, source_config).await.unwrap();
     api.create_connector(
         &sink,
         json!({"connector.class": "FileStreamSink", "file": output, "topics": topic}),
@@ -67,7 +86,11 @@ async fn create_pipeline(api: &Api, prefix: &str, input: &Path, output: &Path) -
 }
 
 fn assert_no_secret(what: &str, text: &str) {
-    for secret in [PASSWORD, ALT_PASSWORD] {
+    assert_hidden(what, text, &[]);
+}
+
+fn assert_hidden(what: &str, text: &str, more_secrets: &[&str]) {
+    for secret in [PASSWORD, ALT_PASSWORD].iter().chain(more_secrets) {
         assert!(!text.contains(secret), "{what} shows a secret:\n{text}");
     }
 }
@@ -169,8 +192,9 @@ async fn a_worker_runs_on_the_mtls_listener_with_a_pkcs12_keystore() {
     let prefix = unique_name("sec-mtls");
     let truststore = certs.join("truststore.p12").display().to_string();
     let keystore = certs.join("client.p12").display().to_string();
+    let mtls_bootstrap = mtls_bootstrap();
     let properties = [
-        ("bootstrap.servers", MTLS_BOOTSTRAP),
+        ("bootstrap.servers", mtls_bootstrap.as_str()),
         ("security.protocol", "SSL"),
         ("ssl.truststore.type", "PKCS12"),
         ("ssl.truststore.location", truststore.as_str()),
@@ -340,11 +364,99 @@ async fn kerberos_is_a_startup_error_naming_the_key() {
     );
 }
 
+#[allow(unreachable_pub, dead_code, clippy::all, clippy::pedantic)]
+mod proto {
+    tonic::include_proto!("ferry.v1");
+}
+
+/// `PUT /connector-plugins/{p}/config/validate` and gRPC `ValidateConfig` under the
+/// `Principal` policy: the refused override is an error on its own entry, in Kafka Connect's
+/// shape; an allowed one is listed without errors; a secret value is hidden.
+async fn check_validate_reports_the_refused_override(api: &Api, prefix: &str, grpc_url: String) {
+    let config = json!({
+        "name": format!("{prefix}-validated"),
+        "connector.class": "Datagen", "kafka.topic": format!("{prefix}-t"), "quickstart": "sequence",
+        "producer.override.compression.type": "zstd",
+        "producer.override.sasl.jaas.config": format!("org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"{ALT_PASSWORD}\";"),
+    });
+    let (status, answer) = api
+        .call(
+            reqwest::Method::PUT,
+            "/connector-plugins/Datagen/config/validate",
+            Some(&config),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["error_count"], 1, "{answer}");
+    let entry = |name: &str| {
+        answer["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|info| info["value"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is listed: {answer}"))
+            .clone()
+    };
+    let refused = entry("producer.override.compression.type");
+    assert_eq!(
+        refused["definition"]["name"],
+        "producer.override.compression.type"
+    );
+    assert_eq!(refused["value"]["value"], "zstd");
+    let errors = refused["value"]["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{refused}");
+    let error = errors[0].as_str().unwrap();
+    assert!(
+        error.contains("'Principal' policy") && error.contains("compression.type"),
+        "{error}"
+    );
+    let allowed = entry("producer.override.sasl.jaas.config");
+    assert_eq!(allowed["value"]["errors"], json!([]), "{allowed}");
+    assert_eq!(allowed["value"]["value"], "[hidden]", "{allowed}");
+    assert_no_secret("the validate answer", &answer.to_string());
+    let (_, stored) = api.get("/connectors").await.unwrap();
+    assert_eq!(stored, json!([]), "validate stores nothing");
+
+    let channel = tonic::transport::Endpoint::from_shared(grpc_url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = proto::plugin_service_client::PluginServiceClient::new(channel);
+    let grpc_config = config
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, value)| (key.clone(), value.as_str().unwrap().to_string()))
+        .collect();
+    let answer = client
+        .validate_config(proto::ValidateConfigRequest {
+            plugin: "Datagen".into(),
+            config: grpc_config,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.error_count, 1, "{answer:?}");
+    let refused = answer
+        .configs
+        .iter()
+        .filter_map(|info| info.value.as_ref())
+        .find(|value| value.name == "producer.override.compression.type")
+        .expect("the refused override is listed");
+    assert!(
+        refused.errors[0].contains("'Principal' policy"),
+        "{refused:?}"
+    );
+    assert!(!format!("{answer:?}").contains(ALT_PASSWORD));
+}
+
 #[tokio::test]
 async fn a_refused_override_is_a_400_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_name("sec-policy");
-    let (_worker, api) = ferry_tests::start_worker(
+    let (worker, api) = ferry_tests::start_worker(
         dir.path(),
         &prefix,
         &[("connector.client.config.override.policy", "Principal")],
@@ -380,10 +492,141 @@ async fn a_refused_override_is_a_400_and_nothing_is_stored() {
     assert_eq!(status, 400, "{response}");
     let (status, _) = api.get(&format!("/connectors/{name}")).await.unwrap();
     assert_eq!(status, 404, "nothing stored");
+    check_validate_reports_the_refused_override(&api, &prefix, worker.url()).await;
     // The principal keys are allowed.
     let allowed = json!({
         "connector.class": "Datagen", "kafka.topic": format!("{prefix}-t"), "quickstart": "sequence",
         "producer.override.security.protocol": "PLAINTEXT",
     });
     api.create_connector(&name, allowed).await.unwrap();
+}
+
+const OAUTH_LOGIN_MODULE: &str =
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule";
+
+#[tokio::test]
+async fn a_worker_runs_on_the_oauthbearer_listener_with_an_unsecured_jwt() {
+    secure_broker();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("sec-ojwt");
+    let bootstrap = oauth_unsecured_bootstrap();
+    let jaas = format!("{OAUTH_LOGIN_MODULE} required unsecuredLoginStringClaim_sub=\"ferry\";");
+    let properties = [
+        ("bootstrap.servers", bootstrap.as_str()),
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.jaas.config", jaas.as_str()),
+    ];
+    let (_worker, api) = ferry_tests::start_worker(dir.path(), &prefix, &properties).await;
+    let input = dir.path().join("input.txt");
+    let output = dir.path().join("output.txt");
+    let expected = write_input(&input);
+    create_pipeline_with(&api, &prefix, &input, &output, json!({})).await;
+    wait_for_output(&output, &expected).await;
+}
+
+const WORKER_CLIENT_SECRET: &str = "oidc-worker-secret-7f3a";
+const SOURCE_CLIENT_SECRET: &str = "oidc-source-secret-91c2";
+
+/// Everything a worker shows: `/`, `/metrics`, `/health`, `/cluster`, a connector's status and
+/// its logs.
+async fn assert_nothing_shows(worker: &FerryProcess, api: &Api, connector: &str, secrets: &[&str]) {
+    let addr = worker.addr;
+    for path in ["/", "/metrics", "/health", "/cluster"] {
+        let text = reqwest::get(format!("http://{addr}{path}"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_hidden(path, &text, secrets);
+    }
+    let (_, status) = api
+        .get(&format!("/connectors/{connector}/status"))
+        .await
+        .unwrap();
+    assert_hidden("status", &status.to_string(), secrets);
+    assert_hidden("the log", &(worker.stdout() + &worker.stderr()), secrets);
+}
+
+#[tokio::test]
+async fn a_worker_logs_in_with_oidc_client_credentials_and_the_secrets_never_show() {
+    let certs = secure_broker();
+    let endpoint = TokenEndpoint::start(certs);
+    endpoint.register("ferry-worker", WORKER_CLIENT_SECRET);
+    endpoint.register("ferry-source", SOURCE_CLIENT_SECRET);
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("sec-oidc");
+    let properties =
+        oidc_worker_properties(certs, &endpoint.url(), "ferry-worker", WORKER_CLIENT_SECRET);
+    let (worker, api) = ferry_tests::start_worker(dir.path(), &prefix, &refs(&properties)).await;
+    let input = dir.path().join("input.txt");
+    let output = dir.path().join("output.txt");
+    let expected = write_input(&input);
+    // The source's producer logs in as another OAuth client through a connector override.
+    let (source, _sink) = create_pipeline_with(
+        &api,
+        &prefix,
+        &input,
+        &output,
+        json!({
+            "producer.override.sasl.jaas.config": oidc_jaas_config("ferry-source", SOURCE_CLIENT_SECRET),
+        }),
+    )
+    .await;
+    wait_for_output(&output, &expected).await;
+    let issued_to = endpoint.issued_to();
+    for client in ["ferry-worker", "ferry-source"] {
+        assert!(
+            issued_to.iter().any(|issued| issued == client),
+            "a token was issued to {client}: {issued_to:?}"
+        );
+    }
+    assert_eq!(endpoint.refused_total(), 0);
+    assert_nothing_shows(
+        &worker,
+        &api,
+        &source,
+        &[WORKER_CLIENT_SECRET, SOURCE_CLIENT_SECRET],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_oidc_client_secret_is_reported_and_the_worker_recovers_once_it_is_registered() {
+    let certs = secure_broker();
+    let endpoint = TokenEndpoint::start(certs);
+    let client_secret = "oidc-late-secret-5d0e";
+    // The identity provider knows another secret for this client until the operator registers
+    // the worker's.
+    endpoint.register("ferry-late", "oidc-previous-secret");
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("sec-oidc-pw");
+    let properties = oidc_worker_properties(certs, &endpoint.url(), "ferry-late", client_secret);
+    let addr = ferry_tests::free_local_addr();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &refs(&properties)).unwrap();
+    wait_for_cause(&worker, "OAUTHBEARER token").await;
+    let (_, body) = health(addr).await.unwrap();
+    assert!(
+        body.contains("invalid_client"),
+        "the token endpoint's answer is shown: {body}"
+    );
+    assert!(endpoint.refused_total() > 0);
+    assert_alive_without_panic(&mut worker);
+    assert_hidden(
+        "the log",
+        &(worker.stdout() + &worker.stderr()),
+        &[client_secret],
+    );
+    endpoint.register("ferry-late", client_secret);
+    worker.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    assert!(endpoint
+        .issued_to()
+        .iter()
+        .any(|client| client == "ferry-late"));
+    assert_hidden(
+        "the log",
+        &(worker.stdout() + &worker.stderr()),
+        &[client_secret],
+    );
 }

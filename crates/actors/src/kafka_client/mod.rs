@@ -306,6 +306,48 @@ impl KafkaClients {
         Ok(())
     }
 
+    /// Checks every connector client override (`producer.override.*`, ...) for the validate
+    /// endpoint: each override key, in order, with the reasons it is refused (none when it is
+    /// allowed). The policy's refusal reads as Kafka Connect's; a value the policy allows but
+    /// that cannot be used (an untranslatable JAAS config, a key librdkafka does not know) is
+    /// reported on its key too, since creating the connector would refuse it.
+    pub fn connector_override_errors(
+        &self,
+        connector_props: &BTreeMap<String, String>,
+    ) -> Vec<(String, Vec<String>)> {
+        let mut checked = Vec::new();
+        for role in ClientRole::ALL {
+            let first = checked.len();
+            let mut any_refused = false;
+            for key in connector_props.keys() {
+                let Some(client_key) = key.strip_prefix(role.override_prefix()) else {
+                    continue;
+                };
+                let mut errors = Vec::new();
+                if !self.policy.allows(client_key) {
+                    any_refused = true;
+                    errors.push(format!(
+                        "The '{}' policy does not allow '{client_key}' to be overridden in the connector configuration.",
+                        self.policy.name()
+                    ));
+                }
+                checked.push((key.clone(), errors));
+            }
+            if any_refused || checked.len() == first {
+                continue;
+            }
+            if let Err(error) = self.client_config_for(role, &[], Some(connector_props)) {
+                let reported = checked[first..]
+                    .iter_mut()
+                    .find(|(key, _)| key == error.key());
+                if let Some((_, errors)) = reported {
+                    errors.push(error.to_string());
+                }
+            }
+        }
+        checked
+    }
+
     /// Checks the worker's own settings for every role at start-up (stores are read too).
     ///
     /// # Errors

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use ferry_connectors::sdk::Secret;
 
-use super::jaas::parse_jaas_config;
+use super::jaas::{parse_jaas_config, JaasEntry};
 use super::{ClientConfigError, Setting};
 use crate::keystore::{self, StoreType};
 
@@ -20,8 +20,14 @@ const OAUTHBEARER_LOGIN_MODULE: &str =
     "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule";
 const KERBEROS_LOGIN_MODULE: &str = "com.sun.security.auth.module.Krb5LoginModule";
 
+/// Java's login callback handler of the OIDC client-credentials flow (the second name is the
+/// one Kafka 3.1 to 3.3 used).
+const OIDC_LOGIN_CALLBACK_HANDLERS: [&str; 2] = [
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler",
+    "org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerLoginCallbackHandler",
+];
+
 const GSSAPI_NOT_BUILT: &str = "Kerberos (GSSAPI) needs librdkafka built with cyrus-sasl, which Ferry does not build; use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER";
-const OIDC_NOT_BUILT: &str = "the OAUTHBEARER OIDC client-credentials flow needs librdkafka built with curl, which Ferry does not build; use an unsecured JWT (unsecuredLoginStringClaim_sub) or SCRAM";
 
 /// The keys that apply to every client when set without a prefix in `worker.properties`.
 pub(crate) fn is_bare_client_key(key: &str) -> bool {
@@ -60,8 +66,9 @@ pub(crate) fn translate_security(
         .as_deref()
         .is_some_and(|p| p.starts_with("SASL_"));
     translate_mechanism(settings, uses_sasl)?;
+    translate_oidc_keys(settings)?;
     translate_jaas(settings)?;
-    refuse_oidc(settings)?;
+    check_oidc_settings(settings)?;
     translate_trust_store(settings)?;
     translate_key_store(settings)?;
     translate_tls_settings(settings)?;
@@ -131,29 +138,7 @@ fn translate_jaas(settings: &mut BTreeMap<String, Setting>) -> Result<(), Client
                 setting.derived(password.expose().clone()),
             );
         }
-        OAUTHBEARER_LOGIN_MODULE => {
-            if entry.options.contains_key("clientId") || entry.options.contains_key("clientSecret")
-            {
-                return Err(setting.invalid(OIDC_NOT_BUILT));
-            }
-            let Some(subject) = entry.options.get("unsecuredLoginStringClaim_sub") else {
-                return Err(setting.invalid(
-                    "OAuthBearerLoginModule needs unsecuredLoginStringClaim_sub (an unsecured JWT); tokens from a login callback handler are not supported",
-                ));
-            };
-            let mut config = format!("principal={}", subject.expose());
-            if let Some(lifetime) = entry.options.get("unsecuredLoginLifetimeSeconds") {
-                config.push_str(&format!(" lifeSeconds={}", lifetime.expose()));
-            }
-            if let Some(scope) = entry.options.get("unsecuredLoginListClaim_scope") {
-                config.push_str(&format!(" scope={}", scope.expose()));
-            }
-            settings.insert(
-                "enable.sasl.oauthbearer.unsecure.jwt".into(),
-                setting.derived("true".into()),
-            );
-            settings.insert("sasl.oauthbearer.config".into(), setting.derived(config));
-        }
+        OAUTHBEARER_LOGIN_MODULE => translate_oauthbearer_jaas(settings, &setting, &entry)?,
         KERBEROS_LOGIN_MODULE => return Err(setting.invalid(GSSAPI_NOT_BUILT)),
         other => {
             return Err(setting.invalid(&format!(
@@ -164,18 +149,213 @@ fn translate_jaas(settings: &mut BTreeMap<String, Setting>) -> Result<(), Client
     Ok(())
 }
 
-fn refuse_oidc(settings: &BTreeMap<String, Setting>) -> Result<(), ClientConfigError> {
-    for key in [
-        "sasl.oauthbearer.token.endpoint.url",
-        "sasl.login.callback.handler.class",
-    ] {
-        if let Some(setting) = settings.get(key) {
-            return Err(setting.invalid(OIDC_NOT_BUILT));
+/// `OAuthBearerLoginModule` options, in two flavours as in Java:
+/// - with the OIDC login callback handler: the client credentials `clientId`, `clientSecret`,
+///   `scope` (Java's names before Kafka 4.1's `sasl.oauthbearer.client.credentials.*` keys)
+///   and SASL extensions `extension_<name>`;
+/// - otherwise an unsecured JWT: `unsecuredLoginStringClaim_<principal claim>` (`sub` unless
+///   `unsecuredLoginPrincipalClaimName` says otherwise), `unsecuredLoginLifetimeSeconds`,
+///   `unsecuredLoginListClaim_<scope claim>`, `unsecuredLoginScopeClaimName` and
+///   `unsecuredLoginExtension_<name>`, which librdkafka's unsecured token takes as well.
+///
+/// Any other option (a claim librdkafka cannot put in its token) is refused naming it.
+fn translate_oauthbearer_jaas(
+    settings: &mut BTreeMap<String, Setting>,
+    setting: &Setting,
+    entry: &JaasEntry,
+) -> Result<(), ClientConfigError> {
+    let uses_oidc = settings
+        .get("sasl.oauthbearer.method")
+        .is_some_and(|method| method.value.trim().eq_ignore_ascii_case("oidc"));
+    if uses_oidc {
+        translate_oidc_jaas(settings, setting, entry)
+    } else {
+        translate_unsecured_jwt_jaas(settings, setting, entry)
+    }
+}
+
+fn translate_oidc_jaas(
+    settings: &mut BTreeMap<String, Setting>,
+    setting: &Setting,
+    entry: &JaasEntry,
+) -> Result<(), ClientConfigError> {
+    let mut extensions = Vec::new();
+    for (name, value) in &entry.options {
+        let key = match name.as_str() {
+            "clientId" => "sasl.oauthbearer.client.id",
+            "clientSecret" => "sasl.oauthbearer.client.secret",
+            "scope" => "sasl.oauthbearer.scope",
+            _ => {
+                let Some(extension) = name.strip_prefix("extension_") else {
+                    return Err(setting.invalid(&format!(
+                        "OAuthBearerLoginModule option `{name}` is not one of the OIDC login callback handler's (clientId, clientSecret, scope, extension_<name>)"
+                    )));
+                };
+                extensions.push(format!("{extension}={}", value.expose()));
+                continue;
+            }
+        };
+        // A `sasl.oauthbearer.*` key set beside the JAAS option wins, as in Java.
+        if !settings.contains_key(key) {
+            settings.insert(key.into(), setting.derived(value.expose().clone()));
         }
     }
-    if let Some(setting) = settings.get("sasl.oauthbearer.method") {
-        if setting.value.trim().eq_ignore_ascii_case("oidc") {
-            return Err(setting.invalid(OIDC_NOT_BUILT));
+    if !extensions.is_empty() {
+        settings.insert(
+            "sasl.oauthbearer.extensions".into(),
+            setting.derived(extensions.join(",")),
+        );
+    }
+    Ok(())
+}
+
+fn translate_unsecured_jwt_jaas(
+    settings: &mut BTreeMap<String, Setting>,
+    setting: &Setting,
+    entry: &JaasEntry,
+) -> Result<(), ClientConfigError> {
+    let option = |name: &str| entry.options.get(name).map(|value| value.expose().as_str());
+    let principal_claim = option("unsecuredLoginPrincipalClaimName").unwrap_or("sub");
+    let scope_claim = option("unsecuredLoginScopeClaimName").unwrap_or("scope");
+    let principal_option = format!("unsecuredLoginStringClaim_{principal_claim}");
+    let scope_option = format!("unsecuredLoginListClaim_{scope_claim}");
+    let Some(principal) = option(&principal_option) else {
+        return Err(setting.invalid(&format!(
+            "OAuthBearerLoginModule needs {principal_option} (an unsecured JWT), or sasl.login.callback.handler.class={} with a token endpoint (OIDC)",
+            OIDC_LOGIN_CALLBACK_HANDLERS[0]
+        )));
+    };
+    let mut config = vec![format!("principal={principal}")];
+    if principal_claim != "sub" {
+        config.push(format!("principalClaimName={principal_claim}"));
+    }
+    if scope_claim != "scope" {
+        config.push(format!("scopeClaimName={scope_claim}"));
+    }
+    for (name, value) in &entry.options {
+        let value = value.expose();
+        if name == "clientId" || name == "clientSecret" {
+            return Err(setting.invalid(&format!(
+                "option `{name}` belongs to the OIDC client-credentials flow, which needs sasl.login.callback.handler.class={}",
+                OIDC_LOGIN_CALLBACK_HANDLERS[0]
+            )));
+        } else if *name == principal_option
+            || name == "unsecuredLoginPrincipalClaimName"
+            || name == "unsecuredLoginScopeClaimName"
+        {
+            // Taken above.
+        } else if *name == scope_option {
+            config.push(format!("scope={value}"));
+        } else if name == "unsecuredLoginLifetimeSeconds" {
+            config.push(format!("lifeSeconds={value}"));
+        } else if let Some(extension) = name.strip_prefix("unsecuredLoginExtension_") {
+            config.push(format!("extension_{extension}={value}"));
+        } else {
+            return Err(setting.invalid(&format!(
+                "OAuthBearerLoginModule option `{name}`: librdkafka's unsecured JWT has only the principal, scope and lifetime claims and extensions"
+            )));
+        }
+    }
+    settings.insert(
+        "enable.sasl.oauthbearer.unsecure.jwt".into(),
+        setting.derived("true".into()),
+    );
+    settings.insert(
+        "sasl.oauthbearer.config".into(),
+        setting.derived(config.join(" ")),
+    );
+    Ok(())
+}
+
+/// Java's keys of the OIDC client-credentials flow: the login callback handler becomes
+/// librdkafka's `sasl.oauthbearer.method=oidc`; the claim names and the header encoding are
+/// accepted with Java's defaults (what librdkafka does), refused otherwise.
+fn translate_oidc_keys(settings: &mut BTreeMap<String, Setting>) -> Result<(), ClientConfigError> {
+    if let Some(setting) = settings.remove("sasl.login.callback.handler.class") {
+        if !OIDC_LOGIN_CALLBACK_HANDLERS.contains(&setting.value.trim()) {
+            return Err(setting.invalid(&format!(
+                "only Kafka's OIDC handler {} is supported (librdkafka runs no Java callback)",
+                OIDC_LOGIN_CALLBACK_HANDLERS[0]
+            )));
+        }
+        settings.insert(
+            "sasl.oauthbearer.method".into(),
+            setting.derived("oidc".into()),
+        );
+    }
+    // Kafka 4.1's names of the client credentials; librdkafka knows them as aliases, renamed here
+    // so that they win over the JAAS options as in Java.
+    for (java, librdkafka) in [
+        (
+            "sasl.oauthbearer.client.credentials.client.id",
+            "sasl.oauthbearer.client.id",
+        ),
+        (
+            "sasl.oauthbearer.client.credentials.client.secret",
+            "sasl.oauthbearer.client.secret",
+        ),
+    ] {
+        if let Some(setting) = settings.remove(java) {
+            settings.insert(librdkafka.into(), setting);
+        }
+    }
+    for (key, java_default) in [
+        ("sasl.oauthbearer.sub.claim.name", "sub"),
+        ("sasl.oauthbearer.scope.claim.name", "scope"),
+        ("sasl.oauthbearer.header.urlencode", "false"),
+    ] {
+        if let Some(setting) = settings.remove(key) {
+            if !setting.value.trim().eq_ignore_ascii_case(java_default) {
+                return Err(setting.invalid(&format!(
+                    "librdkafka supports only Java's default `{java_default}`"
+                )));
+            }
+        }
+    }
+    if let Some(setting) = settings.get("sasl.oauthbearer.jwt.retriever.class") {
+        let class = setting.value.trim();
+        if class != "org.apache.kafka.common.security.oauthbearer.ClientCredentialsJwtRetriever" {
+            return Err(setting.invalid(
+                "only Kafka's ClientCredentialsJwtRetriever (the OIDC client-credentials flow) is supported",
+            ));
+        }
+        settings.remove("sasl.oauthbearer.jwt.retriever.class");
+    }
+    Ok(())
+}
+
+/// The OIDC flow needs a token endpoint that librdkafka can call (HTTP or HTTPS; Java's `file:`
+/// token is not supported), a client id and a client secret: each missing one is named.
+fn check_oidc_settings(settings: &BTreeMap<String, Setting>) -> Result<(), ClientConfigError> {
+    let Some(method) = settings.get("sasl.oauthbearer.method") else {
+        return Ok(());
+    };
+    if !method.value.trim().eq_ignore_ascii_case("oidc") {
+        return Ok(());
+    }
+    let Some(url) = settings.get("sasl.oauthbearer.token.endpoint.url") else {
+        return Err(ClientConfigError::Invalid {
+            key: "sasl.oauthbearer.token.endpoint.url".into(),
+            reason: format!("not set, and `{}` asks for the OIDC flow", method.origin),
+        });
+    };
+    let scheme = url.value.trim().split(':').next().unwrap_or_default();
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(url.invalid(
+            "expected an http:// or https:// token endpoint (librdkafka cannot read a token from a file)",
+        ));
+    }
+    for (key, java_option) in [
+        ("sasl.oauthbearer.client.id", "clientId"),
+        ("sasl.oauthbearer.client.secret", "clientSecret"),
+    ] {
+        if !settings.contains_key(key) {
+            return Err(ClientConfigError::Invalid {
+                key: key.replace("sasl.oauthbearer.", "sasl.oauthbearer.client.credentials."),
+                reason: format!(
+                    "not set (nor the `{java_option}` option of sasl.jaas.config), and the OIDC flow needs it"
+                ),
+            });
         }
     }
     Ok(())

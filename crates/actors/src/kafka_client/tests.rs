@@ -262,34 +262,229 @@ fn kerberos_is_refused_with_the_reason() {
     }
 }
 
+const OIDC_HANDLER: &str =
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler";
+const OAUTH_MODULE: &str = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule";
+
 #[test]
-fn oidc_is_refused_and_an_unsecured_jwt_is_translated() {
-    let error = clients(&[
-        ("security.protocol", "SASL_SSL"),
-        ("sasl.mechanism", "OAUTHBEARER"),
-        ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
-    ])
-    .validate_worker_settings()
-    .expect_err("no curl");
-    assert_eq!(error.key(), "sasl.oauthbearer.token.endpoint.url");
+fn an_unsecured_jwt_is_translated() {
+    let jaas = format!(
+        "{OAUTH_MODULE} required unsecuredLoginStringClaim_sub=\"svc\" unsecuredLoginExtension_traceId=\"abc\";"
+    );
     let config = clients(&[
         ("security.protocol", "SASL_PLAINTEXT"),
         ("sasl.mechanism", "OAUTHBEARER"),
-        (
-            "sasl.jaas.config",
-            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"svc\";",
-        ),
+        ("sasl.jaas.config", &jaas),
     ])
     .client_config_for(ClientRole::Admin, &[], None)
     .expect("valid");
     assert_eq!(
         get(&config, "sasl.oauthbearer.config").as_deref(),
-        Some("principal=svc")
+        Some("principal=svc extension_traceId=abc")
     );
     assert_eq!(
         get(&config, "enable.sasl.oauthbearer.unsecure.jwt").as_deref(),
         Some("true")
     );
+    assert_eq!(get(&config, "sasl.oauthbearer.method"), None);
+    let renamed = format!(
+        "{OAUTH_MODULE} required unsecuredLoginPrincipalClaimName=\"client\" unsecuredLoginStringClaim_client=\"svc\" unsecuredLoginListClaim_scope=\"a\" unsecuredLoginLifetimeSeconds=\"60\";"
+    );
+    let config = clients(&[
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.jaas.config", &renamed),
+    ])
+    .client_config_for(ClientRole::Admin, &[], None)
+    .expect("valid");
+    assert_eq!(
+        get(&config, "sasl.oauthbearer.config").as_deref(),
+        Some("principal=svc principalClaimName=client lifeSeconds=60 scope=a")
+    );
+    let other_claim = format!(
+        "{OAUTH_MODULE} required unsecuredLoginStringClaim_sub=\"svc\" unsecuredLoginNumberClaim_level=\"3\";"
+    );
+    let error = clients(&[
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.jaas.config", &other_claim),
+    ])
+    .validate_worker_settings()
+    .expect_err("a claim librdkafka cannot make");
+    assert_eq!(error.key(), "sasl.jaas.config");
+    assert!(
+        error
+            .to_string()
+            .contains("unsecuredLoginNumberClaim_level"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_java_oidc_flow_becomes_librdkafkas() {
+    let jaas = format!(
+        "{OAUTH_MODULE} required clientId=\"ferry\" clientSecret=\"oidc-secret\" scope=\"kafka\" extension_logicalCluster=\"lkc-1\";"
+    );
+    let config = clients(&[
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.login.callback.handler.class", OIDC_HANDLER),
+        ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+        ("sasl.oauthbearer.sub.claim.name", "sub"),
+        ("sasl.jaas.config", &jaas),
+    ])
+    .client_config_for(ClientRole::Consumer, &[], None)
+    .expect("valid");
+    for (key, expected) in [
+        ("sasl.oauthbearer.method", "oidc"),
+        ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+        ("sasl.oauthbearer.client.id", "ferry"),
+        ("sasl.oauthbearer.client.secret", "oidc-secret"),
+        ("sasl.oauthbearer.scope", "kafka"),
+        ("sasl.oauthbearer.extensions", "logicalCluster=lkc-1"),
+    ] {
+        assert_eq!(get(&config, key).as_deref(), Some(expected), "{key}");
+    }
+    for absent in [
+        "sasl.login.callback.handler.class",
+        "sasl.oauthbearer.sub.claim.name",
+        "sasl.oauthbearer.config",
+        "enable.sasl.oauthbearer.unsecure.jwt",
+    ] {
+        assert_eq!(get(&config, absent), None, "{absent}");
+    }
+}
+
+#[test]
+fn kafka_4_1_client_credential_keys_win_over_the_jaas_options() {
+    let jaas = format!("{OAUTH_MODULE} required clientId=\"old\" clientSecret=\"old-secret\";");
+    let config = clients(&[
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.login.callback.handler.class", OIDC_HANDLER),
+        ("sasl.oauthbearer.token.endpoint.url", "http://idp/token"),
+        ("sasl.oauthbearer.client.credentials.client.id", "new"),
+        (
+            "sasl.oauthbearer.client.credentials.client.secret",
+            "new-secret",
+        ),
+        ("sasl.jaas.config", &jaas),
+    ])
+    .client_config_for(ClientRole::Producer, &[], None)
+    .expect("valid");
+    assert_eq!(
+        get(&config, "sasl.oauthbearer.client.id").as_deref(),
+        Some("new")
+    );
+    assert_eq!(
+        get(&config, "sasl.oauthbearer.client.secret").as_deref(),
+        Some("new-secret")
+    );
+}
+
+#[test]
+fn an_incomplete_or_foreign_oidc_setup_names_the_key() {
+    let base = [
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.login.callback.handler.class", OIDC_HANDLER),
+    ];
+    let with_secret =
+        format!("{OAUTH_MODULE} required clientId=\"a\" clientSecret=\"oidc-secret\";");
+    let no_secret = format!("{OAUTH_MODULE} required clientId=\"a\";");
+    let unsecured = format!("{OAUTH_MODULE} required unsecuredLoginStringClaim_sub=\"a\";");
+    for (extra, expected_key) in [
+        (
+            vec![("sasl.jaas.config", with_secret.as_str())],
+            "sasl.oauthbearer.token.endpoint.url",
+        ),
+        (
+            vec![
+                ("sasl.jaas.config", with_secret.as_str()),
+                ("sasl.oauthbearer.token.endpoint.url", "file:///tmp/token"),
+            ],
+            "sasl.oauthbearer.token.endpoint.url",
+        ),
+        (
+            vec![
+                ("sasl.jaas.config", no_secret.as_str()),
+                ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+            ],
+            "sasl.oauthbearer.client.credentials.client.secret",
+        ),
+        (
+            vec![
+                ("sasl.jaas.config", unsecured.as_str()),
+                ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+            ],
+            "sasl.jaas.config",
+        ),
+        (
+            vec![
+                ("sasl.jaas.config", with_secret.as_str()),
+                ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+                ("sasl.oauthbearer.sub.claim.name", "client_id"),
+            ],
+            "sasl.oauthbearer.sub.claim.name",
+        ),
+    ] {
+        let worker: Vec<_> = base.iter().copied().chain(extra).collect();
+        let error = clients(&worker)
+            .validate_worker_settings()
+            .expect_err(expected_key);
+        assert_eq!(error.key(), expected_key, "{error}");
+        assert!(!error.to_string().contains("oidc-secret"), "{error}");
+    }
+    let error = clients(&[
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.login.callback.handler.class", "com.example.MyHandler"),
+    ])
+    .validate_worker_settings()
+    .expect_err("a Java callback");
+    assert_eq!(error.key(), "sasl.login.callback.handler.class");
+    // clientSecret without the OIDC handler: a Java client would ignore it and fail later.
+    let error = clients(&[
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.jaas.config", &with_secret),
+    ])
+    .validate_worker_settings()
+    .expect_err("no handler");
+    assert_eq!(error.key(), "sasl.jaas.config");
+    assert!(
+        error
+            .to_string()
+            .contains("sasl.login.callback.handler.class"),
+        "{error}"
+    );
+}
+
+#[test]
+fn librdkafka_is_built_with_tls_every_sasl_mechanism_codec_and_the_oidc_flow() {
+    let (_, version) = rdkafka::util::get_rdkafka_version();
+    let builtin = ClientConfig::new()
+        .create_native_config()
+        .expect("an empty config")
+        .get("builtin.features")
+        .expect("builtin.features");
+    let features: Vec<&str> = builtin.split(',').map(str::trim).collect();
+    for feature in [
+        "ssl",
+        "sasl_plain",
+        "sasl_scram",
+        "sasl_oauthbearer",
+        "oidc",
+        "gzip",
+        "snappy",
+        "lz4",
+        "zstd",
+    ] {
+        assert!(
+            features.contains(&feature),
+            "librdkafka {version} lacks {feature}: {builtin}"
+        );
+    }
 }
 
 #[test]
@@ -410,4 +605,40 @@ fn the_listeners_ssl_client_auth_is_not_handed_to_kafka_clients() {
         let config = clients.client_config_for(role, &[], None).expect("valid");
         assert_eq!(get(&config, "ssl.client.auth"), None, "{role:?}");
     }
+}
+
+#[test]
+fn override_errors_list_each_override_with_the_policys_refusal_or_a_translation_error() {
+    let principal = clients(&[(OVERRIDE_POLICY_KEY, "Principal")]);
+    let checked = principal.connector_override_errors(&props(&[
+        ("producer.override.compression.type", "zstd"),
+        ("producer.override.sasl.mechanism", "PLAIN"),
+        (
+            "consumer.override.sasl.jaas.config",
+            "NoSuchModule required;",
+        ),
+        ("topics", "a"),
+    ]));
+    let keys: Vec<&str> = checked.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "producer.override.compression.type",
+            "producer.override.sasl.mechanism",
+            "consumer.override.sasl.jaas.config"
+        ]
+    );
+    assert_eq!(
+        checked[0].1,
+        ["The 'Principal' policy does not allow 'compression.type' to be overridden in the connector configuration."]
+    );
+    assert!(checked[1].1.is_empty(), "{checked:?}");
+    assert_eq!(checked[2].1.len(), 1, "{checked:?}");
+    assert!(checked[2].1[0].contains("NoSuchModule"), "{checked:?}");
+    let all = clients(&[]);
+    let checked = all.connector_override_errors(&props(&[("admin.override.retries", "3")]));
+    assert_eq!(
+        checked,
+        [("admin.override.retries".to_string(), Vec::new())]
+    );
 }

@@ -10,6 +10,27 @@ pub struct Secret<T>(T);
 /// What `Debug` and `Display` print instead of a secret.
 pub const HIDDEN: &str = "[hidden]";
 
+/// Returns whether a connector config key holds a secret by its name: passwords, secrets,
+/// JAAS configs, private keys and credentials (`connection.password`,
+/// `producer.override.sasl.jaas.config`, `aws.secret.access.key`, `ssl.keystore.key`, ...).
+/// Views made for people (`ferry ctl`) show such a value as [`HIDDEN`].
+pub fn is_secret_config_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "jaas",
+        "credential",
+        "token",
+        "user.info",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+        || key.ends_with(".pem")
+        || key.ends_with("keystore.key")
+        || key.ends_with("private.key")
+}
+
 impl<T> Secret<T> {
     /// Wraps a secret value.
     pub fn new(value: T) -> Self {
@@ -48,6 +69,30 @@ impl<T> fmt::Display for Secret<T> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secret_config_keys_are_told_by_name() {
+        for key in [
+            "connection.password",
+            "producer.override.sasl.jaas.config",
+            "consumer.override.ssl.key.password",
+            "aws.secret.access.key",
+            "ssl.keystore.key",
+            "ssl.key.pem",
+            "sasl.oauthbearer.client.secret",
+            "schema.registry.basic.auth.user.info",
+        ] {
+            assert!(super::is_secret_config_key(key), "{key}");
+        }
+        for key in [
+            "connection.user",
+            "topics",
+            "tasks.max",
+            "ssl.truststore.location",
+        ] {
+            assert!(!super::is_secret_config_key(key), "{key}");
+        }
+    }
+
     use super::*;
 
     #[test]

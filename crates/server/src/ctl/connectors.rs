@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use ferry_connectors::sdk::is_secret_config_key;
+use ferry_connectors::sdk::secret::HIDDEN;
 use serde_json::Value as JsonValue;
 use tonic::Code;
 
@@ -136,7 +138,20 @@ pub(super) async fn describe(session: &Session, name: String) -> Result<(), CtlE
         .get_connector(proto::GetConnectorRequest { name })
         .await?
         .into_inner();
-    let config: BTreeMap<String, String> = info.config.into_iter().collect();
+    // The API answers a connector's config as stored (as Kafka Connect's does); a view for
+    // people never shows a secret.
+    let config: BTreeMap<String, String> = info
+        .config
+        .into_iter()
+        .map(|(key, value)| {
+            let shown = if is_secret_config_key(&key) {
+                HIDDEN.to_string()
+            } else {
+                value
+            };
+            (key, shown)
+        })
+        .collect();
     session.print(&DescribeView {
         status: StatusView::from(status),
         class: config.get(CONNECTOR_CLASS_KEY).cloned().unwrap_or_default(),

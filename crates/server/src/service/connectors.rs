@@ -4,14 +4,18 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use ferry_actors::kafka_client::{ClientRole, KafkaClients};
 use ferry_actors::stores::{State, Status, TargetState};
 use ferry_actors::worker::WorkerMsg;
 use ferry_actors::StoreError;
 use ferry_connectors::converters::converter_plugins;
 use ferry_connectors::registry::names_of;
 use ferry_connectors::sdk::framework::keys;
+use ferry_connectors::sdk::is_secret_config_key;
+use ferry_connectors::sdk::secret::HIDDEN;
 use ferry_connectors::validation::{
-    full_config_def, validate_connector_config, ConfigInfos, ConfigKeyInfo, InvalidConfig,
+    full_config_def, validate_connector_config, ConfigInfo, ConfigInfos, ConfigKeyInfo,
+    ConfigValueInfo, InvalidConfig,
 };
 
 use super::types::{
@@ -624,8 +628,67 @@ impl ConnectService {
         config
             .entry(keys::CONNECTOR_CLASS.to_string())
             .or_insert_with(|| factory.class_names()[0].to_string());
-        self.validate_config_resolved(&config)
+        let mut infos = self.validate_config_resolved(&config)?;
+        let has_overrides = config.keys().any(|key| {
+            ClientRole::ALL
+                .iter()
+                .any(|role| key.starts_with(role.override_prefix()))
+        });
+        if has_overrides {
+            let runtime = self.runtime()?;
+            add_client_override_infos(&mut infos, &runtime.kafka, &config);
+        }
+        Ok(infos)
     }
+}
+
+/// Adds one entry per connector client override to a validate answer, with the policy's
+/// refusal as its error, as Kafka Connect's validate does (its definition is a plain string
+/// key: Ferry has no Java client config definitions).
+fn add_client_override_infos(
+    infos: &mut ConfigInfos,
+    kafka: &KafkaClients,
+    config: &BTreeMap<String, String>,
+) {
+    for (key, errors) in kafka.connector_override_errors(config) {
+        let value = config.get(&key).map(|value| {
+            if is_secret_config_key(&key) {
+                HIDDEN.to_string()
+            } else {
+                value.clone()
+            }
+        });
+        let definition = ConfigKeyInfo {
+            name: key.clone(),
+            config_type: "STRING".to_string(),
+            required: false,
+            default_value: None,
+            importance: "LOW".to_string(),
+            documentation: "A setting of this connector's Kafka clients, subject to the worker's connector.client.config.override.policy.".to_string(),
+            group: None,
+            order: -1,
+            width: "NONE".to_string(),
+            display_name: key.clone(),
+            dependents: Vec::new(),
+        };
+        // A key the connector declares itself is replaced, so each key is listed once.
+        infos.configs.retain(|info| info.value.name != key);
+        infos.configs.push(ConfigInfo {
+            definition,
+            value: ConfigValueInfo {
+                name: key,
+                value,
+                recommended_values: Vec::new(),
+                errors,
+                visible: true,
+            },
+        });
+    }
+    infos.error_count = infos
+        .configs
+        .iter()
+        .filter(|info| !info.value.errors.is_empty())
+        .count();
 }
 
 /// Refuses (a 400, nothing stored) a connector whose `*.override.*` client keys the worker's
