@@ -200,11 +200,7 @@ pub fn validate_connector_config(
                 // An undeclared key has no type to say it is a password: hide any value
                 // whose name says it holds a secret.
                 value: props.get(&key).map(|value| {
-                    let lower = key.to_ascii_lowercase();
-                    if ["password", "secret", "jaas", "token", "credential"]
-                        .iter()
-                        .any(|word| lower.contains(word))
-                    {
+                    if crate::sdk::is_secret_config_key(&key) {
                         "[hidden]".to_string()
                     } else {
                         value.clone()
