@@ -186,13 +186,9 @@ pub fn validate_connector_config(
             config.value.errors.push(message);
             continue;
         }
-        let definition = crate::sdk::ConfigKey::new(
-            &key,
-            ConfigType::String,
-            crate::sdk::Importance::Low,
-            "",
-        )
-        .default_null();
+        let definition =
+            crate::sdk::ConfigKey::new(&key, ConfigType::String, crate::sdk::Importance::Low, "")
+                .default_null();
         configs.push(ConfigInfo {
             definition: key_info(&definition),
             value: ConfigValueInfo {

@@ -165,7 +165,10 @@ fn confluent_features_this_sink_lacks_are_refused_when_turned_on() {
         ("data.stream.type", "logs"),
         ("data.stream.dataset", "app"),
         ("elastic.security.protocol", "SSL"),
-        ("elastic.https.ssl.truststore.location", "/etc/es/truststore.jks"),
+        (
+            "elastic.https.ssl.truststore.location",
+            "/etc/es/truststore.jks",
+        ),
         ("kerberos.user.principal", "connect@EXAMPLE.COM"),
         ("proxy.host", "proxy.internal"),
         ("external.version.header", "version"),
