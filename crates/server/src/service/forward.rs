@@ -19,10 +19,12 @@ use super::ConnectService;
 use crate::error::ServiceError;
 use crate::grpc::proto::worker_service_client::WorkerServiceClient;
 use crate::grpc::proto::ForwardConfigChangeRequest;
-use crate::security::session_keys;
+use crate::security::session_keys::{self, SignatureError};
 
 /// How long a request waits for a leader to be known.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
+/// How long a forwarded request waits for a leader that has not read a session key yet.
+const LEADER_KEY_WAIT: Duration = Duration::from_secs(10);
 /// The whole forwarded call, including the leader's Kafka writes.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(90);
 const NO_LEADER: &str =
@@ -79,10 +81,22 @@ impl ConnectService {
             payload_json: payload.to_string(),
         };
         let mut attempt = 0;
+        let key_wait_deadline = Instant::now() + LEADER_KEY_WAIT;
         loop {
             attempt += 1;
             let key = self.current_session_key().await?;
             match self.send_forwarded(leader_addr, &message, &key).await {
+                // A leader that has just written the first session key may not have read it
+                // back yet: wait for it briefly rather than refusing a request made right
+                // after the cluster started.
+                Err(status)
+                    if status.code() == tonic::Code::Unavailable
+                        && status.message() == SignatureError::NoKeyYet.to_string()
+                        && Instant::now() < key_wait_deadline =>
+                {
+                    tracing::debug!("the leader has not read a session key yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
                 // The leader may have rotated the key a moment ago: read the config topic to the
                 // end and sign once more with the newest key.
                 Err(status) if attempt == 1 && status.code() == tonic::Code::PermissionDenied => {
