@@ -813,6 +813,11 @@ class Bench:
                 "converters": "StringConverter (key and value), both systems",
                 "connector_configs": "defaults (FileStreamSource batch.size 2000 in both)",
                 "idle_rss": "VmRSS sampled every 0.5 s after /health = 200 until 6 samples are within 2 %",
+                "connect_file_jar": "Ferry: plugin.path = one symlink to %s, plugin.discovery=service_load, "
+                "connector.plugin.version %s, CPU of the worker and its plugin host JVM; Kafka Connect: its "
+                "FileStream rows (the same connect-file %s classes, from its class path) are reused; idle RSS "
+                "with plugin.path: the same plugin.path and plugin.discovery for both" % (
+                    CONNECT_FILE_LOCATION or "(not set)", CONNECT_FILE_VERSION, CONNECT_FILE_VERSION),
                 "failover": "2 workers, FileStreamSink tasks.max=2 over a 2-partition topic, kill -9 of "
                 "the second worker, until both tasks are RUNNING on the survivor (GET /connectors/<c>/status)",
             },
