@@ -15,9 +15,17 @@
 #                                      produce-json) -> FileStreamSink through InsertField$Value
 #                                      (a static field), ReplaceField$Value (a rename) and
 #                                      TimestampRouter (topic per day), the same chain in both
+#   the same two, connect-file jar     Ferry running Apache's connect-file 4.3.1 jar from plugin.path
+#                                      through its JVM plugin host (connector.plugin.version=4.3.1
+#                                      selects it over the built-in) vs Kafka Connect's FileStream
+#                                      rows above (the same connect-file 4.3.1 classes and pipeline:
+#                                      those figures are reused, the row says so)
 #   Kafka -> <sink>                    every scripts/bench/sink-*.sh, against the Ferry worker,
 #                                      with N/10 records (--no-sinks skips them)
 #   idle RSS, start-to-ready           one Ferry worker, one Kafka Connect worker
+#   idle RSS, worker + plugin host     the Ferry worker with plugin.path = the connect-file location
+#                                      (worker and host listed) vs a Kafka Connect worker with the
+#                                      same plugin.path; both plugin.discovery=service_load
 #   failover after kill -9             two workers of each system, default settings and
 #                                      scheduled.rebalance.max.delay.ms=0
 #
@@ -39,7 +47,9 @@
 #    record (ferry-bench samples the topic's watermarks or the file every 5 ms), and a Ferry
 #    pipeline with a gap of 100 ms or more is a stall: the run prints STALL and exits 1 after the
 #    tables. CPU µs/record: the worker's user + system CPU time (/proc/<pid>/stat) from the POST
-#    until the last record, over N (ferry-bench's own for the raw rows).
+#    until the last record, over N (ferry-bench's own for the raw rows); for the connect-file jar
+#    rows the worker's plus its plugin host JVM's (the worker's child running
+#    dev.ferry.pluginhost.Main).
 #  - Kafka Connect: org.apache.kafka.connect.cli.ConnectDistributed from the Maven Central jars
 #    connect-runtime, connect-file and connect-json 4.3.1 (+ their dependencies, fetched with mvn
 #    into ~/.cache/ferry/connect-4.3.1/lib on first use by scripts/kafka-connect.sh fetch, the
@@ -49,6 +59,9 @@
 #  - Ready: seconds from spawning the process until GET / answers 200 (and GET /health, both
 #    systems' "worker has completed startup"). Idle RSS: VmRSS of the worker process (the JVM for
 #    Kafka Connect) after /health = 200, sampled every 0.5 s until 6 samples are within 2 %.
+#    Worker + plugin host: after GET /connector-plugins lists the jar's FileStreamSourceConnector
+#    4.3.1, both VmRSS sampled together until 6 sums are within 2 %; the plugin.path holds one
+#    symlink to $FERRY_CACHE_DIR/plugins/connect-file-4.3.1 (scripts/fetch-test-plugins.sh).
 #  - Failover: two workers, FileStreamSink with tasks.max=2 over a 2-partition topic, a task on
 #    each; kill -9 of the second worker; seconds until both tasks are RUNNING on the survivor
 #    (GET /connectors/<c>/status on the survivor, every 100 ms; cap 60 s, 360 s for Kafka
@@ -123,6 +136,11 @@ if [ "$connect" = 1 ]; then
   FERRY_CONNECT_LIB=$(scripts/kafka-connect.sh fetch)
   export FERRY_CONNECT_LIB
 fi
+# The connect-file 4.3.1 jar and Ferry's JVM plugin host (both cached; no-ops after first use).
+[ -x "${FERRY_JAVA:-/usr/bin/java}" ] || die "java not found (apt-get install -y openjdk-17-jre-headless)"
+FERRY_PLUGIN_HOST_DIR=$(scripts/build-plugin-host.sh)
+FERRY_CONNECT_FILE_LOCATION=$(scripts/fetch-test-plugins.sh)/connect-file-4.3.1
+export FERRY_PLUGIN_HOST_DIR FERRY_CONNECT_FILE_LOCATION
 if [ "$plot" = 1 ]; then
   plot_python
   export FERRY_BENCH_PLOT_PYTHON=$VENV/bin/python

@@ -26,6 +26,14 @@ BOOTSTRAP = os.environ.get("FERRY_BOOTSTRAP", "127.0.0.1:9092")
 FERRY = os.environ.get("FERRY_BIN", os.path.join(REPO, "target", "release", "ferry"))
 FERRY_BENCH = os.environ.get("FERRY_BENCH", os.path.join(REPO, "target", "release", "ferry-bench"))
 CONNECT_LIB = os.environ.get("FERRY_CONNECT_LIB", "")
+# The plugin location of Apache's connect-file 4.3.1 jar (scripts/fetch-test-plugins.sh prints its
+# parent); the worker finds the plugin host through FERRY_PLUGIN_HOST_DIR or its default.
+CONNECT_FILE_LOCATION = os.environ.get("FERRY_CONNECT_FILE_LOCATION", "")
+CONNECT_FILE_VERSION = "4.3.1"
+PLUGIN_HOST_MAIN = "dev.ferry.pluginhost.Main"
+PLUGIN_HOST_DEADLINE_S = 120.0
+JAR_SOURCE = "source (connect-file jar)"
+JAR_SINK = "sink (connect-file jar)"
 JAVA = os.environ.get("FERRY_JAVA", "/usr/bin/java")
 # The official bin/connect-distributed.sh default heap, and kafka-run-class.sh's JVM flags.
 CONNECT_HEAP_OPTS = os.environ.get("FERRY_BENCH_CONNECT_HEAP_OPTS", "-Xms256M -Xmx2G")
@@ -162,19 +170,55 @@ def rss_kb(pid):
 def stable_rss_mb(pid):
     """Samples VmRSS every 0.5 s until 6 consecutive samples are within 2 % of each other (or
     30 s passed) and returns their mean in MB (MiB), and whether it settled."""
+    means, settled = stable_rss_mb_of([pid])
+    return means[0], settled
+
+
+def stable_rss_mb_of(pids):
+    """stable_rss_mb for processes taken together: samples each VmRSS every 0.5 s until 6
+    consecutive sums are within 2 % of each other (or 30 s passed); returns each process's mean
+    over those samples in MB (MiB), and whether the sum settled."""
     samples = []
     deadline = time.monotonic() + RSS_DEADLINE_S
     while True:
-        value = rss_kb(pid)
-        if value is None:
-            raise Failed("process %d is gone" % pid)
-        samples.append(value)
+        values = [rss_kb(pid) for pid in pids]
+        for pid, value in zip(pids, values):
+            if value is None:
+                raise Failed("process %d is gone" % pid)
+        samples.append(values)
         window = samples[-RSS_WINDOW:]
-        if len(window) == RSS_WINDOW and max(window) - min(window) <= RSS_STABLE_FRACTION * max(window):
-            return sum(window) / len(window) / 1024.0, True
-        if time.monotonic() >= deadline:
-            return sum(window) / len(window) / 1024.0, False
+        sums = [sum(sample) for sample in window]
+        settled = len(window) == RSS_WINDOW and max(sums) - min(sums) <= RSS_STABLE_FRACTION * max(sums)
+        if settled or time.monotonic() >= deadline:
+            means = [sum(sample[i] for sample in window) / len(window) / 1024.0 for i in range(len(pids))]
+            return means, settled
         time.sleep(RSS_SAMPLE_S)
+
+
+def cpu_s_of(pids):
+    """cpu_s summed over processes (a worker and its plugin host), or None if one is gone."""
+    values = [cpu_s(pid) for pid in pids]
+    return None if any(value is None for value in values) else sum(values)
+
+
+def children_running(parent, needle):
+    """Pids of the live child processes of `parent` whose command line contains `needle`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid != parent:
+                continue
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if needle in cmdline:
+            found.append(int(entry))
+    return found
 
 
 def loadavg():
@@ -455,6 +499,115 @@ class Bench:
         self.rss[system + "_after_load"] = (rss_kb(worker.pid) or 0) / 1024.0
         return worker
 
+    # ------------------------------------------------------------------------ connect-file jar
+
+    def plugin_path(self):
+        """A plugin.path holding only the connect-file location (a symlink, which both systems
+        follow), the same for Ferry and Kafka Connect; None when the location is not given."""
+        if not CONNECT_FILE_LOCATION:
+            return None
+        if not os.path.isdir(CONNECT_FILE_LOCATION):
+            raise Failed("FERRY_CONNECT_FILE_LOCATION is not a directory: %r" % CONNECT_FILE_LOCATION)
+        path = os.path.join(self.work, "plugin-path")
+        if not os.path.isdir(path):
+            os.makedirs(path)
+            os.symlink(os.path.abspath(CONNECT_FILE_LOCATION), os.path.join(path, os.path.basename(CONNECT_FILE_LOCATION.rstrip("/"))))
+        return path
+
+    def plugin_worker_extra(self):
+        # service_load: the connect-file jar has its META-INF/services manifests
+        return [("plugin.path", self.plugin_path()), ("plugin.discovery", "service_load")]
+
+    def jar_pipelines(self):
+        """A Ferry worker with plugin.path = the connect-file location: idle RSS of the worker and
+        its plugin host, then FileStreamSource -> Kafka and Kafka -> FileStreamSink through the
+        jar (connector.plugin.version selects it over the built-in), CPU of both processes."""
+        label = "ferry (connect-file jar)"
+        worker = self.worker("ferry", "ferry-jar", self.plugin_worker_extra()).start()
+        root_s, health_s = worker.wait_ready()
+        self.ready["ferry_plugin_host_health"] = health_s
+        # ready for the jar: the host is up and GET /connector-plugins lists the jar's connectors
+        deadline = time.monotonic() + PLUGIN_HOST_DEADLINE_S
+        while True:
+            hosts = children_running(worker.pid, PLUGIN_HOST_MAIN)
+            try:
+                status, plugins = http("GET", worker.base, "/connector-plugins", timeout=5.0)
+            except OSError:
+                status, plugins = None, None
+            listed = status == 200 and isinstance(plugins, list) and any(
+                p.get("class") == "org.apache.kafka.connect.file.FileStreamSourceConnector"
+                and p.get("version") == CONNECT_FILE_VERSION for p in plugins)
+            if len(hosts) == 1 and listed:
+                break
+            if not worker.alive():
+                raise Failed("%s exited during start-up; see %s" % (worker.name, worker.log_path))
+            if time.monotonic() >= deadline:
+                raise Failed("%s: no plugin host listing connect-file %s within %.0f s (hosts %s); see %s" % (
+                    worker.name, CONNECT_FILE_VERSION, PLUGIN_HOST_DEADLINE_S, hosts, worker.log_path))
+            time.sleep(0.1)
+        host = hosts[0]
+        self.ready["ferry_plugin_host_jar_listed"] = time.monotonic() - worker.started_at
+        log("%s: plugin host pid %d; jar listed %.2f s after start" % (label, host, self.ready["ferry_plugin_host_jar_listed"]))
+        (worker_mb, host_mb), settled = stable_rss_mb_of([worker.pid, host])
+        self.rss["ferry_plugin_host_idle_worker"] = worker_mb
+        self.rss["ferry_plugin_host_idle_host"] = host_mb
+        self.rss["ferry_plugin_host_idle"] = worker_mb + host_mb
+        if not settled:
+            self.notes.append("%s idle RSS had not settled within %.0f s" % (label, RSS_DEADLINE_S))
+        log("%s idle RSS %.1f MB (worker %.1f + plugin host %.1f)" % (label, worker_mb + host_mb, worker_mb, host_mb))
+
+        pids = [worker.pid, host]
+        note = "Ferry worker + plugin host JVM (pid %d) CPU" % host
+        jar = {"connector.plugin.version": CONNECT_FILE_VERSION,
+               "key.converter": STRING_CONVERTER, "value.converter": STRING_CONVERTER}
+        topic = "%s-ferry-jar-source" % self.run
+        source_name, sink_name = topic + "-connector", "%s-ferry-jar-sink" % self.run
+        cpu_before = cpu_s_of(pids)
+        started = time.monotonic()
+        worker.create(source_name, dict(jar, **{
+            "connector.class": "FileStreamSource", "file": self.input_path, "topic": topic,
+        }))
+        created = time.monotonic() - started
+        seconds, detail = run_bench_detail("wait-topic", BOOTSTRAP, topic, self.count)
+        self.row("ferry", JAR_SOURCE, self.count, created + seconds, note=note, detail=detail,
+                 cpu=cpu_delta(cpu_before, cpu_s_of(pids)))
+        output = os.path.join(self.work, "ferry-jar-output.txt")
+        cpu_before = cpu_s_of(pids)
+        started = time.monotonic()
+        worker.create(sink_name, dict(jar, **{
+            "connector.class": "FileStreamSink", "file": output, "topics": self.raw_topic,
+        }))
+        created = time.monotonic() - started
+        seconds, detail = run_bench_detail("wait-lines", output, self.count)
+        self.row("ferry", JAR_SINK, self.count, created + seconds, note=note, detail=detail,
+                 cpu=cpu_delta(cpu_before, cpu_s_of(pids)))
+        # the jar ran them, not the built-in: status carries the plugin version, as Kafka Connect's
+        for name in (source_name, sink_name):
+            status, body = http("GET", worker.base, "/connectors/%s/status" % name, timeout=5.0)
+            version = (body or {}).get("connector", {}).get("version") if isinstance(body, dict) else None
+            if status != 200 or version != CONNECT_FILE_VERSION:
+                raise Failed("%s: expected the connect-file %s jar, status says HTTP %s %s" % (
+                    name, CONNECT_FILE_VERSION, status, body))
+        if children_running(worker.pid, PLUGIN_HOST_MAIN) != [host]:
+            self.notes.append("the plugin host (pid %d) was replaced during the jar pipelines: their CPU "
+                              "figures miss the replacement's" % host)
+        return worker
+
+    def connect_plugin_path_idle(self):
+        """A Kafka Connect worker with the same plugin.path (and plugin.discovery) as the Ferry
+        worker that ran the jar: idle RSS of its JVM."""
+        worker = self.worker("kafka_connect", "kafka_connect-plugin-path", self.plugin_worker_extra()).start()
+        try:
+            _, health_s = worker.wait_ready()
+            self.ready["kafka_connect_plugin_path_health"] = health_s
+            idle_mb, settled = stable_rss_mb(worker.pid)
+            self.rss["kafka_connect_plugin_path_idle"] = idle_mb
+            if not settled:
+                self.notes.append("Kafka Connect (plugin.path) idle RSS had not settled within %.0f s" % RSS_DEADLINE_S)
+            log("Kafka Connect with plugin.path: idle RSS %.1f MB" % idle_mb)
+        finally:
+            worker.stop()
+
     def sink_scripts(self, worker):
         """Runs every scripts/bench/sink-*.sh against the running Ferry worker."""
         scripts = sorted(glob.glob(os.path.join(REPO, "scripts", "bench", "sink-*.sh")))
@@ -591,9 +744,16 @@ class Bench:
         if not self.args.no_sinks:
             self.sink_scripts(ferry)
         ferry.stop()
+        if CONNECT_FILE_LOCATION:
+            self.jar_pipelines().stop()
+        else:
+            self.notes.append("connect-file jar rows skipped: FERRY_CONNECT_FILE_LOCATION is not set "
+                              "(scripts/bench.sh sets it)")
         if not self.args.no_kafka_connect:
             connect = self.pipelines("kafka_connect", "Kafka Connect")
             connect.stop()
+            if CONNECT_FILE_LOCATION:
+                self.connect_plugin_path_idle()
         if not self.args.no_failover:
             self.failovers()
         self.load_end = loadavg()
@@ -617,6 +777,14 @@ class Bench:
             if raw is not None:
                 ratios["steady_ferry_vs_raw_" + key] = ratio(steady("ferry"), self.steady_of("raw librdkafka", "produce" if pipeline == "source" else "consume"))
             ratios["steady_ferry_vs_kafka_connect_" + key] = ratio(steady("ferry"), steady("Kafka Connect"))
+        # The jar through Ferry's host against the same connect-file classes inside Kafka Connect:
+        # Kafka Connect's FileStreamSource/FileStreamSink rows are that pipeline (connect-file
+        # 4.3.1, the same input file and topic, StringConverter), so their figures are reused.
+        for pipeline, connect_pipeline, key in ((JAR_SOURCE, "source", "jar_source"), (JAR_SINK, "sink", "jar_sink")):
+            ratios["ferry_vs_kafka_connect_" + key] = ratio(
+                self.seconds_of("Kafka Connect", connect_pipeline), self.seconds_of("ferry", pipeline))
+            ratios["steady_ferry_vs_kafka_connect_" + key] = ratio(
+                self.steady_of("ferry", pipeline), self.steady_of("Kafka Connect", connect_pipeline))
         for row in self.rows:
             row["records_per_s"] = row["records"] / row["seconds"] if row["seconds"] else None
             row["mb_per_s"] = row["records"] * RECORD_BYTES / row["seconds"] / 1e6 if row["seconds"] else None
@@ -645,6 +813,11 @@ class Bench:
                 "converters": "StringConverter (key and value), both systems",
                 "connector_configs": "defaults (FileStreamSource batch.size 2000 in both)",
                 "idle_rss": "VmRSS sampled every 0.5 s after /health = 200 until 6 samples are within 2 %",
+                "connect_file_jar": "Ferry: plugin.path = one symlink to %s, plugin.discovery=service_load, "
+                "connector.plugin.version %s, CPU of the worker and its plugin host JVM; Kafka Connect: its "
+                "FileStream rows (the same connect-file %s classes, from its class path) are reused; idle RSS "
+                "with plugin.path: the same plugin.path and plugin.discovery for both" % (
+                    CONNECT_FILE_LOCATION or "(not set)", CONNECT_FILE_VERSION, CONNECT_FILE_VERSION),
                 "failover": "2 workers, FileStreamSink tasks.max=2 over a 2-partition topic, kill -9 of "
                 "the second worker, until both tasks are RUNNING on the survivor (GET /connectors/<c>/status)",
             },
@@ -697,6 +870,10 @@ def markdown(result):
         ("Kafka Connect", "sink (JSON)", "Kafka Connect Kafka → FileStreamSink, JsonConverter", None, None),
         ("ferry", TRANSFORMS_PIPELINE, "Ferry Kafka → FileStreamSink, JSON, InsertField + ReplaceField + TimestampRouter", None, "sink_json_transforms"),
         ("Kafka Connect", TRANSFORMS_PIPELINE, "Kafka Connect Kafka → FileStreamSink, JSON, InsertField + ReplaceField + TimestampRouter", None, None),
+        ("ferry", JAR_SOURCE, "Ferry FileStreamSource → Kafka (connect-file jar, plugin host; CPU: worker + host)", None, "jar_source"),
+        ("Kafka Connect", "source", "Kafka Connect FileStreamSource → Kafka (connect-file jar: its FileStreamSource row above, the same classes and pipeline)", None, None),
+        ("ferry", JAR_SINK, "Ferry Kafka → FileStreamSink (connect-file jar, plugin host; CPU: worker + host)", None, "jar_sink"),
+        ("Kafka Connect", "sink", "Kafka Connect Kafka → FileStreamSink (connect-file jar: its FileStreamSink row above, the same classes and pipeline)", None, None),
     ]
     for system, pipeline, title, vs_raw, vs_kc in order:
         for row in rows:
@@ -710,6 +887,14 @@ def markdown(result):
     out.append("| worker | Ferry | Kafka Connect | Ferry/Kafka Connect |")
     out.append("|---|---:|---:|---:|")
     out.append(pair_row("idle RSS (MB)", rss.get("ferry_idle"), rss.get("kafka_connect_idle"), "%.1f"))
+    if rss.get("ferry_plugin_host_idle") is not None or rss.get("kafka_connect_plugin_path_idle") is not None:
+        worker_mb, host_mb = rss.get("ferry_plugin_host_idle_worker"), rss.get("ferry_plugin_host_idle_host")
+        parts = "%s (worker %s + plugin host %s)" % (fmt(rss.get("ferry_plugin_host_idle"), "%.1f"),
+                                                    fmt(worker_mb, "%.1f"), fmt(host_mb, "%.1f"))
+        connect = rss.get("kafka_connect_plugin_path_idle")
+        ferry = rss.get("ferry_plugin_host_idle")
+        out.append("| idle RSS, worker + plugin host, plugin.path = connect-file (MB) | %s | %s | %s |" % (
+            parts, fmt(connect, "%.1f"), "%.2f" % (ferry / connect) if ferry is not None and connect else "-"))
     out.append(pair_row("RSS after both pipelines (MB)", rss.get("ferry_after_load"), rss.get("kafka_connect_after_load"), "%.1f"))
     out.append(pair_row("start → GET / = 200 (s)", ready.get("ferry"), ready.get("kafka_connect"), "%.2f"))
     out.append(pair_row("start → GET /health = 200 (s)", ready.get("ferry_health"), ready.get("kafka_connect_health"), "%.2f"))
@@ -722,7 +907,13 @@ def markdown(result):
                "the records in parentheses); for RSS and seconds Ferry/Kafka Connect is Ferry's figure "
                "over Kafka Connect's (lower is better). Longest gap: the longest time without output after "
                "the first record; CPU µs/record: user + system CPU of the process doing the work (the "
-               "worker, or ferry-bench for raw) over the records.")
+               "worker, the worker and its plugin host JVM for the connect-file jar rows, or "
+               "ferry-bench for raw) over the records. The connect-file jar rows: Ferry runs Apache's "
+               "connect-file 4.3.1 jar from plugin.path through its plugin host (connector.plugin.version "
+               "4.3.1); Kafka Connect runs the same connect-file 4.3.1 classes in its FileStream rows "
+               "(from its class path), whose figures those rows reuse. Both idle RSS rows with "
+               "plugin.path use the same plugin.path (the connect-file location only) and "
+               "plugin.discovery=service_load.")
     for stall in result["stalls"]:
         out.append("**STALL**: " + stall)
     for note in result["notes"]:

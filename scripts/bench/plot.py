@@ -27,6 +27,9 @@ TITLES = {
     ("Kafka Connect", "sink (JSON)"): "Kafka Connect Kafka → FileStreamSink, JSON",
     ("ferry", "sink (JSON, 3 transforms)"): "Ferry Kafka → FileStreamSink, JSON, 3 transforms",
     ("Kafka Connect", "sink (JSON, 3 transforms)"): "Kafka Connect Kafka → FileStreamSink, JSON, 3 transforms",
+    # Kafka Connect's connect-file figures for these are its FileStream bars above (the same classes)
+    ("ferry", "source (connect-file jar)"): "Ferry FileStreamSource → Kafka, connect-file jar",
+    ("ferry", "sink (connect-file jar)"): "Ferry Kafka → FileStreamSink, connect-file jar",
 }
 
 
