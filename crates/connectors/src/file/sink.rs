@@ -9,8 +9,8 @@ use tokio::io::AsyncWriteExt;
 
 use crate::sdk::{ConnectorError, SinkRecord, SinkTask, Value};
 
-/// Bytes buffered before they are written: records go out in big chunks, not one syscall per
-/// line. Chunks hold whole lines only, so tasks appending to the same file (one per `tasks.max`)
+/// Bytes buffered before they are written within one put: records go out in big chunks (and
+/// at the end of each put), not one syscall per line. Chunks hold whole lines only, so tasks appending to the same file (one per `tasks.max`)
 /// never interleave inside a line (each chunk is one `O_APPEND` write, below tokio's 2 MiB
 /// blocking-write size).
 const WRITE_BUFFER: usize = 1 << 20;
@@ -98,7 +98,10 @@ impl SinkTask for FileStreamSinkTask {
                 self.write_out().await?;
             }
         }
-        Ok(())
+        // What a put received is in the file when it returns (one write per batch), as Kafka
+        // Connect's FileStreamSink prints each record at once: a slow stream's lines must not
+        // wait for the next commit. `flush` still fsyncs before offsets are committed.
+        self.write_out().await
     }
 
     async fn flush(&mut self) -> Result<(), ConnectorError> {

@@ -243,6 +243,22 @@ fn sink_record(offset: i64, value: Value) -> SinkRecord {
 }
 
 #[tokio::test]
+async fn sink_lines_are_in_the_file_when_put_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.txt");
+    let file = path.to_str().unwrap();
+    let mut task = FileStreamSinkFactory
+        .create_sink_task(context(&[("file", file)], Arc::new(NoOffsets)))
+        .unwrap();
+    task.put(vec![sink_record(0, Value::String("first".to_string()))])
+        .await
+        .unwrap();
+    // No flush: a slow stream's lines must not wait for the next commit.
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "first\n");
+    task.stop().await;
+}
+
+#[tokio::test]
 async fn sink_appends_lines_and_flush_makes_them_visible() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.txt");
