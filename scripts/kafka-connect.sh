@@ -67,13 +67,21 @@ die() { printf 'kafka-connect.sh: error: %s\n' "$*" >&2; exit 1; }
 usage() { sed -n '6,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # The worker jars, fetched once with mvn into $LIB (built in a temporary directory and moved into
-# place). A stamp with the artifact list makes a changed list fetch again.
+# place). A stamp with the artifact list makes a changed list fetch again. Runs started at the
+# same time (two workers of a test) fetch one after the other: the second finds the stamp.
 fetch_jars() {
   local stamp tmp a g art v
   stamp=$(printf '%s\n' "${CONNECT_ARTIFACTS[@]}")
   if [ -f "$LIB/.artifacts" ] && [ "$(<"$LIB/.artifacts")" = "$stamp" ]; then return; fi
   command -v mvn >/dev/null || die "mvn not found (apt-get install -y maven)"
   mkdir -p -- "$CONNECT_HOME"
+  exec 8>"$CONNECT_HOME/.fetch.lock"
+  flock -w 600 8 || die "timed out waiting for another fetch ($CONNECT_HOME/.fetch.lock)"
+  if [ -f "$LIB/.artifacts" ] && [ "$(<"$LIB/.artifacts")" = "$stamp" ]; then
+    say "another run fetched the Kafka Connect jars meanwhile"
+    exec 8>&-
+    return
+  fi
   tmp=$(mktemp -d "$CONNECT_HOME/.lib.tmp.XXXXXX")
   # shellcheck disable=SC2064
   trap "rm -rf -- '$tmp'" EXIT
@@ -98,6 +106,7 @@ fetch_jars() {
   echo "$stamp" >"$tmp/lib/.artifacts"
   if [ -e "$LIB" ]; then mv -T -- "$LIB" "$tmp/old"; fi
   mv -T -- "$tmp/lib" "$LIB"
+  exec 8>&-
   say "$(find "$LIB" -name '*.jar' | wc -l) jars in $LIB"
 }
 

@@ -1,15 +1,62 @@
 //! Helpers for tests of connector jars run by the plugin host: the project scripts that build
-//! the host and fetch the test jars, the host processes of a worker, and line files.
+//! the host and fetch the test jars, the host processes of a worker, a jar pipeline, and line
+//! files.
 
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use crate::repo_root;
+use serde_json::json;
+
+use crate::{repo_root, Api};
 
 /// The marker in a plugin host's command line.
 pub const HOST_MAIN_CLASS: &str = "dev.ferry.pluginhost.Main";
+/// The version of Apache's `connect-file` jar that `fetch-test-plugins.sh` fetches; naming it
+/// in `connector.plugin.version` selects the jar over the built-in FileStream connectors.
+pub const JAR_VERSION: &str = "4.3.1";
+/// Kafka Connect's StringConverter, for keys and values of the jar pipelines.
+pub const STRING_CONVERTER: &str = "org.apache.kafka.connect.storage.StringConverter";
+
+/// Creates the jar FileStreamSource `<prefix>-source` (input → topic `<prefix>-lines`) and
+/// FileStreamSink `<prefix>-sink` (topic → output), both selected over the built-ins by
+/// version.
+///
+/// # Panics
+/// Panics when a connector is refused.
+pub async fn create_jar_pipeline(api: &Api, prefix: &str, input: &Path, output: &Path) {
+    let topic = format!("{prefix}-lines");
+    api.create_connector(
+        &format!("{prefix}-source"),
+        json!({"connector.class": "FileStreamSource", "connector.plugin.version": JAR_VERSION,
+               "file": input, "topic": topic,
+               "key.converter": STRING_CONVERTER, "value.converter": STRING_CONVERTER}),
+    )
+    .await
+    .unwrap();
+    api.create_connector(
+        &format!("{prefix}-sink"),
+        json!({"connector.class": "FileStreamSink", "connector.plugin.version": JAR_VERSION,
+               "file": output, "topics": topic,
+               "key.converter": STRING_CONVERTER, "value.converter": STRING_CONVERTER}),
+    )
+    .await
+    .unwrap();
+}
+
+/// Waits until the file at `path` holds every line of `expected` (duplicates allowed).
+///
+/// # Panics
+/// Panics when it does not within `within`.
+pub async fn wait_for_lines(path: &Path, expected: &BTreeSet<String>, within: Duration) {
+    crate::wait_until(within, "every input line in the output", || async {
+        distinct_lines(path).is_superset(expected).then_some(())
+    })
+    .await
+    .unwrap();
+}
 
 /// Runs a project script that prints a directory on stdout (`build-plugin-host.sh`,
 /// `fetch-test-plugins.sh`) and returns that directory.

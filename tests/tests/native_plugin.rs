@@ -3,30 +3,17 @@
 //! `plugin.path` by its manifest like a jar, runs a source and a sink through Ferry's plugin
 //! protocol on the real broker.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
+use ferry_tests::plugins::script_dir;
 use ferry_tests::{all_running, create_topic, repo_root, start_worker, unique_name, wait_until};
 use serde_json::json;
 
 const RECORDS: usize = 500;
 
-fn setup_python_plugin() -> PathBuf {
-    let output = Command::new(repo_root().join("scripts/setup-python-plugin.sh"))
-        .output()
-        .expect("script runs");
-    assert!(
-        output.status.success(),
-        "setup-python-plugin.sh failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-}
-
 #[tokio::test]
 async fn a_python_plugin_runs_a_source_and_a_sink_through_the_protocol() {
-    let python_dir = setup_python_plugin();
+    let python_dir = script_dir("setup-python-plugin.sh");
     assert!(python_dir.join("venv/bin/python").is_file());
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_name("native");
@@ -71,6 +58,36 @@ async fn a_python_plugin_runs_a_source_and_a_sink_through_the_protocol() {
         validated["error_count"].as_u64().unwrap() >= 2,
         "{validated}"
     );
+
+    // A native plugin converts and handles its records itself: framework keys the runtime
+    // would leave to it are refused, naming them, and nothing is stored.
+    let refused = format!("{prefix}-refused");
+    for (key, value) in [
+        ("transforms", "route"),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.json.JsonConverter",
+        ),
+        ("errors.tolerance", "all"),
+    ] {
+        let (code, body) = api
+            .call(
+                reqwest::Method::POST,
+                "/connectors",
+                Some(&json!({"name": refused, "config": {
+                    "connector.class": "dev.ferry.examples.CounterSource", "topic": "t",
+                    "count": "1", key: value}})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(code, 400, "{key}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(key),
+            "{key}: {body}"
+        );
+    }
+    let (code, _) = api.get(&format!("/connectors/{refused}")).await.unwrap();
+    assert_eq!(code, 404);
 
     let topic = format!("{prefix}-numbers");
     create_topic(&topic, 1).await;

@@ -10,41 +10,18 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ferry_tests::plugins::{
-    append_lines, children_running, distinct_lines, plugin_properties, process_exists,
-    HOST_MAIN_CLASS,
+    append_lines, children_running, create_jar_pipeline, distinct_lines, plugin_properties,
+    process_exists, wait_for_lines, HOST_MAIN_CLASS, JAR_VERSION,
 };
 use ferry_tests::{all_running, free_local_addr, node_id_of, unique_name, Api, FerryProcess};
 use nix::sys::signal::Signal;
 use serde_json::json;
-
-const JAR_VERSION: &str = "4.3.1";
-const STRINGS: &str = "org.apache.kafka.connect.storage.StringConverter";
 
 fn as_refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
     pairs
         .iter()
         .map(|(key, value)| (key.as_str(), value.as_str()))
         .collect()
-}
-
-/// Creates the jar FileStreamSource `<prefix>-source` (input → topic) and FileStreamSink
-/// `<prefix>-sink` (topic → output), both selected over the built-ins by version.
-async fn create_jar_pipeline(api: &Api, prefix: &str, input: &Path, output: &Path) {
-    let topic = format!("{prefix}-lines");
-    api.create_connector(
-        &format!("{prefix}-source"),
-        json!({"connector.class": "FileStreamSource", "connector.plugin.version": JAR_VERSION,
-               "file": input, "topic": topic, "key.converter": STRINGS, "value.converter": STRINGS}),
-    )
-    .await
-    .unwrap();
-    api.create_connector(
-        &format!("{prefix}-sink"),
-        json!({"connector.class": "FileStreamSink", "connector.plugin.version": JAR_VERSION,
-               "file": output, "topics": topic, "key.converter": STRINGS, "value.converter": STRINGS}),
-    )
-    .await
-    .unwrap();
 }
 
 /// Waits until `api` sees `count` ready members and `leader` leading.
@@ -72,18 +49,6 @@ fn status_workers(status: &serde_json::Value) -> Vec<String> {
         workers.push(task["worker_id"].as_str().unwrap_or_default().to_string());
     }
     workers
-}
-
-async fn wait_for_lines(
-    path: &Path,
-    expected: &std::collections::BTreeSet<String>,
-    within: Duration,
-) {
-    ferry_tests::wait_until(within, "every input line in the output", || async {
-        distinct_lines(path).is_superset(expected).then_some(())
-    })
-    .await
-    .unwrap();
 }
 
 #[tokio::test]
@@ -148,9 +113,27 @@ async fn a_plugin_on_one_worker_is_only_assigned_there_and_waits_for_it_while_it
     )
     .await
     .unwrap();
-    let checked_until = Instant::now() + Duration::from_secs(4);
+    // Checked on every poll until the rebalance is over (both Datagen connectors running all
+    // their tasks), and once more after it.
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut checks = 0;
-    while Instant::now() < checked_until {
+    let mut settled_checks = 0;
+    while settled_checks < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the rebalance did not finish within 30 s"
+        );
+        let mut settled = true;
+        for (name, tasks) in [(format!("{prefix}-gen"), 4), (format!("{prefix}-gen2"), 3)] {
+            let (_, status) = api
+                .get(&format!("/connectors/{name}/status"))
+                .await
+                .unwrap();
+            settled &= all_running(&status, tasks);
+        }
+        if settled {
+            settled_checks += 1;
+        }
         for name in &jar_connectors {
             let (_, status) = api
                 .get(&format!("/connectors/{name}/status"))

@@ -12,31 +12,18 @@
 //! with a changed task count runs the new task, `raiseError` fails the connector.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
+use ferry_tests::plugins::script_dir;
 use ferry_tests::{
-    all_running, create_topic, read_topic, repo_root, start_worker, test_bootstrap, unique_name,
-    wait_until, Api,
+    all_running, create_topic, read_topic, start_worker, test_bootstrap, unique_name, wait_until,
+    Api,
 };
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::json;
 
 const STRINGS: &str = "org.apache.kafka.connect.storage.StringConverter";
-
-/// Runs a project script that prints a directory on stdout.
-fn script_dir(script: &str) -> PathBuf {
-    let output = Command::new(repo_root().join("scripts").join(script))
-        .output()
-        .expect("script runs");
-    assert!(
-        output.status.success(),
-        "{script} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-}
 
 /// The plugin host build and the test plugin.path, prepared once per test binary (the tests
 /// run in parallel; the scripts are idempotent but need not run three times at once).

@@ -4,29 +4,17 @@
 //! `connector.plugin.version`, against the real broker.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
-use ferry_tests::{all_running, repo_root, start_worker, unique_name, Api};
+use ferry_tests::plugins::{
+    children_running, create_jar_pipeline, process_exists, script_dir, HOST_MAIN_CLASS, JAR_VERSION,
+};
+use ferry_tests::{all_running, start_worker, unique_name};
 use nix::sys::signal::Signal;
 use serde_json::json;
 
 const LINES: usize = 100_000;
-const JAR_VERSION: &str = "4.3.1";
-
-/// Runs a project script that prints a directory on stdout.
-fn script_dir(script: &str) -> PathBuf {
-    let output = Command::new(repo_root().join("scripts").join(script))
-        .output()
-        .expect("script runs");
-    assert!(
-        output.status.success(),
-        "{script} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-}
 
 fn write_input(path: &Path) -> Vec<u8> {
     let mut bytes = Vec::new();
@@ -44,58 +32,6 @@ fn count_lines(path: &Path) -> usize {
     std::fs::read(path)
         .map(|bytes| bytes.iter().filter(|byte| **byte == b'\n').count())
         .unwrap_or(0)
-}
-
-/// The pids of the processes whose parent is `parent` and whose command line mentions `needle`.
-fn children_running(parent: u32, needle: &str) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the parenthesised command: state, ppid, ...
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let ppid = after.split_whitespace().nth(1).and_then(|f| f.parse().ok());
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if ppid == Some(parent) && String::from_utf8_lossy(&cmdline).contains(needle) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-fn process_exists(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string));
-            state.as_deref() != Some("Z")
-        })
-        .unwrap_or(false)
-}
-
-async fn create_jar_pipeline(api: &Api, prefix: &str, input: &Path, output: &Path) {
-    let topic = format!("{prefix}-lines");
-    let strings = "org.apache.kafka.connect.storage.StringConverter";
-    api.create_connector(
-        &format!("{prefix}-source"),
-        json!({"connector.class": "FileStreamSource", "connector.plugin.version": JAR_VERSION,
-               "file": input, "topic": topic, "key.converter": strings, "value.converter": strings}),
-    )
-    .await
-    .unwrap();
-    api.create_connector(
-        &format!("{prefix}-sink"),
-        json!({"connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
-               "connector.plugin.version": JAR_VERSION, "file": output, "topics": topic,
-               "key.converter": strings, "value.converter": strings}),
-    )
-    .await
-    .unwrap();
 }
 
 #[tokio::test]
@@ -179,6 +115,25 @@ async fn connect_file_jar_moves_100k_lines_byte_for_byte_and_dies_with_its_worke
         .as_str()
         .unwrap()
         .contains("connector.plugin.version"));
+    // The host does not dead-letter a jar source's records: a source DLQ is refused by name.
+    let (code, refused) = api
+        .call(
+            reqwest::Method::POST,
+            "/connectors",
+            Some(&json!({"name": format!("{prefix}-dlq"), "config": {"connector.class": "FileStreamSource",
+                        "connector.plugin.version": JAR_VERSION, "file": "/tmp/x", "topic": "t",
+                        "errors.deadletterqueue.topic.name": "dlq"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("errors.deadletterqueue.topic.name"),
+        "{refused}"
+    );
 
     create_jar_pipeline(&api, &prefix, &input, &output).await;
     api.wait_status(
@@ -211,7 +166,7 @@ async fn connect_file_jar_moves_100k_lines_byte_for_byte_and_dies_with_its_worke
     );
 
     // kill -9 of the worker leaves no plugin host behind.
-    let hosts = children_running(worker.pid(), "dev.ferry.pluginhost.Main");
+    let hosts = children_running(worker.pid(), HOST_MAIN_CLASS);
     assert_eq!(hosts.len(), 1, "one plugin host per worker: {hosts:?}");
     worker.signal(Signal::SIGKILL).unwrap();
     worker.wait_exit(Duration::from_secs(10)).await.unwrap();

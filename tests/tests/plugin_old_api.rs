@@ -8,29 +8,15 @@
 //! only jar in that plugin.path is the one that can answer to it.
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use ferry_tests::{all_running, repo_root, start_worker, unique_name, wait_until};
+use ferry_tests::plugins::script_dir;
+use ferry_tests::{all_running, start_worker, unique_name, wait_until};
 use serde_json::json;
 
 /// What the 2.8.2 jar's `version()` returns on the 4.3.1 API (AppInfoParser's version).
 const REPORTED_VERSION: &str = "4.3.1";
 const LINES: usize = 2_000;
-
-/// Runs a project script that prints a directory on stdout.
-fn script_dir(script: &str) -> PathBuf {
-    let output = Command::new(repo_root().join("scripts").join(script))
-        .output()
-        .expect("script runs");
-    assert!(
-        output.status.success(),
-        "{script} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-}
 
 #[tokio::test]
 async fn connect_file_built_on_connect_api_2_8_runs_on_the_4_3_api() {

@@ -4,19 +4,14 @@
 //! healthy, launches a new host, and the tasks restart from their stored offsets with no line
 //! missing.
 
-use std::path::Path;
 use std::time::Duration;
 
 use ferry_tests::plugins::{
-    append_lines, children_running, distinct_lines, plugin_properties, process_exists,
-    HOST_MAIN_CLASS,
+    append_lines, children_running, create_jar_pipeline, distinct_lines, plugin_properties,
+    process_exists, wait_for_lines, HOST_MAIN_CLASS,
 };
 use ferry_tests::{all_running, start_worker, unique_name, Api, FerryProcess};
 use nix::sys::signal::Signal;
-use serde_json::json;
-
-const JAR_VERSION: &str = "4.3.1";
-const STRINGS: &str = "org.apache.kafka.connect.storage.StringConverter";
 
 struct Pipeline {
     worker: FerryProcess,
@@ -41,21 +36,7 @@ async fn start_pipeline(tag: &str, lines: usize) -> Pipeline {
     let output = dir.path().join("output.txt");
     append_lines(&input, "first", 0, lines);
     let (worker, api) = start_worker(dir.path(), &prefix, &extra).await;
-    let topic = format!("{prefix}-lines");
-    api.create_connector(
-        &format!("{prefix}-source"),
-        json!({"connector.class": "FileStreamSource", "connector.plugin.version": JAR_VERSION,
-               "file": input, "topic": topic, "key.converter": STRINGS, "value.converter": STRINGS}),
-    )
-    .await
-    .unwrap();
-    api.create_connector(
-        &format!("{prefix}-sink"),
-        json!({"connector.class": "FileStreamSink", "connector.plugin.version": JAR_VERSION,
-               "file": output, "topics": topic, "key.converter": STRINGS, "value.converter": STRINGS}),
-    )
-    .await
-    .unwrap();
+    create_jar_pipeline(&api, &prefix, &input, &output).await;
     let pipeline = Pipeline {
         worker,
         api,
@@ -86,7 +67,7 @@ impl Pipeline {
 
     async fn wait_every_line(&self, within: Duration) {
         let expected = distinct_lines(&self.input);
-        wait_for_superset(&self.output, &expected, within).await;
+        wait_for_lines(&self.output, &expected, within).await;
     }
 
     /// The worker's one plugin host.
@@ -140,18 +121,6 @@ impl Pipeline {
         let (code, body) = self.api.get("/health").await.unwrap();
         assert_eq!(code, 200, "worker health: {body}");
     }
-}
-
-async fn wait_for_superset(
-    path: &Path,
-    expected: &std::collections::BTreeSet<String>,
-    within: Duration,
-) {
-    ferry_tests::wait_until(within, "every input line in the output", || async {
-        distinct_lines(path).is_superset(expected).then_some(())
-    })
-    .await
-    .unwrap();
 }
 
 #[tokio::test]

@@ -389,7 +389,8 @@ impl Provider {
 /// Puts the raw placeholder values back into task configs generated from a resolved connector
 /// config (Kafka Connect's reverse transform): a task config key whose value equals the resolved
 /// value of a connector key that held a placeholder gets the placeholder back, so generated task
-/// configs are written to the config topic unresolved.
+/// configs are written to the config topic unresolved. A plugin task config's copy of its
+/// connector's config (under [`crate::plugin::CONNECTOR_CONFIG_PREFIX`]) gets them back too.
 pub fn restore_placeholders(
     raw: &BTreeMap<String, String>,
     resolved: &BTreeMap<String, String>,
@@ -399,8 +400,11 @@ pub fn restore_placeholders(
         if resolved.get(key) == Some(raw_value) {
             continue;
         }
-        if task_config.contains_key(key) {
-            task_config.insert(key.clone(), raw_value.clone());
+        let embedded = format!("{}{key}", crate::plugin::CONNECTOR_CONFIG_PREFIX);
+        for task_key in [key, &embedded] {
+            if let Some(value) = task_config.get_mut(task_key) {
+                value.clone_from(raw_value);
+            }
         }
     }
 }
@@ -610,10 +614,19 @@ mod tests {
     fn restore_and_redact_put_placeholders_back() {
         let raw = props(&[("password", "${env:PW}"), ("topic", "t")]);
         let resolved = props(&[("password", "hunter2"), ("topic", "t")]);
-        let mut task = props(&[("password", "hunter2"), ("topic", "t"), ("task.id", "0")]);
+        let mut task = props(&[
+            ("password", "hunter2"),
+            ("topic", "t"),
+            ("task.id", "0"),
+            ("ferry.connector.password", "hunter2"),
+            ("ferry.connector.topic", "t"),
+        ]);
         restore_placeholders(&raw, &resolved, &mut task);
         assert_eq!(task["password"], "${env:PW}");
         assert_eq!(task["topic"], "t");
+        // A plugin task's copy of its connector config is written unresolved as well.
+        assert_eq!(task["ferry.connector.password"], "${env:PW}");
+        assert_eq!(task["ferry.connector.topic"], "t");
         assert_eq!(
             redact_resolved(&raw, &resolved, "bad value hunter2 for password"),
             "bad value [hidden] for password"

@@ -98,17 +98,7 @@ impl ConnectorRegistry {
         config: &std::collections::BTreeMap<String, String>,
     ) -> Option<Arc<dyn ConnectorFactory>> {
         let class = config.get(crate::sdk::framework::keys::CONNECTOR_CLASS)?;
-        let Some(version) = config
-            .get(crate::sdk::framework::keys::CONNECTOR_PLUGIN_VERSION)
-            .map(|version| {
-                version
-                    .trim()
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .trim()
-            })
-            .filter(|version| !version.is_empty())
-        else {
+        let Some(version) = requested_plugin_version(config) else {
             return self.find(class);
         };
         let class = class.trim();
@@ -149,14 +139,36 @@ impl ConnectorRegistry {
 pub fn names_of(factory: &dyn ConnectorFactory) -> Vec<String> {
     let mut names = Vec::new();
     for class in factory.class_names() {
-        names.push((*class).to_string());
-        let simple = class.rsplit('.').next().unwrap_or(class);
-        names.push(simple.to_string());
-        if let Some(short) = simple.strip_suffix("Connector") {
-            names.push(short.to_string());
-        }
+        names.extend(class_name_forms(class).into_iter().map(str::to_string));
     }
     names.extend(factory.aliases().iter().map(|alias| (*alias).to_string()));
     names.dedup();
     names
+}
+
+/// The names a connector class answers to, as Kafka Connect resolves `connector.class`: the
+/// full class name, the simple name, and the simple name without its `Connector` suffix.
+pub fn class_name_forms(class: &str) -> Vec<&str> {
+    let simple = class.rsplit('.').next().unwrap_or(class);
+    let mut forms = vec![class, simple];
+    forms.extend(simple.strip_suffix("Connector"));
+    forms.dedup();
+    forms
+}
+
+/// The plugin version a connector config selects (`connector.plugin.version`, KIP-891; a range
+/// `[1.0]` is read as its single version), if any.
+pub fn requested_plugin_version(
+    config: &std::collections::BTreeMap<String, String>,
+) -> Option<&str> {
+    config
+        .get(crate::sdk::framework::keys::CONNECTOR_PLUGIN_VERSION)
+        .map(|version| {
+            version
+                .trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .trim()
+        })
+        .filter(|version| !version.is_empty())
 }

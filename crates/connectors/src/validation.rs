@@ -186,27 +186,12 @@ pub fn validate_connector_config(
             config.value.errors.push(message);
             continue;
         }
-        let definition =
-            crate::sdk::ConfigKey::new(&key, ConfigType::String, crate::sdk::Importance::Low, "")
-                .default_null();
-        configs.push(ConfigInfo {
-            definition: key_info(&definition),
-            value: ConfigValueInfo {
-                name: key.clone(),
-                // An undeclared key has no type to say it is a password: hide any value
-                // whose name says it holds a secret.
-                value: props.get(&key).map(|value| {
-                    if crate::sdk::is_secret_config_key(&key) {
-                        "[hidden]".to_string()
-                    } else {
-                        value.clone()
-                    }
-                }),
-                recommended_values: Vec::new(),
-                errors: vec![message],
-                visible: true,
-            },
-        });
+        configs.push(undeclared_config_info(
+            &key,
+            props.get(&key).map(String::as_str),
+            "",
+            vec![message],
+        ));
     }
     let error_count = configs
         .iter()
@@ -218,6 +203,41 @@ pub fn validate_connector_config(
         groups,
         configs,
     })
+}
+
+/// A validate entry for a key no definition declares: a plain STRING definition with
+/// `documentation`. An undeclared key has no type to say it is a password, so a value whose
+/// key names a secret is shown as [`crate::sdk::secret::HIDDEN`].
+pub fn undeclared_config_info(
+    key: &str,
+    value_opt: Option<&str>,
+    documentation: &str,
+    errors: Vec<String>,
+) -> ConfigInfo {
+    let definition = crate::sdk::ConfigKey::new(
+        key,
+        ConfigType::String,
+        crate::sdk::Importance::Low,
+        documentation,
+    )
+    .default_null();
+    let value = value_opt.map(|value| {
+        if crate::sdk::is_secret_config_key(key) {
+            crate::sdk::secret::HIDDEN.to_string()
+        } else {
+            value.to_string()
+        }
+    });
+    ConfigInfo {
+        definition: key_info(&definition),
+        value: ConfigValueInfo {
+            name: key.to_string(),
+            value,
+            recommended_values: Vec::new(),
+            errors,
+            visible: true,
+        },
+    }
 }
 
 /// Returns `ConfigKeyInfo` of one declared key.

@@ -64,39 +64,10 @@ pub struct PluginHostConfig {
     pub health_failures: u32,
     /// How long Shutdown and then SIGTERM may take before the next step.
     pub shutdown_grace: Duration,
-}
-
-impl PluginHostConfig {
-    /// The JVM plugin host built by `scripts/build-plugin-host.sh` in `host_dir`, serving the
-    /// plugin locations of `plugin_path` (Kafka Connect's meaning) found with `discovery`.
-    pub fn jvm(host_dir: &Path, java: &str, plugin_path: &str, discovery: &str) -> Self {
-        let classpath = format!(
-            "{}:{}",
-            host_dir.join("ferry-plugin-host.jar").display(),
-            host_dir.join("lib").join("*").display()
-        );
-        PluginHostConfig {
-            name: "jvm-host".to_string(),
-            command: vec![
-                java.to_string(),
-                "-XX:+UseSerialGC".to_string(),
-                "-XX:TieredStopAtLevel=1".to_string(),
-                "-Xss512k".to_string(),
-                "-cp".to_string(),
-                classpath,
-                "dev.ferry.pluginhost.Main".to_string(),
-            ],
-            env: vec![
-                ("FERRY_PLUGIN_PATH".to_string(), plugin_path.to_string()),
-                ("FERRY_PLUGIN_DISCOVERY".to_string(), discovery.to_string()),
-            ],
-            startup_timeout: Duration::from_secs(180),
-            health_interval: Duration::from_secs(1),
-            health_timeout: Duration::from_secs(2),
-            health_failures: 3,
-            shutdown_grace: Duration::from_secs(5),
-        }
-    }
+    /// Whether the process runs a connector's converters, transforms, predicates and
+    /// `errors.*` handling itself (the JVM host, with Kafka Connect's own classes); a native
+    /// plugin does not, so connectors of it refuse those keys.
+    pub runs_framework_stages: bool,
 }
 
 impl PluginHostConfig {
@@ -111,6 +82,35 @@ impl PluginHostConfig {
             health_timeout: Duration::from_secs(2),
             health_failures: 3,
             shutdown_grace: Duration::from_secs(5),
+            runs_framework_stages: false,
+        }
+    }
+
+    /// The JVM plugin host built by `scripts/build-plugin-host.sh` in `host_dir`, serving the
+    /// plugin locations of `plugin_path` (Kafka Connect's meaning) found with `discovery`.
+    pub fn jvm(host_dir: &Path, java: &str, plugin_path: &str, discovery: &str) -> Self {
+        let classpath = format!(
+            "{}:{}",
+            host_dir.join("ferry-plugin-host.jar").display(),
+            host_dir.join("lib").join("*").display()
+        );
+        let command = vec![
+            java.to_string(),
+            "-XX:+UseSerialGC".to_string(),
+            "-XX:TieredStopAtLevel=1".to_string(),
+            "-Xss512k".to_string(),
+            "-cp".to_string(),
+            classpath,
+            "dev.ferry.pluginhost.Main".to_string(),
+        ];
+        PluginHostConfig {
+            env: vec![
+                ("FERRY_PLUGIN_PATH".to_string(), plugin_path.to_string()),
+                ("FERRY_PLUGIN_DISCOVERY".to_string(), discovery.to_string()),
+            ],
+            startup_timeout: Duration::from_secs(180),
+            runs_framework_stages: true,
+            ..PluginHostConfig::native("jvm-host", command)
         }
     }
 }
@@ -196,6 +196,11 @@ impl PluginHost {
     /// Returns the process's name in logs.
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// See [`PluginHostConfig::runs_framework_stages`].
+    pub fn runs_framework_stages(&self) -> bool {
+        self.config.runs_framework_stages
     }
 
     /// Returns the pid of the running process, if one runs.

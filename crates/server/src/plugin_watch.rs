@@ -5,7 +5,8 @@
 //! is installed once its contents stayed the same over one interval (a jar still being copied
 //! is not loaded half-written): a classloader cannot be extended, so the location gets a plugin
 //! host process of its own, whose plugin path is a private directory holding one symlink to the
-//! location (Kafka Connect follows symlinks). Its connectors join the worker's registry after
+//! location (Kafka Connect follows symlinks); a native plugin location (one with a
+//! `ferry-plugin.json` manifest) runs its own executable. Its connectors join the worker's registry after
 //! the built-ins and the plugins already there, so the precedence stays the same: a built-in
 //! (or an earlier plugin) answers its class name unless `connector.plugin.version` names the
 //! new plugin's version. A class and version the registry already has is not added again. The
@@ -25,7 +26,9 @@ use ferry_plugin::proto::PluginType;
 use ferry_plugin::{PluginHost, PluginHostConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::plugins::{other_plugin_infos, plugin_host_dir, plugin_locations};
+use crate::plugins::{
+    native_host_config, other_plugin_infos, plugin_host_dir, plugin_locations, NATIVE_MANIFEST,
+};
 use crate::service::ConnectService;
 
 /// How often the `plugin.path` directories are rescanned.
@@ -45,11 +48,12 @@ pub(crate) struct PluginWatch {
 #[derive(Clone, Default)]
 pub(crate) struct InstalledHosts(Arc<Mutex<Vec<InstalledHost>>>);
 
-/// A host started for an installed location, and the private plugin path it serves.
-type InstalledHost = (Arc<PluginHost>, tempfile::TempDir);
+/// A host started for an installed location, and the private plugin path it serves (a JVM
+/// host's; a native plugin runs from its own directory).
+type InstalledHost = (Arc<PluginHost>, Option<tempfile::TempDir>);
 
 impl InstalledHosts {
-    fn push(&self, host: Arc<PluginHost>, dir: tempfile::TempDir) {
+    fn push(&self, host: Arc<PluginHost>, dir: Option<tempfile::TempDir>) {
         self.lock().push((host, dir));
     }
 
@@ -115,9 +119,12 @@ pub(crate) async fn run_plugin_watch(
             _ = interval.tick() => {}
         }
         let path = watch.plugin_path.clone();
+        let known = watch.known.clone();
+        // Only new locations are read file by file: installed ones are never reloaded.
         let locations = tokio::task::spawn_blocking(move || {
             plugin_locations(&path)
                 .into_iter()
+                .filter(|location| !known.contains(location))
                 .map(|location| {
                     let print = fingerprint(&location);
                     (location, print)
@@ -130,7 +137,7 @@ pub(crate) async fn run_plugin_watch(
         settling.retain(|location, _| present.contains(location));
         failed.retain(|location, _| present.contains(location));
         for (location, print) in locations {
-            if watch.known.contains(&location) || failed.get(&location) == Some(&print) {
+            if failed.get(&location) == Some(&print) {
                 continue;
             }
             let settled = settling.get(&location) == Some(&print) && !print.is_empty();
@@ -163,24 +170,29 @@ async fn install_location(
     hosts: &InstalledHosts,
 ) -> anyhow::Result<usize> {
     use anyhow::Context as _;
-    let host_dir = plugin_host_dir(&watch.properties)?;
-    let name = location.file_name().map_or_else(
-        || "plugin".to_string(),
-        |name| name.to_string_lossy().into_owned(),
-    );
-    let private_path = tempfile::Builder::new()
-        .prefix("ferry-plugin-path-")
-        .tempdir()
-        .context("failed to create a private plugin path")?;
-    std::os::unix::fs::symlink(location, private_path.path().join(&name))
-        .context("failed to link the plugin location")?;
-    let mut config = PluginHostConfig::jvm(
-        &host_dir,
-        &watch.java,
-        &private_path.path().display().to_string(),
-        &watch.discovery,
-    );
-    config.name = format!("jvm-host-{name}");
+    let (config, private_path_opt) = if location.join(NATIVE_MANIFEST).is_file() {
+        (native_host_config(location)?, None)
+    } else {
+        let host_dir = plugin_host_dir(&watch.properties)?;
+        let name = location.file_name().map_or_else(
+            || "plugin".to_string(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        let private_path = tempfile::Builder::new()
+            .prefix("ferry-plugin-path-")
+            .tempdir()
+            .context("failed to create a private plugin path")?;
+        std::os::unix::fs::symlink(location, private_path.path().join(&name))
+            .context("failed to link the plugin location")?;
+        let mut config = PluginHostConfig::jvm(
+            &host_dir,
+            &watch.java,
+            &private_path.path().display().to_string(),
+            &watch.discovery,
+        );
+        config.name = format!("jvm-host-{name}");
+        (config, Some(private_path))
+    };
     tracing::info!(location = %location.display(), host = %config.name, "starting a plugin host for a new plugin location");
     let host = PluginHost::new(config).context("failed to start the plugin launcher thread")?;
     let described = match host.describe().await {
@@ -233,6 +245,6 @@ async fn install_location(
     let _ = plugin_registry(registry.clone(), &host, &entries, &watch.properties);
     let added = registry.factories().len() - before;
     service.set_extra_plugins(others);
-    hosts.push(host, private_path);
+    hosts.push(host, private_path_opt);
     Ok(added)
 }

@@ -137,7 +137,7 @@ pub(crate) async fn start_plugins(
 }
 
 /// How to run the native plugin in `location`, from its manifest.
-fn native_host_config(location: &Path) -> anyhow::Result<PluginHostConfig> {
+pub(crate) fn native_host_config(location: &Path) -> anyhow::Result<PluginHostConfig> {
     let path = location.join(NATIVE_MANIFEST);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("failed to read {}", path.display()))?;

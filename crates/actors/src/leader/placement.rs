@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ferry_connectors::registry::{class_name_forms, requested_plugin_version};
 use ferry_connectors::sdk::framework::keys;
 use ferry_connectors::ConnectorRegistry;
 
@@ -35,7 +36,7 @@ pub fn plugin_eligibility(
         let Some(class) = config.get(keys::CONNECTOR_CLASS) else {
             continue;
         };
-        let version_opt = requested_version(config);
+        let version_opt = requested_plugin_version(config);
         let offering: BTreeSet<String> = members
             .values()
             .filter(|member| {
@@ -54,34 +55,16 @@ pub fn plugin_eligibility(
 /// Describes the plugin a connector needs, for its status when no worker offers it.
 pub fn required_plugin(config: &BTreeMap<String, String>) -> String {
     let class = config.get(keys::CONNECTOR_CLASS).map_or("", String::as_str);
-    match requested_version(config) {
+    match requested_plugin_version(config) {
         Some(version) => format!("{} version {version}", class.trim()),
         None => class.trim().to_string(),
     }
 }
 
-/// The `connector.plugin.version` a config names (a range `[1.0]` read as its single version).
-fn requested_version(config: &BTreeMap<String, String>) -> Option<&str> {
-    config
-        .get(keys::CONNECTOR_PLUGIN_VERSION)
-        .map(|version| {
-            version
-                .trim()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .trim()
-        })
-        .filter(|version| !version.is_empty())
-}
-
 /// Whether `offer` answers to the class name `wanted` (and the version, when one is named).
 fn offer_answers(offer: &PluginOffer, wanted: &str, version_opt: Option<&str>) -> bool {
-    if version_opt.is_some_and(|version| version != offer.version) {
-        return false;
-    }
-    let wanted = wanted.trim();
-    let simple = offer.class.rsplit('.').next().unwrap_or(&offer.class);
-    offer.class == wanted || simple == wanted || simple.strip_suffix("Connector") == Some(wanted)
+    version_opt.is_none_or(|version| version == offer.version)
+        && class_name_forms(&offer.class).contains(&wanted.trim())
 }
 
 /// Moves each task whose worker gave up on it (gossiped `gave_up_tasks`) to the least-loaded

@@ -99,6 +99,58 @@ impl PluginConnectorFactory {
     }
 }
 
+impl PluginConnectorFactory {
+    /// Refuses, naming them, the framework keys nothing would act on for this plugin: the
+    /// runtime leaves converters, transforms and `errors.*` of a plugin connector to the plugin
+    /// process, which a native plugin does not run, and the JVM host does not dead-letter the
+    /// records of a source.
+    fn framework_keys_not_run(&self, config: &ConfigValues) -> Vec<(String, String)> {
+        use ferry_connectors::sdk::framework::keys;
+        let set = |key: &str| {
+            config
+                .get(key)
+                .is_some_and(|value| !value.trim().is_empty())
+        };
+        let mut refused: Vec<(&str, &str)> = Vec::new();
+        if !self.host.runs_framework_stages() {
+            let native = "is not supported for connectors of a native plugin (the plugin converts and handles its records itself)";
+            for key in [
+                keys::TRANSFORMS,
+                keys::PREDICATES,
+                keys::KEY_CONVERTER,
+                keys::VALUE_CONVERTER,
+                keys::HEADER_CONVERTER,
+                keys::DLQ_TOPIC_NAME,
+            ] {
+                if set(key) {
+                    refused.push((key, native));
+                }
+            }
+            if config
+                .get(keys::ERRORS_TOLERANCE)
+                .is_some_and(|value| !value.trim().eq_ignore_ascii_case("none"))
+            {
+                refused.push((keys::ERRORS_TOLERANCE, native));
+            }
+            if config
+                .get(keys::ERRORS_LOG_ENABLE)
+                .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+            {
+                refused.push((keys::ERRORS_LOG_ENABLE, native));
+            }
+        } else if self.connector_type == ConnectorType::Source && set(keys::DLQ_TOPIC_NAME) {
+            refused.push((
+                keys::DLQ_TOPIC_NAME,
+                "a dead-letter queue is not supported yet for source connectors from plugin.path (records a jar's transforms or converters fail on are skipped under errors.tolerance=all and logged)",
+            ));
+        }
+        refused
+            .into_iter()
+            .map(|(key, reason)| (key.to_string(), format!("{key} {reason}")))
+            .collect()
+    }
+}
+
 impl ConnectorFactory for PluginConnectorFactory {
     fn class_names(&self) -> &'static [&'static str] {
         self.class_names
@@ -124,11 +176,12 @@ impl ConnectorFactory for PluginConnectorFactory {
     /// connector's own cross-key checks). Runs only on a multi-threaded tokio runtime (the
     /// worker's); elsewhere only the ConfigDef checks apply.
     fn validate(&self, config: &ConfigValues) -> Vec<(String, String)> {
+        let mut errors = self.framework_keys_not_run(config);
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return Vec::new();
+            return errors;
         };
         if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            return Vec::new();
+            return errors;
         }
         let host = Arc::clone(&self.host);
         let request = ValidateRequest {
@@ -145,7 +198,7 @@ impl ConnectorFactory for PluginConnectorFactory {
                     .map_err(|status| status.message().to_string())
             })
         });
-        match answer {
+        errors.extend(match answer {
             Ok(response) => response
                 .values
                 .into_iter()
@@ -161,7 +214,8 @@ impl ConnectorFactory for PluginConnectorFactory {
                 ferry_connectors::sdk::framework::keys::CONNECTOR_CLASS.to_string(),
                 format!("the plugin could not validate the config: {message}"),
             )],
-        }
+        });
+        errors
     }
 
     /// Answers from what the connector instance (on the worker the connector is assigned to)

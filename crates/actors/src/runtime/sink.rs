@@ -301,6 +301,7 @@ pub(crate) async fn run_sink_task(
                             .filter(|(tp, _)| partitions.contains(tp))
                             .map(|(tp, offset)| (tp.clone(), *offset))
                             .collect();
+                        state.settle_dead_letters().await?;
                         let committable = if subset.is_empty() { Offsets::new() } else { task.pre_commit(subset).await? };
                         state.settle_dead_letters().await?;
                         let _ = reply_tx.send(committable);
@@ -325,10 +326,13 @@ pub(crate) async fn run_sink_task(
 
     if outcome.is_ok() && !state.current.is_empty() && state.current != state.committed {
         // Stop: flush and commit synchronously before leaving the group.
-        let flushed = match task.pre_commit(state.current.clone()).await {
-            Ok(committable) => state.settle_dead_letters().await.map(|()| committable),
-            Err(error) => Err(error),
-        };
+        let flushed: Result<Offsets, ConnectorError> = async {
+            state.settle_dead_letters().await?;
+            let committable = task.pre_commit(state.current.clone()).await?;
+            state.settle_dead_letters().await?;
+            Ok(committable)
+        }
+        .await;
         match flushed {
             Ok(committable) if !committable.is_empty() => {
                 let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
@@ -666,6 +670,10 @@ impl SinkState<'_> {
         if self.current.is_empty() || (!force && self.current == self.committed) {
             return Ok(());
         }
+        // Errant records reported by earlier puts are dead-lettered before the task flushes (a
+        // task may wait on their futures in flush, as Kafka Connect settles them first), and
+        // those reported while flushing right after.
+        self.settle_dead_letters().await?;
         let committable = task.pre_commit(self.current.clone()).await?;
         self.settle_dead_letters().await?;
         if !committable.is_empty() {

@@ -35,11 +35,10 @@ pub(crate) struct PartitionControl {
     held: Vec<OwnedMessage>,
 }
 
-fn partition_of(message: &OwnedMessage) -> TopicPartition {
-    TopicPartition {
-        topic: message.topic().to_string(),
-        partition: message.partition(),
-    }
+/// Whether `message` is of `tp`, without allocating (it runs per record while a partition is
+/// paused or rewound).
+fn is_partition_of(tp: &TopicPartition, message: &OwnedMessage) -> bool {
+    tp.partition == message.partition() && tp.topic == message.topic()
 }
 
 impl PartitionControl {
@@ -47,20 +46,18 @@ impl PartitionControl {
     /// records fetched before their partition's last rewind are dropped, records of paused
     /// partitions are held.
     pub(crate) fn admit(&mut self, batch: Vec<OwnedMessage>, generation: u64) -> Vec<OwnedMessage> {
+        // Batches arrive in the order polled: once one is tagged with a rewind's generation,
+        // no batch fetched before that rewind is left, so its entry is done with.
+        self.rewound.retain(|_, rewind| *rewind > generation);
         if self.rewound.is_empty() && self.paused.is_empty() {
             return batch;
         }
         let mut admitted = Vec::with_capacity(batch.len());
         for message in batch {
-            let tp = partition_of(&message);
-            if self
-                .rewound
-                .get(&tp)
-                .is_some_and(|rewind| *rewind > generation)
-            {
+            if self.rewound.keys().any(|tp| is_partition_of(tp, &message)) {
                 continue;
             }
-            if self.paused.contains(&tp) {
+            if self.paused.iter().any(|tp| is_partition_of(tp, &message)) {
                 self.held.push(message);
             } else {
                 admitted.push(message);
@@ -83,8 +80,12 @@ impl PartitionControl {
                 self.rewound.insert(tp.clone(), self.generation);
                 on_rewind(tp, *offset);
             }
-            self.held
-                .retain(|message| !requests.rewind.contains_key(&partition_of(message)));
+            self.held.retain(|message| {
+                !requests
+                    .rewind
+                    .keys()
+                    .any(|tp| is_partition_of(tp, message))
+            });
             actions.seek = requests.rewind;
             actions.generation = self.generation;
         }
@@ -102,7 +103,7 @@ impl PartitionControl {
         if !actions.resume.is_empty() {
             let (resumed, still_held): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
                 .into_iter()
-                .partition(|message| !self.paused.contains(&partition_of(message)));
+                .partition(|message| !self.paused.iter().any(|tp| is_partition_of(tp, message)));
             released = resumed;
             self.held = still_held;
         }
@@ -116,7 +117,7 @@ impl PartitionControl {
             self.paused.remove(tp);
         }
         self.held
-            .retain(|message| !partitions.contains(&partition_of(message)));
+            .retain(|message| !partitions.iter().any(|tp| is_partition_of(tp, message)));
     }
 }
 
@@ -172,6 +173,8 @@ mod tests {
         // After the seek.
         let admitted = control.admit(vec![message(0, 3)], 1);
         assert_eq!(offsets(&admitted), vec![(0, 3)]);
+        // The rewind is done with: later batches take the fast path.
+        assert!(control.rewound.is_empty());
     }
 
     #[test]

@@ -60,8 +60,7 @@ impl TaskTransforms {
             // A plugin connector's transforms run in the plugin, between its task and its
             // converters, as in Kafka Connect; records reach the runtime as Kafka bytes.
             return Ok(TaskTransforms {
-                chain: TransformChain::from_connector_config(&std::collections::BTreeMap::new())
-                    .map_err(|errors| ConnectorError::internal(errors.join("; ")))?,
+                chain: TransformChain::empty(),
             });
         }
         let chain = TransformChain::from_connector_config(&spec.config).map_err(|errors| {
@@ -86,12 +85,6 @@ impl TaskTransforms {
         &self,
         record: SourceRecord,
     ) -> Result<SourceTransformed, TransformFailure> {
-        if record.dropped {
-            return Ok(SourceTransformed::Dropped {
-                partition: record.source_partition,
-                offset: record.source_offset,
-            });
-        }
         if self.chain.is_empty() {
             return Ok(SourceTransformed::Kept(record));
         }

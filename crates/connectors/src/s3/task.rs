@@ -186,8 +186,17 @@ async fn abort_upload(mut open: OpenUpload, key: &str) {
 /// consumed partition to a topic per day, a `RegexRouter` may merge topics into one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct WriterKey {
-    consumed: TopicPartition,
     written: TopicPartition,
+    /// Where the record was read, when a transformation routed it elsewhere (`None`: it was
+    /// read from `written`, and nothing more is allocated per record).
+    routed_from: Option<TopicPartition>,
+}
+
+impl WriterKey {
+    /// The partition whose offsets this writer's uploads make committable.
+    fn consumed(&self) -> &TopicPartition {
+        self.routed_from.as_ref().unwrap_or(&self.written)
+    }
 }
 
 /// Writes records of the partitions assigned to this task into S3 objects.
@@ -269,11 +278,11 @@ impl S3SinkTask {
         self.encoded.clear();
         self.config.format.append(record, &mut self.encoded)?;
         let key = WriterKey {
-            consumed: record.original_topic_partition(),
             written: TopicPartition {
                 topic: record.topic.clone(),
                 partition: record.kafka_partition,
             },
+            routed_from: record.original_opt.clone(),
         };
         let writer = self
             .writers
@@ -301,7 +310,7 @@ impl S3SinkTask {
         let forgotten: Vec<WriterKey> = self
             .writers
             .keys()
-            .filter(|key| partitions.contains(&key.consumed))
+            .filter(|key| partitions.contains(key.consumed()))
             .cloned()
             .collect();
         for writer_key in forgotten {
@@ -376,7 +385,7 @@ impl SinkTask for S3SinkTask {
         for (topic_partition, offset) in current {
             let mut offset_opt = Some(offset);
             for (key, writer) in &self.writers {
-                if key.consumed != topic_partition {
+                if *key.consumed() != topic_partition {
                     continue;
                 }
                 offset_opt = match (offset_opt, writer.committable(offset)) {
@@ -400,7 +409,7 @@ impl SinkTask for S3SinkTask {
         let partitions: Vec<TopicPartition> = self
             .writers
             .keys()
-            .map(|key| key.consumed.clone())
+            .map(|key| key.consumed().clone())
             .collect();
         self.forget(&partitions).await;
     }

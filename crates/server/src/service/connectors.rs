@@ -11,11 +11,9 @@ use ferry_actors::StoreError;
 use ferry_connectors::converters::converter_plugins;
 use ferry_connectors::registry::names_of;
 use ferry_connectors::sdk::framework::keys;
-use ferry_connectors::sdk::is_secret_config_key;
-use ferry_connectors::sdk::secret::HIDDEN;
 use ferry_connectors::validation::{
-    full_config_def, validate_connector_config, ConfigInfo, ConfigInfos, ConfigKeyInfo,
-    ConfigValueInfo, InvalidConfig,
+    full_config_def, undeclared_config_info, validate_connector_config, ConfigInfos, ConfigKeyInfo,
+    InvalidConfig,
 };
 
 use super::types::{
@@ -651,38 +649,14 @@ fn add_client_override_infos(
     config: &BTreeMap<String, String>,
 ) {
     for (key, errors) in kafka.connector_override_errors(config) {
-        let value = config.get(&key).map(|value| {
-            if is_secret_config_key(&key) {
-                HIDDEN.to_string()
-            } else {
-                value.clone()
-            }
-        });
-        let definition = ConfigKeyInfo {
-            name: key.clone(),
-            config_type: "STRING".to_string(),
-            required: false,
-            default_value: None,
-            importance: "LOW".to_string(),
-            documentation: "A setting of this connector's Kafka clients, subject to the worker's connector.client.config.override.policy.".to_string(),
-            group: None,
-            order: -1,
-            width: "NONE".to_string(),
-            display_name: key.clone(),
-            dependents: Vec::new(),
-        };
         // A key the connector declares itself is replaced, so each key is listed once.
         infos.configs.retain(|info| info.value.name != key);
-        infos.configs.push(ConfigInfo {
-            definition,
-            value: ConfigValueInfo {
-                name: key,
-                value,
-                recommended_values: Vec::new(),
-                errors,
-                visible: true,
-            },
-        });
+        infos.configs.push(undeclared_config_info(
+            &key,
+            config.get(&key).map(String::as_str),
+            "A setting of this connector's Kafka clients, subject to the worker's connector.client.config.override.policy.",
+            errors,
+        ));
     }
     infos.error_count = infos
         .configs

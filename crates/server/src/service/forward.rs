@@ -19,12 +19,10 @@ use super::ConnectService;
 use crate::error::ServiceError;
 use crate::grpc::proto::worker_service_client::WorkerServiceClient;
 use crate::grpc::proto::ForwardConfigChangeRequest;
-use crate::security::session_keys::{self, SignatureError};
+use crate::security::session_keys;
 
 /// How long a request waits for a leader to be known.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
-/// How long a forwarded request waits for a leader that has not read a session key yet.
-const LEADER_KEY_WAIT: Duration = Duration::from_secs(10);
 /// The whole forwarded call, including the leader's Kafka writes.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(90);
 const NO_LEADER: &str =
@@ -81,22 +79,10 @@ impl ConnectService {
             payload_json: payload.to_string(),
         };
         let mut attempt = 0;
-        let key_wait_deadline = Instant::now() + LEADER_KEY_WAIT;
         loop {
             attempt += 1;
             let key = self.current_session_key().await?;
             match self.send_forwarded(leader_addr, &message, &key).await {
-                // A leader that has just written the first session key may not have read it
-                // back yet: wait for it briefly rather than refusing a request made right
-                // after the cluster started.
-                Err(status)
-                    if status.code() == tonic::Code::Unavailable
-                        && status.message() == SignatureError::NoKeyYet.to_string()
-                        && Instant::now() < key_wait_deadline =>
-                {
-                    tracing::debug!("the leader has not read a session key yet; retrying");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
                 // The leader may have rotated the key a moment ago: read the config topic to the
                 // end and sign once more with the newest key.
                 Err(status) if attempt == 1 && status.code() == tonic::Code::PermissionDenied => {
@@ -127,15 +113,23 @@ impl ConnectService {
     /// Returns the session key, waiting briefly for the first one (a new cluster's leader writes
     /// it within a second of starting).
     async fn current_session_key(&self) -> Result<SessionKey, ServiceError> {
-        let runtime = self.runtime()?;
-        let mut key_rx = runtime.config_store.session_key();
-        let wait = tokio::time::timeout(LEADER_WAIT, key_rx.wait_for(Option::is_some)).await;
-        match wait {
-            Ok(Ok(key)) => Ok(key.clone().expect("waited for a key")),
-            _ => Err(ServiceError::Rebalancing(format!(
+        self.first_session_key(LEADER_WAIT).await?.ok_or_else(|| {
+            ServiceError::Rebalancing(format!(
                 "{NO_LEADER} (no session key in the config topic yet)"
-            ))),
-        }
+            ))
+        })
+    }
+
+    /// Returns the current session key, waiting up to `wait` while there is none yet (`None`
+    /// when none came). A leader checks forwarded requests with it: a follower signs with a
+    /// key it read from the config topic, which the leader that wrote it reads back soon.
+    pub async fn first_session_key(
+        &self,
+        wait: Duration,
+    ) -> Result<Option<SessionKey>, ServiceError> {
+        let mut key_rx = self.runtime()?.config_store.session_key();
+        let waited = tokio::time::timeout(wait, key_rx.wait_for(Option::is_some)).await;
+        Ok(waited.ok().and_then(|key| key.ok()?.clone()))
     }
 
     async fn send_forwarded(

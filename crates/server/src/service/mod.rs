@@ -207,16 +207,6 @@ impl ConnectService {
         &self.security().config_providers
     }
 
-    /// Returns the latest session key this worker read (`None` before the first).
-    ///
-    /// # Errors
-    /// `Unavailable` while the worker starts.
-    pub fn current_session_key_opt(
-        &self,
-    ) -> Result<Option<ferry_actors::stores::SessionKey>, ServiceError> {
-        Ok(self.runtime()?.config_store.session_key().borrow().clone())
-    }
-
     /// Returns the started worker, or `Unavailable` while it starts.
     fn runtime(&self) -> Result<&Arc<Runtime>, ServiceError> {
         self.inner.runtime.get().ok_or_else(|| {
