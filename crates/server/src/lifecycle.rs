@@ -35,6 +35,13 @@ pub(crate) async fn run(
         &config.bootstrap_servers,
         &config.properties,
     )?);
+    for (key, timing) in kafka.login_timing_keys_left_to_librdkafka() {
+        tracing::info!(
+            key = %key,
+            librdkafka = timing.librdkafka_behaviour,
+            "Java login timing key accepted without effect: librdkafka's own behaviour applies"
+        );
+    }
     let Some(cluster_id) =
         crate::kafka_probe::connect_to_kafka(&config, &kafka, &status, &stop).await?
     else {

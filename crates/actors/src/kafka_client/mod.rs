@@ -361,6 +361,25 @@ impl KafkaClients {
         Ok(())
     }
 
+    /// Returns the worker's Java login timing keys (bare or with a role prefix, as written) that
+    /// librdkafka has no equivalent for, with what librdkafka does instead: the worker logs them
+    /// once at start-up.
+    pub fn login_timing_keys_left_to_librdkafka(
+        &self,
+    ) -> Vec<(String, &'static security::LoginTimingKey)> {
+        let mut found = Vec::new();
+        for key in self.worker_props.keys() {
+            let client_key = ClientRole::ALL
+                .iter()
+                .find_map(|role| client_key_of(key, role.worker_prefix()))
+                .unwrap_or(key);
+            if let Some(timing) = security::login_timing_key(client_key) {
+                found.push((key.clone(), timing));
+            }
+        }
+        found
+    }
+
     fn effective_settings(
         &self,
         role: ClientRole,

@@ -31,7 +31,10 @@ const GSSAPI_NOT_BUILT: &str = "Kerberos (GSSAPI) needs librdkafka built with cy
 
 /// The keys that apply to every client when set without a prefix in `worker.properties`.
 pub(crate) fn is_bare_client_key(key: &str) -> bool {
-    key == "security.protocol" || key.starts_with("sasl.") || key.starts_with("ssl.")
+    key == "security.protocol"
+        || key.starts_with("sasl.")
+        || key.starts_with("ssl.")
+        || key.starts_with("https.")
 }
 
 /// Returns whether a librdkafka key holds a secret: its value is never shown.
@@ -66,12 +69,137 @@ pub(crate) fn translate_security(
         .as_deref()
         .is_some_and(|p| p.starts_with("SASL_"));
     translate_mechanism(settings, uses_sasl)?;
+    check_login_timing_keys(settings)?;
     translate_oidc_keys(settings)?;
     translate_jaas(settings)?;
     check_oidc_settings(settings)?;
     translate_trust_store(settings)?;
     translate_key_store(settings)?;
     translate_tls_settings(settings)?;
+    Ok(())
+}
+
+/// A Java login key that librdkafka has no equivalent for and that only tunes timing: Ferry
+/// checks its value as Java does and leaves the timing to librdkafka.
+pub struct LoginTimingKey {
+    /// The Java key (`sasl.login.connect.timeout.ms`).
+    pub key: &'static str,
+    /// What librdkafka does instead, for the start-up log and the README.
+    pub librdkafka_behaviour: &'static str,
+    range: ValueRange,
+}
+
+/// The values Java's `ConfigDef` accepts for a login timing key.
+#[derive(Clone, Copy)]
+enum ValueRange {
+    /// An integer number of milliseconds or seconds within the bounds.
+    Integer { min: i64, max: i64 },
+    /// A fraction within the bounds.
+    Fraction { min: f64, max: f64 },
+}
+
+const TOKEN_REQUEST_TIMEOUT: &str =
+    "librdkafka gives each token request 20 s in all (connecting and reading), a fixed value";
+const TOKEN_REQUEST_RETRIES: &str = "librdkafka retries a token request that failed with HTTP 408, 425, 429 or 5xx up to 4 times, 5 s more apart each time, then every 10 s";
+const TOKEN_REFRESH_TIME: &str = "librdkafka refreshes a token once 80% of its remaining lifetime is over (Java's default window factor 0.8), with no jitter, minimum period or buffer";
+
+/// Java's OAuth login timing keys (`SaslConfigs`), which librdkafka has no keys for: its token
+/// requests and refreshes follow fixed rules. None of them changes what is authenticated or
+/// how, so they are accepted (with their Java ranges checked) and logged at start-up.
+pub const LOGIN_TIMING_KEYS: [LoginTimingKey; 8] = [
+    LoginTimingKey {
+        key: "sasl.login.connect.timeout.ms",
+        librdkafka_behaviour: TOKEN_REQUEST_TIMEOUT,
+        range: ValueRange::Integer {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+    },
+    LoginTimingKey {
+        key: "sasl.login.read.timeout.ms",
+        librdkafka_behaviour: TOKEN_REQUEST_TIMEOUT,
+        range: ValueRange::Integer {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+    },
+    LoginTimingKey {
+        key: "sasl.login.retry.backoff.ms",
+        librdkafka_behaviour: TOKEN_REQUEST_RETRIES,
+        range: ValueRange::Integer {
+            min: 0,
+            max: i64::MAX,
+        },
+    },
+    LoginTimingKey {
+        key: "sasl.login.retry.backoff.max.ms",
+        librdkafka_behaviour: TOKEN_REQUEST_RETRIES,
+        range: ValueRange::Integer {
+            min: 0,
+            max: i64::MAX,
+        },
+    },
+    LoginTimingKey {
+        key: "sasl.login.refresh.window.factor",
+        librdkafka_behaviour: TOKEN_REFRESH_TIME,
+        range: ValueRange::Fraction { min: 0.5, max: 1.0 },
+    },
+    LoginTimingKey {
+        key: "sasl.login.refresh.window.jitter",
+        librdkafka_behaviour: TOKEN_REFRESH_TIME,
+        range: ValueRange::Fraction {
+            min: 0.0,
+            max: 0.25,
+        },
+    },
+    LoginTimingKey {
+        key: "sasl.login.refresh.min.period.seconds",
+        librdkafka_behaviour: TOKEN_REFRESH_TIME,
+        range: ValueRange::Integer { min: 0, max: 900 },
+    },
+    LoginTimingKey {
+        key: "sasl.login.refresh.buffer.seconds",
+        librdkafka_behaviour: TOKEN_REFRESH_TIME,
+        range: ValueRange::Integer { min: 0, max: 3600 },
+    },
+];
+
+/// Returns the login timing key a client key is, if it is one.
+pub fn login_timing_key(client_key: &str) -> Option<&'static LoginTimingKey> {
+    LOGIN_TIMING_KEYS
+        .iter()
+        .find(|timing| timing.key == client_key)
+}
+
+impl LoginTimingKey {
+    fn check(&self, value: &str) -> Result<(), String> {
+        let value = value.trim();
+        match self.range {
+            ValueRange::Integer { min, max } => match value.parse::<i64>() {
+                Ok(number) if (min..=max).contains(&number) => Ok(()),
+                Ok(_) => Err(format!("expected a value between {min} and {max}")),
+                Err(_) => Err("expected an integer".to_string()),
+            },
+            ValueRange::Fraction { min, max } => match value.parse::<f64>() {
+                Ok(number) if (min..=max).contains(&number) => Ok(()),
+                Ok(_) => Err(format!("expected a value between {min} and {max}")),
+                Err(_) => Err("expected a decimal number".to_string()),
+            },
+        }
+    }
+}
+
+/// Checks and consumes Java's login timing keys: librdkafka does not know them.
+fn check_login_timing_keys(
+    settings: &mut BTreeMap<String, Setting>,
+) -> Result<(), ClientConfigError> {
+    for timing in &LOGIN_TIMING_KEYS {
+        if let Some(setting) = settings.remove(timing.key) {
+            timing
+                .check(&setting.value)
+                .map_err(|reason| setting.invalid(&reason))?;
+        }
+    }
     Ok(())
 }
 
@@ -180,15 +308,20 @@ fn translate_oidc_jaas(
     entry: &JaasEntry,
 ) -> Result<(), ClientConfigError> {
     let mut extensions = Vec::new();
+    let mut tls_options = BTreeMap::new();
     for (name, value) in &entry.options {
         let key = match name.as_str() {
             "clientId" => "sasl.oauthbearer.client.id",
             "clientSecret" => "sasl.oauthbearer.client.secret",
             "scope" => "sasl.oauthbearer.scope",
+            _ if name.starts_with("ssl.") => {
+                tls_options.insert(name.clone(), Setting::new(value.expose(), name));
+                continue;
+            }
             _ => {
                 let Some(extension) = name.strip_prefix("extension_") else {
                     return Err(setting.invalid(&format!(
-                        "OAuthBearerLoginModule option `{name}` is not one of the OIDC login callback handler's (clientId, clientSecret, scope, extension_<name>)"
+                        "OAuthBearerLoginModule option `{name}` is not one of the OIDC login callback handler's (clientId, clientSecret, scope, extension_<name>, ssl.*)"
                     )));
                 };
                 extensions.push(format!("{extension}={}", value.expose()));
@@ -205,6 +338,123 @@ fn translate_oidc_jaas(
             "sasl.oauthbearer.extensions".into(),
             setting.derived(extensions.join(",")),
         );
+    }
+    translate_token_endpoint_tls(settings, setting, tls_options)
+}
+
+/// Java's client TLS keys (`ConfigDef.withClientSslSupport`), which the OIDC login handler
+/// reads from the JAAS options for the token endpoint.
+const JAVA_CLIENT_TLS_KEYS: [&str; 19] = [
+    "ssl.protocol",
+    "ssl.provider",
+    "ssl.cipher.suites",
+    "ssl.enabled.protocols",
+    "ssl.keystore.type",
+    "ssl.keystore.location",
+    "ssl.keystore.password",
+    "ssl.key.password",
+    "ssl.keystore.key",
+    "ssl.keystore.certificate.chain",
+    "ssl.truststore.type",
+    "ssl.truststore.location",
+    "ssl.truststore.password",
+    "ssl.truststore.certificates",
+    "ssl.keymanager.algorithm",
+    "ssl.trustmanager.algorithm",
+    "ssl.endpoint.identification.algorithm",
+    "ssl.secure.random.implementation",
+    "ssl.engine.factory.class",
+];
+
+/// The token endpoint's TLS, as Java's OIDC login handler sets it up: from the `ssl.*` options
+/// of the `OAuthBearerLoginModule` JAAS entry (`JaasOptionsUtils.createSSLSocketFactory`), not
+/// from the client's own `ssl.*` keys; without them, the JVM's default truststore. The
+/// truststore becomes librdkafka's `https.ca.pem` (in memory, like the broker's); without one,
+/// librdkafka checks the endpoint against the system's CAs. Java reads the options only for an
+/// `https://` endpoint, and so does Ferry.
+///
+/// Java's `HttpsURLConnection` checks the endpoint's host name whatever
+/// `ssl.endpoint.identification.algorithm` says, as librdkafka's libcurl does; a client
+/// certificate (`ssl.keystore.*`) or cipher suites cannot be given to librdkafka's HTTP client
+/// and are refused, naming the option.
+fn translate_token_endpoint_tls(
+    settings: &mut BTreeMap<String, Setting>,
+    jaas: &Setting,
+    mut tls_options: BTreeMap<String, Setting>,
+) -> Result<(), ClientConfigError> {
+    for name in tls_options.keys() {
+        if !JAVA_CLIENT_TLS_KEYS.contains(&name.as_str()) {
+            return Err(jaas.invalid(&format!(
+                "OAuthBearerLoginModule option `{name}` is not one of Java's client TLS settings"
+            )));
+        }
+    }
+    let uses_https = settings
+        .get("sasl.oauthbearer.token.endpoint.url")
+        .is_some_and(|url| {
+            url.value
+                .trim()
+                .get(..8)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        });
+    if !uses_https || tls_options.is_empty() {
+        return Ok(());
+    }
+    let option_error = |error: ClientConfigError| match error {
+        ClientConfigError::Invalid { key, reason } => ClientConfigError::Invalid {
+            key: jaas.origin.clone(),
+            reason: format!(
+                "OAuthBearerLoginModule option `{key}` (the token endpoint's TLS): {reason}"
+            ),
+        },
+        ClientConfigError::Store { source, .. } => ClientConfigError::Store {
+            key: jaas.origin.clone(),
+            source,
+        },
+        refused @ ClientConfigError::OverrideRefused { .. } => refused,
+    };
+    for (name, reason) in [
+        (
+            "ssl.keystore.location",
+            "librdkafka's HTTP client sends no client certificate to the token endpoint",
+        ),
+        (
+            "ssl.keystore.key",
+            "librdkafka's HTTP client sends no client certificate to the token endpoint",
+        ),
+        (
+            "ssl.cipher.suites",
+            "librdkafka's HTTP client takes OpenSSL's default cipher suites",
+        ),
+    ] {
+        if let Some(option) = tls_options.get(name) {
+            if !option.value.trim().is_empty() {
+                return Err(option_error(option.invalid(reason)));
+            }
+            tls_options.remove(name);
+        }
+    }
+    if let Some(option) = tls_options.remove("ssl.endpoint.identification.algorithm") {
+        let algorithm = option.value.trim();
+        if !algorithm.is_empty() && !algorithm.eq_ignore_ascii_case("https") {
+            return Err(option_error(option.invalid(
+                "expected `https` or empty (the token endpoint's host name is checked either way, as by Java's HttpsURLConnection)",
+            )));
+        }
+    }
+    translate_trust_store(&mut tls_options).map_err(option_error)?;
+    translate_key_store(&mut tls_options).map_err(option_error)?;
+    translate_tls_settings(&mut tls_options).map_err(option_error)?;
+    if let Some(ca_pem) = tls_options.remove("ssl.ca.pem") {
+        for key in ["https.ca.location", "https.ca.pem"] {
+            if let Some(other) = settings.get(key) {
+                return Err(jaas.invalid(&format!(
+                    "its ssl.truststore.* options and `{}` both set the token endpoint's CAs",
+                    other.origin
+                )));
+            }
+        }
+        settings.insert("https.ca.pem".into(), jaas.derived(ca_pem.value));
     }
     Ok(())
 }

@@ -642,3 +642,303 @@ fn override_errors_list_each_override_with_the_policys_refusal_or_a_translation_
         [("admin.override.retries".to_string(), Vec::new())]
     );
 }
+
+/// A worker of the Java OIDC flow with `extra` keys (bare, prefixed or overrides).
+fn oidc_worker<'a>(jaas: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut worker = vec![
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.login.callback.handler.class", OIDC_HANDLER),
+        ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+        ("sasl.jaas.config", jaas),
+    ];
+    worker.extend_from_slice(extra);
+    worker
+}
+
+fn oidc_jaas(more_options: &str) -> String {
+    format!(
+        "{OAUTH_MODULE} required clientId=\"ferry\" clientSecret=\"oidc-secret\" {more_options};"
+    )
+}
+
+/// Each Java login timing key, with a value Java accepts and one it refuses.
+const TIMING_CASES: [(&str, &str, &str); 8] = [
+    ("sasl.login.connect.timeout.ms", "10000", "-1"),
+    ("sasl.login.read.timeout.ms", "10000", "ten seconds"),
+    ("sasl.login.retry.backoff.ms", "100", "-5"),
+    ("sasl.login.retry.backoff.max.ms", "10000", "1e4"),
+    ("sasl.login.refresh.window.factor", "0.8", "0.4"),
+    ("sasl.login.refresh.window.jitter", "0.05", "0.3"),
+    ("sasl.login.refresh.min.period.seconds", "60", "901"),
+    ("sasl.login.refresh.buffer.seconds", "300", "3601"),
+];
+
+#[test]
+fn each_java_login_timing_key_is_accepted_and_not_handed_to_librdkafka() {
+    let jaas = oidc_jaas("");
+    for (key, good, _) in TIMING_CASES {
+        let clients = clients(&oidc_worker(&jaas, &[(key, good)]));
+        clients
+            .validate_worker_settings()
+            .unwrap_or_else(|error| panic!("{key}={good}: {error}"));
+        for role in ClientRole::ALL {
+            let config = clients
+                .client_config_for(role, &[], Some(&props(&[])))
+                .expect("valid");
+            assert_eq!(get(&config, key), None, "{key} for {role:?}");
+            assert_eq!(
+                get(&config, "sasl.oauthbearer.method").as_deref(),
+                Some("oidc")
+            );
+        }
+        let logged = clients.login_timing_keys_left_to_librdkafka();
+        assert_eq!(logged.len(), 1, "{key}: {}", logged.len());
+        assert_eq!(logged[0].0, key);
+        assert_eq!(logged[0].1.key, key);
+        assert!(logged[0].1.librdkafka_behaviour.contains("librdkafka"));
+    }
+    assert_eq!(
+        TIMING_CASES.len(),
+        security::LOGIN_TIMING_KEYS.len(),
+        "one case per key"
+    );
+}
+
+#[test]
+fn each_java_login_timing_key_with_a_value_java_refuses_names_the_key() {
+    let jaas = oidc_jaas("");
+    for (key, _, bad) in TIMING_CASES {
+        let error = clients(&oidc_worker(&jaas, &[(key, bad)]))
+            .validate_worker_settings()
+            .expect_err(key);
+        assert_eq!(error.key(), key, "{error}");
+        assert!(error.to_string().contains("expected"), "{error}");
+    }
+}
+
+#[test]
+fn prefixed_and_override_login_timing_keys_follow_the_prefix_rules() {
+    let jaas = oidc_jaas("");
+    for (key, good, bad) in TIMING_CASES {
+        for role in ClientRole::ALL {
+            let prefixed = format!("{}{key}", role.worker_prefix());
+            let clients = clients(&oidc_worker(&jaas, &[(prefixed.as_str(), good)]));
+            let config = clients
+                .client_config_for(role, &[], Some(&props(&[])))
+                .expect("valid");
+            assert_eq!(get(&config, key), None, "{prefixed}");
+            let logged: Vec<String> = clients
+                .login_timing_keys_left_to_librdkafka()
+                .into_iter()
+                .map(|(written, _)| written)
+                .collect();
+            assert_eq!(logged, [prefixed.clone()]);
+            let error = self::clients(&oidc_worker(&jaas, &[(prefixed.as_str(), bad)]))
+                .client_config_for(role, &[], Some(&props(&[])))
+                .expect_err(&prefixed);
+            assert_eq!(error.key(), prefixed);
+
+            let override_key = format!("{}{key}", role.override_prefix());
+            let plain = self::clients(&oidc_worker(&jaas, &[]));
+            let config = plain
+                .client_config_for(role, &[], Some(&props(&[(override_key.as_str(), good)])))
+                .expect("an allowed override");
+            assert_eq!(get(&config, key), None, "{override_key}");
+            let error = plain
+                .validate_connector_overrides(&props(&[(override_key.as_str(), bad)]))
+                .expect_err(&override_key);
+            assert_eq!(error.key(), override_key);
+            let principal = self::clients(&[(OVERRIDE_POLICY_KEY, "Principal")]);
+            let error = principal
+                .validate_connector_overrides(&props(&[(override_key.as_str(), good)]))
+                .expect_err("Principal allows only the principal's keys");
+            assert!(
+                matches!(error, ClientConfigError::OverrideRefused { .. }),
+                "{error}"
+            );
+        }
+    }
+}
+
+#[test]
+fn other_sasl_login_keys_stay_refused() {
+    // A Java login class changes how the client authenticates: librdkafka cannot run it.
+    let jaas = oidc_jaas("");
+    let error = clients(&oidc_worker(
+        &jaas,
+        &[("sasl.login.class", "com.example.MyLogin")],
+    ))
+    .validate_worker_settings()
+    .expect_err("a Java login class");
+    assert_eq!(error.key(), "sasl.login.class", "{error}");
+}
+
+const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n";
+
+#[test]
+fn the_jaas_truststore_becomes_the_token_endpoints_https_ca_pem() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ca_file = dir.path().join("idp-ca.pem");
+    std::fs::write(&ca_file, TEST_CA).expect("write the CA");
+    let jaas = oidc_jaas(&format!(
+        "ssl.truststore.location=\"{}\" ssl.truststore.type=\"PEM\" ssl.endpoint.identification.algorithm=\"https\" ssl.protocol=\"TLSv1.3\"",
+        ca_file.display()
+    ));
+    let broker_ca = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n";
+    let config = clients(&oidc_worker(
+        &jaas,
+        &[
+            ("ssl.truststore.type", "PEM"),
+            ("ssl.truststore.certificates", broker_ca),
+        ],
+    ))
+    .client_config_for(ClientRole::Producer, &[], None)
+    .expect("valid");
+    assert_eq!(get(&config, "https.ca.pem").as_deref(), Some(TEST_CA));
+    // The broker's CAs stay the client's own ssl.* keys, as in Java.
+    assert_eq!(get(&config, "ssl.ca.pem").as_deref(), Some(broker_ca));
+    for absent in [
+        "https.ca.location",
+        "ssl.truststore.location",
+        "sasl.jaas.config",
+    ] {
+        assert_eq!(get(&config, absent), None, "{absent}");
+    }
+    let inline = oidc_jaas(&format!(
+        "ssl.truststore.type=\"PEM\" ssl.truststore.certificates=\"{TEST_CA}\""
+    ));
+    let config = clients(&oidc_worker(&inline, &[]))
+        .client_config_for(ClientRole::Admin, &[], None)
+        .expect("valid");
+    assert_eq!(get(&config, "https.ca.pem").as_deref(), Some(TEST_CA));
+}
+
+#[test]
+fn without_jaas_tls_options_the_token_endpoint_uses_the_system_cas() {
+    let jaas = oidc_jaas("");
+    let config = clients(&oidc_worker(
+        &jaas,
+        &[
+            ("ssl.truststore.type", "PEM"),
+            ("ssl.truststore.certificates", TEST_CA),
+        ],
+    ))
+    .client_config_for(ClientRole::Admin, &[], None)
+    .expect("valid");
+    assert_eq!(get(&config, "https.ca.pem"), None);
+    assert_eq!(get(&config, "https.ca.location"), None);
+    // librdkafka's own key still works, bare or prefixed.
+    let config = clients(&oidc_worker(
+        &jaas,
+        &[("https.ca.location", "/etc/idp-ca.pem")],
+    ))
+    .client_config_for(ClientRole::Admin, &[], None)
+    .expect("valid");
+    assert_eq!(
+        get(&config, "https.ca.location").as_deref(),
+        Some("/etc/idp-ca.pem")
+    );
+}
+
+#[test]
+fn jaas_tls_options_of_an_http_endpoint_are_not_read_as_in_java() {
+    let jaas = oidc_jaas("ssl.truststore.location=\"/nonexistent/idp.jks\"");
+    let config = clients(&oidc_worker(
+        &jaas,
+        &[("sasl.oauthbearer.token.endpoint.url", "http://idp/token")],
+    ))
+    .client_config_for(ClientRole::Admin, &[], None)
+    .expect("Java reads them only for https");
+    assert_eq!(get(&config, "https.ca.pem"), None);
+}
+
+#[test]
+fn jaas_tls_options_that_cannot_be_translated_name_the_key_and_the_option() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ca_file = dir.path().join("idp-ca.pem");
+    std::fs::write(&ca_file, TEST_CA).expect("write the CA");
+    let location = format!("ssl.truststore.location=\"{}\"", ca_file.display());
+    for (options, extra, expected) in [
+        (
+            "ssl.keystore.location=\"/etc/idp-client.p12\" ssl.keystore.password=\"ks-secret\"",
+            vec![],
+            "ssl.keystore.location",
+        ),
+        (
+            "ssl.cipher.suites=\"TLS_AES_128_GCM_SHA256\"",
+            vec![],
+            "ssl.cipher.suites",
+        ),
+        (
+            "ssl.enabled.protocols=\"TLSv1.1\"",
+            vec![],
+            "ssl.enabled.protocols",
+        ),
+        (
+            "ssl.endpoint.identification.algorithm=\"ldaps\"",
+            vec![],
+            "ssl.endpoint.identification.algorithm",
+        ),
+        ("ssl.provider=\"BC\"", vec![], "ssl.provider"),
+        (
+            "ssl.truststore.password=\"ts-secret\"",
+            vec![],
+            "ssl.truststore.password",
+        ),
+        ("ssl.no.such.option=\"1\"", vec![], "ssl.no.such.option"),
+        (
+            location.as_str(),
+            vec![("https.ca.location", "/etc/idp-ca.pem")],
+            "https.ca.location",
+        ),
+    ] {
+        let jaas = oidc_jaas(options);
+        let error = clients(&oidc_worker(&jaas, &extra))
+            .validate_worker_settings()
+            .expect_err(options);
+        assert_eq!(error.key(), "sasl.jaas.config", "{error}");
+        let text = error.to_string();
+        assert!(text.contains(expected), "{options}: {text}");
+        for secret in ["oidc-secret", "ks-secret", "ts-secret"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+    let missing = oidc_jaas(
+        "ssl.truststore.location=\"/nonexistent/idp.jks\" ssl.truststore.password=\"ts-secret\"",
+    );
+    let error = clients(&oidc_worker(&missing, &[]))
+        .validate_worker_settings()
+        .expect_err("no such store");
+    assert!(matches!(error, ClientConfigError::Store { .. }), "{error}");
+    assert_eq!(error.key(), "sasl.jaas.config");
+    assert!(
+        error.to_string().contains("/nonexistent/idp.jks"),
+        "{error}"
+    );
+    assert!(!error.to_string().contains("ts-secret"), "{error}");
+}
+
+#[test]
+fn a_connectors_jaas_override_brings_its_own_token_endpoint_truststore() {
+    let worker_jaas = oidc_jaas("");
+    let override_jaas = oidc_jaas(&format!(
+        "ssl.truststore.type=\"PEM\" ssl.truststore.certificates=\"{TEST_CA}\""
+    ));
+    let config = clients(&oidc_worker(&worker_jaas, &[]))
+        .client_config_for(
+            ClientRole::Producer,
+            &[],
+            Some(&props(&[(
+                "producer.override.sasl.jaas.config",
+                override_jaas.as_str(),
+            )])),
+        )
+        .expect("valid");
+    assert_eq!(get(&config, "https.ca.pem").as_deref(), Some(TEST_CA));
+    let bad = oidc_jaas("ssl.provider=\"BC\"");
+    let error = clients(&oidc_worker(&worker_jaas, &[]))
+        .validate_connector_overrides(&props(&[("producer.override.sasl.jaas.config", &bad)]))
+        .expect_err("a JVM provider");
+    assert_eq!(error.key(), "producer.override.sasl.jaas.config");
+}
