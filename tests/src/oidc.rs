@@ -3,11 +3,15 @@
 //! JWTs signed with the secured broker's test key (`certs/oauth-signing.key`, kid
 //! `ferry-test`), which the broker's OAUTHBEARER listener validates against its JWKS.
 //!
-//! It runs on its own thread and runtime, so it answers whatever the test's runtime is doing.
+//! It serves plain HTTP ([`TokenEndpoint::start`]) or HTTPS with the secured broker's server
+//! certificate (`certs/server.pem`, signed by the test CA `certs/ca.pem`, valid for 127.0.0.1;
+//! [`TokenEndpoint::start_https`]). It runs on its own thread and runtime, so it answers
+//! whatever the test's runtime is doing.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,8 +20,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Form, Json, Router};
 use base64::Engine;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{json, Value};
+use tokio_rustls::TlsAcceptor;
 
 /// The key id of the broker's JWKS (`scripts/kafka.sh`).
 const KEY_ID: &str = "ferry-test";
@@ -39,25 +49,57 @@ struct Clients {
 struct EndpointState {
     key: EncodingKey,
     clients: Mutex<Clients>,
+    /// TLS connections accepted (a client that does not trust the certificate may close one
+    /// after the handshake, without a request).
+    tls_connections_total: AtomicUsize,
 }
 
 /// A running token endpoint; it stops with the test process.
 pub struct TokenEndpoint {
     addr: SocketAddr,
+    scheme: &'static str,
     state: Arc<EndpointState>,
 }
 
 impl TokenEndpoint {
-    /// Starts an endpoint signing with the key in `certs` (the secured broker's folder).
+    /// Starts an HTTP endpoint signing with the key in `certs` (the secured broker's folder).
     ///
     /// # Panics
     /// When the key cannot be read or no port is free.
     pub fn start(certs: &Path) -> Self {
+        Self::start_with(certs, None)
+    }
+
+    /// Starts an HTTPS endpoint with the certificate the secured broker uses (signed by the test
+    /// CA, `certs/ca.pem`, in `truststore.jks`; not by `untrusted-ca.pem`).
+    ///
+    /// # Panics
+    /// When a key or the certificate cannot be read or no port is free.
+    pub fn start_https(certs: &Path) -> Self {
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(certs.join("server.pem"))
+                .expect("the server certificate")
+                .collect::<Result<_, _>>()
+                .expect("PEM certificates");
+        let key = PrivateKeyDer::from_pem_file(certs.join("server.key")).expect("the server key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS 1.2 and 1.3")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("the key matches the certificate");
+        Self::start_with(certs, Some(TlsAcceptor::from(Arc::new(config))))
+    }
+
+    fn start_with(certs: &Path, tls_opt: Option<TlsAcceptor>) -> Self {
         let pem = std::fs::read(certs.join("oauth-signing.key")).expect("the JWT signing key");
         let key = EncodingKey::from_rsa_pem(&pem).expect("an RSA private key in PEM");
         let state = Arc::new(EndpointState {
             key,
             clients: Mutex::new(Clients::default()),
+            tls_connections_total: AtomicUsize::new(0),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
         listener.set_nonblocking(true).expect("non-blocking");
@@ -65,6 +107,8 @@ impl TokenEndpoint {
         let app = Router::new()
             .route("/token", post(issue_token))
             .with_state(state.clone());
+        let scheme = if tls_opt.is_some() { "https" } else { "http" };
+        let serving_state = state.clone();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -72,17 +116,29 @@ impl TokenEndpoint {
                 .expect("a runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                axum::serve(listener, app)
-                    .await
-                    .expect("the token endpoint serves");
+                match tls_opt {
+                    None => axum::serve(listener, app)
+                        .await
+                        .expect("the token endpoint serves"),
+                    Some(acceptor) => serve_https(listener, acceptor, app, serving_state).await,
+                }
             });
         });
-        TokenEndpoint { addr, state }
+        TokenEndpoint {
+            addr,
+            scheme,
+            state,
+        }
     }
 
     /// Returns the URL of the token endpoint.
     pub fn url(&self) -> String {
-        format!("http://{}/token", self.addr)
+        format!("{}://{}/token", self.scheme, self.addr)
+    }
+
+    /// Returns how many TLS connections were accepted (always 0 over HTTP).
+    pub fn tls_connections_total(&self) -> usize {
+        self.state.tls_connections_total.load(Ordering::Relaxed)
     }
 
     /// Accepts `secret` for `client_id` from now on (registering or rotating a credential).
@@ -107,6 +163,33 @@ impl TokenEndpoint {
             .clients
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Serves each connection over TLS (HTTP/1.1, what librdkafka's libcurl speaks), counting them.
+async fn serve_https(
+    listener: tokio::net::TcpListener,
+    acceptor: TlsAcceptor,
+    app: Router,
+    state: Arc<EndpointState>,
+) {
+    loop {
+        let Ok((tcp, _peer)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let state = state.clone();
+        state.tls_connections_total.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .http1_only()
+                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                .await;
+        });
     }
 }
 

@@ -135,6 +135,20 @@ pub fn oidc_jaas_config(client_id: &str, client_secret: &str) -> String {
     format!("org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId=\"{client_id}\" clientSecret=\"{client_secret}\" scope=\"kafka\";")
 }
 
+/// Returns Java's JAAS line of the OIDC client-credentials flow whose token endpoint (HTTPS) is
+/// trusted through the `ssl.truststore.*` options of the login module, as Java's
+/// `JaasOptionsUtils` reads them.
+pub fn oidc_jaas_config_with_truststore(
+    client_id: &str,
+    client_secret: &str,
+    truststore: &Path,
+) -> String {
+    format!(
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId=\"{client_id}\" clientSecret=\"{client_secret}\" scope=\"kafka\" ssl.truststore.location=\"{}\" ssl.truststore.password=\"{PASSWORD}\";",
+        truststore.display()
+    )
+}
+
 /// Runs Kafka's `kafka.admin.ConfigCommand` against the internal listener.
 ///
 /// # Panics

@@ -10,7 +10,8 @@ use std::time::Duration;
 use ferry_tests::oidc::TokenEndpoint;
 use ferry_tests::secure::{
     kafka_config_command, mtls_bootstrap, oauth_unsecured_bootstrap, oidc_jaas_config,
-    oidc_worker_properties, sasl_ssl_worker_properties, secure_broker, PASSWORD,
+    oidc_jaas_config_with_truststore, oidc_worker_properties, sasl_ssl_worker_properties,
+    secure_broker, PASSWORD,
 };
 use ferry_tests::{all_running, start_cluster, unique_name, wait_until, Api, FerryProcess};
 use serde_json::json;
@@ -629,4 +630,151 @@ async fn a_wrong_oidc_client_secret_is_reported_and_the_worker_recovers_once_it_
         &(worker.stdout() + &worker.stderr()),
         &[client_secret],
     );
+}
+
+/// The OIDC worker properties with an HTTPS token endpoint trusted through the JAAS options
+/// (`truststore`), plus the login timing keys of Confluent's and Apache's OIDC examples.
+fn https_oidc_worker_properties(
+    certs: &Path,
+    endpoint: &TokenEndpoint,
+    client_id: &str,
+    client_secret: &str,
+    truststore: &Path,
+) -> Vec<(String, String)> {
+    let mut properties = oidc_worker_properties(certs, &endpoint.url(), client_id, client_secret);
+    for (key, value) in &mut properties {
+        if key == "sasl.jaas.config" {
+            *value = oidc_jaas_config_with_truststore(client_id, client_secret, truststore);
+        }
+    }
+    for (key, value) in [
+        ("sasl.login.connect.timeout.ms", "15000"),
+        ("sasl.login.read.timeout.ms", "15000"),
+        ("sasl.login.retry.backoff.ms", "100"),
+        ("sasl.login.retry.backoff.max.ms", "10000"),
+        ("sasl.login.refresh.window.factor", "0.8"),
+        ("sasl.login.refresh.window.jitter", "0.05"),
+        ("sasl.login.refresh.min.period.seconds", "60"),
+        ("sasl.login.refresh.buffer.seconds", "300"),
+    ] {
+        properties.push((key.into(), value.into()));
+    }
+    properties
+}
+
+const HTTPS_WORKER_CLIENT_SECRET: &str = "oidc-https-worker-secret-2b8e";
+
+#[tokio::test]
+async fn a_worker_logs_in_with_oidc_from_an_https_token_endpoint_trusted_through_the_jaas_options()
+{
+    let certs = secure_broker();
+    let endpoint = TokenEndpoint::start_https(certs);
+    assert!(endpoint.url().starts_with("https://"), "{}", endpoint.url());
+    endpoint.register("ferry-https", HTTPS_WORKER_CLIENT_SECRET);
+    endpoint.register("ferry-https-source", SOURCE_CLIENT_SECRET);
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("sec-oidcs");
+    let truststore = certs.join("truststore.jks");
+    let properties = https_oidc_worker_properties(
+        certs,
+        &endpoint,
+        "ferry-https",
+        HTTPS_WORKER_CLIENT_SECRET,
+        &truststore,
+    );
+    let (worker, api) = ferry_tests::start_worker(dir.path(), &prefix, &refs(&properties)).await;
+    let input = dir.path().join("input.txt");
+    let output = dir.path().join("output.txt");
+    let expected = write_input(&input);
+    // The source's producer logs in as another client, its JAAS override bringing the token
+    // endpoint's truststore too (a PKCS12 one).
+    let (source, _sink) = create_pipeline_with(
+        &api,
+        &prefix,
+        &input,
+        &output,
+        json!({
+            "producer.override.sasl.jaas.config": oidc_jaas_config_with_truststore(
+                "ferry-https-source",
+                SOURCE_CLIENT_SECRET,
+                &certs.join("truststore.p12"),
+            ),
+        }),
+    )
+    .await;
+    wait_for_output(&output, &expected).await;
+    let issued_to = endpoint.issued_to();
+    for client in ["ferry-https", "ferry-https-source"] {
+        assert!(
+            issued_to.iter().any(|issued| issued == client),
+            "a token was issued to {client} over HTTPS: {issued_to:?}"
+        );
+    }
+    assert_eq!(endpoint.refused_total(), 0);
+    assert!(endpoint.tls_connections_total() > 0);
+    let logs = worker.stdout() + &worker.stderr();
+    for key in [
+        "sasl.login.connect.timeout.ms",
+        "sasl.login.refresh.window.factor",
+        "sasl.login.refresh.buffer.seconds",
+    ] {
+        let line = logs
+            .lines()
+            .find(|line| line.contains(key) && line.contains("librdkafka"))
+            .unwrap_or_else(|| panic!("an INFO line naming {key}:\n{logs}"));
+        assert!(line.contains("INFO"), "{line}");
+    }
+    assert_nothing_shows(
+        &worker,
+        &api,
+        &source,
+        &[HTTPS_WORKER_CLIENT_SECRET, SOURCE_CLIENT_SECRET],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_untrusted_token_endpoint_certificate_is_reported_and_a_fixed_truststore_is_picked_up() {
+    let certs = secure_broker();
+    let endpoint = TokenEndpoint::start_https(certs);
+    let client_secret = "oidc-https-untrusted-secret-4c1a";
+    endpoint.register("ferry-https-ca", client_secret);
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("sec-oidcs-ca");
+    // The JAAS truststore holds another CA than the one that signed the endpoint's certificate;
+    // the broker's own truststore (bare ssl.truststore.*) is right.
+    let truststore = dir.path().join("idp-truststore.jks");
+    std::fs::copy(certs.join("untrusted-truststore.jks"), &truststore).unwrap();
+    let properties = https_oidc_worker_properties(
+        certs,
+        &endpoint,
+        "ferry-https-ca",
+        client_secret,
+        &truststore,
+    );
+    let addr = ferry_tests::free_local_addr();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &refs(&properties)).unwrap();
+    wait_for_cause(&worker, &endpoint.url()).await;
+    let (_, body) = health(addr).await.unwrap();
+    assert!(
+        body.contains("SSL certificate"),
+        "the cause names the TLS failure: {body}"
+    );
+    // The worker reached the endpoint and refused its certificate: no request was made.
+    assert!(endpoint.tls_connections_total() > 0);
+    assert_eq!(endpoint.refused_total(), 0);
+    assert!(endpoint.issued_to().is_empty());
+    assert_alive_without_panic(&mut worker);
+    assert_hidden(
+        "the log",
+        &(worker.stdout() + &worker.stderr()),
+        &[client_secret],
+    );
+    // Fixing the store on disk is enough: each attempt reads it again.
+    std::fs::copy(certs.join("truststore.jks"), &truststore).unwrap();
+    worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    assert!(endpoint
+        .issued_to()
+        .iter()
+        .any(|client| client == "ferry-https-ca"));
 }

@@ -20,10 +20,16 @@ const KAFKA_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 /// How long one attempt waits for the cluster's metadata.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How librdkafka's error event of a failed OAUTHBEARER token refresh begins.
+const TOKEN_FAILURE_PREFIX: &str = "Failed to acquire SASL OAUTHBEARER token: ";
+
 /// Keeps the last error librdkafka reported (the cause behind a metadata time-out).
 #[derive(Default)]
 struct ProbeContext {
     last_error: Mutex<Option<String>>,
+    /// librdkafka's log line of a failed OIDC token request: unlike the error event that
+    /// follows, it names the token endpoint.
+    token_request_failure: Mutex<Option<String>>,
 }
 
 impl ProbeContext {
@@ -40,7 +46,14 @@ impl ClientContext for ProbeContext {
     // librdkafka logs a failed connection (TLS handshake, SASL login) as a `FAIL` line from its
     // broker thread at once, while error events wait for a poll the probe never makes.
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        if facility == "FAIL" || (level as i32) <= (RDKafkaLogLevel::Error as i32) {
+        let is_error = (level as i32) <= (RDKafkaLogLevel::Error as i32);
+        if facility == "OIDC" && is_error {
+            *self
+                .token_request_failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.to_string());
+        }
+        if facility == "FAIL" || is_error {
             self.record(message.to_string());
         }
         tracing::debug!(facility, message, "librdkafka (start-up probe)");
@@ -56,8 +69,21 @@ impl ClientContext for ProbeContext {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .is_some();
-        if !(all_brokers_down && has_cause) {
-            self.record(reason.to_string());
+        if all_brokers_down && has_cause {
+            return;
+        }
+        let token_request_failure = self
+            .token_request_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match token_request_failure {
+            // "Failed to retrieve OIDC token from "https://idp/token": <cause>": say which
+            // endpoint failed (a TLS failure's cause does not).
+            Some(failure) if reason.starts_with(TOKEN_FAILURE_PREFIX) => {
+                self.record(format!("{TOKEN_FAILURE_PREFIX}{failure}"));
+            }
+            _ => self.record(reason.to_string()),
         }
     }
 }
