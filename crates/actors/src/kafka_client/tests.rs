@@ -733,7 +733,7 @@ fn prefixed_and_override_login_timing_keys_follow_the_prefix_rules() {
                 .into_iter()
                 .map(|(written, _)| written)
                 .collect();
-            assert_eq!(logged, [prefixed.clone()]);
+            assert_eq!(logged, std::slice::from_ref(&prefixed));
             let error = self::clients(&oidc_worker(&jaas, &[(prefixed.as_str(), bad)]))
                 .client_config_for(role, &[], Some(&props(&[])))
                 .expect_err(&prefixed);
