@@ -18,7 +18,8 @@
 # and, with `debezium`, a third, for the Debezium tests (tests/tests/debezium.rs), each location a connector with
 # its runtime dependency tree (mvn dependency:copy-dependencies), less what the Connect runtime
 # provides and its plugin isolation loads from the runtime anyway (org.apache.kafka:*, slf4j,
-# kafka-clients' compression libraries), as Debezium's own plugin archives leave them out:
+# kafka-clients' compression libraries, Jackson's core), as Debezium's own plugin archives
+# leave them out (the .complete marker holds the exclusion list: a change refetches):
 #   $FERRY_CACHE_DIR/plugins-debezium/debezium-connector-postgres-3.6.1.Final/*.jar
 #       io.debezium:debezium-connector-postgres:3.6.1.Final (ExtractNewRecordState and the
 #       other Debezium transforms come with it, in debezium-connect-plugins)
@@ -52,7 +53,12 @@ readonly DEBEZIUM_ARTIFACTS=(
   "debezium-connector-jdbc-3.5.0.Final|io.debezium:debezium-connector-jdbc:3.5.0.Final"
 )
 # What the runtime provides (never isolated, or a duplicate of the runtime's own jars).
-readonly RUNTIME_GROUPS=org.apache.kafka,org.slf4j,org.lz4,org.xerial.snappy,com.github.luben
+# Jackson's core jars too, as Debezium's plugin archives leave them out: a location with its
+# own jackson-databind breaks Hibernate's Jackson integration in the JDBC sink, because the
+# runtime's classpath also lists jackson-module-blackbird as a ServiceLoader Module, which then
+# loads from the runtime against the runtime's Module ("BlackbirdModule not a subtype"); the
+# same happens in Kafka Connect, whose classpath has the same jars.
+readonly RUNTIME_GROUPS=org.apache.kafka,org.slf4j,org.lz4,org.xerial.snappy,com.github.luben,com.fasterxml.jackson.core
 
 want=${1:-}
 case $want in
@@ -98,7 +104,7 @@ fetch_tree() {
   for entry in "$@"; do
     location=${entry%%|*}
     coords=${entry#*|}
-    if [ -f "$dir/$location/.complete" ]; then
+    if [ "$(cat "$dir/$location/.complete" 2>/dev/null)" = "$RUNTIME_GROUPS" ]; then
       continue
     fi
     IFS=: read -r group artifact version <<<"$coords"
@@ -124,7 +130,7 @@ POM
     rm -f -- "$tmp.log" "$tmp.pom"
     count=$(find "$tmp" -name '*.jar' | wc -l)
     say "$location: $count jars"
-    touch "$tmp/.complete"
+    echo "$RUNTIME_GROUPS" >"$tmp/.complete"
     rm -rf -- "${dir:?}/$location"
     mv -T -- "$tmp" "$dir/$location"
   done

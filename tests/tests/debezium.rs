@@ -634,7 +634,22 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
         .await;
         if let Err(error) = result {
             let rows = table_rows(client, "items", &columns).await;
-            panic!("{error}: {} rows, source {}", rows.len(), expected.len());
+            let mut statuses = Vec::new();
+            for sink in ["dbz-sink", "ferry-sink"] {
+                statuses.push(api.get(&format!("/connectors/{prefix}-{sink}/status")).await.ok());
+            }
+            let log = worker.stdout() + &worker.stderr();
+            let errors: Vec<&str> = log
+                .lines()
+                .filter(|line| line.contains("ERROR") || line.contains("WARN"))
+                .take(40)
+                .collect();
+            panic!(
+                "{error}: {} rows, source {}; statuses {statuses:?}; log:\n{}",
+                rows.len(),
+                expected.len(),
+                errors.join("\n")
+            );
         }
     }
     // Every column, __op and __deleted included, is the same in both tables.
