@@ -57,11 +57,7 @@ struct Databases {
 impl Databases {
     async fn create(prefix: &str, suffixes: &[&str]) -> Self {
         let admin = pg("postgres").await;
-        let wal_level: String = admin
-            .query_one("SHOW wal_level", &[])
-            .await
-            .unwrap()
-            .get(0);
+        let wal_level: String = admin.query_one("SHOW wal_level", &[]).await.unwrap().get(0);
         assert_eq!(
             wal_level, "logical",
             "Debezium needs wal_level=logical (scripts/services.sh configures it)"
@@ -82,7 +78,6 @@ impl Databases {
             extra_slots: Vec::new(),
         }
     }
-
 
     /// The slot's `confirmed_flush_lsn` as a number (`None` before the slot exists).
     async fn confirmed_flush_lsn(&self) -> Option<i64> {
@@ -190,8 +185,8 @@ fn value_json(record: &TopicRecord) -> Option<Value> {
 }
 
 fn key_id(record: &TopicRecord) -> i64 {
-    let key: Value = serde_json::from_slice(record.key.as_ref().expect("Debezium keys rows"))
-        .expect("JSON key");
+    let key: Value =
+        serde_json::from_slice(record.key.as_ref().expect("Debezium keys rows")).expect("JSON key");
     key["payload"]["id"].as_i64().expect("the key's id")
 }
 
@@ -411,14 +406,18 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
 
     // The initial snapshot: every row once, as op=r, in a topic Ferry created with
     // topic.creation.default.partitions.
-    let snapshot = wait_until(Duration::from_secs(180), "the snapshot in the topic", || {
-        let topic = topic.clone();
-        async move {
-            topic_partitions(&topic)?;
-            let changes = Changes::read(&topic);
-            (changes.count("r") >= usize::try_from(SNAPSHOT_ROWS).unwrap()).then_some(changes)
-        }
-    })
+    let snapshot = wait_until(
+        Duration::from_secs(180),
+        "the snapshot in the topic",
+        || {
+            let topic = topic.clone();
+            async move {
+                topic_partitions(&topic)?;
+                let changes = Changes::read(&topic);
+                (changes.count("r") >= usize::try_from(SNAPSHOT_ROWS).unwrap()).then_some(changes)
+            }
+        },
+    )
     .await
     .unwrap();
     println!(
@@ -475,22 +474,28 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
             insert_range(&source, SNAPSHOT_ROWS + half + 1, half, 5).await;
         })
     };
-    wait_until(Duration::from_secs(60), "some of the second half streamed", || {
-        let topic = topic.clone();
-        async move {
-            let changes = Changes::read(&topic);
-            (changes.count("c") > usize::try_from(half).unwrap()).then_some(())
-        }
-    })
+    wait_until(
+        Duration::from_secs(60),
+        "some of the second half streamed",
+        || {
+            let topic = topic.clone();
+            async move {
+                let changes = Changes::read(&topic);
+                (changes.count("c") > usize::try_from(half).unwrap()).then_some(())
+            }
+        },
+    )
     .await
     .unwrap();
     worker.signal(Signal::SIGKILL).unwrap();
     worker.wait_exit(Duration::from_secs(10)).await.unwrap();
     writer.await.unwrap();
     // PostgreSQL allows one consumer per slot: the dead worker's host must have let go of it.
-    wait_until(Duration::from_secs(30), "the slot to be released", || async {
-        (!dbs.slot_active().await).then_some(())
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
     .await
     .unwrap();
     let mut worker =
@@ -514,20 +519,27 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
     let total = SNAPSHOT_ROWS + STREAMED_INSERTS;
     let updated: BTreeSet<i64> = (1..=total).filter(|id| id % 3 == 0).collect();
     let deleted: BTreeSet<i64> = (1..=total).filter(|id| id % 5 == 0).collect();
-    let changes = wait_until(Duration::from_secs(120), "every change in the topic", || {
-        let (topic, deleted, updated) = (topic.clone(), deleted.clone(), updated.clone());
-        async move {
-            let changes = Changes::read(&topic);
-            let tombstoned: BTreeSet<i64> = changes.tombstones.iter().copied().collect();
-            (tombstoned.is_superset(&deleted) && changes.ids_with("u").is_superset(&updated))
-                .then_some(changes)
-        }
-    })
+    let changes = wait_until(
+        Duration::from_secs(120),
+        "every change in the topic",
+        || {
+            let (topic, deleted, updated) = (topic.clone(), deleted.clone(), updated.clone());
+            async move {
+                let changes = Changes::read(&topic);
+                let tombstoned: BTreeSet<i64> = changes.tombstones.iter().copied().collect();
+                (tombstoned.is_superset(&deleted) && changes.ids_with("u").is_superset(&updated))
+                    .then_some(changes)
+            }
+        },
+    )
     .await
     .unwrap();
     // No change lost: every inserted id, update and delete is in the topic.
     let all_ids: BTreeSet<i64> = (1..=total).collect();
-    assert_eq!(changes.ops.keys().copied().collect::<BTreeSet<_>>(), all_ids);
+    assert_eq!(
+        changes.ops.keys().copied().collect::<BTreeSet<_>>(),
+        all_ids
+    );
     assert_eq!(
         changes.ids_with("c"),
         (SNAPSHOT_ROWS + 1..=total).collect::<BTreeSet<_>>(),
@@ -625,7 +637,10 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
     );
     let dbz_sink = pg(&dbz_db).await;
     let ferry_sink = pg(&ferry_db).await;
-    for (name, client) in [("Debezium JDBC sink", &dbz_sink), ("Ferry JDBC sink", &ferry_sink)] {
+    for (name, client) in [
+        ("Debezium JDBC sink", &dbz_sink),
+        ("Ferry JDBC sink", &ferry_sink),
+    ] {
         let result = wait_until(
             Duration::from_secs(180),
             &format!("the {name}'s table to match the source"),
@@ -636,7 +651,11 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
             let rows = table_rows(client, "items", &columns).await;
             let mut statuses = Vec::new();
             for sink in ["dbz-sink", "ferry-sink"] {
-                statuses.push(api.get(&format!("/connectors/{prefix}-{sink}/status")).await.ok());
+                statuses.push(
+                    api.get(&format!("/connectors/{prefix}-{sink}/status"))
+                        .await
+                        .ok(),
+                );
             }
             let log = worker.stdout() + &worker.stderr();
             let errors: Vec<&str> = log
@@ -662,20 +681,21 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
     worker.signal(Signal::SIGTERM).unwrap();
     let _ = worker.wait_exit(Duration::from_secs(60)).await;
     drop((source, dbz_sink, ferry_sink));
-    wait_until(Duration::from_secs(30), "the slot to be released", || async {
-        (!dbs.slot_active().await).then_some(())
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
     .await
     .unwrap();
 }
 
 fn debezium_plugin_path() -> std::path::PathBuf {
-    let output = std::process::Command::new(
-        ferry_tests::repo_root().join("scripts/fetch-test-plugins.sh"),
-    )
-    .arg("debezium")
-    .output()
-    .expect("fetch-test-plugins.sh runs");
+    let output =
+        std::process::Command::new(ferry_tests::repo_root().join("scripts/fetch-test-plugins.sh"))
+            .arg("debezium")
+            .output()
+            .expect("fetch-test-plugins.sh runs");
     assert!(
         output.status.success(),
         "fetch-test-plugins.sh debezium failed: {}",
@@ -696,20 +716,36 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// Creates the Debezium connector (raw envelope, no transforms) through the REST API at
 /// `api` and returns how long it took until `rows` snapshot records were in the topic.
-async fn timed_snapshot(api: &Api, name: &str, dbname: &str, topic_prefix: &str, slot: &str, rows: i64) -> Duration {
+async fn timed_snapshot(
+    api: &Api,
+    name: &str,
+    dbname: &str,
+    topic_prefix: &str,
+    slot: &str,
+    rows: i64,
+) -> Duration {
     let mut config = debezium_source_config(dbname, topic_prefix, slot);
     let object = config.as_object_mut().unwrap();
-    for key in ["transforms", "transforms.unwrap.type", "transforms.unwrap.delete.tombstone.handling.mode", "transforms.unwrap.add.fields"] {
+    for key in [
+        "transforms",
+        "transforms.unwrap.type",
+        "transforms.unwrap.delete.tombstone.handling.mode",
+        "transforms.unwrap.add.fields",
+    ] {
         object.remove(key);
     }
     object.insert("snapshot.fetch.size".into(), json!("10240"));
     let topic = format!("{topic_prefix}.public.items");
     let started = Instant::now();
     api.create_connector(name, config).await.unwrap();
-    wait_until(Duration::from_secs(900), "the whole snapshot in the topic", || {
-        let topic = topic.clone();
-        async move { (ferry_tests::topic_record_count(&topic) >= rows).then_some(()) }
-    })
+    wait_until(
+        Duration::from_secs(900),
+        "the whole snapshot in the topic",
+        || {
+            let topic = topic.clone();
+            async move { (ferry_tests::topic_record_count(&topic) >= rows).then_some(()) }
+        },
+    )
     .await
     .unwrap();
     started.elapsed()
@@ -749,8 +785,17 @@ async fn bench_debezium_snapshot_ferry_vs_kafka_connect() {
     let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &as_refs(&props)).unwrap();
     worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
     let api = Api::new(addr);
-    let ferry_time = timed_snapshot(&api, &format!("{prefix}-ferry"), &dbs.names[0], &format!("{prefix}_f"), &ferry_slot, rows).await;
-    let host_pids = ferry_tests::plugins::children_running(worker.pid(), ferry_tests::plugins::HOST_MAIN_CLASS);
+    let ferry_time = timed_snapshot(
+        &api,
+        &format!("{prefix}-ferry"),
+        &dbs.names[0],
+        &format!("{prefix}_f"),
+        &ferry_slot,
+        rows,
+    )
+    .await;
+    let host_pids =
+        ferry_tests::plugins::children_running(worker.pid(), ferry_tests::plugins::HOST_MAIN_CLASS);
     let ferry_rss = rss_kib(worker.pid()) + host_pids.iter().map(|pid| rss_kib(*pid)).sum::<u64>();
     worker.signal(Signal::SIGTERM).unwrap();
     let _ = worker.wait_exit(Duration::from_secs(60)).await;
@@ -770,7 +815,10 @@ async fn bench_debezium_snapshot_ferry_vs_kafka_connect() {
                 "kc",
                 port,
                 &group,
-                &[("plugin.path", plugin_path_text.as_str()), ("offset.flush.interval.ms", "1000")],
+                &[
+                    ("plugin.path", plugin_path_text.as_str()),
+                    ("offset.flush.interval.ms", "1000"),
+                ],
             )
         }
     })
@@ -778,8 +826,20 @@ async fn bench_debezium_snapshot_ferry_vs_kafka_connect() {
     .unwrap()
     .unwrap();
     let connect_api = Api::new(connect.addr());
-    let connect_time = timed_snapshot(&connect_api, &format!("{prefix}-kc"), &dbs.names[0], &format!("{prefix}_k"), &connect_slot, rows).await;
-    let connect_pid = std::fs::read_to_string(connect_dir.join("kc.pid")).unwrap().trim().parse().unwrap();
+    let connect_time = timed_snapshot(
+        &connect_api,
+        &format!("{prefix}-kc"),
+        &dbs.names[0],
+        &format!("{prefix}_k"),
+        &connect_slot,
+        rows,
+    )
+    .await;
+    let connect_pid = std::fs::read_to_string(connect_dir.join("kc.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let connect_rss = rss_kib(connect_pid);
     tokio::task::spawn_blocking(move || {
         let mut connect = connect;
