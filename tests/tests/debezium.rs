@@ -116,16 +116,17 @@ impl Drop for Databases {
                 .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
                 .unwrap_or_default()
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // The server polls (up to 30 s) until the slot is released, then drops it.
         for slot in std::iter::once(&self.slot).chain(&self.extra_slots) {
-            let exists =
-                format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'");
-            while psql(&exists) != "0" && Instant::now() < deadline {
-                psql(&format!(
-                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active"
-                ));
-                std::thread::sleep(Duration::from_millis(200));
-            }
+            psql(&format!(
+                "DO $$ BEGIN FOR i IN 1..150 LOOP \
+                   IF NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '{slot}' AND active) THEN \
+                     PERFORM pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}'; \
+                     RETURN; \
+                   END IF; \
+                   PERFORM pg_sleep(0.2); \
+                 END LOOP; END $$"
+            ));
         }
         for name in &self.names {
             psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
