@@ -2,7 +2,9 @@
 # scripts/fetch-test-plugins.sh - fetch the connector jars the plugin tests run, from Maven
 # Central, into a plugin.path outside the repository, and print that directory.
 #
-# Usage: scripts/fetch-test-plugins.sh
+# Usage: scripts/fetch-test-plugins.sh            prints the main plugin.path
+#        scripts/fetch-test-plugins.sh debezium   also fetches the Debezium jars and prints
+#                                                 their plugin.path instead
 #
 # Layout (each child of the directory is one plugin location, as Kafka Connect's plugin.path):
 #   $FERRY_CACHE_DIR/plugins/connect-file-4.3.1/connect-file-4.3.1.jar
@@ -13,6 +15,18 @@
 # and a second plugin.path beside it:
 #   $FERRY_CACHE_DIR/plugins-old-api/connect-file-2.8.2/connect-file-2.8.2.jar
 #       the same file connectors built against connect-api 2.8.2 (org.apache.kafka:connect-file:2.8.2)
+# and, with `debezium`, a third, for the Debezium tests (tests/tests/debezium.rs), each location a connector with
+# its runtime dependency tree (mvn dependency:copy-dependencies), less what the Connect runtime
+# provides and its plugin isolation loads from the runtime anyway (org.apache.kafka:*, slf4j,
+# kafka-clients' compression libraries, Jackson's core), as Debezium's own plugin archives
+# leave them out (the .complete marker holds the exclusion list: a change refetches):
+#   $FERRY_CACHE_DIR/plugins-debezium/debezium-connector-postgres-3.6.1.Final/*.jar
+#       io.debezium:debezium-connector-postgres:3.6.1.Final (ExtractNewRecordState and the
+#       other Debezium transforms come with it, in debezium-connect-plugins)
+#   $FERRY_CACHE_DIR/plugins-debezium/debezium-connector-jdbc-3.5.0.Final/*.jar
+#       io.debezium:debezium-connector-jdbc:3.5.0.Final: 3.6.1.Final is not on the Maven mirror
+#       this project reaches and 3.6.0.Final's tree names a relocated hibernate-agroal pom that
+#       is not either; 3.5.0.Final is the newest whose whole tree resolves
 # Idempotent: an artifact already there is not fetched (or built) again.
 #
 # Environment: FERRY_CACHE_DIR (default $HOME/.cache/ferry).
@@ -33,6 +47,24 @@ readonly OLD_API_DIR=${FERRY_CACHE_DIR:-$HOME/.cache/ferry}/plugins-old-api
 readonly OLD_API_ARTIFACTS=(
   "connect-file-2.8.2|org.apache.kafka:connect-file:2.8.2"
 )
+readonly DEBEZIUM_DIR=${FERRY_CACHE_DIR:-$HOME/.cache/ferry}/plugins-debezium
+readonly DEBEZIUM_ARTIFACTS=(
+  "debezium-connector-postgres-3.6.1.Final|io.debezium:debezium-connector-postgres:3.6.1.Final"
+  "debezium-connector-jdbc-3.5.0.Final|io.debezium:debezium-connector-jdbc:3.5.0.Final"
+)
+# What the runtime provides (never isolated, or a duplicate of the runtime's own jars).
+# Jackson's core jars too, as Debezium's plugin archives leave them out: a location with its
+# own jackson-databind breaks Hibernate's Jackson integration in the JDBC sink, because the
+# runtime's classpath also lists jackson-module-blackbird as a ServiceLoader Module, which then
+# loads from the runtime against the runtime's Module ("BlackbirdModule not a subtype"); the
+# same happens in Kafka Connect, whose classpath has the same jars.
+readonly RUNTIME_GROUPS=org.apache.kafka,org.slf4j,org.lz4,org.xerial.snappy,com.github.luben,com.fasterxml.jackson.core
+
+want=${1:-}
+case $want in
+  ''|debezium) ;;
+  *) printf 'usage: %s [debezium]\n' "$0" >&2; exit 2 ;;
+esac
 
 say() { printf 'fetch-test-plugins: %s\n' "$*" >&2; }
 
@@ -63,8 +95,56 @@ fetch() {
     mv -T -- "$tmp" "$dir/$location"
   done
 }
+# fetch_tree DIR ENTRY...: each "location|group:artifact:version" with its runtime dependency
+# tree into DIR/location, less RUNTIME_GROUPS.
+fetch_tree() {
+  local dir=$1 entry location coords tmp group artifact version count
+  shift
+  mkdir -p -- "$dir"
+  for entry in "$@"; do
+    location=${entry%%|*}
+    coords=${entry#*|}
+    if [ "$(cat "$dir/$location/.complete" 2>/dev/null)" = "$RUNTIME_GROUPS" ]; then
+      continue
+    fi
+    IFS=: read -r group artifact version <<<"$coords"
+    say "fetching $coords and its runtime dependencies into $dir/$location"
+    tmp=$(mktemp -d "$dir/.fetch.XXXXXX")
+    cat >"$tmp.pom" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.ferry.fetch</groupId><artifactId>fetch</artifactId><version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>$group</groupId><artifactId>$artifact</artifactId><version>$version</version></dependency>
+  </dependencies>
+</project>
+POM
+    if ! mvn -B -f "$tmp.pom" "$DEPENDENCY_PLUGIN:copy-dependencies" -DincludeScope=runtime \
+        -DexcludeGroupIds="$RUNTIME_GROUPS" -DoutputDirectory="$tmp" </dev/null >"$tmp.log" 2>&1; then
+      cat -- "$tmp.log" >&2
+      rm -rf -- "$tmp" "$tmp.log" "$tmp.pom"
+      say "error: mvn failed to fetch $coords"
+      exit 1
+    fi
+    rm -f -- "$tmp.log" "$tmp.pom"
+    count=$(find "$tmp" -name '*.jar' | wc -l)
+    say "$location: $count jars"
+    echo "$RUNTIME_GROUPS" >"$tmp/.complete"
+    rm -rf -- "${dir:?}/$location"
+    mv -T -- "$tmp" "$dir/$location"
+  done
+}
+
+# Tests run this script concurrently: one fetch at a time.
+mkdir -p -- "$DIR"
+exec 9>"$DIR/.fetch.lock"
+flock 9
 fetch "$DIR" "${ARTIFACTS[@]}"
 fetch "$OLD_API_DIR" "${OLD_API_ARTIFACTS[@]}"
+if [ "$want" = debezium ]; then
+  fetch_tree "$DEBEZIUM_DIR" "${DEBEZIUM_ARTIFACTS[@]}"
+fi
 
 # The conformance connector jar, built in a copy so that target/ never appears in the repository.
 conformance=tests/plugins/conformance-connector
@@ -89,4 +169,8 @@ if [ "$(cat "$DIR/ferry-conformance/.complete" 2>/dev/null)" != "$hash" ]; then
   mv -T -- "$work/out" "$DIR/ferry-conformance"
   rm -rf -- "$work"
 fi
-echo "$DIR"
+if [ "$want" = debezium ]; then
+  echo "$DEBEZIUM_DIR"
+else
+  echo "$DIR"
+fi

@@ -110,8 +110,14 @@ pub fn validate_connector_config(
 ) -> Result<ConfigInfos, InvalidConfig> {
     let factory = find_factory(registry, props)?;
     // The transforms and predicates a config names add their keys (`transforms.<alias>.*`),
-    // as Kafka Connect's enriched ConnectorConfig does.
-    let transforms = crate::transforms::chain::enrich(props);
+    // as Kafka Connect's enriched ConnectorConfig does. A connector whose process converts
+    // its records (a jar in the plugin host) runs its chain there, of any Transformation its
+    // plugin.path holds (Debezium's ExtractNewRecordState): the plugin's validate checks it.
+    let transforms = if factory.converts_records() {
+        crate::transforms::chain::Enriched::empty()
+    } else {
+        crate::transforms::chain::enrich(props)
+    };
     let def = config_def_for(factory.as_ref(), props).merge(&transforms.def);
     let mut results = def.validate(props);
     let mut extra_errors: Vec<(String, String)> =

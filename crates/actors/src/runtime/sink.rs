@@ -57,11 +57,14 @@ type Offsets = BTreeMap<TopicPartition, i64>;
 
 /// How long the consumer thread waits for a seek the task asked for.
 const SEEK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the rebalance callback waits for a newly assigned partition's position.
+const POSITION_TIMEOUT: Duration = Duration::from_secs(10);
 
 enum ConsumerEvent {
     /// Polled records, with the generation of the last seek applied before them.
     Records(Vec<OwnedMessage>, u64),
-    Assigned(Vec<TopicPartition>),
+    /// Newly assigned partitions, and the position of each whose position could be read.
+    Assigned(Vec<TopicPartition>, Offsets),
     Revoked {
         partitions: Vec<TopicPartition>,
         reply_tx: std_mpsc::SyncSender<Offsets>,
@@ -165,15 +168,52 @@ impl ConsumerContext for SinkContext {
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(list) = rebalance {
             if !self.closing.load(Ordering::SeqCst) {
+                let positions = assigned_positions(consumer, list);
                 let _ = self
                     .events_tx
-                    .blocking_send(ConsumerEvent::Assigned(partitions_of(list)));
+                    .blocking_send(ConsumerEvent::Assigned(partitions_of(list), positions));
             }
         }
     }
+}
+
+/// Where the consumer starts in each newly assigned partition: the group's committed offset,
+/// else (`auto.offset.reset=earliest`) the partition's first offset. Kafka Connect's
+/// `WorkerSinkTask` puts every assigned partition's `consumer.position()` into the offsets it
+/// hands `preCommit`, and connectors rely on it (Debezium's JDBC sink answers an offset for
+/// every partition it was opened with, from those). A partition whose position cannot be read
+/// in time is left out, as before any record of it arrives.
+fn assigned_positions<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    list: &TopicPartitionList,
+) -> Offsets {
+    let mut positions = Offsets::new();
+    if list.count() == 0 {
+        return positions;
+    }
+    let Ok(committed) = consumer.committed_offsets(list.clone(), POSITION_TIMEOUT) else {
+        return positions;
+    };
+    for element in committed.elements() {
+        let tp = TopicPartition {
+            topic: element.topic().to_string(),
+            partition: element.partition(),
+        };
+        let position = match element.offset() {
+            Offset::Offset(offset) => Some(offset),
+            _ => consumer
+                .fetch_watermarks(&tp.topic, tp.partition, POSITION_TIMEOUT)
+                .ok()
+                .map(|(low, _)| low),
+        };
+        if let Some(position) = position {
+            positions.insert(tp, position);
+        }
+    }
+    positions
 }
 
 fn partitions_of(list: &TopicPartitionList) -> Vec<TopicPartition> {
@@ -292,7 +332,14 @@ pub(crate) async fn run_sink_task(
                         state.put(&mut *task, admitted).await?;
                         state.act_on_requests(&mut *task, &commands_tx).await?;
                     }
-                    Some(ConsumerEvent::Assigned(partitions)) => {
+                    Some(ConsumerEvent::Assigned(partitions, positions)) => {
+                        // Offered to pre_commit from now on, as committed already.
+                        for (tp, position) in positions {
+                            if !state.current.contains_key(&tp) {
+                                state.current.insert(tp.clone(), position);
+                                state.committed.insert(tp, position);
+                            }
+                        }
                         task.open(&partitions).await?;
                         state.act_on_requests(&mut *task, &commands_tx).await?;
                     }

@@ -123,6 +123,17 @@ pub(crate) struct Enriched {
     stages: Vec<Stage>,
 }
 
+impl Enriched {
+    /// No transform keys and no errors: for a connector whose plugin runs its chain.
+    pub(crate) fn empty() -> Self {
+        Enriched {
+            def: ConfigDef::new(),
+            errors: Vec::new(),
+            stages: Vec::new(),
+        }
+    }
+}
+
 /// Returns the transform and predicate keys of `props` (groups `Transforms: <alias>` and
 /// `Predicates: <alias>`) with the errors of their values, as Kafka Connect's
 /// `ConnectorConfig.enrich` plus the checks its `configure` calls make.

@@ -125,6 +125,17 @@ final class PluginService extends PluginGrpc.PluginImplBase {
         config = connector.validate(request.getConfigMap());
       }
       ValidateResponse.Builder out = ValidateResponse.newBuilder();
+      // The chain runs here, so it is checked here (Ferry's own registry does not know a
+      // jar's transforms, such as Debezium's ExtractNewRecordState).
+      for (Map.Entry<String, String> error : Transforms.check(plugins, request.getConfigMap())) {
+        out.addValues(
+            ConfigValueResult.newBuilder()
+                .setName(error.getKey())
+                .setVisible(true)
+                .addErrors(error.getValue())
+                .setValue(request.getConfigMap().getOrDefault(error.getKey(), ""))
+                .build());
+      }
       for (ConfigValue value : config.configValues()) {
         ConfigValueResult.Builder result =
             ConfigValueResult.newBuilder()

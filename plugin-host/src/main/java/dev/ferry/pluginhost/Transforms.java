@@ -103,6 +103,67 @@ final class Transforms<R extends ConnectRecord<R>> implements AutoCloseable {
     return new Transforms<>(plugins, stages);
   }
 
+  /**
+   * Validates the chain as Kafka Connect's enriched ConnectorConfig does: each {@code
+   * transforms.<alias>.type} and {@code predicates.<alias>.type} must name a class of that kind
+   * that accepts its sub-config. Returns (key, message) pairs; every instance made is closed.
+   */
+  static List<Map.Entry<String, String>> check(Plugins plugins, Map<String, String> config) {
+    List<Map.Entry<String, String>> errors = new ArrayList<>();
+    checkAliases(plugins, config, "transforms", Transformation.class, errors);
+    checkAliases(plugins, config, "predicates", Predicate.class, errors);
+    for (String alias : aliases(config, "transforms")) {
+      String key = "transforms." + alias + ".predicate";
+      String predicate = config.get(key);
+      if (predicate != null && !predicate.isBlank() && !aliases(config, "predicates").contains(predicate.trim())) {
+        errors.add(Map.entry(key, "Invalid value " + predicate.trim() + " for configuration " + key
+            + ": no predicate with this alias is listed in 'predicates'"));
+      }
+    }
+    return errors;
+  }
+
+  private static void checkAliases(
+      Plugins plugins, Map<String, String> config, String listKey, Class<?> kind, List<Map.Entry<String, String>> errors) {
+    for (String alias : aliases(config, listKey)) {
+      String prefix = listKey + "." + alias + ".";
+      String typeKey = prefix + "type";
+      Object plugin;
+      try {
+        plugin = instantiate(plugins, config, prefix);
+      } catch (ConfigException e) {
+        errors.add(Map.entry(typeKey, e.getMessage()));
+        continue;
+      } catch (Throwable e) {
+        errors.add(Map.entry(typeKey, "Invalid value " + config.get(typeKey) + " for configuration " + typeKey
+            + ": Class " + config.get(typeKey) + " could not be found (" + e.getMessage() + ")"));
+        continue;
+      }
+      if (!kind.isInstance(plugin)) {
+        errors.add(Map.entry(typeKey, "Invalid value " + config.get(typeKey) + " for configuration " + typeKey
+            + ": Not a " + kind.getSimpleName()));
+        continue;
+      }
+      Map<String, String> sub = Runners.subConfig(config, prefix);
+      sub.remove("type");
+      sub.remove("version");
+      sub.remove("predicate");
+      sub.remove("negate");
+      try (LoaderSwap swap = plugins.withClassLoader(plugin.getClass().getClassLoader())) {
+        if (plugin instanceof Transformation<?> transformation) {
+          transformation.configure(sub);
+          transformation.close();
+        } else if (plugin instanceof Predicate<?> predicate) {
+          predicate.configure(sub);
+          predicate.close();
+        }
+      } catch (Throwable e) {
+        errors.add(Map.entry(typeKey, "Invalid configuration of " + typeKey + " " + config.get(typeKey).trim()
+            + ": " + e.getMessage()));
+      }
+    }
+  }
+
   /** Returns the transformed record, or null when a stage dropped it. */
   R apply(R record) {
     R current = record;

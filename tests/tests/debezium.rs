@@ -1,0 +1,864 @@
+//! Debezium's own jars, unchanged, through Ferry's JVM plugin host: the PostgreSQL source
+//! (`io.debezium:debezium-connector-postgres:3.6.1.Final`) against the real PostgreSQL of
+//! `scripts/services.sh` (`wal_level=logical`, `plugin.name=pgoutput`), with
+//! `ExtractNewRecordState` from its own jar, `topic.creation.default.*`, heartbeats and the
+//! offset contract across a `kill -9` of the worker; then the Debezium JDBC sink
+//! (`io.debezium:debezium-connector-jdbc:3.5.0.Final`, the newest whose dependency tree the
+//! project's Maven mirror serves) and Ferry's built-in JDBC sink draining the same topic into
+//! two more databases, which must end up identical. Jars from `scripts/fetch-test-plugins.sh
+//! debezium`, the host from `scripts/build-plugin-host.sh`, the `ferry` binary from
+//! target/debug, the real broker.
+//!
+//! Both sinks read the flattened records (`ExtractNewRecordState` with
+//! `delete.tombstone.handling.mode=rewrite-with-tombstone` and `add.fields=op`): Ferry's JDBC
+//! sink writes a record's fields as columns and does not read Debezium's envelope.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ferry_tests::plugins::script_dir;
+use ferry_tests::{
+    all_running, read_topic, unique_name, wait_until, Api, FerryProcess, TopicRecord,
+};
+use nix::sys::signal::Signal;
+use serde_json::{json, Value};
+use tokio_postgres::{Client, NoTls};
+
+const PG_HOST: &str = "127.0.0.1";
+const PG_PORT: u16 = 15432;
+const SNAPSHOT_ROWS: i64 = 1_000;
+const STREAMED_INSERTS: i64 = 2_000;
+const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+
+async fn pg(dbname: &str) -> Client {
+    let config =
+        format!("host={PG_HOST} port={PG_PORT} user=postgres dbname={dbname} connect_timeout=5");
+    match tokio_postgres::connect(&config, NoTls).await {
+        Ok((client, connection)) => {
+            tokio::spawn(connection);
+            client
+        }
+        Err(error) => panic!(
+            "PostgreSQL is not reachable at {PG_HOST}:{PG_PORT} ({error}): start it with `scripts/services.sh start postgres`"
+        ),
+    }
+}
+
+/// A database of its own for one test, dropped (with the test's slot) at the end.
+struct Databases {
+    admin: Client,
+    names: Vec<String>,
+    slot: String,
+    /// More slots to drop at the end (the benchmark's).
+    extra_slots: Vec<String>,
+}
+
+impl Databases {
+    async fn create(prefix: &str, suffixes: &[&str]) -> Self {
+        let admin = pg("postgres").await;
+        let wal_level: String = admin.query_one("SHOW wal_level", &[]).await.unwrap().get(0);
+        assert_eq!(
+            wal_level, "logical",
+            "Debezium needs wal_level=logical (scripts/services.sh configures it)"
+        );
+        let mut names = Vec::new();
+        for suffix in suffixes {
+            let name = format!("{prefix}_{suffix}");
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            names.push(name);
+        }
+        Databases {
+            admin,
+            names,
+            slot: format!("{prefix}_slot"),
+            extra_slots: Vec::new(),
+        }
+    }
+
+    /// The slot's `confirmed_flush_lsn` as a number (`None` before the slot exists).
+    async fn confirmed_flush_lsn(&self) -> Option<i64> {
+        self.admin
+            .query_opt(
+                "SELECT (confirmed_flush_lsn - '0/0'::pg_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1",
+                &[&self.slot],
+            )
+            .await
+            .unwrap()
+            .and_then(|row| row.get::<_, Option<i64>>(0))
+    }
+
+    async fn slot_active(&self) -> bool {
+        self.admin
+            .query_opt(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+                &[&self.slot],
+            )
+            .await
+            .unwrap()
+            .is_some_and(|row| row.get::<_, bool>(0))
+    }
+}
+
+/// Drops the test's slot (an inactive slot left behind would keep the shared server's WAL
+/// forever) and databases, also when the test failed; the worker is gone by then (it is
+/// declared later, so dropped first), and its host lets go of the slot within seconds.
+impl Drop for Databases {
+    fn drop(&mut self) {
+        let psql = |sql: &str| {
+            std::process::Command::new("psql")
+                .args(["-h", PG_HOST, "-p", &PG_PORT.to_string(), "-U", "postgres"])
+                .args(["-d", "postgres", "-Atqc", sql])
+                .output()
+                .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+                .unwrap_or_default()
+        };
+        // The server polls (up to 30 s) until the slot is released, then drops it.
+        for slot in std::iter::once(&self.slot).chain(&self.extra_slots) {
+            psql(&format!(
+                "DO $$ BEGIN FOR i IN 1..150 LOOP \
+                   IF NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '{slot}' AND active) THEN \
+                     PERFORM pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}'; \
+                     RETURN; \
+                   END IF; \
+                   PERFORM pg_sleep(0.2); \
+                 END LOOP; END $$"
+            ));
+        }
+        for name in &self.names {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+fn plugin_props(host_dir: &Path, plugin_path: &Path) -> Vec<(String, String)> {
+    vec![
+        ("plugin.path".into(), plugin_path.display().to_string()),
+        ("plugin.host.dir".into(), host_dir.display().to_string()),
+        ("plugin.discovery".into(), "service_load".into()),
+    ]
+}
+
+fn as_refs(props: &[(String, String)]) -> Vec<(&str, &str)> {
+    props
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect()
+}
+
+/// The Debezium PostgreSQL connector's config, exactly as the README shows it.
+fn debezium_source_config(dbname: &str, prefix: &str, slot: &str) -> Value {
+    json!({
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "tasks.max": "1",
+        "database.hostname": PG_HOST,
+        "database.port": PG_PORT.to_string(),
+        "database.user": "postgres",
+        "database.password": "",
+        "database.dbname": dbname,
+        "topic.prefix": prefix,
+        "plugin.name": "pgoutput",
+        "slot.name": slot,
+        "publication.name": format!("{slot}_pub"),
+        "publication.autocreate.mode": "filtered",
+        "table.include.list": "public.items",
+        "heartbeat.interval.ms": "1000",
+        "topic.creation.default.partitions": "3",
+        "topic.creation.default.replication.factor": "1",
+        "topic.creation.default.compression.type": "lz4",
+        "key.converter": JSON_CONVERTER,
+        "value.converter": JSON_CONVERTER,
+        "transforms": "unwrap",
+        "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+        "transforms.unwrap.delete.tombstone.handling.mode": "rewrite-with-tombstone",
+        "transforms.unwrap.add.fields": "op"
+    })
+}
+
+fn value_json(record: &TopicRecord) -> Option<Value> {
+    record
+        .value
+        .as_ref()
+        .map(|bytes| serde_json::from_slice(bytes).expect("JsonConverter output is JSON"))
+}
+
+fn key_id(record: &TopicRecord) -> i64 {
+    let key: Value =
+        serde_json::from_slice(record.key.as_ref().expect("Debezium keys rows")).expect("JSON key");
+    key["payload"]["id"].as_i64().expect("the key's id")
+}
+
+/// What the topic says: `op` of every change record (id → ops in order), and tombstone ids.
+#[derive(Default, Debug)]
+struct Changes {
+    ops: BTreeMap<i64, Vec<String>>,
+    tombstones: Vec<i64>,
+}
+
+impl Changes {
+    fn read(topic: &str) -> Self {
+        let mut changes = Changes::default();
+        for record in read_topic(topic) {
+            let id = key_id(&record);
+            match value_json(&record) {
+                Some(value) => {
+                    let op = value["payload"]["__op"]
+                        .as_str()
+                        .expect("add.fields=op gives __op")
+                        .to_string();
+                    changes.ops.entry(id).or_default().push(op);
+                }
+                None => changes.tombstones.push(id),
+            }
+        }
+        changes
+    }
+
+    fn count(&self, op: &str) -> usize {
+        self.ops
+            .values()
+            .map(|ops| ops.iter().filter(|o| *o == op).count())
+            .sum()
+    }
+
+    fn ids_with(&self, op: &str) -> BTreeSet<i64> {
+        self.ops
+            .iter()
+            .filter(|(_, ops)| ops.iter().any(|o| o == op))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
+fn topic_partitions(topic: &str) -> Option<usize> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", ferry_tests::test_bootstrap())
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .ok()?;
+    let described = metadata.topics().first()?;
+    if described.error().is_some() || described.partitions().is_empty() {
+        return None;
+    }
+    Some(described.partitions().len())
+}
+
+/// The source offset Ferry stored for the connector (`{"lsn": .., "lsn_commit": .., ...}`).
+async fn stored_offset(api: &Api, connector: &str) -> Option<Value> {
+    let (code, body) = api
+        .get(&format!("/connectors/{connector}/offsets"))
+        .await
+        .ok()?;
+    if code != 200 {
+        return None;
+    }
+    body["offsets"]
+        .as_array()?
+        .first()
+        .map(|entry| entry["offset"].clone())
+}
+
+/// The LSN up to which the stored offset lets PostgreSQL forget: Debezium flushes
+/// `lsn_commit` when the offset has one, else `lsn`.
+fn stored_flushable_lsn(offset: &Value) -> Option<i64> {
+    offset["lsn_commit"]
+        .as_i64()
+        .or_else(|| offset["lsn"].as_i64())
+}
+
+/// Rows of `table` as JSON objects, ordered by `id`, with only `columns`.
+async fn table_rows(client: &Client, table: &str, columns: &[&str]) -> Vec<Value> {
+    let sql = format!(
+        "SELECT to_jsonb(t)::text FROM (SELECT {} FROM {table}) t ORDER BY t.id",
+        columns.join(", ")
+    );
+    match client.query(&sql, &[]).await {
+        Ok(rows) => rows
+            .iter()
+            .map(|row| serde_json::from_str(row.get::<_, &str>(0)).unwrap())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+async fn insert_range(client: &Client, first: i64, count: i64, per_transaction: i64) {
+    let mut id = first;
+    while id < first + count {
+        let last = (id + per_transaction).min(first + count);
+        client
+            .execute(
+                "INSERT INTO items SELECT g, 'streamed ' || g, (g % 7)::int FROM generate_series($1::bigint, $2::bigint - 1) g",
+                &[&id, &last],
+            )
+            .await
+            .unwrap();
+        id = last;
+    }
+}
+
+#[tokio::test]
+async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
+    let host_dir = script_dir("build-plugin-host.sh");
+    let plugin_path = debezium_plugin_path();
+    let prefix = unique_name("dbz").replace('-', "_");
+    let dbs = Databases::create(&prefix, &["src", "dbzsink", "ferrysink"]).await;
+    let (source_db, dbz_db, ferry_db) = (
+        dbs.names[0].clone(),
+        dbs.names[1].clone(),
+        dbs.names[2].clone(),
+    );
+    let source = pg(&source_db).await;
+    source
+        .batch_execute(&format!(
+            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL);
+             ALTER TABLE items REPLICA IDENTITY FULL;
+             INSERT INTO items SELECT g, 'snapshot ' || g, (g % 10)::int FROM generate_series(1, {SNAPSHOT_ROWS}) g;"
+        ))
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let props = plugin_props(&host_dir, &plugin_path);
+    let worker_addr = ferry_tests::free_local_addr();
+    let mut worker =
+        FerryProcess::worker(dir.path(), &prefix, worker_addr, &as_refs(&props)).unwrap();
+    worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    let api = Api::new(worker_addr);
+
+    // Ferry lists the jars' connectors and Debezium's own transforms.
+    let (code, plugins) = api
+        .get("/connector-plugins?connectorsOnly=false")
+        .await
+        .unwrap();
+    assert_eq!(code, 200);
+    for class in [
+        "io.debezium.connector.postgresql.PostgresConnector",
+        "io.debezium.connector.jdbc.JdbcSinkConnector",
+        "io.debezium.transforms.ExtractNewRecordState",
+    ] {
+        assert!(
+            plugins
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|plugin| plugin["class"] == class),
+            "{class} missing from {plugins}"
+        );
+    }
+
+    let connector = format!("{prefix}-pg");
+    let topic_prefix = format!("{prefix}_cdc");
+    let topic = format!("{topic_prefix}.public.items");
+    let heartbeat_topic = format!("__debezium-heartbeat.{topic_prefix}");
+    let config = debezium_source_config(&source_db, &topic_prefix, &dbs.slot);
+    // validate() answers from the jar, with its ConfigDef's groups, and the host checks the
+    // jar's transform.
+    let mut named = config.clone();
+    named["name"] = json!(connector);
+    let validate_path =
+        "/connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate";
+    let (code, validated) = api
+        .call(reqwest::Method::PUT, validate_path, Some(&named))
+        .await
+        .unwrap();
+    assert_eq!(code, 200, "{validated}");
+    let errors = |validated: &Value| -> Vec<Value> {
+        validated["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|config| {
+                !config["value"]["errors"]
+                    .as_array()
+                    .is_none_or(Vec::is_empty)
+            })
+            .map(|config| config["value"].clone())
+            .collect()
+    };
+    assert_eq!(validated["error_count"], 0, "{:?}", errors(&validated));
+    let groups = validated["groups"].as_array().unwrap();
+    assert!(groups.iter().any(|group| group == "Postgres"), "{groups:?}");
+    let mut broken = named.clone();
+    broken["transforms.unwrap.type"] = json!("io.debezium.transforms.NoSuchTransform");
+    let (_, refused) = api
+        .call(reqwest::Method::PUT, validate_path, Some(&broken))
+        .await
+        .unwrap();
+    let refused_errors = errors(&refused);
+    assert!(
+        refused_errors
+            .iter()
+            .any(|value| value["name"] == "transforms.unwrap.type"),
+        "{refused_errors:?}"
+    );
+    let started = Instant::now();
+    api.create_connector(&connector, config).await.unwrap();
+    api.wait_status(&connector, Duration::from_secs(120), |status| {
+        all_running(status, 1)
+    })
+    .await
+    .unwrap();
+
+    // The initial snapshot: every row once, as op=r, in a topic Ferry created with
+    // topic.creation.default.partitions.
+    let snapshot = wait_until(
+        Duration::from_secs(180),
+        "the snapshot in the topic",
+        || {
+            let topic = topic.clone();
+            async move {
+                topic_partitions(&topic)?;
+                let changes = Changes::read(&topic);
+                (changes.count("r") >= usize::try_from(SNAPSHOT_ROWS).unwrap()).then_some(changes)
+            }
+        },
+    )
+    .await
+    .unwrap();
+    println!(
+        "snapshot of {SNAPSHOT_ROWS} rows in the topic {:?} after the connector was created",
+        started.elapsed()
+    );
+    assert_eq!(
+        snapshot.ids_with("r"),
+        (1..=SNAPSHOT_ROWS).collect::<BTreeSet<_>>()
+    );
+    assert_eq!(topic_partitions(&topic), Some(3));
+    // Heartbeats reach their topic, which Ferry also created.
+    wait_until(Duration::from_secs(60), "heartbeat records", || {
+        let heartbeat_topic = heartbeat_topic.clone();
+        async move { (ferry_tests::topic_record_count(&heartbeat_topic) > 0).then_some(()) }
+    })
+    .await
+    .unwrap();
+    assert_eq!(topic_partitions(&heartbeat_topic), Some(3));
+
+    // Streaming: the slot's confirmed_flush_lsn advances once Ferry stored the offsets, and is
+    // never ahead of what Ferry stored.
+    let lsn_before = dbs.confirmed_flush_lsn().await.expect("the slot exists");
+    let half = STREAMED_INSERTS / 2;
+    insert_range(&source, SNAPSHOT_ROWS + 1, half, 10).await;
+    let mut checks = 0;
+    wait_until(
+        Duration::from_secs(120),
+        "confirmed_flush_lsn to advance after the streamed inserts",
+        || {
+            let (api, dbs, connector) = (&api, &dbs, &connector);
+            async move {
+                let confirmed = dbs.confirmed_flush_lsn().await?;
+                // Read after the slot: the stored offset only grows.
+                let offset = stored_offset(api, connector).await?;
+                let stored = stored_flushable_lsn(&offset)?;
+                assert!(
+                    confirmed <= stored,
+                    "confirmed_flush_lsn {confirmed} is ahead of the stored offset {offset}"
+                );
+                (confirmed > lsn_before).then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    checks += 1;
+
+    // kill -9 of the worker mid-stream (the plugin host dies with it), then a restart on the
+    // same topics: the stream continues from the stored offset, with no second snapshot.
+    let writer = {
+        let source = pg(&source_db).await;
+        tokio::spawn(async move {
+            insert_range(&source, SNAPSHOT_ROWS + half + 1, half, 5).await;
+        })
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "some of the second half streamed",
+        || {
+            let topic = topic.clone();
+            async move {
+                let changes = Changes::read(&topic);
+                (changes.count("c") > usize::try_from(half).unwrap()).then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    worker.signal(Signal::SIGKILL).unwrap();
+    worker.wait_exit(Duration::from_secs(10)).await.unwrap();
+    writer.await.unwrap();
+    // PostgreSQL allows one consumer per slot: the dead worker's host must have let go of it.
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let mut worker =
+        FerryProcess::worker(dir.path(), &prefix, worker_addr, &as_refs(&props)).unwrap();
+    worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    api.wait_status(&connector, Duration::from_secs(120), |status| {
+        all_running(status, 1)
+    })
+    .await
+    .unwrap();
+
+    // Updates and deletes after the restart: an update event, and a delete event plus a
+    // tombstone (tombstones.on.delete defaults to true; rewrite-with-tombstone keeps both).
+    source
+        .batch_execute(
+            "UPDATE items SET qty = qty + 100, name = name || ' (updated)' WHERE id % 3 = 0;
+             DELETE FROM items WHERE id % 5 = 0;",
+        )
+        .await
+        .unwrap();
+    let total = SNAPSHOT_ROWS + STREAMED_INSERTS;
+    let updated: BTreeSet<i64> = (1..=total).filter(|id| id % 3 == 0).collect();
+    let deleted: BTreeSet<i64> = (1..=total).filter(|id| id % 5 == 0).collect();
+    let changes = wait_until(
+        Duration::from_secs(120),
+        "every change in the topic",
+        || {
+            let (topic, deleted, updated) = (topic.clone(), deleted.clone(), updated.clone());
+            async move {
+                let changes = Changes::read(&topic);
+                let tombstoned: BTreeSet<i64> = changes.tombstones.iter().copied().collect();
+                (tombstoned.is_superset(&deleted) && changes.ids_with("u").is_superset(&updated))
+                    .then_some(changes)
+            }
+        },
+    )
+    .await
+    .unwrap();
+    // No change lost: every inserted id, update and delete is in the topic.
+    let all_ids: BTreeSet<i64> = (1..=total).collect();
+    assert_eq!(
+        changes.ops.keys().copied().collect::<BTreeSet<_>>(),
+        all_ids
+    );
+    assert_eq!(
+        changes.ids_with("c"),
+        (SNAPSHOT_ROWS + 1..=total).collect::<BTreeSet<_>>(),
+        "every streamed insert is in the topic"
+    );
+    assert!(changes.ids_with("u").is_superset(&updated));
+    assert_eq!(changes.ids_with("d"), deleted);
+    // No second snapshot: each snapshot row was read exactly once.
+    assert_eq!(
+        changes.count("r"),
+        usize::try_from(SNAPSHOT_ROWS).unwrap(),
+        "the restart re-snapshotted"
+    );
+    let duplicates = changes.count("c") - usize::try_from(STREAMED_INSERTS).unwrap();
+    println!("after kill -9: {duplicates} insert events emitted twice (at least once delivery)");
+
+    // The offset contract once more after the restart.
+    let lsn_after_restart = dbs.confirmed_flush_lsn().await.unwrap();
+    source
+        .batch_execute(&format!(
+            "INSERT INTO items VALUES ({}, 'last', 1)",
+            total + 1
+        ))
+        .await
+        .unwrap();
+    wait_until(
+        Duration::from_secs(120),
+        "confirmed_flush_lsn to advance after the restart",
+        || {
+            let (api, dbs, connector) = (&api, &dbs, &connector);
+            async move {
+                let confirmed = dbs.confirmed_flush_lsn().await?;
+                let offset = stored_offset(api, connector).await?;
+                let stored = stored_flushable_lsn(&offset)?;
+                assert!(
+                    confirmed <= stored,
+                    "confirmed_flush_lsn {confirmed} is ahead of the stored offset {offset}"
+                );
+                (confirmed > lsn_after_restart).then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    checks += 1;
+    assert_eq!(checks, 2);
+
+    // Two sinks on the same topic: Debezium's JDBC sink and Ferry's built-in one.
+    api.create_connector(
+        &format!("{prefix}-dbz-sink"),
+        json!({
+            "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+            "tasks.max": "1",
+            "topics": topic,
+            "connection.url": format!("jdbc:postgresql://{PG_HOST}:{PG_PORT}/{dbz_db}"),
+            "connection.username": "postgres",
+            "connection.password": "",
+            "insert.mode": "upsert",
+            "delete.enabled": "true",
+            "primary.key.mode": "record_key",
+            "schema.evolution": "basic",
+            "collection.name.format": "items",
+            "key.converter": JSON_CONVERTER,
+            "value.converter": JSON_CONVERTER
+        }),
+    )
+    .await
+    .unwrap();
+    api.create_connector(
+        &format!("{prefix}-ferry-sink"),
+        json!({
+            "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
+            "tasks.max": "1",
+            "topics": topic,
+            "connection.url": format!("jdbc:postgresql://{PG_HOST}:{PG_PORT}/{ferry_db}"),
+            "connection.user": "postgres",
+            "insert.mode": "upsert",
+            "delete.enabled": "true",
+            "pk.mode": "record_key",
+            "auto.create": "true",
+            "auto.evolve": "true",
+            "table.name.format": "items",
+            "key.converter": JSON_CONVERTER,
+            "value.converter": JSON_CONVERTER
+        }),
+    )
+    .await
+    .unwrap();
+
+    let columns = ["id", "name", "qty"];
+    let expected = table_rows(&source, "items", &columns).await;
+    assert_eq!(
+        expected.len(),
+        usize::try_from(total + 1).unwrap() - deleted.len()
+    );
+    let dbz_sink = pg(&dbz_db).await;
+    let ferry_sink = pg(&ferry_db).await;
+    for (name, client) in [
+        ("Debezium JDBC sink", &dbz_sink),
+        ("Ferry JDBC sink", &ferry_sink),
+    ] {
+        let result = wait_until(
+            Duration::from_secs(180),
+            &format!("the {name}'s table to match the source"),
+            || async { (table_rows(client, "items", &columns).await == expected).then_some(()) },
+        )
+        .await;
+        if let Err(error) = result {
+            let rows = table_rows(client, "items", &columns).await;
+            let mut statuses = Vec::new();
+            for sink in ["dbz-sink", "ferry-sink"] {
+                statuses.push(
+                    api.get(&format!("/connectors/{prefix}-{sink}/status"))
+                        .await
+                        .ok(),
+                );
+            }
+            let log = worker.stdout() + &worker.stderr();
+            let errors: Vec<&str> = log
+                .lines()
+                .filter(|line| line.contains("ERROR") || line.contains("WARN"))
+                .take(40)
+                .collect();
+            panic!(
+                "{error}: {} rows, source {}; statuses {statuses:?}; log:\n{}",
+                rows.len(),
+                expected.len(),
+                errors.join("\n")
+            );
+        }
+    }
+    // Every column, __op and __deleted included, is the same in both tables.
+    let all_columns = ["id", "name", "qty", "__op", "__deleted"];
+    assert_eq!(
+        table_rows(&dbz_sink, "items", &all_columns).await,
+        table_rows(&ferry_sink, "items", &all_columns).await
+    );
+
+    worker.signal(Signal::SIGTERM).unwrap();
+    let _ = worker.wait_exit(Duration::from_secs(60)).await;
+    drop((source, dbz_sink, ferry_sink));
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+}
+
+fn debezium_plugin_path() -> std::path::PathBuf {
+    let output =
+        std::process::Command::new(ferry_tests::repo_root().join("scripts/fetch-test-plugins.sh"))
+            .arg("debezium")
+            .output()
+            .expect("fetch-test-plugins.sh runs");
+    assert!(
+        output.status.success(),
+        "fetch-test-plugins.sh debezium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::path::PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+/// Resident memory of a process in KiB (`VmRSS`), 0 when it is gone.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Creates the Debezium connector (raw envelope, no transforms) through the REST API at
+/// `api` and returns how long it took until `rows` snapshot records were in the topic.
+async fn timed_snapshot(
+    api: &Api,
+    name: &str,
+    dbname: &str,
+    topic_prefix: &str,
+    slot: &str,
+    rows: i64,
+) -> Duration {
+    let mut config = debezium_source_config(dbname, topic_prefix, slot);
+    let object = config.as_object_mut().unwrap();
+    for key in [
+        "transforms",
+        "transforms.unwrap.type",
+        "transforms.unwrap.delete.tombstone.handling.mode",
+        "transforms.unwrap.add.fields",
+    ] {
+        object.remove(key);
+    }
+    object.insert("snapshot.fetch.size".into(), json!("10240"));
+    let topic = format!("{topic_prefix}.public.items");
+    let started = Instant::now();
+    api.create_connector(name, config).await.unwrap();
+    wait_until(
+        Duration::from_secs(900),
+        "the whole snapshot in the topic",
+        || {
+            let topic = topic.clone();
+            async move { (ferry_tests::topic_record_count(&topic) >= rows).then_some(()) }
+        },
+    )
+    .await
+    .unwrap();
+    started.elapsed()
+}
+
+/// Snapshot throughput of the same Debezium jar in Ferry and in Kafka Connect 4.3.1, same
+/// table, same broker: `cargo test -p ferry-tests --test debezium -- --ignored --nocapture`
+/// (`FERRY_DEBEZIUM_BENCH_ROWS`, default 100000). The time runs from the connector's
+/// creation to the last snapshot record in Kafka, task start-up included.
+#[tokio::test]
+#[ignore = "benchmark: run on demand"]
+async fn bench_debezium_snapshot_ferry_vs_kafka_connect() {
+    let rows: i64 = std::env::var("FERRY_DEBEZIUM_BENCH_ROWS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(100_000);
+    let host_dir = script_dir("build-plugin-host.sh");
+    let plugin_path = debezium_plugin_path();
+    let prefix = unique_name("dbzb").replace('-', "_");
+    let mut dbs = Databases::create(&prefix, &["src"]).await;
+    let source = pg(&dbs.names[0]).await;
+    source
+        .batch_execute(&format!(
+            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL);
+             INSERT INTO items SELECT g, 'snapshot row ' || g || repeat('x', 64), (g % 10)::int FROM generate_series(1, {rows}) g;"
+        ))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (ferry_slot, connect_slot) = (format!("{prefix}_ferry"), format!("{prefix}_kc"));
+    dbs.extra_slots
+        .extend([ferry_slot.clone(), connect_slot.clone()]);
+
+    // Ferry.
+    let props = plugin_props(&host_dir, &plugin_path);
+    let addr = ferry_tests::free_local_addr();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &as_refs(&props)).unwrap();
+    worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    let api = Api::new(addr);
+    let ferry_time = timed_snapshot(
+        &api,
+        &format!("{prefix}-ferry"),
+        &dbs.names[0],
+        &format!("{prefix}_f"),
+        &ferry_slot,
+        rows,
+    )
+    .await;
+    let host_pids =
+        ferry_tests::plugins::children_running(worker.pid(), ferry_tests::plugins::HOST_MAIN_CLASS);
+    let ferry_rss = rss_kib(worker.pid()) + host_pids.iter().map(|pid| rss_kib(*pid)).sum::<u64>();
+    worker.signal(Signal::SIGTERM).unwrap();
+    let _ = worker.wait_exit(Duration::from_secs(60)).await;
+    drop(worker);
+
+    // Kafka Connect 4.3.1, the same plugin.path.
+    let connect_dir = dir.path().join("connect");
+    std::fs::create_dir_all(&connect_dir).unwrap();
+    let port = ferry_tests::free_local_addr().port();
+    let plugin_path_text = plugin_path.display().to_string();
+    let group = format!("{prefix}-kc");
+    let connect = tokio::task::spawn_blocking({
+        let connect_dir = connect_dir.clone();
+        move || {
+            ferry_tests::kafka_connect::KafkaConnectWorker::start(
+                &connect_dir,
+                "kc",
+                port,
+                &group,
+                &[
+                    ("plugin.path", plugin_path_text.as_str()),
+                    ("offset.flush.interval.ms", "1000"),
+                ],
+            )
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let connect_api = Api::new(connect.addr());
+    let connect_time = timed_snapshot(
+        &connect_api,
+        &format!("{prefix}-kc"),
+        &dbs.names[0],
+        &format!("{prefix}_k"),
+        &connect_slot,
+        rows,
+    )
+    .await;
+    let connect_pid = std::fs::read_to_string(connect_dir.join("kc.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let connect_rss = rss_kib(connect_pid);
+    tokio::task::spawn_blocking(move || {
+        let mut connect = connect;
+        connect.stop()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+
+    #[allow(clippy::cast_precision_loss)]
+    let rate = |time: Duration| rows as f64 / time.as_secs_f64();
+    println!(
+        "debezium snapshot of {rows} rows: ferry {:.2} s ({:.0} records/s, RSS worker+host {} MiB); kafka connect 4.3.1 {:.2} s ({:.0} records/s, RSS {} MiB)",
+        ferry_time.as_secs_f64(),
+        rate(ferry_time),
+        ferry_rss / 1024,
+        connect_time.as_secs_f64(),
+        rate(connect_time),
+        connect_rss / 1024
+    );
+}
