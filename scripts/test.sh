@@ -123,9 +123,9 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "plugin host and test plugin jars (scripts/build-plugin-host.sh, scripts/fetch-test-plugins.sh; cached)"
+step "plugin host and test plugin jars, Debezium included (scripts/build-plugin-host.sh, scripts/fetch-test-plugins.sh debezium; cached)"
 scripts/build-plugin-host.sh >/dev/null
-scripts/fetch-test-plugins.sh >/dev/null
+scripts/fetch-test-plugins.sh debezium >/dev/null
 step "Python venv with grpcio for examples/python-plugin (scripts/setup-python-plugin.sh; cached)"
 scripts/setup-python-plugin.sh >/dev/null
 
