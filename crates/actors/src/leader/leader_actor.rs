@@ -8,10 +8,13 @@
 //! waiting for the worker to come back.
 //!
 //! Split brain: a node leads only while it sees a quorum of the members
-//! ([`crate::membership::quorum`]) and no other node holds an unexpired leader lease; while it
-//! leads it renews the lease every second in its fenced transaction, and it releases the lease
-//! when it steps down (lost quorum, another node elected, stopped). A node cut off from the
-//! others' gossip thus never claims leadership, so it never fences the majority's leader.
+//! ([`crate::membership::quorum`], with vanished members whose Kafka lease expired no longer
+//! counted, see [`super::quorum_gate`]) and no other node holds an unexpired leader lease;
+//! while it leads it renews the leader lease every second in its fenced transaction (in the
+//! lease topic, [`crate::stores::lease`]), and it releases it when it steps down (lost quorum,
+//! another node elected, stopped). A node cut off from the others' gossip thus never claims
+//! leadership, so it never fences the majority's leader. Every assignment names the lease
+//! incarnation of each worker, as the leader read it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -27,7 +30,8 @@ use super::election::{elect_leader, Candidate};
 use super::placement::{move_tasks_off_workers_that_gave_up, plugin_eligibility, required_plugin};
 use super::quorum_gate::QuorumGate;
 use crate::membership::Members;
-use crate::stores::config::{LeaderWriter, LEASE_RENEW_INTERVAL};
+use crate::stores::config::LeaderWriter;
+use crate::stores::lease::LEADER_LEASE_RENEW_INTERVAL;
 use crate::stores::{ConfigSnapshot, ConfigStore, State, Status, StatusStore, TargetState};
 use crate::worker::generate_task_configs;
 use crate::StoreError;
@@ -56,8 +60,8 @@ pub struct LeaderDeps {
     /// gossip) stay assigned to it: a cut-off worker fences itself (it loses its quorum at about
     /// the time the others declare it dead) and needs a moment to stop its tasks.
     pub fence_margin: Duration,
-    /// Whether the leader renews a lease in the config topic (off under `ferry dev`, a single
-    /// node on the embedded cluster).
+    /// Whether the leader renews a lease in the lease topic (off under `ferry dev`, a single
+    /// node on the embedded cluster; needs the quorum gate's lease store).
     pub lease_enabled: bool,
     /// Resolves config provider placeholders for connector planning.
     pub config_providers: Arc<crate::config_providers::ConfigProviders>,
@@ -323,7 +327,8 @@ impl LeaderState {
         self.last_workers.clone_from(&ready);
         let mut workers = ready;
         workers.extend(self.departed.keys().cloned());
-        let vanished = self.deps.quorum.view_rx().borrow().vanished.clone();
+        // Vanished workers whose lease expired are out of the view: their tasks move at once.
+        let vanished = self.deps.quorum.view().0.vanished;
         workers.extend(workers_still_fencing(
             &vanished,
             now,
@@ -362,9 +367,22 @@ impl LeaderState {
                 .values()
                 .any(|member| &member.node_id != owner && member.running_tasks.contains(task))
         });
+        if let Some(leases) = self.deps.quorum.leases() {
+            let incarnations = leases.incarnations();
+            published.leases = workers
+                .iter()
+                .filter_map(|worker| {
+                    incarnations
+                        .get(worker)
+                        .map(|incarnation| (worker.clone(), *incarnation))
+                })
+                .collect();
+        }
         let current_epoch = snapshot.assignment.as_ref().map_or(0, |a| a.epoch);
         let unchanged = snapshot.assignment.as_ref().is_some_and(|current| {
-            current.connectors == published.connectors && current.tasks == published.tasks
+            current.connectors == published.connectors
+                && current.tasks == published.tasks
+                && current.leases == published.leases
         });
         if unchanged {
             return;
@@ -452,22 +470,25 @@ impl LeaderState {
             .retain(|name, _| unplaceable.contains_key(name));
     }
 
-    /// Renews the lease when [`LEASE_RENEW_INTERVAL`] passed since the last renewal.
+    /// Renews the lease when [`LEADER_LEASE_RENEW_INTERVAL`] passed since the last renewal.
     async fn renew_lease_when_due(&mut self) {
-        if !self.deps.lease_enabled {
+        let Some(leases) = self
+            .deps
+            .quorum
+            .leases()
+            .filter(|_| self.deps.lease_enabled)
+        else {
             return;
-        }
+        };
         let due = self
             .lease_renewed_at_opt
-            .is_none_or(|renewed_at| renewed_at.elapsed() >= LEASE_RENEW_INTERVAL);
+            .is_none_or(|renewed_at| renewed_at.elapsed() >= LEADER_LEASE_RENEW_INTERVAL);
         if !due {
             return;
         }
         let started = Instant::now();
-        let result = self
-            .deps
-            .config_store
-            .renew_lease_as_leader(self.writer_opt.as_ref(), &self.deps.node_id)
+        let result = leases
+            .renew_leader_lease(self.writer_opt.as_ref(), &self.deps.node_id)
             .await;
         if result.is_ok() {
             self.lease_renewed_at_opt = Some(started);
@@ -480,12 +501,13 @@ impl LeaderState {
     async fn step_down(&mut self, reason: &str) {
         if self.is_leader {
             tracing::info!(node_id = %self.deps.node_id, reason, "stepping down as leader");
-            if self.deps.lease_enabled {
-                let released = self
-                    .deps
-                    .config_store
-                    .release_lease_as_leader(self.writer_opt.as_ref())
-                    .await;
+            if let Some(leases) = self
+                .deps
+                .quorum
+                .leases()
+                .filter(|_| self.deps.lease_enabled)
+            {
+                let released = leases.release_leader_lease(self.writer_opt.as_ref()).await;
                 if let Err(error) = released {
                     tracing::warn!(%error, "failed to release the leader lease; it expires by itself");
                 }

@@ -279,6 +279,15 @@ impl WorkerState {
             self.stop_all_fenced().await;
             return;
         }
+        let own_incarnation_opt = self.deps.quorum.own_incarnation();
+        if !assignment_names_this_incarnation(&snapshot, &self.deps.node_id, own_incarnation_opt) {
+            if !self.running.is_empty() {
+                tracing::warn!(incarnation = ?own_incarnation_opt, running = self.running.len(), "the assignment names another lease incarnation of this worker (its lease lapsed meanwhile): stopping every task until a leader publishes one for this incarnation");
+            }
+            crate::plugin::stop_connector_instances(&self.deps.registry);
+            self.stop_all_fenced().await;
+            return;
+        }
         let desired = desired_tasks(&snapshot, &self.deps.node_id);
         self.gave_up.retain(|key, config| {
             snapshot
@@ -728,6 +737,24 @@ pub fn generate_task_configs(
         }
     }
     Ok(task_configs)
+}
+
+/// Returns whether this worker may run what the latest assignment gives it: the assignment
+/// names no lease incarnations (older versions, `ferry dev`), or names this worker's current
+/// one. After a lapse of its lease a worker has a new incarnation, and its old tasks may have
+/// moved in an assignment it has not read yet: it waits for a leader that read its new lease.
+fn assignment_names_this_incarnation(
+    snapshot: &ConfigSnapshot,
+    node_id: &str,
+    own_incarnation_opt: Option<u64>,
+) -> bool {
+    let Some(assignment) = &snapshot.assignment else {
+        return true;
+    };
+    if assignment.leases.is_empty() {
+        return true;
+    }
+    own_incarnation_opt.is_some() && assignment.leases.get(node_id).copied() == own_incarnation_opt
 }
 
 /// The tasks that should run here: the committed tasks of STARTED connectors that the latest
