@@ -631,6 +631,7 @@ mod tests {
                 (task("orders", 1), "w1".to_string()),
                 (task("users", 0), "w1".to_string()),
             ]),
+            ..Assignment::default()
         };
         assert_eq!(
             assignment.tasks_of("w1"),
@@ -649,6 +650,7 @@ mod tests {
                 (task("orders", 0), "w1".to_string()),
                 (task("orders", 1), "w2".to_string()),
             ]),
+            ..Assignment::default()
         };
         let json = serde_json::to_value(&assignment).expect("assignment serialises");
         assert_eq!(

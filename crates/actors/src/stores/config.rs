@@ -598,6 +598,26 @@ mod tests {
     }
 
     #[test]
+    fn an_old_leader_lease_record_in_the_config_topic_changes_nothing() {
+        let mut snapshot = ConfigSnapshot::default();
+        apply(
+            &mut snapshot,
+            "connector-c",
+            Some(json!({"properties": {"tasks.max": "1"}})),
+        );
+        let before = snapshot.clone();
+        // The store skips the key before the snapshot sees it; the snapshot ignores it too.
+        apply(
+            &mut snapshot,
+            OLD_LEASE_KEY,
+            Some(json!({"node_id": "old-leader"})),
+        );
+        apply(&mut snapshot, OLD_LEASE_KEY, None);
+        assert_eq!(snapshot.connectors, before.connectors);
+        assert_eq!(snapshot.assignment, before.assignment);
+    }
+
+    #[test]
     fn older_assignments_are_ignored() {
         let mut snapshot = ConfigSnapshot::default();
         let newer = Assignment {

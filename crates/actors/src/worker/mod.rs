@@ -785,6 +785,28 @@ fn desired_tasks(snapshot: &ConfigSnapshot, node_id: &str) -> BTreeMap<TaskKey, 
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_worker_runs_only_from_an_assignment_that_names_its_incarnation() {
+        let mut snapshot = ConfigSnapshot::default();
+        assert!(assignment_names_this_incarnation(&snapshot, "w1", Some(5)));
+        snapshot.assignment = Some(crate::leader::assignment::Assignment::default());
+        assert!(
+            assignment_names_this_incarnation(&snapshot, "w1", Some(5)),
+            "an assignment of an older version names no incarnation"
+        );
+        snapshot.assignment = Some(crate::leader::assignment::Assignment {
+            leases: BTreeMap::from([("w1".to_string(), 5), ("w2".to_string(), 9)]),
+            ..Default::default()
+        });
+        assert!(assignment_names_this_incarnation(&snapshot, "w1", Some(5)));
+        assert!(
+            !assignment_names_this_incarnation(&snapshot, "w1", Some(6)),
+            "lapsed and renewed: wait for a leader that read the new lease"
+        );
+        assert!(!assignment_names_this_incarnation(&snapshot, "w1", None));
+        assert!(!assignment_names_this_incarnation(&snapshot, "w3", Some(1)));
+    }
+
     fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
