@@ -191,3 +191,109 @@ async fn a_survivor_of_two_workers_killed_at_once_runs_every_task_within_the_lea
         "a task ran on two live workers at once: {seen:?}"
     );
 }
+
+/// Two of three workers frozen at once (`kill -STOP`, as a long GC pause or a stalled VM would):
+/// the survivor takes over once their leases expired; when they resume, their leases have
+/// lapsed, so they stop their tasks at once (the time until they show none is measured: the
+/// window in which a frozen worker's task may still act), and they get work back only through
+/// a new assignment, never running a task the survivor runs.
+#[tokio::test]
+async fn workers_frozen_past_their_lease_stop_their_tasks_when_they_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("frozen");
+    let (addrs, workers) = ferry_tests::start_cluster(dir.path(), &prefix, 3, &[])
+        .await
+        .unwrap();
+    let api = Api::new(addrs[0]);
+    api.create_connector(
+        "gen",
+        json!({"connector.class": "Datagen", "kafka.topic": format!("{prefix}-gen"), "quickstart": "sequence", "tasks.max": TASKS, "max.interval": 100}),
+    )
+    .await
+    .unwrap();
+    api.wait_status("gen", Duration::from_secs(60), |s| {
+        all_running(s, TASKS)
+            && tasks_per_worker(s).len() == 3
+            && tasks_per_worker(s).values().all(|count| *count == 2)
+    })
+    .await
+    .unwrap();
+    let (_, view) = api.get("/cluster").await.unwrap();
+    let leader_id = view["leader"].as_str().unwrap().to_string();
+    let leader = addrs
+        .iter()
+        .position(|addr| node_id_of(*addr) == leader_id)
+        .unwrap();
+    let frozen = [leader, (leader + 1) % 3];
+    let survivor = (leader + 2) % 3;
+    for index in frozen {
+        workers[index].signal(Signal::SIGSTOP).unwrap();
+    }
+    let frozen_at = Instant::now();
+    let survivor_api = Api::new(addrs[survivor]);
+    let survivor_worker_id = addrs[survivor].to_string();
+    survivor_api
+        .wait_status("gen", Duration::from_secs(40), |s| {
+            all_running(s, TASKS)
+                && tasks_per_worker(s).keys().collect::<Vec<_>>() == [&survivor_worker_id]
+        })
+        .await
+        .unwrap();
+    let takeover = frozen_at.elapsed();
+    println!("2 of 3 frozen: all {TASKS} tasks RUNNING on the survivor after {takeover:?}");
+    assert!(
+        takeover < TAKEOVER_BOUND,
+        "takeover took {takeover:?}, bound {TAKEOVER_BOUND:?}"
+    );
+
+    for index in frozen {
+        workers[index].signal(Signal::SIGCONT).unwrap();
+    }
+    let resumed_at = Instant::now();
+    for index in frozen {
+        let addr = addrs[index];
+        let fenced_after = ferry_tests::wait_until(
+            Duration::from_secs(10),
+            "the resumed worker runs no task",
+            || async move { (own_task_count(addr).await? == 0).then(|| resumed_at.elapsed()) },
+        )
+        .await
+        .unwrap();
+        println!(
+            "resumed worker {} showed 0 running tasks {fenced_after:?} after SIGCONT",
+            node_id_of(addr)
+        );
+    }
+
+    // From here on no task may run on two workers at once, through the rebalance back.
+    let mut overlap = Overlap::default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts =
+            futures::future::join_all(addrs.iter().map(|addr| own_task_count(*addr))).await;
+        let sum: usize = counts.iter().flatten().sum();
+        overlap.samples += 1;
+        overlap.max_sum = overlap.max_sum.max(sum);
+        if sum > TASKS {
+            overlap.double += 1;
+            println!("double running sample: {counts:?}");
+        }
+        let (_, status) = survivor_api.get("/connectors/gen/status").await.unwrap();
+        let balanced = all_running(&status, TASKS)
+            && tasks_per_worker(&status).len() == 3
+            && tasks_per_worker(&status).values().all(|count| *count == 2);
+        if balanced && counts.iter().all(|count| *count == Some(2)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no 2/2/2 within 60 s of the resume: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("after the resume: {overlap:?}");
+    assert_eq!(
+        overlap.double, 0,
+        "a task ran on two workers at once: {overlap:?}"
+    );
+}

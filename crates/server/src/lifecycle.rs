@@ -106,7 +106,7 @@ pub(crate) async fn run(
         membership.clone(),
         stores_stop.clone(),
     ));
-    let (running_tx, mut running_rx) = tokio::sync::watch::channel(Vec::new());
+    let (running_tx, mut running_rx) = tokio::sync::watch::channel((0, Vec::new()));
     let (gave_up_tx, mut gave_up_rx) = tokio::sync::watch::channel(Vec::new());
     let gossip_gave_up = membership.clone();
     tokio::spawn(async move {
@@ -118,8 +118,8 @@ pub(crate) async fn run(
     let gossip = membership.clone();
     tokio::spawn(async move {
         while running_rx.changed().await.is_ok() {
-            let running = running_rx.borrow_and_update().clone();
-            gossip.set_running_tasks(&running).await;
+            let (epoch, running) = running_rx.borrow_and_update().clone();
+            gossip.set_running_tasks_at_epoch(epoch, &running).await;
         }
     });
     // Under `ferry dev` (a topic creator is given for the mock cluster) transactions are not

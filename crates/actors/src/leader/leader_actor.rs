@@ -362,11 +362,10 @@ impl LeaderState {
 
         // Revoke before assign: a task another live member still runs waits for it to stop.
         let mut published = desired;
-        published.tasks.retain(|task, owner| {
-            !members
-                .values()
-                .any(|member| &member.node_id != owner && member.running_tasks.contains(task))
-        });
+        let current_opt = snapshot.assignment.as_ref();
+        published
+            .tasks
+            .retain(|task, owner| may_assign(task, owner, current_opt, &members));
         if let Some(leases) = self.deps.quorum.leases() {
             let incarnations = leases.incarnations();
             published.leases = workers
@@ -627,6 +626,37 @@ impl LeaderState {
     }
 }
 
+/// Returns whether `task` may be published for `owner` (revoke-then-assign): no other live
+/// member gossips it running, and, when it moves (the current assignment gives it to another
+/// worker, or to nobody), the current assignment no longer gives it to a live member and every
+/// other live member has carried out the current epoch. A member's gossiped running tasks are as
+/// new as its gossiped epoch (one step, in version order), so a leader whose gossip view is
+/// stale (it was frozen, or just took over) waits instead of trusting old running tasks. An
+/// epoch of 0 is unknown (an older version, or a worker that has not reconciled yet): only its
+/// running tasks count.
+fn may_assign(
+    task: &(String, u32),
+    owner: &str,
+    current_opt: Option<&Assignment>,
+    members: &Members,
+) -> bool {
+    let others = || members.values().filter(|member| member.node_id != owner);
+    if others().any(|member| member.running_tasks.contains(task)) {
+        return false;
+    }
+    let Some(current) = current_opt else {
+        return true;
+    };
+    let current_owner_opt = current.tasks.get(task).map(String::as_str);
+    if current_owner_opt == Some(owner) {
+        return true;
+    }
+    if current_owner_opt.is_some_and(|previous| members.contains_key(previous)) {
+        return false;
+    }
+    !others().any(|member| member.assignment_epoch != 0 && member.assignment_epoch < current.epoch)
+}
+
 /// Returns the workers that vanished without a goodbye (dead, or cut off from gossip) less than
 /// `fence_margin` ago: their tasks stay in place meanwhile, because a cut-off worker loses its
 /// quorum at about the time the others see it vanish, and needs a moment to stop its tasks.
@@ -645,6 +675,69 @@ fn workers_still_fencing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn member(node_id: &str, epoch: u64, running: &[(&str, u32)]) -> crate::membership::Member {
+        crate::membership::Member {
+            node_id: node_id.to_string(),
+            generation: 1,
+            advertise_addr: format!("{node_id}:8083"),
+            version: String::new(),
+            ready: true,
+            running_tasks: running
+                .iter()
+                .map(|(connector, index)| ((*connector).to_string(), *index))
+                .collect(),
+            gave_up_tasks: Vec::new(),
+            assignment_epoch: epoch,
+            plugins: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_moving_task_waits_until_every_other_member_carried_out_its_revocation() {
+        let task = ("c".to_string(), 0);
+        let members_at = |a_epoch: u64, a_running: &[(&str, u32)]| -> Members {
+            [member("a", a_epoch, a_running), member("b", 5, &[])]
+                .into_iter()
+                .map(|m| (m.node_id.clone(), m))
+                .collect()
+        };
+        let mut current = Assignment {
+            epoch: 5,
+            tasks: BTreeMap::from([(task.clone(), "a".to_string())]),
+            ..Assignment::default()
+        };
+        // Still with live "a" in the published assignment: revoke first.
+        assert!(!may_assign(&task, "b", Some(&current), &members_at(5, &[])));
+        assert!(may_assign(
+            &task,
+            "a",
+            Some(&current),
+            &members_at(5, &[("c", 0)])
+        ));
+        // Revoked at epoch 6: "a" must have carried out epoch 6 and not run it.
+        current.epoch = 6;
+        current.tasks.clear();
+        assert!(
+            !may_assign(&task, "b", Some(&current), &members_at(5, &[])),
+            "a's view is older than the revocation"
+        );
+        assert!(!may_assign(
+            &task,
+            "b",
+            Some(&current),
+            &members_at(6, &[("c", 0)])
+        ));
+        assert!(may_assign(&task, "b", Some(&current), &members_at(6, &[])));
+        assert!(
+            may_assign(&task, "b", Some(&current), &members_at(0, &[])),
+            "epoch unknown: running tasks only"
+        );
+        // The owner in the assignment is gone (dead): moves as soon as the others caught up.
+        current.tasks.insert(task.clone(), "dead".to_string());
+        assert!(may_assign(&task, "b", Some(&current), &members_at(6, &[])));
+        assert!(may_assign(&task, "b", None, &members_at(6, &[])));
+    }
 
     #[test]
     fn a_vanished_worker_keeps_its_tasks_for_the_fence_margin() {

@@ -48,8 +48,11 @@ pub struct WorkerDeps {
     pub node_id: String,
     /// Advertised `host:port`: the `worker_id` in status output.
     pub worker_id: String,
-    /// The tasks running here, for gossip (the leader revokes before it reassigns).
-    pub running_tx: tokio::sync::watch::Sender<Vec<TaskKey>>,
+    /// The epoch of the last assignment this worker carried out (its stops done) and the tasks
+    /// running here, for gossip: the leader revokes before it reassigns, and hands a revoked
+    /// task to its new owner only once every live member has carried out that revocation's
+    /// epoch (`u64::MAX`: this worker is shutting down and starts nothing any more).
+    pub running_tx: tokio::sync::watch::Sender<(u64, Vec<TaskKey>)>,
     /// The tasks this worker gave up on, for gossip (the leader moves them elsewhere).
     pub gave_up_tx: tokio::sync::watch::Sender<Vec<TaskKey>>,
     pub registry: ConnectorRegistry,
@@ -134,6 +137,8 @@ pub struct WorkerState {
     stopping: bool,
     /// Whether the last reconcile saw a quorum (`None` before the first).
     had_quorum_opt: Option<bool>,
+    /// Epoch of the last assignment carried out here (gossiped with the running tasks).
+    applied_epoch: u64,
 }
 
 /// The worker actor.
@@ -187,6 +192,7 @@ impl Actor for WorkerActor {
             next_run_id: 0,
             stopping: false,
             had_quorum_opt: None,
+            applied_epoch: 0,
         })
     }
 
@@ -274,9 +280,16 @@ impl WorkerState {
             }
             self.had_quorum_opt = Some(quorum.has_quorum);
         }
+        let epoch = snapshot
+            .assignment
+            .as_ref()
+            .map_or(0, |assignment| assignment.epoch);
         if !quorum.has_quorum {
             crate::plugin::stop_connector_instances(&self.deps.registry);
             self.stop_all_fenced().await;
+            // Running nothing carries out any assignment.
+            self.applied_epoch = self.applied_epoch.max(epoch);
+            self.publish_running();
             return;
         }
         let own_incarnation_opt = self.deps.quorum.own_incarnation();
@@ -286,6 +299,8 @@ impl WorkerState {
             }
             crate::plugin::stop_connector_instances(&self.deps.registry);
             self.stop_all_fenced().await;
+            self.applied_epoch = self.applied_epoch.max(epoch);
+            self.publish_running();
             return;
         }
         let desired = desired_tasks(&snapshot, &self.deps.node_id);
@@ -337,6 +352,7 @@ impl WorkerState {
             &snapshot,
             &self.deps.node_id,
         );
+        self.applied_epoch = self.applied_epoch.max(epoch);
         self.publish_running();
         self.publish_gave_up();
     }
@@ -353,7 +369,10 @@ impl WorkerState {
     }
 
     fn publish_running(&self) {
-        let running: Vec<TaskKey> = self.running.keys().cloned().collect();
+        let running = (
+            self.applied_epoch,
+            self.running.keys().cloned().collect::<Vec<TaskKey>>(),
+        );
         self.deps.running_tx.send_if_modified(|current| {
             if *current == running {
                 return false;
@@ -558,6 +577,8 @@ impl WorkerState {
             }
         });
         futures::future::join_all(waits).await;
+        // Shutting down: nothing starts here any more, whatever the leader publishes.
+        self.applied_epoch = u64::MAX;
         self.publish_running();
         for key in keys {
             self.put_task_status(&key, State::Unassigned, None).await;
