@@ -140,18 +140,30 @@ async fn a_survivor_of_two_workers_killed_at_once_runs_every_task_within_the_lea
         takeover < TAKEOVER_BOUND,
         "takeover took {takeover:?}, bound {TAKEOVER_BOUND:?}"
     );
-    let (_, view) = survivor_api.get("/cluster").await.unwrap();
-    assert_eq!(view["quorum"]["has_quorum"], true, "{view}");
-    let mut expired: Vec<String> = view["quorum"]["expired"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|id| id.as_str().unwrap().to_string())
-        .collect();
-    expired.sort();
+    // Both dead workers' leases expire (the first expiry may already give the survivor the
+    // quorum: one of two counted members, holding the leader lease).
     let mut dead = vec![node_id_of(addrs[leader]), node_id_of(addrs[follower])];
     dead.sort();
-    assert_eq!(expired, dead, "the dead workers' leases expired: {view}");
+    let view = ferry_tests::wait_until(
+        Duration::from_secs(10),
+        "both dead workers' leases expired",
+        || {
+            let (survivor_api, dead) = (survivor_api.clone(), dead.clone());
+            async move {
+                let (_, view) = survivor_api.get("/cluster").await.ok()?;
+                let mut expired: Vec<String> = view["quorum"]["expired"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|id| id.as_str().map(str::to_string))
+                    .collect();
+                expired.sort();
+                (expired == dead).then_some(view)
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(view["quorum"]["has_quorum"], true, "{view}");
     assert_eq!(
         view["leader"].as_str(),
         Some(node_id_of(addrs[survivor]).as_str())
@@ -194,9 +206,9 @@ async fn a_survivor_of_two_workers_killed_at_once_runs_every_task_within_the_lea
 
 /// Two of three workers frozen at once (`kill -STOP`, as a long GC pause or a stalled VM would):
 /// the survivor takes over once their leases expired; when they resume, their leases have
-/// lapsed, so they stop their tasks at once (the time until they show none is measured: the
-/// window in which a frozen worker's task may still act), and they get work back only through
-/// a new assignment, never running a task the survivor runs.
+/// lapsed, so they stop their tasks at once — within a window of at most a second, measured
+/// (a process frozen past its lease acts until it notices; docs/failure-model.md) — and get
+/// work back only through a new assignment, never running a task the survivor runs after that.
 #[tokio::test]
 async fn workers_frozen_past_their_lease_stop_their_tasks_when_they_resume() {
     let dir = tempfile::tempdir().unwrap();
@@ -250,33 +262,29 @@ async fn workers_frozen_past_their_lease_stop_their_tasks_when_they_resume() {
         workers[index].signal(Signal::SIGCONT).unwrap();
     }
     let resumed_at = Instant::now();
-    for index in frozen {
-        let addr = addrs[index];
-        let fenced_after = ferry_tests::wait_until(
-            Duration::from_secs(10),
-            "the resumed worker runs no task",
-            || async move { (own_task_count(addr).await? == 0).then(|| resumed_at.elapsed()) },
-        )
-        .await
-        .unwrap();
-        println!(
-            "resumed worker {} showed 0 running tasks {fenced_after:?} after SIGCONT",
-            node_id_of(addr)
-        );
-    }
-
-    // From here on no task may run on two workers at once, through the rebalance back.
+    // Sample every 50 ms until 2/2/2. A resumed worker's tasks may still show (and act) until
+    // it notices its lapsed lease (one 100 ms check, then the stop): samples over the task
+    // count are allowed only in that first window, and each resumed worker must log the stop.
     let mut overlap = Overlap::default();
+    let mut last_double_opt: Option<Duration> = None;
+    let mut first_zero: [Option<Duration>; 2] = [None, None];
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let counts =
             futures::future::join_all(addrs.iter().map(|addr| own_task_count(*addr))).await;
+        let since_resume = resumed_at.elapsed();
+        for (slot, index) in frozen.iter().enumerate() {
+            if counts[*index] == Some(0) && first_zero[slot].is_none() {
+                first_zero[slot] = Some(since_resume);
+            }
+        }
         let sum: usize = counts.iter().flatten().sum();
         overlap.samples += 1;
         overlap.max_sum = overlap.max_sum.max(sum);
         if sum > TASKS {
             overlap.double += 1;
-            println!("double running sample: {counts:?}");
+            last_double_opt = Some(since_resume);
+            println!("over {TASKS} tasks {since_resume:?} after SIGCONT: {counts:?}");
         }
         let (_, status) = survivor_api.get("/connectors/gen/status").await.unwrap();
         let balanced = all_running(&status, TASKS)
@@ -289,11 +297,24 @@ async fn workers_frozen_past_their_lease_stop_their_tasks_when_they_resume() {
             Instant::now() < deadline,
             "no 2/2/2 within 60 s of the resume: {status}"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    println!("after the resume: {overlap:?}");
-    assert_eq!(
-        overlap.double, 0,
-        "a task ran on two workers at once: {overlap:?}"
+    println!(
+        "resumed workers first showed 0 running tasks after {first_zero:?}; last sample over {TASKS} tasks: {last_double_opt:?}; back to 2/2/2 after {:?}",
+        resumed_at.elapsed()
     );
+    for index in frozen {
+        let log = format!("{}{}", workers[index].stdout(), workers[index].stderr());
+        assert!(
+            log.contains("task stopped (fenced)"),
+            "resumed worker {} did not fence its tasks",
+            node_id_of(addrs[index])
+        );
+    }
+    let zombie_window = Duration::from_secs(1);
+    assert!(
+        last_double_opt.is_none_or(|last| last < zombie_window),
+        "a task ran on two workers at once after the resumed workers' first second: {overlap:?}"
+    );
+    println!("after the resume: {overlap:?}");
 }

@@ -38,7 +38,7 @@ use restart_policy::{RestartDecision, RestartPolicy};
 /// How often the worker reconciles even without config changes.
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
 
-/// How often the worker checks its quorum (the lease part of it changes without an event).
+/// How often the worker checks its quorum and its own lease (they change without an event).
 const QUORUM_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What the worker needs.
@@ -167,13 +167,16 @@ impl Actor for WorkerActor {
         let quorum = deps.quorum.clone();
         let quorum_ref = myself.clone();
         tokio::spawn(async move {
-            let mut had_quorum = quorum.status().has_quorum;
+            // A new lease incarnation means the lease lapsed in between (perhaps while this
+            // process was frozen, too briefly to see the quorum go): reconcile at once.
+            let state_now = || (quorum.status().has_quorum, quorum.own_incarnation());
+            let mut had = state_now();
             let mut check = tokio::time::interval(QUORUM_CHECK_INTERVAL);
             loop {
                 check.tick().await;
-                let has_quorum = quorum.status().has_quorum;
-                if has_quorum != had_quorum {
-                    had_quorum = has_quorum;
+                let now = state_now();
+                if now != had {
+                    had = now;
                     if quorum_ref.cast(WorkerMsg::Reconcile).is_err() {
                         break;
                     }
