@@ -4,7 +4,7 @@
 #
 #   scripts/chaos.sh [--nodes N] [--duration SECS] [--kill-every SECS] [--seed S] [--report FILE]
 #                    [--state-dir DIR] [--session-timeout-ms MS] [--ferry PATH]
-#                    [--partition [--partition-for SECS]]
+#                    [--partition [--partition-for SECS]] [--majority-loss]
 #   defaults: 3 nodes, 120 s, a kill every 15 s, seed 1, report <state dir>/chaos-report.json,
 #   state dir /tmp/ferry-chaos-<pid>. CI size (scripts/test.sh): --duration 60 --kill-every 10
 #   --session-timeout-ms 6000, then --partition --duration 30 --kill-every 15 --partition-for 8.
@@ -71,6 +71,13 @@
 #  lease holders the majority saw (a ping-pong would show here). A round fails when stopped or
 #  elsewhere exceeds 30 s or steady is not reached within 60 s. Namespaces, veths, the bridge
 #  and the relays are removed on exit, Ctrl-C too.
+#
+# --majority-loss (at least 3 nodes): every --kill-every s, SIGKILLs a majority of the workers at
+#  once (2 of 3; odd rounds the leader among them), measures the takeover (failover_s: every task
+#  the victims ran RUNNING on a survivor), restarts them after 3 s. The survivor has no gossip
+#  majority; it goes on once the victims' liveness leases expired in Kafka on its clock
+#  (cluster.lease.ms + cluster.fence.margin.ms, see docs/failure-model.md). A round fails when the
+#  takeover exceeds 15 s; the run fails when double_running > 0.
 #
 # Exits 1 if missing > 0, a failover timed out or a partition round failed, 2 on usage errors,
 # 130 when interrupted. Hard cap: duration + 300 s. Every process it started is stopped on exit

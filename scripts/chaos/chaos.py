@@ -33,6 +33,10 @@ import netns
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BOOTSTRAP = os.environ.get("FERRY_BOOTSTRAP", "127.0.0.1:9092")
 FAILOVER_DEADLINE_S = 60.0
+# --majority-loss: a survivor takes over once the dead workers' Kafka leases expired on its clock:
+# cluster.lease.ms (4 s) + cluster.fence.margin.ms (1 s) + a confirming read (<= 1 s) + leadership
+# claim and task start; well under cluster.member.expiry.ms (30 s), the old behaviour.
+MAJORITY_TAKEOVER_BOUND_S = 15.0
 # --partition: the cut-off worker must have stopped its tasks, and they must run elsewhere, within
 # these; after the heal the cluster must be back to one instance per task within STEADY.
 PARTITION_STOP_DEADLINE_S = 30.0
@@ -550,20 +554,31 @@ class Run:
         leader_round = round_no % 3 == 2
         candidates = [w for w in live if w.node_id != leader_id] or live
         pick = rng.choice(candidates)  # drawn every round, so the sequence only depends on the seed
-        victim = next((w for w in live if w.node_id == leader_id), pick) if leader_round else pick
-        is_leader = victim.node_id == leader_id
-        survivors = [w for w in live if w is not victim]
+        if self.args.majority_loss:
+            # A majority at once: the leader (every other round) and followers drawn from the seed.
+            count = len(live) // 2 + 1
+            rest = [w for w in candidates if w is not pick]
+            rng.shuffle(rest)
+            leader = next((w for w in live if w.node_id == leader_id), None)
+            first = [leader] if (round_no % 2 == 1 and leader is not None) else []
+            victims = (first + [pick] + rest)[:count]
+        else:
+            victims = [next((w for w in live if w.node_id == leader_id), pick) if leader_round else pick]
+        is_leader = any(v.node_id == leader_id for v in victims)
+        survivors = [w for w in live if w not in victims]
         before = None
         for w in survivors:
             before = running_tasks(w.http, [self.source, self.sink])
             if before is not None:
                 break
-        on_victim = sorted(k for k, v in (before or {}).items() if v == victim.addr)
+        victim_addrs = {v.addr for v in victims}
+        on_victim = sorted(k for k, v in (before or {}).items() if v in victim_addrs)
         sink_out = count_lines(self.output)
-        pid = cluster.kill(victim)
+        pids = [cluster.kill(victim) for victim in victims]
         killed_at = time.monotonic()
-        log("round %d: SIGKILL worker %d (%s, pid %d)%s with %d RUNNING tasks: %s"
-            % (round_no, victim.index, victim.node_id, pid, " [leader]" if is_leader else "",
+        log("round %d: SIGKILL worker(s) %s (pid %s)%s with %d RUNNING tasks: %s"
+            % (round_no, ",".join("%d (%s)" % (v.index, v.node_id) for v in victims),
+               ",".join(str(pid) for pid in pids), " [leader]" if is_leader else "",
                len(on_victim), ", ".join("%s/%d" % (c[len(self.prefix) + 1:], t) for c, t in on_victim) or "-"))
         failover, moved = None, {}
         timed_out = False
@@ -578,7 +593,7 @@ class Run:
                 if current is not None:
                     break
             if current is not None and all(
-                    k in current and current[k] != victim.addr for k in on_victim):
+                    k in current and current[k] not in victim_addrs for k in on_victim):
                 failover = time.monotonic() - killed_at
                 moved = {k: current[k] for k in on_victim}
                 break
@@ -586,24 +601,29 @@ class Run:
         if timed_out:
             self.failover_timeouts += 1
         targets = sorted({a for a in moved.values()})
+        victim_ids = ",".join(v.node_id for v in victims)
         self.rounds.append({
-            "round": round_no, "t_s": round(killed_at - t0, 1), "victim": victim.node_id,
-            "victim_addr": victim.addr, "leader": is_leader, "tasks_on_victim": len(on_victim),
+            "round": round_no, "t_s": round(killed_at - t0, 1), "victim": victim_ids,
+            "victim_addr": ",".join(v.addr for v in victims), "victims": len(victims),
+            "leader": is_leader, "tasks_on_victim": len(on_victim),
             "failover_s": None if failover is None else round(failover, 3), "timed_out": timed_out,
             "moved_to": targets, "sink_lines_at_kill": sink_out,
         })
         shown = "TIMEOUT" if timed_out else "%.3fs" % failover
         print("%-5d %-8.1f %-14s %-6s %-6d %-10s %-9d %s" % (
-            round_no, killed_at - t0, victim.node_id, "yes" if is_leader else "no",
+            round_no, killed_at - t0, victim_ids, "yes" if is_leader else "no",
             len(on_victim), shown, sink_out, ",".join(targets) or "-"), flush=True)
         pause = RESTART_PAUSE_S - (time.monotonic() - killed_at)
         if pause > 0:
             time.sleep(pause)
-        cluster.start(victim)
-        cluster.wait_healthy(victim, time.monotonic() + 60)
+        for victim in victims:
+            cluster.start(victim)
+        for victim in victims:
+            cluster.wait_healthy(victim, time.monotonic() + 60)
         if not cluster.wait_members(time.monotonic() + 30):
             log("round %d: not every worker sees every member ready after 30 s" % round_no)
-        log("round %d: worker %d back (healthy, %.1f s after the kill)" % (round_no, victim.index, time.monotonic() - killed_at))
+        log("round %d: worker(s) %s back (healthy, %.1f s after the kill)"
+            % (round_no, ",".join(str(v.index) for v in victims), time.monotonic() - killed_at))
 
     # -------------------------------------------------------------- partitions
     def partition_round(self, round_no, rng, t0):
@@ -835,6 +855,7 @@ class Run:
                          "max_interval_ms": MAX_INTERVAL_MS, "topic": self.topic,
                          "consumer_session_timeout_ms": self.args.session_timeout_ms,
                          "partition": self.args.partition, "partition_for_s": self.args.partition_for,
+                         "majority_loss": self.args.majority_loss,
                          "state_dir": self.state_dir},
         }
         return report
@@ -925,7 +946,13 @@ def main():
                         help="cut a worker off the others' gossip (network namespaces) instead of killing it")
     parser.add_argument("--partition-for", type=int, default=10,
                         help="seconds each partition is held (at least until the tasks moved)")
+    parser.add_argument("--majority-loss", action="store_true",
+                        help="kill a majority of the workers at once each round (2 of 3)")
     args = parser.parse_args()
+    if args.majority_loss and args.partition:
+        parser.error("--majority-loss and --partition are exclusive")
+    if args.majority_loss and args.nodes < 3:
+        parser.error("--majority-loss needs at least 3 nodes (one must survive a majority's loss)")
     if args.partition:
         if os.geteuid() != 0:
             parser.error("--partition needs root (it creates network namespaces)")
@@ -971,12 +998,24 @@ def main():
         if report["failover_timeouts"] > 0:
             log("FAIL: %d failover(s) took longer than %.0f s" % (report["failover_timeouts"], FAILOVER_DEADLINE_S))
             code = 1
+        if args.majority_loss:
+            slow = [r for r in run.rounds if r["failover_s"] is not None and r["failover_s"] > MAJORITY_TAKEOVER_BOUND_S]
+            if slow:
+                log("FAIL: %d majority-loss takeover(s) slower than %.0f s (the dead members' leases"
+                    " should expire long before cluster.member.expiry.ms)" % (len(slow), MAJORITY_TAKEOVER_BOUND_S))
+                code = 1
+            if report["double_running"] > 0:
+                log("FAIL: %d double_running samples" % report["double_running"])
+                code = 1
         for failure in report["partition_failures"]:
             log("FAIL: %s" % failure)
             code = 1
         if code == 0 and args.partition:
             log("PASS: no record missing; every cut-off worker stopped its tasks, they ran elsewhere,"
                 " and after each heal every task ran exactly once")
+        elif code == 0 and args.majority_loss:
+            log("PASS: no record missing, every majority-loss takeover within %.0f s, double_running 0"
+                % MAJORITY_TAKEOVER_BOUND_S)
         elif code == 0:
             log("PASS: no record missing, every failover within %.0f s" % FAILOVER_DEADLINE_S)
     except Abort as reason:

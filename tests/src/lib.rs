@@ -578,8 +578,19 @@ pub fn read_topic(topic: &str) -> Vec<TopicRecord> {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         let mut position = low;
         while position < high && std::time::Instant::now() < deadline {
-            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-                position = message.offset() + 1;
+            let polled = consumer.poll(Duration::from_millis(200));
+            // A topic may end with a transaction marker, which is never handed out as a
+            // message: the consumer's position moves past it.
+            if let Ok(positions) = consumer.position() {
+                if let Some(rdkafka::Offset::Offset(next)) = positions
+                    .find_partition(topic, partition)
+                    .map(|element| element.offset())
+                {
+                    position = position.max(next);
+                }
+            }
+            if let Some(Ok(message)) = polled {
+                position = position.max(message.offset() + 1);
                 let mut headers = Vec::new();
                 if let Some(raw) = message.headers() {
                     for header in raw.iter() {

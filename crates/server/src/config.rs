@@ -38,6 +38,7 @@ pub mod keys {
     pub const GOSSIP_SEEDS: &str = "gossip.seeds";
     pub const CLUSTER_MEMBER_EXPIRY_MS: &str = "cluster.member.expiry.ms";
     pub const CLUSTER_FENCE_MARGIN_MS: &str = "cluster.fence.margin.ms";
+    pub const CLUSTER_LEASE_MS: &str = "cluster.lease.ms";
     pub const TASK_RESTART_MAX_FAILURES: &str = "task.restart.max.failures";
     pub const TASK_RESTART_WINDOW_MS: &str = "task.restart.window.ms";
     pub const TASK_RESTART_INITIAL_BACKOFF_MS: &str = "task.restart.initial.backoff.ms";
@@ -105,6 +106,12 @@ pub struct WorkerConfig {
     /// How long the tasks of a worker that vanished without a goodbye wait before they move (a
     /// cut-off worker stops them in the meantime).
     pub fence_margin: Duration,
+    /// A worker's liveness lease in the lease topic: it stops its tasks when it cannot renew
+    /// the lease for this long, and the others may take them over this long (plus the fence
+    /// margin) after they last read a renewal.
+    pub lease_period: Duration,
+    /// The lease topic, `ferry-leases-<group.id>` (see `ferry_actors::stores::lease`).
+    pub lease_topic: String,
     /// How a failing task is restarted in place before it is handed to another worker.
     pub restart_policy: RestartPolicy,
     /// Every key as given (known and unknown), for connector defaults and client pass-through.
@@ -204,6 +211,7 @@ impl WorkerConfig {
             Some(id) => id.trim().to_string(),
             None => advertised_addr.clone(),
         };
+        let lease_topic = ferry_actors::stores::lease_topic_name(&group_id);
         Ok(WorkerConfig {
             bootstrap_servers,
             group_id,
@@ -245,6 +253,13 @@ impl WorkerConfig {
                 1,
             )?,
             fence_margin: reader.millis(keys::CLUSTER_FENCE_MARGIN_MS, 1_000, 0)?,
+            lease_period: reader.millis(
+                keys::CLUSTER_LEASE_MS,
+                i64::try_from(ferry_actors::stores::lease::DEFAULT_LEASE_PERIOD.as_millis())
+                    .unwrap_or(4_000),
+                1_000,
+            )?,
+            lease_topic,
             restart_policy: RestartPolicy {
                 initial_backoff: reader.millis(keys::TASK_RESTART_INITIAL_BACKOFF_MS, 500, 1)?,
                 max_backoff: reader.millis(keys::TASK_RESTART_MAX_BACKOFF_MS, 30_000, 1)?,
@@ -395,6 +410,7 @@ mod tests {
         assert_eq!(config.node_id, config.advertised_addr);
         assert_eq!(config.member_expiry, Duration::from_secs(30));
         assert_eq!(config.fence_margin, Duration::from_secs(1));
+        assert_eq!(config.lease_period, Duration::from_secs(4));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use ferry_actors::membership::keys::PluginOffer;
 use ferry_actors::membership::{generation_now, Membership, MembershipConfig};
 use ferry_actors::runtime::TaskEnv;
 use ferry_actors::stores::{
-    AdminTopicCreator, ConfigStore, OffsetStore, StatusStore, TopicCreator, TopicSpec,
+    AdminTopicCreator, ConfigStore, LeaseStore, OffsetStore, StatusStore, TopicCreator, TopicSpec,
 };
 use ferry_actors::worker::{WorkerActor, WorkerDeps, WorkerMsg};
 use ractor::Actor;
@@ -85,7 +85,24 @@ pub(crate) async fn run(
         "Worker is joining the cluster.".into(),
     ));
     let membership = start_membership(&config).await?;
-    let quorum = QuorumGate::new(membership.quorum_rx(), Arc::clone(&config_store));
+    // Each worker's liveness lease (and the leader lease) in the lease topic; off under
+    // `ferry dev`, a single node on the embedded cluster.
+    let leases_opt = if embedded {
+        None
+    } else {
+        Some(
+            LeaseStore::start(
+                &client_config,
+                &config.lease_topic,
+                &config.node_id,
+                (config.lease_period, config.fence_margin),
+                membership.config().generation,
+                stores_stop.clone(),
+            )
+            .await?,
+        )
+    };
+    let quorum = QuorumGate::new(membership.quorum_rx(), leases_opt);
     let generation =
         i64::try_from(membership.config().generation / 1_000_000_000).unwrap_or(i64::MAX);
     membership
@@ -96,7 +113,7 @@ pub(crate) async fn run(
         membership.clone(),
         stores_stop.clone(),
     ));
-    let (running_tx, mut running_rx) = tokio::sync::watch::channel(Vec::new());
+    let (running_tx, mut running_rx) = tokio::sync::watch::channel((0, Vec::new()));
     let (gave_up_tx, mut gave_up_rx) = tokio::sync::watch::channel(Vec::new());
     let gossip_gave_up = membership.clone();
     tokio::spawn(async move {
@@ -108,8 +125,8 @@ pub(crate) async fn run(
     let gossip = membership.clone();
     tokio::spawn(async move {
         while running_rx.changed().await.is_ok() {
-            let running = running_rx.borrow_and_update().clone();
-            gossip.set_running_tasks(&running).await;
+            let (epoch, running) = running_rx.borrow_and_update().clone();
+            gossip.set_running_tasks_at_epoch(epoch, &running).await;
         }
     });
     // Under `ferry dev` (a topic creator is given for the mock cluster) transactions are not
@@ -181,6 +198,7 @@ pub(crate) async fn run(
         ),
     );
     let rotation_store = Arc::clone(&config_store);
+    let rotation_quorum = quorum.clone();
     service.attach_runtime(Arc::new(Runtime {
         node_id: config.node_id.clone(),
         worker_id: config.advertised_addr.clone(),
@@ -196,7 +214,7 @@ pub(crate) async fn run(
     tokio::spawn(crate::security::session_keys::run_key_rotation(
         Arc::clone(&rotation_store),
         config.security.session_keys.clone(),
-        leads_now(config.node_id.clone(), membership.clone(), rotation_store),
+        leads_now(config.node_id.clone(), membership.clone(), rotation_quorum),
         stores_stop.clone(),
     ));
     membership.set_ready(true).await;
@@ -263,11 +281,11 @@ fn plugin_offers(registry: &ferry_connectors::ConnectorRegistry) -> Vec<PluginOf
 }
 
 /// Returns a check of whether this node leads now: gossip elects it and no other node holds an
-/// unexpired lease in the config topic (the leader's own rule).
+/// unexpired leader lease in the lease topic (the leader's own rule).
 fn leads_now(
     node_id: String,
     membership: Membership,
-    config_store: Arc<ConfigStore>,
+    quorum: QuorumGate,
 ) -> impl Fn() -> bool + Send + 'static {
     move || {
         let members = membership.members_rx().borrow().clone();
@@ -280,8 +298,9 @@ fn leads_now(
             })
             .collect();
         let elected = elect_leader(&candidates).is_some_and(|leader| leader == node_id);
-        let lease_elsewhere = config_store
-            .lease()
+        let lease_elsewhere = quorum
+            .leases()
+            .and_then(|leases| leases.leader_lease())
             .and_then(|lease| {
                 lease
                     .holder_at(std::time::Instant::now())
@@ -323,8 +342,15 @@ async fn start_membership(config: &WorkerConfig) -> anyhow::Result<Membership> {
     Ok(membership)
 }
 
-fn internal_topics(config: &WorkerConfig) -> [TopicSpec; 3] {
+fn internal_topics(config: &WorkerConfig) -> [TopicSpec; 4] {
     [
+        // Ferry's own: the workers' liveness leases and the leader lease (one partition, the
+        // config topic's replication).
+        TopicSpec {
+            name: config.lease_topic.clone(),
+            partitions: 1,
+            replication_factor: config.config_replication_factor,
+        },
         TopicSpec {
             name: config.config_topic.clone(),
             partitions: 1,

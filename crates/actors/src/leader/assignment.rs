@@ -37,6 +37,13 @@ pub struct Assignment {
     /// Task → worker node id.
     #[serde(with = "task_list_serde")]
     pub tasks: BTreeMap<TaskKey, String>,
+    /// Worker node id → the lease incarnation the leader read for it when it published this
+    /// assignment (set by the leader, not by [`compute_assignment`]). A worker runs nothing from
+    /// an assignment that names another incarnation of it: after its lease lapsed it waits for
+    /// a leader that saw its new lease (and so knows where its old tasks went). Empty from
+    /// older versions and under `ferry dev`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub leases: BTreeMap<String, u64>,
 }
 
 impl Assignment {
@@ -141,6 +148,7 @@ pub fn compute_assignment(
         epoch,
         connectors: assigned_connectors,
         tasks: assigned_tasks,
+        leases: BTreeMap::new(),
     };
     debug_assert_eq!(
         find_postcondition_violation(workers, connectors, &assignment),
@@ -195,6 +203,7 @@ pub fn compute_assignment_where_eligible(
                 .filter(|((name, _), _)| group_connectors.contains_key(name))
                 .map(|(task_key, owner)| (task_key.clone(), owner.clone()))
                 .collect(),
+            leases: BTreeMap::new(),
         };
         let placed = compute_assignment(group_workers, group_connectors, &group_previous);
         assigned_connectors.extend(placed.connectors);
@@ -209,6 +218,7 @@ pub fn compute_assignment_where_eligible(
         },
         connectors: assigned_connectors,
         tasks: assigned_tasks,
+        leases: BTreeMap::new(),
     };
     debug_assert!(
         assignment
@@ -621,6 +631,7 @@ mod tests {
                 (task("orders", 1), "w1".to_string()),
                 (task("users", 0), "w1".to_string()),
             ]),
+            ..Assignment::default()
         };
         assert_eq!(
             assignment.tasks_of("w1"),
@@ -639,6 +650,7 @@ mod tests {
                 (task("orders", 0), "w1".to_string()),
                 (task("orders", 1), "w2".to_string()),
             ]),
+            ..Assignment::default()
         };
         let json = serde_json::to_value(&assignment).expect("assignment serialises");
         assert_eq!(

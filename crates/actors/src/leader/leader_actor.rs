@@ -8,10 +8,13 @@
 //! waiting for the worker to come back.
 //!
 //! Split brain: a node leads only while it sees a quorum of the members
-//! ([`crate::membership::quorum`]) and no other node holds an unexpired leader lease; while it
-//! leads it renews the lease every second in its fenced transaction, and it releases the lease
-//! when it steps down (lost quorum, another node elected, stopped). A node cut off from the
-//! others' gossip thus never claims leadership, so it never fences the majority's leader.
+//! ([`crate::membership::quorum`], with vanished members whose Kafka lease expired no longer
+//! counted, see [`super::quorum_gate`]) and no other node holds an unexpired leader lease;
+//! while it leads it renews the leader lease every second in its fenced transaction (in the
+//! lease topic, [`crate::stores::lease`]), and it releases it when it steps down (lost quorum,
+//! another node elected, stopped). A node cut off from the others' gossip thus never claims
+//! leadership, so it never fences the majority's leader. Every assignment names the lease
+//! incarnation of each worker, as the leader read it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -27,7 +30,8 @@ use super::election::{elect_leader, Candidate};
 use super::placement::{move_tasks_off_workers_that_gave_up, plugin_eligibility, required_plugin};
 use super::quorum_gate::QuorumGate;
 use crate::membership::Members;
-use crate::stores::config::{LeaderWriter, LEASE_RENEW_INTERVAL};
+use crate::stores::config::LeaderWriter;
+use crate::stores::lease::LEADER_LEASE_RENEW_INTERVAL;
 use crate::stores::{ConfigSnapshot, ConfigStore, State, Status, StatusStore, TargetState};
 use crate::worker::generate_task_configs;
 use crate::StoreError;
@@ -56,8 +60,8 @@ pub struct LeaderDeps {
     /// gossip) stay assigned to it: a cut-off worker fences itself (it loses its quorum at about
     /// the time the others declare it dead) and needs a moment to stop its tasks.
     pub fence_margin: Duration,
-    /// Whether the leader renews a lease in the config topic (off under `ferry dev`, a single
-    /// node on the embedded cluster).
+    /// Whether the leader renews a lease in the lease topic (off under `ferry dev`, a single
+    /// node on the embedded cluster; needs the quorum gate's lease store).
     pub lease_enabled: bool,
     /// Resolves config provider placeholders for connector planning.
     pub config_providers: Arc<crate::config_providers::ConfigProviders>,
@@ -323,7 +327,8 @@ impl LeaderState {
         self.last_workers.clone_from(&ready);
         let mut workers = ready;
         workers.extend(self.departed.keys().cloned());
-        let vanished = self.deps.quorum.view_rx().borrow().vanished.clone();
+        // Vanished workers whose lease expired are out of the view: their tasks move at once.
+        let vanished = self.deps.quorum.view().0.vanished;
         workers.extend(workers_still_fencing(
             &vanished,
             now,
@@ -357,14 +362,26 @@ impl LeaderState {
 
         // Revoke before assign: a task another live member still runs waits for it to stop.
         let mut published = desired;
-        published.tasks.retain(|task, owner| {
-            !members
-                .values()
-                .any(|member| &member.node_id != owner && member.running_tasks.contains(task))
-        });
+        let current_opt = snapshot.assignment.as_ref();
+        published
+            .tasks
+            .retain(|task, owner| may_assign(task, owner, current_opt, &members));
+        if let Some(leases) = self.deps.quorum.leases() {
+            let incarnations = leases.incarnations();
+            published.leases = workers
+                .iter()
+                .filter_map(|worker| {
+                    incarnations
+                        .get(worker)
+                        .map(|incarnation| (worker.clone(), *incarnation))
+                })
+                .collect();
+        }
         let current_epoch = snapshot.assignment.as_ref().map_or(0, |a| a.epoch);
         let unchanged = snapshot.assignment.as_ref().is_some_and(|current| {
-            current.connectors == published.connectors && current.tasks == published.tasks
+            current.connectors == published.connectors
+                && current.tasks == published.tasks
+                && current.leases == published.leases
         });
         if unchanged {
             return;
@@ -452,22 +469,25 @@ impl LeaderState {
             .retain(|name, _| unplaceable.contains_key(name));
     }
 
-    /// Renews the lease when [`LEASE_RENEW_INTERVAL`] passed since the last renewal.
+    /// Renews the lease when [`LEADER_LEASE_RENEW_INTERVAL`] passed since the last renewal.
     async fn renew_lease_when_due(&mut self) {
-        if !self.deps.lease_enabled {
+        let Some(leases) = self
+            .deps
+            .quorum
+            .leases()
+            .filter(|_| self.deps.lease_enabled)
+        else {
             return;
-        }
+        };
         let due = self
             .lease_renewed_at_opt
-            .is_none_or(|renewed_at| renewed_at.elapsed() >= LEASE_RENEW_INTERVAL);
+            .is_none_or(|renewed_at| renewed_at.elapsed() >= LEADER_LEASE_RENEW_INTERVAL);
         if !due {
             return;
         }
         let started = Instant::now();
-        let result = self
-            .deps
-            .config_store
-            .renew_lease_as_leader(self.writer_opt.as_ref(), &self.deps.node_id)
+        let result = leases
+            .renew_leader_lease(self.writer_opt.as_ref(), &self.deps.node_id)
             .await;
         if result.is_ok() {
             self.lease_renewed_at_opt = Some(started);
@@ -480,12 +500,13 @@ impl LeaderState {
     async fn step_down(&mut self, reason: &str) {
         if self.is_leader {
             tracing::info!(node_id = %self.deps.node_id, reason, "stepping down as leader");
-            if self.deps.lease_enabled {
-                let released = self
-                    .deps
-                    .config_store
-                    .release_lease_as_leader(self.writer_opt.as_ref())
-                    .await;
+            if let Some(leases) = self
+                .deps
+                .quorum
+                .leases()
+                .filter(|_| self.deps.lease_enabled)
+            {
+                let released = leases.release_leader_lease(self.writer_opt.as_ref()).await;
                 if let Err(error) = released {
                     tracing::warn!(%error, "failed to release the leader lease; it expires by itself");
                 }
@@ -605,6 +626,37 @@ impl LeaderState {
     }
 }
 
+/// Returns whether `task` may be published for `owner` (revoke-then-assign): no other live
+/// member gossips it running, and, when it moves (the current assignment gives it to another
+/// worker, or to nobody), the current assignment no longer gives it to a live member and every
+/// other live member has carried out the current epoch. A member's gossiped running tasks are as
+/// new as its gossiped epoch (one step, in version order), so a leader whose gossip view is
+/// stale (it was frozen, or just took over) waits instead of trusting old running tasks. An
+/// epoch of 0 is unknown (an older version, or a worker that has not reconciled yet): only its
+/// running tasks count.
+fn may_assign(
+    task: &(String, u32),
+    owner: &str,
+    current_opt: Option<&Assignment>,
+    members: &Members,
+) -> bool {
+    let others = || members.values().filter(|member| member.node_id != owner);
+    if others().any(|member| member.running_tasks.contains(task)) {
+        return false;
+    }
+    let Some(current) = current_opt else {
+        return true;
+    };
+    let current_owner_opt = current.tasks.get(task).map(String::as_str);
+    if current_owner_opt == Some(owner) {
+        return true;
+    }
+    if current_owner_opt.is_some_and(|previous| members.contains_key(previous)) {
+        return false;
+    }
+    !others().any(|member| member.assignment_epoch != 0 && member.assignment_epoch < current.epoch)
+}
+
 /// Returns the workers that vanished without a goodbye (dead, or cut off from gossip) less than
 /// `fence_margin` ago: their tasks stay in place meanwhile, because a cut-off worker loses its
 /// quorum at about the time the others see it vanish, and needs a moment to stop its tasks.
@@ -623,6 +675,69 @@ fn workers_still_fencing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn member(node_id: &str, epoch: u64, running: &[(&str, u32)]) -> crate::membership::Member {
+        crate::membership::Member {
+            node_id: node_id.to_string(),
+            generation: 1,
+            advertise_addr: format!("{node_id}:8083"),
+            version: String::new(),
+            ready: true,
+            running_tasks: running
+                .iter()
+                .map(|(connector, index)| ((*connector).to_string(), *index))
+                .collect(),
+            gave_up_tasks: Vec::new(),
+            assignment_epoch: epoch,
+            plugins: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_moving_task_waits_until_every_other_member_carried_out_its_revocation() {
+        let task = ("c".to_string(), 0);
+        let members_at = |a_epoch: u64, a_running: &[(&str, u32)]| -> Members {
+            [member("a", a_epoch, a_running), member("b", 5, &[])]
+                .into_iter()
+                .map(|m| (m.node_id.clone(), m))
+                .collect()
+        };
+        let mut current = Assignment {
+            epoch: 5,
+            tasks: BTreeMap::from([(task.clone(), "a".to_string())]),
+            ..Assignment::default()
+        };
+        // Still with live "a" in the published assignment: revoke first.
+        assert!(!may_assign(&task, "b", Some(&current), &members_at(5, &[])));
+        assert!(may_assign(
+            &task,
+            "a",
+            Some(&current),
+            &members_at(5, &[("c", 0)])
+        ));
+        // Revoked at epoch 6: "a" must have carried out epoch 6 and not run it.
+        current.epoch = 6;
+        current.tasks.clear();
+        assert!(
+            !may_assign(&task, "b", Some(&current), &members_at(5, &[])),
+            "a's view is older than the revocation"
+        );
+        assert!(!may_assign(
+            &task,
+            "b",
+            Some(&current),
+            &members_at(6, &[("c", 0)])
+        ));
+        assert!(may_assign(&task, "b", Some(&current), &members_at(6, &[])));
+        assert!(
+            may_assign(&task, "b", Some(&current), &members_at(0, &[])),
+            "epoch unknown: running tasks only"
+        );
+        // The owner in the assignment is gone (dead): moves as soon as the others caught up.
+        current.tasks.insert(task.clone(), "dead".to_string());
+        assert!(may_assign(&task, "b", Some(&current), &members_at(6, &[])));
+        assert!(may_assign(&task, "b", None, &members_at(6, &[])));
+    }
 
     #[test]
     fn a_vanished_worker_keeps_its_tasks_for_the_fence_margin() {

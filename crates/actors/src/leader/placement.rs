@@ -170,6 +170,7 @@ mod tests {
                 (("other".to_string(), 2), "w3".to_string()),
             ]
             .into(),
+            ..Assignment::default()
         };
         let eligible: BTreeMap<String, BTreeSet<String>> = [(
             "jar".to_string(),

@@ -513,6 +513,22 @@ impl Membership {
             .await;
     }
 
+    /// Publishes the tasks this node runs and the epoch of the last assignment it carried out,
+    /// in that order in one step: a peer that sees the epoch also sees tasks at least as new
+    /// (gossip hands a node's keys over in version order).
+    pub async fn set_running_tasks_at_epoch(&self, epoch: u64, tasks: &[(String, u32)]) {
+        let running = keys::encode_running_tasks(tasks);
+        let epoch = keys::encode_assignment_epoch(epoch);
+        self.inner
+            .chitchat_handle
+            .with_chitchat(|chitchat| {
+                let self_state = chitchat.self_node_state();
+                self_state.set(keys::RUNNING_TASKS_KEY, &running);
+                self_state.set(keys::ASSIGNMENT_EPOCH_KEY, &epoch);
+            })
+            .await;
+    }
+
     /// Publishes the epoch of the last assignment this node applied.
     pub async fn set_assignment_epoch(&self, epoch: u64) {
         self.set_self_key(

@@ -219,6 +219,7 @@ mod tests {
             ]
             .into(),
             tasks: BTreeMap::new(),
+            ..Assignment::default()
         });
 
         // Nothing reported by the instance yet: nothing to send.

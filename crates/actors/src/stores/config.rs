@@ -10,12 +10,12 @@
 //! | `target-state-<name>` | `{"state":"PAUSED","state.v2":"STOPPED"}` |
 //! | `ferry-assignment` | Ferry's: the leader's latest task assignment |
 //! | `session-key` | `{"key","algorithm","creation-timestamp"}`: KIP-507, see [`super::session_key`] |
-//! | `ferry-leader-lease` | Ferry's: `{"node_id":..}`, renewed by the leader every second (tombstone = released) |
+//! | `ferry-leader-lease` | written by older Ferry versions (the leader lease, now in the lease topic, see [`super::lease`]): ignored |
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_connectors::sdk::TaskConfig;
 use rdkafka::config::ClientConfig;
@@ -38,35 +38,9 @@ const COMMIT_PREFIX: &str = "commit-";
 const TARGET_STATE_PREFIX: &str = "target-state-";
 /// Ferry's own record: the leader's latest task assignment (Kafka Connect ignores `ferry-` keys).
 const ASSIGNMENT_KEY: &str = "ferry-assignment";
-/// Ferry's own record: the leader's lease, renewed while it leads (see [`LeaderLease`]).
-const LEASE_KEY: &str = "ferry-leader-lease";
-
-/// The leader's lease as this node last read it from the config topic.
-///
-/// The leader renews it (in its fenced transaction) every [`LEASE_RENEW_INTERVAL`]; a node that
-/// read another node's lease less than [`LEASE_TTL`] ago does not claim leadership, even if
-/// gossip elects it (gossip is not consensus: a node cut off from the others' gossip elects
-/// itself). A leader that loses its quorum or steps down releases the lease (tombstone).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeaderLease {
-    /// The node id of the leader that wrote it.
-    pub node_id: String,
-    /// When this node read it (its own clock): the lease expires [`LEASE_TTL`] later.
-    pub read_at: Instant,
-}
-
-/// How often the leader renews its lease.
-pub const LEASE_RENEW_INTERVAL: Duration = Duration::from_secs(1);
-
-/// How long after reading a lease a node considers it held (when no renewal follows).
-pub const LEASE_TTL: Duration = Duration::from_secs(3);
-
-impl LeaderLease {
-    /// Returns the holder's node id while the lease is unexpired at `now`.
-    pub fn holder_at(&self, now: Instant) -> Option<&str> {
-        (now.saturating_duration_since(self.read_at) < LEASE_TTL).then_some(self.node_id.as_str())
-    }
-}
+/// Older Ferry versions' leader lease record; it now lives in the lease topic, and a record left
+/// in the config topic is skipped.
+const OLD_LEASE_KEY: &str = "ferry-leader-lease";
 
 /// What the user asked a connector to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,11 +280,59 @@ fn classify_txn_error(operation: &str, error: &KafkaError) -> StoreError {
     }
 }
 
+/// Writes `records` to `log`'s topic in one transaction of the leader's writer, and waits until
+/// they are applied locally.
+///
+/// # Errors
+/// [`StoreError::Fenced`] when a newer leader took over.
+pub(crate) async fn write_in_transaction(
+    writer: &LeaderWriter,
+    log: &TopicLog,
+    records: Vec<(String, Option<serde_json::Value>)>,
+) -> Result<(), StoreError> {
+    writer
+        .producer
+        .begin_transaction()
+        .map_err(|error| classify_txn_error("begin transaction", &error))?;
+    let mut last = None;
+    for (key, value) in records {
+        let bytes_opt = match value {
+            Some(value) => Some(
+                serde_json::to_vec(&value)
+                    .map_err(|error| StoreError::Internal(error.to_string()))?,
+            ),
+            None => None,
+        };
+        let mut record: FutureRecord<'_, str, [u8]> =
+            FutureRecord::to(log.topic()).key(key.as_str());
+        if let Some(bytes) = &bytes_opt {
+            record = record.payload(bytes.as_slice());
+        }
+        match writer.producer.send(record, TXN_TIMEOUT).await {
+            Ok(delivery) => last = Some((delivery.partition, delivery.offset)),
+            Err((error, _)) => {
+                let classified = classify_txn_error("write", &error);
+                let _ = writer.producer.abort_transaction(TXN_TIMEOUT);
+                return Err(classified);
+            }
+        }
+    }
+    let committing = writer.producer.clone();
+    tokio::task::spawn_blocking(move || committing.commit_transaction(TXN_TIMEOUT))
+        .await
+        .map_err(|error| StoreError::Internal(error.to_string()))?
+        .map_err(|error| classify_txn_error("commit transaction", &error))?;
+    if let Some((partition, offset)) = last {
+        log.wait_applied(&BTreeMap::from([(partition, offset + 1)]))
+            .await?;
+    }
+    Ok(())
+}
+
 /// The config store.
 pub struct ConfigStore {
     log: TopicLog,
     snapshot_rx: watch::Receiver<Arc<ConfigSnapshot>>,
-    lease_rx: watch::Receiver<Option<LeaderLease>>,
     session_key_rx: watch::Receiver<Option<SessionKey>>,
 }
 
@@ -325,7 +347,6 @@ impl ConfigStore {
         stop: CancellationToken,
     ) -> Result<Self, StoreError> {
         let (snapshot_tx, snapshot_rx) = watch::channel(Arc::new(ConfigSnapshot::default()));
-        let (lease_tx, lease_rx) = watch::channel(None);
         let (session_key_tx, session_key_rx) = watch::channel(None);
         let mut snapshot = ConfigSnapshot::default();
         let apply = Box::new(move |record: &LogRecord<'_>| {
@@ -335,16 +356,7 @@ impl ConfigStore {
             let value: Option<serde_json::Value> = record
                 .value
                 .and_then(|bytes| serde_json::from_slice(bytes).ok());
-            if key == LEASE_KEY {
-                // Kept out of the snapshot: a renewal every second must not wake its readers.
-                let holder_opt = value
-                    .as_ref()
-                    .and_then(|lease| lease.get("node_id"))
-                    .and_then(serde_json::Value::as_str);
-                lease_tx.send_replace(holder_opt.map(|node_id| LeaderLease {
-                    node_id: node_id.to_string(),
-                    read_at: Instant::now(),
-                }));
+            if key == OLD_LEASE_KEY {
                 return;
             }
             if key == SESSION_KEY_KEY {
@@ -361,7 +373,6 @@ impl ConfigStore {
         Ok(ConfigStore {
             log,
             snapshot_rx,
-            lease_rx,
             session_key_rx,
         })
     }
@@ -378,47 +389,6 @@ impl ConfigStore {
     pub async fn put_session_key(&self, session_key: &SessionKey) -> Result<(), StoreError> {
         self.write(SESSION_KEY_KEY, Some(&session_key.record_value()))
             .await
-    }
-
-    /// Returns the leader lease as last read (`None`: never written, or released).
-    pub fn lease(&self) -> Option<LeaderLease> {
-        self.lease_rx.borrow().clone()
-    }
-
-    /// Renews the leader's lease in a transaction of its writer (plainly without one).
-    ///
-    /// # Errors
-    /// [`StoreError::Fenced`] when a newer leader took over.
-    pub async fn renew_lease_as_leader(
-        &self,
-        writer_opt: Option<&LeaderWriter>,
-        node_id: &str,
-    ) -> Result<(), StoreError> {
-        let value = json!({ "node_id": node_id });
-        match writer_opt {
-            Some(writer) => {
-                self.write_transaction(writer, vec![(LEASE_KEY.to_string(), Some(value))])
-                    .await
-            }
-            None => self.write(LEASE_KEY, Some(&value)).await,
-        }
-    }
-
-    /// Releases the leader's lease (a tombstone), so that another node may lead at once.
-    ///
-    /// # Errors
-    /// [`StoreError::Fenced`] when a newer leader took over (then the lease is no longer ours).
-    pub async fn release_lease_as_leader(
-        &self,
-        writer_opt: Option<&LeaderWriter>,
-    ) -> Result<(), StoreError> {
-        match writer_opt {
-            Some(writer) => {
-                self.write_transaction(writer, vec![(LEASE_KEY.to_string(), None)])
-                    .await
-            }
-            None => self.write(LEASE_KEY, None).await,
-        }
     }
 
     /// Returns the current snapshot.
@@ -557,44 +527,7 @@ impl ConfigStore {
         writer: &LeaderWriter,
         records: Vec<(String, Option<serde_json::Value>)>,
     ) -> Result<(), StoreError> {
-        writer
-            .producer
-            .begin_transaction()
-            .map_err(|error| classify_txn_error("begin transaction", &error))?;
-        let mut last = None;
-        for (key, value) in records {
-            let bytes_opt = match value {
-                Some(value) => Some(
-                    serde_json::to_vec(&value)
-                        .map_err(|error| StoreError::Internal(error.to_string()))?,
-                ),
-                None => None,
-            };
-            let mut record: FutureRecord<'_, str, [u8]> =
-                FutureRecord::to(self.log.topic()).key(key.as_str());
-            if let Some(bytes) = &bytes_opt {
-                record = record.payload(bytes.as_slice());
-            }
-            match writer.producer.send(record, TXN_TIMEOUT).await {
-                Ok(delivery) => last = Some((delivery.partition, delivery.offset)),
-                Err((error, _)) => {
-                    let classified = classify_txn_error("write", &error);
-                    let _ = writer.producer.abort_transaction(TXN_TIMEOUT);
-                    return Err(classified);
-                }
-            }
-        }
-        let committing = writer.producer.clone();
-        tokio::task::spawn_blocking(move || committing.commit_transaction(TXN_TIMEOUT))
-            .await
-            .map_err(|error| StoreError::Internal(error.to_string()))?
-            .map_err(|error| classify_txn_error("commit transaction", &error))?;
-        if let Some((partition, offset)) = last {
-            self.log
-                .wait_applied(&BTreeMap::from([(partition, offset + 1)]))
-                .await?;
-        }
-        Ok(())
+        write_in_transaction(writer, &self.log, records).await
     }
 
     /// Publishes an assignment (the leader's job).
@@ -662,6 +595,26 @@ mod tests {
         apply(&mut snapshot, "connector-my-conn", None);
         assert!(!snapshot.contains("my-conn"));
         assert_eq!(snapshot.task_count("my-conn"), 0);
+    }
+
+    #[test]
+    fn an_old_leader_lease_record_in_the_config_topic_changes_nothing() {
+        let mut snapshot = ConfigSnapshot::default();
+        apply(
+            &mut snapshot,
+            "connector-c",
+            Some(json!({"properties": {"tasks.max": "1"}})),
+        );
+        let before = snapshot.clone();
+        // The store skips the key before the snapshot sees it; the snapshot ignores it too.
+        apply(
+            &mut snapshot,
+            OLD_LEASE_KEY,
+            Some(json!({"node_id": "old-leader"})),
+        );
+        apply(&mut snapshot, OLD_LEASE_KEY, None);
+        assert_eq!(snapshot.connectors, before.connectors);
+        assert_eq!(snapshot.assignment, before.assignment);
     }
 
     #[test]

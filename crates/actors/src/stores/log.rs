@@ -39,6 +39,15 @@ pub struct LogRecord<'a> {
 /// Applies records to a store's in-memory state.
 pub type ApplyFn = Box<dyn FnMut(&LogRecord<'_>) + Send>;
 
+/// Which records a [`TopicLog`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Committed records only; end offsets are the last stable offsets.
+    ReadCommitted,
+    /// Every record, also of open or aborted transactions; end offsets are high watermarks.
+    ReadUncommitted,
+}
+
 /// A topic read into memory.
 pub struct TopicLog {
     topic: String,
@@ -63,9 +72,28 @@ impl TopicLog {
     pub async fn start(
         client_config: &ClientConfig,
         topic: &str,
-        mut apply: ApplyFn,
+        apply: ApplyFn,
         stop: CancellationToken,
     ) -> Result<Self, StoreError> {
+        Self::start_with_isolation(client_config, topic, apply, stop, Isolation::ReadCommitted)
+            .await
+    }
+
+    /// Starts reading `topic` from the beginning of every partition, with `isolation`.
+    ///
+    /// # Errors
+    /// Fails when the clients cannot be created or the topic's metadata cannot be read.
+    pub async fn start_with_isolation(
+        client_config: &ClientConfig,
+        topic: &str,
+        mut apply: ApplyFn,
+        stop: CancellationToken,
+        isolation: Isolation,
+    ) -> Result<Self, StoreError> {
+        let isolation_level = match isolation {
+            Isolation::ReadCommitted => "read_committed",
+            Isolation::ReadUncommitted => "read_uncommitted",
+        };
         let producer: FutureProducer = client_config
             .clone()
             .set("acks", "all")
@@ -78,7 +106,7 @@ impl TopicLog {
             .clone()
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
-            .set("isolation.level", "read_committed")
+            .set("isolation.level", isolation_level)
             // Stores are read-your-writes: a short fetch wait keeps writes visible quickly even
             // on brokers that do not wake a waiting fetch (the embedded mock cluster).
             .set("fetch.wait.max.ms", "100")

@@ -2,6 +2,7 @@
 //! formats.
 
 pub mod config;
+pub mod lease;
 pub mod log;
 pub mod offsets;
 pub mod session_key;
@@ -9,6 +10,7 @@ pub mod status;
 pub mod topics;
 
 pub use config::{ConfigSnapshot, ConfigStore, TargetState};
+pub use lease::{lease_topic_name, LeaseStore};
 pub use offsets::OffsetStore;
 pub use session_key::SessionKey;
 pub use status::{State, Status, StatusSnapshot, StatusStore};

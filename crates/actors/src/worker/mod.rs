@@ -38,7 +38,7 @@ use restart_policy::{RestartDecision, RestartPolicy};
 /// How often the worker reconciles even without config changes.
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
 
-/// How often the worker checks its quorum (the lease part of it changes without an event).
+/// How often the worker checks its quorum and its own lease (they change without an event).
 const QUORUM_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What the worker needs.
@@ -48,8 +48,11 @@ pub struct WorkerDeps {
     pub node_id: String,
     /// Advertised `host:port`: the `worker_id` in status output.
     pub worker_id: String,
-    /// The tasks running here, for gossip (the leader revokes before it reassigns).
-    pub running_tx: tokio::sync::watch::Sender<Vec<TaskKey>>,
+    /// The epoch of the last assignment this worker carried out (its stops done) and the tasks
+    /// running here, for gossip: the leader revokes before it reassigns, and hands a revoked
+    /// task to its new owner only once every live member has carried out that revocation's
+    /// epoch (`u64::MAX`: this worker is shutting down and starts nothing any more).
+    pub running_tx: tokio::sync::watch::Sender<(u64, Vec<TaskKey>)>,
     /// The tasks this worker gave up on, for gossip (the leader moves them elsewhere).
     pub gave_up_tx: tokio::sync::watch::Sender<Vec<TaskKey>>,
     pub registry: ConnectorRegistry,
@@ -134,6 +137,8 @@ pub struct WorkerState {
     stopping: bool,
     /// Whether the last reconcile saw a quorum (`None` before the first).
     had_quorum_opt: Option<bool>,
+    /// Epoch of the last assignment carried out here (gossiped with the running tasks).
+    applied_epoch: u64,
 }
 
 /// The worker actor.
@@ -162,13 +167,16 @@ impl Actor for WorkerActor {
         let quorum = deps.quorum.clone();
         let quorum_ref = myself.clone();
         tokio::spawn(async move {
-            let mut had_quorum = quorum.status().has_quorum;
+            // A new lease incarnation means the lease lapsed in between (perhaps while this
+            // process was frozen, too briefly to see the quorum go): reconcile at once.
+            let state_now = || (quorum.status().has_quorum, quorum.own_incarnation());
+            let mut had = state_now();
             let mut check = tokio::time::interval(QUORUM_CHECK_INTERVAL);
             loop {
                 check.tick().await;
-                let has_quorum = quorum.status().has_quorum;
-                if has_quorum != had_quorum {
-                    had_quorum = has_quorum;
+                let now = state_now();
+                if now != had {
+                    had = now;
                     if quorum_ref.cast(WorkerMsg::Reconcile).is_err() {
                         break;
                     }
@@ -187,6 +195,7 @@ impl Actor for WorkerActor {
             next_run_id: 0,
             stopping: false,
             had_quorum_opt: None,
+            applied_epoch: 0,
         })
     }
 
@@ -274,9 +283,27 @@ impl WorkerState {
             }
             self.had_quorum_opt = Some(quorum.has_quorum);
         }
+        let epoch = snapshot
+            .assignment
+            .as_ref()
+            .map_or(0, |assignment| assignment.epoch);
         if !quorum.has_quorum {
             crate::plugin::stop_connector_instances(&self.deps.registry);
             self.stop_all_fenced().await;
+            // Running nothing carries out any assignment.
+            self.applied_epoch = self.applied_epoch.max(epoch);
+            self.publish_running();
+            return;
+        }
+        let own_incarnation_opt = self.deps.quorum.own_incarnation();
+        if !assignment_names_this_incarnation(&snapshot, &self.deps.node_id, own_incarnation_opt) {
+            if !self.running.is_empty() {
+                tracing::warn!(incarnation = ?own_incarnation_opt, running = self.running.len(), "the assignment names another lease incarnation of this worker (its lease lapsed meanwhile): stopping every task until a leader publishes one for this incarnation");
+            }
+            crate::plugin::stop_connector_instances(&self.deps.registry);
+            self.stop_all_fenced().await;
+            self.applied_epoch = self.applied_epoch.max(epoch);
+            self.publish_running();
             return;
         }
         let desired = desired_tasks(&snapshot, &self.deps.node_id);
@@ -328,6 +355,7 @@ impl WorkerState {
             &snapshot,
             &self.deps.node_id,
         );
+        self.applied_epoch = self.applied_epoch.max(epoch);
         self.publish_running();
         self.publish_gave_up();
     }
@@ -344,7 +372,10 @@ impl WorkerState {
     }
 
     fn publish_running(&self) {
-        let running: Vec<TaskKey> = self.running.keys().cloned().collect();
+        let running = (
+            self.applied_epoch,
+            self.running.keys().cloned().collect::<Vec<TaskKey>>(),
+        );
         self.deps.running_tx.send_if_modified(|current| {
             if *current == running {
                 return false;
@@ -549,6 +580,8 @@ impl WorkerState {
             }
         });
         futures::future::join_all(waits).await;
+        // Shutting down: nothing starts here any more, whatever the leader publishes.
+        self.applied_epoch = u64::MAX;
         self.publish_running();
         for key in keys {
             self.put_task_status(&key, State::Unassigned, None).await;
@@ -730,6 +763,24 @@ pub fn generate_task_configs(
     Ok(task_configs)
 }
 
+/// Returns whether this worker may run what the latest assignment gives it: the assignment
+/// names no lease incarnations (older versions, `ferry dev`), or names this worker's current
+/// one. After a lapse of its lease a worker has a new incarnation, and its old tasks may have
+/// moved in an assignment it has not read yet: it waits for a leader that read its new lease.
+fn assignment_names_this_incarnation(
+    snapshot: &ConfigSnapshot,
+    node_id: &str,
+    own_incarnation_opt: Option<u64>,
+) -> bool {
+    let Some(assignment) = &snapshot.assignment else {
+        return true;
+    };
+    if assignment.leases.is_empty() {
+        return true;
+    }
+    own_incarnation_opt.is_some() && assignment.leases.get(node_id).copied() == own_incarnation_opt
+}
+
 /// The tasks that should run here: the committed tasks of STARTED connectors that the latest
 /// assignment gives to `node_id`.
 fn desired_tasks(snapshot: &ConfigSnapshot, node_id: &str) -> BTreeMap<TaskKey, TaskConfig> {
@@ -757,6 +808,28 @@ fn desired_tasks(snapshot: &ConfigSnapshot, node_id: &str) -> BTreeMap<TaskKey, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_runs_only_from_an_assignment_that_names_its_incarnation() {
+        let mut snapshot = ConfigSnapshot::default();
+        assert!(assignment_names_this_incarnation(&snapshot, "w1", Some(5)));
+        snapshot.assignment = Some(crate::leader::assignment::Assignment::default());
+        assert!(
+            assignment_names_this_incarnation(&snapshot, "w1", Some(5)),
+            "an assignment of an older version names no incarnation"
+        );
+        snapshot.assignment = Some(crate::leader::assignment::Assignment {
+            leases: BTreeMap::from([("w1".to_string(), 5), ("w2".to_string(), 9)]),
+            ..Default::default()
+        });
+        assert!(assignment_names_this_incarnation(&snapshot, "w1", Some(5)));
+        assert!(
+            !assignment_names_this_incarnation(&snapshot, "w1", Some(6)),
+            "lapsed and renewed: wait for a leader that read the new lease"
+        );
+        assert!(!assignment_names_this_incarnation(&snapshot, "w1", None));
+        assert!(!assignment_names_this_incarnation(&snapshot, "w3", Some(1)));
+    }
 
     fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
