@@ -8,7 +8,9 @@
 //! The servers are PRIVATE instances started by `scripts/services.sh` with their own
 //! `FERRY_SERVICES_DIR` and ports (the shared ones on 15432, 9000 and 9200 are never touched).
 //! The three outages run at once to keep the test short. `FERRY_OUTAGE_SECS` shortens the
-//! outage for local runs (default 60).
+//! outage for local runs (default 60; the JDBC sink's own retries, `max.retries` 10 x
+//! `retry.backoff.ms` 3 s, hide an outage shorter than about 40 s from the runtime);
+//! `FERRY_OUTAGES=postgres,s3,es` picks the servers.
 //!
 //! Duplicates: all three sinks here are idempotent (JDBC upsert on `id`, S3 objects named by
 //! their first offset, Elasticsearch documents keyed by the record key), so a redelivered
@@ -613,7 +615,9 @@ async fn servers_down_for_a_minute_leave_sink_tasks_running_and_lose_no_record()
     let (worker, api) = start_worker(dir.path(), &prefix, &[]).await;
     let url = worker.url();
     let address: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
-    let only = std::env::var("FERRY_OUTAGES").unwrap_or_else(|_| "postgres,s3,es".to_string());
+    let only_text =
+        std::env::var("FERRY_OUTAGES").unwrap_or_else(|_| "postgres,s3,es".to_string());
+    let only: BTreeSet<&str> = only_text.split(',').map(str::trim).collect();
     let mut runs = Vec::new();
     if only.contains("postgres") {
         runs.push(tokio::spawn(jdbc_outage(Api::new(address), url.clone())));
