@@ -82,15 +82,23 @@ impl PrivateService {
     }
 
     async fn stop(&self) {
-        let this = (self.service, self.dir.path().to_path_buf(), self.env.clone());
-        tokio::task::spawn_blocking(move || run_services("stop", &this.0, &this.1, &this.2))
+        let this = (
+            self.service,
+            self.dir.path().to_path_buf(),
+            self.env.clone(),
+        );
+        tokio::task::spawn_blocking(move || run_services("stop", this.0, &this.1, &this.2))
             .await
             .unwrap();
     }
 
     async fn restart(&self) {
-        let this = (self.service, self.dir.path().to_path_buf(), self.env.clone());
-        tokio::task::spawn_blocking(move || run_services("start", &this.0, &this.1, &this.2))
+        let this = (
+            self.service,
+            self.dir.path().to_path_buf(),
+            self.env.clone(),
+        );
+        tokio::task::spawn_blocking(move || run_services("start", this.0, &this.1, &this.2))
             .await
             .unwrap();
     }
@@ -229,7 +237,8 @@ async fn ride_out(
             "connector {name} during the outage: {status}"
         );
         assert_eq!(
-            task["state"], "RUNNING",
+            task["state"],
+            "RUNNING",
             "task of {name} during the outage ({:?} in): {status}",
             stopped.elapsed()
         );
@@ -238,7 +247,9 @@ async fn ride_out(
             first_retries_opt.get_or_insert(retries);
         }
         last_retries = retries;
-        saw_trace |= task["trace"].as_str().is_some_and(|trace| !trace.is_empty());
+        saw_trace |= task["trace"]
+            .as_str()
+            .is_some_and(|trace| !trace.is_empty());
         if metric(worker_url, "ferry_task_retrying", name).await == Some(1.0) {
             saw_retrying_gauge = true;
         }
@@ -251,7 +262,10 @@ async fn ride_out(
         last_retries > first,
         "{name}: the retry count did not grow during the outage ({first} -> {last_retries})"
     );
-    assert!(saw_trace, "{name}: the status never showed the error as trace");
+    assert!(
+        saw_trace,
+        "{name}: the status never showed the error as trace"
+    );
     assert!(
         saw_retrying_gauge,
         "{name}: /metrics never showed ferry_task_retrying 1"
@@ -332,12 +346,14 @@ async fn jdbc_outage(api: Api, worker_url: String) -> Figures {
     .await
     .unwrap();
     produce_async(topic.clone(), 0..BEFORE, jdbc_value).await;
-    let full = |count: i64| move |rows: Option<(i64, i64, i64, i64)>| {
-        rows == Some((count, count, 0, count - 1))
+    let full = |count: i64| {
+        move |rows: Option<(i64, i64, i64, i64)>| rows == Some((count, count, 0, count - 1))
     };
-    wait_until(Duration::from_secs(120), "rows before the outage", || async {
-        full(BEFORE)(pg_rows(port, &topic).await).then_some(())
-    })
+    wait_until(
+        Duration::from_secs(120),
+        "rows before the outage",
+        || async { full(BEFORE)(pg_rows(port, &topic).await).then_some(()) },
+    )
     .await
     .unwrap();
 
@@ -346,10 +362,14 @@ async fn jdbc_outage(api: Api, worker_url: String) -> Figures {
     server.restart().await;
     let back = Instant::now();
     produce_async(topic.clone(), BEFORE + DURING..TOTAL, jdbc_value).await;
-    let first_record_after = wait_until(Duration::from_secs(180), "a row after the outage", || async {
-        let (count, ..) = pg_rows(port, &topic).await?;
-        (count > BEFORE).then(|| back.elapsed())
-    })
+    let first_record_after = wait_until(
+        Duration::from_secs(180),
+        "a row after the outage",
+        || async {
+            let (count, ..) = pg_rows(port, &topic).await?;
+            (count > BEFORE).then(|| back.elapsed())
+        },
+    )
     .await
     .unwrap();
     let last = std::sync::Mutex::new(None);
@@ -360,7 +380,10 @@ async fn jdbc_outage(api: Api, worker_url: String) -> Figures {
     })
     .await;
     let all_records_after = waited.unwrap_or_else(|error| {
-        panic!("{error}; last (count, distinct, min, max): {:?}", last.lock().unwrap())
+        panic!(
+            "{error}; last (count, distinct, min, max): {:?}",
+            last.lock().unwrap()
+        )
     });
     check_recovered(&api, &worker_url, &name).await;
     drop(server);
@@ -417,7 +440,11 @@ async fn s3_ids(url: &str, bucket: &str, topic: &str) -> Option<BTreeMap<String,
         let ids = String::from_utf8(bytes.to_vec())
             .unwrap()
             .lines()
-            .map(|line| serde_json::from_str::<Value>(line).unwrap()["id"].as_i64().unwrap())
+            .map(|line| {
+                serde_json::from_str::<Value>(line).unwrap()["id"]
+                    .as_i64()
+                    .unwrap()
+            })
             .collect();
         objects.insert(meta.location.to_string(), ids);
     }
@@ -431,7 +458,8 @@ fn line_count(objects: &BTreeMap<String, Vec<i64>>) -> usize {
 async fn committed(api: &Api, name: &str) -> Option<i64> {
     let (_, body) = api.get(&format!("/connectors/{name}/offsets")).await.ok()?;
     body["offsets"].as_array()?.iter().find_map(|entry| {
-        (entry["partition"]["kafka_partition"] == 0).then(|| entry["offset"]["kafka_offset"].as_i64())?
+        (entry["partition"]["kafka_partition"] == 0)
+            .then(|| entry["offset"]["kafka_offset"].as_i64())?
     })
 }
 
@@ -466,9 +494,11 @@ async fn s3_outage(api: Api, worker_url: String) -> Figures {
     .unwrap();
     produce_async(topic.clone(), 0..BEFORE, s3_value).await;
     // Everything before the outage is uploaded and committed, then read: moto forgets it.
-    wait_until(Duration::from_secs(120), "offsets committed before the outage", || async {
-        (committed(&api, &name).await == Some(BEFORE)).then_some(())
-    })
+    wait_until(
+        Duration::from_secs(120),
+        "offsets committed before the outage",
+        || async { (committed(&api, &name).await == Some(BEFORE)).then_some(()) },
+    )
     .await
     .unwrap();
     let before = s3_ids(&url, &bucket, &topic).await.unwrap();
@@ -480,10 +510,14 @@ async fn s3_outage(api: Api, worker_url: String) -> Figures {
     let back = Instant::now();
     create_bucket(&url, &bucket).await;
     produce_async(topic.clone(), BEFORE + DURING..TOTAL, s3_value).await;
-    let first_record_after = wait_until(Duration::from_secs(180), "an object after the outage", || async {
-        let objects = s3_ids(&url, &bucket, &topic).await?;
-        (line_count(&objects) > 0).then(|| back.elapsed())
-    })
+    let first_record_after = wait_until(
+        Duration::from_secs(180),
+        "an object after the outage",
+        || async {
+            let objects = s3_ids(&url, &bucket, &topic).await?;
+            (line_count(&objects) > 0).then(|| back.elapsed())
+        },
+    )
     .await
     .unwrap();
     let all_records_after = wait_until(Duration::from_secs(300), "every record in S3", || async {
@@ -492,7 +526,12 @@ async fn s3_outage(api: Api, worker_url: String) -> Figures {
     .await
     .unwrap();
     let after = s3_ids(&url, &bucket, &topic).await.unwrap();
-    let mut ids: Vec<i64> = before.values().chain(after.values()).flatten().copied().collect();
+    let mut ids: Vec<i64> = before
+        .values()
+        .chain(after.values())
+        .flatten()
+        .copied()
+        .collect();
     ids.sort_unstable();
     assert_eq!(
         ids,
@@ -551,8 +590,10 @@ async fn es_ids(url: &str, index: &str) -> Option<BTreeSet<i64>> {
 }
 
 async fn es_outage(api: Api, worker_url: String) -> Figures {
-    let (server, ports) =
-        PrivateService::start("elasticsearch", &["FERRY_ES_PORT", "FERRY_ES_TRANSPORT_PORT"]);
+    let (server, ports) = PrivateService::start(
+        "elasticsearch",
+        &["FERRY_ES_PORT", "FERRY_ES_TRANSPORT_PORT"],
+    );
     let url = format!("http://127.0.0.1:{}", ports[0]);
     let topic = unique_name("outage-es");
     create_topic(&topic, 1).await;
@@ -573,9 +614,11 @@ async fn es_outage(api: Api, worker_url: String) -> Figures {
     .await
     .unwrap();
     produce_async(topic.clone(), 0..BEFORE, es_value).await;
-    wait_until(Duration::from_secs(180), "documents before the outage", || async {
-        (es_ids(&url, &topic).await?.len() == BEFORE as usize).then_some(())
-    })
+    wait_until(
+        Duration::from_secs(180),
+        "documents before the outage",
+        || async { (es_ids(&url, &topic).await?.len() == BEFORE as usize).then_some(()) },
+    )
     .await
     .unwrap();
 
@@ -584,9 +627,11 @@ async fn es_outage(api: Api, worker_url: String) -> Figures {
     server.restart().await;
     let back = Instant::now();
     produce_async(topic.clone(), BEFORE + DURING..TOTAL, es_value).await;
-    let first_record_after = wait_until(Duration::from_secs(180), "a document after the outage", || async {
-        (es_ids(&url, &topic).await?.len() > BEFORE as usize).then(|| back.elapsed())
-    })
+    let first_record_after = wait_until(
+        Duration::from_secs(180),
+        "a document after the outage",
+        || async { (es_ids(&url, &topic).await?.len() > BEFORE as usize).then(|| back.elapsed()) },
+    )
     .await
     .unwrap();
     let all_records_after = wait_until(Duration::from_secs(300), "every document", || async {
@@ -615,8 +660,7 @@ async fn servers_down_for_a_minute_leave_sink_tasks_running_and_lose_no_record()
     let (worker, api) = start_worker(dir.path(), &prefix, &[]).await;
     let url = worker.url();
     let address: SocketAddr = url.trim_start_matches("http://").parse().unwrap();
-    let only_text =
-        std::env::var("FERRY_OUTAGES").unwrap_or_else(|_| "postgres,s3,es".to_string());
+    let only_text = std::env::var("FERRY_OUTAGES").unwrap_or_else(|_| "postgres,s3,es".to_string());
     let only: BTreeSet<&str> = only_text.split(',').map(str::trim).collect();
     let mut runs = Vec::new();
     if only.contains("postgres") {

@@ -324,8 +324,8 @@ mod tests {
 
     #[test]
     fn a_bad_number_names_the_key() {
-        let error = RetryPolicy::from_config(&config(&[("errors.retry.timeout", "soon")]))
-            .unwrap_err();
+        let error =
+            RetryPolicy::from_config(&config(&[("errors.retry.timeout", "soon")])).unwrap_err();
         assert!(error.message.contains("errors.retry.timeout"), "{error}");
     }
 
@@ -334,7 +334,9 @@ mod tests {
         let (retries, notices) = retries(&[]);
         let user = retries.absorb(ConnectorError::user("bad")).unwrap_err();
         assert_eq!(user.message, "bad");
-        let local = retries.absorb(ConnectorError::local("disk full")).unwrap_err();
+        let local = retries
+            .absorb(ConnectorError::local("disk full"))
+            .unwrap_err();
         assert_eq!(local.message, "disk full");
         assert_eq!(
             retries.absorb(ConnectorError::external("down")).unwrap(),
@@ -347,7 +349,9 @@ mod tests {
         retries.succeeded();
         retries.succeeded();
         assert_eq!(
-            retries.absorb(ConnectorError::external("down again")).unwrap(),
+            retries
+                .absorb(ConnectorError::external("down again"))
+                .unwrap(),
             Duration::from_millis(300),
             "a new outage starts from the first delay"
         );
@@ -379,7 +383,9 @@ mod tests {
         tokio::time::advance(Duration::from_millis(1_500)).await;
         retries.absorb(ConnectorError::external("down")).unwrap();
         tokio::time::advance(Duration::from_millis(600)).await;
-        let error = retries.absorb(ConnectorError::external("down")).unwrap_err();
+        let error = retries
+            .absorb(ConnectorError::external("down"))
+            .unwrap_err();
         assert_eq!(error.kind, ferry_connectors::sdk::ErrorKind::Fatal);
         assert!(
             error.message.contains("errors.retry.timeout") && error.message.contains("down"),

@@ -17,8 +17,8 @@ use ferry_connectors::sdk::{
 use rdkafka::message::{Headers, Message, OwnedMessage};
 
 use super::dlq::{self, DlqProducer, DlqRecord, Origin, SinkDlqContext};
-use super::retry::{RetryPolicy, TaskRetries};
 use super::errors::{ErrorHandler, ErrorPolicy, RecordRef, Stage, StageFailure, ToleratedFailure};
+use super::retry::{RetryPolicy, TaskRetries};
 use super::{TaskEnv, TaskSpec};
 
 /// Errant records a task reported, waiting for the runtime.
