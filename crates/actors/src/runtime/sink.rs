@@ -313,10 +313,15 @@ pub(crate) async fn run_sink_task(
                             .filter(|(tp, _)| partitions.contains(tp))
                             .map(|(tp, offset)| (tp.clone(), *offset))
                             .collect();
-                        state.settle_dead_letters().await?;
-                        let committable = if subset.is_empty() { Offsets::new() } else { task.pre_commit(subset).await? };
-                        state.settle_dead_letters().await?;
-                        let _ = reply_tx.send(committable);
+                        let flushed: Result<Offsets, ConnectorError> = async {
+                            state.settle_dead_letters().await?;
+                            let committable = if subset.is_empty() { Offsets::new() } else { task.pre_commit(subset).await? };
+                            state.settle_dead_letters().await?;
+                            Ok(committable)
+                        }.await;
+                        // A failed flush commits nothing, but the partitions are gone all the
+                        // same: forget them before the failure is retried or fails the task.
+                        let _ = reply_tx.send(flushed.as_ref().cloned().unwrap_or_default());
                         for tp in &partitions {
                             state.current.remove(tp);
                             state.committed.remove(tp);
@@ -326,6 +331,7 @@ pub(crate) async fn run_sink_task(
                         if let Err(error) = task.close(&partitions).await {
                             tracing::warn!(task = %spec.id(), %error, "sink task close failed");
                         }
+                        flushed?;
                     }
                 },
                 () = tokio::time::sleep(IDLE_COMMIT_DELAY), if state.current != state.committed => {
