@@ -700,3 +700,69 @@ fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
+
+/// `errors.retry.timeout` bounds the retries: past it the task FAILS (as Kafka Connect's does),
+/// with the timeout named in its trace; the same sink without it keeps retrying, RUNNING. Both
+/// point at a port nothing listens on.
+#[tokio::test]
+async fn errors_retry_timeout_fails_the_task_once_it_has_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("retry-timeout");
+    let (_worker, api) = start_worker(dir.path(), &prefix, &[]).await;
+    let topic = format!("{prefix}-in");
+    create_topic(&topic, 1).await;
+    let nowhere = format!("http://{}", free_local_addr());
+    let config = |extra: &[(&str, &str)]| {
+        let mut config = json!({
+            "connector.class": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",
+            "tasks.max": "1",
+            "topics": topic,
+            "connection.url": nowhere,
+            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "false",
+            "schema.ignore": "true",
+            "max.retries": "1",
+        });
+        for (key, value) in extra {
+            config[*key] = json!(value);
+        }
+        config
+    };
+    let bounded = format!("{prefix}-bounded");
+    let unbounded = format!("{prefix}-unbounded");
+    api.create_connector(&bounded, config(&[("errors.retry.timeout", "3000")]))
+        .await
+        .unwrap();
+    api.create_connector(&unbounded, config(&[])).await.unwrap();
+    produce_async(topic.clone(), 0..10, es_value).await;
+
+    let failed = api
+        .wait_status(&bounded, Duration::from_secs(120), |status| {
+            status["tasks"][0]["state"] == "FAILED"
+        })
+        .await
+        .unwrap();
+    let trace = failed["tasks"][0]["trace"].as_str().unwrap_or("");
+    assert!(
+        trace.starts_with("Fatal error: retries stopped after 3000 ms (errors.retry.timeout)"),
+        "{failed}"
+    );
+    assert!(
+        failed["tasks"][0]["retries"].as_u64().unwrap_or(0) >= 1,
+        "{failed}"
+    );
+    // The unbounded one has been failing as long, and still runs (and retries).
+    let running = api
+        .wait_status(&unbounded, Duration::from_secs(30), |status| {
+            status["tasks"][0]["retries"].as_u64().unwrap_or(0) >= 2
+        })
+        .await
+        .unwrap();
+    assert_eq!(running["tasks"][0]["state"], "RUNNING", "{running}");
+    assert_eq!(
+        running["tasks"][0]["restarts"].as_u64().unwrap_or(0),
+        0,
+        "{running}"
+    );
+}

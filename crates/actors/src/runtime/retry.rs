@@ -166,7 +166,8 @@ impl TaskRetries {
         Ok(delay)
     }
 
-    /// The call that failed succeeded: the outage is over (cheap when there was none).
+    /// The sink made new records durable (or, for a task retrying by itself, the call that
+    /// failed succeeded): the outage is over (cheap when there was none).
     pub fn succeeded(&self) {
         let total = {
             let mut outage = self.outage.lock().expect("retry lock is never poisoned");
@@ -226,12 +227,24 @@ impl ReplayPoints {
         }
     }
 
-    /// Notes what the task made durable.
-    pub(crate) fn note_durable(&mut self, committable: &BTreeMap<TopicPartition, i64>) {
+    /// Notes what the task made durable; returns true when a partition got further than
+    /// before (records became durable: the sink works again).
+    pub(crate) fn note_durable(&mut self, committable: &BTreeMap<TopicPartition, i64>) -> bool {
+        let mut advanced = false;
         for (tp, offset) in committable {
-            let entry = self.from.entry(tp.clone()).or_insert(*offset);
-            *entry = (*entry).max(*offset);
+            match self.from.get_mut(tp) {
+                Some(from) if *from >= *offset => {}
+                Some(from) => {
+                    *from = *offset;
+                    advanced = true;
+                }
+                None => {
+                    self.from.insert(tp.clone(), *offset);
+                    advanced = true;
+                }
+            }
         }
+        advanced
     }
 
     /// Notes a rewind: the partition goes on from `offset`.
@@ -311,10 +324,12 @@ mod tests {
         assert_eq!(replay.points()[&tp(1)], 4);
         // Known partitions: the records are not looked at.
         replay.note_batch(parts.iter(), || panic!("records read for known partitions"));
-        replay.note_durable(&BTreeMap::from([(tp(0), 12)]));
+        assert!(replay.note_durable(&BTreeMap::from([(tp(0), 12)])));
         assert_eq!(replay.points()[&tp(0)], 12);
-        // A sink that made less durable than before never moves the point back.
-        replay.note_durable(&BTreeMap::from([(tp(0), 11)]));
+        // A sink that made less (or nothing more) durable never moves the point back, and that
+        // is no sign of recovery.
+        assert!(!replay.note_durable(&BTreeMap::from([(tp(0), 11)])));
+        assert!(!replay.note_durable(&BTreeMap::from([(tp(0), 12), (tp(1), 4)])));
         assert_eq!(replay.points()[&tp(0)], 12);
         replay.rewound(&tp(1), 2);
         assert_eq!(replay.points()[&tp(1)], 2);

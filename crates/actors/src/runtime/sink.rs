@@ -721,8 +721,10 @@ impl SinkState<'_> {
         // those reported while flushing right after.
         self.settle_dead_letters().await?;
         let committable = task.pre_commit(self.current.clone()).await?;
-        self.errors.retries().succeeded();
-        self.replay.note_durable(&committable);
+        if self.replay.note_durable(&committable) {
+            // New records are durable: a retriable outage, if any, is over.
+            self.errors.retries().succeeded();
+        }
         self.settle_dead_letters().await?;
         if !committable.is_empty() {
             let _ = commands_tx.send(ConsumerCommand::Commit(committable));
@@ -779,7 +781,6 @@ impl SinkState<'_> {
                     .collect()
             });
             task.put(records).await?;
-            self.errors.retries().succeeded();
             let labels = [
                 ("connector", self.spec.connector.clone()),
                 ("task", self.spec.index.to_string()),
