@@ -20,16 +20,18 @@ use tokio::time::Instant;
 
 /// The first delay (Kafka Connect's `RETRIES_DELAY_MIN_MS`).
 const INITIAL_DELAY: Duration = Duration::from_millis(300);
-/// The longest delay when `errors.retry.delay.max.ms` is not set: short, so that a pipeline
-/// resumes within a few seconds of the server's return.
-const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(5);
+/// The longest delay (or `errors.retry.delay.max.ms` when smaller; its default of 60 s is in
+/// every task config, so it cannot tell a user's choice): short, so that a pipeline resumes
+/// within a few seconds of the server's return. Kafka Connect itself retries a put's
+/// `RetriableException` at the next poll, or after `context.timeout`.
+const MAX_DELAY: Duration = Duration::from_secs(5);
 
 /// How a task retries retriable failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// `errors.retry.timeout` when positive; `None` retries forever (unset, 0 or -1).
     pub timeout_opt: Option<Duration>,
-    /// `errors.retry.delay.max.ms` when set, else 5 s.
+    /// 5 s, or `errors.retry.delay.max.ms` when smaller.
     pub max_delay: Duration,
 }
 
@@ -54,10 +56,8 @@ impl RetryPolicy {
             .filter(|ms| *ms > 0)
             .map(|ms| Duration::from_millis(ms.unsigned_abs()));
         let max_delay = long(keys::ERRORS_RETRY_DELAY_MAX_MS)?
-            .map_or(DEFAULT_MAX_DELAY, |ms| {
-                Duration::from_millis(ms.unsigned_abs())
-            })
-            .max(Duration::from_millis(1));
+            .map_or(MAX_DELAY, |ms| Duration::from_millis(ms.unsigned_abs()))
+            .clamp(Duration::from_millis(1), MAX_DELAY);
         Ok(RetryPolicy {
             timeout_opt,
             max_delay,
@@ -293,6 +293,10 @@ mod tests {
         assert_eq!(policy.delay(5), Duration::from_millis(4_800));
         assert_eq!(policy.delay(6), Duration::from_secs(5));
         assert_eq!(policy.delay(1_000), Duration::from_secs(5));
+        // The framework's default (60 s) is in every task config: still 5 s.
+        let policy =
+            RetryPolicy::from_config(&config(&[("errors.retry.delay.max.ms", "60000")])).unwrap();
+        assert_eq!(policy.delay(100), Duration::from_secs(5));
         for unbounded in ["0", "-1"] {
             let policy =
                 RetryPolicy::from_config(&config(&[("errors.retry.timeout", unbounded)])).unwrap();
