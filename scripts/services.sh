@@ -45,6 +45,11 @@
 #   FERRY_SERVICES_STARTED_FILE   start appends the name of each service it really
 #                                 started (not already running) to this file, so a
 #                                 caller can stop exactly those afterwards
+#   FERRY_PG_PORT, FERRY_S3_PORT, FERRY_ES_PORT, FERRY_ES_TRANSPORT_PORT
+#                                 ports (defaults 15432, 9000, 9200, 9300). With its own
+#                                 FERRY_SERVICES_DIR and ports, a second, private instance
+#                                 runs beside the shared one (tests/tests/outages.rs stops
+#                                 and starts such instances)
 #   FERRY_SVC_USER                user OpenSearch runs as when started by root
 #                                 (default ferry-svc)
 #
@@ -58,13 +63,13 @@ readonly STOP_TIMEOUT=30
 readonly HOST=127.0.0.1
 readonly ALL_SERVICES=(postgres s3 elasticsearch)
 
-readonly PG_PORT=15432
-readonly S3_PORT=9000
-readonly ES_PORT=9200
+readonly PG_PORT=${FERRY_PG_PORT:-15432}
+readonly S3_PORT=${FERRY_S3_PORT:-9000}
+readonly ES_PORT=${FERRY_ES_PORT:-9200}
 readonly MOTO_VERSION=5.2.5
 readonly MOTO_VENV=$CACHE_DIR/venv-moto
 readonly S3_ACCESS_KEY=ferry S3_SECRET_KEY=ferrysecret S3_REGION=us-east-1
-readonly ES_TRANSPORT_PORT=9300
+readonly ES_TRANSPORT_PORT=${FERRY_ES_TRANSPORT_PORT:-9300}
 readonly OPENSEARCH_VERSION=3.6.0
 readonly OPENSEARCH_ARTIFACT=org.opensearch.distribution.integ-test-zip:opensearch:${OPENSEARCH_VERSION}:zip
 readonly ES_MAIN_CLASS=org.opensearch.bootstrap.OpenSearch

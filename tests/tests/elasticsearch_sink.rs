@@ -368,13 +368,9 @@ async fn the_task_retries_while_the_server_is_down_and_catches_up() {
     let prefix = unique_name("es-down");
     let topic = format!("{prefix}-metrics");
     create_topic(&topic, 2).await;
-    // The task fails after max.retries and is restarted by the worker as long as the server is
-    // away: allow many restarts in the window, at most 3 s apart.
-    let restart_keys = [
-        ("task.restart.max.failures", "1000"),
-        ("task.restart.max.backoff.ms", "3000"),
-    ];
-    let (worker, api) = start_worker(dir.path(), &prefix, &restart_keys).await;
+    // Default settings: after max.retries the runtime retries in place for as long as the
+    // server is away (tests/tests/outages.rs runs the same on a private server).
+    let (worker, api) = start_worker(dir.path(), &prefix, &[]).await;
     let name = format!("{prefix}-sink");
     api.create_connector(&name, schemaless_config(&topic, &[]))
         .await
@@ -390,10 +386,11 @@ async fn the_task_retries_while_the_server_is_down_and_catches_up() {
     assert!(!es.up().await, "the server is down");
     produce(&topic, keyed_records(2_000, 5_000)).await;
 
-    // The task cannot write: it retries, fails, and the worker restarts it, again and again.
+    // The task cannot write: it stays RUNNING and retries, the error as its trace.
     let failing = api
         .wait_status(&name, Duration::from_secs(120), |status| {
-            task_state(status) == "RESTARTING"
+            task_state(status) == "RUNNING"
+                && status["tasks"][0]["retries"].as_u64().unwrap_or(0) >= 1
         })
         .await
         .unwrap();

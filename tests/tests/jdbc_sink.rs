@@ -406,12 +406,12 @@ fn retries_logged(worker: &FerryProcess) -> usize {
     output.matches("JDBC sink write failed; retrying").count()
 }
 
-/// Counts the worker's "task restart scheduled" log lines for `connector`.
-fn restarts_logged(worker: &FerryProcess, connector: &str) -> usize {
+/// Counts the runtime's in-place retries of `connector` in the worker's log.
+fn in_place_retries_logged(worker: &FerryProcess, connector: &str) -> usize {
     let output = format!("{}{}", worker.stdout(), worker.stderr());
     output
         .lines()
-        .filter(|line| line.contains("task restart scheduled") && line.contains(connector))
+        .filter(|line| line.contains("retrying in place") && line.contains(connector))
         .count()
 }
 
@@ -437,10 +437,9 @@ async fn postgres_down_for_a_while_then_back_the_task_catches_up() {
     config["retry.backoff.ms"] = json!("1000");
     config["connection.attempts"] = json!("1");
     api.create_connector(&connector, config).await.unwrap();
-    // A second connector gives up on the put after one retry: its task fails with a retriable
-    // error and the worker restarts it (default restart policy: 0.5 s, 1 s, 2 s, 4 s, and FAILED
-    // at the fifth failure within 5 minutes), which delivers the records again from the
-    // committed offset.
+    // A second connector gives up on the put after one retry: the put fails with a retriable
+    // error, which the runtime retries in place (backoff, then the records again from the last
+    // durable offset) without a restart.
     let restarting = format!("{prefix}-restarting");
     let restarting_table = format!("{topic}-restarting");
     let mut config = upsert_config(&topic);
@@ -460,9 +459,9 @@ async fn postgres_down_for_a_while_then_back_the_task_catches_up() {
     // one was restarted by the worker.
     let waited = wait_until(
         Duration::from_secs(60),
-        "three failed writes and a task restart",
+        "three failed writes and an in-place retry",
         || async {
-            let restarted = restarts_logged(&worker, &restarting) >= 1;
+            let restarted = in_place_retries_logged(&worker, &restarting) >= 1;
             (retries_logged(&worker) >= 3 && restarted).then_some(())
         },
     )

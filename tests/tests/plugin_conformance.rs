@@ -171,6 +171,22 @@ async fn a_jar_sink_task_uses_every_sink_task_context_method() {
         .parse()
         .unwrap();
     assert!(waited >= 300, "redelivered after {waited} ms: {lines:#?}");
+    // ... counted as an in-place retry in the task's status (RUNNING throughout, the trace
+    // cleared once the redelivered batch was accepted).
+    let status = api
+        .wait_status(&name, Duration::from_secs(30), |status| {
+            status["tasks"][0]["state"] == "RUNNING"
+                && status["tasks"][0]["retries"].as_u64() == Some(1)
+                && status["tasks"][0]["trace"].is_null()
+        })
+        .await
+        .unwrap();
+    let last_error = status["tasks"][0]["last_error"].as_str().unwrap_or("");
+    assert!(
+        last_error.contains("RetriableException")
+            && last_error.contains("conformance retry of offset 3"),
+        "{status}"
+    );
 
     // context.offset: the rewound record and those after it came again.
     let rewind = position(&lines, |line| line == "REWIND 1");

@@ -7,6 +7,11 @@ pub const TASK_RECORDS_TOTAL: &str = "ferry_task_records_total";
 pub const TASK_BATCH_SECONDS: &str = "ferry_task_batch_seconds";
 /// Restarts after failures; labels `connector`, `task`.
 pub const TASK_RESTARTS_TOTAL: &str = "ferry_task_restarts_total";
+/// Retriable failures a task retried in place (not restarts); labels `connector`, `task`.
+pub const TASK_RETRIES_TOTAL: &str = "ferry_task_retries_total";
+/// 1 while a task retries a retriable failure (its external system is down), else 0; labels
+/// `connector`, `task`.
+pub const TASK_RETRYING: &str = "ferry_task_retrying";
 /// Records produced but not yet acknowledged by Kafka (source) ; labels `connector`, `task`.
 pub const TASK_IN_FLIGHT: &str = "ferry_task_in_flight_records";
 /// API requests served; labels `api` (`rest`|`grpc`), `method`, `status`.

@@ -176,11 +176,12 @@ impl PluginSinkTask {
             .map_err(|_| self.lost("its stream closed"))
     }
 
-    /// Sends one call and waits for its `Done` (or `Retry`, returned as `Ok(Some(delay))`).
+    /// Sends one call and waits for its `Done` (or `Retry`, returned as
+    /// `Ok(Some((delay, message)))`).
     async fn call(
         &mut self,
         message: sink_in::Message,
-    ) -> Result<Option<Duration>, ConnectorError> {
+    ) -> Result<Option<(Duration, String)>, ConnectorError> {
         self.ensure_started().await?;
         self.tell_errant_handled().await?;
         self.send(message).await?;
@@ -189,8 +190,9 @@ impl PluginSinkTask {
                 self.apply_context(done.context.unwrap_or_default())?;
                 Ok(None)
             }
-            sink_out::Message::Retry(retry) => Ok(Some(Duration::from_millis(
-                u64::try_from(retry.timeout_ms).unwrap_or(0),
+            sink_out::Message::Retry(retry) => Ok(Some((
+                Duration::from_millis(u64::try_from(retry.timeout_ms).unwrap_or(0)),
+                retry.message,
             ))),
             sink_out::Message::Error(error) => Err(plugin_error(&error)),
             other => Err(ConnectorError::internal(format!(
@@ -293,15 +295,36 @@ impl SinkTask for PluginSinkTask {
                 })
                 .collect(),
         };
+        let reporter_opt = self.context.retry_reporter();
+        let mut retried = false;
         loop {
             match self.call(sink_in::Message::Put(batch.clone())).await? {
-                None => return Ok(()),
-                Some(delay) => {
+                None => {
+                    if let (true, Some(reporter)) = (retried, &reporter_opt) {
+                        reporter.recovered();
+                    }
+                    return Ok(());
+                }
+                Some((delay, message)) => {
                     tracing::info!(connector = %self.context.connector_name, task = self.context.task_index, ?delay, "sink task asked for redelivery");
+                    if let Some(reporter) = &reporter_opt {
+                        // Counted and shown in the status; fails the task past
+                        // errors.retry.timeout.
+                        reporter.retrying(&ConnectorError::external(format!(
+                            "put threw RetriableException: {message}"
+                        )))?;
+                    }
+                    retried = true;
                     tokio::time::sleep(delay).await;
                 }
             }
         }
+    }
+
+    /// The plugin's task ends with its error: the worker restarts it. A `RetriableException`
+    /// from `put` is retried above, with the same batch, as Kafka Connect does.
+    fn retries_in_place(&self) -> bool {
+        false
     }
 
     async fn flush(&mut self) -> Result<(), ConnectorError> {

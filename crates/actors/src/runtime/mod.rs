@@ -3,6 +3,7 @@
 pub mod dlq;
 pub mod errors;
 mod offsets;
+pub mod retry;
 pub mod sink;
 pub mod sink_errors;
 mod sink_partitions;
@@ -51,6 +52,8 @@ pub struct TaskSpec {
     pub index: u32,
     pub config: TaskConfig,
     pub factory: Arc<dyn ConnectorFactory>,
+    /// Where the task's in-place retries are reported (the worker writes them into the status).
+    pub retry_notifier: retry::RetryNotifier,
 }
 
 impl TaskSpec {
@@ -118,6 +121,7 @@ async fn run_resolved_task(
             let task = spec.factory.create_sink_task(
                 context
                     .with_errant_reporter(errors.reporter())
+                    .with_retry_reporter(errors.retry_reporter())
                     .with_sink_control(Arc::clone(&control)),
             )?;
             sink::run_sink_task(&env, &spec, converters, errors, task, control, cancel).await

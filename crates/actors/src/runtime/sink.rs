@@ -9,6 +9,11 @@
 //! retrying through an outage) gets its partitions paused, with the consumer polling on so group
 //! membership and rebalances go on; a pause discards the prefetched records, so it is kept for
 //! real stalls.
+//!
+//! A retriable failure (`External`) of `put`, `flush`/`pre_commit` or `open` is retried in place
+//! ([`super::retry`]): the loop waits the backoff, the task forgets what it buffered (`close`,
+//! `open`), and every partition is rewound to the offset after what the task made durable, so
+//! the failed batch and everything not yet durable come again; nothing is committed past them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +31,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::retry::ReplayPoints;
 use super::sink_errors::SinkErrors;
 use super::sink_partitions::{ConsumerActions, PartitionControl};
 use super::transform::TaskTransforms;
@@ -311,15 +317,21 @@ pub(crate) async fn run_sink_task(
         errors,
         control,
         partitions: PartitionControl::default(),
+        replay: ReplayPoints::default(),
     };
     let mut commit_tick = tokio::time::interval(env.offset_flush_interval);
     commit_tick.tick().await;
 
+    let mut redeliver = false;
     let outcome: Result<(), ConnectorError> = async {
         loop {
+            let step: Result<bool, ConnectorError> = async {
+            if std::mem::take(&mut redeliver) {
+                state.redeliver(&mut *task, &commands_tx).await?;
+            }
             tokio::select! {
                 biased;
-                () = cancel.cancelled() => return Ok(()),
+                () = cancel.cancelled() => return Ok(true),
                 // Before records, so a busy stream of records never delays the periodic commit.
                 _ = commit_tick.tick() => {
                     state.commit(&mut *task, &commands_tx, true).await?;
@@ -348,23 +360,48 @@ pub(crate) async fn run_sink_task(
                             .filter(|(tp, _)| partitions.contains(tp))
                             .map(|(tp, offset)| (tp.clone(), *offset))
                             .collect();
-                        state.settle_dead_letters().await?;
-                        let committable = if subset.is_empty() { Offsets::new() } else { task.pre_commit(subset).await? };
-                        state.settle_dead_letters().await?;
-                        let _ = reply_tx.send(committable);
+                        let flushed: Result<Offsets, ConnectorError> = async {
+                            state.settle_dead_letters().await?;
+                            let committable = if subset.is_empty() { Offsets::new() } else { task.pre_commit(subset).await? };
+                            state.settle_dead_letters().await?;
+                            Ok(committable)
+                        }.await;
+                        // A failed flush commits nothing, but the partitions are gone all the
+                        // same: forget them before the failure is retried or fails the task.
+                        let _ = reply_tx.send(flushed.as_ref().cloned().unwrap_or_default());
                         for tp in &partitions {
                             state.current.remove(tp);
                             state.committed.remove(tp);
                         }
+                        state.replay.forget(&partitions);
                         state.partitions.revoke(&partitions);
                         if let Err(error) = task.close(&partitions).await {
                             tracing::warn!(task = %spec.id(), %error, "sink task close failed");
                         }
+                        flushed?;
                     }
                 },
                 () = tokio::time::sleep(IDLE_COMMIT_DELAY), if state.current != state.committed => {
                     state.commit(&mut *task, &commands_tx, false).await?;
                     state.act_on_requests(&mut *task, &commands_tx).await?;
+                }
+            }
+            Ok(false)
+            }
+            .await;
+            match step {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(error) => {
+                    // A retriable failure is waited out here; any other fails the task.
+                    if !task.retries_in_place() {
+                        return Err(error);
+                    }
+                    let delay = state.errors.retries().absorb(error)?;
+                    tokio::select! {
+                        () = cancel.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(delay) => redeliver = true,
+                    }
                 }
             }
         }
@@ -656,6 +693,13 @@ fn apply_actions(
     generation_opt
 }
 
+fn tp_of(message: &OwnedMessage) -> TopicPartition {
+    TopicPartition {
+        topic: message.topic().to_string(),
+        partition: message.partition(),
+    }
+}
+
 /// The next offset to read per partition after `messages` (`(topic, partition, offset)` in the
 /// order polled: offsets grow within a partition). A batch holds long runs of one partition, so
 /// the map is touched once per run rather than once per record.
@@ -703,6 +747,8 @@ struct SinkState<'a> {
     /// Where the task's requests (rewind, pause, resume, commit) arrive.
     control: Arc<SinkControl>,
     partitions: PartitionControl,
+    /// Where each partition is delivered again from after a retriable failure.
+    replay: ReplayPoints,
 }
 
 impl SinkState<'_> {
@@ -722,6 +768,10 @@ impl SinkState<'_> {
         // those reported while flushing right after.
         self.settle_dead_letters().await?;
         let committable = task.pre_commit(self.current.clone()).await?;
+        if self.replay.note_durable(&committable) {
+            // New records are durable: a retriable outage, if any, is over.
+            self.errors.retries().succeeded();
+        }
         self.settle_dead_letters().await?;
         if !committable.is_empty() {
             let _ = commands_tx.send(ConsumerCommand::Commit(committable));
@@ -771,6 +821,12 @@ impl SinkState<'_> {
         if !records.is_empty() {
             let count = records.len() as u64;
             let started = std::time::Instant::now();
+            self.replay.note_batch(positions.keys(), || {
+                batch
+                    .iter()
+                    .map(|message| (tp_of(message), message.offset()))
+                    .collect()
+            });
             task.put(records).await?;
             let labels = [
                 ("connector", self.spec.connector.clone()),
@@ -807,11 +863,13 @@ impl SinkState<'_> {
                 return Ok(());
             }
             let request_commit = requests.request_commit;
-            let (current, committed) = (&mut self.current, &mut self.committed);
+            let (current, committed, replay) =
+                (&mut self.current, &mut self.committed, &mut self.replay);
             let (actions, released) = self.partitions.apply(requests, |tp, offset| {
                 // Kafka Connect's rewind: the partition's position is the new offset.
                 current.insert(tp.clone(), offset);
                 committed.insert(tp.clone(), offset);
+                replay.rewound(tp, offset);
             });
             if actions != ConsumerActions::default() {
                 let _ = commands_tx.send(ConsumerCommand::Control(actions));
@@ -823,6 +881,29 @@ impl SinkState<'_> {
                 self.commit(task, commands_tx, true).await?;
             }
         }
+    }
+
+    /// After a retriable failure: the task forgets what it buffered (`close`, then `open`) and
+    /// every partition it was handed records of is rewound to its replay point.
+    async fn redeliver(
+        &mut self,
+        task: &mut dyn SinkTask,
+        commands_tx: &std_mpsc::Sender<ConsumerCommand>,
+    ) -> Result<(), ConnectorError> {
+        let points = self.replay.points().clone();
+        if points.is_empty() {
+            return Ok(());
+        }
+        let partitions: Vec<TopicPartition> = points.keys().cloned().collect();
+        tracing::info!(task = %self.spec.id(), ?points, "delivering again from the last durable offsets");
+        if let Err(error) = task.close(&partitions).await {
+            tracing::warn!(task = %self.spec.id(), %error, "sink task close failed");
+        }
+        task.open(&partitions).await?;
+        for (tp, offset) in points {
+            self.control.offset(tp, offset);
+        }
+        self.act_on_requests(task, commands_tx).await
     }
 
     /// Dead-letters the errant records the task reported while flushing and waits for every

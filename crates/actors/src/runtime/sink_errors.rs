@@ -18,6 +18,7 @@ use rdkafka::message::{Headers, Message, OwnedMessage};
 
 use super::dlq::{self, DlqProducer, DlqRecord, Origin, SinkDlqContext};
 use super::errors::{ErrorHandler, ErrorPolicy, RecordRef, Stage, StageFailure, ToleratedFailure};
+use super::retry::{RetryPolicy, TaskRetries};
 use super::{TaskEnv, TaskSpec};
 
 /// Errant records a task reported, waiting for the runtime.
@@ -85,6 +86,8 @@ pub struct SinkErrors {
     connector_class: String,
     connector: String,
     task_index: u32,
+    /// Retriable failures retried in place.
+    retries: Arc<TaskRetries>,
 }
 
 /// Returns the Java class a converter role resolves to (connector setting, else worker's).
@@ -110,6 +113,12 @@ impl SinkErrors {
     /// A user error for an invalid setting; an external error when the DLQ cannot be set up.
     pub(crate) async fn create(env: &TaskEnv, spec: &TaskSpec) -> Result<Self, ConnectorError> {
         let policy = ErrorPolicy::from_config(&spec.config)?;
+        let retries = Arc::new(TaskRetries::new(
+            RetryPolicy::from_config(&spec.config)?,
+            &spec.connector,
+            spec.index,
+            Arc::clone(&spec.retry_notifier),
+        ));
         let dlq_opt = match &policy.dlq_topic_opt {
             Some(topic) => {
                 let context = SinkDlqContext::new(spec);
@@ -139,12 +148,23 @@ impl SinkErrors {
             connector_class: dlq::connector_class(spec),
             connector: spec.connector.clone(),
             task_index: spec.index,
+            retries,
         })
     }
 
     /// Returns the reporter the task's context hands to the task.
     pub(crate) fn reporter(&self) -> Arc<dyn ErrantRecordReporter> {
         Arc::clone(&self.errant) as Arc<dyn ErrantRecordReporter>
+    }
+
+    /// Returns the reporter a task that retries by itself (a plugin) tells its retries.
+    pub(crate) fn retry_reporter(&self) -> Arc<dyn ferry_connectors::sdk::RetryReporter> {
+        Arc::clone(&self.retries) as Arc<dyn ferry_connectors::sdk::RetryReporter>
+    }
+
+    /// Returns the task's in-place retries.
+    pub(crate) fn retries(&self) -> &TaskRetries {
+        &self.retries
     }
 
     /// Returns the handler (for the policy).

@@ -2,7 +2,8 @@
 //! `status-connector-<name>` / `status-task-<name>-<n>` →
 //! `{"state":"RUNNING","trace":null,"worker_id":"host:8083","generation":N}`.
 //!
-//! Ferry adds two fields Kafka Connect's readers ignore: `restarts` and `last_error`.
+//! Ferry adds fields Kafka Connect's readers ignore: `restarts`, `retries` (retriable failures
+//! retried in place; a RUNNING task with a `trace` is retrying one now) and `last_error`.
 //!
 //! Every status the store applies (written by any worker, read back from the topic) is also
 //! published as a [`StatusChange`] to [`StatusStore::subscribe`]rs.
@@ -50,8 +51,15 @@ pub struct Status {
     pub generation: i64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub restarts: u32,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub retries: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero_u64(value: &u64) -> bool {
+    *value == 0
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)]
@@ -68,6 +76,7 @@ impl Status {
             worker_id: worker_id.to_string(),
             generation,
             restarts: 0,
+            retries: 0,
             last_error: None,
         }
     }

@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config_providers::{redact_resolved, restore_placeholders, ConfigProviders};
 use crate::leader::QuorumGate;
+use crate::runtime::retry::{RetryNotice, RetryNotifier};
 use crate::runtime::{run_task, TaskEnv, TaskSpec};
 use crate::stores::{ConfigSnapshot, ConfigStore, State, Status, StatusStore, TargetState};
 use plan::{diff_tasks, TaskKey};
@@ -78,6 +79,12 @@ pub enum WorkerMsg {
         run_id: u64,
         result: Result<(), ConnectorError>,
     },
+    /// A task retries a retriable failure in place, or recovered from one: write its status.
+    TaskRetrying {
+        key: TaskKey,
+        run_id: u64,
+        notice: RetryNotice,
+    },
     /// A backoff delay ended: start the task again if it is still wanted.
     RestartAfterBackoff { key: TaskKey, run_id: u64 },
     /// Restart one task now (REST `POST /connectors/{c}/tasks/{t}/restart`).
@@ -116,6 +123,8 @@ struct RunningTask {
 struct TaskHistory {
     failures: Vec<Instant>,
     restarts: u32,
+    /// Retriable failures retried in place, over every run here.
+    retries: u64,
     last_error: Option<String>,
 }
 
@@ -216,6 +225,11 @@ impl Actor for WorkerActor {
                 run_id,
                 result,
             } => state.on_task_exited(&myself, key, run_id, result).await,
+            WorkerMsg::TaskRetrying {
+                key,
+                run_id,
+                notice,
+            } => state.on_task_retrying(key, run_id, notice).await,
             WorkerMsg::RestartAfterBackoff { key, run_id } => {
                 if state.stopping {
                     return Ok(());
@@ -476,11 +490,21 @@ impl WorkerState {
         let run_id = self.next_run_id;
         self.next_run_id += 1;
         let cancel = CancellationToken::new();
+        let notice_ref = myself.clone();
+        let notice_key = key.clone();
+        let retry_notifier: RetryNotifier = Arc::new(move |notice| {
+            let _ = notice_ref.cast(WorkerMsg::TaskRetrying {
+                key: notice_key.clone(),
+                run_id,
+                notice,
+            });
+        });
         let spec = TaskSpec {
             connector: key.0.clone(),
             index: key.1,
             config: config.clone(),
             factory,
+            retry_notifier,
         };
         let env = self.deps.task_env.clone();
         let exit_ref = myself.clone();
@@ -610,7 +634,11 @@ impl WorkerState {
         };
         let trace = format!("{:?} error: {}", error.kind, error.message);
         tracing::warn!(connector = %key.0, task = key.1, error = %error.message, kind = ?error.kind, "task failed");
-        if error.kind == ErrorKind::User || self.stopping {
+        // User errors and fatal external ones (a refusal for good, errors.retry.timeout spent)
+        // fail the task. Node-local, internal and the external errors a task did not retry in
+        // place are restarted here, counted toward task.restart.max.failures, and then moved
+        // to another worker.
+        if matches!(error.kind, ErrorKind::User | ErrorKind::Fatal) || self.stopping {
             self.fail_task(&key, task.config, &trace).await;
             return;
         }
@@ -645,6 +673,22 @@ impl WorkerState {
                 self.fail_task(&key, task.config, &trace).await;
             }
         }
+    }
+
+    async fn on_task_retrying(&mut self, key: TaskKey, run_id: u64, notice: RetryNotice) {
+        if self.running.get(&key).map(|task| task.run_id) != Some(run_id) {
+            return;
+        }
+        let history = self.history.entry(key.clone()).or_default();
+        let trace = match notice {
+            RetryNotice::Retrying { error, .. } => {
+                history.retries += 1;
+                history.last_error = Some(error.clone());
+                Some(error)
+            }
+            RetryNotice::Recovered { .. } => None,
+        };
+        self.put_task_status(&key, State::Running, trace).await;
     }
 
     async fn fail_task(&mut self, key: &TaskKey, config: TaskConfig, trace: &str) {
@@ -694,6 +738,7 @@ impl WorkerState {
         status.trace = trace;
         if let Some(history) = self.history.get(key) {
             status.restarts = history.restarts;
+            status.retries = history.retries;
             status.last_error.clone_from(&history.last_error);
         }
         if let Err(error) = self

@@ -79,7 +79,8 @@ impl FileStreamSinkTask {
     }
 
     fn io_error(&self, operation: &str, error: &std::io::Error) -> ConnectorError {
-        ConnectorError::external(format!(
+        // A local file: a full disk or a missing directory is this node's failure.
+        ConnectorError::local(format!(
             "FileStreamSink could not {operation} {}: {error}",
             self.path
         ))

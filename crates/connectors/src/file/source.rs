@@ -187,7 +187,8 @@ impl FileStreamSourceTask {
     }
 
     fn io_error(&self, operation: &str, error: &std::io::Error) -> ConnectorError {
-        ConnectorError::external(format!(
+        // A local file: a full disk or a missing directory is this node's failure.
+        ConnectorError::local(format!(
             "FileStreamSource could not {operation} {}: {error}",
             self.path
         ))

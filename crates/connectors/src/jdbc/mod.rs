@@ -72,6 +72,7 @@ impl ConnectorFactory for JdbcSinkFactory {
         let config = config::JdbcSinkConfig::from_values(&values)?;
         let mut task = task::JdbcSinkTask::new(config);
         task.errant_opt = context.errant_reporter();
+        task.retry_opt = context.retry_reporter();
         Ok(Box::new(task))
     }
 }

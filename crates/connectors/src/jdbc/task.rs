@@ -103,6 +103,9 @@ pub(crate) struct JdbcSinkTask {
     tables: HashMap<TableId, HashSet<String>>,
     /// Receives the records skipped under `errors.tolerance=all` (logged, dead-lettered).
     pub(crate) errant_opt: Option<std::sync::Arc<dyn crate::sdk::ErrantRecordReporter>>,
+    /// Told about each transient failure this task retries itself (`max.retries`), so that a
+    /// database outage shows in the task's status and metrics while `put` is still retrying.
+    pub(crate) retry_opt: Option<std::sync::Arc<dyn crate::sdk::RetryReporter>>,
 }
 
 impl JdbcSinkTask {
@@ -129,6 +132,7 @@ impl JdbcSinkTask {
             statements: HashMap::new(),
             tables: HashMap::new(),
             errant_opt: None,
+            retry_opt: None,
         }
     }
 
@@ -488,7 +492,12 @@ impl SinkTask for JdbcSinkTask {
                 self.write_batched(&plan).await
             };
             let error = match result {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    if let (true, Some(reporter)) = (retries > 0, &self.retry_opt) {
+                        reporter.recovered();
+                    }
+                    return Ok(());
+                }
                 Err(error) => error,
             };
             match error {
@@ -525,6 +534,13 @@ impl SinkTask for JdbcSinkTask {
                     }
                     retries += 1;
                     tracing::warn!(retry = retries, max_retries = self.config.max_retries, error = %message, "JDBC sink write failed; retrying");
+                    if let Some(reporter) = &self.retry_opt {
+                        // Fails the put (Fatal) once errors.retry.timeout has passed.
+                        reporter.retrying(&ConnectorError::external(format!(
+                            "JDBC sink write failed (retry {retries} of max.retries {}): {message}",
+                            self.config.max_retries
+                        )))?;
+                    }
                     tokio::time::sleep(self.config.retry_backoff).await;
                 }
             }

@@ -1,12 +1,25 @@
 //! Typed connector errors: supervisors decide from the kind alone whether to retry.
+//!
+//! | kind | example | what the runtime does |
+//! |---|---|---|
+//! | `User` | bad config, a record the sink cannot write | FAILED at once |
+//! | `External` | the server is down or busy (Kafka Connect's `RetriableException`) | a sink retries in place (same consumer, batch redelivered), indefinitely unless `errors.retry.timeout`; not counted toward `task.restart.max.failures` |
+//! | `Fatal` | the server refused for good, or `errors.retry.timeout` ran out | FAILED at once |
+//! | `Local` | a full disk or a missing file on this node | restarted with backoff; after too many failures the task moves to another worker |
+//! | `Internal` | a bug, a panic | restarted with backoff, counted like `Local` |
 
 /// Who is at fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// Bad configuration or bad input data: retrying will not help.
     User,
-    /// The external system failed or is unreachable: retry with backoff.
+    /// The external system failed or is unreachable, for now: retry with backoff.
     External,
+    /// The external system refused in a way retrying cannot fix, or retries ran out: the task
+    /// fails.
+    Fatal,
+    /// Something on this node (a full disk, a missing file): another worker may do better.
+    Local,
     /// A bug in Ferry or the connector: retry, and report.
     Internal,
 }
@@ -44,9 +57,31 @@ impl ConnectorError {
         }
     }
 
+    /// An error of the external system that retrying cannot fix: fails the task.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        ConnectorError {
+            kind: ErrorKind::Fatal,
+            message: message.into(),
+        }
+    }
+
+    /// A failure of this node (disk full, file missing): retried, elsewhere if need be.
+    pub fn local(message: impl Into<String>) -> Self {
+        ConnectorError {
+            kind: ErrorKind::Local,
+            message: message.into(),
+        }
+    }
+
     /// Returns true when retrying may help.
     pub fn is_retryable(&self) -> bool {
-        self.kind != ErrorKind::User
+        !matches!(self.kind, ErrorKind::User | ErrorKind::Fatal)
+    }
+
+    /// Returns true for a retriable failure of the external system (Kafka Connect's
+    /// `RetriableException`): retried in place, without counting toward the restart limit.
+    pub fn is_retriable_external(&self) -> bool {
+        self.kind == ErrorKind::External
     }
 }
 

@@ -79,6 +79,21 @@ pub struct TaskContext {
     offset_reader: Arc<dyn OffsetReader>,
     errant_reporter_opt: Option<Arc<dyn ErrantRecordReporter>>,
     sink_control_opt: Option<Arc<SinkControl>>,
+    retry_reporter_opt: Option<Arc<dyn RetryReporter>>,
+}
+
+/// Where a task that retries a retriable failure itself (a plugin's `RetriableException` from
+/// `put`) tells the runtime, so that the task's status and metrics show it.
+pub trait RetryReporter: Send + Sync {
+    /// A retriable failure; returns the error that fails the task when retries are over
+    /// (`errors.retry.timeout`).
+    ///
+    /// # Errors
+    /// The failure as a `Fatal` error once `errors.retry.timeout` has passed.
+    fn retrying(&self, error: &ConnectorError) -> Result<(), ConnectorError>;
+
+    /// The call that failed before succeeded.
+    fn recovered(&self);
 }
 
 impl TaskContext {
@@ -96,7 +111,20 @@ impl TaskContext {
             offset_reader,
             errant_reporter_opt: None,
             sink_control_opt: None,
+            retry_reporter_opt: None,
         }
+    }
+
+    /// Gives the task the runtime's retry reporter.
+    #[must_use]
+    pub fn with_retry_reporter(mut self, reporter: Arc<dyn RetryReporter>) -> Self {
+        self.retry_reporter_opt = Some(reporter);
+        self
+    }
+
+    /// Returns the retry reporter, if the runtime gave one (it does for every sink task).
+    pub fn retry_reporter(&self) -> Option<Arc<dyn RetryReporter>> {
+        self.retry_reporter_opt.clone()
     }
 
     /// Gives a sink task the runtime's consumer control (rewind, pause, resume, commit).
@@ -248,6 +276,14 @@ pub trait SinkTask: Send {
 
     /// Releases resources; called once, at the end.
     async fn stop(&mut self) {}
+
+    /// Whether the task is still usable after an `External` error from `put`, `flush`,
+    /// `pre_commit` or `open`: then the runtime retries in place (backoff, `close` + `open`,
+    /// redelivery from the last durable offsets). A task that cannot go on after an error
+    /// (a plugin whose task ended) returns false and is restarted by the worker instead.
+    fn retries_in_place(&self) -> bool {
+        true
+    }
 }
 
 /// A connector plugin: its identity, its config keys, how it splits work, and its tasks.

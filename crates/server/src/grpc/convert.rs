@@ -122,6 +122,7 @@ impl From<TaskState> for proto::TaskState {
             restarts: state.restarts,
             last_error: state.last_error,
             version: state.version,
+            retries: state.retries,
         }
     }
 }

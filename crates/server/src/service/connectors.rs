@@ -314,6 +314,7 @@ impl ConnectService {
                     version: version_opt.clone(),
                     trace: status.trace.clone(),
                     restarts: status.restarts,
+                    retries: status.retries,
                     last_error: status.last_error.clone(),
                 },
                 None => TaskState {
@@ -323,6 +324,7 @@ impl ConnectService {
                     version: None,
                     trace: None,
                     restarts: 0,
+                    retries: 0,
                     last_error: None,
                 },
             })

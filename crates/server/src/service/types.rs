@@ -48,6 +48,10 @@ pub struct TaskState {
     /// Ferry: how often the task was restarted after failures.
     #[serde(skip_serializing_if = "is_zero")]
     pub restarts: u32,
+    /// Ferry: how many retriable failures (its external system down) the task retried in
+    /// place; while it retries one it is RUNNING with the error as `trace`.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub retries: u64,
     /// Ferry: the last error, kept after a successful restart.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -55,6 +59,11 @@ pub struct TaskState {
 
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero_u64(value: &u64) -> bool {
     *value == 0
 }
 
