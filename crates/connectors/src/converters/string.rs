@@ -7,7 +7,7 @@ use base64::Engine as _;
 
 use super::java;
 use crate::sdk::{
-    ConnectorError, ConversionError, Converter, Schema, SchemaAndValue, SchemaType, Value,
+    ConnectorError, ConversionError, Converter, Schema, SchemaAndValue, Value,
 };
 
 /// The Java class name of [`StringConverter`].
@@ -101,16 +101,17 @@ impl Converter for StringConverter {
         let value = bytes.map_or(Value::Null, |bytes| {
             Value::String(String::from_utf8_lossy(bytes).into_owned())
         });
-        Ok(SchemaAndValue::new(
-            Schema::primitive(SchemaType::String).optional(),
+        Ok(SchemaAndValue {
+            schema: Some(super::optional_string_schema()),
             value,
-        ))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sdk::SchemaType;
 
     #[test]
     fn round_trips_text_and_stringifies_values() {
