@@ -38,8 +38,8 @@ fn line(index: usize) -> Vec<u8> {
 
 /// A JSON object as `ferry-bench produce-json` writes it.
 fn json_object(index: usize) -> Vec<u8> {
-    let mut text = format!("{{\"id\":{index},\"name\":\"record-{index:09}\",\"payload\":\"")
-        .into_bytes();
+    let mut text =
+        format!("{{\"id\":{index},\"name\":\"record-{index:09}\",\"payload\":\"").into_bytes();
     filler(&mut text, RECORD_BYTES - 2);
     text.extend_from_slice(b"\"}");
     text

@@ -160,7 +160,9 @@ impl TaskTransforms {
             original_opt,
         } = record;
         debug_assert_eq!(
-            original_opt.as_ref().map_or(topic.as_str(), |tp| tp.topic.as_str()),
+            original_opt
+                .as_ref()
+                .map_or(topic.as_str(), |tp| tp.topic.as_str()),
             consumed_topic
         );
         let input = TransformRecord {

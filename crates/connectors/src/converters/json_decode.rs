@@ -52,8 +52,11 @@ pub(crate) fn decode(
 #[derive(Debug)]
 pub(crate) struct DecodedSchemas {
     capacity: usize,
-    entries: Mutex<VecDeque<(Box<str>, Option<Arc<Schema>>)>>,
+    entries: Mutex<VecDeque<DecodedSchema>>,
 }
+
+/// A schema member's JSON text and the schema it decodes to (`None` for JSON null).
+type DecodedSchema = (Box<str>, Option<Arc<Schema>>);
 
 impl Default for DecodedSchemas {
     fn default() -> Self {
@@ -573,8 +576,16 @@ mod fast_path_tests {
                 }
             }
         }
-        assert_same(true, 1000, r#"{"schema":{"type":"string"},"schema":{"type":"int64","optional":false},"payload":5}"#);
-        assert_same(true, 1000, r#"{"sch\u0065ma":{"type":"string"},"payload":"p"}"#);
+        assert_same(
+            true,
+            1000,
+            r#"{"schema":{"type":"string"},"schema":{"type":"int64","optional":false},"payload":5}"#,
+        );
+        assert_same(
+            true,
+            1000,
+            r#"{"sch\u0065ma":{"type":"string"},"payload":"p"}"#,
+        );
     }
 
     #[test]
@@ -582,9 +593,16 @@ mod fast_path_tests {
         let config = config(true);
         let schemas = DecodedSchemas::new(2);
         let envelope = |schema_type: &str, payload: &str| {
-            format!(r#"{{"schema":{{"type":"{schema_type}","optional":false}},"payload":{payload}}}"#)
+            format!(
+                r#"{{"schema":{{"type":"{schema_type}","optional":false}},"payload":{payload}}}"#
+            )
         };
-        for (schema_type, payload) in [("string", "\"a\""), ("int64", "1"), ("boolean", "true"), ("string", "\"b\"")] {
+        for (schema_type, payload) in [
+            ("string", "\"a\""),
+            ("int64", "1"),
+            ("boolean", "true"),
+            ("string", "\"b\""),
+        ] {
             let document = envelope(schema_type, payload);
             let decoded = decode_cached(&config, &schemas, Some(document.as_bytes()));
             assert_eq!(decoded, decode(&config, Some(document.as_bytes())));

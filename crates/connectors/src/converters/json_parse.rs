@@ -164,9 +164,18 @@ impl Parser<'_> {
             b'{' => self.schemaless_object(depth),
             b'[' => self.schemaless_array(depth),
             b'"' => self.string().ok().map(Value::String),
-            b't' => self.expect_literal("true", Node::Null).ok().map(|_| Value::Boolean(true)),
-            b'f' => self.expect_literal("false", Node::Null).ok().map(|_| Value::Boolean(false)),
-            b'n' => self.expect_literal("null", Node::Null).ok().map(|_| Value::Null),
+            b't' => self
+                .expect_literal("true", Node::Null)
+                .ok()
+                .map(|_| Value::Boolean(true)),
+            b'f' => self
+                .expect_literal("false", Node::Null)
+                .ok()
+                .map(|_| Value::Boolean(false)),
+            b'n' => self
+                .expect_literal("null", Node::Null)
+                .ok()
+                .map(|_| Value::Null),
             b'-' | b'0'..=b'9' => {
                 let number = self.number_text().ok()?;
                 if number.contains(['.', 'e', 'E']) {
@@ -395,7 +404,8 @@ impl Parser<'_> {
     }
 
     fn number(&mut self) -> Result<Node, String> {
-        self.number_text().map(|text| Node::Number(text.to_string()))
+        self.number_text()
+            .map(|text| Node::Number(text.to_string()))
     }
 
     /// Scans a number and returns its text.

@@ -6,9 +6,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use super::java;
-use crate::sdk::{
-    ConnectorError, ConversionError, Converter, Schema, SchemaAndValue, Value,
-};
+use crate::sdk::{ConnectorError, ConversionError, Converter, Schema, SchemaAndValue, Value};
 
 /// The Java class name of [`StringConverter`].
 pub const STRING_CONVERTER_CLASS: &str = "org.apache.kafka.connect.storage.StringConverter";

@@ -111,7 +111,10 @@ impl JavaDateFormat {
         self.tokens.iter().all(|token| match token {
             Token::Literal(_) => true,
             Token::Field(letter, _) => {
-                matches!(letter, 'G' | 'y' | 'u' | 'M' | 'L' | 'd' | 'D' | 'E' | 'z' | 'Z' | 'X')
+                matches!(
+                    letter,
+                    'G' | 'y' | 'u' | 'M' | 'L' | 'd' | 'D' | 'E' | 'z' | 'Z' | 'X'
+                )
             }
         })
     }

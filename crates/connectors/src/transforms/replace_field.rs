@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Validator, Value};
 
-use super::values::{
-    field_value_named, push_field, require_struct, struct_builder_from,
-};
+use super::values::{field_value_named, push_field, require_struct, struct_builder_from};
 use super::{
     flag, list, replace_null_with_default_key, BuildError, Target, TransformError, TransformRecord,
     Transformation, REPLACE_NULL_WITH_DEFAULT,
@@ -127,10 +125,8 @@ impl Transformation for ReplaceField {
                 // The record owns its map: entries move into the new one, and only renamed
                 // keys are new strings.
                 let side = self.target.of_mut(&mut record);
-                let entries = std::mem::take(super::values::require_map_mut(
-                    &mut side.value,
-                    PURPOSE,
-                )?);
+                let entries =
+                    std::mem::take(super::values::require_map_mut(&mut side.value, PURPOSE)?);
                 let mut updated: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
                 for (key, value) in entries {
                     let Value::String(name) = key else {

@@ -144,10 +144,30 @@ mod tests {
         // 2026-12-02T23:59:59.999Z, then the next millisecond, then back (out of order).
         let last_millisecond = 1_796_255_999_999;
         let cases = [
-            ("orders", last_millisecond, "orders-20261202", "orders-20261202-23"),
-            ("orders", last_millisecond + 1, "orders-20261203", "orders-20261203-00"),
-            ("users", last_millisecond + 1, "users-20261203", "users-20261203-00"),
-            ("orders", last_millisecond - 3_600_000, "orders-20261202", "orders-20261202-22"),
+            (
+                "orders",
+                last_millisecond,
+                "orders-20261202",
+                "orders-20261202-23",
+            ),
+            (
+                "orders",
+                last_millisecond + 1,
+                "orders-20261203",
+                "orders-20261203-00",
+            ),
+            (
+                "users",
+                last_millisecond + 1,
+                "users-20261203",
+                "users-20261203-00",
+            ),
+            (
+                "orders",
+                last_millisecond - 3_600_000,
+                "orders-20261202",
+                "orders-20261202-22",
+            ),
             ("orders", -1, "orders-19691231", "orders-19691231-23"),
         ];
         for (topic, timestamp, day_topic, hour_topic) in cases {
