@@ -312,7 +312,10 @@ impl ErrorHandler {
         record: RecordRef<'_>,
         mut operation: impl FnMut() -> Result<T, ConnectorError>,
     ) -> Result<T, StageFailure> {
-        let started = Instant::now();
+        // Read the clock only once something failed: this runs for every record's key, value
+        // and headers. The retry timeout counts from the first failure (Kafka Connect's from
+        // the first attempt; an attempt that fails takes microseconds here).
+        let mut started_opt: Option<Instant> = None;
         let mut attempts: u32 = 0;
         loop {
             attempts += 1;
@@ -320,6 +323,7 @@ impl ErrorHandler {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
+            let started = *started_opt.get_or_insert_with(Instant::now);
             if error.kind == ErrorKind::External {
                 if let Some(delay) = self.next_retry_delay(attempts, started) {
                     tracing::debug!(task = %self.task_id, stage = stage.name(), attempts, "retrying a retriable failure");

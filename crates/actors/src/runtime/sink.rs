@@ -798,7 +798,7 @@ impl SinkState<'_> {
         }
         for message in &batch {
             if let Some(record) = self.errors.convert_record(self.converters, message).await? {
-                match self.transforms.apply_sink(record) {
+                match self.transforms.apply_sink(record, message.topic()) {
                     Ok(Some(record)) => records.push(record),
                     Ok(None) => {}
                     Err(failure) => {

@@ -136,13 +136,15 @@ impl TaskTransforms {
         }
     }
 
-    /// Applies the chain to a sink record; `Ok(None)` when a transform dropped it.
+    /// Applies the chain to a sink record consumed from `consumed_topic` (its `topic` before
+    /// any transform); `Ok(None)` when a transform dropped it.
     ///
     /// # Errors
     /// The failing transform, with the record's topic, partition and offset.
     pub(crate) fn apply_sink(
         &self,
         record: SinkRecord,
+        consumed_topic: &str,
     ) -> Result<Option<SinkRecord>, TransformFailure> {
         if self.chain.is_empty() {
             return Ok(Some(record));
@@ -157,7 +159,12 @@ impl TaskTransforms {
             headers,
             original_opt,
         } = record;
-        let consumed_topic = topic.clone();
+        debug_assert_eq!(
+            original_opt
+                .as_ref()
+                .map_or(topic.as_str(), |tp| tp.topic.as_str()),
+            consumed_topic
+        );
         let input = TransformRecord {
             topic,
             kafka_partition: Some(kafka_partition),
@@ -176,7 +183,7 @@ impl TaskTransforms {
                 let original_opt = match original_opt {
                     Some(original) => Some(original),
                     None if routed => Some(TopicPartition {
-                        topic: consumed_topic,
+                        topic: consumed_topic.to_string(),
                         partition: kafka_partition,
                     }),
                     None => None,
@@ -242,14 +249,20 @@ mod tests {
             ("transforms.route.regex", "orders"),
             ("transforms.route.replacement", "orders-copy"),
         ]);
-        let routed = router.apply_sink(consumed("orders")).unwrap().unwrap();
+        let routed = router
+            .apply_sink(consumed("orders"), "orders")
+            .unwrap()
+            .unwrap();
         assert_eq!(routed.topic, "orders-copy");
         assert_eq!(
             (routed.original_topic(), routed.original_kafka_partition()),
             ("orders", 3)
         );
         // A topic the router leaves alone is not marked as routed.
-        let untouched = router.apply_sink(consumed("other")).unwrap().unwrap();
+        let untouched = router
+            .apply_sink(consumed("other"), "other")
+            .unwrap()
+            .unwrap();
         assert_eq!(untouched.original_opt, None);
         assert_eq!(untouched.original_topic(), "other");
     }

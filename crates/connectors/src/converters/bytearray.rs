@@ -40,10 +40,10 @@ impl Converter for ByteArrayConverter {
         _topic: &str,
         bytes: Option<&[u8]>,
     ) -> Result<SchemaAndValue, ConversionError> {
-        Ok(SchemaAndValue::new(
-            Schema::primitive(SchemaType::Bytes).optional(),
-            bytes.map_or(Value::Null, |bytes| Value::Bytes(bytes.to_vec())),
-        ))
+        Ok(SchemaAndValue {
+            schema: Some(super::optional_bytes_schema()),
+            value: bytes.map_or(Value::Null, |bytes| Value::Bytes(bytes.to_vec())),
+        })
     }
 }
 

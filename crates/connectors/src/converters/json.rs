@@ -103,6 +103,7 @@ pub fn schemas_cache_size(props: &BTreeMap<String, String>) -> Result<usize, Con
 pub struct JsonConverter {
     config: JsonConverterConfig,
     schemas: SchemaCache,
+    decoded: json_decode::DecodedSchemas,
 }
 
 impl Clone for JsonConverter {
@@ -111,6 +112,7 @@ impl Clone for JsonConverter {
         JsonConverter {
             config: self.config,
             schemas: SchemaCache::new(self.schemas.capacity),
+            decoded: json_decode::DecodedSchemas::new(self.schemas.capacity),
         }
     }
 }
@@ -178,6 +180,7 @@ impl JsonConverter {
         JsonConverter {
             config,
             schemas: SchemaCache::new(size),
+            decoded: json_decode::DecodedSchemas::new(size),
         }
     }
 
@@ -488,7 +491,7 @@ impl Converter for JsonConverter {
         _topic: &str,
         bytes: Option<&[u8]>,
     ) -> Result<SchemaAndValue, ConversionError> {
-        json_decode::decode(&self.config, bytes)
+        json_decode::decode_cached(&self.config, &self.decoded, bytes)
     }
 }
 

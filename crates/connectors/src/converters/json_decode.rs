@@ -1,7 +1,8 @@
 //! JsonConverter decoding: `JsonConverter.toConnectData`, `asConnectSchema` and
 //! `convertToConnect`, with Kafka Connect's error messages where it has them.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use super::jackson::Node as Json;
 use super::json::JsonConverterConfig;
@@ -43,6 +44,104 @@ pub(crate) fn decode(
     let schema = to_schema(config, schema)?.map(Arc::new);
     let value = to_value(config, schema.as_ref(), payload)?;
     Ok(SchemaAndValue { schema, value })
+}
+
+/// The Connect schemas of the envelopes decoded lately (`schemas.cache.size` of them), by the
+/// JSON text of their `schema` member: a stream of records with one schema parses and converts
+/// it once, as Kafka Connect's `toConnectSchemaCache` does. Most recently used first.
+#[derive(Debug)]
+pub(crate) struct DecodedSchemas {
+    capacity: usize,
+    entries: Mutex<VecDeque<DecodedSchema>>,
+}
+
+/// A schema member's JSON text and the schema it decodes to (`None` for JSON null).
+type DecodedSchema = (Box<str>, Option<Arc<Schema>>);
+
+impl Default for DecodedSchemas {
+    fn default() -> Self {
+        DecodedSchemas::new(super::json::DEFAULT_SCHEMAS_CACHE_SIZE)
+    }
+}
+
+impl DecodedSchemas {
+    pub(crate) fn new(capacity: usize) -> Self {
+        DecodedSchemas {
+            capacity,
+            entries: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Returns the schema decoded from `text`, decoding it with `decode` when it is not cached.
+    fn get_or_decode(
+        &self,
+        text: &str,
+        decode: impl FnOnce() -> Option<Option<Arc<Schema>>>,
+    ) -> Option<Option<Arc<Schema>>> {
+        if self.capacity == 0 {
+            return decode();
+        }
+        {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(index) = entries.iter().position(|(cached, _)| **cached == *text) {
+                let schema = entries[index].1.clone();
+                if index != 0 {
+                    if let Some(entry) = entries.remove(index) {
+                        entries.push_front(entry);
+                    }
+                }
+                return Some(schema);
+            }
+        }
+        let schema = decode()?;
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.push_front((Box::from(text), schema.clone()));
+        entries.truncate(self.capacity);
+        Some(schema)
+    }
+}
+
+/// [`decode`] without its intermediate tree where it can: schemaless documents are parsed
+/// straight into values; envelopes are checked and split without building their tree, the
+/// schema member is looked up by its text in `schemas`, and only the payload is parsed. Anything the fast path does not take (and every error) goes through
+/// [`decode`], so results and error messages are the same.
+pub(crate) fn decode_cached(
+    config: &JsonConverterConfig,
+    schemas: &DecodedSchemas,
+    bytes: Option<&[u8]>,
+) -> Result<SchemaAndValue, ConversionError> {
+    if let Some(bytes) = bytes.filter(|bytes| !bytes.is_empty()) {
+        let decoded_opt = if config.schemas_enable {
+            decode_envelope(config, schemas, bytes)
+        } else {
+            json_parse::parse_schemaless(bytes).map(SchemaAndValue::schemaless)
+        };
+        if let Some(decoded) = decoded_opt {
+            return Ok(decoded);
+        }
+    }
+    decode(config, bytes)
+}
+
+fn decode_envelope(
+    config: &JsonConverterConfig,
+    schemas: &DecodedSchemas,
+    bytes: &[u8],
+) -> Option<SchemaAndValue> {
+    let parts = json_parse::split_envelope(bytes)?;
+    let schema = schemas.get_or_decode(parts.schema, || {
+        let node = json_parse::parse(parts.schema.as_bytes()).ok()?;
+        Some(to_schema(config, &node).ok()?.map(Arc::new))
+    })?;
+    let payload = json_parse::parse(parts.payload.as_bytes()).ok()?;
+    let value = match (&schema, payload) {
+        // The text moves into the value instead of being copied (what `to_value` gives).
+        (Some(string), Json::Text(text)) if string.schema_type == SchemaType::String => {
+            Value::String(text)
+        }
+        (_, payload) => to_value(config, schema.as_ref(), &payload).ok()?,
+    };
+    Some(SchemaAndValue { schema, value })
 }
 
 /// Jackson's node type name, for error messages.
@@ -415,5 +514,154 @@ fn as_f64(json: &Json) -> Option<f64> {
     match json {
         Json::Number(number) => number.parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn config(schemas_enable: bool) -> JsonConverterConfig {
+        JsonConverterConfig {
+            schemas_enable,
+            ..JsonConverterConfig::default()
+        }
+    }
+
+    /// The fast paths give exactly what the tree path gives, errors included.
+    fn assert_same(schemas_enable: bool, cache_size: usize, document: &str) {
+        let config = config(schemas_enable);
+        let schemas = DecodedSchemas::new(cache_size);
+        let expected = decode(&config, Some(document.as_bytes()));
+        // Twice: the second time from the schema cache.
+        for round in 0..2 {
+            let actual = decode_cached(&config, &schemas, Some(document.as_bytes()));
+            assert_eq!(actual, expected, "{document} (round {round})");
+        }
+    }
+
+    const DOCUMENTS: [&str; 22] = [
+        r#"{"id":1,"name":"record-000000001","payload":"abc"}"#,
+        r#" { "a" : [1, -2.50e3, true, false, null, {"b": {}}, []] , "s":"x\u00e9\ud83d\ude00\n" } "#,
+        r#"{"a":1,"a":2,"b":3}"#,
+        r#"{"big":123456789012345678901234567890}"#,
+        r#"{"neg":-9223372036854775808,"f":1.0,"e":1E400}"#,
+        r#"[1,"two",[3]]"#,
+        r#""just a string""#,
+        "42",
+        "null",
+        "{",
+        "[1,]",
+        r#"{"a":01}"#,
+        r#"{"a":"\x"}"#,
+        r#"{"a":1} trailing"#,
+        r#"{"schema":{"type":"string","optional":false},"payload":"record-000000001 aaaa"}"#,
+        r#"{"payload":"p","schema":{"type":"string","optional":true,"name":"n"}}"#,
+        r#"{"schema":null,"payload":{"x":[1,2.5]}}"#,
+        r#"{"schema":{"type":"int32","optional":true},"payload":null}"#,
+        r#"{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"},{"type":"string","optional":true,"default":"d","field":"s"}],"optional":false,"name":"r"},"payload":{"id":7,"s":null}}"#,
+        r#"{"schema":{"type":"int8","optional":false},"payload":300}"#,
+        r#"{"schema":{"type":"nope"},"payload":1}"#,
+        r#"{"schema":{"type":"string"},"payload":"p","extra":1}"#,
+    ];
+
+    #[test]
+    fn fast_paths_decode_exactly_as_the_tree_path() {
+        for document in DOCUMENTS {
+            for schemas_enable in [false, true] {
+                for cache_size in [0, 1, 1000] {
+                    assert_same(schemas_enable, cache_size, document);
+                }
+            }
+        }
+        assert_same(
+            true,
+            1000,
+            r#"{"schema":{"type":"string"},"schema":{"type":"int64","optional":false},"payload":5}"#,
+        );
+        assert_same(
+            true,
+            1000,
+            r#"{"sch\u0065ma":{"type":"string"},"payload":"p"}"#,
+        );
+    }
+
+    #[test]
+    fn the_schema_cache_keeps_the_most_recent_schemas() {
+        let config = config(true);
+        let schemas = DecodedSchemas::new(2);
+        let envelope = |schema_type: &str, payload: &str| {
+            format!(
+                r#"{{"schema":{{"type":"{schema_type}","optional":false}},"payload":{payload}}}"#
+            )
+        };
+        for (schema_type, payload) in [
+            ("string", "\"a\""),
+            ("int64", "1"),
+            ("boolean", "true"),
+            ("string", "\"b\""),
+        ] {
+            let document = envelope(schema_type, payload);
+            let decoded = decode_cached(&config, &schemas, Some(document.as_bytes()));
+            assert_eq!(decoded, decode(&config, Some(document.as_bytes())));
+        }
+        let cached: Vec<String> = schemas
+            .entries
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(text, _)| text.to_string())
+            .collect();
+        assert_eq!(
+            cached,
+            vec![
+                r#"{"type":"string","optional":false}"#.to_string(),
+                r#"{"type":"boolean","optional":false}"#.to_string()
+            ]
+        );
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>()
+                .prop_filter("finite", |number| number.is_finite())
+                .prop_map(serde_json::Value::from),
+            "[a-z\u{e9}\"\\\\\n]{0,8}".prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                prop::collection::vec(("[a-c]{1,2}", inner), 0..4).prop_map(|entries| {
+                    serde_json::Value::Object(entries.into_iter().collect())
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn schemaless_documents_decode_as_the_tree_path(value in json_value()) {
+            let document = value.to_string();
+            assert_same(false, 1000, &document);
+        }
+
+        #[test]
+        fn envelopes_decode_as_the_tree_path(value in json_value(), schema_index in 0usize..5) {
+            let schemas = [
+                "null",
+                r#"{"type":"string","optional":true}"#,
+                r#"{"type":"int64","optional":false}"#,
+                r#"{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"int64","optional":true},"optional":true}"#,
+                r#"{"type":"array","items":{"type":"double","optional":true},"optional":false}"#,
+            ];
+            let document = format!(r#"{{"schema":{},"payload":{value}}}"#, schemas[schema_index]);
+            assert_same(true, 1000, &document);
+            assert_same(true, 0, &document);
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! round-trip exactly and NUMERIC decimals keep every digit (as Jackson's `BigDecimal` mode).
 
 use super::jackson::Node;
+use crate::sdk::Value;
 
 /// Deepest nesting accepted (Jackson's default `StreamReadConstraints` limit).
 const MAX_DEPTH: usize = 1000;
@@ -20,6 +21,90 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Node, String> {
         return Err(parser.error("unexpected trailing content"));
     }
     Ok(node)
+}
+
+/// Parses one document straight into a schemaless Connect value, as `parse` followed by
+/// JsonConverter's schemaless conversion would (objects become maps keyed by strings, integral
+/// numbers `Int64`, other numbers `Float64`), without building the [`Node`] tree first.
+/// `None` for any input that path would refuse: the caller then takes it to learn the exact
+/// error.
+pub(crate) fn parse_schemaless(bytes: &[u8]) -> Option<Value> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut parser = Parser {
+        text,
+        bytes: text.as_bytes(),
+        position: 0,
+    };
+    let value = parser.schemaless_value(0)?;
+    parser.skip_whitespace();
+    (parser.position == parser.bytes.len()).then_some(value)
+}
+
+/// The `schema` and `payload` members of a JsonConverter envelope, as their JSON text.
+pub(crate) struct EnvelopeParts<'a> {
+    pub(crate) schema: &'a str,
+    pub(crate) payload: &'a str,
+}
+
+/// Splits a JsonConverter envelope (`{"schema":…,"payload":…}`, members in any order) into its
+/// two members' text, checking the whole document as `parse` does without building anything.
+/// `None` for anything else (another member, a missing one, invalid JSON): the caller then
+/// takes the full path, which words the error.
+pub(crate) fn split_envelope(bytes: &[u8]) -> Option<EnvelopeParts<'_>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut parser = Parser {
+        text,
+        bytes: text.as_bytes(),
+        position: 0,
+    };
+    parser.skip_whitespace();
+    if parser.peek() != Some(b'{') {
+        return None;
+    }
+    parser.position += 1;
+    let (mut schema_opt, mut payload_opt) = (None, None);
+    loop {
+        parser.skip_whitespace();
+        if parser.peek() != Some(b'"') {
+            return None;
+        }
+        let key_start = parser.position;
+        parser.skip_string()?;
+        let key = &text[key_start..parser.position];
+        parser.skip_whitespace();
+        if parser.peek() != Some(b':') {
+            return None;
+        }
+        parser.position += 1;
+        parser.skip_whitespace();
+        let value_start = parser.position;
+        parser.skip_value(1)?;
+        let member = &text[value_start..parser.position];
+        // A repeated member takes the later value, as `object` does; escaped names go the
+        // full way.
+        match key {
+            "\"schema\"" => schema_opt = Some(member),
+            "\"payload\"" => payload_opt = Some(member),
+            _ => return None,
+        }
+        parser.skip_whitespace();
+        match parser.peek()? {
+            b',' => parser.position += 1,
+            b'}' => {
+                parser.position += 1;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    parser.skip_whitespace();
+    if parser.position != parser.bytes.len() {
+        return None;
+    }
+    Some(EnvelopeParts {
+        schema: schema_opt?,
+        payload: payload_opt?,
+    })
 }
 
 struct Parser<'a> {
@@ -67,6 +152,195 @@ impl Parser<'_> {
             Some(b'n') => self.expect_literal("null", Node::Null),
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(_) => Err(self.error("unexpected character")),
+        }
+    }
+
+    fn schemaless_value(&mut self, depth: usize) -> Option<Value> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.skip_whitespace();
+        match self.peek()? {
+            b'{' => self.schemaless_object(depth),
+            b'[' => self.schemaless_array(depth),
+            b'"' => self.string().ok().map(Value::String),
+            b't' => self
+                .expect_literal("true", Node::Null)
+                .ok()
+                .map(|_| Value::Boolean(true)),
+            b'f' => self
+                .expect_literal("false", Node::Null)
+                .ok()
+                .map(|_| Value::Boolean(false)),
+            b'n' => self
+                .expect_literal("null", Node::Null)
+                .ok()
+                .map(|_| Value::Null),
+            b'-' | b'0'..=b'9' => {
+                let number = self.number_text().ok()?;
+                if number.contains(['.', 'e', 'E']) {
+                    Some(Value::Float64(number.parse().unwrap_or(f64::NAN)))
+                } else {
+                    // An integer beyond int64 is an error the slow path words.
+                    number.parse().ok().map(Value::Int64)
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn schemaless_object(&mut self, depth: usize) -> Option<Value> {
+        self.position += 1;
+        let mut entries: Vec<(Value, Value)> = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.position += 1;
+            return Some(Value::Map(entries));
+        }
+        loop {
+            self.skip_whitespace();
+            if self.peek() != Some(b'"') {
+                return None;
+            }
+            let key = self.string().ok()?;
+            self.skip_whitespace();
+            if self.peek() != Some(b':') {
+                return None;
+            }
+            self.position += 1;
+            let value = self.schemaless_value(depth + 1)?;
+            // As `object`: a repeated key keeps its place and takes the new value.
+            match entries
+                .iter_mut()
+                .find(|(existing, _)| existing.as_str() == Some(key.as_str()))
+            {
+                Some(entry) => entry.1 = value,
+                None => entries.push((Value::String(key), value)),
+            }
+            self.skip_whitespace();
+            match self.peek()? {
+                b',' => self.position += 1,
+                b'}' => {
+                    self.position += 1;
+                    return Some(Value::Map(entries));
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn schemaless_array(&mut self, depth: usize) -> Option<Value> {
+        self.position += 1;
+        let mut items = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.position += 1;
+            return Some(Value::Array(items));
+        }
+        loop {
+            items.push(self.schemaless_value(depth + 1)?);
+            self.skip_whitespace();
+            match self.peek()? {
+                b',' => self.position += 1,
+                b']' => {
+                    self.position += 1;
+                    return Some(Value::Array(items));
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Checks one value as `value` would accept it, building nothing.
+    fn skip_value(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.skip_whitespace();
+        match self.peek()? {
+            b'{' => {
+                self.position += 1;
+                self.skip_whitespace();
+                if self.peek() == Some(b'}') {
+                    self.position += 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip_whitespace();
+                    if self.peek() != Some(b'"') {
+                        return None;
+                    }
+                    self.skip_string()?;
+                    self.skip_whitespace();
+                    if self.peek() != Some(b':') {
+                        return None;
+                    }
+                    self.position += 1;
+                    self.skip_value(depth + 1)?;
+                    self.skip_whitespace();
+                    match self.peek()? {
+                        b',' => self.position += 1,
+                        b'}' => {
+                            self.position += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                self.position += 1;
+                self.skip_whitespace();
+                if self.peek() == Some(b']') {
+                    self.position += 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip_value(depth + 1)?;
+                    self.skip_whitespace();
+                    match self.peek()? {
+                        b',' => self.position += 1,
+                        b']' => {
+                            self.position += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'"' => self.skip_string(),
+            b't' => self.expect_literal("true", Node::Null).ok().map(drop),
+            b'f' => self.expect_literal("false", Node::Null).ok().map(drop),
+            b'n' => self.expect_literal("null", Node::Null).ok().map(drop),
+            b'-' | b'0'..=b'9' => self.number_text().ok().map(drop),
+            _ => None,
+        }
+    }
+
+    /// Checks one string as `string` would accept it (escapes included), building nothing.
+    fn skip_string(&mut self) -> Option<()> {
+        self.position += 1;
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.position += 1;
+                    return Some(());
+                }
+                b'\\' => {
+                    self.position += 1;
+                    let escaped = self.peek()?;
+                    self.position += 1;
+                    match escaped {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        b'u' => {
+                            self.unicode_escape().ok()?;
+                        }
+                        _ => return None,
+                    }
+                }
+                byte if byte < 0x20 => return None,
+                _ => self.position += 1,
+            }
         }
     }
 
@@ -130,6 +404,12 @@ impl Parser<'_> {
     }
 
     fn number(&mut self) -> Result<Node, String> {
+        self.number_text()
+            .map(|text| Node::Number(text.to_string()))
+    }
+
+    /// Scans a number and returns its text.
+    fn number_text(&mut self) -> Result<&str, String> {
         let start = self.position;
         let digits = |parser: &mut Self| {
             let from = parser.position;
@@ -161,7 +441,7 @@ impl Parser<'_> {
                 return Err(self.error("invalid number: no digits in exponent"));
             }
         }
-        Ok(Node::Number(self.text[start..self.position].to_string()))
+        Ok(&self.text[start..self.position])
     }
 
     fn string(&mut self) -> Result<String, String> {

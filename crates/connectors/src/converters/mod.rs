@@ -24,11 +24,12 @@
 //!   object hash / a locale-dependent date); invalid UTF-8 becomes U+FFFD as in Java.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use crate::sdk::framework::keys;
 use crate::sdk::{
-    ConnectorError, ConversionError, Converter, HeaderConverter, Schema, SchemaAndValue, Value,
+    ConnectorError, ConversionError, Converter, HeaderConverter, Schema, SchemaAndValue,
+    SchemaType, Value,
 };
 
 mod bytearray;
@@ -53,6 +54,21 @@ pub use json::{
     DEFAULT_SCHEMAS_CACHE_SIZE, JSON_CONVERTER_CLASS,
 };
 pub use string::{StringConverter, STRING_CONVERTER_CLASS};
+
+/// Kafka Connect's `Schema.OPTIONAL_STRING_SCHEMA`, shared: StringConverter gives it to every
+/// record it decodes without allocating a schema per record.
+pub(crate) fn optional_string_schema() -> Arc<Schema> {
+    static SCHEMA: LazyLock<Arc<Schema>> =
+        LazyLock::new(|| Arc::new(Schema::primitive(SchemaType::String).optional()));
+    Arc::clone(&SCHEMA)
+}
+
+/// Kafka Connect's `Schema.OPTIONAL_BYTES_SCHEMA`, shared (see [`optional_string_schema`]).
+pub(crate) fn optional_bytes_schema() -> Arc<Schema> {
+    static SCHEMA: LazyLock<Arc<Schema>> =
+        LazyLock::new(|| Arc::new(Schema::primitive(SchemaType::Bytes).optional()));
+    Arc::clone(&SCHEMA)
+}
 
 /// The key, value and header converters of one connector.
 #[derive(Clone)]

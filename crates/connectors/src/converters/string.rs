@@ -6,9 +6,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use super::java;
-use crate::sdk::{
-    ConnectorError, ConversionError, Converter, Schema, SchemaAndValue, SchemaType, Value,
-};
+use crate::sdk::{ConnectorError, ConversionError, Converter, Schema, SchemaAndValue, Value};
 
 /// The Java class name of [`StringConverter`].
 pub const STRING_CONVERTER_CLASS: &str = "org.apache.kafka.connect.storage.StringConverter";
@@ -101,16 +99,17 @@ impl Converter for StringConverter {
         let value = bytes.map_or(Value::Null, |bytes| {
             Value::String(String::from_utf8_lossy(bytes).into_owned())
         });
-        Ok(SchemaAndValue::new(
-            Schema::primitive(SchemaType::String).optional(),
+        Ok(SchemaAndValue {
+            schema: Some(super::optional_string_schema()),
             value,
-        ))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sdk::SchemaType;
 
     #[test]
     fn round_trips_text_and_stringifies_values() {

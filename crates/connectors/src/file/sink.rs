@@ -19,10 +19,8 @@ const WRITE_BUFFER: usize = 1 << 20;
 pub(crate) struct FileStreamSinkTask {
     path: String,
     file: Option<File>,
-    /// Complete lines not yet written.
-    buffer: Vec<u8>,
-    /// Reused formatting buffer.
-    line: String,
+    /// Complete lines not yet written (values are formatted straight into it).
+    buffer: String,
 }
 
 impl FileStreamSinkTask {
@@ -31,8 +29,7 @@ impl FileStreamSinkTask {
         FileStreamSinkTask {
             path,
             file: None,
-            buffer: Vec::with_capacity(WRITE_BUFFER),
-            line: String::new(),
+            buffer: String::with_capacity(WRITE_BUFFER),
         }
     }
 
@@ -53,7 +50,7 @@ impl FileStreamSinkTask {
         let Some(file) = self.file.as_mut() else {
             return Err(ConnectorError::internal("file missing after open"));
         };
-        let result = match file.write_all(&self.buffer).await {
+        let result = match file.write_all(self.buffer.as_bytes()).await {
             Ok(()) => file.flush().await,
             Err(error) => Err(error),
         };
@@ -91,10 +88,8 @@ impl FileStreamSinkTask {
 impl SinkTask for FileStreamSinkTask {
     async fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), ConnectorError> {
         for record in &records {
-            self.line.clear();
-            write_value(&mut self.line, &record.value.value);
-            self.line.push('\n');
-            self.buffer.extend_from_slice(self.line.as_bytes());
+            write_value(&mut self.buffer, &record.value.value);
+            self.buffer.push('\n');
             if self.buffer.len() >= WRITE_BUFFER {
                 self.write_out().await?;
             }

@@ -8,7 +8,7 @@ use crate::sdk::{
 };
 
 use super::values::{
-    field_value, map_put, push_field, require_map, require_struct, struct_builder_from,
+    field_value, map_put, push_field, require_map_mut, require_struct, struct_builder_from,
 };
 use super::{
     flag, optional_string, replace_null_with_default_key, BuildError, Target, TransformError,
@@ -155,7 +155,6 @@ impl Transformation for InsertField {
         if operating.value.is_null() {
             return Ok(Some(record));
         }
-        let topic = record.topic.clone();
         let partition_opt = record.kafka_partition;
         let timestamp_opt = record.timestamp;
         let offset_opt = match &self.offset {
@@ -164,23 +163,25 @@ impl Transformation for InsertField {
         };
         match operating.schema.clone() {
             None => {
-                let mut entries = require_map(&operating.value, PURPOSE)?.clone();
-                if let Some(spec) = &self.topic {
-                    map_put(&mut entries, &spec.name, Value::String(topic));
+                // The map is updated in place: the record owns it (Kafka Connect copies it
+                // into a new HashMap, which is the same value).
+                let topic_opt = self.topic.as_ref().map(|_| record.topic.clone());
+                let entries = require_map_mut(&mut self.target.of_mut(&mut record).value, PURPOSE)?;
+                if let (Some(spec), Some(topic)) = (&self.topic, topic_opt) {
+                    map_put(entries, &spec.name, Value::String(topic));
                 }
                 if let (Some(spec), Some(partition)) = (&self.partition, partition_opt) {
-                    map_put(&mut entries, &spec.name, Value::Int32(partition));
+                    map_put(entries, &spec.name, Value::Int32(partition));
                 }
                 if let (Some(spec), Some(offset)) = (&self.offset, offset_opt) {
-                    map_put(&mut entries, &spec.name, Value::Int64(offset));
+                    map_put(entries, &spec.name, Value::Int64(offset));
                 }
                 if let (Some(spec), Some(timestamp)) = (&self.timestamp, timestamp_opt) {
-                    map_put(&mut entries, &spec.name, Value::Int64(timestamp));
+                    map_put(entries, &spec.name, Value::Int64(timestamp));
                 }
                 if let (Some(spec), Some(value)) = (&self.static_field, &self.static_value) {
-                    map_put(&mut entries, &spec.name, Value::String(value.clone()));
+                    map_put(entries, &spec.name, Value::String(value.clone()));
                 }
-                self.target.of_mut(&mut record).value = Value::Map(entries);
             }
             Some(schema) => {
                 let value = require_struct(&operating.value, PURPOSE)?;
@@ -206,7 +207,8 @@ impl Transformation for InsertField {
                     );
                 }
                 if let Some(spec) = &self.topic {
-                    set_named(&names, &mut values, &spec.name, Value::String(topic));
+                    let topic = Value::String(record.topic.clone());
+                    set_named(&names, &mut values, &spec.name, topic);
                 }
                 if let (Some(spec), Some(partition)) = (&self.partition, partition_opt) {
                     set_named(&names, &mut values, &spec.name, Value::Int32(partition));

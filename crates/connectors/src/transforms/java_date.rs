@@ -105,6 +105,20 @@ impl JavaDateFormat {
         &self.pattern
     }
 
+    /// Returns true when the formatted text depends only on the UTC day (no hour, minute,
+    /// second, millisecond or AM/PM field), so one day's text serves every instant of it.
+    pub fn is_day_granular(&self) -> bool {
+        self.tokens.iter().all(|token| match token {
+            Token::Literal(_) => true,
+            Token::Field(letter, _) => {
+                matches!(
+                    letter,
+                    'G' | 'y' | 'u' | 'M' | 'L' | 'd' | 'D' | 'E' | 'z' | 'Z' | 'X'
+                )
+            }
+        })
+    }
+
     /// Formats milliseconds since the epoch, in UTC.
     pub fn format(&self, millis: i64) -> String {
         let days = millis.div_euclid(MILLIS_PER_DAY);

@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use crate::sdk::{ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Validator, Value};
 
-use super::values::{
-    field_value_named, push_field, require_map, require_struct, struct_builder_from,
-};
+use super::values::{field_value_named, push_field, require_struct, struct_builder_from};
 use super::{
     flag, list, replace_null_with_default_key, BuildError, Target, TransformError, TransformRecord,
     Transformation, REPLACE_NULL_WITH_DEFAULT,
@@ -103,7 +101,9 @@ struct ReplaceField {
 
 impl ReplaceField {
     fn keep(&self, name: &str) -> bool {
-        !self.exclude.contains(name) && (self.include.is_empty() || self.include.contains(name))
+        // Empty sets are not hashed into (most configs set only `renames`).
+        let excluded = !self.exclude.is_empty() && self.exclude.contains(name);
+        !excluded && (self.include.is_empty() || self.include.contains(name))
     }
 
     fn renamed<'n>(&'n self, name: &'n str) -> &'n str {
@@ -122,17 +122,30 @@ impl Transformation for ReplaceField {
         }
         match operating.schema.clone() {
             None => {
-                let entries = require_map(&operating.value, PURPOSE)?;
+                // The record owns its map: entries move into the new one, and only renamed
+                // keys are new strings.
+                let side = self.target.of_mut(&mut record);
+                let entries =
+                    std::mem::take(super::values::require_map_mut(&mut side.value, PURPOSE)?);
                 let mut updated: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
                 for (key, value) in entries {
-                    let Some(name) = key.as_str() else {
+                    let Value::String(name) = key else {
                         continue;
                     };
-                    if self.keep(name) {
-                        super::values::map_put(&mut updated, self.renamed(name), value.clone());
+                    if !self.keep(&name) {
+                        continue;
+                    }
+                    let renamed_opt = if self.renames.is_empty() {
+                        None
+                    } else {
+                        self.renames.get(&name)
+                    };
+                    match renamed_opt {
+                        Some(renamed) => super::values::map_put(&mut updated, renamed, value),
+                        None => super::values::map_put_owned(&mut updated, name, value),
                     }
                 }
-                self.target.of_mut(&mut record).value = Value::Map(updated);
+                side.value = Value::Map(updated);
             }
             Some(schema) => {
                 let value = require_struct(&operating.value, PURPOSE)?;

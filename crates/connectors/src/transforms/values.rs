@@ -115,6 +115,23 @@ pub(crate) fn require_map<'v>(
     }
 }
 
+/// [`require_map`] for a value the transform updates in place.
+///
+/// # Errors
+/// As [`require_map`].
+pub(crate) fn require_map_mut<'v>(
+    value: &'v mut Value,
+    purpose: &str,
+) -> Result<&'v mut Vec<(Value, Value)>, TransformError> {
+    match value {
+        Value::Map(entries) => Ok(entries),
+        other => Err(TransformError::data(format!(
+            "Only Map objects supported in absence of schema for [{purpose}], found: {}",
+            java_class_name(other)
+        ))),
+    }
+}
+
 /// `Requirements.requireStruct`.
 ///
 /// # Errors
@@ -152,6 +169,17 @@ pub(crate) fn map_put(entries: &mut Vec<(Value, Value)>, key: &str, value: Value
     {
         Some(entry) => entry.1 = value,
         None => entries.push((Value::String(key.to_string()), value)),
+    }
+}
+
+/// [`map_put`] with a key the caller already owns.
+pub(crate) fn map_put_owned(entries: &mut Vec<(Value, Value)>, key: String, value: Value) {
+    match entries
+        .iter_mut()
+        .find(|(existing, _)| existing.as_str() == Some(key.as_str()))
+    {
+        Some(entry) => entry.1 = value,
+        None => entries.push((Value::String(key), value)),
     }
 }
 
