@@ -49,7 +49,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-const LINE: &str = "0000000042 the quick brown fox jumps over the lazy dog, a line of about one hundred bytes.";
+const LINE: &str =
+    "0000000042 the quick brown fox jumps over the lazy dog, a line of about one hundred bytes.";
 const RECORDS: u64 = 10_000;
 
 /// Heap allocations per call of `work`, in steady state (after a warm-up round).
@@ -67,7 +68,12 @@ fn allocations_per_call(calls: u64, mut work: impl FnMut()) -> f64 {
 fn converters() -> Vec<(&'static str, Box<dyn Converter>, Option<Arc<Schema>>, Value)> {
     let string_schema = Some(Arc::new(Schema::primitive(SchemaType::String)));
     vec![
-        ("string", Box::new(StringConverter), string_schema.clone(), Value::String(LINE.into())),
+        (
+            "string",
+            Box::new(StringConverter),
+            string_schema.clone(),
+            Value::String(LINE.into()),
+        ),
         (
             "bytearray",
             Box::new(ByteArrayConverter),
@@ -91,7 +97,8 @@ fn bench_converters(c: &mut Criterion) {
         let mut batch = |buffer: &mut Vec<u8>| {
             buffer.clear();
             for _ in 0..RECORDS {
-                let written = converter.from_connect_data_into("t", schema.as_deref(), &value, buffer);
+                let written =
+                    converter.from_connect_data_into("t", schema.as_deref(), &value, buffer);
                 black_box(written.ok());
             }
         };
@@ -102,13 +109,16 @@ fn bench_converters(c: &mut Criterion) {
             let mut lines = |buffer: &mut Vec<u8>| {
                 buffer.clear();
                 for _ in 0..RECORDS {
-                    let written = converter.from_connect_text_into("t", schema.as_deref(), LINE, buffer);
+                    let written =
+                        converter.from_connect_text_into("t", schema.as_deref(), LINE, buffer);
                     black_box(written.ok());
                 }
             };
             let per_record = allocations_per_call(10, || lines(&mut buffer)) / RECORDS as f64;
             println!("allocations per record, {name} fromConnect (line text): {per_record:.4}");
-            group.bench_function(format!("{name} (line text)"), |b| b.iter(|| lines(&mut buffer)));
+            group.bench_function(format!("{name} (line text)"), |b| {
+                b.iter(|| lines(&mut buffer))
+            });
         }
     }
     group.finish();
@@ -120,7 +130,8 @@ fn bench_file_poll(c: &mut Criterion) {
     std::fs::create_dir_all(&dir).ok();
     let path = dir.join("input.txt");
     {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create the input"));
+        let mut file =
+            std::io::BufWriter::new(std::fs::File::create(&path).expect("create the input"));
         for _ in 0..200_000 {
             writeln!(file, "{LINE}").expect("write the input");
         }
