@@ -3,13 +3,12 @@
 //! converters' fromConnect direction (into one batch buffer, as the source runtime calls them).
 //!
 //! `cargo bench -p ferry-connectors --bench source_hot_path`; the allocations per record are
-//! printed before the timings (a counting global allocator).
+//! printed before the timings (a counting global allocator, `stats_alloc`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::System;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -21,33 +20,11 @@ use ferry_connectors::sdk::{
     ConfigValues, ConnectorFactory, Converter, NoOffsets, Schema, SchemaType, SourceBatch,
     SourceTask, TaskContext, Value,
 };
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is added.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+// Counts allocations (stats_alloc keeps the unsafe allocator code out of this crate).
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const LINE: &str =
     "0000000042 the quick brown fox jumps over the lazy dog, a line of about one hundred bytes.";
@@ -56,16 +33,20 @@ const RECORDS: u64 = 10_000;
 /// Heap allocations per call of `work`, in steady state (after a warm-up round).
 fn allocations_per_call(calls: u64, mut work: impl FnMut()) -> f64 {
     work();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let region = Region::new(GLOBAL);
     for _ in 0..calls {
         work();
     }
+    let stats = region.change();
     #[allow(clippy::cast_precision_loss)]
-    let per_call = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / calls as f64;
+    let per_call = (stats.allocations + stats.reallocations) as f64 / calls as f64;
     per_call
 }
 
-fn converters() -> Vec<(&'static str, Box<dyn Converter>, Option<Arc<Schema>>, Value)> {
+/// A converter under test: its name, the converter, the value's schema and the value.
+type Case = (&'static str, Box<dyn Converter>, Option<Arc<Schema>>, Value);
+
+fn converters() -> Vec<Case> {
     let string_schema = Some(Arc::new(Schema::primitive(SchemaType::String)));
     vec![
         (
@@ -94,7 +75,7 @@ fn bench_converters(c: &mut Criterion) {
     group.throughput(Throughput::Elements(RECORDS));
     for (name, converter, schema, value) in converters() {
         let mut buffer = Vec::with_capacity(1 << 20);
-        let mut batch = |buffer: &mut Vec<u8>| {
+        let batch = |buffer: &mut Vec<u8>| {
             buffer.clear();
             for _ in 0..RECORDS {
                 let written =
@@ -106,7 +87,7 @@ fn bench_converters(c: &mut Criterion) {
         println!("allocations per record, {name} fromConnect (Value): {per_record:.4}");
         group.bench_function(format!("{name} (Value)"), |b| b.iter(|| batch(&mut buffer)));
         if let Value::String(_) = value {
-            let mut lines = |buffer: &mut Vec<u8>| {
+            let lines = |buffer: &mut Vec<u8>| {
                 buffer.clear();
                 for _ in 0..RECORDS {
                     let written =

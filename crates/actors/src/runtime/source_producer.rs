@@ -22,8 +22,8 @@ use super::source::Ack;
 
 /// Batches handed to the producer thread and not yet taken by it.
 const BATCH_QUEUE: usize = 4;
-/// How long the thread sleeps when records are in flight and librdkafka had no delivery report
-/// ready (a new batch, or room in a full queue, waits at most this long). It never waits inside
+/// How long the thread parks when records are in flight and librdkafka had no delivery report
+/// ready (a new batch unparks it; room in a full queue waits at most this long). It never waits inside
 /// rdkafka's `poll(timeout)`: that one busy-waits through the last millisecond of its timeout
 /// (a remaining time under 1 ms becomes a non-blocking poll), which cost a quarter of the CPU.
 const IDLE_SLEEP: Duration = Duration::from_millis(1);
@@ -216,7 +216,12 @@ impl SourceProducer {
     async fn command(&self, command: Command) -> Result<(), ConnectorError> {
         let stopped = || ConnectorError::internal("the source producer thread stopped");
         let commands_tx = self.commands_tx_opt.as_ref().ok_or_else(stopped)?;
-        commands_tx.send(command).await.map_err(|_| stopped())
+        commands_tx.send(command).await.map_err(|_| stopped())?;
+        // The thread may be parked waiting for delivery reports: it has work now.
+        if let Some(thread) = &self.thread_opt {
+            thread.thread().unpark();
+        }
+        Ok(())
     }
 
     /// Waits until everything handed over so far is acknowledged (or `timeout` passed).
@@ -244,6 +249,7 @@ impl Drop for SourceProducer {
         // (`flush` does that on a clean stop).
         drop(self.commands_tx_opt.take());
         if let Some(thread) = self.thread_opt.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }
@@ -256,7 +262,7 @@ fn run(producer: &BaseProducer<UnitContext>, mut commands_rx: mpsc::Receiver<Com
                 Ok(command) => command,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     if !serve_reports(producer) {
-                        std::thread::sleep(IDLE_SLEEP);
+                        std::thread::park_timeout(IDLE_SLEEP);
                     }
                     continue;
                 }
@@ -305,7 +311,7 @@ fn produce(producer: &BaseProducer<UnitContext>, mut batch: ProduceBatch) {
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     base = back;
                     if !serve_reports(producer) {
-                        std::thread::sleep(IDLE_SLEEP);
+                        std::thread::park_timeout(IDLE_SLEEP);
                     }
                 }
                 Err((error, _)) => {
