@@ -9,6 +9,7 @@ pub mod sink_errors;
 mod sink_partitions;
 pub mod source;
 pub mod source_errors;
+mod source_producer;
 pub mod topic_creation;
 mod transform;
 

@@ -1,5 +1,10 @@
 //! Tracking which source offsets may be stored: a partition's offset is committable once Kafka
 //! acknowledged that record and every earlier record of the same source partition.
+//!
+//! The unit of tracking is a *unit*: a run of consecutive records of one source partition
+//! (within one poll batch, for the source loop), submitted with the offset of its last record
+//! and the number of its records awaiting acknowledgement. A unit is acknowledged as a whole, so
+//! the cost is per batch, not per record.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -7,31 +12,44 @@ use ferry_connectors::sdk::{SourceOffset, SourcePartition};
 
 struct PartitionTrack {
     partition: SourcePartition,
-    /// Submitted records in order: (sequence number, offset, acknowledged).
+    /// Submitted units in order: (sequence number, offset, acknowledged).
     pending: VecDeque<(u64, SourceOffset, bool)>,
     committable_opt: Option<SourceOffset>,
     dirty: bool,
 }
 
-/// Submitted-but-unacknowledged records per source partition.
+/// One submitted unit, in the window of unacknowledged ones.
+struct WindowEntry {
+    seq: u64,
+    /// The unit's partition (index); `None` once acknowledged.
+    partition_opt: Option<usize>,
+    records: usize,
+}
+
+/// Submitted-but-unacknowledged units per source partition.
 #[derive(Default)]
 pub(crate) struct OffsetTracker {
     partitions: Vec<PartitionTrack>,
     index_of: HashMap<String, usize>,
-    /// The partition (index) of every sequence number from `first_seq` on; `None` once
-    /// acknowledged. Sequence numbers are dense, so this is a window, not a map.
-    window: VecDeque<Option<usize>>,
-    first_seq: u64,
+    /// Units in submission order (increasing sequence numbers) from the oldest unacknowledged.
+    window: VecDeque<WindowEntry>,
     in_flight: usize,
-    next_seq: u64,
-    /// The partition of the previous record: most sources emit runs from one partition, and
+    /// The partition of the previous unit: most sources emit runs from one partition, and
     /// comparing a small map is far cheaper than serialising it for the lookup.
     last_index_opt: Option<usize>,
 }
 
 impl OffsetTracker {
-    /// Records a submitted record; returns its sequence number (the delivery opaque).
-    pub(crate) fn submit(&mut self, partition: &SourcePartition, offset: SourceOffset) -> u64 {
+    /// Records a submitted unit: `records` records up to `offset`, the unit's sequence number
+    /// `seq` above every earlier one. A unit of no records is done at once (its records were
+    /// dropped before producing); it is still committable only after the units before it.
+    pub(crate) fn submit(
+        &mut self,
+        partition: &SourcePartition,
+        offset: SourceOffset,
+        seq: u64,
+        records: usize,
+    ) {
         let same_as_last = self
             .last_index_opt
             .filter(|index| self.partitions[*index].partition == *partition);
@@ -40,14 +58,19 @@ impl OffsetTracker {
             None => self.index_for(partition),
         };
         self.last_index_opt = Some(index);
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        debug_assert!(self.window.back().is_none_or(|entry| entry.seq < seq));
         self.partitions[index]
             .pending
             .push_back((seq, offset, false));
-        self.window.push_back(Some(index));
-        self.in_flight += 1;
-        seq
+        self.window.push_back(WindowEntry {
+            seq,
+            partition_opt: Some(index),
+            records,
+        });
+        self.in_flight += records;
+        if records == 0 {
+            self.ack(seq);
+        }
     }
 
     fn index_for(&mut self, partition: &SourcePartition) -> usize {
@@ -67,27 +90,24 @@ impl OffsetTracker {
         }
     }
 
-    /// Records a record that was dropped before producing (a transform filtered it): its
-    /// offset is committable once every earlier record of its partition is acknowledged.
-    pub(crate) fn skip(&mut self, partition: &SourcePartition, offset: SourceOffset) {
-        let seq = self.submit(partition, offset);
-        self.ack(seq);
-    }
-
-    /// Marks a record acknowledged and advances its partition's committable offset.
-    pub(crate) fn ack(&mut self, seq: u64) {
-        let Some(index) = seq
-            .checked_sub(self.first_seq)
-            .and_then(|position| usize::try_from(position).ok())
-            .and_then(|position| self.window.get_mut(position))
-            .and_then(Option::take)
-        else {
-            return;
+    /// Marks a unit acknowledged and advances its partition's committable offset; returns how
+    /// many records it held (0 for an unknown or repeated acknowledgement).
+    pub(crate) fn ack(&mut self, seq: u64) -> usize {
+        let Ok(position) = self.window.binary_search_by_key(&seq, |entry| entry.seq) else {
+            return 0;
         };
-        self.in_flight -= 1;
-        while self.window.front().is_some_and(Option::is_none) {
+        let entry = &mut self.window[position];
+        let Some(index) = entry.partition_opt.take() else {
+            return 0;
+        };
+        let records = entry.records;
+        self.in_flight -= records;
+        while self
+            .window
+            .front()
+            .is_some_and(|entry| entry.partition_opt.is_none())
+        {
             self.window.pop_front();
-            self.first_seq += 1;
         }
         let track = &mut self.partitions[index];
         if let Ok(position) = track
@@ -102,6 +122,7 @@ impl OffsetTracker {
                 track.dirty = true;
             }
         }
+        records
     }
 
     /// Returns the number of records awaiting acknowledgement.
@@ -151,13 +172,13 @@ mod tests {
     #[test]
     fn a_dropped_record_is_committable_after_the_records_before_it() {
         let mut tracker = OffsetTracker::default();
-        let first = tracker.submit(&partition("a"), offset(1));
-        tracker.skip(&partition("a"), offset(2));
+        tracker.submit(&partition("a"), offset(1), 0, 1);
+        tracker.submit(&partition("a"), offset(2), 1, 0);
         assert!(
             tracker.take_committable().is_empty(),
             "record 1 is not acknowledged yet"
         );
-        tracker.ack(first);
+        assert_eq!(tracker.ack(0), 1);
         assert_eq!(
             tracker.take_committable(),
             vec![(partition("a"), offset(2))]
@@ -167,24 +188,29 @@ mod tests {
     #[test]
     fn only_a_contiguous_acknowledged_prefix_is_committable() {
         let mut tracker = OffsetTracker::default();
-        let first = tracker.submit(&partition("a"), offset(1));
-        let second = tracker.submit(&partition("a"), offset(2));
-        let other = tracker.submit(&partition("b"), offset(10));
-        tracker.ack(second);
-        tracker.ack(other);
-        let committable = tracker.take_committable();
-        assert_eq!(
-            committable,
-            vec![(partition("b"), offset(10))],
-            "a's first record is not acked yet"
-        );
-        tracker.ack(first);
+        tracker.submit(&partition("a"), offset(1), 0, 1);
+        tracker.submit(&partition("a"), offset(3), 1, 2);
+        tracker.submit(&partition("b"), offset(10), 3, 5);
+        assert_eq!(tracker.in_flight(), 8);
+        assert_eq!(tracker.ack(1), 2);
+        assert_eq!(tracker.ack(3), 5);
         assert_eq!(
             tracker.take_committable(),
-            vec![(partition("a"), offset(2))]
+            vec![(partition("b"), offset(10))],
+            "a's first unit is not acked yet"
+        );
+        assert_eq!(tracker.ack(0), 1);
+        assert_eq!(
+            tracker.take_committable(),
+            vec![(partition("a"), offset(3))]
         );
         assert!(tracker.take_committable().is_empty());
         assert_eq!(tracker.in_flight(), 0);
+        assert_eq!(
+            tracker.ack(0),
+            0,
+            "a repeated acknowledgement counts nothing"
+        );
     }
 
     proptest! {
@@ -193,20 +219,24 @@ mod tests {
             order in Just((0..40u64).collect::<Vec<_>>()).prop_shuffle(),
             acked in 0..40usize,
         ) {
+            // Unit i holds i % 4 records (some none) and starts at record 10 * i.
             let mut tracker = OffsetTracker::default();
+            let records = |unit: u64| usize::try_from(unit % 4).unwrap_or(0);
             for i in 0..40u64 {
                 let name = if i % 3 == 0 { "a" } else { "b" };
-                prop_assert_eq!(tracker.submit(&partition(name), offset(i)), i);
+                tracker.submit(&partition(name), offset(i), 10 * i, records(i));
             }
-            for seq in &order[..acked] {
-                tracker.ack(*seq);
+            let total: usize = (0..40).map(records).sum();
+            let mut counted = 0;
+            for unit in &order[..acked] {
+                counted += tracker.ack(10 * unit);
                 // A repeated or unknown acknowledgement changes nothing.
-                tracker.ack(*seq);
-                tracker.ack(1_000);
+                prop_assert_eq!(tracker.ack(10 * unit), 0);
+                prop_assert_eq!(tracker.ack(10 * unit + 1), 0);
             }
-            prop_assert_eq!(tracker.in_flight(), 40 - acked);
-            for seq in &order[acked..] {
-                tracker.ack(*seq);
+            prop_assert_eq!(tracker.in_flight(), total - counted);
+            for unit in &order[acked..] {
+                tracker.ack(10 * unit);
             }
             prop_assert_eq!(tracker.in_flight(), 0);
             let mut committable = tracker.take_committable();
@@ -215,14 +245,16 @@ mod tests {
         }
 
         #[test]
-        fn committable_offset_never_passes_an_unacknowledged_record(
+        fn committable_offset_never_passes_an_unacknowledged_unit(
             acks in proptest::collection::vec(any::<bool>(), 1..60),
         ) {
             let mut tracker = OffsetTracker::default();
-            let seqs: Vec<u64> = (0..acks.len()).map(|i| tracker.submit(&partition("a"), offset(i as u64 + 1))).collect();
-            for (seq, acked) in seqs.iter().zip(&acks) {
+            for i in 0..acks.len() {
+                tracker.submit(&partition("a"), offset(i as u64 + 1), i as u64 * 3, 3);
+            }
+            for (i, acked) in acks.iter().enumerate() {
                 if *acked {
-                    tracker.ack(*seq);
+                    prop_assert_eq!(tracker.ack(i as u64 * 3), 3);
                 }
             }
             let prefix = acks.iter().take_while(|acked| **acked).count() as u64;

@@ -1,22 +1,31 @@
 //! The source loop: poll → transform → convert → produce (batched, acknowledged asynchronously) → store the
 //! offsets of acknowledged records every `offset.flush.interval.ms` and on stop.
+//!
+//! Each poll's records are converted into one [`ProduceBatch`] (their bytes in one buffer) and
+//! handed to the task's producer thread ([`SourceProducer`]), which acknowledges *units*: runs
+//! of consecutive records of one source partition. The offset tracker keeps one entry per unit,
+//! so a batch of one partition costs one partition, one offset and one acknowledgement. A
+//! [`SourceBatch::Lines`] batch (FileStreamSource) without transformations is converted line by
+//! line from its text, without a record per line.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_connectors::converters::Converters;
-use ferry_connectors::sdk::{ConnectorError, RecordAck, SourceRecord, SourceTask};
+use ferry_connectors::sdk::{
+    ConnectorError, LineBatch, RecordAck, SourceBatch, SourceOffset, SourcePartition, SourceRecord,
+    SourceTask, Value,
+};
 use rdkafka::config::ClientConfig;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message as _;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::ClientContext;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::errors::ToleratedFailure;
 use super::offsets::OffsetTracker;
 use super::source_errors::SourceErrors;
+use super::source_producer::{BatchRecord, ProduceBatch, SourceProducer};
 use super::topic_creation::SourceTopicCreation;
 use super::transform::{SourceTransformed, TaskTransforms};
 use super::{TaskEnv, TaskSpec};
@@ -27,15 +36,15 @@ const MAX_IN_FLIGHT: usize = 200_000;
 /// How long the final producer flush may take on stop.
 const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(crate) type Ack = (u64, Result<Option<RecordAck>, String>);
+/// A unit's acknowledgement (its sequence number and, when the task wants them, the Kafka
+/// metadata of its records), or a delivery failure.
+pub(crate) type Ack = (u64, Result<Vec<RecordAck>, String>);
 
-/// Forwards delivery reports (sequence number, outcome) to the source loop; the DLQ producer
-/// shares the channel, so a dead-lettered record's offset follows its DLQ acknowledgement.
-/// With `with_metadata`, each success carries Kafka's metadata for the task's `acknowledged`
-/// (the DLQ producer's do not: that record never reached its topic).
+/// Forwards the DLQ producer's delivery reports to the source loop: a dead-lettered record is a
+/// unit of its own (its sequence number is the delivery opaque), so its offset follows its DLQ
+/// acknowledgement.
 pub(crate) struct AckContext {
     pub(crate) acks_tx: mpsc::UnboundedSender<Ack>,
-    pub(crate) with_metadata: bool,
 }
 
 impl ClientContext for AckContext {}
@@ -45,14 +54,7 @@ impl ProducerContext for AckContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
         let outcome = match result {
-            Ok(message) if self.with_metadata => Ok(Some(RecordAck {
-                seq: seq as u64,
-                topic: message.topic().to_string(),
-                partition: message.partition(),
-                offset: message.offset(),
-                timestamp: message.timestamp().to_millis().unwrap_or(-1),
-            })),
-            Ok(_) => Ok(None),
+            Ok(_) => Ok(Vec::new()),
             Err((error, _)) => Err(error.to_string()),
         };
         let _ = self.acks_tx.send((seq as u64, outcome));
@@ -91,16 +93,12 @@ pub(crate) async fn run_source_task(
     let (acks_tx, mut acks_rx) = mpsc::unbounded_channel::<Ack>();
     let errors = SourceErrors::create(env, spec, acks_tx.clone()).await?;
     let topic_creation_opt = SourceTopicCreation::create(env, spec)?;
-    let producer: Arc<ThreadedProducer<AckContext>> = Arc::new(
-        producer_config(env, spec)?
-            .create_with_context(AckContext {
-                acks_tx,
-                with_metadata: task.wants_acknowledgements(),
-            })
-            .map_err(|error| {
-                ConnectorError::external(format!("failed to create producer: {error}"))
-            })?,
-    );
+    let producer = SourceProducer::start(
+        &producer_config(env, spec)?,
+        format!("producer-{}", spec.id()),
+        acks_tx,
+        task.wants_acknowledgements(),
+    )?;
     let mut loop_state = SourceLoop {
         topics: super::TopicTracker::new(env, spec),
         records_out: metrics::counter!(crate::metric_names::TASK_RECORDS_TOTAL, "connector" => spec.connector.clone(), "task" => spec.index.to_string(), "direction" => "out"),
@@ -113,9 +111,12 @@ pub(crate) async fn run_source_task(
         acked: Vec::new(),
         errors,
         topic_creation_opt,
+        next_seq: 0,
+        open_unit_opt: None,
+        batch: ProduceBatch::default(),
+        last_topic: String::new(),
     };
-    let mut flush_tick = tokio::time::interval(env.offset_flush_interval);
-    flush_tick.tick().await;
+    let mut next_flush = Instant::now() + env.offset_flush_interval;
 
     let outcome: Result<(), ConnectorError> = async {
         loop {
@@ -126,28 +127,25 @@ pub(crate) async fn run_source_task(
                 task.acknowledged(std::mem::take(&mut loop_state.acked))
                     .await?;
             }
+            if Instant::now() >= next_flush {
+                loop_state.flush_offsets(&mut *task).await?;
+                next_flush = Instant::now() + env.offset_flush_interval;
+            }
             if loop_state.tracker.in_flight() >= MAX_IN_FLIGHT {
                 tokio::select! {
                     biased;
                     () = cancel.cancelled() => return Ok(()),
                     Some(ack) = acks_rx.recv() => loop_state.handle_ack(ack)?,
-                    _ = flush_tick.tick() => loop_state.flush_offsets(&mut *task).await?,
+                    () = tokio::time::sleep_until(next_flush) => {}
                 }
                 continue;
             }
+            // Only cancellation interrupts a poll (the offset flush waits for it: a poll that
+            // returns within a second, as the SDK asks, delays it at most that long).
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return Ok(()),
-                _ = flush_tick.tick() => loop_state.flush_offsets(&mut *task).await?,
-                batch = task.poll() => {
-                    for record in batch? {
-                        match loop_state.errors.transform(&transforms, record)? {
-                            Ok(SourceTransformed::Kept(record)) => loop_state.produce(record, &mut acks_rx).await?,
-                            Ok(SourceTransformed::Dropped { partition, offset }) => loop_state.tracker.skip(&partition, offset),
-                            Err(skipped) => loop_state.skip_record(&skipped.original, &skipped.failure).await?,
-                        }
-                    }
-                }
+                batch = task.poll_batch() => loop_state.process(batch?, &transforms).await?,
             }
         }
     }
@@ -159,6 +157,15 @@ pub(crate) async fn run_source_task(
     outcome.and(stop_result)
 }
 
+/// The unit being built: consecutive records of one source partition.
+struct OpenUnit {
+    seq: u64,
+    partition: SourcePartition,
+    offset: SourceOffset,
+    /// Records of the unit that go to Kafka (the others were dropped by a transform).
+    produced: usize,
+}
+
 struct SourceLoop<'a> {
     topics: super::TopicTracker,
     records_out: metrics::Counter,
@@ -166,21 +173,28 @@ struct SourceLoop<'a> {
     env: &'a TaskEnv,
     spec: &'a TaskSpec,
     converters: &'a Converters,
-    producer: &'a Arc<ThreadedProducer<AckContext>>,
+    producer: &'a SourceProducer,
     tracker: OffsetTracker,
     /// Metadata of acknowledged records not yet handed to the task (`acknowledged`).
     acked: Vec<RecordAck>,
     errors: SourceErrors,
     topic_creation_opt: Option<SourceTopicCreation>,
+    /// The sequence number of the next record the task returns.
+    next_seq: u64,
+    open_unit_opt: Option<OpenUnit>,
+    /// The records of the current poll, converted.
+    batch: ProduceBatch,
+    /// The topic last checked for topic creation and the active-topics record.
+    last_topic: String,
 }
 
 impl SourceLoop<'_> {
     fn handle_ack(&mut self, (seq, outcome): Ack) -> Result<(), ConnectorError> {
         match outcome {
-            Ok(metadata_opt) => {
-                self.tracker.ack(seq);
-                self.records_out.increment(1);
-                self.acked.extend(metadata_opt);
+            Ok(metadata) => {
+                let records = self.tracker.ack(seq);
+                self.records_out.increment(records as u64);
+                self.acked.extend(metadata);
                 Ok(())
             }
             Err(error) => Err(ConnectorError::external(format!(
@@ -189,80 +203,230 @@ impl SourceLoop<'_> {
         }
     }
 
-    async fn produce(
+    /// Transforms, converts and hands one poll's records to the producer thread.
+    async fn process(
+        &mut self,
+        batch: SourceBatch,
+        transforms: &TaskTransforms,
+    ) -> Result<(), ConnectorError> {
+        match batch {
+            SourceBatch::Lines(lines) if transforms.is_empty() => self.convert_lines(lines).await?,
+            batch => {
+                for record in batch.into_records() {
+                    self.process_record(record, transforms).await?;
+                }
+            }
+        }
+        self.close_unit();
+        if !self.batch.is_empty() {
+            let batch = std::mem::take(&mut self.batch);
+            self.producer.send(batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn process_record(
         &mut self,
         record: SourceRecord,
-        acks_rx: &mut mpsc::UnboundedReceiver<Ack>,
+        transforms: &TaskTransforms,
     ) -> Result<(), ConnectorError> {
-        let topic = record.topic.as_str();
-        self.topics.observe(topic);
-        if let Some(topic_creation) = self.topic_creation_opt.as_mut() {
-            topic_creation.ensure_topic(topic).await?;
-        }
-        let converted = match self.errors.convert_record(self.converters, &record).await? {
-            Ok(converted) => converted,
-            Err(failure) => return self.skip_record(&record, &failure).await,
-        };
-        let (key, value, headers_opt) = (converted.key, converted.value, converted.headers_opt);
-        let seq = self
-            .tracker
-            .submit(&record.source_partition, record.source_offset);
-        let opaque =
-            usize::try_from(seq).map_err(|_| ConnectorError::internal("sequence overflow"))?;
-        loop {
-            let mut base: BaseRecord<'_, [u8], [u8], usize> =
-                BaseRecord::with_opaque_to(topic, opaque);
-            if let Some(key) = &key {
-                base = base.key(key.as_slice());
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        match self.errors.transform(transforms, record)? {
+            Ok(SourceTransformed::Kept(record)) => self.convert_record(record, seq).await,
+            Ok(SourceTransformed::Dropped { partition, offset }) => {
+                self.extend_unit(&partition, offset, seq, 0);
+                Ok(())
             }
-            if let Some(value) = &value {
-                base = base.payload(value.as_slice());
-            }
-            if let Some(partition) = record.kafka_partition {
-                base = base.partition(partition);
-            }
-            if let Some(timestamp) = record.timestamp {
-                base = base.timestamp(timestamp);
-            }
-            if let Some(headers) = &headers_opt {
-                base = base.headers(headers.clone());
-            }
-            match self.producer.send(base) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    // The local queue is full: wait for acknowledgements to make room.
-                    if let Ok(Some(ack)) =
-                        tokio::time::timeout(Duration::from_millis(10), acks_rx.recv()).await
-                    {
-                        self.handle_ack(ack)?;
-                    }
-                }
-                Err((error, _)) => {
-                    return Err(ConnectorError::external(format!(
-                        "failed to produce to `{topic}`: {error}"
-                    )));
-                }
+            Err(skipped) => {
+                self.skip_record(&skipped.original, &skipped.failure, seq)
+                    .await
             }
         }
     }
 
+    /// Adds `produced` records ending at `offset` (the first of them numbered `seq`) to the open
+    /// unit, or opens a unit when the partition differs.
+    fn extend_unit(
+        &mut self,
+        partition: &SourcePartition,
+        offset: SourceOffset,
+        seq: u64,
+        produced: usize,
+    ) {
+        if let Some(unit) = self
+            .open_unit_opt
+            .as_mut()
+            .filter(|unit| unit.partition == *partition)
+        {
+            unit.offset = offset;
+            unit.produced += produced;
+            return;
+        }
+        self.close_unit();
+        self.open_unit_opt = Some(OpenUnit {
+            seq,
+            partition: partition.clone(),
+            offset,
+            produced,
+        });
+    }
+
+    /// Submits the open unit to the offset tracker and, when it has records to produce, to
+    /// the batch.
+    fn close_unit(&mut self) {
+        if let Some(unit) = self.open_unit_opt.take() {
+            self.tracker
+                .submit(&unit.partition, unit.offset, unit.seq, unit.produced);
+            if unit.produced > 0 {
+                self.batch.units.push((unit.seq, unit.produced));
+            }
+        }
+    }
+
+    /// Records the topic (active topics, topic creation) when it is not the previous record's.
+    async fn observe_topic(&mut self, topic: &str) -> Result<(), ConnectorError> {
+        if self.last_topic == topic {
+            return Ok(());
+        }
+        self.topics.observe(topic);
+        if let Some(topic_creation) = self.topic_creation_opt.as_mut() {
+            topic_creation.ensure_topic(topic).await?;
+        }
+        topic.clone_into(&mut self.last_topic);
+        Ok(())
+    }
+
+    async fn convert_record(
+        &mut self,
+        record: SourceRecord,
+        seq: u64,
+    ) -> Result<(), ConnectorError> {
+        self.observe_topic(&record.topic).await?;
+        let start = self.batch.bytes.len();
+        let converted = match self
+            .errors
+            .convert_record_into(self.converters, &record, &mut self.batch.bytes)
+            .await?
+        {
+            Ok(converted) => converted,
+            Err(failure) => {
+                self.batch.bytes.truncate(start);
+                return self.skip_record(&record, &failure, seq).await;
+            }
+        };
+        let topic = self.batch.topic_index(&record.topic);
+        self.batch.records.push(BatchRecord {
+            topic,
+            key_opt: converted.key_opt,
+            value_opt: converted.value_opt,
+            partition_opt: record.kafka_partition,
+            timestamp_opt: record.timestamp,
+            headers_opt: converted.headers_opt,
+            seq,
+        });
+        let SourceRecord {
+            source_partition,
+            source_offset,
+            ..
+        } = record;
+        self.extend_unit(&source_partition, source_offset, seq, 1);
+        Ok(())
+    }
+
+    /// Converts a batch of lines from its text (no transformations): a null key and each line
+    /// as a string value. A line the value converter refuses goes the way of any record (as a
+    /// record of its own, through the error policy).
+    async fn convert_lines(&mut self, lines: LineBatch) -> Result<(), ConnectorError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.observe_topic(&lines.topic).await?;
+        let topic = lines.topic.as_str();
+        let Ok(key_opt) = self
+            .converters
+            .key
+            .from_connect_data(topic, None, &Value::Null)
+        else {
+            // The key converter refuses a null key: every record fails the same way, each
+            // through the error policy.
+            for index in 0..lines.len() {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                self.convert_record(lines.record(index), seq).await?;
+            }
+            return Ok(());
+        };
+        let topic_index = self.batch.topic_index(topic);
+        let schema = lines.value_schema.as_deref();
+        // The run of converted lines not yet in the open unit: (first seq, count, last index).
+        let mut run_opt: Option<(u64, usize, usize)> = None;
+        for index in 0..lines.len() {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            let bytes = &mut self.batch.bytes;
+            let start = bytes.len();
+            let key_range_opt = key_opt.as_deref().map(|key| {
+                bytes.extend_from_slice(key);
+                start..bytes.len()
+            });
+            let value_start = bytes.len();
+            match self.converters.value.from_connect_text_into(
+                topic,
+                schema,
+                lines.line(index),
+                bytes,
+            ) {
+                Ok(non_null) => {
+                    let value_opt = non_null.then_some(value_start..bytes.len());
+                    self.batch.records.push(BatchRecord {
+                        topic: topic_index,
+                        key_opt: key_range_opt,
+                        value_opt,
+                        partition_opt: None,
+                        timestamp_opt: None,
+                        headers_opt: None,
+                        seq,
+                    });
+                    let run = run_opt.get_or_insert((seq, 0, index));
+                    run.1 += 1;
+                    run.2 = index;
+                }
+                Err(_) => {
+                    bytes.truncate(start);
+                    if let Some((first_seq, count, last)) = run_opt.take() {
+                        self.extend_unit(&lines.partition, lines.offset(last), first_seq, count);
+                    }
+                    self.convert_record(lines.record(index), seq).await?;
+                }
+            }
+        }
+        if let Some((first_seq, count, last)) = run_opt {
+            self.extend_unit(&lines.partition, lines.offset(last), first_seq, count);
+        }
+        Ok(())
+    }
+
     /// Skips a record the error policy tolerated: dead-letters it (its offset is committable
-    /// once the DLQ acknowledged it) or, without a DLQ, marks it done at once.
+    /// once the DLQ acknowledged it) or, without a DLQ, marks it done at once. It is a unit of
+    /// its own.
     async fn skip_record(
         &mut self,
         original: &SourceRecord,
         failure: &ToleratedFailure,
+        seq: u64,
     ) -> Result<(), ConnectorError> {
-        let seq = self
-            .tracker
-            .submit(&original.source_partition, original.source_offset.clone());
+        self.close_unit();
         let pending = self
             .errors
             .dead_letter(self.converters, original, failure, seq)
             .await?;
-        if !pending {
-            self.tracker.ack(seq);
-        }
+        self.tracker.submit(
+            &original.source_partition,
+            original.source_offset.clone(),
+            seq,
+            usize::from(pending),
+        );
         Ok(())
     }
 
@@ -307,9 +471,7 @@ impl SourceLoop<'_> {
         task: &mut dyn SourceTask,
         acks_rx: &mut mpsc::UnboundedReceiver<Ack>,
     ) -> Result<(), ConnectorError> {
-        let producer = Arc::clone(self.producer);
-        let flushed = tokio::task::spawn_blocking(move || producer.flush(STOP_FLUSH_TIMEOUT)).await;
-        if !matches!(flushed, Ok(Ok(()))) {
+        if self.producer.flush(STOP_FLUSH_TIMEOUT).await.is_err() {
             tracing::warn!(task = %self.spec.id(), "not every record was acknowledged before stop; their offsets are not stored");
         }
         if let Err(error) = self.errors.flush().await {

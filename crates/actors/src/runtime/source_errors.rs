@@ -10,6 +10,8 @@
 //! value and headers serialised by the connector's converters, or, where a converter refuses
 //! them (the failure may be that very conversion), as schemaless JSON.
 
+use std::ops::Range;
+
 use ferry_connectors::converters::{
     Converters, JsonConverter, JsonConverterConfig, JSON_CONVERTER_CLASS,
     SIMPLE_HEADER_CONVERTER_CLASS,
@@ -28,10 +30,10 @@ use super::source::{Ack, AckContext};
 use super::transform::{SourceTransformed, TaskTransforms};
 use super::{TaskEnv, TaskSpec};
 
-/// A source record in Kafka's bytes.
+/// A source record in Kafka's bytes: its key and value as ranges of the batch's buffer.
 pub(crate) struct ConvertedRecord {
-    pub(crate) key: Option<Vec<u8>>,
-    pub(crate) value: Option<Vec<u8>>,
+    pub(crate) key_opt: Option<Range<usize>>,
+    pub(crate) value_opt: Option<Range<usize>>,
     pub(crate) headers_opt: Option<OwnedHeaders>,
 }
 
@@ -67,19 +69,9 @@ impl SourceErrors {
     ) -> Result<Self, ConnectorError> {
         let policy = ErrorPolicy::from_config(&spec.config)?;
         let dlq_opt = match &policy.dlq_topic_opt {
-            Some(topic) => Some(
-                DlqProducer::create(
-                    env,
-                    spec,
-                    &policy,
-                    topic,
-                    AckContext {
-                        acks_tx,
-                        with_metadata: false,
-                    },
-                )
-                .await?,
-            ),
+            Some(topic) => {
+                Some(DlqProducer::create(env, spec, &policy, topic, AckContext { acks_tx }).await?)
+            }
             None => None,
         };
         Ok(SourceErrors {
@@ -135,14 +127,17 @@ impl SourceErrors {
             .await
     }
 
-    /// Converts a record's key, value and headers (each its own stage).
+    /// Converts a record's key, value and headers (each its own stage), appending the key and
+    /// value bytes to `out` (the batch's buffer); the result gives their ranges in it. After a
+    /// failure `out` is as it was.
     ///
     /// # Errors
     /// As [`SourceErrors::execute`].
-    pub(crate) async fn convert_record(
+    pub(crate) async fn convert_record_into(
         &self,
         converters: &Converters,
         record: &SourceRecord,
+        out: &mut Vec<u8>,
     ) -> Result<Result<ConvertedRecord, ToleratedFailure>, ConnectorError> {
         let topic = record.topic.as_str();
         let describe = |part: &str, error: &dyn std::fmt::Display| {
@@ -150,43 +145,47 @@ impl SourceErrors {
                 "Failed to convert the record {part} for topic {topic}: {error}"
             ))
         };
-        let key = match self
+        let convert = |converter: &dyn Converter,
+                       data: &ferry_connectors::sdk::SchemaAndValue,
+                       part: &str,
+                       out: &mut Vec<u8>| {
+            let start = out.len();
+            match converter.from_connect_data_into(topic, data.schema.as_deref(), &data.value, out)
+            {
+                Ok(non_null) => Ok(non_null.then_some(start..out.len())),
+                Err(error) => {
+                    out.truncate(start);
+                    Err(describe(part, &error))
+                }
+            }
+        };
+        let start = out.len();
+        let key_opt = match self
             .execute(
                 Stage::KeyConverter,
                 ExecutingClass::KeyConverter,
                 record,
-                || {
-                    converters
-                        .key
-                        .from_connect_data(topic, record.key.schema.as_deref(), &record.key.value)
-                        .map_err(|error| describe("key", &error))
-                },
+                || convert(converters.key.as_ref(), &record.key, "key", out),
             )
             .await?
         {
             Ok(key) => key,
             Err(failure) => return Ok(Err(failure)),
         };
-        let value = match self
+        let value_opt = match self
             .execute(
                 Stage::ValueConverter,
                 ExecutingClass::ValueConverter,
                 record,
-                || {
-                    converters
-                        .value
-                        .from_connect_data(
-                            topic,
-                            record.value.schema.as_deref(),
-                            &record.value.value,
-                        )
-                        .map_err(|error| describe("value", &error))
-                },
+                || convert(converters.value.as_ref(), &record.value, "value", out),
             )
             .await?
         {
             Ok(value) => value,
-            Err(failure) => return Ok(Err(failure)),
+            Err(failure) => {
+                out.truncate(start);
+                return Ok(Err(failure));
+            }
         };
         let mut headers_opt = None;
         if !record.headers.is_empty() {
@@ -218,12 +217,15 @@ impl SourceErrors {
                 .await?;
             match converted {
                 Ok(headers) => headers_opt = Some(headers),
-                Err(failure) => return Ok(Err(failure)),
+                Err(failure) => {
+                    out.truncate(start);
+                    return Ok(Err(failure));
+                }
             }
         }
         Ok(Ok(ConvertedRecord {
-            key,
-            value,
+            key_opt,
+            value_opt,
             headers_opt,
         }))
     }

@@ -12,6 +12,23 @@ pub const BYTE_ARRAY_CONVERTER_CLASS: &str =
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ByteArrayConverter;
 
+fn check_bytes_schema(schema: Option<&Schema>) -> Result<(), ConversionError> {
+    match schema.filter(|schema| schema.schema_type != SchemaType::Bytes) {
+        Some(schema) => Err(ConversionError(format!(
+            "Invalid schema type for ByteArrayConverter: {}",
+            schema.schema_type.json_name().to_uppercase()
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn not_compatible(value: &Value) -> ConversionError {
+    ConversionError(format!(
+        "ByteArrayConverter is not compatible with objects of type {}",
+        value_type_name(value)
+    ))
+}
+
 impl Converter for ByteArrayConverter {
     fn from_connect_data(
         &self,
@@ -19,19 +36,29 @@ impl Converter for ByteArrayConverter {
         schema: Option<&Schema>,
         value: &Value,
     ) -> Result<Option<Vec<u8>>, ConversionError> {
-        if let Some(schema) = schema.filter(|schema| schema.schema_type != SchemaType::Bytes) {
-            return Err(ConversionError(format!(
-                "Invalid schema type for ByteArrayConverter: {}",
-                schema.schema_type.json_name().to_uppercase()
-            )));
-        }
+        check_bytes_schema(schema)?;
         match value {
             Value::Null => Ok(None),
             Value::Bytes(bytes) => Ok(Some(bytes.clone())),
-            other => Err(ConversionError(format!(
-                "ByteArrayConverter is not compatible with objects of type {}",
-                value_type_name(other)
-            ))),
+            other => Err(not_compatible(other)),
+        }
+    }
+
+    fn from_connect_data_into(
+        &self,
+        _topic: &str,
+        schema: Option<&Schema>,
+        value: &Value,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ConversionError> {
+        check_bytes_schema(schema)?;
+        match value {
+            Value::Null => Ok(false),
+            Value::Bytes(bytes) => {
+                out.extend_from_slice(bytes);
+                Ok(true)
+            }
+            other => Err(not_compatible(other)),
         }
     }
 

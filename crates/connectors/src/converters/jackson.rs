@@ -101,9 +101,64 @@ fn write_string(text: &str, out: &mut String) {
     out.push('"');
 }
 
+/// Appends `text` as a JSON string to `out`, escaped as [`Node::write`] escapes it (runs of
+/// plain bytes copied at once).
+pub(crate) fn write_string_bytes(text: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut plain_from = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            0x0c => b"\\f",
+            b'\r' => b"\\r",
+            0..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0x0f)],
+            ],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain_from..index]);
+        out.extend_from_slice(escape);
+        plain_from = index + 1;
+    }
+    out.extend_from_slice(&bytes[plain_from..]);
+    out.push(b'"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_string_bytes_as_the_node_does() {
+        for text in [
+            "",
+            "plain",
+            "q\"\\/\u{8}\t\n\u{c}\r\u{1}\u{1f} é€😀",
+            "end\\",
+        ] {
+            let mut from_node = String::new();
+            Node::Text(text.to_string()).write(&mut from_node);
+            let mut bytes = b"prefix".to_vec();
+            write_string_bytes(text, &mut bytes);
+            assert_eq!(
+                bytes,
+                [b"prefix", from_node.as_bytes()].concat(),
+                "{text:?}"
+            );
+        }
+    }
 
     #[test]
     fn writes_compact_json_in_insertion_order() {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use super::jackson::Node;
+use super::jackson::{self, Node};
 use super::{java, json_decode, parse_bool};
 use crate::sdk::data::logical;
 use crate::sdk::{
@@ -486,12 +486,92 @@ impl Converter for JsonConverter {
         Ok(Some(out.into_bytes()))
     }
 
+    /// Writes the envelope (or the bare payload) straight into `out`; a string is written from
+    /// the value without a node.
+    fn from_connect_data_into(
+        &self,
+        _topic: &str,
+        schema: Option<&Schema>,
+        value: &Value,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ConversionError> {
+        if schema.is_none() && value.is_null() {
+            return Ok(false);
+        }
+        if let (true, Value::String(text)) = (is_string_schema(schema), value) {
+            self.write_envelope(schema, out, |out| jackson::write_string_bytes(text, out))?;
+            return Ok(true);
+        }
+        let payload = self.value_to_node(schema, value)?;
+        self.write_envelope(schema, out, |out| {
+            let mut text = String::new();
+            payload.write(&mut text);
+            out.extend_from_slice(text.as_bytes());
+        })?;
+        Ok(true)
+    }
+
+    fn from_connect_text_into(
+        &self,
+        topic: &str,
+        schema: Option<&Schema>,
+        text: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ConversionError> {
+        if !is_string_schema(schema) {
+            return self.from_connect_data_into(
+                topic,
+                schema,
+                &Value::String(text.to_string()),
+                out,
+            );
+        }
+        self.write_envelope(schema, out, |out| jackson::write_string_bytes(text, out))?;
+        Ok(true)
+    }
+
     fn to_connect_data(
         &self,
         _topic: &str,
         bytes: Option<&[u8]>,
     ) -> Result<SchemaAndValue, ConversionError> {
         json_decode::decode_cached(&self.config, &self.decoded, bytes)
+    }
+}
+
+/// True when a string value is written as a plain JSON string under `schema` (no schema, or a
+/// string schema).
+fn is_string_schema(schema: Option<&Schema>) -> bool {
+    schema.is_none_or(|schema| schema.schema_type == SchemaType::String)
+}
+
+impl JsonConverter {
+    /// Appends `{"schema":<schema>,"payload":<payload>}` (the schema's JSON from the cache), or
+    /// only the payload when schemas are disabled; `payload` writes the payload.
+    fn write_envelope(
+        &self,
+        schema: Option<&Schema>,
+        out: &mut Vec<u8>,
+        payload: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), ConversionError> {
+        if !self.config.schemas_enable {
+            payload(out);
+            return Ok(());
+        }
+        out.extend_from_slice(b"{\"schema\":");
+        match schema {
+            Some(schema) => {
+                let json = self
+                    .schemas
+                    .get_or_encode(schema, || Ok(self.schema_to_node(schema)?.to_json_string()))?;
+                out.extend_from_slice(json.as_bytes());
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"payload\":");
+        payload(out);
+        out.push(b'}');
+        Ok(())
     }
 }
 

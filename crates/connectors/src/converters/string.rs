@@ -90,6 +90,32 @@ impl Converter for StringConverter {
         })
     }
 
+    fn from_connect_data_into(
+        &self,
+        _topic: &str,
+        _schema: Option<&Schema>,
+        value: &Value,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ConversionError> {
+        match value {
+            Value::Null => return Ok(false),
+            Value::String(text) => out.extend_from_slice(text.as_bytes()),
+            other => out.extend_from_slice(java_to_string(other).as_bytes()),
+        }
+        Ok(true)
+    }
+
+    fn from_connect_text_into(
+        &self,
+        _topic: &str,
+        _schema: Option<&Schema>,
+        text: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ConversionError> {
+        out.extend_from_slice(text.as_bytes());
+        Ok(true)
+    }
+
     /// Decodes UTF-8; invalid sequences become U+FFFD, as Java's `new String(bytes, UTF_8)`.
     fn to_connect_data(
         &self,

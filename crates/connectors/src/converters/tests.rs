@@ -254,6 +254,78 @@ fn json_converter_matches_kafka_connect_golden_bytes() {
             expected_bytes.map(String::from_utf8_lossy),
             "{label}: re-encoding"
         );
+        // Writing into a batch buffer gives the same bytes after what the buffer held.
+        let mut buffer = b"before".to_vec();
+        let non_null = converter
+            .from_connect_data_into(
+                "topic",
+                decoded.schema.as_deref(),
+                &decoded.value,
+                &mut buffer,
+            )
+            .unwrap_or_else(|error| panic!("{label}: encoding into a buffer failed: {error}"));
+        assert_eq!(non_null, expected_bytes.is_some(), "{label}: into, null");
+        assert_eq!(
+            String::from_utf8_lossy(&buffer),
+            format!(
+                "before{}",
+                String::from_utf8_lossy(expected_bytes.unwrap_or_default())
+            ),
+            "{label}: into"
+        );
+    }
+}
+
+#[test]
+fn text_into_a_buffer_matches_the_string_value_for_every_converter() {
+    let texts = ["", "plain line", "quote \" back\\ tab\t ctl\u{1} é😀"];
+    let string_schema = Arc::new(primitive(SchemaType::String).optional());
+    let int_schema = primitive(SchemaType::Int32);
+    let converters: Vec<(&str, Box<dyn Converter>)> = vec![
+        ("string", Box::new(StringConverter)),
+        ("bytearray", Box::new(ByteArrayConverter)),
+        (
+            "json",
+            Box::new(JsonConverter::new(JsonConverterConfig::default())),
+        ),
+        (
+            "json schemaless",
+            Box::new(JsonConverter::new(JsonConverterConfig {
+                schemas_enable: false,
+                ..JsonConverterConfig::default()
+            })),
+        ),
+    ];
+    for (name, converter) in &converters {
+        for schema in [None, Some(string_schema.as_ref()), Some(&int_schema)] {
+            for text_value in texts {
+                let label = format!("{name}, {schema:?}, {text_value:?}");
+                let expected = converter.from_connect_data("t", schema, &text(text_value));
+                let mut buffer = b"x".to_vec();
+                let written =
+                    converter.from_connect_text_into("t", schema, text_value, &mut buffer);
+                match expected {
+                    Ok(bytes_opt) => {
+                        assert_eq!(written.ok(), Some(bytes_opt.is_some()), "{label}");
+                        assert_eq!(
+                            buffer,
+                            [b"x".as_slice(), &bytes_opt.unwrap_or_default()].concat(),
+                            "{label}"
+                        );
+                    }
+                    Err(error) => assert_eq!(written.err(), Some(error), "{label}"),
+                }
+                let mut buffer = Vec::new();
+                let written =
+                    converter.from_connect_data_into("t", schema, &text(text_value), &mut buffer);
+                let expected = converter.from_connect_data("t", schema, &text(text_value));
+                assert_eq!(
+                    written.map(|non_null| non_null.then_some(buffer)),
+                    expected,
+                    "{label}: data into"
+                );
+            }
+        }
     }
 }
 

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 use super::{FILENAME_FIELD, POSITION_FIELD};
 use crate::sdk::{
-    ConnectorError, Schema, SchemaAndValue, SchemaType, SourceOffset, SourcePartition,
-    SourceRecord, SourceTask, TaskContext, Value,
+    ConnectorError, LineBatch, Schema, SchemaType, SourceBatch, SourcePartition, SourceRecord,
+    SourceTask, TaskContext,
 };
 
 /// How long an idle `poll` waits for new data before returning an empty batch.
@@ -22,6 +22,8 @@ const IDLE_WAIT: Duration = Duration::from_millis(200);
 const RETRY_INTERVAL: Duration = Duration::from_millis(25);
 /// How many bytes one read asks for: big reads, never one syscall per line.
 const READ_CHUNK: usize = 1 << 20;
+/// Lines reserved for a batch at most (a huge `batch.size` grows as lines come).
+const MAX_RESERVED_LINES: usize = 16_384;
 
 /// Reads lines from `path` starting at the stored position, following the file as it grows.
 ///
@@ -44,6 +46,8 @@ pub(crate) struct FileStreamSourceTask {
     /// File position of `pending[0]`.
     pending_position: u64,
     warned_missing: bool,
+    /// The text size of the last batch, reserved for the next one.
+    last_batch_bytes: usize,
 }
 
 impl FileStreamSourceTask {
@@ -71,6 +75,7 @@ impl FileStreamSourceTask {
             consumed: 0,
             pending_position: 0,
             warned_missing: false,
+            last_batch_bytes: 0,
         }
     }
 
@@ -153,11 +158,12 @@ impl FileStreamSourceTask {
         }
     }
 
-    /// Moves every complete line of `pending` into `records`, up to the batch size.
-    fn extract_lines(&mut self, records: &mut Vec<SourceRecord>) {
-        while records.len() < self.batch_size {
+    /// Moves every complete line of `pending` into `batch`, up to the batch size (its bytes
+    /// are copied into the batch's text, one buffer for the batch).
+    fn extract_lines(&mut self, batch: &mut LineBatch) {
+        while batch.len() < self.batch_size {
             let rest = &self.pending[self.consumed..];
-            let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let Some(end) = memchr::memchr2(b'\n', b'\r', rest) else {
                 return;
             };
             let next = match rest[end] {
@@ -165,25 +171,25 @@ impl FileStreamSourceTask {
                 b'\r' if rest[end + 1] == b'\n' => end + 2,
                 _ => end + 1,
             };
-            let line = String::from_utf8_lossy(&rest[..end]).into_owned();
+            let position = self.pending_position + (self.consumed + next) as u64;
+            match std::str::from_utf8(&rest[..end]) {
+                Ok(line) => batch.push(line, position),
+                Err(_) => batch.push(&String::from_utf8_lossy(&rest[..end]), position),
+            }
             self.consumed += next;
-            let position = self.pending_position + self.consumed as u64;
-            records.push(self.record(line, position));
         }
     }
 
-    fn record(&self, line: String, position: u64) -> SourceRecord {
-        let mut offset = SourceOffset::new();
-        offset.insert(POSITION_FIELD.to_string(), JsonValue::from(position));
-        SourceRecord::new(
+    fn new_batch(&self) -> LineBatch {
+        let mut batch = LineBatch::new(
             self.partition.clone(),
-            offset,
             self.topic.clone(),
-            SchemaAndValue {
-                schema: Some(Arc::clone(&self.schema)),
-                value: Value::String(line),
-            },
-        )
+            POSITION_FIELD,
+            Some(Arc::clone(&self.schema)),
+        );
+        batch.text.reserve(self.last_batch_bytes);
+        batch.lines.reserve(self.batch_size.min(MAX_RESERVED_LINES));
+        batch
     }
 
     fn io_error(&self, operation: &str, error: &std::io::Error) -> ConnectorError {
@@ -200,33 +206,43 @@ impl SourceTask for FileStreamSourceTask {
     /// Returns up to `batch.size` complete lines; when there are none, waits up to 200 ms for
     /// more (checking every 25 ms) and then returns an empty batch.
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectorError> {
+        Ok(self.poll_batch().await?.into_records())
+    }
+
+    /// [`FileStreamSourceTask::poll`] as one [`LineBatch`].
+    ///
+    /// # Cancel safety
+    /// Not cancel-safe: lines taken from the read buffer before a cancelled read are lost (the
+    /// runtime cancels a poll only to stop the task, and their offsets are not stored).
+    async fn poll_batch(&mut self) -> Result<SourceBatch, ConnectorError> {
         let deadline = Instant::now() + IDLE_WAIT;
         while self.file.is_none() {
             if self.open().await? {
                 break;
             }
             if Instant::now() >= deadline {
-                return Ok(Vec::new());
+                return Ok(SourceBatch::Lines(self.new_batch()));
             }
             tokio::time::sleep(RETRY_INTERVAL).await;
         }
-        let mut records = Vec::new();
+        let mut batch = self.new_batch();
         loop {
-            self.extract_lines(&mut records);
-            if records.len() >= self.batch_size {
+            self.extract_lines(&mut batch);
+            if batch.len() >= self.batch_size {
                 break;
             }
             if self.read_chunk().await? > 0 {
                 continue;
             }
-            if !records.is_empty() || Instant::now() >= deadline {
+            if !batch.is_empty() || Instant::now() >= deadline {
                 break;
             }
             self.restart_if_truncated().await?;
             tokio::time::sleep(RETRY_INTERVAL).await;
         }
         self.compact();
-        Ok(records)
+        self.last_batch_bytes = batch.text.len();
+        Ok(SourceBatch::Lines(batch))
     }
 
     async fn stop(&mut self) {

@@ -19,6 +19,46 @@ pub trait Converter: Send + Sync {
         value: &Value,
     ) -> Result<Option<Vec<u8>>, ConversionError>;
 
+    /// Serialises a value for `topic`, appending its bytes to `out`; returns `false` for a null
+    /// (tombstone) payload, which appends nothing. The source runtime calls this with one buffer
+    /// per batch, so a converter that overrides it writes without a buffer of its own; the
+    /// default calls [`Converter::from_connect_data`]. On an error, `out` may hold part of the
+    /// value: the caller truncates it.
+    ///
+    /// # Errors
+    /// As [`Converter::from_connect_data`].
+    fn from_connect_data_into(
+        &self,
+        topic: &str,
+        schema: Option<&Schema>,
+        value: &Value,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ConversionError> {
+        match self.from_connect_data(topic, schema, value)? {
+            Some(bytes) => {
+                out.extend_from_slice(&bytes);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// [`Converter::from_connect_data_into`] for a string value given as `&str` (a line-oriented
+    /// source keeps its lines in one buffer, not one `String` each). The default builds the
+    /// `Value::String`; the String and JSON converters write the text directly.
+    ///
+    /// # Errors
+    /// As [`Converter::from_connect_data`].
+    fn from_connect_text_into(
+        &self,
+        topic: &str,
+        schema: Option<&Schema>,
+        text: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ConversionError> {
+        self.from_connect_data_into(topic, schema, &Value::String(text.to_string()), out)
+    }
+
     /// Deserialises bytes read from `topic`; `None` (a null payload) gives a null value.
     ///
     /// # Errors

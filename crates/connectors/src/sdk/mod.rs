@@ -25,6 +25,7 @@ mod framework_audit;
 pub mod record;
 pub mod secret;
 pub mod sink_context;
+pub mod source_batch;
 pub mod topic_creation;
 pub mod unsupported;
 
@@ -43,6 +44,7 @@ pub use error::{ConnectorError, ConversionError, ErrorKind};
 pub use record::{Header, SinkRecord, SourceOffset, SourcePartition, SourceRecord, TopicPartition};
 pub use secret::{is_secret_config_key, Secret};
 pub use sink_context::{SinkControl, SinkRequests};
+pub use source_batch::{Line, LineBatch, SourceBatch};
 
 /// Source or sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -188,6 +190,16 @@ pub trait SourceTask: Send {
     /// # Errors
     /// A `User` error fails the task; others are retried by the supervisor.
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectorError>;
+
+    /// [`SourceTask::poll`] as a [`SourceBatch`]: the runtime calls this one. The default
+    /// wraps `poll`; a line-oriented task returns [`SourceBatch::Lines`], which the runtime
+    /// converts from its text without a record per line (when no transformation is set).
+    ///
+    /// # Errors
+    /// As [`SourceTask::poll`].
+    async fn poll_batch(&mut self) -> Result<SourceBatch, ConnectorError> {
+        Ok(SourceBatch::Records(self.poll().await?))
+    }
 
     /// Returns true when the task wants [`SourceTask::acknowledged`] calls (Kafka Connect's
     /// `commitRecord(record, metadata)`); the runtime then keeps each record's Kafka metadata.

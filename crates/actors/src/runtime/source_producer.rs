@@ -1,0 +1,347 @@
+//! A source task's producer thread: one `BaseProducer` that sends the converted batches the
+//! source loop hands it and serves its own delivery reports (no librdkafka poll thread, no
+//! message per record). Records are acknowledged per *unit*, a run of consecutive records of one
+//! source partition within a poll batch: the loop hears of a unit once Kafka acknowledged every
+//! record in it, which is all the offset tracker needs.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ferry_connectors::sdk::{ConnectorError, RecordAck};
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Message as _, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
+use tokio::sync::{mpsc, oneshot};
+
+use super::source::Ack;
+
+/// Batches handed to the producer thread and not yet taken by it.
+const BATCH_QUEUE: usize = 4;
+/// How long the thread parks when records are in flight and librdkafka had no delivery report
+/// ready (a new batch unparks it; room in a full queue waits at most this long). It never waits inside
+/// rdkafka's `poll(timeout)`: that one busy-waits through the last millisecond of its timeout
+/// (a remaining time under 1 ms becomes a non-blocking poll), which cost a quarter of the CPU.
+const IDLE_SLEEP: Duration = Duration::from_millis(1);
+
+/// One record of a [`ProduceBatch`]: its key and value are ranges of the batch's `bytes`.
+pub(crate) struct BatchRecord {
+    /// Index into [`ProduceBatch::topics`].
+    pub(crate) topic: usize,
+    pub(crate) key_opt: Option<Range<usize>>,
+    pub(crate) value_opt: Option<Range<usize>>,
+    pub(crate) partition_opt: Option<i32>,
+    pub(crate) timestamp_opt: Option<i64>,
+    pub(crate) headers_opt: Option<OwnedHeaders>,
+    /// The record's sequence number: its position among the records the task returned.
+    pub(crate) seq: u64,
+}
+
+/// Converted records of one poll, their bytes in one buffer.
+#[derive(Default)]
+pub(crate) struct ProduceBatch {
+    /// The topics of the batch (one, for most sources).
+    pub(crate) topics: Vec<String>,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) records: Vec<BatchRecord>,
+    /// The units of the batch in record order: (unit sequence number, records to produce). A
+    /// unit's sequence number is that of its first record, so a record belongs to the last
+    /// unit whose number is not above the record's.
+    pub(crate) units: Vec<(u64, usize)>,
+}
+
+impl ProduceBatch {
+    /// Returns the index of `topic` in `topics`, adding it when new.
+    pub(crate) fn topic_index(&mut self, topic: &str) -> usize {
+        if let Some(last) = self.topics.len().checked_sub(1) {
+            if self.topics[last] == topic {
+                return last;
+            }
+        }
+        match self.topics.iter().position(|known| known == topic) {
+            Some(index) => index,
+            None => {
+                self.topics.push(topic.to_string());
+                self.topics.len() - 1
+            }
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
+enum Command {
+    Produce(ProduceBatch),
+    Flush(Duration, oneshot::Sender<Result<(), KafkaError>>),
+}
+
+struct Unit {
+    seq: u64,
+    remaining: usize,
+    acks: Vec<RecordAck>,
+}
+
+/// Delivery reports, counted per unit; they are served on the producer thread (its `poll`).
+pub(crate) struct UnitContext {
+    acks_tx: mpsc::UnboundedSender<Ack>,
+    with_metadata: bool,
+    units: Mutex<VecDeque<Unit>>,
+    /// Units sent and not fully acknowledged.
+    open_units: AtomicUsize,
+    /// Delivery reports served so far (to tell whether a `poll` served any).
+    delivered: AtomicUsize,
+}
+
+impl UnitContext {
+    fn register(&self, batch: &ProduceBatch) {
+        let mut units = self.units.lock().unwrap_or_else(|e| e.into_inner());
+        for &(seq, records) in &batch.units {
+            if records > 0 {
+                units.push_back(Unit {
+                    seq,
+                    remaining: records,
+                    acks: Vec::new(),
+                });
+                self.open_units.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn unit_of(units: &VecDeque<Unit>, record_seq: u64) -> Option<usize> {
+        units
+            .partition_point(|unit| unit.seq <= record_seq)
+            .checked_sub(1)
+    }
+}
+
+impl ClientContext for UnitContext {}
+
+impl ProducerContext for UnitContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, record_seq: usize) {
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+        let record_seq = record_seq as u64;
+        let mut units = self.units.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(index) = Self::unit_of(&units, record_seq) else {
+            return;
+        };
+        let unit = &mut units[index];
+        match result {
+            Ok(message) => {
+                if self.with_metadata {
+                    unit.acks.push(RecordAck {
+                        seq: record_seq,
+                        topic: message.topic().to_string(),
+                        partition: message.partition(),
+                        offset: message.offset(),
+                        timestamp: message.timestamp().to_millis().unwrap_or(-1),
+                    });
+                }
+                unit.remaining = unit.remaining.saturating_sub(1);
+                if unit.remaining == 0 {
+                    let acks = std::mem::take(&mut unit.acks);
+                    let _ = self.acks_tx.send((unit.seq, Ok(acks)));
+                    self.open_units.fetch_sub(1, Ordering::Relaxed);
+                    // Units of different Kafka partitions complete out of order: drop the
+                    // finished ones from the front only.
+                    while units.front().is_some_and(|unit| unit.remaining == 0) {
+                        units.pop_front();
+                    }
+                }
+            }
+            Err((error, _)) => {
+                let _ = self.acks_tx.send((unit.seq, Err(error.to_string())));
+            }
+        }
+    }
+}
+
+/// The handle of a producer thread; dropping it stops the thread once its queue is sent.
+pub(crate) struct SourceProducer {
+    commands_tx_opt: Option<mpsc::Sender<Command>>,
+    thread_opt: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SourceProducer {
+    /// Creates the producer and starts its thread; unit acknowledgements and failures go to
+    /// `acks_tx` (with each record's Kafka metadata when `with_metadata`).
+    ///
+    /// # Errors
+    /// An external error when librdkafka refuses the configuration.
+    pub(crate) fn start(
+        config: &ClientConfig,
+        name: String,
+        acks_tx: mpsc::UnboundedSender<Ack>,
+        with_metadata: bool,
+    ) -> Result<Self, ConnectorError> {
+        let producer: BaseProducer<UnitContext> = config
+            .create_with_context(UnitContext {
+                acks_tx,
+                with_metadata,
+                units: Mutex::new(VecDeque::new()),
+                open_units: AtomicUsize::new(0),
+                delivered: AtomicUsize::new(0),
+            })
+            .map_err(|error| {
+                ConnectorError::external(format!("failed to create producer: {error}"))
+            })?;
+        let (commands_tx, commands_rx) = mpsc::channel(BATCH_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || run(&producer, commands_rx))
+            .map_err(|error| {
+                ConnectorError::internal(format!("failed to start the producer thread: {error}"))
+            })?;
+        Ok(SourceProducer {
+            commands_tx_opt: Some(commands_tx),
+            thread_opt: Some(thread),
+        })
+    }
+
+    /// Hands a batch to the thread; waits while its queue is full.
+    ///
+    /// # Errors
+    /// An internal error when the thread is gone.
+    pub(crate) async fn send(&self, batch: ProduceBatch) -> Result<(), ConnectorError> {
+        self.command(Command::Produce(batch)).await
+    }
+
+    async fn command(&self, command: Command) -> Result<(), ConnectorError> {
+        let stopped = || ConnectorError::internal("the source producer thread stopped");
+        let commands_tx = self.commands_tx_opt.as_ref().ok_or_else(stopped)?;
+        commands_tx.send(command).await.map_err(|_| stopped())?;
+        // The thread may be parked waiting for delivery reports: it has work now.
+        if let Some(thread) = &self.thread_opt {
+            thread.thread().unpark();
+        }
+        Ok(())
+    }
+
+    /// Waits until everything handed over so far is acknowledged (or `timeout` passed).
+    ///
+    /// # Errors
+    /// The producer's flush error, or an internal error when the thread is gone.
+    pub(crate) async fn flush(&self, timeout: Duration) -> Result<(), ConnectorError> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.command(Command::Flush(timeout, reply_tx)).await?;
+        match reply_rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(ConnectorError::external(format!(
+                "failed to flush the producer: {error}"
+            ))),
+            Err(_) => Err(ConnectorError::internal(
+                "the source producer thread stopped",
+            )),
+        }
+    }
+}
+
+impl Drop for SourceProducer {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop; it does not wait for acknowledgements
+        // (`flush` does that on a clean stop).
+        drop(self.commands_tx_opt.take());
+        if let Some(thread) = self.thread_opt.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(producer: &BaseProducer<UnitContext>, mut commands_rx: mpsc::Receiver<Command>) {
+    loop {
+        let command = if producer.context().open_units.load(Ordering::Relaxed) > 0 {
+            match commands_rx.try_recv() {
+                Ok(command) => command,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    if !serve_reports(producer) {
+                        std::thread::park_timeout(IDLE_SLEEP);
+                    }
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match commands_rx.blocking_recv() {
+                Some(command) => command,
+                None => return,
+            }
+        };
+        match command {
+            Command::Produce(batch) => produce(producer, batch),
+            Command::Flush(timeout, reply) => {
+                let _ = reply.send(producer.flush(timeout));
+            }
+        }
+    }
+}
+
+fn produce(producer: &BaseProducer<UnitContext>, mut batch: ProduceBatch) {
+    producer.context().register(&batch);
+    let bytes = &batch.bytes;
+    for record in &mut batch.records {
+        let topic = batch.topics[record.topic].as_str();
+        let opaque = usize::try_from(record.seq).unwrap_or(usize::MAX);
+        let mut base: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(topic, opaque);
+        if let Some(key) = &record.key_opt {
+            base = base.key(&bytes[key.clone()]);
+        }
+        if let Some(value) = &record.value_opt {
+            base = base.payload(&bytes[value.clone()]);
+        }
+        if let Some(partition) = record.partition_opt {
+            base = base.partition(partition);
+        }
+        if let Some(timestamp) = record.timestamp_opt {
+            base = base.timestamp(timestamp);
+        }
+        if let Some(headers) = record.headers_opt.take() {
+            base = base.headers(headers);
+        }
+        loop {
+            match producer.send(base) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    base = back;
+                    if !serve_reports(producer) {
+                        std::thread::park_timeout(IDLE_SLEEP);
+                    }
+                }
+                Err((error, _)) => {
+                    let context = producer.context();
+                    let units = context.units.lock().unwrap_or_else(|e| e.into_inner());
+                    let seq = UnitContext::unit_of(&units, record.seq)
+                        .map_or(record.seq, |index| units[index].seq);
+                    let _ = context
+                        .acks_tx
+                        .send((seq, Err(format!("failed to produce to `{topic}`: {error}"))));
+                    return;
+                }
+            }
+        }
+    }
+    serve_reports(producer);
+}
+
+/// Serves the delivery reports librdkafka has ready without waiting (one event, which holds
+/// many reports, per `poll`); returns whether there were any.
+fn serve_reports(producer: &BaseProducer<UnitContext>) -> bool {
+    let delivered = &producer.context().delivered;
+    let before = delivered.load(Ordering::Relaxed);
+    let mut last = before;
+    loop {
+        producer.poll(Duration::ZERO);
+        let now = delivered.load(Ordering::Relaxed);
+        if now == last {
+            return now != before;
+        }
+        last = now;
+    }
+}
