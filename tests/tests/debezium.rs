@@ -589,6 +589,30 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
     assert_eq!(checks, 2);
 
     // Two sinks on the same topic: Debezium's JDBC sink and Ferry's built-in one.
+    start_two_sinks(&api, &prefix, &topic, &dbz_db, &ferry_db).await;
+    let expected = table_rows(&source, "items", &["id", "name", "qty"]).await;
+    assert_eq!(
+        expected.len(),
+        usize::try_from(total + 1).unwrap() - deleted.len()
+    );
+    let (dbz_sink, ferry_sink) =
+        assert_two_sinks_match(&api, &worker, &prefix, &expected, &dbz_db, &ferry_db).await;
+
+    worker.signal(Signal::SIGTERM).unwrap();
+    let _ = worker.wait_exit(Duration::from_secs(60)).await;
+    drop((source, dbz_sink, ferry_sink));
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+}
+
+/// Debezium's JDBC sink (`<prefix>-dbz-sink`, into `dbz_db`) and Ferry's built-in JDBC sink
+/// (`<prefix>-ferry-sink`, into `ferry_db`), both draining the flattened `topic` into `items`.
+async fn start_two_sinks(api: &Api, prefix: &str, topic: &str, dbz_db: &str, ferry_db: &str) {
     api.create_connector(
         &format!("{prefix}-dbz-sink"),
         json!({
@@ -629,15 +653,22 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
     )
     .await
     .unwrap();
+}
 
+/// Waits until both sinks' `items` equal `expected` on (id, name, qty), then checks that the
+/// two tables are the same on every column (`__op` and `__deleted` included). Returns the
+/// clients of the two sink databases.
+async fn assert_two_sinks_match(
+    api: &Api,
+    worker: &FerryProcess,
+    prefix: &str,
+    expected: &[Value],
+    dbz_db: &str,
+    ferry_db: &str,
+) -> (Client, Client) {
     let columns = ["id", "name", "qty"];
-    let expected = table_rows(&source, "items", &columns).await;
-    assert_eq!(
-        expected.len(),
-        usize::try_from(total + 1).unwrap() - deleted.len()
-    );
-    let dbz_sink = pg(&dbz_db).await;
-    let ferry_sink = pg(&ferry_db).await;
+    let dbz_sink = pg(dbz_db).await;
+    let ferry_sink = pg(ferry_db).await;
     for (name, client) in [
         ("Debezium JDBC sink", &dbz_sink),
         ("Ferry JDBC sink", &ferry_sink),
@@ -672,23 +703,12 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
             );
         }
     }
-    // Every column, __op and __deleted included, is the same in both tables.
     let all_columns = ["id", "name", "qty", "__op", "__deleted"];
     assert_eq!(
         table_rows(&dbz_sink, "items", &all_columns).await,
         table_rows(&ferry_sink, "items", &all_columns).await
     );
-
-    worker.signal(Signal::SIGTERM).unwrap();
-    let _ = worker.wait_exit(Duration::from_secs(60)).await;
-    drop((source, dbz_sink, ferry_sink));
-    wait_until(
-        Duration::from_secs(30),
-        "the slot to be released",
-        || async { (!dbs.slot_active().await).then_some(()) },
-    )
-    .await
-    .unwrap();
+    (dbz_sink, ferry_sink)
 }
 
 fn debezium_plugin_path() -> std::path::PathBuf {
@@ -861,4 +881,270 @@ async fn bench_debezium_snapshot_ferry_vs_kafka_connect() {
         rate(connect_time),
         connect_rss / 1024
     );
+}
+
+const BIG_SNAPSHOT_ROWS: i64 = 10_000;
+/// The streamed changes of the 10k test: inserts, then updates, then deletes (10,000 in all).
+const BIG_INSERTS: i64 = 5_000;
+const BIG_UPDATES: i64 = 3_000;
+const BIG_DELETES: i64 = 2_000;
+
+/// Reads the slot, then the stored offset, and fails if `confirmed_flush_lsn` is ahead of it.
+/// Returns `confirmed_flush_lsn` (`None` while either is not there yet).
+async fn checked_confirmed_lsn(api: &Api, dbs: &Databases, connector: &str) -> Option<i64> {
+    let confirmed = dbs.confirmed_flush_lsn().await?;
+    // Read after the slot: the stored offset only grows.
+    let offset = stored_offset(api, connector).await?;
+    let stored = stored_flushable_lsn(&offset)?;
+    assert!(
+        confirmed <= stored,
+        "confirmed_flush_lsn {confirmed} is ahead of the stored offset {offset}"
+    );
+    Some(confirmed)
+}
+
+/// `kill -9` of the worker (its plugin host dies with it), and waits until PostgreSQL let go
+/// of the slot.
+async fn kill_9(worker: &mut FerryProcess, dbs: &Databases) {
+    worker.signal(Signal::SIGKILL).unwrap();
+    worker.wait_exit(Duration::from_secs(10)).await.unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+}
+
+/// Issue 14's full Debezium scenario at 10k: `kill -9` during the initial snapshot (Debezium
+/// redoes an interrupted initial snapshot), then 10,000 streamed changes with another
+/// `kill -9` mid-stream (no second snapshot once streaming started), `confirmed_flush_lsn`
+/// never ahead of the stored offset, and both JDBC sinks end with exactly the source table.
+#[tokio::test]
+async fn debezium_kill_9_during_snapshot_and_streaming_10k_two_jdbc_sinks_agree() {
+    let host_dir = script_dir("build-plugin-host.sh");
+    let plugin_path = debezium_plugin_path();
+    let prefix = unique_name("dbzk").replace('-', "_");
+    let dbs = Databases::create(&prefix, &["src", "dbzsink", "ferrysink"]).await;
+    let (source_db, dbz_db, ferry_db) = (
+        dbs.names[0].clone(),
+        dbs.names[1].clone(),
+        dbs.names[2].clone(),
+    );
+    let source = pg(&source_db).await;
+    // ~1 KiB a row, so that the snapshot lasts long enough to be interrupted.
+    source
+        .batch_execute(&format!(
+            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL);
+             ALTER TABLE items REPLICA IDENTITY FULL;
+             INSERT INTO items SELECT g, 'snapshot ' || g || ' ' || repeat('x', 1000), (g % 10)::int
+               FROM generate_series(1, {BIG_SNAPSHOT_ROWS}) g;"
+        ))
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let props = plugin_props(&host_dir, &plugin_path);
+    let addr = ferry_tests::free_local_addr();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &as_refs(&props)).unwrap();
+    worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    let api = Api::new(addr);
+
+    let connector = format!("{prefix}-pg");
+    let topic_prefix = format!("{prefix}_cdc");
+    let topic = format!("{topic_prefix}.public.items");
+    let mut config = debezium_source_config(&source_db, &topic_prefix, &dbs.slot);
+    // Small batches: the snapshot reaches Kafka in many steps.
+    config["max.batch.size"] = json!("64");
+    config["max.queue.size"] = json!("256");
+    let started = Instant::now();
+    api.create_connector(&connector, config).await.unwrap();
+
+    // kill -9 as soon as the first snapshot records are in Kafka.
+    wait_until(
+        Duration::from_secs(180),
+        "the first snapshot records",
+        || {
+            let topic = topic.clone();
+            async move { (ferry_tests::topic_record_count(&topic) > 0).then_some(()) }
+        },
+    )
+    .await
+    .unwrap();
+    kill_9(&mut worker, &dbs).await;
+    // Counted before the restart: what the killed worker got into Kafka.
+    let at_kill = usize::try_from(ferry_tests::topic_record_count(&topic)).unwrap();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &as_refs(&props)).unwrap();
+    worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    let snapshot_rows = usize::try_from(BIG_SNAPSHOT_ROWS).unwrap();
+    println!(
+        "kill -9 during the snapshot: {at_kill} of {BIG_SNAPSHOT_ROWS} snapshot records in Kafka, {:?} after the connector was created",
+        started.elapsed()
+    );
+    assert!(
+        at_kill > 0 && at_kill < snapshot_rows,
+        "the kill -9 was meant to land during the snapshot, but {at_kill} records were in the topic"
+    );
+
+    // Debezium redoes an interrupted initial snapshot: every row again as op=r.
+    let all_snapshot: BTreeSet<i64> = (1..=BIG_SNAPSHOT_ROWS).collect();
+    let snapshot = wait_until(
+        Duration::from_secs(180),
+        "the redone snapshot in the topic",
+        || {
+            let topic = topic.clone();
+            async move {
+                (ferry_tests::topic_record_count(&topic)
+                    >= i64::try_from(at_kill).unwrap() + BIG_SNAPSHOT_ROWS)
+                    .then(|| Changes::read(&topic))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(snapshot.ids_with("r"), all_snapshot);
+    let snapshot_records = snapshot.count("r");
+    assert_eq!(
+        snapshot_records,
+        at_kill + snapshot_rows,
+        "the interrupted snapshot is redone from the start, and once"
+    );
+    // Streaming started: the stored offset is a streaming one (heartbeats move it) and the
+    // slot is never ahead of it.
+    wait_until(
+        Duration::from_secs(120),
+        "a streaming offset stored after the snapshot",
+        || {
+            let (api, dbs, connector) = (&api, &dbs, &connector);
+            async move {
+                checked_confirmed_lsn(api, dbs, connector).await?;
+                let offset = stored_offset(api, connector).await?;
+                offset["snapshot"].is_null().then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    println!(
+        "snapshot done after the kill -9: {snapshot_records} op=r records ({at_kill} of them before the kill), {:?} after create",
+        started.elapsed()
+    );
+
+    // 10,000 streamed changes, with a kill -9 in the middle.
+    let lsn_before = dbs.confirmed_flush_lsn().await.expect("the slot exists");
+    let first_insert = BIG_SNAPSHOT_ROWS + 1;
+    let last_insert = BIG_SNAPSHOT_ROWS + BIG_INSERTS;
+    let writer = {
+        let source = pg(&source_db).await;
+        tokio::spawn(async move {
+            insert_range(&source, first_insert, BIG_INSERTS, 10).await;
+            for low in (1..=BIG_UPDATES).step_by(100) {
+                source
+                    .execute(
+                        "UPDATE items SET qty = qty + 100, name = name || ' (updated)' WHERE id BETWEEN $1 AND $2",
+                        &[&low, &(low + 99)],
+                    )
+                    .await
+                    .unwrap();
+            }
+            let first_delete = BIG_UPDATES + 1;
+            for low in (first_delete..first_delete + BIG_DELETES).step_by(100) {
+                source
+                    .execute(
+                        "DELETE FROM items WHERE id BETWEEN $1 AND $2",
+                        &[&low, &(low + 99)],
+                    )
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let streamed_before_kill = i64::try_from(snapshot_records).unwrap() + BIG_INSERTS / 2;
+    wait_until(
+        Duration::from_secs(120),
+        "half of the streamed inserts in Kafka",
+        || {
+            let (api, dbs, connector, topic) = (&api, &dbs, &connector, topic.clone());
+            async move {
+                checked_confirmed_lsn(api, dbs, connector).await?;
+                (ferry_tests::topic_record_count(&topic) >= streamed_before_kill).then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        dbs.confirmed_flush_lsn().await.unwrap() > lsn_before,
+        "confirmed_flush_lsn advanced while streaming"
+    );
+    kill_9(&mut worker, &dbs).await;
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &as_refs(&props)).unwrap();
+    worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    writer.await.unwrap();
+    let updated: BTreeSet<i64> = (1..=BIG_UPDATES).collect();
+    let deleted: BTreeSet<i64> = (BIG_UPDATES + 1..=BIG_UPDATES + BIG_DELETES).collect();
+    let changes = wait_until(
+        Duration::from_secs(180),
+        "every streamed change in the topic",
+        || {
+            let (api, dbs, connector) = (&api, &dbs, &connector);
+            let (topic, deleted, updated) = (topic.clone(), deleted.clone(), updated.clone());
+            async move {
+                checked_confirmed_lsn(api, dbs, connector).await?;
+                let changes = Changes::read(&topic);
+                let tombstoned: BTreeSet<i64> = changes.tombstones.iter().copied().collect();
+                (tombstoned.is_superset(&deleted) && changes.ids_with("u").is_superset(&updated))
+                    .then_some(changes)
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        changes.ids_with("c"),
+        (first_insert..=last_insert).collect::<BTreeSet<_>>(),
+        "every streamed insert is in the topic"
+    );
+    assert_eq!(changes.ids_with("d"), deleted);
+    assert_eq!(
+        changes.count("r"),
+        snapshot_records,
+        "no second snapshot after streaming started"
+    );
+    let duplicates = (changes.count("c") + changes.count("u") + changes.count("d"))
+        - usize::try_from(BIG_INSERTS + BIG_UPDATES + BIG_DELETES).unwrap();
+    println!(
+        "after the kill -9 mid-stream: {duplicates} change events emitted twice (at least once delivery), {:?} after create",
+        started.elapsed()
+    );
+    api.wait_status(&connector, Duration::from_secs(60), |status| {
+        all_running(status, 1)
+    })
+    .await
+    .unwrap();
+
+    start_two_sinks(&api, &prefix, &topic, &dbz_db, &ferry_db).await;
+    let expected = table_rows(&source, "items", &["id", "name", "qty"]).await;
+    assert_eq!(
+        expected.len(),
+        usize::try_from(BIG_SNAPSHOT_ROWS + BIG_INSERTS - BIG_DELETES).unwrap()
+    );
+    let (dbz_sink, ferry_sink) =
+        assert_two_sinks_match(&api, &worker, &prefix, &expected, &dbz_db, &ferry_db).await;
+    println!(
+        "both sinks equal the source, {:?} after create",
+        started.elapsed()
+    );
+
+    worker.signal(Signal::SIGTERM).unwrap();
+    let _ = worker.wait_exit(Duration::from_secs(60)).await;
+    drop((source, dbz_sink, ferry_sink));
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
 }
