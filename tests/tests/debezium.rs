@@ -1148,3 +1148,341 @@ async fn debezium_kill_9_during_snapshot_and_streaming_10k_two_jdbc_sinks_agree(
     .await
     .unwrap();
 }
+
+/// The Debezium connector's last offset in the offsets topic `offsets_topic` (Kafka Connect's
+/// format: key `["<connector>", {"server": "<topic.prefix>"}]`), as Kafka Connect or Ferry
+/// stored it.
+fn offset_in_topic(offsets_topic: &str, connector: &str) -> Option<Value> {
+    let mut last = None;
+    for record in read_topic(offsets_topic) {
+        let Some(key) = record.key.as_deref() else {
+            continue;
+        };
+        let key: Value = serde_json::from_slice(key).unwrap();
+        if key[0] == connector {
+            last = record
+                .value
+                .as_deref()
+                .map(|value| serde_json::from_slice::<Value>(value).unwrap());
+        }
+    }
+    last
+}
+
+/// `__lsn` of every change record in the topic (`add.fields=op,lsn`).
+fn record_lsns(topic: &str) -> Vec<i64> {
+    read_topic(topic)
+        .iter()
+        .filter_map(value_json)
+        .filter_map(|value| value["payload"]["__lsn"].as_i64())
+        .collect()
+}
+
+/// Records in `topic` beyond what the group `connect-<sink>` committed.
+fn sink_lag(topic: &str, sink: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", ferry_tests::test_bootstrap())
+        .set("group.id", format!("connect-{sink}"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let partitions = topic_partitions(topic).expect("the topic exists");
+    let mut list = rdkafka::TopicPartitionList::new();
+    for partition in 0..partitions {
+        list.add_partition(topic, i32::try_from(partition).unwrap());
+    }
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .unwrap();
+    let mut lag = 0;
+    for element in committed.elements() {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, element.partition(), Duration::from_secs(10))
+            .unwrap();
+        lag += high
+            - element
+                .offset()
+                .to_raw()
+                .filter(|raw| *raw >= 0)
+                .unwrap_or(0);
+    }
+    lag
+}
+
+/// What a stopped system left uncommitted: change records in the topic past the stored
+/// source offset (Debezium sends them again), and records past the sink group's offsets.
+fn uncommitted(offsets_topic: &str, connector: &str, topic: &str, sink: &str) -> (usize, i64) {
+    let offset = offset_in_topic(offsets_topic, connector).expect("a stored source offset");
+    let stored = stored_flushable_lsn(&offset).expect("the offset has an lsn");
+    let source = record_lsns(topic)
+        .iter()
+        .filter(|lsn| **lsn > stored)
+        .count();
+    (source, sink_lag(topic, sink))
+}
+
+fn count_file_lines(path: &Path) -> i64 {
+    let text = std::fs::read(path).unwrap_or_default();
+    i64::try_from(text.iter().filter(|b| **b == b'\n').count()).unwrap()
+}
+
+/// Kafka Connect 4.3.1 runs the Debezium PostgreSQL source (the same plugin.path) and a
+/// FileStreamSink on its topic; it is stopped mid-stream and a Ferry worker starts on its
+/// group and topics: Debezium continues from Kafka Connect's stored offset (no re-snapshot),
+/// nothing is missing, and the duplicates are at most what Kafka Connect had not committed.
+/// Then Ferry is stopped and Kafka Connect starts again: it continues too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debezium_kafka_connect_to_ferry_and_back_continues_without_resnapshot() {
+    const ROWS: i64 = 2_000;
+    const PER_LEG: i64 = 2_000;
+    let host_dir = script_dir("build-plugin-host.sh");
+    let plugin_path = debezium_plugin_path();
+    let prefix = unique_name("dbzm").replace('-', "_");
+    let dbs = Databases::create(&prefix, &["src"]).await;
+    let source = pg(&dbs.names[0]).await;
+    source
+        .batch_execute(&format!(
+            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL);
+             ALTER TABLE items REPLICA IDENTITY FULL;
+             INSERT INTO items SELECT g, 'snapshot ' || g, (g % 10)::int FROM generate_series(1, {ROWS}) g;"
+        ))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let group = format!("{prefix}-kc");
+    let offsets_topic = format!("{group}-offsets");
+    let connector = format!("{prefix}-pg");
+    let sink = format!("{prefix}-file");
+    let topic_prefix = format!("{prefix}_cdc");
+    let topic = format!("{topic_prefix}.public.items");
+    let output = dir.path().join("sink.txt");
+    let plugin_path_text = plugin_path.display().to_string();
+    let start_kafka_connect = |port: u16| {
+        let (dir, group, plugin_path_text) = (
+            dir.path().to_path_buf(),
+            group.clone(),
+            plugin_path_text.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            ferry_tests::kafka_connect::KafkaConnectWorker::start(
+                &dir,
+                "kc",
+                port,
+                &group,
+                &[
+                    ("plugin.path", plugin_path_text.as_str()),
+                    ("offset.flush.interval.ms", "5000"),
+                    ("scheduled.rebalance.max.delay.ms", "0"),
+                ],
+            )
+        })
+    };
+    let writer = |first: i64| {
+        let dbname = dbs.names[0].clone();
+        async move {
+            let client = pg(&dbname).await;
+            tokio::spawn(async move { insert_range(&client, first, PER_LEG, 5).await })
+        }
+    };
+    let all_inserts = |count: i64| (ROWS + 1..=ROWS + count).collect::<BTreeSet<i64>>();
+    let wait_inserts = |count: i64| {
+        let topic = topic.clone();
+        let want = all_inserts(count);
+        async move {
+            wait_until(
+                Duration::from_secs(180),
+                "every insert in the topic",
+                || {
+                    let (topic, want) = (topic.clone(), want.clone());
+                    async move {
+                        let changes = Changes::read(&topic);
+                        changes.ids_with("c").is_superset(&want).then_some(changes)
+                    }
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+
+    // Kafka Connect 4.3.1: the snapshot, then streaming; stopped mid-stream.
+    let port = ferry_tests::free_local_addr().port();
+    let kc = start_kafka_connect(port).await.unwrap().unwrap();
+    let kc_api = Api::new(kc.addr());
+    let mut config = debezium_source_config(&dbs.names[0], &topic_prefix, &dbs.slot);
+    config["transforms.unwrap.add.fields"] = json!("op,lsn");
+    kc_api.create_connector(&connector, config).await.unwrap();
+    kc_api
+        .create_connector(
+            &sink,
+            json!({"connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
+                   "file": output, "topics": topic, "tasks.max": "1",
+                   "key.converter": JSON_CONVERTER, "value.converter": JSON_CONVERTER}),
+        )
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(180), "Kafka Connect's snapshot", || {
+        let topic = topic.clone();
+        async move {
+            topic_partitions(&topic)?;
+            (Changes::read(&topic).count("r") >= usize::try_from(ROWS).unwrap()).then_some(())
+        }
+    })
+    .await
+    .unwrap();
+    let rows = usize::try_from(ROWS).unwrap();
+    let insert_writer = writer(ROWS + 1).await;
+    wait_until(Duration::from_secs(120), "Kafka Connect streaming", || {
+        let topic = topic.clone();
+        async move { (ferry_tests::topic_record_count(&topic) > ROWS + PER_LEG / 3).then_some(()) }
+    })
+    .await
+    .unwrap();
+    let kc = tokio::task::spawn_blocking(move || {
+        let mut kc = kc;
+        kc.stop().map(|()| kc)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let (source_left, sink_left) = uncommitted(&offsets_topic, &connector, &topic, &sink);
+    let topic_at_stop = ferry_tests::topic_record_count(&topic);
+    println!("Kafka Connect stopped: {topic_at_stop} records, {source_left} past its stored source offset, sink lag {sink_left}");
+
+    // Ferry on Kafka Connect's properties, group and topics, with the plugin host.
+    let addr = ferry_tests::free_local_addr();
+    let mut props = kc.properties().unwrap();
+    for key in [
+        "listeners",
+        "rest.advertised.host.name",
+        "rest.advertised.port",
+    ] {
+        props.remove(key);
+    }
+    props.insert("listeners".into(), format!("http://{addr}"));
+    for (key, value) in plugin_props(&host_dir, &plugin_path) {
+        props.insert(key, value);
+    }
+    let properties = dir.path().join("ferry.properties");
+    std::fs::write(
+        &properties,
+        props
+            .iter()
+            .map(|(key, value)| format!("{key}={value}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let mut ferry =
+        FerryProcess::spawn(&["worker", &properties.display().to_string()], addr).unwrap();
+    ferry.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    let api = Api::new(addr);
+    for name in [&connector, &sink] {
+        api.wait_status(name, Duration::from_secs(120), |status| {
+            all_running(status, 1)
+        })
+        .await
+        .unwrap();
+    }
+    insert_writer.await.unwrap();
+    let changes = wait_inserts(PER_LEG).await;
+    assert_eq!(changes.count("r"), rows, "Ferry re-snapshotted");
+    let duplicates = changes.count("c") - usize::try_from(PER_LEG).unwrap();
+    println!("Ferry continued: {duplicates} insert events twice (Kafka Connect left {source_left} uncommitted)");
+    assert!(
+        duplicates <= source_left,
+        "{duplicates} duplicates, but only {source_left} were past Kafka Connect's stored offset"
+    );
+    let records = ferry_tests::topic_record_count(&topic);
+    wait_until(
+        Duration::from_secs(120),
+        "the sink file to have every record",
+        || async { (count_file_lines(&output) >= records).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let sink_duplicates = count_file_lines(&output) - records;
+    println!("sink: {sink_duplicates} lines twice (Kafka Connect's sink lag was {sink_left})");
+    assert!(sink_duplicates <= sink_left);
+    // Ferry's offsets, in Kafka Connect's topic.
+    wait_until(
+        Duration::from_secs(60),
+        "Ferry's offsets past the inserts",
+        || {
+            let (offsets_topic, connector, topic) =
+                (offsets_topic.clone(), connector.clone(), topic.clone());
+            async move {
+                let stored = stored_flushable_lsn(&offset_in_topic(&offsets_topic, &connector)?)?;
+                let last = record_lsns(&topic).into_iter().max()?;
+                (stored >= last).then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+
+    // Back to Kafka Connect: stop Ferry, write more, start Kafka Connect on the same topics.
+    ferry.signal(Signal::SIGTERM).unwrap();
+    ferry.wait_exit(Duration::from_secs(60)).await.unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let (ferry_source_left, ferry_sink_left) =
+        uncommitted(&offsets_topic, &connector, &topic, &sink);
+    let before_back = Changes::read(&topic);
+    let more_writer = writer(ROWS + PER_LEG + 1).await;
+    let mut kc = start_kafka_connect(port).await.unwrap().unwrap();
+    for name in [&connector, &sink] {
+        kc_api
+            .wait_status(name, Duration::from_secs(120), |status| {
+                all_running(status, 1)
+            })
+            .await
+            .unwrap();
+    }
+    more_writer.await.unwrap();
+    let changes = wait_inserts(2 * PER_LEG).await;
+    assert_eq!(
+        changes.count("r"),
+        rows,
+        "Kafka Connect re-snapshotted after Ferry"
+    );
+    let back_duplicates =
+        (changes.count("c") - before_back.count("c")) - usize::try_from(PER_LEG).unwrap();
+    println!("Kafka Connect continued after Ferry: {back_duplicates} insert events twice (Ferry left {ferry_source_left} uncommitted)");
+    assert!(back_duplicates <= ferry_source_left);
+    let records = ferry_tests::topic_record_count(&topic);
+    wait_until(
+        Duration::from_secs(120),
+        "the sink file to have every record again",
+        || async { (count_file_lines(&output) >= records).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let back_sink_duplicates = count_file_lines(&output) - records - sink_duplicates;
+    println!("sink after the way back: {back_sink_duplicates} lines twice (Ferry's sink lag was {ferry_sink_left})");
+    assert!(back_sink_duplicates <= ferry_sink_left);
+    tokio::task::spawn_blocking(move || kc.stop())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(source);
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+}
