@@ -1222,6 +1222,12 @@ fn uncommitted(offsets_topic: &str, connector: &str, topic: &str, sink: &str) ->
     (source, sink_lag(topic, sink))
 }
 
+/// Inserts `count` rows from id `first` on, five a transaction, from a task of its own.
+async fn spawn_writer(dbname: &str, first: i64, count: i64) -> tokio::task::JoinHandle<()> {
+    let client = pg(dbname).await;
+    tokio::spawn(async move { insert_range(&client, first, count, 5).await })
+}
+
 fn count_file_lines(path: &Path) -> i64 {
     let text = std::fs::read(path).unwrap_or_default();
     i64::try_from(text.iter().filter(|b| **b == b'\n').count()).unwrap()
@@ -1278,13 +1284,6 @@ async fn debezium_kafka_connect_to_ferry_and_back_continues_without_resnapshot()
             )
         })
     };
-    let writer = |first: i64| {
-        let dbname = dbs.names[0].clone();
-        async move {
-            let client = pg(&dbname).await;
-            tokio::spawn(async move { insert_range(&client, first, PER_LEG, 5).await })
-        }
-    };
     let all_inserts = |count: i64| (ROWS + 1..=ROWS + count).collect::<BTreeSet<i64>>();
     let wait_inserts = |count: i64| {
         let topic = topic.clone();
@@ -1332,7 +1331,7 @@ async fn debezium_kafka_connect_to_ferry_and_back_continues_without_resnapshot()
     .await
     .unwrap();
     let rows = usize::try_from(ROWS).unwrap();
-    let insert_writer = writer(ROWS + 1).await;
+    let insert_writer = spawn_writer(&dbs.names[0], ROWS + 1, PER_LEG).await;
     wait_until(Duration::from_secs(120), "Kafka Connect streaming", || {
         let topic = topic.clone();
         async move { (ferry_tests::topic_record_count(&topic) > ROWS + PER_LEG / 3).then_some(()) }
@@ -1428,7 +1427,17 @@ async fn debezium_kafka_connect_to_ferry_and_back_continues_without_resnapshot()
     .await
     .unwrap();
 
-    // Back to Kafka Connect: stop Ferry, write more, start Kafka Connect on the same topics.
+    // Back to Kafka Connect: Ferry is stopped mid-stream, then Kafka Connect starts on the
+    // same topics.
+    let before_back = Changes::read(&topic);
+    let more_writer = spawn_writer(&dbs.names[0], ROWS + PER_LEG + 1, PER_LEG).await;
+    let mid = ferry_tests::topic_record_count(&topic) + PER_LEG / 3;
+    wait_until(Duration::from_secs(120), "Ferry streaming more", || {
+        let topic = topic.clone();
+        async move { (ferry_tests::topic_record_count(&topic) > mid).then_some(()) }
+    })
+    .await
+    .unwrap();
     ferry.signal(Signal::SIGTERM).unwrap();
     ferry.wait_exit(Duration::from_secs(60)).await.unwrap();
     wait_until(
@@ -1440,8 +1449,10 @@ async fn debezium_kafka_connect_to_ferry_and_back_continues_without_resnapshot()
     .unwrap();
     let (ferry_source_left, ferry_sink_left) =
         uncommitted(&offsets_topic, &connector, &topic, &sink);
-    let before_back = Changes::read(&topic);
-    let more_writer = writer(ROWS + PER_LEG + 1).await;
+    println!(
+        "Ferry stopped: {} records, {ferry_source_left} past its stored source offset, sink lag {ferry_sink_left}",
+        ferry_tests::topic_record_count(&topic)
+    );
     let mut kc = start_kafka_connect(port).await.unwrap().unwrap();
     for name in [&connector, &sink] {
         kc_api
