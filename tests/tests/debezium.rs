@@ -12,6 +12,11 @@
 //! Both sinks read the flattened records (`ExtractNewRecordState` with
 //! `delete.tombstone.handling.mode=rewrite-with-tombstone` and `add.fields=op`): Ferry's JDBC
 //! sink writes a record's fields as columns and does not read Debezium's envelope.
+//!
+//! The 10k test kills the worker during the initial snapshot (Debezium redoes it) and again
+//! mid-stream (no second snapshot). The migration test runs the same jar in Apache Kafka
+//! Connect 4.3.1 (`scripts/kafka-connect.sh`), hands over to Ferry on Kafka Connect's group and
+//! topics mid-stream, and back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
