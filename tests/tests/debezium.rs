@@ -12,6 +12,11 @@
 //! Both sinks read the flattened records (`ExtractNewRecordState` with
 //! `delete.tombstone.handling.mode=rewrite-with-tombstone` and `add.fields=op`): Ferry's JDBC
 //! sink writes a record's fields as columns and does not read Debezium's envelope.
+//!
+//! The 10k test kills the worker during the initial snapshot (Debezium redoes it) and again
+//! mid-stream (no second snapshot). The migration test runs the same jar in Apache Kafka
+//! Connect 4.3.1 (`scripts/kafka-connect.sh`), hands over to Ferry on Kafka Connect's group and
+//! topics mid-stream, and back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -589,6 +594,30 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
     assert_eq!(checks, 2);
 
     // Two sinks on the same topic: Debezium's JDBC sink and Ferry's built-in one.
+    start_two_sinks(&api, &prefix, &topic, &dbz_db, &ferry_db).await;
+    let expected = table_rows(&source, "items", &["id", "name", "qty"]).await;
+    assert_eq!(
+        expected.len(),
+        usize::try_from(total + 1).unwrap() - deleted.len()
+    );
+    let (dbz_sink, ferry_sink) =
+        assert_two_sinks_match(&api, &worker, &prefix, &expected, &dbz_db, &ferry_db).await;
+
+    worker.signal(Signal::SIGTERM).unwrap();
+    let _ = worker.wait_exit(Duration::from_secs(60)).await;
+    drop((source, dbz_sink, ferry_sink));
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+}
+
+/// Debezium's JDBC sink (`<prefix>-dbz-sink`, into `dbz_db`) and Ferry's built-in JDBC sink
+/// (`<prefix>-ferry-sink`, into `ferry_db`), both draining the flattened `topic` into `items`.
+async fn start_two_sinks(api: &Api, prefix: &str, topic: &str, dbz_db: &str, ferry_db: &str) {
     api.create_connector(
         &format!("{prefix}-dbz-sink"),
         json!({
@@ -629,15 +658,22 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
     )
     .await
     .unwrap();
+}
 
+/// Waits until both sinks' `items` equal `expected` on (id, name, qty), then checks that the
+/// two tables are the same on every column (`__op` and `__deleted` included). Returns the
+/// clients of the two sink databases.
+async fn assert_two_sinks_match(
+    api: &Api,
+    worker: &FerryProcess,
+    prefix: &str,
+    expected: &[Value],
+    dbz_db: &str,
+    ferry_db: &str,
+) -> (Client, Client) {
     let columns = ["id", "name", "qty"];
-    let expected = table_rows(&source, "items", &columns).await;
-    assert_eq!(
-        expected.len(),
-        usize::try_from(total + 1).unwrap() - deleted.len()
-    );
-    let dbz_sink = pg(&dbz_db).await;
-    let ferry_sink = pg(&ferry_db).await;
+    let dbz_sink = pg(dbz_db).await;
+    let ferry_sink = pg(ferry_db).await;
     for (name, client) in [
         ("Debezium JDBC sink", &dbz_sink),
         ("Ferry JDBC sink", &ferry_sink),
@@ -672,23 +708,12 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
             );
         }
     }
-    // Every column, __op and __deleted included, is the same in both tables.
     let all_columns = ["id", "name", "qty", "__op", "__deleted"];
     assert_eq!(
         table_rows(&dbz_sink, "items", &all_columns).await,
         table_rows(&ferry_sink, "items", &all_columns).await
     );
-
-    worker.signal(Signal::SIGTERM).unwrap();
-    let _ = worker.wait_exit(Duration::from_secs(60)).await;
-    drop((source, dbz_sink, ferry_sink));
-    wait_until(
-        Duration::from_secs(30),
-        "the slot to be released",
-        || async { (!dbs.slot_active().await).then_some(()) },
-    )
-    .await
-    .unwrap();
+    (dbz_sink, ferry_sink)
 }
 
 fn debezium_plugin_path() -> std::path::PathBuf {
@@ -861,4 +886,619 @@ async fn bench_debezium_snapshot_ferry_vs_kafka_connect() {
         rate(connect_time),
         connect_rss / 1024
     );
+}
+
+const BIG_SNAPSHOT_ROWS: i64 = 10_000;
+/// The streamed changes of the 10k test: inserts, then updates, then deletes (10,000 in all).
+const BIG_INSERTS: i64 = 5_000;
+const BIG_UPDATES: i64 = 3_000;
+const BIG_DELETES: i64 = 2_000;
+
+/// Reads the slot, then the stored offset, and fails if `confirmed_flush_lsn` is ahead of it.
+/// Returns `confirmed_flush_lsn` (`None` while either is not there yet).
+async fn checked_confirmed_lsn(api: &Api, dbs: &Databases, connector: &str) -> Option<i64> {
+    let confirmed = dbs.confirmed_flush_lsn().await?;
+    // Read after the slot: the stored offset only grows.
+    let offset = stored_offset(api, connector).await?;
+    let stored = stored_flushable_lsn(&offset)?;
+    assert!(
+        confirmed <= stored,
+        "confirmed_flush_lsn {confirmed} is ahead of the stored offset {offset}"
+    );
+    Some(confirmed)
+}
+
+/// `kill -9` of the worker (its plugin host dies with it), and waits until PostgreSQL let go
+/// of the slot.
+async fn kill_9(worker: &mut FerryProcess, dbs: &Databases) {
+    worker.signal(Signal::SIGKILL).unwrap();
+    worker.wait_exit(Duration::from_secs(10)).await.unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+}
+
+/// Issue 14's full Debezium scenario at 10k: `kill -9` during the initial snapshot (Debezium
+/// redoes an interrupted initial snapshot), then 10,000 streamed changes with another
+/// `kill -9` mid-stream (no second snapshot once streaming started), `confirmed_flush_lsn`
+/// never ahead of the stored offset, and both JDBC sinks end with exactly the source table.
+#[tokio::test]
+async fn debezium_kill_9_during_snapshot_and_streaming_10k_two_jdbc_sinks_agree() {
+    let host_dir = script_dir("build-plugin-host.sh");
+    let plugin_path = debezium_plugin_path();
+    let prefix = unique_name("dbzk").replace('-', "_");
+    let dbs = Databases::create(&prefix, &["src", "dbzsink", "ferrysink"]).await;
+    let (source_db, dbz_db, ferry_db) = (
+        dbs.names[0].clone(),
+        dbs.names[1].clone(),
+        dbs.names[2].clone(),
+    );
+    let source = pg(&source_db).await;
+    // ~1 KiB a row, so that the snapshot lasts long enough to be interrupted.
+    source
+        .batch_execute(&format!(
+            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL);
+             ALTER TABLE items REPLICA IDENTITY FULL;
+             INSERT INTO items SELECT g, 'snapshot ' || g || ' ' || repeat('x', 1000), (g % 10)::int
+               FROM generate_series(1, {BIG_SNAPSHOT_ROWS}) g;"
+        ))
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let props = plugin_props(&host_dir, &plugin_path);
+    let addr = ferry_tests::free_local_addr();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &as_refs(&props)).unwrap();
+    worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    let api = Api::new(addr);
+
+    let connector = format!("{prefix}-pg");
+    let topic_prefix = format!("{prefix}_cdc");
+    let topic = format!("{topic_prefix}.public.items");
+    let mut config = debezium_source_config(&source_db, &topic_prefix, &dbs.slot);
+    // Small batches: the snapshot reaches Kafka in many steps.
+    config["max.batch.size"] = json!("64");
+    config["max.queue.size"] = json!("256");
+    let started = Instant::now();
+    api.create_connector(&connector, config).await.unwrap();
+
+    // kill -9 as soon as the first snapshot records are in Kafka.
+    wait_until(
+        Duration::from_secs(180),
+        "the first snapshot records",
+        || {
+            let topic = topic.clone();
+            async move { (ferry_tests::topic_record_count(&topic) > 0).then_some(()) }
+        },
+    )
+    .await
+    .unwrap();
+    kill_9(&mut worker, &dbs).await;
+    // Counted before the restart: what the killed worker got into Kafka.
+    let at_kill = usize::try_from(ferry_tests::topic_record_count(&topic)).unwrap();
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &as_refs(&props)).unwrap();
+    worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    let snapshot_rows = usize::try_from(BIG_SNAPSHOT_ROWS).unwrap();
+    println!(
+        "kill -9 during the snapshot: {at_kill} of {BIG_SNAPSHOT_ROWS} snapshot records in Kafka, {:?} after the connector was created",
+        started.elapsed()
+    );
+    assert!(
+        at_kill > 0 && at_kill < snapshot_rows,
+        "the kill -9 was meant to land during the snapshot, but {at_kill} records were in the topic"
+    );
+
+    // Debezium redoes an interrupted initial snapshot: every row again as op=r.
+    let all_snapshot: BTreeSet<i64> = (1..=BIG_SNAPSHOT_ROWS).collect();
+    let snapshot = wait_until(
+        Duration::from_secs(180),
+        "the redone snapshot in the topic",
+        || {
+            let topic = topic.clone();
+            async move {
+                (ferry_tests::topic_record_count(&topic)
+                    >= i64::try_from(at_kill).unwrap() + BIG_SNAPSHOT_ROWS)
+                    .then(|| Changes::read(&topic))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(snapshot.ids_with("r"), all_snapshot);
+    let snapshot_records = snapshot.count("r");
+    assert_eq!(
+        snapshot_records,
+        at_kill + snapshot_rows,
+        "the interrupted snapshot is redone from the start, and once"
+    );
+    // Streaming started: the stored offset is a streaming one (heartbeats move it) and the
+    // slot is never ahead of it.
+    wait_until(
+        Duration::from_secs(120),
+        "a streaming offset stored after the snapshot",
+        || {
+            let (api, dbs, connector) = (&api, &dbs, &connector);
+            async move {
+                checked_confirmed_lsn(api, dbs, connector).await?;
+                let offset = stored_offset(api, connector).await?;
+                offset["snapshot"].is_null().then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    println!(
+        "snapshot done after the kill -9: {snapshot_records} op=r records ({at_kill} of them before the kill), {:?} after create",
+        started.elapsed()
+    );
+
+    // 10,000 streamed changes, with a kill -9 in the middle.
+    let lsn_before = dbs.confirmed_flush_lsn().await.expect("the slot exists");
+    let first_insert = BIG_SNAPSHOT_ROWS + 1;
+    let last_insert = BIG_SNAPSHOT_ROWS + BIG_INSERTS;
+    let writer = {
+        let source = pg(&source_db).await;
+        tokio::spawn(async move {
+            insert_range(&source, first_insert, BIG_INSERTS, 10).await;
+            for low in (1..=BIG_UPDATES).step_by(100) {
+                source
+                    .execute(
+                        "UPDATE items SET qty = qty + 100, name = name || ' (updated)' WHERE id BETWEEN $1 AND $2",
+                        &[&low, &(low + 99)],
+                    )
+                    .await
+                    .unwrap();
+            }
+            let first_delete = BIG_UPDATES + 1;
+            for low in (first_delete..first_delete + BIG_DELETES).step_by(100) {
+                source
+                    .execute(
+                        "DELETE FROM items WHERE id BETWEEN $1 AND $2",
+                        &[&low, &(low + 99)],
+                    )
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let streamed_before_kill = i64::try_from(snapshot_records).unwrap() + BIG_INSERTS / 2;
+    wait_until(
+        Duration::from_secs(120),
+        "half of the streamed inserts in Kafka",
+        || {
+            let (api, dbs, connector, topic) = (&api, &dbs, &connector, topic.clone());
+            async move {
+                checked_confirmed_lsn(api, dbs, connector).await?;
+                (ferry_tests::topic_record_count(&topic) >= streamed_before_kill).then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        dbs.confirmed_flush_lsn().await.unwrap() > lsn_before,
+        "confirmed_flush_lsn advanced while streaming"
+    );
+    kill_9(&mut worker, &dbs).await;
+    let mut worker = FerryProcess::worker(dir.path(), &prefix, addr, &as_refs(&props)).unwrap();
+    worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    writer.await.unwrap();
+    let updated: BTreeSet<i64> = (1..=BIG_UPDATES).collect();
+    let deleted: BTreeSet<i64> = (BIG_UPDATES + 1..=BIG_UPDATES + BIG_DELETES).collect();
+    let changes = wait_until(
+        Duration::from_secs(180),
+        "every streamed change in the topic",
+        || {
+            let (api, dbs, connector) = (&api, &dbs, &connector);
+            let (topic, deleted, updated) = (topic.clone(), deleted.clone(), updated.clone());
+            async move {
+                checked_confirmed_lsn(api, dbs, connector).await?;
+                let changes = Changes::read(&topic);
+                let tombstoned: BTreeSet<i64> = changes.tombstones.iter().copied().collect();
+                (tombstoned.is_superset(&deleted) && changes.ids_with("u").is_superset(&updated))
+                    .then_some(changes)
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        changes.ids_with("c"),
+        (first_insert..=last_insert).collect::<BTreeSet<_>>(),
+        "every streamed insert is in the topic"
+    );
+    assert_eq!(changes.ids_with("d"), deleted);
+    assert_eq!(
+        changes.count("r"),
+        snapshot_records,
+        "no second snapshot after streaming started"
+    );
+    let duplicates = (changes.count("c") + changes.count("u") + changes.count("d"))
+        - usize::try_from(BIG_INSERTS + BIG_UPDATES + BIG_DELETES).unwrap();
+    println!(
+        "after the kill -9 mid-stream: {duplicates} change events emitted twice (at least once delivery), {:?} after create",
+        started.elapsed()
+    );
+    api.wait_status(&connector, Duration::from_secs(60), |status| {
+        all_running(status, 1)
+    })
+    .await
+    .unwrap();
+
+    start_two_sinks(&api, &prefix, &topic, &dbz_db, &ferry_db).await;
+    let expected = table_rows(&source, "items", &["id", "name", "qty"]).await;
+    assert_eq!(
+        expected.len(),
+        usize::try_from(BIG_SNAPSHOT_ROWS + BIG_INSERTS - BIG_DELETES).unwrap()
+    );
+    let (dbz_sink, ferry_sink) =
+        assert_two_sinks_match(&api, &worker, &prefix, &expected, &dbz_db, &ferry_db).await;
+    println!(
+        "both sinks equal the source, {:?} after create",
+        started.elapsed()
+    );
+
+    worker.signal(Signal::SIGTERM).unwrap();
+    let _ = worker.wait_exit(Duration::from_secs(60)).await;
+    drop((source, dbz_sink, ferry_sink));
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+}
+
+/// The Debezium connector's last offset in the offsets topic `offsets_topic` (Kafka Connect's
+/// format: key `["<connector>", {"server": "<topic.prefix>"}]`), as Kafka Connect or Ferry
+/// stored it.
+fn offset_in_topic(offsets_topic: &str, connector: &str) -> Option<Value> {
+    let mut last = None;
+    for record in read_topic(offsets_topic) {
+        let Some(key) = record.key.as_deref() else {
+            continue;
+        };
+        let key: Value = serde_json::from_slice(key).unwrap();
+        if key[0] == connector {
+            last = record
+                .value
+                .as_deref()
+                .map(|value| serde_json::from_slice::<Value>(value).unwrap());
+        }
+    }
+    last
+}
+
+/// `__lsn` of every change record in the topic (`add.fields=op,lsn`).
+fn record_lsns(topic: &str) -> Vec<i64> {
+    read_topic(topic)
+        .iter()
+        .filter_map(value_json)
+        .filter_map(|value| value["payload"]["__lsn"].as_i64())
+        .collect()
+}
+
+/// Records in `topic` beyond what the group `connect-<sink>` committed.
+fn sink_lag(topic: &str, sink: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", ferry_tests::test_bootstrap())
+        .set("group.id", format!("connect-{sink}"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let partitions = topic_partitions(topic).expect("the topic exists");
+    let mut list = rdkafka::TopicPartitionList::new();
+    for partition in 0..partitions {
+        list.add_partition(topic, i32::try_from(partition).unwrap());
+    }
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .unwrap();
+    let mut lag = 0;
+    for element in committed.elements() {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, element.partition(), Duration::from_secs(10))
+            .unwrap();
+        lag += high
+            - element
+                .offset()
+                .to_raw()
+                .filter(|raw| *raw >= 0)
+                .unwrap_or(0);
+    }
+    lag
+}
+
+/// What a stopped system left uncommitted: change records in the topic past the stored
+/// source offset (Debezium sends them again), and records past the sink group's offsets.
+fn uncommitted(offsets_topic: &str, connector: &str, topic: &str, sink: &str) -> (usize, i64) {
+    let offset = offset_in_topic(offsets_topic, connector).expect("a stored source offset");
+    let stored = stored_flushable_lsn(&offset).expect("the offset has an lsn");
+    let source = record_lsns(topic)
+        .iter()
+        .filter(|lsn| **lsn > stored)
+        .count();
+    (source, sink_lag(topic, sink))
+}
+
+/// Inserts `count` rows from id `first` on, five a transaction, from a task of its own.
+async fn spawn_writer(dbname: &str, first: i64, count: i64) -> tokio::task::JoinHandle<()> {
+    let client = pg(dbname).await;
+    tokio::spawn(async move { insert_range(&client, first, count, 5).await })
+}
+
+fn count_file_lines(path: &Path) -> i64 {
+    let text = std::fs::read(path).unwrap_or_default();
+    i64::try_from(text.iter().filter(|b| **b == b'\n').count()).unwrap()
+}
+
+/// Kafka Connect 4.3.1 runs the Debezium PostgreSQL source (the same plugin.path) and a
+/// FileStreamSink on its topic; it is stopped mid-stream and a Ferry worker starts on its
+/// group and topics: Debezium continues from Kafka Connect's stored offset (no re-snapshot),
+/// nothing is missing, and the duplicates are at most what Kafka Connect had not committed.
+/// Then Ferry is stopped and Kafka Connect starts again: it continues too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debezium_kafka_connect_to_ferry_and_back_continues_without_resnapshot() {
+    const ROWS: i64 = 2_000;
+    const PER_LEG: i64 = 2_000;
+    let host_dir = script_dir("build-plugin-host.sh");
+    let plugin_path = debezium_plugin_path();
+    let prefix = unique_name("dbzm").replace('-', "_");
+    let dbs = Databases::create(&prefix, &["src"]).await;
+    let source = pg(&dbs.names[0]).await;
+    source
+        .batch_execute(&format!(
+            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL);
+             ALTER TABLE items REPLICA IDENTITY FULL;
+             INSERT INTO items SELECT g, 'snapshot ' || g, (g % 10)::int FROM generate_series(1, {ROWS}) g;"
+        ))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let group = format!("{prefix}-kc");
+    let offsets_topic = format!("{group}-offsets");
+    let connector = format!("{prefix}-pg");
+    let sink = format!("{prefix}-file");
+    let topic_prefix = format!("{prefix}_cdc");
+    let topic = format!("{topic_prefix}.public.items");
+    let output = dir.path().join("sink.txt");
+    let plugin_path_text = plugin_path.display().to_string();
+    let start_kafka_connect = |port: u16| {
+        let (dir, group, plugin_path_text) = (
+            dir.path().to_path_buf(),
+            group.clone(),
+            plugin_path_text.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            ferry_tests::kafka_connect::KafkaConnectWorker::start(
+                &dir,
+                "kc",
+                port,
+                &group,
+                &[
+                    ("plugin.path", plugin_path_text.as_str()),
+                    ("offset.flush.interval.ms", "5000"),
+                    ("scheduled.rebalance.max.delay.ms", "0"),
+                ],
+            )
+        })
+    };
+    let all_inserts = |count: i64| (ROWS + 1..=ROWS + count).collect::<BTreeSet<i64>>();
+    let wait_inserts = |count: i64| {
+        let topic = topic.clone();
+        let want = all_inserts(count);
+        async move {
+            wait_until(
+                Duration::from_secs(180),
+                "every insert in the topic",
+                || {
+                    let (topic, want) = (topic.clone(), want.clone());
+                    async move {
+                        let changes = Changes::read(&topic);
+                        changes.ids_with("c").is_superset(&want).then_some(changes)
+                    }
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+
+    // Kafka Connect 4.3.1: the snapshot, then streaming; stopped mid-stream.
+    let port = ferry_tests::free_local_addr().port();
+    let kc = start_kafka_connect(port).await.unwrap().unwrap();
+    let kc_api = Api::new(kc.addr());
+    let mut config = debezium_source_config(&dbs.names[0], &topic_prefix, &dbs.slot);
+    config["transforms.unwrap.add.fields"] = json!("op,lsn");
+    kc_api.create_connector(&connector, config).await.unwrap();
+    kc_api
+        .create_connector(
+            &sink,
+            json!({"connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
+                   "file": output, "topics": topic, "tasks.max": "1",
+                   "key.converter": JSON_CONVERTER, "value.converter": JSON_CONVERTER}),
+        )
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(180), "Kafka Connect's snapshot", || {
+        let topic = topic.clone();
+        async move {
+            topic_partitions(&topic)?;
+            (Changes::read(&topic).count("r") >= usize::try_from(ROWS).unwrap()).then_some(())
+        }
+    })
+    .await
+    .unwrap();
+    let rows = usize::try_from(ROWS).unwrap();
+    let insert_writer = spawn_writer(&dbs.names[0], ROWS + 1, PER_LEG).await;
+    wait_until(Duration::from_secs(120), "Kafka Connect streaming", || {
+        let topic = topic.clone();
+        async move { (ferry_tests::topic_record_count(&topic) > ROWS + PER_LEG / 3).then_some(()) }
+    })
+    .await
+    .unwrap();
+    let kc = tokio::task::spawn_blocking(move || {
+        let mut kc = kc;
+        kc.stop().map(|()| kc)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let (source_left, sink_left) = uncommitted(&offsets_topic, &connector, &topic, &sink);
+    let topic_at_stop = ferry_tests::topic_record_count(&topic);
+    println!("Kafka Connect stopped: {topic_at_stop} records, {source_left} past its stored source offset, sink lag {sink_left}");
+
+    // Ferry on Kafka Connect's properties, group and topics, with the plugin host.
+    let addr = ferry_tests::free_local_addr();
+    let mut props = kc.properties().unwrap();
+    for key in [
+        "listeners",
+        "rest.advertised.host.name",
+        "rest.advertised.port",
+    ] {
+        props.remove(key);
+    }
+    props.insert("listeners".into(), format!("http://{addr}"));
+    for (key, value) in plugin_props(&host_dir, &plugin_path) {
+        props.insert(key, value);
+    }
+    let properties = dir.path().join("ferry.properties");
+    std::fs::write(
+        &properties,
+        props
+            .iter()
+            .map(|(key, value)| format!("{key}={value}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let mut ferry =
+        FerryProcess::spawn(&["worker", &properties.display().to_string()], addr).unwrap();
+    ferry.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    let api = Api::new(addr);
+    for name in [&connector, &sink] {
+        api.wait_status(name, Duration::from_secs(120), |status| {
+            all_running(status, 1)
+        })
+        .await
+        .unwrap();
+    }
+    insert_writer.await.unwrap();
+    let changes = wait_inserts(PER_LEG).await;
+    assert_eq!(changes.count("r"), rows, "Ferry re-snapshotted");
+    let duplicates = changes.count("c") - usize::try_from(PER_LEG).unwrap();
+    println!("Ferry continued: {duplicates} insert events twice (Kafka Connect left {source_left} uncommitted)");
+    assert!(
+        duplicates <= source_left,
+        "{duplicates} duplicates, but only {source_left} were past Kafka Connect's stored offset"
+    );
+    let records = ferry_tests::topic_record_count(&topic);
+    wait_until(
+        Duration::from_secs(120),
+        "the sink file to have every record",
+        || async { (count_file_lines(&output) >= records).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let sink_duplicates = count_file_lines(&output) - records;
+    println!("sink: {sink_duplicates} lines twice (Kafka Connect's sink lag was {sink_left})");
+    assert!(sink_duplicates <= sink_left);
+    // Ferry's offsets, in Kafka Connect's topic.
+    wait_until(
+        Duration::from_secs(60),
+        "Ferry's offsets past the inserts",
+        || {
+            let (offsets_topic, connector, topic) =
+                (offsets_topic.clone(), connector.clone(), topic.clone());
+            async move {
+                let stored = stored_flushable_lsn(&offset_in_topic(&offsets_topic, &connector)?)?;
+                let last = record_lsns(&topic).into_iter().max()?;
+                (stored >= last).then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+
+    // Back to Kafka Connect: Ferry is stopped mid-stream, then Kafka Connect starts on the
+    // same topics.
+    let before_back = Changes::read(&topic);
+    let more_writer = spawn_writer(&dbs.names[0], ROWS + PER_LEG + 1, PER_LEG).await;
+    let mid = ferry_tests::topic_record_count(&topic) + PER_LEG / 3;
+    wait_until(Duration::from_secs(120), "Ferry streaming more", || {
+        let topic = topic.clone();
+        async move { (ferry_tests::topic_record_count(&topic) > mid).then_some(()) }
+    })
+    .await
+    .unwrap();
+    ferry.signal(Signal::SIGTERM).unwrap();
+    ferry.wait_exit(Duration::from_secs(60)).await.unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let (ferry_source_left, ferry_sink_left) =
+        uncommitted(&offsets_topic, &connector, &topic, &sink);
+    println!(
+        "Ferry stopped: {} records, {ferry_source_left} past its stored source offset, sink lag {ferry_sink_left}",
+        ferry_tests::topic_record_count(&topic)
+    );
+    let mut kc = start_kafka_connect(port).await.unwrap().unwrap();
+    for name in [&connector, &sink] {
+        kc_api
+            .wait_status(name, Duration::from_secs(120), |status| {
+                all_running(status, 1)
+            })
+            .await
+            .unwrap();
+    }
+    more_writer.await.unwrap();
+    let changes = wait_inserts(2 * PER_LEG).await;
+    assert_eq!(
+        changes.count("r"),
+        rows,
+        "Kafka Connect re-snapshotted after Ferry"
+    );
+    let back_duplicates =
+        (changes.count("c") - before_back.count("c")) - usize::try_from(PER_LEG).unwrap();
+    println!("Kafka Connect continued after Ferry: {back_duplicates} insert events twice (Ferry left {ferry_source_left} uncommitted)");
+    assert!(back_duplicates <= ferry_source_left);
+    let records = ferry_tests::topic_record_count(&topic);
+    wait_until(
+        Duration::from_secs(120),
+        "the sink file to have every record again",
+        || async { (count_file_lines(&output) >= records).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let back_sink_duplicates = count_file_lines(&output) - records - sink_duplicates;
+    println!("sink after the way back: {back_sink_duplicates} lines twice (Ferry's sink lag was {ferry_sink_left})");
+    assert!(back_sink_duplicates <= ferry_sink_left);
+    tokio::task::spawn_blocking(move || kc.stop())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(source);
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
 }
