@@ -3,7 +3,8 @@
 //! - The source tails one file and emits each line as a STRING value; its source partition is
 //!   `{"filename": <file>}` and its offset `{"position": <byte after the line>}`, exactly Kafka
 //!   Connect's keys, so stored offsets are interchangeable.
-//! - The sink appends each record's value as a line and fsyncs in `flush`.
+//! - The sink appends each record's value as a line (whole lines, under an exclusive `flock`)
+//!   and fsyncs in `flush`; a torn last line a crash left is cut off when the file is opened.
 //!
 //! Differences from Kafka Connect (documented choices):
 //! - `file` must be set: Ferry runs connectors inside a shared worker, so reading standard input

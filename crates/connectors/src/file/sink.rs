@@ -1,26 +1,91 @@
 //! The FileStreamSink task: appends each record's value to a file, one line per record.
+//!
+//! A crash (`kill -9`, a power cut) in the middle of a write can leave the file ending in part
+//! of a line: the kernel stops a write of several pages at a page boundary when the process is
+//! killed. That write came from a `put` or `flush` that never returned, so none of its records
+//! were committed and all of them come again; the task therefore cuts such a torn last line off
+//! when it opens the file, before it appends. Every write (and that repair) holds an exclusive
+//! `flock` on the file, so tasks appending to the same file never see each other's write half
+//! done: a line without its newline at the end of the file, under the lock, is always torn.
 
 use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::FileExt as _;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use tokio::fs::{File, OpenOptions};
-use tokio::io::AsyncWriteExt;
+use nix::fcntl::{Flock, FlockArg};
 
 use crate::sdk::{ConnectorError, SinkRecord, SinkTask, Value};
 
 /// Bytes buffered before they are written within one put: records go out in big chunks (and
-/// at the end of each put), not one syscall per line. Chunks hold whole lines only, so tasks appending to the same file (one per `tasks.max`)
-/// never interleave inside a line (each chunk is one `O_APPEND` write, below tokio's 2 MiB
-/// blocking-write size).
+/// at the end of each put), not one syscall per line. Chunks hold whole lines only, each is one
+/// `O_APPEND` write under the file's lock, so tasks appending to the same file (one per
+/// `tasks.max`) never interleave inside a line.
 const WRITE_BUFFER: usize = 1 << 20;
+/// How much of the file's end is read at a time when looking for the last newline.
+const TAIL_CHUNK: u64 = 64 * 1024;
 
-/// Appends lines to a file (created when missing, never truncated); `flush` fsyncs.
+/// Appends lines to a file (created when missing, never truncated but for a torn last line);
+/// `flush` fsyncs.
 pub(crate) struct FileStreamSinkTask {
     path: String,
-    file: Option<File>,
+    file: Option<Arc<File>>,
     /// Complete lines not yet written (values are formatted straight into it).
     buffer: String,
+}
+
+/// Holds the exclusive `flock` of `file` (through a duplicate of its descriptor, which shares
+/// the lock) until dropped.
+fn lock(file: &File) -> std::io::Result<Flock<File>> {
+    Flock::lock(file.try_clone()?, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| std::io::Error::from(errno))
+}
+
+/// Opens `path` for appending and cuts off a torn last line (see the module doc); returns the
+/// file and how many bytes were cut.
+fn open_repaired(path: &str) -> std::io::Result<(File, u64)> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)?;
+    let _lock = lock(&file)?;
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut last = [0u8; 1];
+    if len > 0 {
+        file.read_exact_at(&mut last, len - 1)?;
+    }
+    if len == 0 || last[0] == b'\n' {
+        return Ok((file, 0));
+    }
+    // Where the last complete line ends (0 when there is none).
+    let mut chunk = vec![0u8; TAIL_CHUNK as usize];
+    let keep = loop {
+        let start = end.saturating_sub(TAIL_CHUNK);
+        let window = &mut chunk[..usize::try_from(end - start).unwrap_or(0)];
+        file.read_exact_at(window, start)?;
+        if let Some(index) = window.iter().rposition(|byte| *byte == b'\n') {
+            break start + index as u64 + 1;
+        }
+        if start == 0 {
+            break 0;
+        }
+        end = start;
+    };
+    file.set_len(keep)?;
+    Ok((file, len - keep))
+}
+
+/// Appends `bytes` to `file` under its lock.
+fn append_locked(file: &File, bytes: &[u8]) -> std::io::Result<()> {
+    let _lock = lock(file)?;
+    let mut writer = file;
+    writer.write_all(bytes)?;
+    writer.flush()
 }
 
 impl FileStreamSinkTask {
@@ -38,25 +103,42 @@ impl FileStreamSinkTask {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        if self.file.is_none() {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .await
-                .map_err(|error| self.io_error("open", &error))?;
-            self.file = Some(file);
-        }
-        let Some(file) = self.file.as_mut() else {
-            return Err(ConnectorError::internal("file missing after open"));
+        let file = match &self.file {
+            Some(file) => Arc::clone(file),
+            None => {
+                let path = self.path.clone();
+                let opened = tokio::task::spawn_blocking(move || open_repaired(&path))
+                    .await
+                    .map_err(|error| {
+                        ConnectorError::internal(format!("FileStreamSink open panicked: {error}"))
+                    })?;
+                let (file, cut) = opened.map_err(|error| self.io_error("open", &error))?;
+                if cut > 0 {
+                    tracing::warn!(
+                        file = %self.path,
+                        bytes = cut,
+                        "FileStreamSink cut off a torn last line (a crash interrupted a write; its records are delivered again)"
+                    );
+                }
+                let file = Arc::new(file);
+                self.file = Some(Arc::clone(&file));
+                file
+            }
         };
-        let result = match file.write_all(self.buffer.as_bytes()).await {
-            Ok(()) => file.flush().await,
-            Err(error) => Err(error),
-        };
+        let buffer = std::mem::take(&mut self.buffer);
+        let written = tokio::task::spawn_blocking(move || {
+            let result = append_locked(&file, buffer.as_bytes());
+            (result, buffer)
+        })
+        .await
+        .map_err(|error| {
+            ConnectorError::internal(format!("FileStreamSink write panicked: {error}"))
+        })?;
+        let (result, mut buffer) = written;
         // Written or not, these lines are done with: after an error the runtime delivers the
         // records again from the last committed offset.
-        self.buffer.clear();
+        buffer.clear();
+        self.buffer = buffer;
         result.map_err(|error| {
             self.file = None;
             self.io_error("write", &error)
@@ -66,10 +148,15 @@ impl FileStreamSinkTask {
     /// Writes everything buffered and syncs the file's data to disk.
     async fn flush_and_sync(&mut self) -> Result<(), ConnectorError> {
         self.write_out().await?;
-        let Some(file) = self.file.as_mut() else {
+        let Some(file) = self.file.clone() else {
             return Ok(());
         };
-        file.sync_data().await.map_err(|error| {
+        let synced = tokio::task::spawn_blocking(move || file.sync_data())
+            .await
+            .map_err(|error| {
+                ConnectorError::internal(format!("FileStreamSink sync panicked: {error}"))
+            })?;
+        synced.map_err(|error| {
             self.file = None;
             self.io_error("sync", &error)
         })

@@ -329,3 +329,40 @@ fn sink_formats_logical_values_readably() {
     );
     assert_eq!(out, "{k=3}");
 }
+
+/// A crash mid-write leaves part of a line at the end of the file (the kernel stops a killed
+/// writer's write at a page boundary); its records were never committed and come again, so the
+/// next task cuts the fragment off before appending rather than gluing a line onto it.
+#[tokio::test]
+async fn sink_cuts_off_a_torn_last_line_before_appending() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.txt");
+    let file = path.to_str().unwrap();
+    // Longer than the chunk the tail is searched in.
+    let fragment = format!("good-{}", "7".repeat(100_000));
+    let cases = [
+        (
+            format!("good-1\ngood-2\n{fragment}"),
+            "good-1\ngood-2\ngood-3\n",
+        ),
+        (fragment.clone(), "good-3\n"),
+        ("good-1\ngo".to_string(), "good-1\ngood-3\n"),
+        ("good-1\n".to_string(), "good-1\ngood-3\n"),
+    ];
+    for (before, after) in cases {
+        std::fs::write(&path, &before).unwrap();
+        let mut task = FileStreamSinkFactory
+            .create_sink_task(context(&[("file", file)], Arc::new(NoOffsets)))
+            .unwrap();
+        task.put(vec![sink_record(3, Value::String("good-3".to_string()))])
+            .await
+            .unwrap();
+        task.flush().await.unwrap();
+        task.stop().await;
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            after,
+            "{before:.20}"
+        );
+    }
+}
