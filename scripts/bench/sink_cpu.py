@@ -176,6 +176,8 @@ def main():
         pids = [worker.pid]
         if pipeline == "jar":
             pids.append(wait_jar_listed(port, worker, log.name))
+            idle_mb, _ = bench.stable_rss_mb(pids[1])
+            print(json.dumps({"plugin_host_idle_rss_mb": round(idle_mb, 1)}))
         output = os.path.join(work, "out.txt")
         cpu_before_each = [cpu_s(pid) for pid in pids]
         cpu_before = sum(cpu_before_each)
