@@ -282,8 +282,8 @@ impl SinkTask for PluginSinkTask {
                     offset: record.kafka_offset,
                     timestamp_type: i32::from(record.timestamp.is_some()),
                     timestamp: record.timestamp,
-                    key: raw_bytes(record.key.value),
-                    value: raw_bytes(record.value.value),
+                    key: raw_bytes(record.key.value).map(Into::into),
+                    value: raw_bytes(record.value.value).map(Into::into),
                     headers: record
                         .headers
                         .into_iter()
@@ -295,6 +295,7 @@ impl SinkTask for PluginSinkTask {
                 })
                 .collect(),
         };
+        // Cloned for each attempt: the topics are copied, the record bytes (`Bytes`) shared.
         let reporter_opt = self.context.retry_reporter();
         let mut retried = false;
         loop {

@@ -190,8 +190,22 @@ final class SinkTaskRunner implements StreamObserver<SinkIn> {
     done();
   }
 
+  /** The topic of the last record converted, as bytes and as the String handed to the task. */
+  private com.google.protobuf.ByteString lastTopicBytes;
+  private String lastTopic;
+
+  /** The record's topic, decoded once per run of records of the same topic (not per record). */
+  private String topicOf(dev.ferry.plugin.v1.SinkRecord record) {
+    com.google.protobuf.ByteString bytes = record.getTopicBytes();
+    if (!bytes.equals(lastTopicBytes)) {
+      lastTopicBytes = bytes;
+      lastTopic = bytes.toStringUtf8();
+    }
+    return lastTopic;
+  }
+
   private SinkRecord convert(dev.ferry.plugin.v1.SinkRecord record) {
-    String topic = record.getTopic();
+    String topic = topicOf(record);
     ConnectHeaders headers = new ConnectHeaders();
     for (dev.ferry.plugin.v1.Header header : record.getHeadersList()) {
       byte[] bytes = header.hasValue() ? header.getValue().toByteArray() : null;
