@@ -115,10 +115,17 @@ async fn killed_twice_then_stopped(boundary: &str) {
         duplicated.len()
     );
     assert!(committed >= 4_000, "{committed} records");
-    assert!(missing.is_empty(), "missing sequence numbers: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "{} missing sequence numbers, from {:?}",
+        missing.len(),
+        missing.first()
+    );
     assert!(
         duplicated.is_empty(),
-        "duplicated sequence numbers: {duplicated:?}"
+        "{} duplicated sequence numbers, from {:?}",
+        duplicated.len(),
+        duplicated.first()
     );
 }
 
@@ -176,6 +183,17 @@ async fn a_producer_with_the_tasks_transactional_id_fences_it_and_is_fenced_in_t
     assert!(
         error.to_string().to_lowercase().contains("fenced"),
         "{error}"
+    );
+    let log = worker.stderr() + &worker.stdout();
+    // The old producer's writes were refused by the broker (librdkafka's words), and the task
+    // started again with a new producer that fenced the intruder.
+    assert!(
+        log.contains("fenced by a newer instance") || log.contains("fenced by newer producer"),
+        "the task's producer was fenced"
+    );
+    assert!(
+        log.matches("exactly-once source task: zombies fenced").count() >= 2,
+        "the task restarted with a new transactional producer"
     );
     worker.signal(Signal::SIGTERM).unwrap();
     worker.wait_exit(Duration::from_secs(60)).await.unwrap();
