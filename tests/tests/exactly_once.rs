@@ -173,7 +173,11 @@ async fn a_producer_with_the_tasks_transactional_id_fences_it_and_is_fenced_in_t
     let intruder_result = tokio::task::spawn_blocking(move || {
         intruder.begin_transaction()?;
         intruder
-            .send(BaseRecord::<str, str>::to(&intruder_topic).key("intruder").payload("x"))
+            .send(
+                BaseRecord::<str, str>::to(&intruder_topic)
+                    .key("intruder")
+                    .payload("x"),
+            )
             .map_err(|(error, _)| error)?;
         intruder.commit_transaction(Duration::from_secs(30))
     })
@@ -192,7 +196,9 @@ async fn a_producer_with_the_tasks_transactional_id_fences_it_and_is_fenced_in_t
         "the task's producer was fenced"
     );
     assert!(
-        log.matches("exactly-once source task: zombies fenced").count() >= 2,
+        log.matches("exactly-once source task: zombies fenced")
+            .count()
+            >= 2,
         "the task restarted with a new transactional producer"
     );
     worker.signal(Signal::SIGTERM).unwrap();
@@ -240,20 +246,25 @@ async fn exactly_once_keys_are_validated_as_kafka_connect_does() {
         config[key] = json!(value);
         config
     };
-    refused(&api, with("exactly.once.support", "maybe"), "exactly.once.support", "requested").await;
-    refused(&api, with("transaction.boundary", "sometimes"), "transaction.boundary", "poll").await;
+    refused(
+        &api,
+        with("exactly.once.support", "maybe"),
+        "exactly.once.support",
+        "requested",
+    )
+    .await;
+    refused(
+        &api,
+        with("transaction.boundary", "sometimes"),
+        "transaction.boundary",
+        "poll",
+    )
+    .await;
     refused(
         &api,
         with("transaction.boundary", "connector"),
         "transaction.boundary",
         "not supported yet",
-    )
-    .await;
-    refused(
-        &api,
-        with("transaction.boundary.interval.ms", "1000"),
-        "transaction.boundary.interval.ms",
-        "interval",
     )
     .await;
     refused(
@@ -277,7 +288,13 @@ async fn exactly_once_keys_are_validated_as_kafka_connect_does() {
         "topic": topic,
         "exactly.once.support": "required",
     });
-    refused(&api, stdin_source, "exactly.once.support", "does not support exactly-once").await;
+    refused(
+        &api,
+        stdin_source,
+        "exactly.once.support",
+        "does not support exactly-once",
+    )
+    .await;
     let input = dir.path().join("in.txt");
     std::fs::write(&input, "a\n").unwrap();
     let file_source = json!({

@@ -465,7 +465,10 @@ mod tests {
     #[test]
     fn exactly_once_source_support_is_parsed_case_insensitively() {
         let default = WorkerConfig::from_properties(props(&[])).unwrap();
-        assert_eq!(default.exactly_once_source, ExactlyOnceSourceSupport::Disabled);
+        assert_eq!(
+            default.exactly_once_source,
+            ExactlyOnceSourceSupport::Disabled
+        );
         for (value, expected) in [
             ("disabled", ExactlyOnceSourceSupport::Disabled),
             ("Preparing", ExactlyOnceSourceSupport::Preparing),

@@ -140,19 +140,11 @@ pub fn check_exactly_once(
             "errors.deadletterqueue.topic.name is not supported yet on a source when the worker has exactly.once.source.support=enabled (dead letter queue writes would not be part of the task's transactions); remove it from the connector config".to_string(),
         ));
     }
-    match TransactionBoundary::from_props(props) {
-        Ok(TransactionBoundary::Connector) => errors.push((
+    // An invalid value is reported by the key's validator.
+    if TransactionBoundary::from_props(props) == Ok(TransactionBoundary::Connector) {
+        errors.push((
             keys::TRANSACTION_BOUNDARY.to_string(),
             "transaction.boundary is not supported yet with the value connector (no Ferry source defines its own transaction boundaries); use poll or interval".to_string(),
-        )),
-        Ok(_) | Err(_) => {}
-    }
-    if props.contains_key(keys::TRANSACTION_BOUNDARY_INTERVAL_MS)
-        && TransactionBoundary::from_props(props) != Ok(TransactionBoundary::Interval)
-    {
-        errors.push((
-            keys::TRANSACTION_BOUNDARY_INTERVAL_MS.to_string(),
-            "transaction.boundary.interval.ms applies only with transaction.boundary=interval".to_string(),
         ));
     }
     errors
