@@ -309,9 +309,36 @@ async fn exactly_once_keys_are_validated_as_kafka_connect_does() {
     // The interval boundary with its interval is accepted.
     let mut interval = datagen_config(&topic, "interval");
     interval["transaction.boundary.interval.ms"] = json!("500");
-    Api::create_connector(&api, &unique_name("eos-interval"), interval)
+    let interval_name = unique_name("eos-interval");
+    Api::create_connector(&api, &interval_name, interval)
         .await
         .unwrap();
+    // Kafka Connect's fence endpoint is refused (not built), never a silent success.
+    let (status, error) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/connectors/{interval_name}/fence"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not supported yet"),
+        "{error}"
+    );
+    let (status, _) = api
+        .call(
+            reqwest::Method::PUT,
+            "/connectors/no-such-connector/fence",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]
