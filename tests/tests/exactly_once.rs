@@ -358,3 +358,94 @@ async fn a_worker_with_a_bad_exactly_once_source_support_value_names_the_key() {
     let log = worker.stderr();
     assert!(log.contains("exactly.once.source.support"), "{log}");
 }
+
+/// Reads the committed records of `topic` and counts each `(task, sequence number)`.
+fn committed_per_task(topic: &str) -> BTreeMap<u32, BTreeMap<u64, usize>> {
+    let mut seen: BTreeMap<u32, BTreeMap<u64, usize>> = BTreeMap::new();
+    for record in read_topic(topic) {
+        let key = String::from_utf8(record.key.expect("every datagen record has a key")).unwrap();
+        let (task, seq) = key
+            .split_once('-')
+            .and_then(|(task, seq)| Some((task.parse().ok()?, seq.parse().ok()?)))
+            .unwrap_or_else(|| panic!("unexpected key {key}"));
+        *seen.entry(task).or_default().entry(seq).or_insert(0) += 1;
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_task_moved_off_a_killed_worker_resumes_exactly_once_on_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("eos-move");
+    let topic = format!("{prefix}-seq");
+    let name = format!("{prefix}-gen");
+    let (addrs, mut workers) = ferry_tests::start_cluster(dir.path(), &prefix, 3, EOS_WORKER)
+        .await
+        .unwrap();
+    let api = Api::new(addrs[0]);
+    let mut config = datagen_config(&topic, "poll");
+    config["tasks.max"] = json!("2");
+    Api::create_connector(&api, &name, config).await.unwrap();
+    let status = api
+        .wait_status(&name, Duration::from_secs(60), |status| {
+            all_running(status, 2)
+        })
+        .await
+        .unwrap();
+    wait_records(&topic, 2_000).await;
+    // Kill the worker running task 0 (not the one the test talks to, when it can choose).
+    let owner = status["tasks"][0]["worker_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let victim = addrs
+        .iter()
+        .position(|addr| owner.ends_with(&format!(":{}", addr.port())))
+        .expect("task 0 runs on a worker of the cluster");
+    workers[victim].signal(Signal::SIGKILL).unwrap();
+    workers[victim]
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let survivor = Api::new(addrs[(victim + 1) % 3]);
+    survivor
+        .wait_status(&name, Duration::from_secs(90), |status| {
+            all_running(status, 2)
+                && status["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|task| task["worker_id"] != owner.as_str())
+        })
+        .await
+        .unwrap();
+    let target = topic_record_count(&topic) + 2_000;
+    wait_records(&topic, target).await;
+    for (index, worker) in workers.iter_mut().enumerate() {
+        if index != victim {
+            worker.signal(Signal::SIGTERM).unwrap();
+        }
+    }
+    for (index, worker) in workers.iter_mut().enumerate() {
+        if index != victim {
+            worker.wait_exit(Duration::from_secs(60)).await.unwrap();
+        }
+    }
+    let per_task = committed_per_task(&topic);
+    assert_eq!(per_task.len(), 2, "both tasks produced");
+    for (task, seen) in &per_task {
+        let (missing, duplicated) = gaps_and_duplicates(seen);
+        println!(
+            "task {task}: {} committed, missing {}, duplicated {}",
+            seen.values().sum::<usize>(),
+            missing.len(),
+            duplicated.len()
+        );
+        assert!(missing.is_empty(), "task {task}: {} missing", missing.len());
+        assert!(
+            duplicated.is_empty(),
+            "task {task}: {} duplicated",
+            duplicated.len()
+        );
+    }
+}
