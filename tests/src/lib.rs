@@ -553,6 +553,9 @@ pub fn read_topic(topic: &str) -> Vec<TopicRecord> {
         .set("bootstrap.servers", test_bootstrap())
         .set("group.id", unique_name("inspect"))
         .set("enable.auto.commit", "false")
+        // librdkafka's default, said out loud: records of open or aborted transactions are
+        // never returned.
+        .set("isolation.level", "read_committed")
         .create()
         .unwrap();
     let metadata = consumer

@@ -147,8 +147,7 @@ async fn framework_keys_ferry_does_not_implement_yet_are_refused_naming_them() {
     std::fs::write(&input, "a\n").unwrap();
     let name = format!("{prefix}-source");
     for (key, value) in [
-        ("exactly.once.support", "required"),
-        ("transaction.boundary", "interval"),
+        ("transaction.boundary", "connector"),
         ("offsets.storage.topic", "elsewhere"),
         ("key.converter.plugin.version", "4.3.1"),
     ] {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::registry::ConnectorRegistry;
 use crate::sdk::config::{type_name, ConfigDef, ConfigType, DefaultValue};
-use crate::sdk::framework::{self, keys};
+use crate::sdk::framework::{self, keys, ExactlyOnceSourceSupport};
 use crate::sdk::{topic_creation, unsupported};
 use crate::sdk::{ConfigValues, ConnectorFactory};
 
@@ -108,6 +108,18 @@ pub fn validate_connector_config(
     registry: &ConnectorRegistry,
     props: &BTreeMap<String, String>,
 ) -> Result<ConfigInfos, InvalidConfig> {
+    validate_connector_config_for(registry, props, ExactlyOnceSourceSupport::Disabled)
+}
+
+/// [`validate_connector_config`] on a worker whose `exactly.once.source.support` is `worker_eos`.
+///
+/// # Errors
+/// Only an unknown or missing `connector.class` (nothing to validate against).
+pub fn validate_connector_config_for(
+    registry: &ConnectorRegistry,
+    props: &BTreeMap<String, String>,
+    worker_eos: ExactlyOnceSourceSupport,
+) -> Result<ConfigInfos, InvalidConfig> {
     let factory = find_factory(registry, props)?;
     // The transforms and predicates a config names add their keys (`transforms.<alias>.*`),
     // as Kafka Connect's enriched ConnectorConfig does. A connector whose process converts
@@ -123,6 +135,11 @@ pub fn validate_connector_config(
     let mut extra_errors: Vec<(String, String)> =
         unsupported::check_unsupported_keys(factory.connector_type(), props);
     extra_errors.extend(transforms.errors);
+    extra_errors.extend(framework::check_exactly_once(
+        factory.as_ref(),
+        props,
+        worker_eos,
+    ));
     if factory.connector_type() == crate::sdk::ConnectorType::Sink {
         extra_errors.extend(framework::check_sink_topics(props));
     }
@@ -271,7 +288,19 @@ pub fn check_connector_config(
     registry: &ConnectorRegistry,
     props: &BTreeMap<String, String>,
 ) -> Result<ValidConnectorConfig, InvalidConfig> {
-    let infos = validate_connector_config(registry, props)?;
+    check_connector_config_for(registry, props, ExactlyOnceSourceSupport::Disabled)
+}
+
+/// [`check_connector_config`] on a worker whose `exactly.once.source.support` is `worker_eos`.
+///
+/// # Errors
+/// [`InvalidConfig`] listing every problem, each naming its key.
+pub fn check_connector_config_for(
+    registry: &ConnectorRegistry,
+    props: &BTreeMap<String, String>,
+    worker_eos: ExactlyOnceSourceSupport,
+) -> Result<ValidConnectorConfig, InvalidConfig> {
+    let infos = validate_connector_config_for(registry, props, worker_eos)?;
     if infos.error_count > 0 {
         let errors = infos
             .configs

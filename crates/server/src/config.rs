@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ferry_actors::worker::restart_policy::RestartPolicy;
+use ferry_connectors::sdk::framework::ExactlyOnceSourceSupport;
 
 use crate::security::listeners::{self, ListenerSpec, Scheme};
 use crate::security::SecuritySettings;
@@ -114,6 +115,8 @@ pub struct WorkerConfig {
     pub lease_topic: String,
     /// How a failing task is restarted in place before it is handed to another worker.
     pub restart_policy: RestartPolicy,
+    /// `exactly.once.source.support`: whether source tasks produce in transactions (KIP-618).
+    pub exactly_once_source: ExactlyOnceSourceSupport,
     /// Every key as given (known and unknown), for connector defaults and client pass-through.
     pub properties: BTreeMap<String, String>,
 }
@@ -212,6 +215,11 @@ impl WorkerConfig {
             None => advertised_addr.clone(),
         };
         let lease_topic = ferry_actors::stores::lease_topic_name(&group_id);
+        let exactly_once_source = match properties.get(ExactlyOnceSourceSupport::KEY) {
+            Some(value) => ExactlyOnceSourceSupport::parse(value)
+                .map_err(|reason| invalid(ExactlyOnceSourceSupport::KEY, value, &reason))?,
+            None => ExactlyOnceSourceSupport::Disabled,
+        };
         Ok(WorkerConfig {
             bootstrap_servers,
             group_id,
@@ -272,6 +280,7 @@ impl WorkerConfig {
                 .expect("range-checked to be positive"),
                 window: reader.millis(keys::TASK_RESTART_WINDOW_MS, 300_000, 1)?,
             },
+            exactly_once_source,
             properties,
         })
     }
@@ -454,6 +463,25 @@ mod tests {
     }
 
     #[test]
+    fn exactly_once_source_support_is_parsed_case_insensitively() {
+        let default = WorkerConfig::from_properties(props(&[])).unwrap();
+        assert_eq!(
+            default.exactly_once_source,
+            ExactlyOnceSourceSupport::Disabled
+        );
+        for (value, expected) in [
+            ("disabled", ExactlyOnceSourceSupport::Disabled),
+            ("Preparing", ExactlyOnceSourceSupport::Preparing),
+            ("ENABLED", ExactlyOnceSourceSupport::Enabled),
+        ] {
+            let config =
+                WorkerConfig::from_properties(props(&[("exactly.once.source.support", value)]))
+                    .unwrap();
+            assert_eq!(config.exactly_once_source, expected, "{value}");
+        }
+    }
+
+    #[test]
     fn bad_values_name_the_key() {
         let cases = [
             ("offset.flush.interval.ms", "soon"),
@@ -470,6 +498,7 @@ mod tests {
             ("node.id", ""),
             ("cluster.member.expiry.ms", "0"),
             ("cluster.fence.margin.ms", "-1"),
+            ("exactly.once.source.support", "on"),
         ];
         for (key, value) in cases {
             let error = WorkerConfig::from_properties(props(&[(key, value)])).unwrap_err();

@@ -161,6 +161,7 @@ impl Worker {
             },
             session_keys: self.security.session_keys.clone(),
             config_providers: Arc::clone(&self.config.security.config_providers),
+            exactly_once_source: self.config.exactly_once_source,
         });
         let (grpc_routes, grpc_health) = grpc::routes(service.clone())?;
         let app = http::app(

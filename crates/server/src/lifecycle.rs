@@ -178,6 +178,8 @@ pub(crate) async fn run(
             offset_flush_interval: config.offset_flush_interval,
             offset_flush_timeout: config.offset_flush_timeout,
             config_providers: Arc::clone(&config.security.config_providers),
+            group_id: config.group_id.clone(),
+            exactly_once_source: config.exactly_once_source,
         },
         restart_policy: config.restart_policy,
         task_shutdown_timeout: config.task_shutdown_timeout,

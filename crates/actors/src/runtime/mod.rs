@@ -44,6 +44,10 @@ pub struct TaskEnv {
     pub offset_flush_timeout: Duration,
     /// Resolves `${provider:path:key}` placeholders when a task starts (never stored resolved).
     pub config_providers: Arc<ConfigProviders>,
+    /// The worker's `group.id` (the prefix of a source task's `transactional.id`).
+    pub group_id: String,
+    /// The worker's `exactly.once.source.support`: `Enabled` makes source tasks transactional.
+    pub exactly_once_source: ferry_connectors::sdk::framework::ExactlyOnceSourceSupport,
 }
 
 /// One task to run.
@@ -113,8 +117,11 @@ async fn run_resolved_task(
     let spec = runtime_view(spec);
     match spec.factory.connector_type() {
         ConnectorType::Source => {
-            let task = spec.factory.create_source_task(context)?;
-            source::run_source_task(&env, &spec, converters, task, cancel).await
+            // The task is created once the runtime is ready for it: an exactly-once task first
+            // fences its zombies and reads the offsets they committed.
+            let factory = Arc::clone(&spec.factory);
+            let create_task = move || factory.create_source_task(context);
+            source::run_source_task(&env, &spec, converters, create_task, cancel).await
         }
         ConnectorType::Sink => {
             let errors = sink_errors::SinkErrors::create(&env, &spec).await?;

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use ferry_connectors::converters::Converters;
+use ferry_connectors::sdk::framework::{keys, ExactlyOnceSourceSupport, TransactionBoundary};
 use ferry_connectors::sdk::{
     ConnectorError, LineBatch, RecordAck, SourceBatch, SourceOffset, SourcePartition, SourceRecord,
     SourceTask, Value,
@@ -25,11 +26,13 @@ use tokio_util::sync::CancellationToken;
 use super::errors::ToleratedFailure;
 use super::offsets::OffsetTracker;
 use super::source_errors::SourceErrors;
+use super::source_producer::Transactional;
 use super::source_producer::{BatchRecord, ProduceBatch, SourceProducer};
 use super::topic_creation::SourceTopicCreation;
 use super::transform::{SourceTransformed, TaskTransforms};
 use super::{TaskEnv, TaskSpec};
 use crate::kafka_client::ClientRole;
+use crate::stores::OffsetStore;
 
 /// Records awaiting acknowledgement before the loop stops polling the task.
 const MAX_IN_FLIGHT: usize = 200_000;
@@ -61,8 +64,88 @@ impl ProducerContext for AckContext {
     }
 }
 
-fn producer_config(env: &TaskEnv, spec: &TaskSpec) -> Result<ClientConfig, ConnectorError> {
+/// An exactly-once task's transaction settings (the worker has `exactly.once.source.support=enabled`).
+struct ExactlyOnce {
+    /// `${group.id}-${connector}-${task}`, as Kafka Connect builds it.
+    transactional_id: String,
+    boundary: TransactionBoundary,
+    /// How often an `interval` boundary commits.
+    interval: Duration,
+}
+
+impl ExactlyOnce {
+    fn for_task(env: &TaskEnv, spec: &TaskSpec) -> Result<Option<Self>, ConnectorError> {
+        if env.exactly_once_source != ExactlyOnceSourceSupport::Enabled {
+            return Ok(None);
+        }
+        let boundary = TransactionBoundary::from_props(&spec.config).map_err(|reason| {
+            ConnectorError::user(format!("invalid {}: {reason}", keys::TRANSACTION_BOUNDARY))
+        })?;
+        if spec
+            .config
+            .get(keys::DLQ_TOPIC_NAME)
+            .is_some_and(|topic| !topic.trim().is_empty())
+        {
+            return Err(ConnectorError::user(format!(
+                "{} is not supported yet for an exactly-once source task",
+                keys::DLQ_TOPIC_NAME
+            )));
+        }
+        if boundary == TransactionBoundary::Connector {
+            return Err(ConnectorError::user(format!(
+                "{}=connector is not supported yet",
+                keys::TRANSACTION_BOUNDARY
+            )));
+        }
+        let interval = match spec.config.get(keys::TRANSACTION_BOUNDARY_INTERVAL_MS) {
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| {
+                    ConnectorError::user(format!(
+                        "invalid {}: `{raw}` is not a number of milliseconds",
+                        keys::TRANSACTION_BOUNDARY_INTERVAL_MS
+                    ))
+                })?,
+            None => env.offset_flush_interval,
+        };
+        Ok(Some(ExactlyOnce {
+            transactional_id: format!("{}-{}-{}", env.group_id, spec.connector, spec.index),
+            boundary,
+            interval,
+        }))
+    }
+}
+
+fn producer_config(
+    env: &TaskEnv,
+    spec: &TaskSpec,
+    eos_opt: Option<&ExactlyOnce>,
+) -> Result<ClientConfig, ConnectorError> {
     let client_id = format!("connector-producer-{}", spec.id());
+    if let Some(eos) = eos_opt {
+        // Offset records go to the partition the offset store's writer picks for their key.
+        let mut config = env.client_config_for(
+            ClientRole::Producer,
+            &[
+                ("client.id", &client_id),
+                ("linger.ms", "5"),
+                ("batch.num.messages", "10000"),
+                ("queue.buffering.max.messages", "500000"),
+                ("transaction.timeout.ms", "60000"),
+                ("message.timeout.ms", "60000"),
+            ],
+            &spec.config,
+        )?;
+        // What exactly-once needs is not the user's to override (as in Kafka Connect).
+        config
+            .set("transactional.id", &eos.transactional_id)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("partitioner", "murmur2_random");
+        return Ok(config);
+    }
     env.client_config_for(
         ClientRole::Producer,
         &[
@@ -78,27 +161,47 @@ fn producer_config(env: &TaskEnv, spec: &TaskSpec) -> Result<ClientConfig, Conne
     )
 }
 
-/// Runs a source task until cancelled.
+/// Runs a source task (made by `create_task`) until cancelled.
+///
+/// With exactly-once sources enabled, the task's producer is transactional: it fences the
+/// task's zombies (`init_transactions`) and the offsets they committed are read before the task
+/// is created, and each transaction holds the records of one poll (`poll` boundary) or of an
+/// interval (`interval`) with their offsets, written to the offsets topic by the same producer.
 ///
 /// # Errors
-/// A conversion error (user), a task error, or a failed delivery (external).
+/// A conversion error (user), a task error, or a failed delivery or transaction (external).
 pub(crate) async fn run_source_task(
     env: &TaskEnv,
     spec: &TaskSpec,
     converters: Converters,
-    mut task: Box<dyn SourceTask>,
+    create_task: impl FnOnce() -> Result<Box<dyn SourceTask>, ConnectorError>,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
     let transforms = TaskTransforms::from_spec(spec)?;
+    let eos_opt = ExactlyOnce::for_task(env, spec)?;
     let (acks_tx, mut acks_rx) = mpsc::unbounded_channel::<Ack>();
     let errors = SourceErrors::create(env, spec, acks_tx.clone()).await?;
     let topic_creation_opt = SourceTopicCreation::create(env, spec)?;
     let producer = SourceProducer::start(
-        &producer_config(env, spec)?,
+        &producer_config(env, spec, eos_opt.as_ref())?,
         format!("producer-{}", spec.id()),
         acks_tx,
-        task.wants_acknowledgements(),
+        eos_opt.as_ref().map(|eos| Transactional {
+            offsets_topic: env.offset_store.topic().to_string(),
+            commit_each_batch: eos.boundary == TransactionBoundary::Poll,
+        }),
     )?;
+    if let Some(eos) = &eos_opt {
+        producer.init_transactions().await?;
+        // Zombies are fenced: what they committed is all there is. Read it before the task
+        // reads its offsets.
+        env.offset_store.refresh().await.map_err(|error| {
+            ConnectorError::external(format!("failed to read the offsets topic: {error}"))
+        })?;
+        tracing::info!(task = %spec.id(), transactional_id = %eos.transactional_id, boundary = ?eos.boundary, "exactly-once source task: zombies fenced");
+    }
+    let mut task = create_task()?;
+    producer.set_with_metadata(task.wants_acknowledgements());
     let mut loop_state = SourceLoop {
         topics: super::TopicTracker::new(env, spec),
         records_out: metrics::counter!(crate::metric_names::TASK_RECORDS_TOTAL, "connector" => spec.connector.clone(), "task" => spec.index.to_string(), "direction" => "out"),
@@ -115,8 +218,14 @@ pub(crate) async fn run_source_task(
         open_unit_opt: None,
         batch: ProduceBatch::default(),
         last_topic: String::new(),
+        transactional: eos_opt.is_some(),
+        batch_offsets: Vec::new(),
     };
-    let mut next_flush = Instant::now() + env.offset_flush_interval;
+    let flush_interval = match &eos_opt {
+        Some(eos) if eos.boundary == TransactionBoundary::Interval => eos.interval,
+        _ => env.offset_flush_interval,
+    };
+    let mut next_flush = Instant::now() + flush_interval;
 
     let outcome: Result<(), ConnectorError> = async {
         loop {
@@ -129,7 +238,7 @@ pub(crate) async fn run_source_task(
             }
             if Instant::now() >= next_flush {
                 loop_state.flush_offsets(&mut *task).await?;
-                next_flush = Instant::now() + env.offset_flush_interval;
+                next_flush = Instant::now() + flush_interval;
             }
             if loop_state.tracker.in_flight() >= MAX_IN_FLIGHT {
                 tokio::select! {
@@ -186,6 +295,10 @@ struct SourceLoop<'a> {
     batch: ProduceBatch,
     /// The topic last checked for topic creation and the active-topics record.
     last_topic: String,
+    /// Exactly-once: offsets travel in the producer's transactions, not through the store.
+    transactional: bool,
+    /// Exactly-once: the last offset of each source partition in the current poll.
+    batch_offsets: Vec<(SourcePartition, SourceOffset)>,
 }
 
 impl SourceLoop<'_> {
@@ -218,11 +331,34 @@ impl SourceLoop<'_> {
             }
         }
         self.close_unit();
+        if self.transactional {
+            for (partition, offset) in std::mem::take(&mut self.batch_offsets) {
+                let record = OffsetStore::offset_record(&self.spec.connector, &partition, &offset)
+                    .map_err(|error| ConnectorError::internal(error.to_string()))?;
+                self.batch.offsets.push(record);
+            }
+        }
         if !self.batch.is_empty() {
             let batch = std::mem::take(&mut self.batch);
             self.producer.send(batch).await?;
         }
         Ok(())
+    }
+
+    /// Exactly-once: remembers the latest offset of `partition` in this poll (its offset
+    /// record goes into the transaction with the poll's records).
+    fn note_batch_offset(&mut self, partition: &SourcePartition, offset: &SourceOffset) {
+        if !self.transactional {
+            return;
+        }
+        match self
+            .batch_offsets
+            .iter_mut()
+            .find(|(known, _)| known == partition)
+        {
+            Some((_, last)) => offset.clone_into(last),
+            None => self.batch_offsets.push((partition.clone(), offset.clone())),
+        }
     }
 
     async fn process_record(
@@ -276,6 +412,7 @@ impl SourceLoop<'_> {
     /// the batch.
     fn close_unit(&mut self) {
         if let Some(unit) = self.open_unit_opt.take() {
+            self.note_batch_offset(&unit.partition, &unit.offset);
             self.tracker
                 .submit(&unit.partition, unit.offset, unit.seq, unit.produced);
             if unit.produced > 0 {
@@ -421,6 +558,7 @@ impl SourceLoop<'_> {
             .errors
             .dead_letter(self.converters, original, failure, seq)
             .await?;
+        self.note_batch_offset(&original.source_partition, &original.source_offset);
         self.tracker.submit(
             &original.source_partition,
             original.source_offset.clone(),
@@ -433,6 +571,17 @@ impl SourceLoop<'_> {
     async fn flush_offsets(&mut self, task: &mut dyn SourceTask) -> Result<(), ConnectorError> {
         #[allow(clippy::cast_precision_loss)]
         self.in_flight.set(self.tracker.in_flight() as f64);
+        if self.transactional {
+            // The offsets are in the transactions: commit the open one (`interval`; with `poll`
+            // every batch committed its own).
+            self.producer.commit().await?;
+            if !self.tracker.take_committable().is_empty() {
+                if let Err(error) = task.commit().await {
+                    tracing::warn!(task = %self.spec.id(), %error, "source task commit hook failed");
+                }
+            }
+            return Ok(());
+        }
         let committable = self.tracker.take_committable();
         if committable.is_empty() {
             return Ok(());

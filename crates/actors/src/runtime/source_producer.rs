@@ -6,8 +6,8 @@
 
 use std::collections::VecDeque;
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_connectors::sdk::{ConnectorError, RecordAck};
@@ -52,6 +52,9 @@ pub(crate) struct ProduceBatch {
     /// unit's sequence number is that of its first record, so a record belongs to the last
     /// unit whose number is not above the record's.
     pub(crate) units: Vec<(u64, usize)>,
+    /// Exactly-once only: the offset records (key, value) of the batch, written to the offsets
+    /// topic in the same transaction as its records.
+    pub(crate) offsets: Vec<(String, Vec<u8>)>,
 }
 
 impl ProduceBatch {
@@ -72,13 +75,32 @@ impl ProduceBatch {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.records.is_empty() && self.offsets.is_empty()
     }
 }
 
 enum Command {
     Produce(ProduceBatch),
     Flush(Duration, oneshot::Sender<Result<(), KafkaError>>),
+    /// Exactly-once: `init_transactions` (fences every earlier producer of the task's
+    /// `transactional.id` and aborts its open transaction).
+    InitTransactions(oneshot::Sender<Result<(), KafkaError>>),
+    /// Exactly-once, `interval` boundary: commits the open transaction, if any.
+    Commit(oneshot::Sender<Result<(), KafkaError>>),
+}
+
+/// How long a transaction operation (init, commit, abort) may take.
+const TXN_TIMEOUT: Duration = Duration::from_secs(60);
+/// The delivery opaque of offset records (no unit: their delivery is the transaction's).
+const OFFSET_RECORD: usize = usize::MAX;
+
+/// A transactional producer's settings (exactly-once sources).
+#[derive(Clone)]
+pub(crate) struct Transactional {
+    /// The offsets topic the offset records go to.
+    pub(crate) offsets_topic: String,
+    /// `poll` boundary: commit after every batch; otherwise on [`SourceProducer::commit`].
+    pub(crate) commit_each_batch: bool,
 }
 
 struct Unit {
@@ -90,7 +112,7 @@ struct Unit {
 /// Delivery reports, counted per unit; they are served on the producer thread (its `poll`).
 pub(crate) struct UnitContext {
     acks_tx: mpsc::UnboundedSender<Ack>,
-    with_metadata: bool,
+    with_metadata: Arc<AtomicBool>,
     units: Mutex<VecDeque<Unit>>,
     /// Units sent and not fully acknowledged.
     open_units: AtomicUsize,
@@ -127,6 +149,14 @@ impl ProducerContext for UnitContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, record_seq: usize) {
         self.delivered.fetch_add(1, Ordering::Relaxed);
+        if record_seq == OFFSET_RECORD {
+            if let Err((error, _)) = result {
+                let _ = self
+                    .acks_tx
+                    .send((0, Err(format!("failed to write source offsets: {error}"))));
+            }
+            return;
+        }
         let record_seq = record_seq as u64;
         let mut units = self.units.lock().unwrap_or_else(|e| e.into_inner());
         let Some(index) = Self::unit_of(&units, record_seq) else {
@@ -135,7 +165,7 @@ impl ProducerContext for UnitContext {
         let unit = &mut units[index];
         match result {
             Ok(message) => {
-                if self.with_metadata {
+                if self.with_metadata.load(Ordering::Relaxed) {
                     unit.acks.push(RecordAck {
                         seq: record_seq,
                         topic: message.topic().to_string(),
@@ -165,13 +195,17 @@ impl ProducerContext for UnitContext {
 
 /// The handle of a producer thread; dropping it stops the thread once its queue is sent.
 pub(crate) struct SourceProducer {
+    /// Shared with the context: whether acknowledgements carry each record's metadata.
+    with_metadata: Arc<AtomicBool>,
     commands_tx_opt: Option<mpsc::Sender<Command>>,
     thread_opt: Option<std::thread::JoinHandle<()>>,
 }
 
 impl SourceProducer {
     /// Creates the producer and starts its thread; unit acknowledgements and failures go to
-    /// `acks_tx` (with each record's Kafka metadata when `with_metadata`).
+    /// `acks_tx` (with each record's Kafka metadata once [`Self::set_with_metadata`] asks).
+    /// A `transactional_opt` producer writes each batch and its offset records in a
+    /// transaction; call [`Self::init_transactions`] before the first batch.
     ///
     /// # Errors
     /// An external error when librdkafka refuses the configuration.
@@ -179,12 +213,13 @@ impl SourceProducer {
         config: &ClientConfig,
         name: String,
         acks_tx: mpsc::UnboundedSender<Ack>,
-        with_metadata: bool,
+        transactional_opt: Option<Transactional>,
     ) -> Result<Self, ConnectorError> {
+        let with_metadata = Arc::new(AtomicBool::new(false));
         let producer: BaseProducer<UnitContext> = config
             .create_with_context(UnitContext {
                 acks_tx,
-                with_metadata,
+                with_metadata: Arc::clone(&with_metadata),
                 units: Mutex::new(VecDeque::new()),
                 open_units: AtomicUsize::new(0),
                 delivered: AtomicUsize::new(0),
@@ -195,14 +230,56 @@ impl SourceProducer {
         let (commands_tx, commands_rx) = mpsc::channel(BATCH_QUEUE);
         let thread = std::thread::Builder::new()
             .name(name)
-            .spawn(move || run(&producer, commands_rx))
+            .spawn(move || run(&producer, commands_rx, transactional_opt.as_ref()))
             .map_err(|error| {
                 ConnectorError::internal(format!("failed to start the producer thread: {error}"))
             })?;
         Ok(SourceProducer {
+            with_metadata,
             commands_tx_opt: Some(commands_tx),
             thread_opt: Some(thread),
         })
+    }
+
+    /// Makes acknowledgements carry each record's Kafka metadata (the task wants them).
+    pub(crate) fn set_with_metadata(&self, with_metadata: bool) {
+        self.with_metadata.store(with_metadata, Ordering::Relaxed);
+    }
+
+    /// Initialises the transactional producer: fences the task's zombies (every earlier
+    /// producer with its `transactional.id`) and aborts their open transaction.
+    ///
+    /// # Errors
+    /// An external error when Kafka refuses (the task restarts and tries again).
+    pub(crate) async fn init_transactions(&self) -> Result<(), ConnectorError> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.command(Command::InitTransactions(reply_tx)).await?;
+        Self::transaction_reply("initialise transactions", reply_rx).await
+    }
+
+    /// Commits the open transaction (`interval` boundary; a no-op with none open).
+    ///
+    /// # Errors
+    /// An external error when the commit fails (the transaction is aborted).
+    pub(crate) async fn commit(&self) -> Result<(), ConnectorError> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.command(Command::Commit(reply_tx)).await?;
+        Self::transaction_reply("commit the transaction", reply_rx).await
+    }
+
+    async fn transaction_reply(
+        what: &str,
+        reply_rx: oneshot::Receiver<Result<(), KafkaError>>,
+    ) -> Result<(), ConnectorError> {
+        match reply_rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(ConnectorError::external(format!(
+                "failed to {what}: {error}"
+            ))),
+            Err(_) => Err(ConnectorError::internal(
+                "the source producer thread stopped",
+            )),
+        }
     }
 
     /// Hands a batch to the thread; waits while its queue is full.
@@ -255,7 +332,13 @@ impl Drop for SourceProducer {
     }
 }
 
-fn run(producer: &BaseProducer<UnitContext>, mut commands_rx: mpsc::Receiver<Command>) {
+fn run(
+    producer: &BaseProducer<UnitContext>,
+    mut commands_rx: mpsc::Receiver<Command>,
+    transactional_opt: Option<&Transactional>,
+) {
+    // Whether a transaction is open (exactly-once, `interval` boundary: across batches).
+    let mut open = false;
     loop {
         let command = if producer.context().open_units.load(Ordering::Relaxed) > 0 {
             match commands_rx.try_recv() {
@@ -274,16 +357,100 @@ fn run(producer: &BaseProducer<UnitContext>, mut commands_rx: mpsc::Receiver<Com
                 None => return,
             }
         };
-        match command {
-            Command::Produce(batch) => produce(producer, batch),
-            Command::Flush(timeout, reply) => {
+        match (command, transactional_opt) {
+            (Command::Produce(batch), None) => {
+                produce(producer, batch);
+            }
+            (Command::Produce(batch), Some(transactional)) => {
+                produce_in_transaction(producer, batch, transactional, &mut open);
+            }
+            (Command::Flush(timeout, reply), _) => {
                 let _ = reply.send(producer.flush(timeout));
+            }
+            (Command::InitTransactions(reply), _) => {
+                let _ = reply.send(producer.init_transactions(TXN_TIMEOUT));
+            }
+            (Command::Commit(reply), _) => {
+                let _ = reply.send(commit(producer, &mut open));
             }
         }
     }
 }
 
-fn produce(producer: &BaseProducer<UnitContext>, mut batch: ProduceBatch) {
+/// Commits the open transaction; aborts it when the commit fails.
+fn commit(producer: &BaseProducer<UnitContext>, open: &mut bool) -> Result<(), KafkaError> {
+    if !std::mem::take(open) {
+        return Ok(());
+    }
+    let result = producer.commit_transaction(TXN_TIMEOUT);
+    if result.is_err() {
+        let _ = producer.abort_transaction(TXN_TIMEOUT);
+    }
+    result
+}
+
+/// Exactly-once: writes a batch's records and its offset records in the open transaction
+/// (beginning one when none is open), and commits it with the `poll` boundary. A failure
+/// aborts the transaction and is reported as a failed acknowledgement: the task restarts from
+/// the last committed offsets.
+fn produce_in_transaction(
+    producer: &BaseProducer<UnitContext>,
+    mut batch: ProduceBatch,
+    transactional: &Transactional,
+    open: &mut bool,
+) {
+    let fail = |what: &str, error: &KafkaError| {
+        let _ = producer
+            .context()
+            .acks_tx
+            .send((0, Err(format!("failed to {what}: {error}"))));
+    };
+    if !*open {
+        if let Err(error) = producer.begin_transaction() {
+            fail("begin a transaction", &error);
+            return;
+        }
+        *open = true;
+    }
+    let offsets = std::mem::take(&mut batch.offsets);
+    if !produce(producer, batch) {
+        *open = false;
+        let _ = producer.abort_transaction(TXN_TIMEOUT);
+        return;
+    }
+    for (key, value) in &offsets {
+        let mut record: BaseRecord<'_, str, [u8], usize> =
+            BaseRecord::with_opaque_to(&transactional.offsets_topic, OFFSET_RECORD)
+                .key(key.as_str())
+                .payload(value.as_slice());
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    if !serve_reports(producer) {
+                        std::thread::park_timeout(IDLE_SLEEP);
+                    }
+                }
+                Err((error, _)) => {
+                    *open = false;
+                    let _ = producer.abort_transaction(TXN_TIMEOUT);
+                    fail("write source offsets", &error);
+                    return;
+                }
+            }
+        }
+    }
+    if transactional.commit_each_batch {
+        if let Err(error) = commit(producer, open) {
+            fail("commit the transaction", &error);
+        }
+    }
+}
+
+/// Sends a batch's records; returns false when one could not be sent (reported as a failed
+/// acknowledgement of its unit).
+fn produce(producer: &BaseProducer<UnitContext>, mut batch: ProduceBatch) -> bool {
     producer.context().register(&batch);
     let bytes = &batch.bytes;
     for record in &mut batch.records {
@@ -322,12 +489,13 @@ fn produce(producer: &BaseProducer<UnitContext>, mut batch: ProduceBatch) {
                     let _ = context
                         .acks_tx
                         .send((seq, Err(format!("failed to produce to `{topic}`: {error}"))));
-                    return;
+                    return false;
                 }
             }
         }
     }
     serve_reports(producer);
+    true
 }
 
 /// Serves the delivery reports librdkafka has ready without waiting (one event, which holds

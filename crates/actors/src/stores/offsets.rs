@@ -126,6 +126,28 @@ impl OffsetStore {
         Ok(())
     }
 
+    /// Returns the offsets topic.
+    pub fn topic(&self) -> &str {
+        self.log.topic()
+    }
+
+    /// Returns the key and value of one offset record, as [`Self::write`] writes them (for a
+    /// transactional source producer that writes its offsets itself).
+    ///
+    /// # Errors
+    /// An internal error when the partition or offset cannot be serialised.
+    pub fn offset_record(
+        connector: &str,
+        partition: &SourcePartition,
+        offset: &SourceOffset,
+    ) -> Result<(String, Vec<u8>), StoreError> {
+        let key = serde_json::to_string(&json!([connector, partition]))
+            .map_err(|error| StoreError::Internal(error.to_string()))?;
+        let value =
+            serde_json::to_vec(offset).map_err(|error| StoreError::Internal(error.to_string()))?;
+        Ok((key, value))
+    }
+
     /// Reads everything written so far.
     ///
     /// # Errors

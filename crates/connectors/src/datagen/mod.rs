@@ -140,6 +140,15 @@ impl ConnectorFactory for DatagenFactory {
             ))
     }
 
+    /// Supported: each task resumes after the sequence number its stored offset holds, and
+    /// its records are a function of that number.
+    fn exactly_once_support(
+        &self,
+        _props: &std::collections::BTreeMap<String, String>,
+    ) -> crate::sdk::framework::ExactlyOnceSupport {
+        crate::sdk::framework::ExactlyOnceSupport::Supported
+    }
+
     fn validate(&self, config: &ConfigValues) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         for key in [SCHEMA_STRING_CONFIG, SCHEMA_FILENAME_CONFIG] {

@@ -149,6 +149,22 @@ impl ConnectorFactory for FileStreamSourceFactory {
             )
     }
 
+    /// As Kafka Connect's `FileStreamSourceConnector`: supported when reading a file (its
+    /// offset is tracked; the file must only be appended to), not when reading stdin.
+    fn exactly_once_support(
+        &self,
+        props: &std::collections::BTreeMap<String, String>,
+    ) -> crate::sdk::framework::ExactlyOnceSupport {
+        if props
+            .get(FILE_CONFIG)
+            .is_some_and(|file| !file.trim().is_empty())
+        {
+            crate::sdk::framework::ExactlyOnceSupport::Supported
+        } else {
+            crate::sdk::framework::ExactlyOnceSupport::Unsupported
+        }
+    }
+
     fn validate(&self, config: &ConfigValues) -> Vec<(String, String)> {
         require_file(config, "standard input")
     }

@@ -32,11 +32,128 @@ pub mod keys {
     pub const PRODUCER_OVERRIDE_PREFIX: &str = "producer.override.";
     pub const CONSUMER_OVERRIDE_PREFIX: &str = "consumer.override.";
     pub const ADMIN_OVERRIDE_PREFIX: &str = "admin.override.";
+    pub const EXACTLY_ONCE_SUPPORT: &str = "exactly.once.support";
+    pub const TRANSACTION_BOUNDARY: &str = "transaction.boundary";
+    pub const TRANSACTION_BOUNDARY_INTERVAL_MS: &str = "transaction.boundary.interval.ms";
+}
+
+/// The worker's `exactly.once.source.support` (KIP-618).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExactlyOnceSourceSupport {
+    /// Source tasks produce without transactions (Kafka Connect's default).
+    #[default]
+    Disabled,
+    /// A step of a rolling upgrade: the worker reads the offsets topic `read_committed` but
+    /// still runs source tasks without transactions.
+    Preparing,
+    /// Every source task produces its records and offsets in transactions.
+    Enabled,
+}
+
+impl ExactlyOnceSourceSupport {
+    /// The worker key.
+    pub const KEY: &'static str = "exactly.once.source.support";
+
+    /// Parses the worker value (case-insensitively, as Kafka Connect does).
+    ///
+    /// # Errors
+    /// The reason a value is invalid.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "disabled" => Ok(Self::Disabled),
+            "preparing" => Ok(Self::Preparing),
+            "enabled" => Ok(Self::Enabled),
+            _ => Err("must be one of disabled, preparing, enabled".to_string()),
+        }
+    }
+}
+
+/// What a connector declares of its exactly-once ability (Kafka Connect's `ExactlyOnceSupport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExactlyOnceSupport {
+    Supported,
+    Unsupported,
+}
+
+/// A source connector's `transaction.boundary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionBoundary {
+    /// One transaction per poll batch (Kafka Connect's default).
+    Poll,
+    /// One transaction per `transaction.boundary.interval.ms`.
+    Interval,
+    /// Transactions the connector defines (refused: Ferry's sources cannot define them yet).
+    Connector,
+}
+
+impl TransactionBoundary {
+    /// Reads `transaction.boundary` from a connector config (absent: `poll`).
+    ///
+    /// # Errors
+    /// The reason the value is invalid.
+    pub fn from_props(props: &std::collections::BTreeMap<String, String>) -> Result<Self, String> {
+        match props
+            .get(keys::TRANSACTION_BOUNDARY)
+            .map(|value| value.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("poll") => Ok(Self::Poll),
+            Some("interval") => Ok(Self::Interval),
+            Some("connector") => Ok(Self::Connector),
+            Some(_) => Err("must be one of poll, interval, connector".to_string()),
+        }
+    }
+}
+
+/// Kafka Connect's worker-dependent checks of a source connector's exactly-once keys
+/// (`DistributedHerder.validateSourceConnectorExactlyOnceSupport` and `...TransactionBoundary`):
+/// with exactly-once sources enabled, `exactly.once.support=required` needs a connector that
+/// declares support. Values Ferry does not implement yet are refused whatever the worker says.
+/// Returns `(key, message)` pairs.
+pub fn check_exactly_once(
+    factory: &dyn super::ConnectorFactory,
+    props: &std::collections::BTreeMap<String, String>,
+    worker: ExactlyOnceSourceSupport,
+) -> Vec<(String, String)> {
+    let mut errors = Vec::new();
+    if factory.connector_type() != ConnectorType::Source {
+        return errors;
+    }
+    let required = props
+        .get(keys::EXACTLY_ONCE_SUPPORT)
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("required"));
+    if required
+        && worker == ExactlyOnceSourceSupport::Enabled
+        && factory.exactly_once_support(props) != ExactlyOnceSupport::Supported
+    {
+        errors.push((
+            keys::EXACTLY_ONCE_SUPPORT.to_string(),
+            "exactly.once.support=required: The connector does not support exactly-once semantics with the provided configuration.".to_string(),
+        ));
+    }
+    let dlq_set = props
+        .get(keys::DLQ_TOPIC_NAME)
+        .is_some_and(|topic| !topic.trim().is_empty());
+    if dlq_set && worker == ExactlyOnceSourceSupport::Enabled {
+        errors.push((
+            keys::DLQ_TOPIC_NAME.to_string(),
+            "errors.deadletterqueue.topic.name is not supported yet on a source when the worker has exactly.once.source.support=enabled (dead letter queue writes would not be part of the task's transactions); remove it from the connector config".to_string(),
+        ));
+    }
+    // An invalid value is reported by the key's validator.
+    if TransactionBoundary::from_props(props) == Ok(TransactionBoundary::Connector) {
+        errors.push((
+            keys::TRANSACTION_BOUNDARY.to_string(),
+            "transaction.boundary is not supported yet with the value connector (no Ferry source defines its own transaction boundaries); use poll or interval".to_string(),
+        ));
+    }
+    errors
 }
 
 const COMMON: &str = "Common";
 const TRANSFORMS: &str = "Transforms";
 const ERRORS: &str = "Error Handling";
+const EXACTLY_ONCE: &str = "Exactly Once Support";
 
 /// Returns the framework keys every connector of `connector_type` has.
 pub fn framework_config_def(connector_type: ConnectorType) -> ConfigDef {
@@ -238,7 +355,44 @@ pub fn framework_config_def(connector_type: ConnectorType) -> ConfigDef {
             );
     }
     if connector_type == ConnectorType::Source {
-        def = def.define(super::topic_creation::groups_key());
+        def = def
+            .define(super::topic_creation::groups_key())
+            .define(
+                ConfigKey::new(
+                    keys::EXACTLY_ONCE_SUPPORT,
+                    ConfigType::String,
+                    Importance::Medium,
+                    "Whether exactly-once support is required for the connector (requested or required); with required, a connector that does not declare support is refused when the worker enables exactly-once sources.",
+                )
+                .default_value("requested")
+                .validator(Validator::OneOf(vec!["requested", "required"]))
+                .group(EXACTLY_ONCE, 1)
+                .display_name("Exactly once support"),
+            )
+            .define(
+                ConfigKey::new(
+                    keys::TRANSACTION_BOUNDARY,
+                    ConfigType::String,
+                    Importance::Medium,
+                    "When a transaction of an exactly-once source task is committed: poll (every poll batch), interval (every transaction.boundary.interval.ms) or connector (refused: not supported yet).",
+                )
+                .default_value("poll")
+                .validator(Validator::OneOf(vec!["poll", "interval", "connector"]))
+                .group(EXACTLY_ONCE, 2)
+                .display_name("Transaction Boundary"),
+            )
+            .define(
+                ConfigKey::new(
+                    keys::TRANSACTION_BOUNDARY_INTERVAL_MS,
+                    ConfigType::Long,
+                    Importance::Low,
+                    "With transaction.boundary=interval, how often a transaction is committed; by default the worker's offset.flush.interval.ms.",
+                )
+                .default_null()
+                .validator(Validator::AtLeast(0.0))
+                .group(EXACTLY_ONCE, 3)
+                .display_name("Transaction Boundary Interval"),
+            );
     }
     for key in super::unsupported::unsupported_config_keys(connector_type) {
         def = def.define(key);

@@ -218,3 +218,48 @@ fn topic_creation_without_the_default_group_settings_is_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn exactly_once_required_needs_a_connector_that_declares_support_on_an_enabled_worker() {
+    use crate::sdk::framework::{check_exactly_once, ExactlyOnceSourceSupport};
+    let registry = builtin_registry();
+    let file = registry.find("FileStreamSource").expect("built in");
+    let datagen = registry.find("Datagen").expect("built in");
+    let mut stdin: BTreeMap<String, String> = BTreeMap::new();
+    stdin.insert("exactly.once.support".into(), "required".into());
+    let keys_of = |errors: Vec<(String, String)>| -> Vec<String> {
+        errors.into_iter().map(|(key, _)| key).collect()
+    };
+    assert_eq!(
+        keys_of(check_exactly_once(
+            file.as_ref(),
+            &stdin,
+            ExactlyOnceSourceSupport::Enabled
+        )),
+        vec!["exactly.once.support".to_string()],
+        "stdin tracks no offset"
+    );
+    assert!(
+        check_exactly_once(file.as_ref(), &stdin, ExactlyOnceSourceSupport::Disabled).is_empty(),
+        "not checked unless the worker enables exactly-once sources, as in Kafka Connect"
+    );
+    let mut with_file = stdin.clone();
+    with_file.insert("file".into(), "/tmp/in.txt".into());
+    assert!(
+        check_exactly_once(file.as_ref(), &with_file, ExactlyOnceSourceSupport::Enabled).is_empty()
+    );
+    assert!(
+        check_exactly_once(datagen.as_ref(), &stdin, ExactlyOnceSourceSupport::Enabled).is_empty()
+    );
+    let mut connector_boundary = with_file.clone();
+    connector_boundary.insert("transaction.boundary".into(), "connector".into());
+    assert_eq!(
+        keys_of(check_exactly_once(
+            file.as_ref(),
+            &connector_boundary,
+            ExactlyOnceSourceSupport::Disabled
+        )),
+        vec!["transaction.boundary".to_string()],
+        "refused whatever the worker says: not implemented"
+    );
+}

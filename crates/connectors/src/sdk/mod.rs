@@ -334,6 +334,17 @@ pub trait ConnectorFactory: Send + Sync + 'static {
     /// The connector's own config keys (the framework's are added by the runtime).
     fn config_def(&self) -> ConfigDef;
 
+    /// Whether the connector's tasks can give exactly-once delivery with `props` (Kafka
+    /// Connect's `SourceConnector.exactlyOnceSupport`): their offsets must let a restarted task
+    /// resume exactly after the last committed record. Checked against
+    /// `exactly.once.support=required` when the worker enables exactly-once sources. No I/O.
+    fn exactly_once_support(
+        &self,
+        _props: &std::collections::BTreeMap<String, String>,
+    ) -> framework::ExactlyOnceSupport {
+        framework::ExactlyOnceSupport::Unsupported
+    }
+
     /// Cross-key checks beyond each key's type and validator, as `(key, message)`. No I/O.
     fn validate(&self, _config: &ConfigValues) -> Vec<(String, String)> {
         Vec::new()

@@ -2,9 +2,9 @@
 //! an error naming it (on create, update and `config/validate`) rather than ignored: running a
 //! config without what it asks for would silently change its meaning.
 //!
-//! A key set to its Kafka Connect default is accepted where the default is what Ferry does
-//! (`exactly.once.support=requested` on a worker without exactly-once support behaves as Kafka
-//! Connect's worker with `exactly.once.source.support=disabled`).
+//! A key set to its Kafka Connect default is accepted where the default is what Ferry does.
+//! The exactly-once keys are declared in [`super::framework`] (checked against the worker's
+//! `exactly.once.source.support` by [`super::framework::check_exactly_once`]).
 
 use std::collections::BTreeMap;
 
@@ -26,28 +26,10 @@ pub struct UnsupportedKey {
 /// The refused framework keys.
 pub const UNSUPPORTED_KEYS: &[UnsupportedKey] = &[
     UnsupportedKey {
-        name: "exactly.once.support",
-        connector_type_opt: Some(ConnectorType::Source),
-        accepted_value_opt: Some("requested"),
-        reason: "Ferry has no exactly-once source support",
-    },
-    UnsupportedKey {
-        name: "transaction.boundary",
-        connector_type_opt: Some(ConnectorType::Source),
-        accepted_value_opt: Some("poll"),
-        reason: "Ferry has no exactly-once source support",
-    },
-    UnsupportedKey {
-        name: "transaction.boundary.interval.ms",
-        connector_type_opt: Some(ConnectorType::Source),
-        accepted_value_opt: None,
-        reason: "Ferry has no exactly-once source support",
-    },
-    UnsupportedKey {
         name: "offsets.storage.topic",
         connector_type_opt: Some(ConnectorType::Source),
         accepted_value_opt: None,
-        reason: "source offsets are stored in the worker's offsets topic",
+        reason: "source offsets are stored in the worker's offsets topic (no per-connector offsets topic yet)",
     },
     UnsupportedKey {
         name: "key.converter.plugin.version",

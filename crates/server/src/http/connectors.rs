@@ -37,6 +37,7 @@ pub(super) fn router() -> Router<ConnectService> {
         .route("/connectors/{name}/pause", put(pause_connector))
         .route("/connectors/{name}/resume", put(resume_connector))
         .route("/connectors/{name}/stop", put(stop_connector))
+        .route("/connectors/{name}/fence", put(fence_connector))
         .route("/connectors/{name}/topics", get(connector_topics))
         .route("/connectors/{name}/topics/reset", put(reset_topics))
         .route(
@@ -318,6 +319,22 @@ async fn stop_connector(
         .set_target_state(&name, TargetState::Stopped)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Kafka Connect's `PUT /connectors/{name}/fence` (KIP-618): refused, not supported yet. Ferry
+/// fences a source task's zombies when the task starts (`init_transactions` on its
+/// `transactional.id`); fencing a connector's whole previous task generation (task-count
+/// records) is not built.
+async fn fence_connector(
+    State(service): State<ConnectService>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    // An unknown connector is a 404, as for every other connector resource.
+    service.connector_config(&name)?;
+    Err(crate::error::ServiceError::InvalidArgument(format!(
+        "PUT /connectors/{name}/fence is not supported yet: Ferry fences the zombies of each exactly-once source task when the task starts (init_transactions on its transactional.id), but not a connector's previous task generation on request"
+    ))
+    .into())
 }
 
 async fn delete_connector(

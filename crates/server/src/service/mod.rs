@@ -120,6 +120,8 @@ pub struct ServiceSecurity {
     pub session_keys: crate::security::SessionKeySettings,
     /// Resolves `${provider:...}` placeholders for validation (never for storage).
     pub config_providers: Arc<ferry_actors::config_providers::ConfigProviders>,
+    /// The worker's `exactly.once.source.support` (connector validation depends on it).
+    pub exactly_once_source: ferry_connectors::sdk::framework::ExactlyOnceSourceSupport,
 }
 
 /// The write side of the worker's health and identity, held by the worker's start-up code.
@@ -182,6 +184,13 @@ impl ConnectService {
     /// Attaches the worker's security settings; called once, before serving.
     pub fn attach_security(&self, security: ServiceSecurity) {
         let _ = self.inner.security.set(security);
+    }
+
+    /// The worker's `exactly.once.source.support`.
+    pub(crate) fn exactly_once_source(
+        &self,
+    ) -> ferry_connectors::sdk::framework::ExactlyOnceSourceSupport {
+        self.security().exactly_once_source
     }
 
     fn security(&self) -> &ServiceSecurity {

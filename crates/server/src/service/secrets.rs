@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use ferry_actors::config_providers::redact_resolved;
 use ferry_connectors::validation::{
-    check_connector_config, validate_connector_config, ConfigInfos, InvalidConfig,
+    check_connector_config_for, validate_connector_config_for, ConfigInfos, InvalidConfig,
 };
 
 use super::ConnectService;
@@ -31,13 +31,14 @@ impl ConnectService {
         raw: &BTreeMap<String, String>,
     ) -> Result<(), ServiceError> {
         let resolved = self.resolve_for_validation(raw)?;
-        check_connector_config(self.registry(), &resolved).map_err(|error| {
-            let message = match error {
-                InvalidConfig::UnknownClass(message) => message,
-                errors @ InvalidConfig::Errors(_) => errors.to_string(),
-            };
-            ServiceError::InvalidArgument(redact_resolved(raw, &resolved, &message))
-        })?;
+        check_connector_config_for(self.registry(), &resolved, self.exactly_once_source())
+            .map_err(|error| {
+                let message = match error {
+                    InvalidConfig::UnknownClass(message) => message,
+                    errors @ InvalidConfig::Errors(_) => errors.to_string(),
+                };
+                ServiceError::InvalidArgument(redact_resolved(raw, &resolved, &message))
+            })?;
         Ok(())
     }
 
@@ -51,9 +52,11 @@ impl ConnectService {
         raw: &BTreeMap<String, String>,
     ) -> Result<ConfigInfos, ServiceError> {
         let resolved = self.resolve_for_validation(raw)?;
-        let mut infos = validate_connector_config(self.registry(), &resolved).map_err(|error| {
-            ServiceError::InvalidArgument(redact_resolved(raw, &resolved, &error.to_string()))
-        })?;
+        let mut infos =
+            validate_connector_config_for(self.registry(), &resolved, self.exactly_once_source())
+                .map_err(|error| {
+                ServiceError::InvalidArgument(redact_resolved(raw, &resolved, &error.to_string()))
+            })?;
         for config in &mut infos.configs {
             let name = config.value.name.clone();
             if let (Some(raw_value), Some(resolved_value)) = (raw.get(&name), resolved.get(&name)) {

@@ -1,0 +1,451 @@
+//! Exactly-once sources (KIP-618) against the real Kafka: a worker with
+//! `exactly.once.source.support=enabled` commits each poll's records and their source offsets in
+//! one transaction of the task's producer (`transactional.id` = `${group.id}-${connector}-${task}`),
+//! so a `read_committed` consumer sees every record exactly once across a `kill -9` of the worker;
+//! a second producer with the task's `transactional.id` fences it; the connector keys are
+//! validated as Kafka Connect does, and what Ferry does not implement yet is refused.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ferry_tests::{
+    all_running, read_topic, start_worker, topic_record_count, unique_name, wait_until, Api,
+    FerryProcess,
+};
+use nix::sys::signal::Signal;
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use serde_json::json;
+
+const EOS_WORKER: &[(&str, &str)] = &[("exactly.once.source.support", "enabled")];
+
+fn datagen_config(topic: &str, boundary: &str) -> serde_json::Value {
+    json!({
+        "connector.class": "Datagen",
+        "kafka.topic": topic,
+        "quickstart": "sequence",
+        "tasks.max": "1",
+        "max.interval": "2",
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "exactly.once.support": "required",
+        "transaction.boundary": boundary,
+    })
+}
+
+/// Reads the committed records of `topic` (`read_committed`) and returns how many times each
+/// sequence number of task 0 occurs.
+fn committed_sequence(topic: &str) -> BTreeMap<u64, usize> {
+    let mut seen = BTreeMap::new();
+    for record in read_topic(topic) {
+        let key = String::from_utf8(record.key.expect("every datagen record has a key")).unwrap();
+        let seq: u64 = key
+            .strip_prefix("0-")
+            .and_then(|seq| seq.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected key {key}"));
+        *seen.entry(seq).or_insert(0) += 1;
+    }
+    seen
+}
+
+/// Returns (missing, duplicated) sequence numbers below the highest one seen.
+fn gaps_and_duplicates(seen: &BTreeMap<u64, usize>) -> (Vec<u64>, Vec<u64>) {
+    let max = seen.keys().next_back().copied().unwrap_or(0);
+    let missing = (0..=max).filter(|seq| !seen.contains_key(seq)).collect();
+    let duplicated = seen
+        .iter()
+        .filter(|(_, count)| **count > 1)
+        .map(|(seq, _)| *seq)
+        .collect();
+    (missing, duplicated)
+}
+
+async fn wait_records(topic: &str, at_least: i64) {
+    wait_until(
+        Duration::from_secs(60),
+        &format!("{at_least} records in {topic}"),
+        || async move { (topic_record_count(topic) >= at_least).then_some(()) },
+    )
+    .await
+    .unwrap();
+}
+
+async fn wait_running(api: &Api, name: &str) {
+    api.wait_status(name, Duration::from_secs(60), |status| {
+        all_running(status, 1)
+    })
+    .await
+    .unwrap();
+}
+
+async fn killed_twice_then_stopped(boundary: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name(&format!("eos-{boundary}"));
+    let topic = format!("{prefix}-seq");
+    let name = format!("{prefix}-gen");
+    let mut extra = EOS_WORKER.to_vec();
+    extra.push(("offset.flush.interval.ms", "200"));
+    let (mut worker, api) = start_worker(dir.path(), &prefix, &extra).await;
+    Api::create_connector(&api, &name, datagen_config(&topic, boundary))
+        .await
+        .unwrap();
+    wait_running(&api, &name).await;
+    let mut target = 2_000;
+    for _ in 0..2 {
+        wait_records(&topic, target).await;
+        // Killed mid-stream: its last transaction is open, with records and offsets in it.
+        worker.signal(Signal::SIGKILL).unwrap();
+        worker.wait_exit(Duration::from_secs(10)).await.unwrap();
+        let (restarted, restarted_api) = start_worker(dir.path(), &prefix, &extra).await;
+        worker = restarted;
+        wait_running(&restarted_api, &name).await;
+        target = topic_record_count(&topic) + 2_000;
+    }
+    wait_records(&topic, target).await;
+    // A clean stop commits (or aborts) what is open, so the topic can be read to its end.
+    worker.signal(Signal::SIGTERM).unwrap();
+    worker.wait_exit(Duration::from_secs(60)).await.unwrap();
+    let in_log = topic_record_count(&topic);
+    let seen = committed_sequence(&topic);
+    let (missing, duplicated) = gaps_and_duplicates(&seen);
+    let committed: usize = seen.values().sum();
+    println!(
+        "{boundary}: {committed} committed records (sequence 0..={}), {in_log} offsets in the log (aborted records and transaction markers included), missing {}, duplicated {}",
+        seen.keys().next_back().copied().unwrap_or(0),
+        missing.len(),
+        duplicated.len()
+    );
+    assert!(committed >= 4_000, "{committed} records");
+    assert!(
+        missing.is_empty(),
+        "{} missing sequence numbers, from {:?}",
+        missing.len(),
+        missing.first()
+    );
+    assert!(
+        duplicated.is_empty(),
+        "{} duplicated sequence numbers, from {:?}",
+        duplicated.len(),
+        duplicated.first()
+    );
+}
+
+#[tokio::test]
+async fn poll_boundary_records_and_offsets_are_atomic_across_kill_9() {
+    killed_twice_then_stopped("poll").await;
+}
+
+#[tokio::test]
+async fn interval_boundary_records_and_offsets_are_atomic_across_kill_9() {
+    killed_twice_then_stopped("interval").await;
+}
+
+#[tokio::test]
+async fn a_producer_with_the_tasks_transactional_id_fences_it_and_is_fenced_in_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("eos-zombie");
+    let topic = format!("{prefix}-seq");
+    let name = format!("{prefix}-gen");
+    let (mut worker, api) = start_worker(dir.path(), &prefix, EOS_WORKER).await;
+    Api::create_connector(&api, &name, datagen_config(&topic, "poll"))
+        .await
+        .unwrap();
+    wait_running(&api, &name).await;
+    wait_records(&topic, 500).await;
+    // Kafka Connect's transactional id: ${group.id}-${connector}-${task}; the worker's group.id
+    // is the prefix (see ferry_tests::worker_args).
+    let transactional_id = format!("{prefix}-{name}-0");
+    let intruder: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", ferry_tests::test_bootstrap())
+        .set("transactional.id", &transactional_id)
+        .create()
+        .unwrap();
+    let intruder = tokio::task::spawn_blocking(move || {
+        intruder.init_transactions(Duration::from_secs(30)).unwrap();
+        intruder
+    })
+    .await
+    .unwrap();
+    // The task's producer is fenced: its next transaction fails, the task restarts, and its new
+    // producer fences the intruder in turn. Records keep flowing, each once.
+    let before = topic_record_count(&topic);
+    wait_records(&topic, before + 1_000).await;
+    let intruder_topic = topic.clone();
+    let intruder_result = tokio::task::spawn_blocking(move || {
+        intruder.begin_transaction()?;
+        intruder
+            .send(
+                BaseRecord::<str, str>::to(&intruder_topic)
+                    .key("intruder")
+                    .payload("x"),
+            )
+            .map_err(|(error, _)| error)?;
+        intruder.commit_transaction(Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    let error = intruder_result.expect_err("the intruder was fenced by the restarted task");
+    assert!(
+        error.to_string().to_lowercase().contains("fenced"),
+        "{error}"
+    );
+    let log = worker.stderr() + &worker.stdout();
+    // The old producer's writes were refused by the broker (librdkafka's words), and the task
+    // started again with a new producer that fenced the intruder.
+    assert!(
+        log.contains("fenced by a newer instance") || log.contains("fenced by newer producer"),
+        "the task's producer was fenced"
+    );
+    assert!(
+        log.matches("exactly-once source task: zombies fenced")
+            .count()
+            >= 2,
+        "the task restarted with a new transactional producer"
+    );
+    worker.signal(Signal::SIGTERM).unwrap();
+    worker.wait_exit(Duration::from_secs(60)).await.unwrap();
+    let seen = committed_sequence_without_intruder(&topic);
+    let (missing, duplicated) = gaps_and_duplicates(&seen);
+    assert!(missing.is_empty(), "missing: {missing:?}");
+    assert!(duplicated.is_empty(), "duplicated: {duplicated:?}");
+}
+
+fn committed_sequence_without_intruder(topic: &str) -> BTreeMap<u64, usize> {
+    let records = read_topic(topic);
+    assert!(
+        records
+            .iter()
+            .all(|record| record.key.as_deref() != Some(b"intruder".as_slice())),
+        "the fenced intruder's record is not committed"
+    );
+    committed_sequence(topic)
+}
+
+async fn refused(api: &Api, config: serde_json::Value, key: &str, needle: &str) {
+    let name = unique_name("eos-refused");
+    let body = json!({"name": name, "config": config});
+    let (status, error) = api
+        .call(reqwest::Method::POST, "/connectors", Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{key}: {error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains(key) && message.contains(needle),
+        "{key}: {message}"
+    );
+}
+
+#[tokio::test]
+async fn exactly_once_keys_are_validated_as_kafka_connect_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("eos-validate");
+    let (_worker, api) = start_worker(dir.path(), &prefix, EOS_WORKER).await;
+    let topic = format!("{prefix}-t");
+    let with = |key: &str, value: &str| {
+        let mut config = datagen_config(&topic, "poll");
+        config[key] = json!(value);
+        config
+    };
+    refused(
+        &api,
+        with("exactly.once.support", "maybe"),
+        "exactly.once.support",
+        "requested",
+    )
+    .await;
+    refused(
+        &api,
+        with("transaction.boundary", "sometimes"),
+        "transaction.boundary",
+        "poll",
+    )
+    .await;
+    refused(
+        &api,
+        with("transaction.boundary", "connector"),
+        "transaction.boundary",
+        "not supported yet",
+    )
+    .await;
+    refused(
+        &api,
+        with("offsets.storage.topic", "elsewhere"),
+        "offsets.storage.topic",
+        "not supported yet",
+    )
+    .await;
+    refused(
+        &api,
+        with("errors.deadletterqueue.topic.name", "dlq"),
+        "errors.deadletterqueue.topic.name",
+        "not supported yet",
+    )
+    .await;
+    // FileStreamSource reading stdin (no `file`) tracks no offset: it does not declare
+    // exactly-once support, so `required` is refused; with a file it is accepted.
+    let stdin_source = json!({
+        "connector.class": "FileStreamSource",
+        "topic": topic,
+        "exactly.once.support": "required",
+    });
+    refused(
+        &api,
+        stdin_source,
+        "exactly.once.support",
+        "does not support exactly-once",
+    )
+    .await;
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\n").unwrap();
+    let file_source = json!({
+        "connector.class": "FileStreamSource",
+        "topic": topic,
+        "file": input.display().to_string(),
+        "exactly.once.support": "required",
+    });
+    Api::create_connector(&api, &unique_name("eos-file"), file_source)
+        .await
+        .unwrap();
+    // The interval boundary with its interval is accepted.
+    let mut interval = datagen_config(&topic, "interval");
+    interval["transaction.boundary.interval.ms"] = json!("500");
+    let interval_name = unique_name("eos-interval");
+    Api::create_connector(&api, &interval_name, interval)
+        .await
+        .unwrap();
+    // Kafka Connect's fence endpoint is refused (not built), never a silent success.
+    let (status, error) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/connectors/{interval_name}/fence"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not supported yet"),
+        "{error}"
+    );
+    let (status, _) = api
+        .call(
+            reqwest::Method::PUT,
+            "/connectors/no-such-connector/fence",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_worker_with_a_bad_exactly_once_source_support_value_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("eos-badworker");
+    let addr = ferry_tests::free_local_addr();
+    let mut worker = FerryProcess::worker(
+        dir.path(),
+        &prefix,
+        addr,
+        &[("exactly.once.source.support", "on")],
+    )
+    .unwrap();
+    let status = worker.wait_exit(Duration::from_secs(30)).await.unwrap();
+    assert!(!status.success());
+    let log = worker.stderr();
+    assert!(log.contains("exactly.once.source.support"), "{log}");
+}
+
+/// Reads the committed records of `topic` and counts each `(task, sequence number)`.
+fn committed_per_task(topic: &str) -> BTreeMap<u32, BTreeMap<u64, usize>> {
+    let mut seen: BTreeMap<u32, BTreeMap<u64, usize>> = BTreeMap::new();
+    for record in read_topic(topic) {
+        let key = String::from_utf8(record.key.expect("every datagen record has a key")).unwrap();
+        let (task, seq) = key
+            .split_once('-')
+            .and_then(|(task, seq)| Some((task.parse().ok()?, seq.parse().ok()?)))
+            .unwrap_or_else(|| panic!("unexpected key {key}"));
+        *seen.entry(task).or_default().entry(seq).or_insert(0) += 1;
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_task_moved_off_a_killed_worker_resumes_exactly_once_on_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("eos-move");
+    let topic = format!("{prefix}-seq");
+    let name = format!("{prefix}-gen");
+    let (addrs, mut workers) = ferry_tests::start_cluster(dir.path(), &prefix, 3, EOS_WORKER)
+        .await
+        .unwrap();
+    let api = Api::new(addrs[0]);
+    let mut config = datagen_config(&topic, "poll");
+    config["tasks.max"] = json!("2");
+    Api::create_connector(&api, &name, config).await.unwrap();
+    let status = api
+        .wait_status(&name, Duration::from_secs(60), |status| {
+            all_running(status, 2)
+        })
+        .await
+        .unwrap();
+    wait_records(&topic, 2_000).await;
+    // Kill the worker running task 0 (not the one the test talks to, when it can choose).
+    let owner = status["tasks"][0]["worker_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let victim = addrs
+        .iter()
+        .position(|addr| owner.ends_with(&format!(":{}", addr.port())))
+        .expect("task 0 runs on a worker of the cluster");
+    workers[victim].signal(Signal::SIGKILL).unwrap();
+    workers[victim]
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let survivor = Api::new(addrs[(victim + 1) % 3]);
+    survivor
+        .wait_status(&name, Duration::from_secs(90), |status| {
+            all_running(status, 2)
+                && status["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|task| task["worker_id"] != owner.as_str())
+        })
+        .await
+        .unwrap();
+    let target = topic_record_count(&topic) + 2_000;
+    wait_records(&topic, target).await;
+    for (index, worker) in workers.iter_mut().enumerate() {
+        if index != victim {
+            worker.signal(Signal::SIGTERM).unwrap();
+        }
+    }
+    for (index, worker) in workers.iter_mut().enumerate() {
+        if index != victim {
+            worker.wait_exit(Duration::from_secs(60)).await.unwrap();
+        }
+    }
+    let per_task = committed_per_task(&topic);
+    assert_eq!(per_task.len(), 2, "both tasks produced");
+    for (task, seen) in &per_task {
+        let (missing, duplicated) = gaps_and_duplicates(seen);
+        println!(
+            "task {task}: {} committed, missing {}, duplicated {}",
+            seen.values().sum::<usize>(),
+            missing.len(),
+            duplicated.len()
+        );
+        assert!(missing.is_empty(), "task {task}: {} missing", missing.len());
+        assert!(
+            duplicated.is_empty(),
+            "task {task}: {} duplicated",
+            duplicated.len()
+        );
+    }
+}
