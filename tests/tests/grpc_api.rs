@@ -417,9 +417,9 @@ async fn bad_requests_get_grpc_codes_with_the_rest_message_and_store_nothing() {
                 ("connector.class", "FileStreamSource"),
                 ("file", &file),
                 ("topic", "t"),
-                ("exactly.once.support", "required"),
+                ("transaction.boundary", "connector"),
             ],
-            "exactly.once.support is not supported yet",
+            "transaction.boundary is not supported yet with the value connector",
         ),
     ];
     for (index, (pairs, named)) in invalid_configs.iter().enumerate() {
