@@ -209,6 +209,117 @@ async fn a_producer_with_the_tasks_transactional_id_fences_it_and_is_fenced_in_t
     assert!(duplicated.is_empty(), "duplicated: {duplicated:?}");
 }
 
+/// `PUT /connectors/{name}/fence`: the status and the body.
+async fn fence(api: &Api, connector: &str) -> (u16, serde_json::Value) {
+    api.call(
+        reqwest::Method::PUT,
+        &format!("/connectors/{connector}/fence"),
+        None,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_fence_endpoint_fences_the_tasks_producers_as_kafka_connect_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("eos-fence");
+    let topic = format!("{prefix}-seq");
+    let name = format!("{prefix}-gen");
+    let (mut worker, api) = start_worker(dir.path(), &prefix, EOS_WORKER).await;
+    Api::create_connector(&api, &name, datagen_config(&topic, "poll"))
+        .await
+        .unwrap();
+    wait_running(&api, &name).await;
+    wait_records(&topic, 500).await;
+    let (status, body) = fence(&api, &name).await;
+    assert_eq!(status, 204, "{body}");
+    // The running task's producer had the fenced transactional id: the broker refuses its next
+    // transaction (librdkafka's words), and the task starts again with a new producer.
+    let log_of = |worker: &FerryProcess| worker.stderr() + &worker.stdout();
+    wait_until(
+        Duration::from_secs(60),
+        "the task's producer fenced and the task restarted",
+        || {
+            let log = log_of(&worker);
+            async move {
+                ((log.contains("fenced by a newer instance")
+                    || log.contains("fenced by newer producer"))
+                    && log
+                        .matches("exactly-once source task: zombies fenced")
+                        .count()
+                        >= 2)
+                    .then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        log_of(&worker).contains("zombie fencing: every task's transactional producer fenced"),
+        "the worker logs the fencing"
+    );
+    let before = topic_record_count(&topic);
+    wait_records(&topic, before + 500).await;
+    wait_running(&api, &name).await;
+    // Kafka Connect's answers: 404 for an unknown connector, 400 for a sink.
+    let (status, body) = fence(&api, &format!("{prefix}-no-such-connector")).await;
+    assert_eq!(status, 404, "{body}");
+    let sink = format!("{prefix}-sink");
+    Api::create_connector(
+        &api,
+        &sink,
+        json!({
+            "connector.class": "FileStreamSink",
+            "topics": topic,
+            "file": dir.path().join("sink.txt").display().to_string(),
+        }),
+    )
+    .await
+    .unwrap();
+    let (status, body) = fence(&api, &sink).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["message"].as_str().unwrap(),
+        format!("Connector {sink} is not a source connector"),
+        "{body}"
+    );
+    worker.signal(Signal::SIGTERM).unwrap();
+    worker.wait_exit(Duration::from_secs(60)).await.unwrap();
+    let seen = committed_sequence(&topic);
+    let (missing, duplicated) = gaps_and_duplicates(&seen);
+    assert!(seen.len() >= 500, "{} records", seen.len());
+    assert!(missing.is_empty(), "missing: {missing:?}");
+    assert!(duplicated.is_empty(), "duplicated: {duplicated:?}");
+}
+
+#[tokio::test]
+async fn the_fence_endpoint_is_refused_on_a_worker_without_exactly_once_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("eos-fence-off");
+    let (_worker, api) = start_worker(dir.path(), &prefix, &[]).await;
+    let name = format!("{prefix}-gen");
+    let mut config = datagen_config(&format!("{prefix}-seq"), "poll");
+    config
+        .as_object_mut()
+        .unwrap()
+        .remove("exactly.once.support");
+    config
+        .as_object_mut()
+        .unwrap()
+        .remove("transaction.boundary");
+    Api::create_connector(&api, &name, config).await.unwrap();
+    let (status, body) = fence(&api, &name).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("exactly.once.source.support=enabled"),
+        "{body}"
+    );
+}
+
 fn committed_sequence_without_intruder(topic: &str) -> BTreeMap<u64, usize> {
     let records = read_topic(topic);
     assert!(
@@ -313,32 +424,6 @@ async fn exactly_once_keys_are_validated_as_kafka_connect_does() {
     Api::create_connector(&api, &interval_name, interval)
         .await
         .unwrap();
-    // Kafka Connect's fence endpoint is refused (not built), never a silent success.
-    let (status, error) = api
-        .call(
-            reqwest::Method::PUT,
-            &format!("/connectors/{interval_name}/fence"),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 400, "{error}");
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("is not supported yet"),
-        "{error}"
-    );
-    let (status, _) = api
-        .call(
-            reqwest::Method::PUT,
-            "/connectors/no-such-connector/fence",
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 404);
 }
 
 #[tokio::test]

@@ -204,6 +204,7 @@ pub(crate) async fn run(
     service.attach_runtime(Arc::new(Runtime {
         node_id: config.node_id.clone(),
         worker_id: config.advertised_addr.clone(),
+        group_id: config.group_id.clone(),
         config_store,
         status_store,
         offset_store,

@@ -321,20 +321,14 @@ async fn stop_connector(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Kafka Connect's `PUT /connectors/{name}/fence` (KIP-618): refused, not supported yet. Ferry
-/// fences a source task's zombies when the task starts (`init_transactions` on its
-/// `transactional.id`); fencing a connector's whole previous task generation (task-count
-/// records) is not built.
+/// Kafka Connect's `PUT /connectors/{name}/fence` (KIP-618): fences the transactional
+/// producers of every task of a source connector; 204 when done.
 async fn fence_connector(
     State(service): State<ConnectService>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    // An unknown connector is a 404, as for every other connector resource.
-    service.connector_config(&name)?;
-    Err(crate::error::ServiceError::InvalidArgument(format!(
-        "PUT /connectors/{name}/fence is not supported yet: Ferry fences the zombies of each exactly-once source task when the task starts (init_transactions on its transactional.id), but not a connector's previous task generation on request"
-    ))
-    .into())
+    service.fence_connector(&name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn delete_connector(

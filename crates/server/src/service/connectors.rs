@@ -272,6 +272,55 @@ impl ConnectService {
             .unwrap_or_default())
     }
 
+    /// Kafka Connect's `PUT /connectors/{name}/fence` (KIP-618): fences every transactional
+    /// producer of the connector's source tasks, `${group.id}-${connector}-${task}` for each of
+    /// its current tasks, by initialising transactions with each id (the broker bumps the
+    /// producer epoch and aborts the open transaction). A producer still using one of those ids
+    /// (a running task or a zombie) fails its next transactional call; a running task restarts
+    /// with a new producer, as in Kafka Connect.
+    ///
+    /// # Errors
+    /// `NotFound`; `InvalidArgument` for a sink connector (Kafka Connect's message) or when the
+    /// worker's `exactly.once.source.support` is not `enabled`; `Unavailable` when Kafka does not
+    /// answer.
+    pub async fn fence_connector(&self, name: &str) -> Result<(), ServiceError> {
+        use ferry_connectors::sdk::framework::ExactlyOnceSourceSupport;
+
+        let runtime = self.runtime()?;
+        let snapshot = runtime.config_store.snapshot();
+        let config = snapshot
+            .connectors
+            .get(name)
+            .ok_or_else(|| not_found(name))?;
+        if self.connector_type(config) != "source" {
+            return Err(ServiceError::InvalidArgument(format!(
+                "Connector {name} is not a source connector"
+            )));
+        }
+        if self.exactly_once_source() != ExactlyOnceSourceSupport::Enabled {
+            return Err(ServiceError::InvalidArgument(format!(
+                "Zombie fencing of connector {name} needs exactly.once.source.support=enabled on the worker: its source tasks do not use transactional producers"
+            )));
+        }
+        let task_count = snapshot.tasks.get(name).map_or(0, Vec::len);
+        let client_config = runtime
+            .kafka
+            .client_config_for(
+                ClientRole::Producer,
+                &[("client.id", &format!("connector-fencer-{name}"))],
+                Some(config),
+            )
+            .map_err(|error| ServiceError::InvalidArgument(error.to_string()))?;
+        let transactional_ids: Vec<String> = (0..task_count)
+            .map(|task| format!("{}-{name}-{task}", runtime.group_id))
+            .collect();
+        tokio::task::spawn_blocking(move || fence_producers(&client_config, &transactional_ids))
+            .await
+            .map_err(|error| ServiceError::Internal(error.to_string()))??;
+        tracing::info!(connector = %name, tasks = task_count, "zombie fencing: every task's transactional producer fenced");
+        Ok(())
+    }
+
     /// Returns a connector's state and its tasks' states.
     ///
     /// # Errors
@@ -677,6 +726,37 @@ fn check_client_overrides(
         .kafka
         .validate_connector_overrides(config)
         .map_err(|error| ServiceError::InvalidArgument(error.to_string()))
+}
+
+/// Fences each transactional id: a producer with it initialises its transactions (the
+/// broker bumps the id's epoch and aborts its open transaction) and is dropped.
+fn fence_producers(
+    client_config: &rdkafka::config::ClientConfig,
+    transactional_ids: &[String],
+) -> Result<(), ServiceError> {
+    use rdkafka::producer::{BaseProducer, Producer};
+
+    for transactional_id in transactional_ids {
+        let fencer: BaseProducer = client_config
+            .clone()
+            .set("transactional.id", transactional_id)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .create()
+            .map_err(|error| {
+                ServiceError::Internal(format!(
+                    "cannot create a producer to fence {transactional_id}: {error}"
+                ))
+            })?;
+        fencer
+            .init_transactions(Duration::from_secs(30))
+            .map_err(|error| {
+                ServiceError::Unavailable(format!(
+                    "Failed to fence transactional producer {transactional_id}: {error}"
+                ))
+            })?;
+    }
+    Ok(())
 }
 
 /// Reads the committed offsets of a sink's consumer group for its topics.

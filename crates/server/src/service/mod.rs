@@ -50,6 +50,8 @@ pub struct Runtime {
     /// This node's id in gossip and assignments.
     pub node_id: String,
     pub worker_id: String,
+    /// The worker's `group.id` (exactly-once tasks' transactional ids start with it).
+    pub group_id: String,
     pub config_store: Arc<ConfigStore>,
     pub status_store: Arc<StatusStore>,
     pub offset_store: Arc<OffsetStore>,
