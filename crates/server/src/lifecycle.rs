@@ -180,6 +180,7 @@ pub(crate) async fn run(
             config_providers: Arc::clone(&config.security.config_providers),
             group_id: config.group_id.clone(),
             exactly_once_source: config.exactly_once_source,
+            lease: quorum.lease_gate().start_task(None),
         },
         restart_policy: config.restart_policy,
         task_shutdown_timeout: config.task_shutdown_timeout,

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::membership::{has_quorum, QuorumView};
-use crate::stores::LeaseStore;
+use crate::stores::{LeaseGate, LeaseStore};
 
 /// Reads the current quorum; cheap to clone.
 #[derive(Clone)]
@@ -23,6 +23,8 @@ pub struct QuorumGate {
     view_rx: watch::Receiver<QuorumView>,
     /// `None` under `ferry dev` (a single node on the embedded cluster): no leases.
     leases_opt: Option<Arc<LeaseStore>>,
+    /// The tasks' lease deadline (always open without leases).
+    lease_gate: LeaseGate,
 }
 
 /// The quorum as a node sees it now.
@@ -47,9 +49,13 @@ pub struct QuorumStatus {
 impl QuorumGate {
     /// A gate over a membership's quorum view and, on a real Kafka, the lease store.
     pub fn new(view_rx: watch::Receiver<QuorumView>, leases_opt: Option<Arc<LeaseStore>>) -> Self {
+        let lease_gate = leases_opt
+            .as_ref()
+            .map_or_else(LeaseGate::always_open, |leases| leases.gate().clone());
         QuorumGate {
             view_rx,
             leases_opt,
+            lease_gate,
         }
     }
 
@@ -73,6 +79,11 @@ impl QuorumGate {
             Some(leases) => leases.own_incarnation(),
             None => Some(0),
         }
+    }
+
+    /// Returns the tasks' lease deadline gate.
+    pub fn lease_gate(&self) -> &LeaseGate {
+        &self.lease_gate
     }
 
     /// Returns the lease store, when leases are on.

@@ -48,6 +48,9 @@ pub struct TaskEnv {
     pub group_id: String,
     /// The worker's `exactly.once.source.support`: `Enabled` makes source tasks transactional.
     pub exactly_once_source: ferry_connectors::sdk::framework::ExactlyOnceSourceSupport,
+    /// The task's right to act, bounded by the worker's lease: checked before each delivery
+    /// and commit (the worker sets it when it starts the task).
+    pub lease: crate::stores::TaskLease,
 }
 
 /// One task to run.

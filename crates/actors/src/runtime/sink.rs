@@ -334,12 +334,20 @@ pub(crate) async fn run_sink_task(
                 () = cancel.cancelled() => return Ok(true),
                 // Before records, so a busy stream of records never delays the periodic commit.
                 _ = commit_tick.tick() => {
+                    if !env.lease.is_open() && !env.lease.wait_open(&cancel).await {
+                        return Ok(true);
+                    }
                     state.commit(&mut *task, &commands_tx, true).await?;
                     state.act_on_requests(&mut *task, &commands_tx).await?;
                 }
                 event = events_rx.recv() => match event {
                     None => return Err(ConnectorError::external("the Kafka consumer stopped")),
                     Some(ConsumerEvent::Records(batch, generation)) => {
+                        // Past the worker's lease deadline nothing is put: the task waits to be
+                        // stopped (the records come again from the committed offsets).
+                        if !env.lease.is_open() && !env.lease.wait_open(&cancel).await {
+                            return Ok(true);
+                        }
                         let admitted = state.partitions.admit(batch, generation);
                         state.put(&mut *task, admitted).await?;
                         state.act_on_requests(&mut *task, &commands_tx).await?;
@@ -362,7 +370,8 @@ pub(crate) async fn run_sink_task(
                             .collect();
                         let flushed: Result<Offsets, ConnectorError> = async {
                             state.settle_dead_letters().await?;
-                            let committable = if subset.is_empty() { Offsets::new() } else { task.pre_commit(subset).await? };
+                            // Past the worker's lease deadline revoked partitions commit nothing.
+                            let committable = if subset.is_empty() || !env.lease.is_open() { Offsets::new() } else { task.pre_commit(subset).await? };
                             state.settle_dead_letters().await?;
                             Ok(committable)
                         }.await;
@@ -382,6 +391,9 @@ pub(crate) async fn run_sink_task(
                     }
                 },
                 () = tokio::time::sleep(IDLE_COMMIT_DELAY), if state.current != state.committed => {
+                    if !env.lease.is_open() && !env.lease.wait_open(&cancel).await {
+                        return Ok(true);
+                    }
                     state.commit(&mut *task, &commands_tx, false).await?;
                     state.act_on_requests(&mut *task, &commands_tx).await?;
                 }
@@ -408,7 +420,11 @@ pub(crate) async fn run_sink_task(
     }
     .await;
 
-    if outcome.is_ok() && !state.current.is_empty() && state.current != state.committed {
+    if outcome.is_ok()
+        && !state.current.is_empty()
+        && state.current != state.committed
+        && env.lease.is_open()
+    {
         // Stop: flush and commit synchronously before leaving the group.
         let flushed: Result<Offsets, ConnectorError> = async {
             state.settle_dead_letters().await?;

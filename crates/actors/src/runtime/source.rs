@@ -210,6 +210,7 @@ pub(crate) async fn run_source_task(
         spec,
         converters: &converters,
         producer: &producer,
+        cancel: &cancel,
         tracker: OffsetTracker::default(),
         acked: Vec::new(),
         errors,
@@ -283,6 +284,8 @@ struct SourceLoop<'a> {
     spec: &'a TaskSpec,
     converters: &'a Converters,
     producer: &'a SourceProducer,
+    /// The task's cancellation (a task past its lease deadline waits on it).
+    cancel: &'a CancellationToken,
     tracker: OffsetTracker,
     /// Metadata of acknowledged records not yet handed to the task (`acknowledged`).
     acked: Vec<RecordAck>,
@@ -339,6 +342,12 @@ impl SourceLoop<'_> {
             }
         }
         if !self.batch.is_empty() {
+            // Past the worker's lease deadline nothing is produced: the task waits to be
+            // stopped (its records were never sent, so their offsets are never committed).
+            if !self.env.lease.is_open() && !self.env.lease.wait_open(self.cancel).await {
+                self.batch = ProduceBatch::default();
+                return Ok(());
+            }
             let batch = std::mem::take(&mut self.batch);
             self.producer.send(batch).await?;
         }
@@ -571,6 +580,12 @@ impl SourceLoop<'_> {
     async fn flush_offsets(&mut self, task: &mut dyn SourceTask) -> Result<(), ConnectorError> {
         #[allow(clippy::cast_precision_loss)]
         self.in_flight.set(self.tracker.in_flight() as f64);
+        if !self.env.lease.is_open() {
+            // Past the worker's lease deadline: no offset commit (the new owner's may be
+            // newer). What is committable stays in the tracker.
+            tracing::warn!(task = %self.spec.id(), "worker lease deadline passed: not committing source offsets");
+            return Ok(());
+        }
         if self.transactional {
             // The offsets are in the transactions: commit the open one (`interval`; with `poll`
             // every batch committed its own).

@@ -20,12 +20,13 @@
 //! lease transaction is open (with `read_committed` it could hide above the last stable offset).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::config::{write_in_transaction, LeaderWriter};
@@ -135,10 +136,155 @@ impl OwnLease {
         }
     }
 
+    /// Returns until when the current chain of renewals is valid, if one is.
+    pub fn valid_until(&self) -> Option<Instant> {
+        self.current_opt.map(|(_, valid_until)| valid_until)
+    }
+
     /// Returns the incarnation whose lease is valid at `now`, if any.
     pub fn valid_incarnation(&self, now: Instant) -> Option<u64> {
         self.current_opt
             .and_then(|(incarnation, valid_until)| (now < valid_until).then_some(incarnation))
+    }
+}
+
+/// How long before its lease lapses (on its own monotonic clock) a worker's tasks stop
+/// delivering: one eighth of the lease period (500 ms with the default 4 s).
+pub fn lease_safety_margin(period: Duration) -> Duration {
+    period / 8
+}
+
+/// The worker's lease deadline, as its tasks see it: the send time of its latest acknowledged
+/// renewal + lease period − [`lease_safety_margin`], on `CLOCK_MONOTONIC` ([`Instant`], which
+/// keeps counting while the process is frozen by `SIGSTOP`), tagged with the lease incarnation
+/// it belongs to. Packed in one atomic: the incarnation's low 16 bits and the deadline in
+/// microseconds after `base` (48 bits: 8.9 years). Cheap to clone.
+#[derive(Clone)]
+pub struct LeaseGate {
+    base: Instant,
+    /// `ALWAYS_OPEN`, or `tag << 48 | deadline_us`.
+    packed: Arc<AtomicU64>,
+    /// The tag of the incarnation the latest task was started under (`NO_TAG`: none).
+    running_tag: Arc<AtomicU64>,
+    changed: Arc<Notify>,
+}
+
+const ALWAYS_OPEN: u64 = u64::MAX;
+const NO_TAG: u64 = u64::MAX;
+const DEADLINE_BITS: u32 = 48;
+const DEADLINE_MASK: u64 = (1 << DEADLINE_BITS) - 1;
+
+impl std::fmt::Debug for LeaseGate {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("LeaseGate")
+            .field("packed", &self.packed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl LeaseGate {
+    /// A gate that is always open (`ferry dev`: no leases).
+    pub fn always_open() -> Self {
+        Self::with(ALWAYS_OPEN)
+    }
+
+    /// A gate closed until [`LeaseGate::open_until`] is called.
+    pub fn closed() -> Self {
+        Self::with(0)
+    }
+
+    fn with(packed: u64) -> Self {
+        LeaseGate {
+            base: Instant::now(),
+            packed: Arc::new(AtomicU64::new(packed)),
+            running_tag: Arc::new(AtomicU64::new(NO_TAG)),
+            changed: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Lets the tasks of `incarnation` act until `deadline`.
+    pub fn open_until(&self, incarnation: u64, deadline: Instant) {
+        let micros = deadline.saturating_duration_since(self.base).as_micros();
+        let micros = u64::try_from(micros)
+            .unwrap_or(DEADLINE_MASK)
+            .min(DEADLINE_MASK - 1);
+        let packed = ((incarnation & 0xffff) << DEADLINE_BITS) | micros;
+        self.packed.store(packed, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+
+    /// The gate of a task started now under `incarnation_opt` (`None`: never open). The
+    /// worker runs all its tasks under one incarnation (it stops them all when it changes), so
+    /// this is also the incarnation [`LeaseGate::running_tasks_may_act`] checks.
+    pub fn start_task(&self, incarnation_opt: Option<u64>) -> TaskLease {
+        let tag_opt = incarnation_opt.map(|incarnation| incarnation & 0xffff);
+        self.running_tag
+            .store(tag_opt.unwrap_or(NO_TAG), Ordering::Release);
+        TaskLease {
+            gate: self.clone(),
+            tag_opt,
+        }
+    }
+
+    /// Returns true when the tasks started last may act now (`GET /cluster` counts the tasks
+    /// of a worker whose tasks may not act as none: they deliver and commit nothing).
+    pub fn running_tasks_may_act(&self) -> bool {
+        let tag = self.running_tag.load(Ordering::Acquire);
+        TaskLease {
+            gate: self.clone(),
+            tag_opt: (tag != NO_TAG).then_some(tag),
+        }
+        .is_open()
+    }
+}
+
+/// A task's right to act: open while the worker's lease of the incarnation the task was
+/// started under is valid, less the safety margin. A task checks it before each delivery and
+/// commit (one atomic load and one monotonic clock read); once its incarnation's lease lapsed
+/// it stays closed, even after the worker renews under a new incarnation.
+#[derive(Clone, Debug)]
+pub struct TaskLease {
+    gate: LeaseGate,
+    tag_opt: Option<u64>,
+}
+
+impl TaskLease {
+    /// A task lease that is always open (`ferry dev`, unit tests).
+    pub fn always_open() -> Self {
+        LeaseGate::always_open().start_task(Some(0))
+    }
+
+    /// Returns true while the task may deliver and commit.
+    #[inline]
+    pub fn is_open(&self) -> bool {
+        let packed = self.gate.packed.load(Ordering::Acquire);
+        if packed == ALWAYS_OPEN {
+            return true;
+        }
+        let Some(tag) = self.tag_opt else {
+            return false;
+        };
+        if packed >> DEADLINE_BITS != tag {
+            return false;
+        }
+        let now = u64::try_from(self.gate.base.elapsed().as_micros()).unwrap_or(u64::MAX);
+        now < packed & DEADLINE_MASK
+    }
+
+    /// Waits until the task may act (returns true) or `cancel` fires (returns false).
+    pub async fn wait_open(&self, cancel: &CancellationToken) -> bool {
+        loop {
+            let changed = self.gate.changed.notified();
+            if self.is_open() {
+                return true;
+            }
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return false,
+                () = changed => {}
+            }
+        }
     }
 }
 
@@ -212,6 +358,7 @@ pub struct LeaseStore {
     node_id: String,
     state: Arc<Mutex<LeaseState>>,
     leader_rx: watch::Receiver<Option<LeaderLease>>,
+    gate: LeaseGate,
 }
 
 impl LeaseStore {
@@ -291,6 +438,7 @@ impl LeaseStore {
             node_id: node_id.to_string(),
             state,
             leader_rx,
+            gate: LeaseGate::closed(),
         });
         let tick = period / 4;
         tokio::spawn(renew_own_lease(
@@ -301,6 +449,12 @@ impl LeaseStore {
         ));
         tokio::spawn(confirm_reads(Arc::clone(&store), tick, stop));
         Ok(store)
+    }
+
+    /// Returns the gate of this worker's tasks: open until its lease deadline less the safety
+    /// margin.
+    pub fn gate(&self) -> &LeaseGate {
+        &self.gate
     }
 
     /// Returns this worker's incarnation while its lease is valid, `None` once it lapsed (the
@@ -395,6 +549,7 @@ async fn renew_own_lease(
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seq: u64 = 0;
     let mut was_valid = false;
+    let safety = lease_safety_margin(period);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -419,6 +574,13 @@ async fn renew_own_lease(
             Ok(Ok(_)) => {
                 if let Ok(mut state) = store.state.lock() {
                     state.own.on_acknowledged(incarnation, sent_at, acked_at);
+                    if let (Some(valid_until), Some(current)) = (
+                        state.own.valid_until(),
+                        state.own.valid_incarnation(acked_at),
+                    ) {
+                        let deadline = valid_until.checked_sub(safety).unwrap_or(sent_at);
+                        store.gate.open_until(current, deadline);
+                    }
                 }
             }
             Ok(Err(error)) => tracing::warn!(%error, "failed to renew this worker's lease"),

@@ -10,7 +10,7 @@ pub mod status;
 pub mod topics;
 
 pub use config::{ConfigSnapshot, ConfigStore, TargetState};
-pub use lease::{lease_topic_name, LeaseStore};
+pub use lease::{lease_topic_name, LeaseGate, LeaseStore, TaskLease};
 pub use offsets::OffsetStore;
 pub use session_key::SessionKey;
 pub use status::{State, Status, StatusSnapshot, StatusStore};

@@ -506,7 +506,12 @@ impl WorkerState {
             factory,
             retry_notifier,
         };
-        let env = self.deps.task_env.clone();
+        let mut env = self.deps.task_env.clone();
+        env.lease = self
+            .deps
+            .quorum
+            .lease_gate()
+            .start_task(self.deps.quorum.own_incarnation());
         let exit_ref = myself.clone();
         let task_cancel = cancel.clone();
         let exit_key = key.clone();

@@ -36,7 +36,15 @@ impl ConnectService {
                 generation: member.generation,
                 ready: member.ready,
                 is_leader: leader.as_deref() == Some(member.node_id.as_str()),
-                task_count: member.running_tasks.len(),
+                // This worker's tasks past its lease deadline deliver and commit nothing
+                // (they wait to be stopped): none of them counts as running.
+                task_count: if member.node_id == runtime.node_id
+                    && !runtime.quorum.lease_gate().running_tasks_may_act()
+                {
+                    0
+                } else {
+                    member.running_tasks.len()
+                },
                 assigned_tasks: snapshot
                     .assignment
                     .as_ref()
