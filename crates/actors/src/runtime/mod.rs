@@ -2,7 +2,9 @@
 
 pub mod dlq;
 pub mod errors;
-mod offsets;
+// Public (hidden) only for crates/actors/benches/offset_tracker.rs.
+#[doc(hidden)]
+pub mod offsets;
 pub mod retry;
 pub mod sink;
 pub mod sink_errors;

@@ -10,6 +10,9 @@ use std::collections::{HashMap, VecDeque};
 
 use ferry_connectors::sdk::{SourceOffset, SourcePartition};
 
+/// Up to this many source partitions, a partition's index is found by comparing maps.
+const LINEAR_LOOKUP_MAX: usize = 8;
+
 struct PartitionTrack {
     partition: SourcePartition,
     /// Submitted units in order: (sequence number, offset, acknowledged).
@@ -28,7 +31,7 @@ struct WindowEntry {
 
 /// Submitted-but-unacknowledged units per source partition.
 #[derive(Default)]
-pub(crate) struct OffsetTracker {
+pub struct OffsetTracker {
     partitions: Vec<PartitionTrack>,
     index_of: HashMap<String, usize>,
     /// Units in submission order (increasing sequence numbers) from the oldest unacknowledged.
@@ -43,7 +46,7 @@ impl OffsetTracker {
     /// Records a submitted unit: `records` records up to `offset`, the unit's sequence number
     /// `seq` above every earlier one. A unit of no records is done at once (its records were
     /// dropped before producing); it is still committable only after the units before it.
-    pub(crate) fn submit(
+    pub fn submit(
         &mut self,
         partition: &SourcePartition,
         offset: SourceOffset,
@@ -74,6 +77,17 @@ impl OffsetTracker {
     }
 
     fn index_for(&mut self, partition: &SourcePartition) -> usize {
+        // A task with a few source partitions interleaving them: comparing the maps finds the
+        // partition without building its serialised key (no allocation per unit).
+        if self.partitions.len() <= LINEAR_LOOKUP_MAX {
+            if let Some(index) = self
+                .partitions
+                .iter()
+                .position(|track| track.partition == *partition)
+            {
+                return index;
+            }
+        }
         let key = serde_json::to_string(partition).unwrap_or_default();
         match self.index_of.get(&key) {
             Some(index) => *index,
@@ -92,7 +106,7 @@ impl OffsetTracker {
 
     /// Marks a unit acknowledged and advances its partition's committable offset; returns how
     /// many records it held (0 for an unknown or repeated acknowledgement).
-    pub(crate) fn ack(&mut self, seq: u64) -> usize {
+    pub fn ack(&mut self, seq: u64) -> usize {
         let Ok(position) = self.window.binary_search_by_key(&seq, |entry| entry.seq) else {
             return 0;
         };
@@ -126,12 +140,12 @@ impl OffsetTracker {
     }
 
     /// Returns the number of records awaiting acknowledgement.
-    pub(crate) fn in_flight(&self) -> usize {
+    pub fn in_flight(&self) -> usize {
         self.in_flight
     }
 
     /// Returns the committable offsets that changed since the last call.
-    pub(crate) fn take_committable(&mut self) -> Vec<(SourcePartition, SourceOffset)> {
+    pub fn take_committable(&mut self) -> Vec<(SourcePartition, SourceOffset)> {
         let mut changed = Vec::new();
         for track in &mut self.partitions {
             if track.dirty {
@@ -145,7 +159,7 @@ impl OffsetTracker {
     }
 
     /// Marks offsets as not yet stored again (their write failed).
-    pub(crate) fn restore(&mut self, entries: &[(SourcePartition, SourceOffset)]) {
+    pub fn restore(&mut self, entries: &[(SourcePartition, SourceOffset)]) {
         for (partition, _) in entries {
             let key = serde_json::to_string(partition).unwrap_or_default();
             if let Some(index) = self.index_of.get(&key) {
