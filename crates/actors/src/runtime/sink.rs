@@ -334,7 +334,7 @@ pub(crate) async fn run_sink_task(
                 () = cancel.cancelled() => return Ok(true),
                 // Before records, so a busy stream of records never delays the periodic commit.
                 _ = commit_tick.tick() => {
-                    if !env.lease.is_open() && !env.lease.wait_open(&cancel).await {
+                    if !env.lease.wait_open(&cancel).await {
                         return Ok(true);
                     }
                     state.commit(&mut *task, &commands_tx, true).await?;
@@ -345,7 +345,7 @@ pub(crate) async fn run_sink_task(
                     Some(ConsumerEvent::Records(batch, generation)) => {
                         // Past the worker's lease deadline nothing is put: the task waits to be
                         // stopped (the records come again from the committed offsets).
-                        if !env.lease.is_open() && !env.lease.wait_open(&cancel).await {
+                        if !env.lease.wait_open(&cancel).await {
                             return Ok(true);
                         }
                         let admitted = state.partitions.admit(batch, generation);
@@ -391,7 +391,7 @@ pub(crate) async fn run_sink_task(
                     }
                 },
                 () = tokio::time::sleep(IDLE_COMMIT_DELAY), if state.current != state.committed => {
-                    if !env.lease.is_open() && !env.lease.wait_open(&cancel).await {
+                    if !env.lease.wait_open(&cancel).await {
                         return Ok(true);
                     }
                     state.commit(&mut *task, &commands_tx, false).await?;

@@ -111,7 +111,7 @@ impl ExactlyOnce {
             None => env.offset_flush_interval,
         };
         Ok(Some(ExactlyOnce {
-            transactional_id: format!("{}-{}-{}", env.group_id, spec.connector, spec.index),
+            transactional_id: transactional_id(&env.group_id, &spec.connector, spec.index),
             boundary,
             interval,
         }))
@@ -344,7 +344,7 @@ impl SourceLoop<'_> {
         if !self.batch.is_empty() {
             // Past the worker's lease deadline nothing is produced: the task waits to be
             // stopped (its records were never sent, so their offsets are never committed).
-            if !self.env.lease.is_open() && !self.env.lease.wait_open(self.cancel).await {
+            if !self.env.lease.wait_open(self.cancel).await {
                 self.batch = ProduceBatch::default();
                 return Ok(());
             }
@@ -655,4 +655,10 @@ impl SourceLoop<'_> {
         self.flush_offsets(task).await?;
         result
     }
+}
+
+/// An exactly-once source task's `transactional.id`, as Kafka Connect builds it:
+/// `${group.id}-${connector}-${task}` (the tasks' producers and `PUT /connectors/{name}/fence`).
+pub fn transactional_id(group_id: &str, connector: &str, task: impl std::fmt::Display) -> String {
+    format!("{group_id}-{connector}-{task}")
 }

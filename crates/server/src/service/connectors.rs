@@ -312,7 +312,9 @@ impl ConnectService {
             )
             .map_err(|error| ServiceError::InvalidArgument(error.to_string()))?;
         let transactional_ids: Vec<String> = (0..task_count)
-            .map(|task| format!("{}-{name}-{task}", runtime.group_id))
+            .map(|task| {
+                ferry_actors::runtime::source::transactional_id(&runtime.group_id, name, task)
+            })
             .collect();
         tokio::task::spawn_blocking(move || fence_producers(&client_config, &transactional_ids))
             .await
