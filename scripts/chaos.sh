@@ -5,9 +5,12 @@
 #   scripts/chaos.sh [--nodes N] [--duration SECS] [--kill-every SECS] [--seed S] [--report FILE]
 #                    [--state-dir DIR] [--session-timeout-ms MS] [--ferry PATH]
 #                    [--partition [--partition-for SECS]] [--majority-loss]
+#                    [--exactly-once [--boundary poll|interval]]
 #   defaults: 3 nodes, 120 s, a kill every 15 s, seed 1, report <state dir>/chaos-report.json,
 #   state dir /tmp/ferry-chaos-<pid>. CI size (scripts/test.sh): --duration 60 --kill-every 10
-#   --session-timeout-ms 6000, then --partition --duration 30 --kill-every 15 --partition-for 8.
+#   --session-timeout-ms 6000, --majority-loss --duration 40 --kill-every 20, --exactly-once
+#   --duration 40 --kill-every 10 (each boundary), then --partition --duration 30
+#   --kill-every 15 --partition-for 8.
 #
 # What it does (scripts/chaos/chaos.py, Python 3 standard library only):
 #  1. Starts Kafka with scripts/kafka.sh if it is not running (and stops it at the end only then),
@@ -79,7 +82,28 @@
 #  (cluster.lease.ms + cluster.fence.margin.ms, see docs/failure-model.md). A round fails when the
 #  takeover exceeds 15 s; the run fails when double_running > 0.
 #
-# Exits 1 if missing > 0, a failover timed out or a partition round failed, 2 on usage errors,
+# --exactly-once [--boundary poll|interval] (kill mode): the workers run with
+#  exactly.once.source.support=enabled and the pipeline is the Datagen alone (quickstart=sequence,
+#  tasks.max=N, exactly.once.support=required, transaction.boundary=poll by default; interval
+#  commits every offset.flush.interval.ms, 1 s here): each task's records and source offsets go
+#  in the transactions of its producer (transactional.id ${group.id}-${connector}-${task}).
+#  Killed every --kill-every s as in the kill mode (failover_s, double_running the same). At the
+#  end the Datagen is stopped (each task commits what is open) and the topic is read from the
+#  beginning with kcat -X isolation.level=read_committed. Report keys:
+#   produced        distinct (task, seq) pairs committed.
+#   missing         per task, the sequence numbers 0..max(seq) absent from the committed
+#                   records (summed over the tasks): a record whose offset was committed without
+#                   it, or a gap. Must be 0.
+#   duplicates      committed records minus distinct (task, seq): a record committed twice (a
+#                   zombie's transaction, or a restart from an offset older than what it had
+#                   committed). Must be 0.
+#   extras          records_in_log (read_uncommitted) and aborted_records (log - committed: the
+#                   killed producers' open transactions, aborted when the task's new producer
+#                   fenced its transactional.id), per_task, fenced_producer_logs.
+#  The run also fails when a task has no committed record or a failover timed out.
+#
+# Exits 1 if missing > 0 (with --exactly-once: or duplicates > 0), a failover timed out or a
+# partition round failed, 2 on usage errors,
 # 130 when interrupted. Hard cap: duration + 300 s. Every process it started is stopped on exit
 # (by pid), Ctrl-C too.
 # --ferry PATH (or FERRY_BIN) runs that binary as is; otherwise `cargo build --release --bin

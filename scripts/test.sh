@@ -4,7 +4,8 @@
 # Installs what is missing, starts a real Apache Kafka with scripts/kafka.sh and
 # PostgreSQL, S3 (moto) and OpenSearch with scripts/services.sh, runs cargo fmt
 # --check, cargo clippy -D warnings and the whole test suite against them, then a
-# CI-sized chaos run (kills, majority losses, and partitions when root), then stops what it started
+# CI-sized chaos run (kills, majority losses, exactly-once kills with both transaction boundaries,
+# and partitions when root), then stops what it started
 # (also on failure or Ctrl-C).
 #
 # Environment: FERRY_TEST_BOOTSTRAP (default 127.0.0.1:9092) is passed to the tests.
@@ -145,6 +146,10 @@ step "chaos: 3 workers, 60 s, kill -9 every 10 s (scripts/chaos.sh, debug binary
 scripts/chaos.sh --ferry "$ferry_debug_bin" --duration 60 --kill-every 10 --session-timeout-ms 6000
 step "chaos: 3 workers, 2 killed at once twice (scripts/chaos.sh --majority-loss)"
 scripts/chaos.sh --ferry "$ferry_debug_bin" --majority-loss --duration 40 --kill-every 20 --session-timeout-ms 6000
+for boundary in poll interval; do
+  step "chaos: exactly-once Datagen (transaction.boundary=$boundary), 3 workers, 40 s, kill -9 every 10 s, read_committed check"
+  scripts/chaos.sh --ferry "$ferry_debug_bin" --exactly-once --boundary "$boundary" --duration 40 --kill-every 10
+done
 if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
   step "chaos: 3 workers, a worker cut off from the others' gossip twice (scripts/chaos.sh --partition)"
   scripts/chaos.sh --ferry "$ferry_debug_bin" --partition --duration 30 --kill-every 15 --partition-for 8

@@ -138,12 +138,16 @@ def recv_exact(sock, size):
     return data
 
 
-def read_topic(topic):
-    """Reads the topic from the beginning to its end with kcat. Returns (set of (task, seq),
-    records read, {partition: next offset})."""
+def read_topic(topic, isolation=None, counts=None):
+    """Reads the topic from the beginning to its end with kcat. `isolation`: the consumer's
+    isolation.level when given (read_committed skips aborted and open transactions' records
+    and ends at the last stable offset; librdkafka's default is read_committed too). Returns
+    (set of (task, seq), records read, {partition: next offset read}); `counts`, a dict, gets how
+    many times each (task, seq) was read."""
+    isolation = ["-X", "isolation.level=%s" % isolation] if isolation else []
     out = subprocess.run(
-        ["kcat", "-b", BOOTSTRAP, "-C", "-t", topic, "-o", "beginning", "-e", "-q",
-         "-f", "%p %o %s\n"],
+        ["kcat", "-b", BOOTSTRAP, "-C", "-t", topic, "-o", "beginning", "-e", "-q"] + isolation
+        + ["-f", "%p %o %s\n"],
         capture_output=True, text=True, timeout=120, check=False)
     if out.returncode != 0:
         raise RuntimeError("kcat failed: %s" % out.stderr.strip())
@@ -156,8 +160,11 @@ def read_topic(topic):
         ends[partition] = max(ends.get(partition, 0), offset + 1)
         try:
             payload = json.loads(parts[2])["payload"]
-            produced.add((int(payload["task"]), int(payload["seq"])))
+            pair = (int(payload["task"]), int(payload["seq"]))
+            produced.add(pair)
             records += 1
+            if counts is not None:
+                counts[pair] = counts.get(pair, 0) + 1
         except (ValueError, KeyError, TypeError):
             pass
     return produced, records, ends
@@ -178,6 +185,8 @@ def broker_ports():
 
 
 def count_lines(path):
+    if path is None:
+        return 0
     try:
         with open(path, "rb") as handle:
             return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
@@ -273,7 +282,8 @@ class Cluster:
                     "task.restart.initial.backoff.ms=100",
                     "task.restart.max.backoff.ms=1000",
                 ] + (["consumer.session.timeout.ms=%d" % args.session_timeout_ms]
-                     if args.session_timeout_ms else []) + [""]))
+                     if args.session_timeout_ms else [])
+                  + (["exactly.once.source.support=enabled"] if args.exactly_once else []) + [""]))
 
     def start(self, w):
         with open(w.log_path, "ab") as log_file:
@@ -437,7 +447,10 @@ class Run:
         self.topic = "%s-seq" % self.prefix
         self.source = "%s-datagen" % self.prefix
         self.sink = "%s-sink" % self.prefix
-        self.output = os.path.join(self.state_dir, "sink-output.txt")
+        # --exactly-once: the Datagen alone (the topic is checked with a read_committed consumer).
+        self.connectors = [self.source] if args.exactly_once else [self.source, self.sink]
+        self.expected_tasks = len(self.connectors) * args.nodes
+        self.output = None if args.exactly_once else os.path.join(self.state_dir, "sink-output.txt")
         self.cluster = None
         self.rounds = []
         self.failover_timeouts = 0
@@ -475,13 +488,18 @@ class Run:
             raise RuntimeError("workers did not all see %d ready members in /cluster" % args.nodes)
         log("%d workers healthy; each sees %d ready members" % (args.nodes, args.nodes))
         first = self.cluster.workers[0].http
-        for name, config in [
-            (self.source, {"connector.class": "Datagen", "kafka.topic": self.topic,
-                           "quickstart": "sequence", "tasks.max": str(args.nodes),
-                           "max.interval": str(MAX_INTERVAL_MS), "iterations": "-1"}),
-            (self.sink, {"connector.class": "FileStreamSink", "topics": self.topic,
-                         "file": self.output, "tasks.max": str(args.nodes)}),
-        ]:
+        datagen = {"connector.class": "Datagen", "kafka.topic": self.topic,
+                   "quickstart": "sequence", "tasks.max": str(args.nodes),
+                   "max.interval": str(MAX_INTERVAL_MS), "iterations": "-1"}
+        if args.exactly_once:
+            datagen.update({"exactly.once.support": "required",
+                            "transaction.boundary": args.boundary})
+            connectors = [(self.source, datagen)]
+        else:
+            connectors = [(self.source, datagen),
+                          (self.sink, {"connector.class": "FileStreamSink", "topics": self.topic,
+                                       "file": self.output, "tasks.max": str(args.nodes)})]
+        for name, config in connectors:
             status, body = http("POST", first, "/connectors", {"name": name, "config": config}, timeout=30)
             if status not in (200, 201):
                 raise RuntimeError("creating %s: HTTP %d %s" % (name, status, body))
@@ -489,13 +507,13 @@ class Run:
         if not self.wait_all_running(min(deadline, time.monotonic() + 60)):
             raise RuntimeError("connectors' tasks not all RUNNING within 60 s")
         log("all %d tasks RUNNING; expected rate ~%d records/s (%d tasks, mean %d ms per record)"
-            % (2 * args.nodes, args.nodes * 2000 // MAX_INTERVAL_MS, args.nodes, MAX_INTERVAL_MS // 2))
+            % (self.expected_tasks, args.nodes * 2000 // MAX_INTERVAL_MS, args.nodes, MAX_INTERVAL_MS // 2))
 
     def wait_all_running(self, deadline):
-        want = 2 * self.args.nodes
+        want = self.expected_tasks
         while time.monotonic() < deadline:
             for w in self.cluster.live():
-                tasks = running_tasks(w.http, [self.source, self.sink])
+                tasks = running_tasks(w.http, self.connectors)
                 if tasks is not None:
                     if len(tasks) == want:
                         return True
@@ -507,7 +525,7 @@ class Run:
     def chaos(self, deadline):
         args = self.args
         rng = random.Random(args.seed)
-        self.sampler = DoubleRunningSampler(self.cluster, 2 * args.nodes)
+        self.sampler = DoubleRunningSampler(self.cluster, self.expected_tasks)
         self.sampler.sink_path = self.output
         self.sampler.start()
         t0 = time.monotonic()
@@ -568,7 +586,7 @@ class Run:
         survivors = [w for w in live if w not in victims]
         before = None
         for w in survivors:
-            before = running_tasks(w.http, [self.source, self.sink])
+            before = running_tasks(w.http, self.connectors)
             if before is not None:
                 break
         victim_addrs = {v.addr for v in victims}
@@ -589,7 +607,7 @@ class Run:
                 break
             current = None
             for w in survivors:
-                current = running_tasks(w.http, [self.source, self.sink])
+                current = running_tasks(w.http, self.connectors)
                 if current is not None:
                     break
             if current is not None and all(
@@ -632,7 +650,7 @@ class Run:
         runs exactly once again."""
         cluster, network = self.cluster, self.network
         workers = cluster.workers
-        connectors = [self.source, self.sink]
+        connectors = self.connectors
         if not self.wait_all_running(time.monotonic() + 30):
             log("round %d: not every task RUNNING before the cut (after 30 s); cutting anyway" % round_no)
         view = None
@@ -734,8 +752,8 @@ class Run:
         per /status, and each worker runs exactly the tasks /status gives it (its own gossiped
         count), summing to all tasks: each task runs once. Returns the time or None."""
         cluster = self.cluster
-        want = 2 * self.args.nodes
-        connectors = [self.source, self.sink]
+        want = self.expected_tasks
+        connectors = self.connectors
         while time.monotonic() < deadline:
             if not cluster.wait_members(min(deadline, time.monotonic() + 1)):
                 continue
@@ -760,9 +778,11 @@ class Run:
         return None
 
     # -------------------------------------------------------------- drain and verify
-    def drain(self, deadline):
+    def stop_source(self):
+        """PUT /connectors/<datagen>/stop and waits (<= 60 s) until it is STOPPED without tasks
+        (with exactly-once, each task's stop commits its open transaction)."""
         any_addr = lambda: self.cluster.live()[0].http  # noqa: E731
-        status, body = http("PUT", any_addr(), "/connectors/%s/stop" % self.source, timeout=30)
+        status, _ = http("PUT", any_addr(), "/connectors/%s/stop" % self.source, timeout=30)
         log("PUT /connectors/%s/stop: HTTP %d" % (self.source, status))
         stop_deadline = time.monotonic() + 60
         while time.monotonic() < stop_deadline:
@@ -772,6 +792,10 @@ class Run:
             time.sleep(0.2)
         else:
             log("warning: %s not STOPPED without tasks after 60 s" % self.source)
+
+    def drain(self, deadline):
+        any_addr = lambda: self.cluster.live()[0].http  # noqa: E731
+        self.stop_source()
         log("datagen stopped; reading %s back from Kafka" % self.topic)
         produced, _, ends = read_topic(self.topic)
         log("topic end offsets %s (%d records)" % (ends, sum(ends.values())))
@@ -835,7 +859,7 @@ class Run:
             # extras
             "double_running_samples": self.sampler.samples if self.sampler else 0,
             "double_running_max_sum": self.sampler.max_sum if self.sampler else 0,
-            "expected_tasks": 2 * self.args.nodes,
+            "expected_tasks": self.expected_tasks,
             "failover_timeouts": self.failover_timeouts,
             "produced_records": produced_records,
             "produced_duplicates": produced_records - len(produced),
@@ -859,6 +883,67 @@ class Run:
                          "state_dir": self.state_dir},
         }
         return report
+
+    def verify_exactly_once(self):
+        """--exactly-once: reads the topic as a read_committed consumer and checks each task's
+        committed sequence (0..max, each number once); also reads it read_uncommitted to count
+        the records of aborted transactions (a fenced or killed producer's)."""
+        counts = {}
+        committed, committed_records, ends = read_topic(self.topic, "read_committed", counts)
+        _, all_records, _ = read_topic(self.topic, "read_uncommitted")
+        by_task = {}
+        for task, seq in committed:
+            by_task.setdefault(task, []).append(seq)
+        missing, gap_examples = 0, []
+        for task, seqs in sorted(by_task.items()):
+            present = set(seqs)
+            task_missing = [seq for seq in range(max(seqs) + 1) if seq not in present]
+            missing += len(task_missing)
+            gap_examples.extend((task, seq) for seq in task_missing[:5])
+        duplicated = sorted(pair for pair, count in counts.items() if count > 1)
+        failovers = [r["failover_s"] for r in self.rounds if r["failover_s"] is not None and r["tasks_on_victim"] > 0]
+        return {
+            "kills": len(self.rounds),
+            "produced": len(committed),
+            "missing": missing,
+            "duplicates": committed_records - len(committed),
+            "failover_s": {"p50": percentile(failovers, 0.50), "p99": percentile(failovers, 0.99),
+                           "max": round(max(failovers), 3) if failovers else None},
+            "double_running": self.sampler.over if self.sampler else 0,
+            # extras
+            "committed_records": committed_records,
+            "tasks_seen": sorted(by_task),
+            "per_task": {str(task): {"committed": len(seqs), "max_seq": max(seqs)}
+                         for task, seqs in sorted(by_task.items())},
+            "records_in_log": all_records,
+            "aborted_records": all_records - committed_records,
+            "committed_end_offsets": ends,
+            "missing_examples": gap_examples[:20],
+            "duplicate_examples": duplicated[:20],
+            "double_running_samples": self.sampler.samples if self.sampler else 0,
+            "double_running_max_sum": self.sampler.max_sum if self.sampler else 0,
+            "expected_tasks": self.expected_tasks,
+            "failover_timeouts": self.failover_timeouts,
+            "abandoned_task_stops": self.abandoned(),
+            "fenced_producer_logs": self.log_matches(("fenced by a newer instance", "fenced by newer producer")),
+            "rounds": self.rounds,
+            "settings": {"nodes": self.args.nodes, "duration_s": self.args.duration,
+                         "kill_every_s": self.args.kill_every, "seed": self.args.seed,
+                         "max_interval_ms": MAX_INTERVAL_MS, "topic": self.topic,
+                         "exactly_once": True, "transaction_boundary": self.args.boundary,
+                         "state_dir": self.state_dir},
+        }
+
+    def log_matches(self, needles):
+        """Worker log lines containing one of `needles`."""
+        count = 0
+        for w in self.cluster.workers:
+            try:
+                with open(w.log_path, encoding="utf-8", errors="replace") as handle:
+                    count += sum(1 for line in handle if any(n in line for n in needles))
+            except FileNotFoundError:
+                pass
+        return count
 
     def abandoned(self):
         """'task did not stop in time; abandoning it' warnings in the workers' logs."""
@@ -891,6 +976,48 @@ def partition_summary(partitions):
             "stopped_s": stats("stopped_s"), "elsewhere_s": stats("elsewhere_s"),
             "steady_after_heal_s": stats("steady_after_heal_s"),
             "double_running_samples": sum(p["double_running_samples"] for p in partitions)}
+
+
+def print_exactly_once_summary(report, report_path):
+    fo = report["failover_s"]
+    fmt = lambda v: "-" if v is None else "%.3f s" % v  # noqa: E731
+    rows = [
+        ("kills", report["kills"]),
+        ("produced (distinct task,seq committed)", report["produced"]),
+        ("missing (gaps in each task's sequence)", report["missing"]),
+        ("duplicates (committed records - distinct)", report["duplicates"]),
+        ("failover p50 / p99 / max", "%s / %s / %s" % (fmt(fo["p50"]), fmt(fo["p99"]), fmt(fo["max"]))),
+        ("failover timeouts (> %.0f s)" % FAILOVER_DEADLINE_S, report["failover_timeouts"]),
+        ("double_running (samples over %d tasks)" % report["expected_tasks"],
+         "%d of %d (max sum %d)" % (report["double_running"], report["double_running_samples"], report["double_running_max_sum"])),
+        ("tasks with committed records", ",".join(str(t) for t in report["tasks_seen"])),
+        ("records in the log (read_uncommitted)", report["records_in_log"]),
+        ("aborted records (log - committed)", report["aborted_records"]),
+        ("fenced-producer lines (worker logs)", report["fenced_producer_logs"]),
+        ("task stops abandoned (worker logs)", report["abandoned_task_stops"]),
+    ]
+    print()
+    print("%-46s %s" % ("metric", "value"))
+    print("-" * 70)
+    for name, value in rows:
+        print("%-46s %s" % (name, value))
+    print()
+    print("report: %s" % report_path, flush=True)
+
+
+def exactly_once_failures(report, nodes):
+    failures = []
+    if report["missing"] > 0:
+        failures.append("%d sequence numbers missing from the committed records, e.g. %s"
+                        % (report["missing"], report["missing_examples"][:5]))
+    if report["duplicates"] > 0:
+        failures.append("%d committed duplicates, e.g. %s"
+                        % (report["duplicates"], report["duplicate_examples"][:5]))
+    if report["tasks_seen"] != list(range(nodes)):
+        failures.append("committed records of tasks %s, expected 0..%d" % (report["tasks_seen"], nodes - 1))
+    if report["failover_timeouts"] > 0:
+        failures.append("%d failover(s) took longer than %.0f s" % (report["failover_timeouts"], FAILOVER_DEADLINE_S))
+    return failures
 
 
 def print_summary(report, report_path):
@@ -948,7 +1075,16 @@ def main():
                         help="seconds each partition is held (at least until the tasks moved)")
     parser.add_argument("--majority-loss", action="store_true",
                         help="kill a majority of the workers at once each round (2 of 3)")
+    parser.add_argument("--exactly-once", action="store_true",
+                        help="exactly-once Datagen alone, checked with a read_committed consumer")
+    parser.add_argument("--boundary", choices=["poll", "interval"], default=None,
+                        help="--exactly-once: transaction.boundary (default poll)")
     args = parser.parse_args()
+    if args.boundary is not None and not args.exactly_once:
+        parser.error("--boundary needs --exactly-once")
+    args.boundary = args.boundary or "poll"
+    if args.exactly_once and (args.partition or args.majority_loss):
+        parser.error("--exactly-once kills one worker a round; it excludes --partition and --majority-loss")
     if args.majority_loss and args.partition:
         parser.error("--majority-loss and --partition are exclusive")
     if args.majority_loss and args.nodes < 3:
@@ -984,6 +1120,22 @@ def main():
     try:
         run.setup(deadline)
         run.chaos(deadline)
+        if args.exactly_once:
+            run.stop_source()
+            signal.alarm(0)
+            log("datagen stopped; reading %s back with read_committed" % run.topic)
+            report = run.verify_exactly_once()
+            with open(run.report_path, "w", encoding="utf-8") as handle:
+                json.dump(report, handle, indent=2)
+                handle.write("\n")
+            print_exactly_once_summary(report, run.report_path)
+            failures = exactly_once_failures(report, args.nodes)
+            for failure in failures:
+                log("FAIL: %s" % failure)
+            if not failures:
+                log("PASS: exactly once (%s boundary): %d committed records, 0 missing, 0 duplicates,"
+                    " every failover within %.0f s" % (args.boundary, report["produced"], FAILOVER_DEADLINE_S))
+            return 1 if failures else 0
         produced, records = run.drain(deadline)
         signal.alarm(0)
         report = run.verify(produced, records)

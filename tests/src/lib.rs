@@ -500,9 +500,21 @@ pub fn topic_keys(topic: &str) -> Vec<String> {
 
 /// Returns how many records every partition of `topic` holds (0 when it does not exist).
 pub fn topic_record_count(topic: &str) -> i64 {
+    topic_offset_count(topic, "read_committed")
+}
+
+/// The number of offsets in `topic` up to each partition's high watermark: open transactions'
+/// records too ([`topic_record_count`] stops at the last stable offset, librdkafka's
+/// `read_committed` default).
+pub fn topic_log_end_count(topic: &str) -> i64 {
+    topic_offset_count(topic, "read_uncommitted")
+}
+
+fn topic_offset_count(topic: &str, isolation_level: &str) -> i64 {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
         .set("bootstrap.servers", test_bootstrap())
+        .set("isolation.level", isolation_level)
         .create()
         .expect("a consumer of the test broker can be created");
     let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) else {
@@ -541,11 +553,27 @@ impl TopicRecord {
     }
 }
 
-/// Reads every partition of `topic` to its end (the topic must exist).
+/// Reads every partition of `topic` to its end (the topic must exist), as a `read_committed`
+/// consumer.
 ///
 /// # Panics
 /// Panics when the topic cannot be read.
 pub fn read_topic(topic: &str) -> Vec<TopicRecord> {
+    // librdkafka's default, said out loud: records of open or aborted transactions are never
+    // returned.
+    read_topic_isolated(topic, "read_committed")
+}
+
+/// Reads every partition of `topic` to its end as a `read_uncommitted` consumer: the records of
+/// aborted (and open) transactions too.
+///
+/// # Panics
+/// Panics when the topic cannot be read.
+pub fn read_topic_uncommitted(topic: &str) -> Vec<TopicRecord> {
+    read_topic_isolated(topic, "read_uncommitted")
+}
+
+fn read_topic_isolated(topic: &str, isolation_level: &str) -> Vec<TopicRecord> {
     use rdkafka::config::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::{Headers, Message};
@@ -553,9 +581,7 @@ pub fn read_topic(topic: &str) -> Vec<TopicRecord> {
         .set("bootstrap.servers", test_bootstrap())
         .set("group.id", unique_name("inspect"))
         .set("enable.auto.commit", "false")
-        // librdkafka's default, said out loud: records of open or aborted transactions are
-        // never returned.
-        .set("isolation.level", "read_committed")
+        .set("isolation.level", isolation_level)
         .create()
         .unwrap();
     let metadata = consumer

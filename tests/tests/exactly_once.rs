@@ -2,7 +2,8 @@
 //! `exactly.once.source.support=enabled` commits each poll's records and their source offsets in
 //! one transaction of the task's producer (`transactional.id` = `${group.id}-${connector}-${task}`),
 //! so a `read_committed` consumer sees every record exactly once across a `kill -9` of the worker;
-//! a second producer with the task's `transactional.id` fences it; the connector keys are
+//! a second producer with the task's `transactional.id` fences it; a worker frozen (`SIGSTOP`)
+//! while its task moves is fenced when it resumes; the connector keys are
 //! validated as Kafka Connect does, and what Ferry does not implement yet is refused.
 
 use std::collections::BTreeMap;
@@ -64,6 +65,17 @@ async fn wait_records(topic: &str, at_least: i64) {
         Duration::from_secs(60),
         &format!("{at_least} records in {topic}"),
         || async move { (topic_record_count(topic) >= at_least).then_some(()) },
+    )
+    .await
+    .unwrap();
+}
+
+/// Until `topic` holds `at_least` offsets, open transactions' records included.
+async fn wait_log_end(topic: &str, at_least: i64) {
+    wait_until(
+        Duration::from_secs(60),
+        &format!("{at_least} offsets in {topic}"),
+        || async move { (ferry_tests::topic_log_end_count(topic) >= at_least).then_some(()) },
     )
     .await
     .unwrap();
@@ -533,4 +545,138 @@ async fn a_task_moved_off_a_killed_worker_resumes_exactly_once_on_another() {
             duplicated.len()
         );
     }
+}
+
+/// A zombie: the worker running task 0 is frozen (`kill -STOP`, as a long GC pause or a stalled
+/// VM would) with a transaction open (`interval` boundary, an interval longer than the test),
+/// the task moves to another worker, whose producer fences the task's `transactional.id`
+/// (`init_transactions` bumps the producer epoch and aborts the frozen producer's transaction);
+/// then the frozen worker resumes (`SIGCONT`) with its records in flight. It commits nothing: a
+/// `read_committed` read shows each task's sequence once and without gaps (a commit by the
+/// zombie would duplicate the records the new owner produced again from the last committed
+/// offsets), and the frozen producer's records are in the log, aborted.
+#[tokio::test]
+async fn a_frozen_worker_resumed_after_its_task_moved_is_fenced() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("eos-frozen");
+    let topic = format!("{prefix}-seq");
+    let name = format!("{prefix}-gen");
+    let (addrs, mut workers) = ferry_tests::start_cluster(dir.path(), &prefix, 3, EOS_WORKER)
+        .await
+        .unwrap();
+    let api = Api::new(addrs[0]);
+    let mut config = datagen_config(&topic, "interval");
+    config["tasks.max"] = json!("2");
+    // Longer than the run up to the freeze (and below the producers' transaction.timeout.ms,
+    // 60 s): the frozen task's first transaction is still open when it is frozen.
+    config["transaction.boundary.interval.ms"] = json!("50000");
+    Api::create_connector(&api, &name, config).await.unwrap();
+    let status = api
+        .wait_status(&name, Duration::from_secs(60), |status| {
+            all_running(status, 2)
+        })
+        .await
+        .unwrap();
+    wait_log_end(&topic, 2_000).await;
+    let owner = status["tasks"][0]["worker_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let frozen = addrs
+        .iter()
+        .position(|addr| owner.ends_with(&format!(":{}", addr.port())))
+        .expect("task 0 runs on a worker of the cluster");
+    let survivor = Api::new(addrs[(frozen + 1) % 3]);
+    workers[frozen].signal(Signal::SIGSTOP).unwrap();
+    survivor
+        .wait_status(&name, Duration::from_secs(90), |status| {
+            all_running(status, 2)
+                && status["tasks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|task| task["worker_id"] != owner.as_str())
+        })
+        .await
+        .unwrap();
+    // The new owner fenced the frozen producer and goes on from the last committed offsets.
+    let target = ferry_tests::topic_log_end_count(&topic) + 2_000;
+    wait_log_end(&topic, target).await;
+    workers[frozen].signal(Signal::SIGCONT).unwrap();
+    // The resumed worker stops the task it ran (its lease deadline passed while it was frozen,
+    // and the cluster moved the task), and the cluster settles with both tasks running.
+    let log_of = |worker: &FerryProcess| worker.stderr() + &worker.stdout();
+    wait_until(
+        Duration::from_secs(60),
+        "the resumed worker stopped its task",
+        || {
+            let log = log_of(&workers[frozen]);
+            async move { log.contains("task stopped").then_some(()) }
+        },
+    )
+    .await
+    .unwrap();
+    survivor
+        .wait_status(&name, Duration::from_secs(60), |status| {
+            all_running(status, 2)
+        })
+        .await
+        .unwrap();
+    let target = ferry_tests::topic_log_end_count(&topic) + 2_000;
+    wait_log_end(&topic, target).await;
+    for worker in &mut workers {
+        worker.signal(Signal::SIGTERM).unwrap();
+    }
+    for worker in &mut workers {
+        worker.wait_exit(Duration::from_secs(60)).await.unwrap();
+    }
+    let zombie_log = log_of(&workers[frozen]);
+    let per_task = committed_per_task(&topic);
+    assert_eq!(per_task.len(), 2, "both tasks produced");
+    let mut committed = 0;
+    for (task, seen) in &per_task {
+        let (missing, duplicated) = gaps_and_duplicates(seen);
+        committed += seen.values().sum::<usize>();
+        println!(
+            "task {task}: {} committed, missing {}, duplicated {}",
+            seen.values().sum::<usize>(),
+            missing.len(),
+            duplicated.len()
+        );
+        assert!(
+            missing.is_empty(),
+            "task {task}: {} missing, from {:?}",
+            missing.len(),
+            missing.first()
+        );
+        assert!(
+            duplicated.is_empty(),
+            "task {task}: {} duplicated, from {:?}",
+            duplicated.len(),
+            duplicated.first()
+        );
+    }
+    let in_log = ferry_tests::read_topic_uncommitted(&topic).len();
+    println!("{committed} records committed, {in_log} in the log (aborted ones included)");
+    assert!(
+        in_log > committed,
+        "the frozen producer's open transaction left aborted records in the log"
+    );
+    let fencing: Vec<&str> = zombie_log
+        .lines()
+        .filter(|line| {
+            line.contains("not committing source offsets")
+                || line.contains("fenced by newer producer")
+                || line.contains("fenced by a newer instance")
+                || line.contains("task stopped (fenced)")
+        })
+        .collect();
+    println!(
+        "the resumed worker's fencing lines:\n{}",
+        fencing.join("\n")
+    );
+    assert!(
+        !fencing.is_empty(),
+        "the resumed worker logs why its task did not commit"
+    );
 }

@@ -723,3 +723,77 @@ async fn plugins_are_listed_described_and_validate_configs() {
         .unwrap_err();
     assert_eq!(mismatch.code(), Code::InvalidArgument);
 }
+
+/// `FenceConnector`, the gRPC twin of `PUT /connectors/{name}/fence`: on a worker with
+/// exactly-once sources it fences the running task's transactional producer (the broker refuses
+/// its next transaction, the task starts again with a new producer); NOT_FOUND for an unknown
+/// connector, INVALID_ARGUMENT for a sink, with the REST API's messages.
+#[tokio::test]
+async fn fence_connector_fences_an_exactly_once_source_over_grpc() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("grpc-fence");
+    let topic = format!("{prefix}-seq");
+    let (worker, api) = ferry_tests::start_worker(
+        dir.path(),
+        &prefix,
+        &[("exactly.once.source.support", "enabled")],
+    )
+    .await;
+    let mut client = ConnectorServiceClient::new(channel(&worker).await);
+    api.create_connector(
+        "gen",
+        json!({"connector.class": "Datagen", "kafka.topic": topic, "quickstart": "sequence",
+               "tasks.max": "1", "max.interval": "5", "exactly.once.support": "required"}),
+    )
+    .await
+    .unwrap();
+    wait_grpc_status(&client, "gen", "gen RUNNING", |status| {
+        all_in_state(status, "RUNNING")
+    })
+    .await;
+    client
+        .fence_connector(proto::FenceConnectorRequest { name: "gen".into() })
+        .await
+        .unwrap();
+    let log_of = |worker: &FerryProcess| worker.stderr() + &worker.stdout();
+    wait_until(
+        Duration::from_secs(60),
+        "the fencing logged, the task's producer fenced and the task restarted",
+        || {
+            let log = log_of(&worker);
+            async move {
+                (log.contains("zombie fencing: every task's transactional producer fenced")
+                    && log
+                        .matches("exactly-once source task: zombies fenced")
+                        .count()
+                        >= 2)
+                    .then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+
+    let unknown = client
+        .fence_connector(proto::FenceConnectorRequest {
+            name: format!("{prefix}-no-such-connector"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
+    api.create_connector(
+        "sink",
+        json!({"connector.class": "FileStreamSink", "topics": topic,
+               "file": dir.path().join("sink.txt").display().to_string()}),
+    )
+    .await
+    .unwrap();
+    let sink = client
+        .fence_connector(proto::FenceConnectorRequest {
+            name: "sink".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(sink.code(), Code::InvalidArgument, "{sink:?}");
+    assert_eq!(sink.message(), "Connector sink is not a source connector");
+}

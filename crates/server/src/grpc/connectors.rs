@@ -157,6 +157,16 @@ impl proto::connector_service_server::ConnectorService for ConnectorApi {
         Ok(Response::new(proto::StopConnectorResponse {}))
     }
 
+    async fn fence_connector(
+        &self,
+        request: Request<proto::FenceConnectorRequest>,
+    ) -> Result<Response<proto::FenceConnectorResponse>, Status> {
+        self.service
+            .fence_connector(&request.into_inner().name)
+            .await?;
+        Ok(Response::new(proto::FenceConnectorResponse {}))
+    }
+
     async fn restart_connector(
         &self,
         request: Request<proto::RestartConnectorRequest>,
