@@ -189,6 +189,7 @@ pub(crate) async fn run_source_task(
         eos_opt.as_ref().map(|eos| Transactional {
             offsets_topic: env.offset_store.topic().to_string(),
             commit_each_batch: eos.boundary == TransactionBoundary::Poll,
+            lease: env.lease.clone(),
         }),
     )?;
     if let Some(eos) = &eos_opt {

@@ -86,7 +86,7 @@ enum Command {
     /// `transactional.id` and aborts its open transaction).
     InitTransactions(oneshot::Sender<Result<(), KafkaError>>),
     /// Exactly-once, `interval` boundary: commits the open transaction, if any.
-    Commit(oneshot::Sender<Result<(), KafkaError>>),
+    Commit(oneshot::Sender<Result<(), String>>),
 }
 
 /// How long a transaction operation (init, commit, abort) may take.
@@ -101,6 +101,8 @@ pub(crate) struct Transactional {
     pub(crate) offsets_topic: String,
     /// `poll` boundary: commit after every batch; otherwise on [`SourceProducer::commit`].
     pub(crate) commit_each_batch: bool,
+    /// The task's lease: no transaction is committed once its deadline has passed.
+    pub(crate) lease: crate::stores::TaskLease,
 }
 
 struct Unit {
@@ -267,9 +269,9 @@ impl SourceProducer {
         Self::transaction_reply("commit the transaction", reply_rx).await
     }
 
-    async fn transaction_reply(
+    async fn transaction_reply<E: std::fmt::Display>(
         what: &str,
-        reply_rx: oneshot::Receiver<Result<(), KafkaError>>,
+        reply_rx: oneshot::Receiver<Result<(), E>>,
     ) -> Result<(), ConnectorError> {
         match reply_rx.await {
             Ok(Ok(())) => Ok(()),
@@ -370,23 +372,38 @@ fn run(
             (Command::InitTransactions(reply), _) => {
                 let _ = reply.send(producer.init_transactions(TXN_TIMEOUT));
             }
-            (Command::Commit(reply), _) => {
-                let _ = reply.send(commit(producer, &mut open));
+            (Command::Commit(reply), Some(transactional)) => {
+                let _ = reply.send(commit(producer, &mut open, &transactional.lease));
+            }
+            (Command::Commit(reply), None) => {
+                let _ = reply.send(Ok(()));
             }
         }
     }
 }
 
-/// Commits the open transaction; aborts it when the commit fails.
-fn commit(producer: &BaseProducer<UnitContext>, open: &mut bool) -> Result<(), KafkaError> {
+/// Commits the open transaction; aborts it when the commit fails, or instead of committing
+/// once the task's lease deadline has passed: a worker resuming from a freeze (or cut off) must
+/// not commit what it had in hand, since its task may run elsewhere (whose producer fences this
+/// one) or no longer exist (whose transactional id nobody fences). The error makes the task
+/// start again from the last committed offsets, if it is still its to run.
+fn commit(
+    producer: &BaseProducer<UnitContext>,
+    open: &mut bool,
+    lease: &crate::stores::TaskLease,
+) -> Result<(), String> {
     if !std::mem::take(open) {
         return Ok(());
+    }
+    if !lease.is_open() {
+        let _ = producer.abort_transaction(TXN_TIMEOUT);
+        return Err("the worker's lease deadline passed: transaction aborted".to_string());
     }
     let result = producer.commit_transaction(TXN_TIMEOUT);
     if result.is_err() {
         let _ = producer.abort_transaction(TXN_TIMEOUT);
     }
-    result
+    result.map_err(|error| error.to_string())
 }
 
 /// Exactly-once: writes a batch's records and its offset records in the open transaction
@@ -399,7 +416,7 @@ fn produce_in_transaction(
     transactional: &Transactional,
     open: &mut bool,
 ) {
-    let fail = |what: &str, error: &KafkaError| {
+    let fail = |what: &str, error: &dyn std::fmt::Display| {
         let _ = producer
             .context()
             .acks_tx
@@ -442,7 +459,7 @@ fn produce_in_transaction(
         }
     }
     if transactional.commit_each_batch {
-        if let Err(error) = commit(producer, open) {
+        if let Err(error) = commit(producer, open, &transactional.lease) {
             fail("commit the transaction", &error);
         }
     }
