@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub mod debezium;
 pub mod kafka_connect;
 pub mod oidc;
 pub mod plugins;
@@ -531,6 +532,45 @@ fn topic_offset_count(topic: &str, isolation_level: &str) -> i64 {
         }
     }
     total
+}
+
+/// Where the sink connector `sink`'s consumer group (`connect-<sink>`) is on `topic`: the sum of
+/// its committed offsets over the topic's partitions (0 for a partition with none) and the sum of
+/// the partitions' end offsets. `end - committed` is what the group would read again.
+///
+/// # Panics
+/// Panics when the broker cannot be asked.
+pub fn sink_group_position(topic: &str, sink: &str) -> (i64, i64) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", test_bootstrap())
+        .set("group.id", format!("connect-{sink}"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut list = rdkafka::TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        list.add_partition(topic, partition.id());
+    }
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .unwrap();
+    let (mut committed_total, mut end_total) = (0, 0);
+    for element in committed.elements() {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, element.partition(), Duration::from_secs(10))
+            .unwrap();
+        end_total += high;
+        committed_total += element
+            .offset()
+            .to_raw()
+            .filter(|raw| *raw >= 0)
+            .unwrap_or(0);
+    }
+    (committed_total, end_total)
 }
 
 /// One record as read from Kafka (key, value, headers and timestamp as bytes).
