@@ -32,4 +32,7 @@ pub mod proto {
 /// The protocol version this Ferry speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-pub use host::{PluginClient, PluginHost, PluginHostConfig, PluginHostError};
+pub use host::{
+    parse_jvm_options, PluginClient, PluginHost, PluginHostConfig, PluginHostError,
+    JVM_DEFAULT_OPTIONS, JVM_OPTIONS_KEY,
+};

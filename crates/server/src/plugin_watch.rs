@@ -40,6 +40,8 @@ pub(crate) struct PluginWatch {
     pub(crate) properties: BTreeMap<String, String>,
     pub(crate) java: String,
     pub(crate) discovery: String,
+    /// `plugin.host.jvm.options`, checked.
+    pub(crate) jvm_options: Vec<String>,
     /// Locations already served (by the start-up host).
     pub(crate) known: BTreeSet<PathBuf>,
 }
@@ -189,6 +191,7 @@ async fn install_location(
             &watch.java,
             &private_path.path().display().to_string(),
             &watch.discovery,
+            &watch.jvm_options,
         );
         config.name = format!("jvm-host-{name}");
         (config, Some(private_path))

@@ -31,6 +31,8 @@ pub mod keys {
     pub const PLUGIN_HOST_DIR: &str = "plugin.host.dir";
     /// Ferry's: the `java` (17+) that runs the plugin host.
     pub const PLUGIN_HOST_JAVA: &str = "plugin.host.java";
+    /// Ferry's: extra JVM options for the plugin host, after its defaults.
+    pub const PLUGIN_HOST_JVM_OPTIONS: &str = ferry_plugin::JVM_OPTIONS_KEY;
 }
 
 /// The manifest of a native plugin location: `{"name": "...", "command": ["./plugin", ...]}`
@@ -81,6 +83,12 @@ pub(crate) async fn start_plugins(
     let java = properties
         .get(keys::PLUGIN_HOST_JAVA)
         .map_or_else(default_java, |java| java.trim().to_string());
+    let jvm_options = ferry_plugin::parse_jvm_options(
+        properties
+            .get(keys::PLUGIN_HOST_JVM_OPTIONS)
+            .map_or("", String::as_str),
+    )
+    .map_err(anyhow::Error::msg)?;
     let plugin_path = properties
         .get(keys::PLUGIN_PATH)
         .map_or("", String::as_str)
@@ -90,6 +98,7 @@ pub(crate) async fn start_plugins(
         properties: properties.clone(),
         java: java.clone(),
         discovery: discovery.clone(),
+        jvm_options: jvm_options.clone(),
         known: locations.iter().cloned().collect(),
     });
     let (native, jars): (Vec<PathBuf>, Vec<PathBuf>) = locations
@@ -123,6 +132,7 @@ pub(crate) async fn start_plugins(
         &java,
         &plugin_path,
         &discovery,
+        &jvm_options,
     ))
     .context("failed to start the plugin launcher thread")?;
     let described = host.describe().await?;
@@ -266,6 +276,29 @@ mod tests {
             panic!("scan_all must be refused");
         };
         assert!(error.to_string().contains("plugin.discovery"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn bad_jvm_options_are_refused_by_name() {
+        for (value, why) in [
+            ("-Xmx512m Xms16m", "is not a JVM option"),
+            ("-cp /tmp/other.jar", "class path or main class"),
+            ("-jar x.jar", "class path or main class"),
+        ] {
+            let properties: BTreeMap<String, String> =
+                [(keys::PLUGIN_HOST_JVM_OPTIONS.to_string(), value.to_string())].into();
+            let Err(error) = start_plugins(&properties).await else {
+                panic!("`{value}` must be refused");
+            };
+            let message = error.to_string();
+            assert!(message.contains("plugin.host.jvm.options"), "{message}");
+            assert!(message.contains(why), "{message}");
+        }
+        assert_eq!(
+            ferry_plugin::parse_jvm_options("  -Xmx512m\t-XX:+UseG1GC -Dkey=a=b ").unwrap(),
+            vec!["-Xmx512m", "-XX:+UseG1GC", "-Dkey=a=b"]
+        );
+        assert!(ferry_plugin::parse_jvm_options("").unwrap().is_empty());
     }
 
     #[tokio::test]

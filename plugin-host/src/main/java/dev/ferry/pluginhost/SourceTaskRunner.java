@@ -60,6 +60,12 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
   private long credit;
   private volatile boolean running = true;
   private volatile SourceTask task;
+  /**
+   * Whether the task overrides {@code commitRecord}: only then are the records kept until their
+   * acks (a task that does not gets SourceTask's no-op, and holding tens of thousands of
+   * records for it made every young GC copy them: pauses of 0.25 s on a busy machine).
+   */
+  private volatile boolean keepRecords = true;
   private Transforms<SourceRecord> transforms;
   private ClassLoader loader;
   private ConnectorTaskId id = new ConnectorTaskId("", 0);
@@ -129,6 +135,7 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
         headerConverter = Runners.headerConverter(plugins, connectorConfig, worker);
         transforms = Transforms.build(plugins, connectorConfig);
         created.initialize(new Context(config));
+        keepRecords = overridesCommitRecord(created.getClass());
         task = created;
         created.start(config);
       }
@@ -171,7 +178,9 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
             batch.addRecords(dropped(seq, record));
             commitDropped(record);
           } else {
-            inFlight.put(seq, record);
+            if (keepRecords) {
+              inFlight.put(seq, record);
+            }
             batch.addRecords(converted);
           }
           seq++;
@@ -256,9 +265,26 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
     return out.build();
   }
 
+  /** Whether {@code taskClass} or a superclass below SourceTask declares a commitRecord. */
+  static boolean overridesCommitRecord(Class<?> taskClass) {
+    try {
+      for (Class<?> c = taskClass; c != null && c != SourceTask.class; c = c.getSuperclass()) {
+        for (java.lang.reflect.Method method : c.getDeclaredMethods()) {
+          if (method.getName().equals("commitRecord")) {
+            return true;
+          }
+        }
+      }
+      return false;
+    } catch (Throwable e) {
+      // A method signature names a class the plugin lacks: keep the records, to be safe.
+      return true;
+    }
+  }
+
   private void commitRecords(List<RecordAck> list) {
     SourceTask current = task;
-    if (current == null) {
+    if (current == null || !keepRecords) {
       return;
     }
     try (LoggingContext logging = LoggingContext.forTask(id);
