@@ -703,3 +703,177 @@ async fn a_frozen_worker_resumed_after_its_task_moved_is_fenced() {
         "the resumed worker logs why its task did not commit"
     );
 }
+
+/// The `{"task-count": N}` values of the `tasks-fencing-<connector>` records in the config
+/// topic, in order.
+fn task_count_records(config_topic: &str, connector: &str) -> Vec<serde_json::Value> {
+    let key = format!("tasks-fencing-{connector}");
+    read_topic(config_topic)
+        .into_iter()
+        .filter(|record| record.key.as_deref() == Some(key.as_bytes()))
+        .map(|record| serde_json::from_slice(&record.value.unwrap_or_default()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn lowering_tasks_max_fences_the_removed_tasks_of_the_previous_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("eos-count");
+    let topic = format!("{prefix}-seq");
+    let name = format!("{prefix}-gen");
+    let (addrs, mut workers) = ferry_tests::start_cluster(dir.path(), &prefix, 3, EOS_WORKER)
+        .await
+        .unwrap();
+    let mut config = datagen_config(&topic, "interval");
+    config["tasks.max"] = json!("3");
+    // Each task has a transaction open nearly all the time (records come every 2 ms).
+    config["transaction.boundary.interval.ms"] = json!("2000");
+    Api::create_connector(&Api::new(addrs[0]), &name, config.clone())
+        .await
+        .unwrap();
+    let status = Api::new(addrs[0])
+        .wait_status(&name, Duration::from_secs(60), |status| {
+            all_running(status, 3)
+        })
+        .await
+        .unwrap();
+    wait_records(&topic, 3_000).await;
+    let config_topic = format!("{prefix}-configs");
+    assert_eq!(
+        task_count_records(&config_topic, &name),
+        [json!({"task-count": 3})],
+        "the first generation's task count is recorded"
+    );
+    // Freeze the worker of task 2 (or 1, when task 2 runs on the leader, which the config change
+    // needs): a zombie with a transaction open, which nobody takes over once tasks.max goes down
+    // to 1.
+    let (_, view) = Api::new(addrs[0]).get("/cluster").await.unwrap();
+    let leader_id = view["leader"].as_str().unwrap().to_string();
+    let worker_of = |task: usize| {
+        let owner = status["tasks"][task]["worker_id"].as_str().unwrap();
+        addrs
+            .iter()
+            .position(|addr| owner.ends_with(&format!(":{}", addr.port())))
+            .expect("the task runs on a worker of the cluster")
+    };
+    let is_leader = |index: usize| format!("node-{}", addrs[index].port()) == leader_id;
+    let frozen = [2, 1]
+        .into_iter()
+        .map(worker_of)
+        .find(|index| !is_leader(*index))
+        .expect("task 1 or 2 runs on a worker that does not lead");
+    let survivor_index = (0..3).find(|index| is_leader(*index)).unwrap();
+    let survivor = Api::new(addrs[survivor_index]);
+    workers[frozen].signal(Signal::SIGSTOP).unwrap();
+    // The frozen transaction holds back the last stable offset: read_committed readers see
+    // nothing newer until it ends.
+    let stuck_at = topic_record_count(&topic);
+    config["tasks.max"] = json!("1");
+    let (code, body) = survivor
+        .call(
+            reqwest::Method::PUT,
+            &format!("/connectors/{name}/config"),
+            Some(&config),
+        )
+        .await
+        .unwrap();
+    assert!(code == 200 || code == 201, "{code} {body}");
+    // The leader fenced transactional ids 1 and 2 before it wrote the new task configs, which
+    // aborted the frozen transaction: read_committed readers get task 0's new records well
+    // before the frozen transaction's timeout (transaction.timeout.ms, 60 s) would end it.
+    let changed_at = std::time::Instant::now();
+    wait_until(
+        Duration::from_secs(30),
+        "committed records past the frozen transaction",
+        || async { (topic_record_count(&topic) >= stuck_at + 1_000).then_some(()) },
+    )
+    .await
+    .unwrap();
+    println!(
+        "read_committed moved on {:?} after the change (stuck at {stuck_at})",
+        changed_at.elapsed()
+    );
+    // The leader writes the new task configs and the task-count record once it has fenced.
+    let config_topic_ref = &config_topic;
+    let name_ref = &name;
+    wait_until(
+        Duration::from_secs(30),
+        "the new generation's task count recorded",
+        || async move { (task_count_records(config_topic_ref, name_ref).len() >= 2).then_some(()) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        task_count_records(&config_topic, &name),
+        [json!({"task-count": 3}), json!({"task-count": 1})],
+        "the new generation's task count is recorded after the fencing"
+    );
+    let log_of = |worker: &FerryProcess| worker.stderr() + &worker.stdout();
+    let fencing_line = workers
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index != frozen)
+        .flat_map(|(_, worker)| {
+            log_of(worker)
+                .lines()
+                .filter(|line| {
+                    line.contains("the previous task generation's producers are fenced")
+                        && line.contains(&format!("{prefix}-{name}-2"))
+                })
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .next()
+        .unwrap_or_else(|| {
+            let logs: String = workers.iter().map(log_of).collect();
+            let lines: Vec<&str> = logs
+                .lines()
+                .filter(|line| line.contains("zombie fencing"))
+                .collect();
+            panic!("the leader logs the fencing of the removed tasks' producers: {lines:#?}")
+        });
+    for task in 1..3 {
+        assert!(
+            fencing_line.contains(&format!("{prefix}-{name}-{task}")),
+            "{fencing_line}"
+        );
+    }
+    // Resumed, the worker stops its removed task (its producer is fenced, and its lease may
+    // have run out meanwhile); the cluster runs the one task of the new generation.
+    workers[frozen].signal(Signal::SIGCONT).unwrap();
+    survivor
+        .wait_status(&name, Duration::from_secs(60), |status| {
+            all_running(status, 1) && status["tasks"].as_array().unwrap().len() == 1
+        })
+        .await
+        .unwrap();
+    let before = topic_record_count(&topic);
+    wait_records(&topic, before + 500).await;
+    for worker in &mut workers {
+        worker.signal(Signal::SIGTERM).unwrap();
+    }
+    for worker in &mut workers {
+        worker.wait_exit(Duration::from_secs(60)).await.unwrap();
+    }
+    let per_task = committed_per_task(&topic);
+    assert_eq!(
+        per_task.keys().collect::<Vec<_>>(),
+        [&0, &1, &2],
+        "the three tasks produced"
+    );
+    for (task, seen) in &per_task {
+        let (missing, duplicated) = gaps_and_duplicates(seen);
+        println!(
+            "task {task}: {} committed, missing {}, duplicated {}",
+            seen.values().sum::<usize>(),
+            missing.len(),
+            duplicated.len()
+        );
+        assert!(missing.is_empty(), "task {task}: {} missing", missing.len());
+        assert!(
+            duplicated.is_empty(),
+            "task {task}: {} duplicated",
+            duplicated.len()
+        );
+    }
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ferry_actors::kafka_client::{ClientRole, KafkaClients};
 use ferry_actors::leader::election::{elect_leader, Candidate};
-use ferry_actors::leader::{LeaderActor, LeaderDeps, QuorumGate};
+use ferry_actors::leader::{EosSourceFencing, LeaderActor, LeaderDeps, QuorumGate};
 use ferry_actors::membership::keys::PluginOffer;
 use ferry_actors::membership::{generation_now, Membership, MembershipConfig};
 use ferry_actors::runtime::TaskEnv;
@@ -14,6 +14,7 @@ use ferry_actors::stores::{
     AdminTopicCreator, ConfigStore, LeaseStore, OffsetStore, StatusStore, TopicCreator, TopicSpec,
 };
 use ferry_actors::worker::{WorkerActor, WorkerDeps, WorkerMsg};
+use ferry_connectors::sdk::framework::ExactlyOnceSourceSupport;
 use ractor::Actor;
 use tokio_util::sync::CancellationToken;
 
@@ -137,6 +138,12 @@ pub(crate) async fn run(
             format!("ferry-leader-{}", config.group_id),
         )
     });
+    let eos_source_fencing_opt = (!embedded
+        && config.exactly_once_source == ExactlyOnceSourceSupport::Enabled)
+        .then(|| EosSourceFencing {
+            client_config: client_config.clone(),
+            group_id: config.group_id.clone(),
+        });
     let (leader, leader_handle) = Actor::spawn(
         None,
         LeaderActor,
@@ -154,6 +161,7 @@ pub(crate) async fn run(
             fence_margin: config.fence_margin,
             quorum: quorum.clone(),
             fencing_opt: fencing_opt.clone(),
+            eos_source_fencing_opt,
             startup_grace: if config.gossip_seeds.is_empty() {
                 Duration::ZERO
             } else {

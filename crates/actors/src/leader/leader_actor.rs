@@ -70,6 +70,20 @@ pub struct LeaderDeps {
     /// This node's `worker_id` and status generation, for those status records.
     pub worker_id: String,
     pub generation: i64,
+    /// Set on a worker with `exactly.once.source.support=enabled` (not under `ferry dev`):
+    /// before it writes a source connector's new task configs, the leader fences the previous
+    /// task generation's transactional producers and records the new generation's task count
+    /// (KIP-618's zombie fencing).
+    pub eos_source_fencing_opt: Option<EosSourceFencing>,
+}
+
+/// What the leader needs to fence an exactly-once source connector's previous task generation.
+#[derive(Clone)]
+pub struct EosSourceFencing {
+    /// Client settings for the fencing producers.
+    pub client_config: rdkafka::config::ClientConfig,
+    /// The cluster's `group.id` (part of each task's `transactional.id`).
+    pub group_id: String,
 }
 
 /// How long a fenced leader waits before it may claim leadership again (so two nodes that both
@@ -572,10 +586,19 @@ impl LeaderState {
             return Ok(false);
         }
         tracing::info!(connector = %connector, tasks = tasks.len(), "writing task configs reported by the connector's worker");
+        let fenced_generation = self
+            .fence_previous_generation(&snapshot, connector, for_config, tasks.len())
+            .await
+            .map_err(TaskConfigsRefused::Write)?;
         let result = self
             .deps
             .config_store
-            .put_task_configs_as_leader(self.writer_opt.as_ref(), connector, tasks)
+            .put_task_configs_as_leader(
+                self.writer_opt.as_ref(),
+                connector,
+                tasks,
+                fenced_generation,
+            )
             .await;
         let outcome = result
             .as_ref()
@@ -609,10 +632,26 @@ impl LeaderState {
             let Ok(task_configs) = wanted else { continue };
             if snapshot.tasks.get(name) != Some(&task_configs) {
                 tracing::info!(connector = %name, tasks = task_configs.len(), "writing task configs");
+                let fenced_generation = match self
+                    .fence_previous_generation(snapshot, name, config, task_configs.len())
+                    .await
+                {
+                    Ok(fenced_generation) => fenced_generation,
+                    Err(error) => {
+                        // The old task configs stay current; the next tick tries again.
+                        tracing::warn!(connector = %name, %error, "not writing task configs: the previous task generation could not be fenced");
+                        continue;
+                    }
+                };
                 let result = self
                     .deps
                     .config_store
-                    .put_task_configs_as_leader(self.writer_opt.as_ref(), name, &task_configs)
+                    .put_task_configs_as_leader(
+                        self.writer_opt.as_ref(),
+                        name,
+                        &task_configs,
+                        fenced_generation,
+                    )
                     .await;
                 let succeeded = result.is_ok();
                 self.handle_write_result(result, "write task configs");
@@ -623,6 +662,57 @@ impl LeaderState {
             }
         }
         wrote
+    }
+
+    /// Before new task configs of an exactly-once source connector are written (on a worker
+    /// with `exactly.once.source.support=enabled`), fences the transactional producers of the
+    /// previous generation's tasks that the new one does not have: ids `new_count..n`, n the
+    /// larger of the recorded task count and the committed task configs' count. A zombie of a
+    /// removed task (tasks.max lowered) can then neither commit nor keep a transaction open. The
+    /// ids below `new_count` are fenced by the new tasks themselves (each one's
+    /// `init_transactions` before its first poll), so tasks that go on are not fenced twice.
+    /// Returns whether it fenced (the caller then writes the task-count record with the
+    /// configs); false for other connectors.
+    ///
+    /// # Errors
+    /// Names the transactional id that could not be fenced.
+    async fn fence_previous_generation(
+        &self,
+        snapshot: &ConfigSnapshot,
+        name: &str,
+        config: &BTreeMap<String, String>,
+        new_count: usize,
+    ) -> Result<bool, String> {
+        let Some(fencing) = &self.deps.eos_source_fencing_opt else {
+            return Ok(false);
+        };
+        let is_source = self
+            .deps
+            .registry
+            .find_for_config(config)
+            .is_some_and(|factory| {
+                factory.connector_type() == ferry_connectors::sdk::ConnectorType::Source
+            });
+        if !is_source {
+            return Ok(false);
+        }
+        let recorded = snapshot
+            .task_count_records
+            .get(name)
+            .map_or(0, |count| *count as usize);
+        let previous = recorded.max(snapshot.task_count(name));
+        let transactional_ids: Vec<String> = (new_count..previous)
+            .map(|task| crate::runtime::source::transactional_id(&fencing.group_id, name, task))
+            .collect();
+        let client_config = fencing.client_config.clone();
+        let fencing_ids = transactional_ids.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::runtime::source::fence_transactional_ids(&client_config, &fencing_ids)
+        })
+        .await
+        .map_err(|error| error.to_string())??;
+        tracing::info!(connector = %name, previous_task_count = previous, ?transactional_ids, "zombie fencing: the previous task generation's producers are fenced");
+        Ok(true)
     }
 }
 

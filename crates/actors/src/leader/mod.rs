@@ -24,5 +24,7 @@ pub mod leader_actor;
 pub mod placement;
 pub mod quorum_gate;
 
-pub use leader_actor::{LeaderActor, LeaderDeps, LeaderMsg, LeaderSnapshot, TaskConfigsRefused};
+pub use leader_actor::{
+    EosSourceFencing, LeaderActor, LeaderDeps, LeaderMsg, LeaderSnapshot, TaskConfigsRefused,
+};
 pub use quorum_gate::{QuorumGate, QuorumStatus};

@@ -663,3 +663,34 @@ impl SourceLoop<'_> {
 pub fn transactional_id(group_id: &str, connector: &str, task: impl std::fmt::Display) -> String {
     format!("{group_id}-{connector}-{task}")
 }
+
+/// Fences each transactional id: a producer with it initialises its transactions (the broker
+/// bumps the id's epoch and aborts its open transaction), then is dropped. Blocking: call it
+/// from `spawn_blocking`.
+///
+/// # Errors
+/// Names the transactional id that could not be fenced.
+pub fn fence_transactional_ids(
+    client_config: &ClientConfig,
+    transactional_ids: &[String],
+) -> Result<(), String> {
+    use rdkafka::producer::{BaseProducer, Producer};
+
+    for transactional_id in transactional_ids {
+        let fencer: BaseProducer = client_config
+            .clone()
+            .set("transactional.id", transactional_id)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .create()
+            .map_err(|error| {
+                format!("cannot create a producer to fence {transactional_id}: {error}")
+            })?;
+        fencer
+            .init_transactions(Duration::from_secs(30))
+            .map_err(|error| {
+                format!("Failed to fence transactional producer {transactional_id}: {error}")
+            })?;
+    }
+    Ok(())
+}

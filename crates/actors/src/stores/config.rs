@@ -8,6 +8,7 @@
 //! | `task-<name>-<n>` | `{"properties":{...}}`, buffered until the matching commit |
 //! | `commit-<name>` | `{"tasks":N}`: the preceding N task configs become current |
 //! | `target-state-<name>` | `{"state":"PAUSED","state.v2":"STOPPED"}` |
+//! | `tasks-fencing-<name>` | `{"task-count":N}`: KIP-618, the exactly-once source generation whose older generations' producers are fenced |
 //! | `ferry-assignment` | Ferry's: the leader's latest task assignment |
 //! | `session-key` | `{"key","algorithm","creation-timestamp"}`: KIP-507, see [`super::session_key`] |
 //! | `ferry-leader-lease` | written by older Ferry versions (the leader lease, now in the lease topic, see [`super::lease`]): ignored |
@@ -36,6 +37,9 @@ const CONNECTOR_PREFIX: &str = "connector-";
 const TASK_PREFIX: &str = "task-";
 const COMMIT_PREFIX: &str = "commit-";
 const TARGET_STATE_PREFIX: &str = "target-state-";
+/// Kafka Connect's task-count record (KIP-618): the leader writes it once it has fenced the
+/// transactional producers of an exactly-once source connector's previous task generation.
+const TASK_COUNT_PREFIX: &str = "tasks-fencing-";
 /// Ferry's own record: the leader's latest task assignment (Kafka Connect ignores `ferry-` keys).
 const ASSIGNMENT_KEY: &str = "ferry-assignment";
 /// Older Ferry versions' leader lease record; it now lives in the lease topic, and a record left
@@ -95,6 +99,9 @@ pub struct ConfigSnapshot {
     pub target_states: BTreeMap<String, TargetState>,
     /// The latest assignment a leader published (the highest epoch seen).
     pub assignment: Option<Assignment>,
+    /// The latest task-count record (`tasks-fencing-<name>`) per connector: the size of the
+    /// task generation started after the previous generations' producers were fenced.
+    pub task_count_records: BTreeMap<String, u32>,
     /// Task configs written but not yet committed.
     pending_tasks: BTreeMap<String, BTreeMap<u32, TaskConfig>>,
 }
@@ -144,6 +151,20 @@ impl ConfigSnapshot {
                     self.tasks.remove(name);
                     self.pending_tasks.remove(name);
                     self.target_states.remove(name);
+                    self.task_count_records.remove(name);
+                }
+            }
+        } else if let Some(name) = key.strip_prefix(TASK_COUNT_PREFIX) {
+            match value
+                .and_then(|v| v.get("task-count"))
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|count| u32::try_from(count).ok())
+            {
+                Some(count) => {
+                    self.task_count_records.insert(name.to_string(), count);
+                }
+                None => {
+                    self.task_count_records.remove(name);
                 }
             }
         } else if let Some(rest) = key.strip_prefix(TARGET_STATE_PREFIX) {
@@ -473,7 +494,9 @@ impl ConfigStore {
 
     /// Writes task configs and their commit record in one transaction of the leader's writer
     /// (or plainly when `writer_opt` is `None`: the embedded cluster, which mis-handles
-    /// transactions).
+    /// transactions). With `fenced_generation`, the commit is followed (in the same
+    /// transaction) by the task-count record `tasks-fencing-<name>` `{"task-count": N}`: the
+    /// caller fenced the previous generation's transactional producers.
     ///
     /// # Errors
     /// [`StoreError::Fenced`] when a newer leader took over.
@@ -482,9 +505,19 @@ impl ConfigStore {
         writer_opt: Option<&LeaderWriter>,
         name: &str,
         task_configs: &[TaskConfig],
+        fenced_generation: bool,
     ) -> Result<(), StoreError> {
+        let task_count_record = (
+            format!("{TASK_COUNT_PREFIX}{name}"),
+            json!({ "task-count": task_configs.len() }),
+        );
         let Some(writer) = writer_opt else {
-            return self.put_task_configs(name, task_configs).await;
+            self.put_task_configs(name, task_configs).await?;
+            if fenced_generation {
+                let (key, value) = task_count_record;
+                self.write(&key, Some(&value)).await?;
+            }
+            return Ok(());
         };
         let mut records = Vec::new();
         for (index, config) in task_configs.iter().enumerate() {
@@ -497,6 +530,9 @@ impl ConfigStore {
             format!("{COMMIT_PREFIX}{name}"),
             json!({ "tasks": task_configs.len() }),
         ));
+        if fenced_generation {
+            records.push(task_count_record);
+        }
         let records = records
             .into_iter()
             .map(|(key, value)| (key, Some(value)))
@@ -715,5 +751,8 @@ mod tests {
         );
         assert_eq!(snapshot.target_state("mig-src"), TargetState::Paused);
         assert!(snapshot.assignment.is_none());
+        assert_eq!(snapshot.task_count_records["mig-src"], 1);
+        apply(&mut snapshot, "connector-mig-src", None);
+        assert!(snapshot.task_count_records.is_empty());
     }
 }

@@ -730,35 +730,13 @@ fn check_client_overrides(
         .map_err(|error| ServiceError::InvalidArgument(error.to_string()))
 }
 
-/// Fences each transactional id: a producer with it initialises its transactions (the
-/// broker bumps the id's epoch and aborts its open transaction) and is dropped.
+/// Fences each transactional id (see [`ferry_actors::runtime::source::fence_transactional_ids`]).
 fn fence_producers(
     client_config: &rdkafka::config::ClientConfig,
     transactional_ids: &[String],
 ) -> Result<(), ServiceError> {
-    use rdkafka::producer::{BaseProducer, Producer};
-
-    for transactional_id in transactional_ids {
-        let fencer: BaseProducer = client_config
-            .clone()
-            .set("transactional.id", transactional_id)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .create()
-            .map_err(|error| {
-                ServiceError::Internal(format!(
-                    "cannot create a producer to fence {transactional_id}: {error}"
-                ))
-            })?;
-        fencer
-            .init_transactions(Duration::from_secs(30))
-            .map_err(|error| {
-                ServiceError::Unavailable(format!(
-                    "Failed to fence transactional producer {transactional_id}: {error}"
-                ))
-            })?;
-    }
-    Ok(())
+    ferry_actors::runtime::source::fence_transactional_ids(client_config, transactional_ids)
+        .map_err(ServiceError::Unavailable)
 }
 
 /// Reads the committed offsets of a sink's consumer group for its topics.
