@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/bench.sh [--quick] [--count N] [--json FILE] [--plot FILE.png] [--no-sinks]
-#                  [--no-kafka-connect] [--no-failover]
+#                  [--no-kafka-connect] [--no-failover] [--no-debezium] [--debezium-changes N] [--only debezium]
 #
 # Ferry against raw librdkafka and Apache Kafka Connect 4.3.1, in one run on the same broker and
 # machine; prints markdown tables (stdout; progress on stderr).
@@ -22,6 +22,13 @@
 #                                      those figures are reused, the row says so)
 #   Kafka -> <sink>                    every scripts/bench/sink-*.sh, against the Ferry worker,
 #                                      with N/10 records (--no-sinks skips them)
+#   Debezium PostgreSQL -> Kafka       streaming: Debezium's PostgreSQL connector 3.6.1.Final jar
+#                                      (scripts/fetch-test-plugins.sh debezium) in Ferry (plugin
+#                                      host) and in Kafka Connect, in turn, the same plugin.path,
+#                                      PostgreSQL and broker; N changes (--debezium-changes,
+#                                      default 100,000) written while the connector runs; RSS of
+#                                      each at the end (--no-debezium skips it, --only debezium
+#                                      runs nothing else; about 1.5 min)
 #   idle RSS, start-to-ready           one Ferry worker, one Kafka Connect worker
 #   idle RSS, worker + plugin host     the Ferry worker with plugin.path = the connect-file location
 #                                      (worker and host listed) vs a Kafka Connect worker with the
@@ -66,6 +73,20 @@
 #    each; kill -9 of the second worker; seconds until both tasks are RUNNING on the survivor
 #    (GET /connectors/<c>/status on the survivor, every 100 ms; cap 60 s, 360 s for Kafka
 #    Connect's default settings).
+#  - Debezium: a database of the run's own on the PostgreSQL of scripts/services.sh (PG_HOST,
+#    PG_PORT, PG_USER; default 127.0.0.1:15432, postgres; started with services.sh when it does
+#    not answer), a table per system with 1,000 rows (the snapshot), the connector (pgoutput, a
+#    slot and a publication of the run's own, JsonConverter with schemas for key and value, the
+#    topic created by the worker with 3 partitions and lz4), one probe insert waited for in the
+#    topic (streaming is live), then the changes as INSERT ... SELECT generate_series in
+#    transactions of 1,000 rows with psql -f. Seconds run from the writer's start (ferry-bench
+#    has seen the snapshot and the probe) to the last change in the topic (end offsets every
+#    5 ms): changes/s is "from commit to Kafka", the writer's own time is shown beside it. CPU
+#    µs/change: the Ferry worker + its plugin host JVM, the Kafka Connect JVM, over that time.
+#    RSS: VmRSS (and VmHWM, the peak) of the same processes when the last change is in. The
+#    longest gap is reported but is no STALL here (Debezium's poll sets the pace). Each system's
+#    worker is stopped and its replication slot dropped before the next starts; the database
+#    (and its publications) at the end.
 #  - Sink scripts: scripts/bench/sink-<name>.sh gets FERRY_URL, BOOTSTRAP, COUNT and FERRY_BENCH
 #    and prints one line `<label>\t<records>\t<seconds>`; a `# bench-service: NAME` line in it
 #    makes this script run `scripts/services.sh start NAME` first (when services.sh exists). A
@@ -88,12 +109,15 @@ usage() { sed -n '2,3p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}/usage: /;2s/^usa
 
 plot=0
 connect=1
+debezium=1
 args=("$@")
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick | --no-sinks | --no-failover) ;;
     --no-kafka-connect) connect=0 ;;
-    --count | --json) [ $# -ge 2 ] || usage; shift ;;
+    --no-debezium) debezium=0 ;;
+    --count | --json | --debezium-changes) [ $# -ge 2 ] || usage; shift ;;
+    --only) [ $# -ge 2 ] || usage; [ "$2" = debezium ] || usage; shift ;;
     --plot) [ $# -ge 2 ] || usage; plot=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) usage ;;
@@ -141,6 +165,14 @@ fi
 FERRY_PLUGIN_HOST_DIR=$(scripts/build-plugin-host.sh)
 FERRY_CONNECT_FILE_LOCATION=$(scripts/fetch-test-plugins.sh)/connect-file-4.3.1
 export FERRY_PLUGIN_HOST_DIR FERRY_CONNECT_FILE_LOCATION
+# Debezium's jars (cached); a failed fetch leaves the Debezium row "skipped" with the reason.
+if [ "$debezium" = 1 ]; then
+  if FERRY_DEBEZIUM_PLUGIN_PATH=$(scripts/fetch-test-plugins.sh debezium); then
+    export FERRY_DEBEZIUM_PLUGIN_PATH
+  else
+    say "scripts/fetch-test-plugins.sh debezium failed: the Debezium row is skipped"
+  fi
+fi
 if [ "$plot" = 1 ]; then
   plot_python
   export FERRY_BENCH_PLOT_PYTHON=$VENV/bin/python

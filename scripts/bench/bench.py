@@ -62,6 +62,18 @@ TRANSFORM_CHAIN = {
     "transforms.route.topic.format": "${topic}-${timestamp}",
     "transforms.route.timestamp.format": "yyyyMMdd",
 }
+# Debezium PostgreSQL streaming (Debezium's own jar from plugin.path in both systems).
+DEBEZIUM_PLUGIN_PATH = os.environ.get("FERRY_DEBEZIUM_PLUGIN_PATH", "")
+DEBEZIUM_CONNECTOR = "io.debezium.connector.postgresql.PostgresConnector"
+DEBEZIUM_PIPELINE = "debezium streaming"
+DEBEZIUM_SNAPSHOT_ROWS = 1_000
+DEBEZIUM_CHANGES = 100_000
+DEBEZIUM_ROWS_PER_TRANSACTION = 1_000
+DEBEZIUM_DEADLINE_S = 600.0
+SLOT_RELEASE_DEADLINE_S = 30.0
+PG_HOST = os.environ.get("PG_HOST", "127.0.0.1")
+PG_PORT = os.environ.get("PG_PORT", "15432")
+PG_USER = os.environ.get("PG_USER", "postgres")
 FULL_COUNT = 5_000_000
 QUICK_COUNT = 200_000
 READY_DEADLINE_S = 120.0
@@ -229,6 +241,72 @@ def loadavg():
         return None
 
 
+def status_kb(pid, field):
+    """A `field:` line of /proc/<pid>/status in kB (VmRSS, VmHWM), or None."""
+    try:
+        with open("/proc/%d/status" % pid) as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def thread_cpu(pid):
+    """CPU seconds of each thread of `pid`: {tid: (name, seconds)}."""
+    found = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            found[tid] = (name, (int(fields[11]) + int(fields[12])) / 100.0)
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def busiest_threads(before, after, limit=8):
+    """CPU seconds spent between two thread_cpu samples, by thread name, the busiest first."""
+    spent = {}
+    for tid, (name, seconds) in after.items():
+        delta = seconds - before.get(tid, (name, 0.0))[1]
+        spent[name] = round(spent.get(name, 0.0) + delta, 2)
+    return dict(sorted(((n, c) for n, c in spent.items() if c > 0), key=lambda item: -item[1])[:limit])
+
+
+def psql(sql, db="postgres", timeout=120.0):
+    """Runs `sql` with psql against the bench's PostgreSQL; returns its unaligned output."""
+    command = ["psql", "-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER, "-d", db, "-X", "-v", "ON_ERROR_STOP=1", "-Atqc", sql]
+    try:
+        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Failed("psql gave no answer within %.0f s to %s" % (timeout, sql[:80]))
+    if result.returncode != 0:
+        raise Failed("psql %s: %s" % (sql[:60], result.stderr.strip()[-300:]))
+    return result.stdout.strip()
+
+
+def drop_slot(slot):
+    """Drops a replication slot once its connector let go of it (the server polls for up to
+    SLOT_RELEASE_DEADLINE_S): a slot left behind holds the server's WAL forever."""
+    tries = int(SLOT_RELEASE_DEADLINE_S / 0.2)
+    psql("DO $$ BEGIN FOR i IN 1..%d LOOP "
+         "IF NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '%s' AND active) THEN "
+         "PERFORM pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '%s'; "
+         "RETURN; END IF; PERFORM pg_sleep(0.2); END LOOP; END $$" % (tries, slot, slot),
+         timeout=SLOT_RELEASE_DEADLINE_S + 30)
+    if psql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '%s'" % slot) != "0":
+        raise Failed("replication slot %s is still active after %.0f s: drop it by hand "
+                     "(SELECT pg_drop_replication_slot('%s'))" % (slot, SLOT_RELEASE_DEADLINE_S, slot))
+
+
 # ------------------------------------------------------------------------------------ workers
 
 
@@ -300,13 +378,22 @@ class Worker:
         deadline = self.started_at + READY_DEADLINE_S
         while time.monotonic() < deadline:
             if not self.alive():
-                raise Failed("%s exited during start-up; see %s" % (self.name, self.log_path))
+                raise Failed("%s exited during start-up: %s" % (self.name, self.last_log_line()))
             if root_s is None and status_of(self.base, "/") == 200:
                 root_s = time.monotonic() - self.started_at
             if root_s is not None and status_of(self.base, "/health") == 200:
                 return root_s, time.monotonic() - self.started_at
             time.sleep(0.01)
         raise Failed("%s not ready after %.0f s; see %s" % (self.name, READY_DEADLINE_S, self.log_path))
+
+    def last_log_line(self):
+        """The last line of the worker's log (for an error: the run deletes the log)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no log)"
+        return re.sub(r"\x1b\[[0-9;]*m", "", lines[-1])[-300:] if lines else "(empty log)"
 
     def create(self, name, config):
         status, body = http("POST", self.base, "/connectors", {"name": name, "config": config}, timeout=60)
@@ -368,6 +455,8 @@ class Bench:
         self.failover_detail = {}
         self.sinks = []
         self.stalls = []
+        self.debezium_result = {}
+        self.load_end = None
 
     def worker(self, system, name, extra=()):
         group = "%s-%s" % (self.run, name)
@@ -387,10 +476,11 @@ class Bench:
             log("could not delete this run's topics: %s" % error)
         subprocess.run(["rm", "-rf", self.work])
 
-    def row(self, system, pipeline, records, seconds, note="", detail=None, cpu=None):
+    def row(self, system, pipeline, records, seconds, note="", detail=None, cpu=None, stall_check=True):
         """One throughput row. `detail` is ferry-bench's progress (steady-state rate between 10 %
         and 90 % of the records, the longest gap without output); `cpu` the CPU seconds the
-        process doing the work spent on the pipeline."""
+        process doing the work spent on the pipeline. `stall_check=False`: a long gap is
+        reported, not a stall (the Debezium row, where the connector's own polling sets the pace)."""
         detail = detail or {}
         steady = None
         if detail.get("t10_s") is not None and detail.get("t90_s") is not None and detail["t90_s"] > detail["t10_s"]:
@@ -406,7 +496,7 @@ class Bench:
                 system, pipeline, records, seconds, records / seconds, fmt(steady, "%.0f/s"),
                 fmt(detail.get("max_gap_s"), "%.3f s"), fmt(self.rows[-1]["cpu_us_per_record"], "%.2f")))
             gap = detail.get("max_gap_s")
-            if system == "ferry" and gap is not None and gap >= STALL_S:
+            if stall_check and system == "ferry" and gap is not None and gap >= STALL_S:
                 self.stalls.append("%s %s: no output for %.3f s from %.3f s after its first record" % (
                     system, pipeline, gap, detail.get("gap_at_s") or 0.0))
                 log("STALL: " + self.stalls[-1])
@@ -518,6 +608,30 @@ class Bench:
         # service_load: the connect-file jar has its META-INF/services manifests
         return [("plugin.path", self.plugin_path()), ("plugin.discovery", "service_load")]
 
+    def wait_plugin_listed(self, worker, connector_class, version=None):
+        """Polls until GET /connector-plugins lists `connector_class` (of `version`, if given)
+        and, for a Ferry worker, one plugin host JVM runs as its child; returns the host's pid
+        (None for Kafka Connect, whose plugins run in its own JVM)."""
+        deadline = time.monotonic() + PLUGIN_HOST_DEADLINE_S
+        while True:
+            hosts = children_running(worker.pid, PLUGIN_HOST_MAIN) if worker.system == "ferry" else [None]
+            try:
+                status, plugins = http("GET", worker.base, "/connector-plugins", timeout=5.0)
+            except OSError:
+                status, plugins = None, None
+            listed = status == 200 and isinstance(plugins, list) and any(
+                p.get("class") == connector_class and (version is None or p.get("version") == version)
+                for p in plugins)
+            if len(hosts) == 1 and listed:
+                return hosts[0]
+            if not worker.alive():
+                raise Failed("%s exited during start-up; see %s" % (worker.name, worker.log_path))
+            if time.monotonic() >= deadline:
+                raise Failed("%s: %s%s not listed within %.0f s (plugin hosts %s); see %s" % (
+                    worker.name, connector_class, " " + version if version else "", PLUGIN_HOST_DEADLINE_S,
+                    hosts, worker.log_path))
+            time.sleep(0.1)
+
     def jar_pipelines(self):
         """A Ferry worker with plugin.path = the connect-file location: idle RSS of the worker and
         its plugin host, then FileStreamSource -> Kafka and Kafka -> FileStreamSink through the
@@ -527,25 +641,8 @@ class Bench:
         root_s, health_s = worker.wait_ready()
         self.ready["ferry_plugin_host_health"] = health_s
         # ready for the jar: the host is up and GET /connector-plugins lists the jar's connectors
-        deadline = time.monotonic() + PLUGIN_HOST_DEADLINE_S
-        while True:
-            hosts = children_running(worker.pid, PLUGIN_HOST_MAIN)
-            try:
-                status, plugins = http("GET", worker.base, "/connector-plugins", timeout=5.0)
-            except OSError:
-                status, plugins = None, None
-            listed = status == 200 and isinstance(plugins, list) and any(
-                p.get("class") == "org.apache.kafka.connect.file.FileStreamSourceConnector"
-                and p.get("version") == CONNECT_FILE_VERSION for p in plugins)
-            if len(hosts) == 1 and listed:
-                break
-            if not worker.alive():
-                raise Failed("%s exited during start-up; see %s" % (worker.name, worker.log_path))
-            if time.monotonic() >= deadline:
-                raise Failed("%s: no plugin host listing connect-file %s within %.0f s (hosts %s); see %s" % (
-                    worker.name, CONNECT_FILE_VERSION, PLUGIN_HOST_DEADLINE_S, hosts, worker.log_path))
-            time.sleep(0.1)
-        host = hosts[0]
+        host = self.wait_plugin_listed(worker, "org.apache.kafka.connect.file.FileStreamSourceConnector",
+                                       CONNECT_FILE_VERSION)
         self.ready["ferry_plugin_host_jar_listed"] = time.monotonic() - worker.started_at
         log("%s: plugin host pid %d; jar listed %.2f s after start" % (label, host, self.ready["ferry_plugin_host_jar_listed"]))
         (worker_mb, host_mb), settled = stable_rss_mb_of([worker.pid, host])
@@ -650,6 +747,227 @@ class Bench:
                 entry["note"] = str(error)
                 self.row("ferry", "Kafka → " + name, count, None, str(error))
 
+    # ------------------------------------------------------------------------ Debezium streaming
+
+    def debezium(self):
+        """Debezium's PostgreSQL connector (its own jar, from plugin.path) in Ferry and in Kafka
+        Connect in turn, each on a table of its own in one database: a snapshot of
+        DEBEZIUM_SNAPSHOT_ROWS rows and one probe insert (streaming is live end to end), then
+        `changes` inserts in transactions of DEBEZIUM_ROWS_PER_TRANSACTION rows, timed from the
+        writer's start to the last change in the topic."""
+        changes = self.args.debezium_changes or DEBEZIUM_CHANGES
+        systems = [("ferry", "ferry")]
+        if not self.args.no_kafka_connect:
+            systems.append(("kafka_connect", "Kafka Connect"))
+        self.debezium_result = {
+            "changes": changes, "snapshot_rows": DEBEZIUM_SNAPSHOT_ROWS,
+            "rows_per_transaction": DEBEZIUM_ROWS_PER_TRANSACTION, "plugin_path": DEBEZIUM_PLUGIN_PATH,
+        }
+        self.debezium_slots = []
+        self.debezium_db = None
+        try:
+            self.debezium_prepare()
+        except Failed as error:
+            for _, label in systems:
+                self.row(label, DEBEZIUM_PIPELINE, changes, None, "skipped: %s" % error)
+            return
+        try:
+            for system, label in systems:
+                try:
+                    self.debezium_run(system, label, changes)
+                except Failed as error:
+                    self.row(label, DEBEZIUM_PIPELINE, changes, None, "failed: %s" % error)
+        finally:
+            self.debezium_cleanup()
+
+    def debezium_prepare(self):
+        if not DEBEZIUM_PLUGIN_PATH or not os.path.isdir(DEBEZIUM_PLUGIN_PATH):
+            raise Failed("FERRY_DEBEZIUM_PLUGIN_PATH is not a directory (%r; scripts/bench.sh sets it "
+                         "from scripts/fetch-test-plugins.sh debezium)" % DEBEZIUM_PLUGIN_PATH)
+        if not glob.glob(os.path.join(DEBEZIUM_PLUGIN_PATH, "debezium-connector-postgres-*")):
+            raise Failed("no debezium-connector-postgres-* location in %s" % DEBEZIUM_PLUGIN_PATH)
+        if subprocess.run(["sh", "-c", "command -v psql"], stdout=subprocess.DEVNULL).returncode != 0:
+            raise Failed("psql not found (apt-get install -y postgresql-client)")
+        try:
+            psql("SELECT 1", timeout=10)
+        except Failed:
+            services = os.path.join(REPO, "scripts", "services.sh")
+            if not os.path.exists(services):
+                raise Failed("PostgreSQL is not reachable at %s:%s" % (PG_HOST, PG_PORT))
+            log("debezium: PostgreSQL not reachable; scripts/services.sh start postgres")
+            subprocess.run(["bash", services, "start", "postgres"], stdout=sys.stderr, stderr=subprocess.STDOUT)
+            psql("SELECT 1", timeout=10)
+        wal_level = psql("SHOW wal_level")
+        if wal_level != "logical":
+            raise Failed("PostgreSQL at %s:%s has wal_level=%s; Debezium needs logical (scripts/services.sh "
+                         "configures it)" % (PG_HOST, PG_PORT, wal_level))
+        self.debezium_db = self.run.replace("-", "_") + "_debezium"
+        psql("CREATE DATABASE %s" % self.debezium_db)
+        self.debezium_result["database"] = self.debezium_db
+
+    def debezium_config(self, table, prefix, slot):
+        """The same connector config for both systems: the raw Debezium envelope through
+        JsonConverter (schemas on), the topic created by the worker (3 partitions, lz4)."""
+        return {
+            "connector.class": DEBEZIUM_CONNECTOR,
+            "tasks.max": "1",
+            "database.hostname": PG_HOST,
+            "database.port": PG_PORT,
+            "database.user": PG_USER,
+            "database.password": "",
+            "database.dbname": self.debezium_db,
+            "topic.prefix": prefix,
+            "plugin.name": "pgoutput",
+            "slot.name": slot,
+            "publication.name": slot + "_pub",
+            "publication.autocreate.mode": "filtered",
+            "table.include.list": "public." + table,
+            "topic.creation.default.partitions": "3",
+            "topic.creation.default.replication.factor": "1",
+            "topic.creation.default.compression.type": "lz4",
+            "key.converter": JSON_CONVERTER,
+            "value.converter": JSON_CONVERTER,
+        }
+
+    def debezium_run(self, system, label, changes):
+        tag = "ferry" if system == "ferry" else "kc"
+        db, table = self.debezium_db, "items_" + tag
+        slot = "%s_%s" % (db, tag)
+        prefix = "%s-debezium-%s" % (self.run, tag)
+        topic = "%s.public.%s" % (prefix, table)
+        snapshot = DEBEZIUM_SNAPSHOT_ROWS
+        psql("CREATE TABLE %s (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL); "
+             "INSERT INTO %s SELECT g, 'snapshot row ' || g || repeat('x', 64), (g %% 10)::int "
+             "FROM generate_series(1, %d) g" % (table, table, snapshot), db=db)
+        # The writer: `changes` inserts after the probe row, one transaction per statement.
+        script = os.path.join(self.work, "debezium-%s.sql" % tag)
+        with open(script, "w") as f:
+            first = snapshot + 2
+            for start in range(first, first + changes, DEBEZIUM_ROWS_PER_TRANSACTION):
+                end = min(start + DEBEZIUM_ROWS_PER_TRANSACTION, first + changes) - 1
+                f.write("INSERT INTO %s SELECT g, 'streamed row ' || g || repeat('y', 64), (g %% 10)::int "
+                        "FROM generate_series(%d, %d) g;\n" % (table, start, end))
+        self.debezium_slots.append(slot)
+        worker = self.worker(system, "%s-debezium" % system, [
+            ("plugin.path", DEBEZIUM_PLUGIN_PATH), ("plugin.discovery", "service_load")]).start()
+        try:
+            worker.wait_ready()
+            host = self.wait_plugin_listed(worker, DEBEZIUM_CONNECTOR)
+            pids = [worker.pid] + ([host] if host else [])
+            started = time.monotonic()
+            worker.create(prefix + "-source", self.debezium_config(table, prefix, slot))
+            run_bench_tool("wait-topic", BOOTSTRAP, topic, snapshot)
+            snapshot_s = time.monotonic() - started
+            started = time.monotonic()
+            psql("INSERT INTO %s VALUES (%d, 'probe', 0)" % (table, snapshot + 1), db=db)
+            run_bench_tool("wait-topic", BOOTSTRAP, topic, snapshot + 1)
+            probe_s = time.monotonic() - started
+            log("%s debezium: snapshot of %d rows in the topic %.2f s after the POST, probe change %.2f s; "
+                "streaming %d changes" % (label, snapshot, snapshot_s, probe_s, changes))
+            # ferry-bench prints `ready` once it sees the snapshot and the probe, then times the rest
+            waiter = subprocess.Popen(
+                [FERRY_BENCH, "wait-topic", BOOTSTRAP, topic, str(changes), str(snapshot + 1)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                ready = waiter.stdout.readline().strip()
+                if ready != "ready":
+                    waiter.wait()
+                    raise Failed("ferry-bench wait-topic: %s" % waiter.stderr.read().strip()[-300:])
+                cpu_before_each = [cpu_s(pid) for pid in pids]
+                threads_before = [thread_cpu(pid) for pid in pids]
+                writer_started = time.monotonic()
+                writer = subprocess.run(
+                    ["psql", "-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER, "-d", db, "-X", "-q",
+                     "-v", "ON_ERROR_STOP=1", "-f", script],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                writer_s = time.monotonic() - writer_started
+                if writer.returncode != 0:
+                    raise Failed("the writer (psql -f %s) failed: %s" % (script, writer.stderr.strip()[-300:]))
+                try:
+                    out, err = waiter.communicate(timeout=DEBEZIUM_DEADLINE_S)
+                except subprocess.TimeoutExpired:
+                    raise Failed("not all %d changes in %s within %.0f s; see %s" % (
+                        changes, topic, DEBEZIUM_DEADLINE_S, worker.log_path))
+                cpu_after_each = [cpu_s(pid) for pid in pids]
+                threads = [busiest_threads(b, thread_cpu(pid)) for b, pid in zip(threads_before, pids)]
+                rss_end = [status_kb(pid, "VmRSS") for pid in pids]
+                rss_peak = [status_kb(pid, "VmHWM") for pid in pids]
+            finally:
+                if waiter.poll() is None:
+                    waiter.kill()
+                    waiter.wait()
+            if waiter.returncode != 0:
+                raise Failed("ferry-bench wait-topic: %s" % err.strip()[-300:])
+            lines = out.strip().splitlines()
+            seconds, detail = float(lines[-1]), json.loads(lines[-2])
+            cpu_each = [cpu_delta(b, a) for b, a in zip(cpu_before_each, cpu_after_each)]
+            cpu = None if None in cpu_each else sum(cpu_each)
+            note = "Ferry worker + plugin host JVM (pid %d) CPU" % host if host else ""
+            self.row(label, DEBEZIUM_PIPELINE, changes, seconds, note=note, detail=detail, cpu=cpu,
+                     stall_check=False)
+            if None in rss_end or None in rss_peak:
+                raise Failed("a process of %s is gone" % worker.name)
+            mb = lambda kb: kb / 1024.0
+            figures = {
+                "seconds": seconds, "changes_per_s": changes / seconds,
+                "steady_changes_per_s": self.rows[-1]["steady_records_per_s"],
+                "first_change_s": detail.get("first_s"), "max_gap_s": detail.get("max_gap_s"),
+                "gap_at_s": detail.get("gap_at_s"), "writer_s": writer_s,
+                "snapshot_s": snapshot_s, "probe_s": probe_s,
+                "cpu_us_per_change": self.rows[-1]["cpu_us_per_record"],
+                "rss_end_mb": mb(sum(rss_end)), "rss_peak_mb": mb(sum(rss_peak)),
+                "busiest_threads_cpu_s": threads[0],
+            }
+            log("%s debezium: busiest threads (CPU s while streaming): %s" % (
+                label, "; ".join(json.dumps(t) for t in threads)))
+            self.rss["debezium_%s" % system] = mb(sum(rss_end))
+            self.rss["debezium_%s_peak" % system] = mb(sum(rss_peak))
+            if host:
+                figures.update({
+                    "cpu_us_per_change_worker": cpu_each[0] * 1e6 / changes,
+                    "cpu_us_per_change_host": cpu_each[1] * 1e6 / changes,
+                    "rss_end_mb_worker": mb(rss_end[0]), "rss_end_mb_host": mb(rss_end[1]),
+                    "rss_peak_mb_worker": mb(rss_peak[0]), "rss_peak_mb_host": mb(rss_peak[1]),
+                    "busiest_threads_cpu_s_host": threads[1],
+                })
+                for key in ("worker", "host"):
+                    self.rss["debezium_ferry_%s" % key] = figures["rss_end_mb_" + key]
+                    self.rss["debezium_ferry_peak_%s" % key] = figures["rss_peak_mb_" + key]
+                if children_running(worker.pid, PLUGIN_HOST_MAIN) != [host]:
+                    self.notes.append("the plugin host (pid %d) was replaced during the Debezium row: its "
+                                      "CPU and RSS miss the replacement's" % host)
+            self.debezium_result[system] = figures
+            log("%s debezium: the writer committed %d changes in %.2f s; first change in Kafka after %s s; "
+                "RSS at the end %.1f MB%s, peak %.1f MB" % (
+                    label, changes, writer_s, fmt(detail.get("first_s"), "%.3f"), mb(sum(rss_end)),
+                    " (worker %.1f + plugin host %.1f)" % (mb(rss_end[0]), mb(rss_end[1])) if host else "",
+                    mb(sum(rss_peak))))
+            if writer_s > 0.8 * seconds:
+                self.notes.append("Debezium row, %s: the writer took %.2f s of the %.2f s, so PostgreSQL, "
+                                  "not the connector, may have set the pace" % (label, writer_s, seconds))
+        finally:
+            worker.stop()
+            # the slot now, not at the end: it would hold the WAL of the next system's changes
+            self.debezium_slots.remove(slot)
+            try:
+                drop_slot(slot)
+            except Failed as error:
+                log("debezium: %s" % error)
+                self.notes.append(str(error))
+
+    def debezium_cleanup(self):
+        for slot in list(self.debezium_slots):
+            try:
+                drop_slot(slot)
+            except Failed as error:
+                log("debezium: %s" % error)
+                self.notes.append(str(error))
+        if self.debezium_db:
+            try:
+                psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.debezium_db)
+            except Failed as error:
+                log("debezium: dropping database %s: %s" % (self.debezium_db, error))
+
     # ------------------------------------------------------------------------ failover
 
     def failover_run(self, system, label, key, extra, deadline_s):
@@ -739,6 +1057,10 @@ class Bench:
     def go(self):
         self.started = datetime.datetime.now(datetime.timezone.utc)
         self.load_start = loadavg()
+        if self.args.only == "debezium":
+            self.debezium()
+            self.load_end = loadavg()
+            return self.report()
         self.raw()
         ferry = self.pipelines("ferry", "ferry")
         if not self.args.no_sinks:
@@ -754,6 +1076,8 @@ class Bench:
             connect.stop()
             if CONNECT_FILE_LOCATION:
                 self.connect_plugin_path_idle()
+        if not self.args.no_debezium:
+            self.debezium()
         if not self.args.no_failover:
             self.failovers()
         self.load_end = loadavg()
@@ -767,7 +1091,8 @@ class Bench:
         ratios = {}
         for pipeline, raw, key in (("source", raw_p, "source"), ("sink", raw_c, "sink"),
                                    ("source (JSON)", None, "source_json"), ("sink (JSON)", None, "sink_json"),
-                                   (TRANSFORMS_PIPELINE, None, "sink_json_transforms")):
+                                   (TRANSFORMS_PIPELINE, None, "sink_json_transforms"),
+                                   (DEBEZIUM_PIPELINE, None, "debezium")):
             ferry, connect = self.seconds_of("ferry", pipeline), self.seconds_of("Kafka Connect", pipeline)
             # throughput ratios: the same records, so the inverse ratio of the seconds
             if raw is not None:
@@ -807,6 +1132,8 @@ class Bench:
             "sinks": self.sinks,
             "notes": self.notes,
             "stalls": self.stalls,
+            "only": self.args.only,
+            "debezium": self.debezium_result,
             "settings": {
                 "broker": BOOTSTRAP,
                 "kafka_connect_jvm": CONNECT_HEAP_OPTS + " " + CONNECT_JVM_OPTS,
@@ -820,6 +1147,14 @@ class Bench:
                     CONNECT_FILE_LOCATION or "(not set)", CONNECT_FILE_VERSION, CONNECT_FILE_VERSION),
                 "failover": "2 workers, FileStreamSink tasks.max=2 over a 2-partition topic, kill -9 of "
                 "the second worker, until both tasks are RUNNING on the survivor (GET /connectors/<c>/status)",
+                "debezium": "%s from plugin.path %s (plugin.discovery=service_load) in both systems, "
+                "pgoutput, JsonConverter (schemas on) for key and value, topic created with 3 partitions "
+                "and lz4; a table of its own per system with a snapshot of %d rows and one probe insert, "
+                "then the changes as INSERT ... generate_series in transactions of %d rows (psql -f), "
+                "timed from the writer's start to the last change in the topic (watermarks every 5 ms); "
+                "CPU and RSS: the Ferry worker + its plugin host JVM, the Kafka Connect JVM" % (
+                    DEBEZIUM_CONNECTOR, DEBEZIUM_PLUGIN_PATH or "(not set)", DEBEZIUM_SNAPSHOT_ROWS,
+                    DEBEZIUM_ROWS_PER_TRANSACTION),
             },
         }
 
@@ -849,11 +1184,18 @@ def fmt(value, pattern, missing="-"):
 def markdown(result):
     rows = result["rows"]
     ratios = result["ratios"]
+    only = result.get("only")
+    debezium = result.get("debezium") or {}
     out = []
-    out.append("%s records of %d bytes, %s, %d CPUs, load average %s at start, %s at end"
-               % ("{:,}".format(result["records"]), result["record_bytes"], result["date"],
-                  result["machine"]["cpus"], fmt_load(result["machine"]["loadavg_start"]),
-                  fmt_load(result["machine"]["loadavg_end"])))
+    if only == "debezium":
+        out.append("Debezium PostgreSQL streaming only: %s changes, %s, %d CPUs, load average %s at start, %s at end"
+                   % ("{:,}".format(debezium.get("changes", 0)), result["date"], result["machine"]["cpus"],
+                      fmt_load(result["machine"]["loadavg_start"]), fmt_load(result["machine"]["loadavg_end"])))
+    else:
+        out.append("%s records of %d bytes, %s, %d CPUs, load average %s at start, %s at end"
+                   % ("{:,}".format(result["records"]), result["record_bytes"], result["date"],
+                      result["machine"]["cpus"], fmt_load(result["machine"]["loadavg_start"]),
+                      fmt_load(result["machine"]["loadavg_end"])))
     out.append("")
     out.append("| pipeline | records | seconds | records/s | steady records/s | longest gap (s) | CPU µs/record | Ferry/raw | Ferry/Kafka Connect |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -874,6 +1216,8 @@ def markdown(result):
         ("Kafka Connect", "source", "Kafka Connect FileStreamSource → Kafka (connect-file jar: its FileStreamSource row above, the same classes and pipeline)", None, None),
         ("ferry", JAR_SINK, "Ferry Kafka → FileStreamSink (connect-file jar, plugin host; CPU: worker + host)", None, "jar_sink"),
         ("Kafka Connect", "sink", "Kafka Connect Kafka → FileStreamSink (connect-file jar: its FileStreamSink row above, the same classes and pipeline)", None, None),
+        ("ferry", DEBEZIUM_PIPELINE, "Ferry Debezium PostgreSQL → Kafka, streaming (plugin host; CPU: worker + host)", None, "debezium"),
+        ("Kafka Connect", DEBEZIUM_PIPELINE, "Kafka Connect Debezium PostgreSQL → Kafka, streaming", None, None),
     ]
     for system, pipeline, title, vs_raw, vs_kc in order:
         for row in rows:
@@ -886,6 +1230,35 @@ def markdown(result):
     rss, ready, failover, notes = result["rss_mb"], result["ready_s"], result["failover_s"], result["failover_notes"]
     out.append("| worker | Ferry | Kafka Connect | Ferry/Kafka Connect |")
     out.append("|---|---:|---:|---:|")
+    if debezium.get("ferry") or debezium.get("kafka_connect"):
+        for key, title in (("", "RSS at the end of Debezium streaming (MB)"),
+                           ("_peak", "peak RSS (VmHWM) of the Debezium workers (MB)")):
+            ferry, connect = rss.get("debezium_ferry" + key), rss.get("debezium_kafka_connect" + key)
+            worker_mb, host_mb = rss.get("debezium_ferry%s_worker" % key), rss.get("debezium_ferry%s_host" % key)
+            parts = "%s (worker %s + plugin host %s)" % (fmt(ferry, "%.1f"), fmt(worker_mb, "%.1f"), fmt(host_mb, "%.1f"))
+            out.append("| %s | %s | %s | %s |" % (title, parts if ferry is not None else "-", fmt(connect, "%.1f"),
+                                                  "%.2f" % (ferry / connect) if ferry is not None and connect else "-"))
+        cells = []
+        for system in ("ferry", "kafka_connect"):
+            figures = debezium.get(system)
+            cells.append("%.2f, %s" % (figures["writer_s"], fmt(figures.get("first_change_s"), "%.3f"))
+                         if figures else "-")
+        out.append("| Debezium: the writer's commit time, first change in Kafka after (s) | %s | %s | |" % tuple(cells))
+    debezium_text = (
+        "Debezium streaming: %s changes (INSERT ... generate_series, %s rows per transaction, psql -f) into "
+        "a table of the system's own after a snapshot of %s rows and one probe change; seconds from the "
+        "writer's start to the last change in the topic (its end offsets, every 5 ms); the longest gap "
+        "includes the wait for the first change and is no stall here. Both systems run Debezium's own jar "
+        "from the same plugin.path against the same PostgreSQL and broker. CPU µs/record: the Ferry worker "
+        "and its plugin host JVM, the Kafka Connect JVM, over the changes; RSS Ferry: worker + plugin host." % (
+            "{:,}".format(debezium.get("changes", 0)), "{:,}".format(debezium.get("rows_per_transaction", 0)),
+            "{:,}".format(debezium.get("snapshot_rows", 0))))
+    if only == "debezium":
+        out.append("")
+        out.append(debezium_text)
+        for note in result["notes"]:
+            out.append("Note: " + note)
+        return "\n".join(out)
     out.append(pair_row("idle RSS (MB)", rss.get("ferry_idle"), rss.get("kafka_connect_idle"), "%.1f"))
     if rss.get("ferry_plugin_host_idle") is not None or rss.get("kafka_connect_plugin_path_idle") is not None:
         worker_mb, host_mb = rss.get("ferry_plugin_host_idle_worker"), rss.get("ferry_plugin_host_idle_host")
@@ -914,6 +1287,9 @@ def markdown(result):
                "(from its class path), whose figures those rows reuse. Both idle RSS rows with "
                "plugin.path use the same plugin.path (the connect-file location only) and "
                "plugin.discovery=service_load.")
+    if debezium.get("changes"):
+        out.append("")
+        out.append(debezium_text)
     for stall in result["stalls"]:
         out.append("**STALL**: " + stall)
     for note in result["notes"]:
@@ -966,10 +1342,17 @@ def main():
     parser.add_argument("--no-sinks", action="store_true")
     parser.add_argument("--no-kafka-connect", action="store_true")
     parser.add_argument("--no-failover", action="store_true")
+    parser.add_argument("--no-debezium", action="store_true")
+    parser.add_argument("--debezium-changes", type=int)
+    parser.add_argument("--only", choices=["debezium"])
     args = parser.parse_args()
     args.argv = sys.argv[1:]
     if args.count is not None and args.count < 1:
         parser.error("--count must be at least 1")
+    if args.debezium_changes is not None and args.debezium_changes < 1:
+        parser.error("--debezium-changes must be at least 1")
+    if args.only == "debezium" and args.no_debezium:
+        parser.error("--only debezium and --no-debezium exclude each other")
     if not args.no_kafka_connect and not os.path.isdir(CONNECT_LIB):
         parser.error("FERRY_CONNECT_LIB (the Kafka Connect jars) is not a directory: %r" % CONNECT_LIB)
 

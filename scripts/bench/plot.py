@@ -30,6 +30,8 @@ TITLES = {
     # Kafka Connect's connect-file figures for these are its FileStream bars above (the same classes)
     ("ferry", "source (connect-file jar)"): "Ferry FileStreamSource → Kafka, connect-file jar",
     ("ferry", "sink (connect-file jar)"): "Ferry Kafka → FileStreamSink, connect-file jar",
+    ("ferry", "debezium streaming"): "Ferry Debezium PostgreSQL → Kafka (changes/s)",
+    ("Kafka Connect", "debezium streaming"): "Kafka Connect Debezium PostgreSQL → Kafka (changes/s)",
 }
 
 

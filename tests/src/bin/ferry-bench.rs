@@ -5,7 +5,9 @@
 //! ferry-bench produce-json BOOTSTRAP TOPIC COUNT SIZE the same with JSON objects of about SIZE bytes
 //!                                                    ({"id":n,"name":"record-<n>","payload":"…"})
 //! ferry-bench consume BOOTSTRAP TOPIC COUNT          raw consume from the beginning; prints seconds
-//! ferry-bench wait-topic BOOTSTRAP TOPIC COUNT       seconds until the topic holds COUNT records
+//! ferry-bench wait-topic BOOTSTRAP TOPIC COUNT [BASE] seconds until the topic holds COUNT records;
+//!                                                    with BASE: waits until it holds BASE, prints
+//!                                                    `ready`, then times COUNT records beyond BASE
 //! ferry-bench wait-lines FILE COUNT                  seconds until FILE has COUNT lines
 //! ferry-bench write-lines FILE COUNT SIZE            writes COUNT lines of SIZE bytes (newline included)
 //! ferry-bench create-topic BOOTSTRAP TOPIC PARTITIONS creates a topic (replication factor 1)
@@ -48,7 +50,10 @@ fn main() -> anyhow::Result<()> {
             json_object,
         )?,
         "consume" => consume(arg(1)?, arg(2)?, arg(3)?.parse()?)?,
-        "wait-topic" => wait_topic(arg(1)?, arg(2)?, arg(3)?.parse()?)?,
+        "wait-topic" => {
+            let base = args.get(4).map(|text| text.parse()).transpose()?;
+            wait_topic(arg(1)?, arg(2)?, arg(3)?.parse()?, base)?
+        }
         "wait-lines" => wait_lines(arg(1)?, arg(2)?.parse()?)?,
         "write-lines" => write_lines(arg(1)?, arg(2)?.parse()?, arg(3)?.parse()?)?,
         "create-topic" => create_topic(arg(1)?, arg(2)?, arg(3)?.parse()?)?,
@@ -229,12 +234,21 @@ fn consume(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64> {
     Ok(started.elapsed().as_secs_f64())
 }
 
-fn wait_topic(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64> {
+/// Seconds until `topic` holds `count` records. With `base`: first waits (untimed) until it
+/// holds `base`, prints `ready` (so a caller can start writing), then times `count` records
+/// beyond `base`, the progress counting only those.
+fn wait_topic(
+    bootstrap: &str,
+    topic: &str,
+    count: usize,
+    base: Option<usize>,
+) -> anyhow::Result<f64> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()?;
-    let started = Instant::now();
+    let mut started = Instant::now();
     let mut progress = Progress::new(started, count);
+    let mut waiting_for_base = base;
     // The topic's partitions, looked up until the topic exists (watermarks alone afterwards).
     let mut partitions: Vec<i32> = Vec::new();
     loop {
@@ -254,6 +268,23 @@ fn wait_topic(bootstrap: &str, topic: &str, count: usize) -> anyhow::Result<f64>
                 total += usize::try_from(high - low).unwrap_or(0);
             }
         }
+        if let Some(wanted) = waiting_for_base {
+            anyhow::ensure!(
+                started.elapsed() < DEADLINE,
+                "topic holds only {total} of the {wanted} records before the timed ones"
+            );
+            if total >= wanted {
+                waiting_for_base = None;
+                println!("ready");
+                std::io::stdout().flush()?;
+                started = Instant::now();
+                progress = Progress::new(started, count);
+            } else {
+                std::thread::park_timeout(Duration::from_millis(5));
+            }
+            continue;
+        }
+        let total = total.saturating_sub(base.unwrap_or(0));
         progress.observe(total);
         if total >= count {
             progress.print();
