@@ -242,20 +242,7 @@ impl Pipeline {
             let path = self.ferry_properties(kafka_connect, *addr, &addrs);
             let path = path.display().to_string();
             let mut worker = FerryProcess::spawn(&["worker", &path], *addr).unwrap();
-            if let Err(error) = worker.wait_healthy(DEADLINE).await {
-                // Known start-up race of the plugin host on a loaded machine (crates/plugin:
-                // the first health check of a just-started JVM has 2 s): the worker exits
-                // with this error. One more start, said out loud; any other failure fails.
-                let message = error.to_string();
-                assert!(
-                    message.contains("failed to start plugin process")
-                        && message.contains("health check missed its"),
-                    "{message}"
-                );
-                println!("Ferry {addr}: the plugin host missed its first health check; starting the worker again");
-                worker = FerryProcess::spawn(&["worker", &path], *addr).unwrap();
-                worker.wait_healthy(DEADLINE).await.unwrap();
-            }
+            worker.wait_healthy(DEADLINE).await.unwrap();
             workers.push(worker);
         }
         workers
@@ -438,56 +425,10 @@ fn ferry_records_in(config_topic: &str) -> usize {
         .count()
 }
 
-/// Removes from `problems` each pair of lines Kafka Connect logs when it starts a task of the
-/// jar connector `connector` from a task config Ferry wrote: `Failed to start task
-/// <connector>-<n>` and `Missing required configuration "task.class"`; returns how many.
-///
-/// Known defect, tolerated only for jar connectors: the plugin host reports the connector's
-/// task configs without `task.class` (Kafka Connect's worker adds it to every task config, and
-/// Ferry does for its built-in connectors), so Kafka Connect fails that first start, then
-/// writes its own task configs and starts the task (the test checks that it runs and continues).
-fn remove_missing_task_class(problems: &mut Vec<String>, connector: &str) -> usize {
-    let failed_start = format!("ERROR Failed to start task {connector}-");
-    let mut kept = Vec::new();
-    let mut removed = 0;
-    let mut lines = problems.drain(..).peekable();
-    while let Some(line) = lines.next() {
-        let pair = line.contains(&failed_start)
-            && lines.peek().is_some_and(|next| {
-                next.contains("ConfigException: Missing required configuration \"task.class\"")
-            });
-        if pair {
-            lines.next();
-            removed += 1;
-        } else {
-            kept.push(line);
-        }
-    }
-    drop(lines);
-    *problems = kept;
-    removed
-}
-
-/// Checks the Kafka Connect log written since `from` (a byte offset into it); see
-/// [`remove_missing_task_class`] for `jar_connectors`.
-fn assert_kafka_connect_read_ferrys_records(
-    worker: &KafkaConnectWorker,
-    from: usize,
-    group: &str,
-    jar_connectors: &[&str],
-) {
+/// Checks the Kafka Connect log written since `from` (a byte offset into it).
+fn assert_kafka_connect_read_ferrys_records(worker: &KafkaConnectWorker, from: usize, group: &str) {
     let log = worker.log();
-    let (mut problems, skipped) = kafka_connect_problems(&log[from.min(log.len())..]);
-    for connector in jar_connectors {
-        let removed = remove_missing_task_class(&mut problems, connector);
-        if removed > 0 {
-            println!(
-                "Kafka Connect ({}) failed {removed} start(s) of {connector}'s task: the task \
-                 config Ferry wrote has no task.class (known defect of the plugin host)",
-                worker.name
-            );
-        }
-    }
+    let (problems, skipped) = kafka_connect_problems(&log[from.min(log.len())..]);
     assert!(
         problems.is_empty(),
         "Kafka Connect ({}) logged problems after Ferry wrote its topics:\n{}",
@@ -618,7 +559,7 @@ async fn kafka_connect_to_ferry_and_back_continues_both_connectors() {
     pipeline
         .check_complete(written, &[to_ferry, to_kafka_connect])
         .await;
-    assert_kafka_connect_read_ferrys_records(&kafka_connect, log_before, &pipeline.group, &[]);
+    assert_kafka_connect_read_ferrys_records(&kafka_connect, log_before, &pipeline.group);
     kafka_connect.stop().unwrap();
 }
 
@@ -1145,7 +1086,7 @@ async fn ferry_cluster_of_two_takes_over_a_kafka_connect_cluster_of_two_and_back
         .await;
     steps.done("checked");
     for (worker, from) in kafka_connect.iter().zip(logs_before) {
-        assert_kafka_connect_read_ferrys_records(worker, from, &pipeline.group, &[&cdc.connector]);
+        assert_kafka_connect_read_ferrys_records(worker, from, &pipeline.group);
     }
     // The paused connector was really held: resumed, it copies the lines appended meanwhile.
     let (code, body) = kc_api
@@ -1184,11 +1125,6 @@ org.apache.kafka.common.config.ConfigException: Missing required configuration \
     let (problems, skipped) = kafka_connect_problems(log);
     assert_eq!(problems.len(), 4, "{problems:#?}");
     assert_eq!(skipped, 1);
-    // The task.class pair is removed for the jar connector named, and only for it.
-    let (mut problems, _) = kafka_connect_problems(log);
-    assert_eq!(remove_missing_task_class(&mut problems, "dbz"), 0);
-    assert_eq!(remove_missing_task_class(&mut problems, "src"), 1);
-    assert_eq!(problems.len(), 2, "{problems:#?}");
     let (problems, skipped) = kafka_connect_problems(
         "[2026-12-02 14:04:45,003] ERROR Discarding config update record with invalid key: other (x)\n",
     );

@@ -435,13 +435,7 @@ pub(crate) async fn run_sink_task(
         .await;
         match flushed {
             Ok(committable) if !committable.is_empty() => {
-                let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
-                let _ = commands_tx.send(ConsumerCommand::CommitSync(committable, reply_tx));
-                let waited = tokio::task::spawn_blocking(move || {
-                    reply_rx.recv_timeout(Duration::from_secs(10))
-                })
-                .await;
-                if !matches!(waited, Ok(Ok(Ok(())))) {
+                if !final_commit(&committable, &commands_tx, &mut events_rx).await {
                     tracing::warn!(task = %spec.id(), "final offset commit did not complete");
                 }
             }
@@ -462,6 +456,51 @@ pub(crate) async fn run_sink_task(
         tracing::warn!(task = %spec.id(), "kafka consumer did not close within 10 s");
     }
     outcome
+}
+
+/// The stop's synchronous commit of `committable` (flushed offsets). Another member leaving
+/// the group at the same moment (every worker stopped at once) makes the consumer thread revoke
+/// this task's partitions before it gets to the commit: its callback waits for the task's
+/// answer, and the group accepts this member's commit only inside that callback. So while the
+/// commit is pending, a revoke is answered with the flushed offsets of the revoked partitions
+/// (the callback commits them) and polled records are dropped (nothing is put any more; they
+/// are read again from the committed offsets). Returns whether the commit succeeded or every
+/// flushed partition was handed to a revoke (whose callback warns when its own commit fails).
+async fn final_commit(
+    committable: &Offsets,
+    commands_tx: &std_mpsc::Sender<ConsumerCommand>,
+    events_rx: &mut mpsc::Receiver<ConsumerEvent>,
+) -> bool {
+    let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
+    if commands_tx
+        .send(ConsumerCommand::CommitSync(committable.clone(), reply_tx))
+        .is_err()
+    {
+        return false;
+    }
+    let mut reply =
+        tokio::task::spawn_blocking(move || reply_rx.recv_timeout(Duration::from_secs(10)));
+    let mut by_revoke: BTreeSet<TopicPartition> = BTreeSet::new();
+    let mut events_open = true;
+    let committed = loop {
+        tokio::select! {
+            result = &mut reply => break matches!(result, Ok(Ok(Ok(())))),
+            event = events_rx.recv(), if events_open => match event {
+                Some(ConsumerEvent::Revoked { partitions, reply_tx }) => {
+                    let subset: Offsets = committable
+                        .iter()
+                        .filter(|(tp, _)| partitions.contains(tp))
+                        .map(|(tp, offset)| (tp.clone(), *offset))
+                        .collect();
+                    by_revoke.extend(subset.keys().cloned());
+                    let _ = reply_tx.send(subset);
+                }
+                Some(ConsumerEvent::Records(..) | ConsumerEvent::Assigned(..)) => {}
+                None => events_open = false,
+            },
+        }
+    };
+    committed || committable.keys().all(|tp| by_revoke.contains(tp))
 }
 
 fn subscribe(

@@ -73,12 +73,16 @@ final class ConnectorRunner implements StreamObserver<ConnectorIn> {
 
   private void taskConfigs(int maxTasks) {
     List<Map<String, String>> configs;
+    String taskClass;
     try (LoaderSwap swap = plugins.withClassLoader(connector.getClass().getClassLoader())) {
       configs = connector.taskConfigs(Math.max(1, maxTasks));
+      taskClass = connector.taskClass().getName();
     }
     TaskConfigs.Builder tasks = TaskConfigs.newBuilder();
     for (Map<String, String> config : configs) {
-      tasks.addTasks(TaskConfig.newBuilder().putAllConfig(config));
+      // As a Kafka Connect worker stores them: each task config names the task class, so a
+      // Kafka Connect worker reading the config topic can start the task.
+      tasks.addTasks(TaskConfig.newBuilder().putAllConfig(config).putConfig("task.class", taskClass));
     }
     out.send(ConnectorOut.newBuilder().setTaskConfigs(tasks).build());
   }
