@@ -476,9 +476,9 @@ pub fn topic_keys(topic: &str) -> Vec<String> {
         .set("enable.auto.commit", "false")
         .create()
         .expect("a consumer of the test broker can be created");
-    let (_, high) = consumer
-        .fetch_watermarks(topic, 0, Duration::from_secs(10))
-        .expect("the topic exists");
+    let (_, high) = retry_kafka(&format!("watermarks of {topic}/0"), || {
+        consumer.fetch_watermarks(topic, 0, Duration::from_secs(10))
+    });
     let mut list = rdkafka::TopicPartitionList::new();
     list.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
         .expect("partition 0 can be assigned");
@@ -518,17 +518,21 @@ fn topic_offset_count(topic: &str, isolation_level: &str) -> i64 {
         .set("isolation.level", isolation_level)
         .create()
         .expect("a consumer of the test broker can be created");
-    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) else {
-        return 0;
-    };
+    let metadata = retry_kafka(&format!("metadata of {topic}"), || {
+        consumer.fetch_metadata(Some(topic), Duration::from_secs(10))
+    });
     let mut total = 0;
     for described in metadata.topics() {
+        if described.error().is_some() {
+            // Not there (yet): no records.
+            continue;
+        }
         for partition in described.partitions() {
-            if let Ok((low, high)) =
-                consumer.fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
-            {
-                total += high - low;
-            }
+            let (low, high) =
+                retry_kafka(&format!("watermarks of {topic}/{}", partition.id()), || {
+                    consumer.fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+                });
+            total += high - low;
         }
     }
     total
@@ -548,21 +552,22 @@ pub fn sink_group_position(topic: &str, sink: &str) -> (i64, i64) {
         .set("enable.auto.commit", "false")
         .create()
         .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
+    let metadata = retry_kafka(&format!("metadata of {topic}"), || {
+        consumer.fetch_metadata(Some(topic), Duration::from_secs(10))
+    });
     let mut list = rdkafka::TopicPartitionList::new();
     for partition in metadata.topics()[0].partitions() {
         list.add_partition(topic, partition.id());
     }
-    let committed = consumer
-        .committed_offsets(list, Duration::from_secs(10))
-        .unwrap();
+    let committed = retry_kafka(&format!("committed offsets of connect-{sink}"), || {
+        consumer.committed_offsets(list.clone(), Duration::from_secs(10))
+    });
     let (mut committed_total, mut end_total) = (0, 0);
     for element in committed.elements() {
-        let (_, high) = consumer
-            .fetch_watermarks(topic, element.partition(), Duration::from_secs(10))
-            .unwrap();
+        let (_, high) = retry_kafka(
+            &format!("watermarks of {topic}/{}", element.partition()),
+            || consumer.fetch_watermarks(topic, element.partition(), Duration::from_secs(10)),
+        );
         end_total += high;
         committed_total += element
             .offset()
@@ -613,6 +618,24 @@ pub fn read_topic_uncommitted(topic: &str) -> Vec<TopicRecord> {
     read_topic_isolated(topic, "read_uncommitted")
 }
 
+/// Runs the blocking broker request `request` until it succeeds, for up to a minute: on a loaded
+/// two-core machine a single metadata or list-offsets request can miss its 10 s timeout.
+///
+/// # Panics
+/// Panics with the last error when the minute passes.
+fn retry_kafka<T>(what: &str, mut request: impl FnMut() -> rdkafka::error::KafkaResult<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match request() {
+            Ok(value) => return value,
+            Err(error) if std::time::Instant::now() < deadline => {
+                eprintln!("{what}: {error}; retrying");
+            }
+            Err(error) => panic!("{what}: {error}"),
+        }
+    }
+}
+
 fn read_topic_isolated(topic: &str, isolation_level: &str) -> Vec<TopicRecord> {
     use rdkafka::config::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -624,9 +647,9 @@ fn read_topic_isolated(topic: &str, isolation_level: &str) -> Vec<TopicRecord> {
         .set("isolation.level", isolation_level)
         .create()
         .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
+    let metadata = retry_kafka(&format!("metadata of {topic}"), || {
+        consumer.fetch_metadata(Some(topic), Duration::from_secs(10))
+    });
     let partitions: Vec<i32> = metadata.topics()[0]
         .partitions()
         .iter()
@@ -634,9 +657,9 @@ fn read_topic_isolated(topic: &str, isolation_level: &str) -> Vec<TopicRecord> {
         .collect();
     let mut out = Vec::new();
     for partition in partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, Duration::from_secs(10))
-            .unwrap();
+        let (low, high) = retry_kafka(&format!("watermarks of {topic}/{partition}"), || {
+            consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))
+        });
         if high <= low {
             continue;
         }

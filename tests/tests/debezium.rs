@@ -366,8 +366,10 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
         expected.len(),
         usize::try_from(total + 1).unwrap() - deleted.len()
     );
-    let (dbz_sink, ferry_sink) =
-        assert_two_sinks_match(&api, &worker, &prefix, &expected, &dbz_db, &ferry_db).await;
+    let (dbz_sink, ferry_sink) = assert_two_sinks_match(
+        &api, &worker, &prefix, &topic, &expected, &dbz_db, &ferry_db,
+    )
+    .await;
 
     worker.signal(Signal::SIGTERM).unwrap();
     let _ = worker.wait_exit(Duration::from_secs(60)).await;
@@ -433,6 +435,7 @@ async fn assert_two_sinks_match(
     api: &Api,
     worker: &FerryProcess,
     prefix: &str,
+    topic: &str,
     expected: &[Value],
     dbz_db: &str,
     ferry_db: &str,
@@ -460,14 +463,20 @@ async fn assert_two_sinks_match(
                         .ok(),
                 );
             }
+            // How far each sink's group got: consumed-and-committed vs the topic's end.
+            let positions: Vec<(i64, i64)> = ["dbz-sink", "ferry-sink"]
+                .iter()
+                .map(|sink| ferry_tests::sink_group_position(topic, &format!("{prefix}-{sink}")))
+                .collect();
             let log = worker.stdout() + &worker.stderr();
-            let errors: Vec<&str> = log
+            // The last warnings and errors: the first ones are the plugins' start-up notices.
+            let mut errors: Vec<&str> = log
                 .lines()
                 .filter(|line| line.contains("ERROR") || line.contains("WARN"))
-                .take(40)
                 .collect();
+            errors.drain(..errors.len().saturating_sub(60));
             panic!(
-                "{error}: {} rows, source {}; statuses {statuses:?}; log:\n{}",
+                "{error}: {} rows, source {}; statuses {statuses:?}; sink groups (committed, end) {positions:?}; log:\n{}",
                 rows.len(),
                 expected.len(),
                 errors.join("\n")
@@ -887,8 +896,10 @@ async fn debezium_kill_9_during_snapshot_and_streaming_10k_two_jdbc_sinks_agree(
         expected.len(),
         usize::try_from(BIG_SNAPSHOT_ROWS + BIG_INSERTS - BIG_DELETES).unwrap()
     );
-    let (dbz_sink, ferry_sink) =
-        assert_two_sinks_match(&api, &worker, &prefix, &expected, &dbz_db, &ferry_db).await;
+    let (dbz_sink, ferry_sink) = assert_two_sinks_match(
+        &api, &worker, &prefix, &topic, &expected, &dbz_db, &ferry_db,
+    )
+    .await;
     println!(
         "both sinks equal the source, {:?} after create",
         started.elapsed()
