@@ -1186,3 +1186,132 @@ async fn debezium_kafka_connect_to_ferry_and_back_continues_without_resnapshot()
     .await
     .unwrap();
 }
+
+/// Debezium's PostgreSQL source under exactly-once (KIP-618): on a worker with
+/// `exactly.once.source.support=enabled` the jar declares support itself (`exactlyOnceSupport`
+/// in the plugin host), so `exactly.once.support=required` is accepted; its change events and
+/// offsets are committed in the task's transactions, and across a `kill -9` of the worker
+/// mid-stream a `read_committed` reader sees every streamed insert exactly once (the same kill
+/// without exactly-once re-emits hundreds: see the test above), with no second snapshot.
+#[tokio::test]
+async fn debezium_exactly_once_kill_9_mid_stream_emits_each_change_once() {
+    const SNAPSHOT: i64 = 200;
+    const INSERTS: i64 = 2_000;
+    let host_dir = script_dir("build-plugin-host.sh");
+    let plugin_path = debezium_plugin_path();
+    let prefix = unique_name("dbzeos").replace('-', "_");
+    let dbs = Databases::create(&prefix, &["src"]).await;
+    let source_db = dbs.names[0].clone();
+    let source = pg(&source_db).await;
+    source
+        .batch_execute(&format!(
+            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL);
+             ALTER TABLE items REPLICA IDENTITY FULL;
+             INSERT INTO items SELECT g, 'snapshot ' || g, (g % 10)::int FROM generate_series(1, {SNAPSHOT}) g;"
+        ))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut props = plugin_props(&host_dir, &plugin_path);
+    props.push(("exactly.once.source.support".into(), "enabled".into()));
+    let worker_addr = ferry_tests::free_local_addr();
+    let mut worker =
+        FerryProcess::worker(dir.path(), &prefix, worker_addr, &as_refs(&props)).unwrap();
+    worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    let api = Api::new(worker_addr);
+
+    let connector = format!("{prefix}-pg");
+    let topic_prefix = format!("{prefix}_cdc");
+    let topic = format!("{topic_prefix}.public.items");
+    let mut config = debezium_source_config(&source_db, &topic_prefix, &dbs.slot);
+    config["exactly.once.support"] = json!("required");
+    api.create_connector(&connector, config).await.unwrap();
+    api.wait_status(&connector, Duration::from_secs(120), |status| {
+        all_running(status, 1)
+    })
+    .await
+    .unwrap();
+    wait_until(Duration::from_secs(180), "the snapshot committed", || {
+        let topic = topic.clone();
+        async move {
+            topic_partitions(&topic)?;
+            (Changes::read(&topic).count("r") >= usize::try_from(SNAPSHOT).unwrap()).then_some(())
+        }
+    })
+    .await
+    .unwrap();
+
+    // A writer streams inserts in small transactions; the worker is killed mid-stream.
+    let writer = {
+        let source = pg(&source_db).await;
+        tokio::spawn(async move {
+            insert_range(&source, SNAPSHOT + 1, INSERTS, 5).await;
+        })
+    };
+    wait_until(
+        Duration::from_secs(120),
+        "a third of the inserts committed",
+        || {
+            let topic = topic.clone();
+            async move {
+                (Changes::read(&topic).count("c") > usize::try_from(INSERTS / 3).unwrap())
+                    .then_some(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    worker.signal(Signal::SIGKILL).unwrap();
+    worker.wait_exit(Duration::from_secs(10)).await.unwrap();
+    let uncommitted_at_kill =
+        ferry_tests::topic_log_end_count(&topic) - ferry_tests::topic_record_count(&topic);
+    writer.await.unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let mut worker =
+        FerryProcess::worker(dir.path(), &prefix, worker_addr, &as_refs(&props)).unwrap();
+    worker.wait_healthy(Duration::from_secs(90)).await.unwrap();
+    let changes = wait_until(Duration::from_secs(180), "every insert committed", || {
+        let topic = topic.clone();
+        async move {
+            let changes = Changes::read(&topic);
+            (changes.ids_with("c").len() >= usize::try_from(INSERTS).unwrap()).then_some(changes)
+        }
+    })
+    .await
+    .unwrap();
+    println!(
+        "exactly-once Debezium: {} inserts committed after a kill -9 mid-stream ({uncommitted_at_kill} offsets past the last stable offset at the kill)",
+        changes.count("c")
+    );
+    assert_eq!(
+        changes.ids_with("c"),
+        (SNAPSHOT + 1..=SNAPSHOT + INSERTS).collect::<BTreeSet<_>>(),
+        "every streamed insert"
+    );
+    assert_eq!(
+        changes.count("c"),
+        usize::try_from(INSERTS).unwrap(),
+        "an insert committed twice"
+    );
+    assert_eq!(
+        changes.count("r"),
+        usize::try_from(SNAPSHOT).unwrap(),
+        "the restart re-snapshotted"
+    );
+    worker.signal(Signal::SIGTERM).unwrap();
+    let _ = worker.wait_exit(Duration::from_secs(60)).await;
+    drop(source);
+    wait_until(
+        Duration::from_secs(30),
+        "the slot to be released",
+        || async { (!dbs.slot_active().await).then_some(()) },
+    )
+    .await
+    .unwrap();
+}

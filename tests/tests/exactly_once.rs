@@ -330,6 +330,113 @@ async fn the_fence_endpoint_is_refused_on_a_worker_without_exactly_once_sources(
             .contains("exactly.once.source.support=enabled"),
         "{body}"
     );
+    // `exactly.once.support=required` needs the worker's support, as in Kafka Connect.
+    refused(
+        &api,
+        datagen_config(&format!("{prefix}-seq2"), "poll"),
+        "exactly.once.support",
+        "This worker does not have exactly-once source support enabled.",
+    )
+    .await;
+}
+
+/// A jar source answers Kafka Connect's preflight questions itself, in the plugin host:
+/// Apache's `connect-file` 4.3.1 `FileStreamSourceConnector` declares exactly-once support for a
+/// file (accepted, and its lines are committed exactly once) and not for stdin (refused), and
+/// cannot define transaction boundaries; the same connector built on connect-api 2.8.2 predates
+/// the API (its `null` is refused with Kafka Connect's message).
+#[tokio::test]
+async fn jar_sources_answer_the_exactly_once_preflight_questions() {
+    const LINES: usize = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("eos-jar");
+    let mut props = ferry_tests::plugins::plugin_properties();
+    props.push(("exactly.once.source.support".into(), "enabled".into()));
+    let props_ref: Vec<(&str, &str)> = props
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    let (_worker, api) = start_worker(dir.path(), &prefix, &props_ref).await;
+    let topic = format!("{prefix}-lines");
+    let input = dir.path().join("in.txt");
+    let lines: Vec<String> = (0..LINES).map(|index| format!("line-{index}")).collect();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let jar_source = |extra: &[(&str, &str)]| {
+        let mut config = json!({
+            "connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            "connector.plugin.version": ferry_tests::plugins::JAR_VERSION,
+            "topic": topic,
+            "key.converter": ferry_tests::plugins::STRING_CONVERTER,
+            "value.converter": ferry_tests::plugins::STRING_CONVERTER,
+            "exactly.once.support": "required",
+        });
+        for (key, value) in extra {
+            config[*key] = json!(value);
+        }
+        config
+    };
+    let file = input.display().to_string();
+    refused(
+        &api,
+        jar_source(&[]),
+        "exactly.once.support",
+        "The connector does not support exactly-once semantics with the provided configuration.",
+    )
+    .await;
+    refused(
+        &api,
+        jar_source(&[("file", &file), ("transaction.boundary", "connector")]),
+        "transaction.boundary",
+        "The connector does not support connector-defined transaction boundaries",
+    )
+    .await;
+    let name = format!("{prefix}-src");
+    Api::create_connector(&api, &name, jar_source(&[("file", &file)]))
+        .await
+        .unwrap();
+    let count = wait_until(Duration::from_secs(120), "every line committed", || async {
+        let count = topic_record_count(&topic);
+        (usize::try_from(count).unwrap() >= LINES).then_some(count)
+    })
+    .await
+    .unwrap();
+    let records = read_topic(&topic);
+    let mut values: Vec<String> = records
+        .iter()
+        .map(|record| String::from_utf8(record.value.clone().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        values.len(),
+        LINES,
+        "{count} offsets, transaction markers included"
+    );
+    values.sort_by_key(|value| value[5..].parse::<usize>().unwrap());
+    assert_eq!(values, lines, "each line committed once, none missing");
+
+    // connect-file 2.8.2 has no exactlyOnceSupport (Kafka Connect's API answers null for it).
+    let old_api = ferry_tests::plugins::script_dir("fetch-test-plugins.sh")
+        .parent()
+        .unwrap()
+        .join("plugins-old-api");
+    let old_dir = tempfile::tempdir().unwrap();
+    let host_dir = ferry_tests::plugins::script_dir("build-plugin-host.sh");
+    let (_old_worker, old_api_worker) = start_worker(
+        old_dir.path(),
+        &format!("{prefix}-old"),
+        &[
+            ("plugin.path", old_api.to_str().unwrap()),
+            ("plugin.host.dir", host_dir.to_str().unwrap()),
+            ("exactly.once.source.support", "enabled"),
+        ],
+    )
+    .await;
+    refused(
+        &old_api_worker,
+        jar_source(&[("file", &file)]),
+        "exactly.once.support",
+        "The connector does not implement the API required for preflight validation of exactly-once source support.",
+    )
+    .await;
 }
 
 fn committed_sequence_without_intruder(topic: &str) -> BTreeMap<u64, usize> {
@@ -387,7 +494,7 @@ async fn exactly_once_keys_are_validated_as_kafka_connect_does() {
         &api,
         with("transaction.boundary", "connector"),
         "transaction.boundary",
-        "not supported yet",
+        "does not support connector-defined transaction boundaries",
     )
     .await;
     refused(

@@ -419,7 +419,7 @@ async fn bad_requests_get_grpc_codes_with_the_rest_message_and_store_nothing() {
                 ("topic", "t"),
                 ("transaction.boundary", "connector"),
             ],
-            "transaction.boundary is not supported yet with the value connector",
+            "transaction.boundary=connector: The connector does not support connector-defined transaction boundaries",
         ),
     ];
     for (index, (pairs, named)) in invalid_configs.iter().enumerate() {

@@ -9,7 +9,9 @@
 //! `requestCommit` is followed by a commit; `pause` holds the partition back until `resume`.
 //! Source (ConformanceSourceConnector/Task): `commitRecord(record, metadata)` carries the real
 //! topic/partition/offset, `commit()` follows stored offsets, `requestTaskReconfiguration`
-//! with a changed task count runs the new task, `raiseError` fails the connector.
+//! with a changed task count runs the new task, `raiseError` fails the connector; a
+//! `RetriableException` from `poll` is retried in place (RUNNING, counted in the status, the
+//! task never restarted) until the outage ends.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -484,4 +486,74 @@ async fn transforms_and_predicates_of_jar_connectors_run_in_the_plugin_host() {
         .map(|offset| format!("REC 0 {offset} Struct{{v=0-{offset}}}"))
         .collect();
     assert_eq!(accepted, expected);
+}
+
+#[tokio::test]
+async fn a_jar_source_poll_retriable_exception_is_retried_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("conf-retry");
+    let (_worker, api) = conformance_worker(dir.path(), &prefix).await;
+    let topic = format!("{prefix}-out");
+    let control = dir.path().join("control.txt");
+    let journal_path = dir.path().join("source-journal.txt");
+    let outage = dir.path().join("outage");
+    create_topic(&topic, 1).await;
+    std::fs::write(&control, "1").unwrap();
+    std::fs::write(&outage, "").unwrap();
+    let name = format!("{prefix}-source");
+    api.create_connector(
+        &name,
+        json!({"connector.class": "dev.ferry.conformance.ConformanceSourceConnector",
+               "control.file": control, "topic": topic, "journal.file": journal_path,
+               "records.per.task": "20", "poll.retriable.while.file": outage,
+               "key.converter": STRINGS, "value.converter": STRINGS}),
+    )
+    .await
+    .unwrap();
+    // During the outage: RUNNING, the retries counted and the error shown, nothing written.
+    let status = api
+        .wait_status(&name, Duration::from_secs(60), |status| {
+            status["tasks"][0]["state"] == "RUNNING"
+                && status["tasks"][0]["retries"].as_u64() >= Some(3)
+        })
+        .await
+        .unwrap();
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or("");
+    assert!(
+        trace.contains("RetriableException") && trace.contains("conformance outage of task 0"),
+        "{status}"
+    );
+    assert_eq!(ferry_tests::topic_record_count(&topic), 0);
+    // The outage ends: the same task instance writes every record, and the trace is cleared.
+    std::fs::remove_file(&outage).unwrap();
+    wait_until(Duration::from_secs(60), "every record written", || async {
+        (ferry_tests::topic_record_count(&topic) >= 20).then_some(())
+    })
+    .await
+    .unwrap();
+    let status = api
+        .wait_status(&name, Duration::from_secs(30), |status| {
+            status["tasks"][0]["state"] == "RUNNING" && status["tasks"][0]["trace"].is_null()
+        })
+        .await
+        .unwrap();
+    let stored = read_topic(&topic);
+    let values: Vec<String> = stored
+        .iter()
+        .map(|record| String::from_utf8(record.value.clone().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        (0..20).map(|n| format!("0-{n}")).collect::<Vec<_>>(),
+        "{status}"
+    );
+    let lines = journal(&journal_path);
+    let starts = lines
+        .iter()
+        .filter(|line| line.starts_with("START "))
+        .count();
+    let retried = lines.iter().filter(|line| *line == "RETRIABLE 0").count();
+    assert_eq!(starts, 1, "the task was restarted: {lines:#?}");
+    assert!(retried >= 3, "{lines:#?}");
+    println!("poll retried in place {retried} times; status {status}");
 }

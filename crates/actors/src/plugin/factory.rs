@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use ferry_connectors::sdk::framework::PreflightAnswer;
 use ferry_connectors::sdk::{
     ConfigDef, ConfigValues, ConnectorError, ConnectorFactory, ConnectorType, SinkTask, SourceTask,
     TaskConfig, TaskContext,
@@ -10,7 +11,7 @@ use ferry_connectors::sdk::{
 use ferry_connectors::validation::full_config_def;
 use ferry_connectors::ConnectorRegistry;
 use ferry_plugin::catalog::PluginEntry;
-use ferry_plugin::proto::{PluginType, ValidateRequest};
+use ferry_plugin::proto::{PluginType, PreflightQuestion, SourcePreflightRequest, ValidateRequest};
 use ferry_plugin::PluginHost;
 
 use super::connector::{ConnectorInstance, Reported, ReportedTaskConfigs};
@@ -151,6 +152,58 @@ impl PluginConnectorFactory {
     }
 }
 
+impl PluginConnectorFactory {
+    /// Asks the plugin process one exactly-once preflight question about `props` (blocking, as
+    /// [`ConnectorFactory::validate`]). A plugin without the call (UNIMPLEMENTED) gives
+    /// `unimplemented`; off the worker's multi-threaded runtime nothing can be asked and the
+    /// answer is `Undeclared`.
+    fn preflight(
+        &self,
+        props: &BTreeMap<String, String>,
+        question: PreflightQuestion,
+        unimplemented: PreflightAnswer,
+    ) -> PreflightAnswer {
+        use ferry_plugin::proto::PreflightAnswer as Answer;
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return PreflightAnswer::Undeclared;
+        };
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return PreflightAnswer::Undeclared;
+        }
+        let host = Arc::clone(&self.host);
+        let request = SourcePreflightRequest {
+            class_name: self.class().to_string(),
+            config: props.clone().into_iter().collect(),
+            question: question.into(),
+        };
+        let answer = tokio::task::block_in_place(|| {
+            handle.block_on(async move {
+                let mut client = host
+                    .client()
+                    .await
+                    .map_err(|error| tonic::Status::unavailable(error.to_string()))?;
+                client
+                    .source_preflight(request)
+                    .await
+                    .map(tonic::Response::into_inner)
+            })
+        });
+        match answer {
+            Ok(response) => match response.answer() {
+                Answer::Supported => PreflightAnswer::Supported,
+                Answer::Unsupported => PreflightAnswer::Unsupported,
+                Answer::Undeclared => PreflightAnswer::Undeclared,
+                Answer::Failed => PreflightAnswer::Failed(response.error),
+            },
+            Err(status) if status.code() == tonic::Code::Unimplemented => unimplemented,
+            Err(status) => PreflightAnswer::Failed(format!(
+                "the plugin could not be asked: {}",
+                status.message()
+            )),
+        }
+    }
+}
+
 impl ConnectorFactory for PluginConnectorFactory {
     fn class_names(&self) -> &'static [&'static str] {
         self.class_names
@@ -170,6 +223,33 @@ impl ConnectorFactory for PluginConnectorFactory {
 
     fn config_def(&self) -> ConfigDef {
         self.config_def.clone()
+    }
+
+    /// The connector's own `exactlyOnceSupport(config)`, asked in the plugin process.
+    fn exactly_once_preflight(&self, props: &BTreeMap<String, String>) -> PreflightAnswer {
+        if self.connector_type != ConnectorType::Source {
+            return PreflightAnswer::Unsupported;
+        }
+        self.preflight(
+            props,
+            PreflightQuestion::ExactlyOnceSupport,
+            PreflightAnswer::Undeclared,
+        )
+    }
+
+    /// The connector's own `canDefineTransactionBoundaries(config)`, asked in the plugin process.
+    fn transaction_boundaries_preflight(
+        &self,
+        props: &BTreeMap<String, String>,
+    ) -> PreflightAnswer {
+        if self.connector_type != ConnectorType::Source {
+            return PreflightAnswer::Unsupported;
+        }
+        self.preflight(
+            props,
+            PreflightQuestion::TransactionBoundaries,
+            PreflightAnswer::Unsupported,
+        )
     }
 
     /// Asks the plugin's `Connector.validate()` (Kafka Connect's answer, including the

@@ -40,6 +40,8 @@ pub(crate) struct PluginSourceTask {
     stream_opt: Option<Stream>,
     /// Records returned so far (the runtime's ack sequence numbers count the same records).
     returned: u64,
+    /// Whether the plugin's last poll threw a `RetriableException` (until its next batch).
+    retrying: bool,
 }
 
 impl PluginSourceTask {
@@ -56,6 +58,7 @@ impl PluginSourceTask {
             worker_config: converter_worker_props(worker_props),
             stream_opt: None,
             returned: 0,
+            retrying: false,
         }
     }
 
@@ -233,6 +236,11 @@ impl SourceTask for PluginSourceTask {
             };
             match message? {
                 source_out::Message::Batch(batch) => {
+                    if std::mem::take(&mut self.retrying) {
+                        if let Some(reporter) = self.context.retry_reporter() {
+                            reporter.recovered();
+                        }
+                    }
                     let count = u32::try_from(batch.records.len()).unwrap_or(u32::MAX);
                     let records = self.convert_batch(batch);
                     if count > 0 {
@@ -243,6 +251,19 @@ impl SourceTask for PluginSourceTask {
                 }
                 source_out::Message::OffsetRead(read) => self.answer_offset_read(read).await?,
                 source_out::Message::Error(error) => return Err(plugin_error(&error)),
+                source_out::Message::PollRetrying(retrying) => {
+                    // Kafka Connect polls again after a RetriableException; the plugin does, and
+                    // the retry shows in the status (and fails the task past
+                    // errors.retry.timeout).
+                    let error = retrying.error.unwrap_or_default();
+                    self.retrying = true;
+                    if let Some(reporter) = self.context.retry_reporter() {
+                        reporter.retrying(&ConnectorError::external(format!(
+                            "poll threw RetriableException: {}",
+                            error.message
+                        )))?;
+                    }
+                }
                 source_out::Message::Stopped(_) => {
                     return Err(self.lost("the task stopped by itself"))
                 }

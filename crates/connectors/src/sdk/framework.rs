@@ -75,6 +75,37 @@ pub enum ExactlyOnceSupport {
     Unsupported,
 }
 
+/// A source connector's answer to one of Kafka Connect's exactly-once preflight questions
+/// (`SourceConnector.exactlyOnceSupport` and `canDefineTransactionBoundaries`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreflightAnswer {
+    Supported,
+    Unsupported,
+    /// The connector gave no answer (a jar's `null`: it predates the API).
+    Undeclared,
+    /// Asking failed (a jar's method threw); the message says why.
+    Failed(String),
+}
+
+impl From<ExactlyOnceSupport> for PreflightAnswer {
+    fn from(support: ExactlyOnceSupport) -> Self {
+        match support {
+            ExactlyOnceSupport::Supported => Self::Supported,
+            ExactlyOnceSupport::Unsupported => Self::Unsupported,
+        }
+    }
+}
+
+/// Kafka Connect's message for a preflight question that failed (`AbstractHerder`'s wording).
+fn preflight_failure(message: &str) -> String {
+    let message = message.trim();
+    if message.is_empty() {
+        "An unexpected error occurred during validation; please see the worker logs for more details.".to_string()
+    } else {
+        format!("An unexpected error occurred during validation: {message}; please see the worker logs for more details.")
+    }
+}
+
 /// A source connector's `transaction.boundary`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransactionBoundary {
@@ -105,11 +136,13 @@ impl TransactionBoundary {
     }
 }
 
-/// Kafka Connect's worker-dependent checks of a source connector's exactly-once keys
+/// Kafka Connect's checks of a source connector's exactly-once keys
 /// (`DistributedHerder.validateSourceConnectorExactlyOnceSupport` and `...TransactionBoundary`):
-/// with exactly-once sources enabled, `exactly.once.support=required` needs a connector that
-/// declares support. Values Ferry does not implement yet are refused whatever the worker says.
-/// Returns `(key, message)` pairs.
+/// `exactly.once.support=required` needs a worker with exactly-once sources enabled and a
+/// connector that declares support; `transaction.boundary=connector` needs a connector that can
+/// define its transactions (and Ferry does not run connector-defined transactions yet, so it is
+/// refused even then). The connector is asked only when the config asks for either, as Kafka
+/// Connect does. Returns `(key, message)` pairs.
 pub fn check_exactly_once(
     factory: &dyn super::ConnectorFactory,
     props: &std::collections::BTreeMap<String, String>,
@@ -122,14 +155,26 @@ pub fn check_exactly_once(
     let required = props
         .get(keys::EXACTLY_ONCE_SUPPORT)
         .is_some_and(|value| value.trim().eq_ignore_ascii_case("required"));
-    if required
-        && worker == ExactlyOnceSourceSupport::Enabled
-        && factory.exactly_once_support(props) != ExactlyOnceSupport::Supported
-    {
-        errors.push((
-            keys::EXACTLY_ONCE_SUPPORT.to_string(),
-            "exactly.once.support=required: The connector does not support exactly-once semantics with the provided configuration.".to_string(),
-        ));
+    if required {
+        let mut refuse = |message: String| {
+            errors.push((
+                keys::EXACTLY_ONCE_SUPPORT.to_string(),
+                format!("exactly.once.support=required: {message}"),
+            ));
+        };
+        if worker != ExactlyOnceSourceSupport::Enabled {
+            refuse("This worker does not have exactly-once source support enabled.".to_string());
+        }
+        match factory.exactly_once_preflight(props) {
+            PreflightAnswer::Supported => {}
+            PreflightAnswer::Unsupported => refuse(
+                "The connector does not support exactly-once semantics with the provided configuration.".to_string(),
+            ),
+            PreflightAnswer::Undeclared => refuse(
+                "The connector does not implement the API required for preflight validation of exactly-once source support. Please consult the documentation for the connector to determine whether it supports exactly-once semantics, and then consider reconfiguring the connector to use the value \"requested\" for this property (which will disable this preflight check and allow the connector to be created).".to_string(),
+            ),
+            PreflightAnswer::Failed(message) => refuse(preflight_failure(&message)),
+        }
     }
     let dlq_set = props
         .get(keys::DLQ_TOPIC_NAME)
@@ -142,9 +187,15 @@ pub fn check_exactly_once(
     }
     // An invalid value is reported by the key's validator.
     if TransactionBoundary::from_props(props) == Ok(TransactionBoundary::Connector) {
+        let message = match factory.transaction_boundaries_preflight(props) {
+            PreflightAnswer::Supported => "not supported yet: the connector can define its own transaction boundaries, but Ferry does not run connector-defined transactions yet; use poll or interval".to_string(),
+            PreflightAnswer::Unsupported => "The connector does not support connector-defined transaction boundaries with the given configuration. Please reconfigure it to use a different transaction boundary definition.".to_string(),
+            PreflightAnswer::Undeclared => "This connector has returned a null value from its canDefineTransactionBoundaries method, which is not permitted. The connector will be treated as if it cannot define its own transaction boundaries, and cannot be configured with 'transaction.boundary' set to 'connector'.".to_string(),
+            PreflightAnswer::Failed(message) => preflight_failure(&message),
+        };
         errors.push((
             keys::TRANSACTION_BOUNDARY.to_string(),
-            "transaction.boundary is not supported yet with the value connector (no Ferry source defines its own transaction boundaries); use poll or interval".to_string(),
+            format!("transaction.boundary=connector: {message}"),
         ));
     }
     errors

@@ -239,10 +239,18 @@ fn exactly_once_required_needs_a_connector_that_declares_support_on_an_enabled_w
         vec!["exactly.once.support".to_string()],
         "stdin tracks no offset"
     );
-    assert!(
-        check_exactly_once(file.as_ref(), &stdin, ExactlyOnceSourceSupport::Disabled).is_empty(),
-        "not checked unless the worker enables exactly-once sources, as in Kafka Connect"
+    let on_disabled = check_exactly_once(file.as_ref(), &stdin, ExactlyOnceSourceSupport::Disabled);
+    assert_eq!(
+        on_disabled.len(),
+        2,
+        "the worker and the connector are both refused, as Kafka Connect does: {on_disabled:?}"
     );
+    assert!(on_disabled[0]
+        .1
+        .contains("This worker does not have exactly-once source support enabled."));
+    assert!(on_disabled[1]
+        .1
+        .contains("The connector does not support exactly-once semantics"));
     let mut with_file = stdin.clone();
     with_file.insert("file".into(), "/tmp/in.txt".into());
     assert!(
@@ -252,14 +260,22 @@ fn exactly_once_required_needs_a_connector_that_declares_support_on_an_enabled_w
         check_exactly_once(datagen.as_ref(), &stdin, ExactlyOnceSourceSupport::Enabled).is_empty()
     );
     let mut connector_boundary = with_file.clone();
+    connector_boundary.remove("exactly.once.support");
     connector_boundary.insert("transaction.boundary".into(), "connector".into());
+    let refused = check_exactly_once(
+        file.as_ref(),
+        &connector_boundary,
+        ExactlyOnceSourceSupport::Disabled,
+    );
     assert_eq!(
-        keys_of(check_exactly_once(
-            file.as_ref(),
-            &connector_boundary,
-            ExactlyOnceSourceSupport::Disabled
-        )),
+        keys_of(refused.clone()),
         vec!["transaction.boundary".to_string()],
-        "refused whatever the worker says: not implemented"
+        "refused whatever the worker says"
+    );
+    assert!(
+        refused[0]
+            .1
+            .contains("does not support connector-defined transaction boundaries"),
+        "{refused:?}"
     );
 }

@@ -345,6 +345,26 @@ pub trait ConnectorFactory: Send + Sync + 'static {
         framework::ExactlyOnceSupport::Unsupported
     }
 
+    /// The answer validation gets when `exactly.once.support=required`: by default
+    /// [`Self::exactly_once_support`]; a plugin asks its process (which may do I/O, as Kafka
+    /// Connect's `SourceConnector.exactlyOnceSupport` may).
+    fn exactly_once_preflight(
+        &self,
+        props: &std::collections::BTreeMap<String, String>,
+    ) -> framework::PreflightAnswer {
+        self.exactly_once_support(props).into()
+    }
+
+    /// Whether the connector can define its own transaction boundaries with `props` (Kafka
+    /// Connect's `SourceConnector.canDefineTransactionBoundaries`), asked when
+    /// `transaction.boundary=connector`. No built-in source can.
+    fn transaction_boundaries_preflight(
+        &self,
+        _props: &std::collections::BTreeMap<String, String>,
+    ) -> framework::PreflightAnswer {
+        framework::PreflightAnswer::Unsupported
+    }
+
     /// Cross-key checks beyond each key's type and validator, as `(key, message)`. No I/O.
     fn validate(&self, _config: &ConfigValues) -> Vec<(String, String)> {
         Vec::new()

@@ -7,6 +7,8 @@ import dev.ferry.plugin.v1.ConnectorOut;
 import dev.ferry.plugin.v1.DescribeRequest;
 import dev.ferry.plugin.v1.DescribeResponse;
 import dev.ferry.plugin.v1.PluginDescriptor;
+import dev.ferry.plugin.v1.PreflightAnswer;
+import dev.ferry.plugin.v1.PreflightQuestion;
 import dev.ferry.plugin.v1.PluginGrpc;
 import dev.ferry.plugin.v1.PluginType;
 import dev.ferry.plugin.v1.ShutdownRequest;
@@ -15,6 +17,8 @@ import dev.ferry.plugin.v1.SinkIn;
 import dev.ferry.plugin.v1.SinkOut;
 import dev.ferry.plugin.v1.SourceIn;
 import dev.ferry.plugin.v1.SourceOut;
+import dev.ferry.plugin.v1.SourcePreflightRequest;
+import dev.ferry.plugin.v1.SourcePreflightResponse;
 import dev.ferry.plugin.v1.ValidateRequest;
 import dev.ferry.plugin.v1.ValidateResponse;
 import io.grpc.Status;
@@ -30,6 +34,9 @@ import org.apache.kafka.connect.connector.Connector;
 import org.apache.kafka.connect.runtime.isolation.LoaderSwap;
 import org.apache.kafka.connect.runtime.isolation.PluginDesc;
 import org.apache.kafka.connect.runtime.isolation.Plugins;
+import org.apache.kafka.connect.source.ConnectorTransactionBoundaries;
+import org.apache.kafka.connect.source.ExactlyOnceSupport;
+import org.apache.kafka.connect.source.SourceConnector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -155,6 +162,57 @@ final class PluginService extends PluginGrpc.PluginImplBase {
     } catch (Throwable e) {
       response.onError(Status.INVALID_ARGUMENT.withDescription(String.valueOf(e.getMessage())).asRuntimeException());
     }
+  }
+
+  @Override
+  public void sourcePreflight(
+      SourcePreflightRequest request, StreamObserver<SourcePreflightResponse> response) {
+    Connector connector;
+    try {
+      connector = Runners.newConnector(plugins, request.getClassName(), request.getConfigMap());
+    } catch (Throwable e) {
+      response.onError(Status.INVALID_ARGUMENT.withDescription(String.valueOf(e.getMessage())).asRuntimeException());
+      return;
+    }
+    if (!(connector instanceof SourceConnector)) {
+      response.onError(
+          Status.INVALID_ARGUMENT
+              .withDescription(request.getClassName() + " is not a source connector")
+              .asRuntimeException());
+      return;
+    }
+    SourceConnector source = (SourceConnector) connector;
+    SourcePreflightResponse.Builder out = SourcePreflightResponse.newBuilder();
+    // As Kafka Connect's herder: the connector's own method, in its class loader; null is an
+    // answer of its own, and a throw is reported with its message.
+    try (LoaderSwap swap = plugins.withClassLoader(source.getClass().getClassLoader())) {
+      Object answer;
+      Object supported;
+      if (request.getQuestion() == PreflightQuestion.PREFLIGHT_QUESTION_TRANSACTION_BOUNDARIES) {
+        answer = source.canDefineTransactionBoundaries(request.getConfigMap());
+        supported = ConnectorTransactionBoundaries.SUPPORTED;
+      } else if (request.getQuestion() == PreflightQuestion.PREFLIGHT_QUESTION_EXACTLY_ONCE_SUPPORT) {
+        answer = source.exactlyOnceSupport(request.getConfigMap());
+        supported = ExactlyOnceSupport.SUPPORTED;
+      } else {
+        response.onError(
+            Status.INVALID_ARGUMENT.withDescription("unknown preflight question").asRuntimeException());
+        return;
+      }
+      if (answer == null) {
+        out.setAnswer(PreflightAnswer.PREFLIGHT_ANSWER_UNDECLARED);
+      } else if (answer.equals(supported)) {
+        out.setAnswer(PreflightAnswer.PREFLIGHT_ANSWER_SUPPORTED);
+      } else {
+        out.setAnswer(PreflightAnswer.PREFLIGHT_ANSWER_UNSUPPORTED);
+      }
+    } catch (Throwable e) {
+      log.error("Failed while asking {} a preflight question", request.getClassName(), e);
+      out.setAnswer(PreflightAnswer.PREFLIGHT_ANSWER_FAILED)
+          .setError(e.getMessage() == null ? "" : e.getMessage());
+    }
+    response.onNext(out.build());
+    response.onCompleted();
   }
 
   @Override

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.ferry.plugin.v1.Header;
 import dev.ferry.plugin.v1.OffsetRead;
 import dev.ferry.plugin.v1.OffsetReply;
+import dev.ferry.plugin.v1.PollRetrying;
 import dev.ferry.plugin.v1.RecordAck;
 import dev.ferry.plugin.v1.SourceBatch;
 import dev.ferry.plugin.v1.SourceIn;
@@ -48,6 +49,9 @@ import org.slf4j.LoggerFactory;
 final class SourceTaskRunner implements StreamObserver<SourceIn> {
   private static final Logger log = LoggerFactory.getLogger(SourceTaskRunner.class);
   private static final long OFFSET_READ_TIMEOUT_SECONDS = 60;
+  /** The first and the longest wait before polling again after a retriable failure. */
+  private static final long RETRY_DELAY_MIN_MS = 300;
+  private static final long RETRY_DELAY_MAX_MS = 5_000;
 
   private final Plugins plugins;
   private final Outbox<SourceOut> out;
@@ -141,6 +145,7 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
       }
       out.send(SourceOut.newBuilder().setStarted(TaskStarted.getDefaultInstance()).build());
       long seq = 0;
+      long retryDelayMs = 0;
       boolean tolerateAll = "all".equals(connectorConfig.getOrDefault("errors.tolerance", "none").trim());
       while (running) {
         synchronized (creditLock) {
@@ -154,6 +159,28 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
         List<SourceRecord> records;
         try (LoaderSwap swap = plugins.withClassLoader(loader)) {
           records = task.poll();
+        } catch (org.apache.kafka.connect.errors.RetriableException
+            | org.apache.kafka.common.errors.RetriableException e) {
+          // As Kafka Connect's worker: a retriable failure of poll() is not the task's end; it
+          // is polled again (after a capped backoff here, so an outage does not spin), and
+          // Ferry shows the retries in the task's status.
+          log.warn("source task failed to poll records; will retry: {}", e.toString());
+          out.send(SourceOut.newBuilder()
+              .setPollRetrying(PollRetrying.newBuilder().setError(Runners.error(e)))
+              .build());
+          retryDelayMs = retryDelayMs == 0 ? RETRY_DELAY_MIN_MS : Math.min(retryDelayMs * 2, RETRY_DELAY_MAX_MS);
+          long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(retryDelayMs);
+          while (running && System.nanoTime() < until) {
+            Thread.sleep(Math.min(100, Math.max(1, TimeUnit.NANOSECONDS.toMillis(until - System.nanoTime()))));
+          }
+          continue;
+        }
+        if (retryDelayMs != 0) {
+          // Recovered: an empty batch tells Ferry so even when the poll returned nothing.
+          retryDelayMs = 0;
+          if (records == null || records.isEmpty()) {
+            out.send(SourceOut.newBuilder().setBatch(SourceBatch.getDefaultInstance()).build());
+          }
         }
         if (records == null || records.isEmpty()) {
           continue;

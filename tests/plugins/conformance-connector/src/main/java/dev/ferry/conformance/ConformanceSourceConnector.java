@@ -24,11 +24,14 @@ public class ConformanceSourceConnector extends SourceConnector {
   static final String JOURNAL = "journal.file";
   static final String RECORDS = "records.per.task";
   static final String TASK_ID = "conformance.task.id";
+  static final String OUTAGE = "poll.retriable.while.file";
   static final ConfigDef CONFIG = new ConfigDef()
       .define(CONTROL, ConfigDef.Type.STRING, ConfigDef.Importance.HIGH, "The task count, or `fail`.")
       .define(TOPIC, ConfigDef.Type.STRING, ConfigDef.Importance.HIGH, "Where the tasks write.")
       .define(JOURNAL, ConfigDef.Type.STRING, ConfigDef.Importance.HIGH, "Where the tasks record commitRecord calls.")
-      .define(RECORDS, ConfigDef.Type.INT, 20, ConfigDef.Importance.LOW, "Records each task writes.");
+      .define(RECORDS, ConfigDef.Type.INT, 20, ConfigDef.Importance.LOW, "Records each task writes.")
+      .define(OUTAGE, ConfigDef.Type.STRING, null, ConfigDef.Importance.LOW,
+          "While a file exists at this path, poll() throws RetriableException (an outage).");
 
   private Map<String, String> config;
   private volatile boolean running;

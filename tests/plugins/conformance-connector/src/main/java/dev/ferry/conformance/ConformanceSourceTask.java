@@ -12,7 +12,8 @@ import org.apache.kafka.connect.source.SourceTask;
  * Writes {@code records.per.task} records {@code <task>-<n>} (source partition {task}, offset
  * {n}, resuming after the stored offset), then idles. Journals every
  * commitRecord(record, metadata) as {@code ACK <value> <topic> <partition> <offset>} and every
- * commit() as {@code COMMIT <task>}.
+ * commit() as {@code COMMIT <task>}. While the file {@code poll.retriable.while.file} names
+ * exists, poll() throws RetriableException (journaled as {@code RETRIABLE <task>}).
  */
 public class ConformanceSourceTask extends SourceTask {
   private Journal journal;
@@ -20,6 +21,7 @@ public class ConformanceSourceTask extends SourceTask {
   private String task;
   private int total;
   private int next;
+  private String outage;
 
   @Override
   public String version() {
@@ -32,6 +34,7 @@ public class ConformanceSourceTask extends SourceTask {
     topic = props.get(ConformanceSourceConnector.TOPIC);
     task = props.get(ConformanceSourceConnector.TASK_ID);
     total = Integer.parseInt(props.getOrDefault(ConformanceSourceConnector.RECORDS, "20"));
+    outage = props.get(ConformanceSourceConnector.OUTAGE);
     Map<String, Object> stored = context.offsetStorageReader().offset(Map.of("task", task));
     next = stored == null ? 0 : ((Number) stored.get("n")).intValue() + 1;
     journal.write("START " + task + " " + next);
@@ -39,6 +42,10 @@ public class ConformanceSourceTask extends SourceTask {
 
   @Override
   public List<SourceRecord> poll() throws InterruptedException {
+    if (outage != null && java.nio.file.Files.exists(java.nio.file.Path.of(outage))) {
+      journal.write("RETRIABLE " + task);
+      throw new org.apache.kafka.connect.errors.RetriableException("conformance outage of task " + task);
+    }
     if (next >= total) {
       Thread.sleep(100);
       return null;
