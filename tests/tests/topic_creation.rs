@@ -147,7 +147,6 @@ async fn framework_keys_ferry_does_not_implement_yet_are_refused_naming_them() {
     std::fs::write(&input, "a\n").unwrap();
     let name = format!("{prefix}-source");
     for (key, value) in [
-        ("transaction.boundary", "connector"),
         ("offsets.storage.topic", "elsewhere"),
         ("key.converter.plugin.version", "4.3.1"),
     ] {
@@ -191,6 +190,25 @@ async fn framework_keys_ferry_does_not_implement_yet_are_refused_naming_them() {
             "{entry}"
         );
     }
+    // transaction.boundary=connector: refused with Kafka Connect's reason, naming the key (no
+    // FileStreamSource can define its own transactions).
+    let mut config = json!({
+        "connector.class": "FileStreamSource",
+        "file": input.display().to_string(),
+        "topic": format!("{prefix}-t"),
+    });
+    config["transaction.boundary"] = json!("connector");
+    let body = json!({"name": name, "config": config});
+    let (status, error) = api
+        .call(reqwest::Method::POST, "/connectors", Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(status, 400, "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("transaction.boundary=connector: The connector does not support connector-defined transaction boundaries"),
+        "{message}"
+    );
     let (status, _) = api.get(&format!("/connectors/{name}")).await.unwrap();
     assert_eq!(status, 404, "nothing was stored");
     // The keys at Kafka Connect's defaults are what Ferry does: accepted.
