@@ -317,3 +317,15 @@ pub async fn spawn_writer(dbname: &str, first: i64, count: i64) -> tokio::task::
     let client = pg(dbname).await;
     tokio::spawn(async move { insert_range(&client, first, count, 5).await })
 }
+
+/// A permit to run one Debezium test: at most two at once in a test binary. Each runs a worker
+/// with a JVM plugin host (one of them Kafka Connect's JVM too) against one PostgreSQL, and on a
+/// two-core machine three or four at once load it enough that a deadline can pass (suspected in
+/// one CI run, where a JDBC sink had copied 909 of 13,000 rows after 180 s).
+pub async fn debezium_slot() -> tokio::sync::SemaphorePermit<'static> {
+    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    SLOTS
+        .acquire()
+        .await
+        .expect("the semaphore is never closed")
+}

@@ -75,6 +75,7 @@ async fn table_rows(client: &Client, table: &str, columns: &[&str]) -> Vec<Value
 
 #[tokio::test]
 async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
+    let _slot = ferry_tests::debezium::debezium_slot().await;
     let host_dir = script_dir("build-plugin-host.sh");
     let plugin_path = debezium_plugin_path();
     let prefix = unique_name("dbz").replace('-', "_");
@@ -689,6 +690,7 @@ async fn kill_9(worker: &mut FerryProcess, dbs: &Databases) {
 /// never ahead of the stored offset, and both JDBC sinks end with exactly the source table.
 #[tokio::test]
 async fn debezium_kill_9_during_snapshot_and_streaming_10k_two_jdbc_sinks_agree() {
+    let _slot = ferry_tests::debezium::debezium_slot().await;
     let host_dir = script_dir("build-plugin-host.sh");
     let plugin_path = debezium_plugin_path();
     let prefix = unique_name("dbzk").replace('-', "_");
@@ -929,6 +931,7 @@ fn count_file_lines(path: &Path) -> i64 {
 /// Then Ferry is stopped and Kafka Connect starts again: it continues too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn debezium_kafka_connect_to_ferry_and_back_continues_without_resnapshot() {
+    let _slot = ferry_tests::debezium::debezium_slot().await;
     const ROWS: i64 = 2_000;
     const PER_LEG: i64 = 2_000;
     let host_dir = script_dir("build-plugin-host.sh");
@@ -1195,6 +1198,7 @@ async fn debezium_kafka_connect_to_ferry_and_back_continues_without_resnapshot()
 /// without exactly-once re-emits hundreds: see the test above), with no second snapshot.
 #[tokio::test]
 async fn debezium_exactly_once_kill_9_mid_stream_emits_each_change_once() {
+    let _slot = ferry_tests::debezium::debezium_slot().await;
     const SNAPSHOT: i64 = 200;
     const INSERTS: i64 = 2_000;
     let host_dir = script_dir("build-plugin-host.sh");
