@@ -751,6 +751,16 @@ async fn fence_connector_fences_an_exactly_once_source_over_grpc() {
         all_in_state(status, "RUNNING")
     })
     .await;
+    // RUNNING is reported before the task's producer initialised its transactions: fenced
+    // before that, the task's own init_transactions would fence the fencer instead. Committed
+    // records mean the task's producer is the one the fence hits.
+    wait_until(
+        Duration::from_secs(60),
+        "committed records of the task",
+        || async { (ferry_tests::topic_record_count(&topic) >= 50).then_some(()) },
+    )
+    .await
+    .unwrap();
     client
         .fence_connector(proto::FenceConnectorRequest { name: "gen".into() })
         .await
