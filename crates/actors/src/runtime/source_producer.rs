@@ -341,6 +341,11 @@ fn run(
 ) {
     // Whether a transaction is open (exactly-once, `interval` boundary: across batches).
     let mut open = false;
+    // Exactly-once: a transaction of this producer failed (aborted). Nothing more is produced
+    // or committed: batches already queued behind it come after records that were never
+    // committed, and committing them (with their offsets) would skip those records for good.
+    // The task restarts from its last committed offsets.
+    let mut failed = false;
     loop {
         let command = if producer.context().open_units.load(Ordering::Relaxed) > 0 {
             match commands_rx.try_recv() {
@@ -363,8 +368,14 @@ fn run(
             (Command::Produce(batch), None) => {
                 produce(producer, batch);
             }
+            (Command::Produce(_), Some(_)) if failed => {
+                let _ = producer.context().acks_tx.send((
+                    0,
+                    Err("an earlier transaction of this task failed; nothing more is produced until it restarts".to_string()),
+                ));
+            }
             (Command::Produce(batch), Some(transactional)) => {
-                produce_in_transaction(producer, batch, transactional, &mut open);
+                failed = !produce_in_transaction(producer, batch, transactional, &mut open);
             }
             (Command::Flush(timeout, reply), _) => {
                 let _ = reply.send(producer.flush(timeout));
@@ -372,8 +383,13 @@ fn run(
             (Command::InitTransactions(reply), _) => {
                 let _ = reply.send(producer.init_transactions(TXN_TIMEOUT));
             }
+            (Command::Commit(reply), Some(_)) if failed => {
+                let _ = reply.send(Err("an earlier transaction of this task failed".to_string()));
+            }
             (Command::Commit(reply), Some(transactional)) => {
-                let _ = reply.send(commit(producer, &mut open, &transactional.lease));
+                let result = commit(producer, &mut open, &transactional.lease);
+                failed = result.is_err();
+                let _ = reply.send(result);
             }
             (Command::Commit(reply), None) => {
                 let _ = reply.send(Ok(()));
@@ -409,13 +425,13 @@ fn commit(
 /// Exactly-once: writes a batch's records and its offset records in the open transaction
 /// (beginning one when none is open), and commits it with the `poll` boundary. A failure
 /// aborts the transaction and is reported as a failed acknowledgement: the task restarts from
-/// the last committed offsets.
+/// the last committed offsets. Returns false after a failure.
 fn produce_in_transaction(
     producer: &BaseProducer<UnitContext>,
     mut batch: ProduceBatch,
     transactional: &Transactional,
     open: &mut bool,
-) {
+) -> bool {
     let fail = |what: &str, error: &dyn std::fmt::Display| {
         let _ = producer
             .context()
@@ -425,7 +441,7 @@ fn produce_in_transaction(
     if !*open {
         if let Err(error) = producer.begin_transaction() {
             fail("begin a transaction", &error);
-            return;
+            return false;
         }
         *open = true;
     }
@@ -433,7 +449,7 @@ fn produce_in_transaction(
     if !produce(producer, batch) {
         *open = false;
         let _ = producer.abort_transaction(TXN_TIMEOUT);
-        return;
+        return false;
     }
     for (key, value) in &offsets {
         let mut record: BaseRecord<'_, str, [u8], usize> =
@@ -453,7 +469,7 @@ fn produce_in_transaction(
                     *open = false;
                     let _ = producer.abort_transaction(TXN_TIMEOUT);
                     fail("write source offsets", &error);
-                    return;
+                    return false;
                 }
             }
         }
@@ -461,8 +477,10 @@ fn produce_in_transaction(
     if transactional.commit_each_batch {
         if let Err(error) = commit(producer, open, &transactional.lease) {
             fail("commit the transaction", &error);
+            return false;
         }
     }
+    true
 }
 
 /// Sends a batch's records; returns false when one could not be sent (reported as a failed
