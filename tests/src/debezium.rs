@@ -313,6 +313,19 @@ pub fn uncommitted(offsets_topic: &str, connector: &str, topic: &str, sink: &str
 }
 
 /// Inserts `count` rows from id `first` on, five a transaction, from a task of its own.
+/// Creates the source table `items` (`REPLICA IDENTITY FULL`, so updates and deletes carry
+/// the old row) with `rows` snapshot rows `(g, 'snapshot g', g % 10)`.
+pub async fn create_items(client: &Client, rows: i64) {
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL);
+             ALTER TABLE items REPLICA IDENTITY FULL;
+             INSERT INTO items SELECT g, 'snapshot ' || g, (g % 10)::int FROM generate_series(1, {rows}) g;"
+        ))
+        .await
+        .unwrap();
+}
+
 pub async fn spawn_writer(dbname: &str, first: i64, count: i64) -> tokio::task::JoinHandle<()> {
     let client = pg(dbname).await;
     tokio::spawn(async move { insert_range(&client, first, count, 5).await })

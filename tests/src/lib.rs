@@ -32,6 +32,14 @@ pub fn free_local_addr() -> SocketAddr {
         .expect("a bound listener has an address")
 }
 
+/// Borrows owned `(key, value)` properties as the `&str` pairs worker helpers take.
+pub fn as_refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+    pairs
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect()
+}
+
 /// Returns a name unique to this test run, for topics, connectors and groups.
 pub fn unique_name(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -618,17 +626,22 @@ pub fn read_topic_uncommitted(topic: &str) -> Vec<TopicRecord> {
     read_topic_isolated(topic, "read_uncommitted")
 }
 
-/// Runs the blocking broker request `request` until it succeeds, for up to a minute: on a loaded
-/// two-core machine a single metadata or list-offsets request can miss its 10 s timeout.
+/// Runs the blocking broker request `request` again while it times out, for up to a minute: on
+/// a loaded two-core machine a single metadata or list-offsets request can miss its 10 s
+/// timeout. Any other error is not retried (each attempt that times out took 10 s already).
 ///
 /// # Panics
-/// Panics with the last error when the minute passes.
+/// Panics with the error when it is not a timeout, or when the minute passes.
 fn retry_kafka<T>(what: &str, mut request: impl FnMut() -> rdkafka::error::KafkaResult<T>) -> T {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         match request() {
             Ok(value) => return value,
-            Err(error) if std::time::Instant::now() < deadline => {
+            Err(error)
+                if error.rdkafka_error_code()
+                    == Some(rdkafka::types::RDKafkaErrorCode::OperationTimedOut)
+                    && std::time::Instant::now() < deadline =>
+            {
                 eprintln!("{what}: {error}; retrying");
             }
             Err(error) => panic!("{what}: {error}"),

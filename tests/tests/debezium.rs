@@ -23,25 +23,18 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ferry_tests::debezium::{
-    debezium_plugin_path, debezium_source_config, insert_range, offset_in_topic, pg, plugin_props,
-    record_lsns, spawn_writer, stored_flushable_lsn, topic_partitions, uncommitted, Changes,
-    Databases, JSON_CONVERTER, PG_HOST, PG_PORT,
+    create_items, debezium_plugin_path, debezium_source_config, insert_range, offset_in_topic, pg,
+    plugin_props, record_lsns, spawn_writer, stored_flushable_lsn, topic_partitions, uncommitted,
+    Changes, Databases, JSON_CONVERTER, PG_HOST, PG_PORT,
 };
 use ferry_tests::plugins::script_dir;
-use ferry_tests::{all_running, unique_name, wait_until, Api, FerryProcess};
+use ferry_tests::{all_running, as_refs, unique_name, wait_until, Api, FerryProcess};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 use tokio_postgres::Client;
 
 const SNAPSHOT_ROWS: i64 = 1_000;
 const STREAMED_INSERTS: i64 = 2_000;
-
-fn as_refs(props: &[(String, String)]) -> Vec<(&str, &str)> {
-    props
-        .iter()
-        .map(|(key, value)| (key.as_str(), value.as_str()))
-        .collect()
-}
 
 /// The source offset Ferry stored for the connector (`{"lsn": .., "lsn_commit": .., ...}`).
 async fn stored_offset(api: &Api, connector: &str) -> Option<Value> {
@@ -86,14 +79,7 @@ async fn debezium_postgres_snapshot_stream_kill_9_and_two_jdbc_sinks_agree() {
         dbs.names[2].clone(),
     );
     let source = pg(&source_db).await;
-    source
-        .batch_execute(&format!(
-            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL);
-             ALTER TABLE items REPLICA IDENTITY FULL;
-             INSERT INTO items SELECT g, 'snapshot ' || g, (g % 10)::int FROM generate_series(1, {SNAPSHOT_ROWS}) g;"
-        ))
-        .await
-        .unwrap();
+    create_items(&source, SNAPSHOT_ROWS).await;
 
     let dir = tempfile::tempdir().unwrap();
     let props = plugin_props(&host_dir, &plugin_path);
@@ -939,14 +925,7 @@ async fn debezium_kafka_connect_to_ferry_and_back_continues_without_resnapshot()
     let prefix = unique_name("dbzm").replace('-', "_");
     let dbs = Databases::create(&prefix, &["src"]).await;
     let source = pg(&dbs.names[0]).await;
-    source
-        .batch_execute(&format!(
-            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL);
-             ALTER TABLE items REPLICA IDENTITY FULL;
-             INSERT INTO items SELECT g, 'snapshot ' || g, (g % 10)::int FROM generate_series(1, {ROWS}) g;"
-        ))
-        .await
-        .unwrap();
+    create_items(&source, ROWS).await;
     let dir = tempfile::tempdir().unwrap();
     let group = format!("{prefix}-kc");
     let offsets_topic = format!("{group}-offsets");
@@ -1207,14 +1186,7 @@ async fn debezium_exactly_once_kill_9_mid_stream_emits_each_change_once() {
     let dbs = Databases::create(&prefix, &["src"]).await;
     let source_db = dbs.names[0].clone();
     let source = pg(&source_db).await;
-    source
-        .batch_execute(&format!(
-            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty int NOT NULL);
-             ALTER TABLE items REPLICA IDENTITY FULL;
-             INSERT INTO items SELECT g, 'snapshot ' || g, (g % 10)::int FROM generate_series(1, {SNAPSHOT}) g;"
-        ))
-        .await
-        .unwrap();
+    create_items(&source, SNAPSHOT).await;
     let dir = tempfile::tempdir().unwrap();
     let mut props = plugin_props(&host_dir, &plugin_path);
     props.push(("exactly.once.source.support".into(), "enabled".into()));
@@ -1246,12 +1218,7 @@ async fn debezium_exactly_once_kill_9_mid_stream_emits_each_change_once() {
     .unwrap();
 
     // A writer streams inserts in small transactions; the worker is killed mid-stream.
-    let writer = {
-        let source = pg(&source_db).await;
-        tokio::spawn(async move {
-            insert_range(&source, SNAPSHOT + 1, INSERTS, 5).await;
-        })
-    };
+    let writer = spawn_writer(&source_db, SNAPSHOT + 1, INSERTS).await;
     wait_until(
         Duration::from_secs(120),
         "a third of the inserts committed",
@@ -1265,18 +1232,10 @@ async fn debezium_exactly_once_kill_9_mid_stream_emits_each_change_once() {
     )
     .await
     .unwrap();
-    worker.signal(Signal::SIGKILL).unwrap();
-    worker.wait_exit(Duration::from_secs(10)).await.unwrap();
+    kill_9(&mut worker, &dbs).await;
     let uncommitted_at_kill =
         ferry_tests::topic_log_end_count(&topic) - ferry_tests::topic_record_count(&topic);
     writer.await.unwrap();
-    wait_until(
-        Duration::from_secs(30),
-        "the slot to be released",
-        || async { (!dbs.slot_active().await).then_some(()) },
-    )
-    .await
-    .unwrap();
     let mut worker =
         FerryProcess::worker(dir.path(), &prefix, worker_addr, &as_refs(&props)).unwrap();
     worker.wait_healthy(Duration::from_secs(90)).await.unwrap();

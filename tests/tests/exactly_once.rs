@@ -205,7 +205,8 @@ async fn a_producer_with_the_tasks_transactional_id_fences_it_and_is_fenced_in_t
     // started again with a new producer that fenced the intruder.
     assert!(
         log.contains("fenced by a newer instance") || log.contains("fenced by newer producer"),
-        "the task's producer was fenced"
+        "the task's producer was fenced; the worker's warnings:\n{}",
+        warnings(&log)
     );
     assert!(
         log.matches("exactly-once source task: zombies fenced")
@@ -352,11 +353,7 @@ async fn jar_sources_answer_the_exactly_once_preflight_questions() {
     let prefix = unique_name("eos-jar");
     let mut props = ferry_tests::plugins::plugin_properties();
     props.push(("exactly.once.source.support".into(), "enabled".into()));
-    let props_ref: Vec<(&str, &str)> = props
-        .iter()
-        .map(|(key, value)| (key.as_str(), value.as_str()))
-        .collect();
-    let (_worker, api) = start_worker(dir.path(), &prefix, &props_ref).await;
+    let (_worker, api) = start_worker(dir.path(), &prefix, &ferry_tests::as_refs(&props)).await;
     let topic = format!("{prefix}-lines");
     let input = dir.path().join("in.txt");
     let lines: Vec<String> = (0..LINES).map(|index| format!("line-{index}")).collect();
@@ -561,6 +558,14 @@ async fn a_worker_with_a_bad_exactly_once_source_support_value_names_the_key() {
     assert!(!status.success());
     let log = worker.stderr();
     assert!(log.contains("exactly.once.source.support"), "{log}");
+}
+
+/// The worker log's WARN and ERROR lines, for a failure message.
+fn warnings(log: &str) -> String {
+    log.lines()
+        .filter(|line| line.contains("WARN") || line.contains("ERROR"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Reads the committed records of `topic` and counts each `(task, sequence number)`.

@@ -13,16 +13,11 @@ use ferry_tests::plugins::{
     append_lines, children_running, create_jar_pipeline, distinct_lines, plugin_properties,
     process_exists, wait_for_lines, HOST_MAIN_CLASS, JAR_VERSION,
 };
-use ferry_tests::{all_running, free_local_addr, node_id_of, unique_name, Api, FerryProcess};
+use ferry_tests::{
+    all_running, as_refs, free_local_addr, node_id_of, unique_name, Api, FerryProcess,
+};
 use nix::sys::signal::Signal;
 use serde_json::json;
-
-fn as_refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
-    pairs
-        .iter()
-        .map(|(key, value)| (key.as_str(), value.as_str()))
-        .collect()
-}
 
 /// Waits until `api` sees `count` ready members and `leader` leading.
 async fn wait_for_cluster(api: &Api, count: usize, leader: &str) {

@@ -153,9 +153,33 @@ impl PluginConnectorFactory {
 }
 
 impl PluginConnectorFactory {
-    /// Asks the plugin process one exactly-once preflight question about `props` (blocking, as
-    /// [`ConnectorFactory::validate`]). A plugin without the call (UNIMPLEMENTED) gives
-    /// `unimplemented`; off the worker's multi-threaded runtime nothing can be asked and the
+    /// Makes one call to the plugin process and waits for its answer: validation is
+    /// synchronous (Kafka Connect's `Connector.validate()` and the preflight questions may do
+    /// I/O in the plugin). Only on a multi-threaded tokio runtime (the worker's); elsewhere
+    /// `None`, and nothing is asked.
+    fn call_host<T, F, Fut>(&self, call: F) -> Option<Result<T, tonic::Status>>
+    where
+        F: FnOnce(ferry_plugin::host::PluginClient) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return None;
+        }
+        let host = Arc::clone(&self.host);
+        Some(tokio::task::block_in_place(|| {
+            handle.block_on(async move {
+                let client = host
+                    .client()
+                    .await
+                    .map_err(|error| tonic::Status::unavailable(error.to_string()))?;
+                call(client).await.map(tonic::Response::into_inner)
+            })
+        }))
+    }
+
+    /// Asks the plugin process one exactly-once preflight question about `props`. A plugin
+    /// without the call (UNIMPLEMENTED) gives `unimplemented`; off the worker's runtime the
     /// answer is `Undeclared`.
     fn preflight(
         &self,
@@ -164,39 +188,21 @@ impl PluginConnectorFactory {
         unimplemented: PreflightAnswer,
     ) -> PreflightAnswer {
         use ferry_plugin::proto::PreflightAnswer as Answer;
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return PreflightAnswer::Undeclared;
-        };
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            return PreflightAnswer::Undeclared;
-        }
-        let host = Arc::clone(&self.host);
         let request = SourcePreflightRequest {
             class_name: self.class().to_string(),
             config: props.clone().into_iter().collect(),
             question: question.into(),
         };
-        let answer = tokio::task::block_in_place(|| {
-            handle.block_on(async move {
-                let mut client = host
-                    .client()
-                    .await
-                    .map_err(|error| tonic::Status::unavailable(error.to_string()))?;
-                client
-                    .source_preflight(request)
-                    .await
-                    .map(tonic::Response::into_inner)
-            })
-        });
-        match answer {
-            Ok(response) => match response.answer() {
+        match self.call_host(|mut client| async move { client.source_preflight(request).await }) {
+            None => PreflightAnswer::Undeclared,
+            Some(Ok(response)) => match response.answer() {
                 Answer::Supported => PreflightAnswer::Supported,
                 Answer::Unsupported => PreflightAnswer::Unsupported,
                 Answer::Undeclared => PreflightAnswer::Undeclared,
                 Answer::Failed => PreflightAnswer::Failed(response.error),
             },
-            Err(status) if status.code() == tonic::Code::Unimplemented => unimplemented,
-            Err(status) => PreflightAnswer::Failed(format!(
+            Some(Err(status)) if status.code() == tonic::Code::Unimplemented => unimplemented,
+            Some(Err(status)) => PreflightAnswer::Failed(format!(
                 "the plugin could not be asked: {}",
                 status.message()
             )),
@@ -225,11 +231,9 @@ impl ConnectorFactory for PluginConnectorFactory {
         self.config_def.clone()
     }
 
-    /// The connector's own `exactlyOnceSupport(config)`, asked in the plugin process.
+    /// The connector's own `exactlyOnceSupport(config)`, asked in the plugin process (only for
+    /// sources: `check_exactly_once` asks nothing else).
     fn exactly_once_preflight(&self, props: &BTreeMap<String, String>) -> PreflightAnswer {
-        if self.connector_type != ConnectorType::Source {
-            return PreflightAnswer::Unsupported;
-        }
         self.preflight(
             props,
             PreflightQuestion::ExactlyOnceSupport,
@@ -242,9 +246,6 @@ impl ConnectorFactory for PluginConnectorFactory {
         &self,
         props: &BTreeMap<String, String>,
     ) -> PreflightAnswer {
-        if self.connector_type != ConnectorType::Source {
-            return PreflightAnswer::Unsupported;
-        }
         self.preflight(
             props,
             PreflightQuestion::TransactionBoundaries,
@@ -257,27 +258,15 @@ impl ConnectorFactory for PluginConnectorFactory {
     /// worker's); elsewhere only the ConfigDef checks apply.
     fn validate(&self, config: &ConfigValues) -> Vec<(String, String)> {
         let mut errors = self.framework_keys_not_run(config);
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return errors;
-        };
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            return errors;
-        }
-        let host = Arc::clone(&self.host);
         let request = ValidateRequest {
             class_name: self.class().to_string(),
             config: config.as_map().clone().into_iter().collect(),
         };
-        let answer = tokio::task::block_in_place(|| {
-            handle.block_on(async move {
-                let mut client = host.client().await.map_err(|error| error.to_string())?;
-                client
-                    .validate(request)
-                    .await
-                    .map(tonic::Response::into_inner)
-                    .map_err(|status| status.message().to_string())
-            })
-        });
+        let Some(answer) =
+            self.call_host(|mut client| async move { client.validate(request).await })
+        else {
+            return errors;
+        };
         errors.extend(match answer {
             Ok(response) => response
                 .values
@@ -290,9 +279,12 @@ impl ConnectorFactory for PluginConnectorFactory {
                         .map(move |error| (name.clone(), error))
                 })
                 .collect(),
-            Err(message) => vec![(
+            Err(status) => vec![(
                 ferry_connectors::sdk::framework::keys::CONNECTOR_CLASS.to_string(),
-                format!("the plugin could not validate the config: {message}"),
+                format!(
+                    "the plugin could not validate the config: {}",
+                    status.message()
+                ),
             )],
         });
         errors

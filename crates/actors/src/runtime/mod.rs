@@ -126,14 +126,8 @@ async fn run_resolved_task(
             // fences its zombies and reads the offsets they committed.
             let factory = Arc::clone(&spec.factory);
             // A task that retries its own retriable failures (a jar's poll) reports them here.
-            let retries: Arc<dyn ferry_connectors::sdk::RetryReporter> =
-                Arc::new(retry::TaskRetries::new(
-                    retry::RetryPolicy::from_config(&spec.config)?,
-                    &spec.connector,
-                    spec.index,
-                    Arc::clone(&spec.retry_notifier),
-                ));
-            let context = context.with_retry_reporter(retries);
+            let context =
+                context.with_retry_reporter(Arc::new(retry::TaskRetries::for_task(&spec)?));
             let create_task = move || factory.create_source_task(context);
             source::run_source_task(&env, &spec, converters, create_task, cancel).await
         }

@@ -119,6 +119,19 @@ impl TaskRetries {
         }
     }
 
+    /// The retries of the task `spec`, with its `errors.retry.*` policy, reporting to the worker.
+    ///
+    /// # Errors
+    /// A user error naming an `errors.retry.*` key that is not a number.
+    pub(crate) fn for_task(spec: &super::TaskSpec) -> Result<Self, ConnectorError> {
+        Ok(TaskRetries::new(
+            RetryPolicy::from_config(&spec.config)?,
+            &spec.connector,
+            spec.index,
+            Arc::clone(&spec.retry_notifier),
+        ))
+    }
+
     /// Returns the policy.
     pub fn policy(&self) -> RetryPolicy {
         self.policy

@@ -18,7 +18,7 @@ use rdkafka::message::{Headers, Message, OwnedMessage};
 
 use super::dlq::{self, DlqProducer, DlqRecord, Origin, SinkDlqContext};
 use super::errors::{ErrorHandler, ErrorPolicy, RecordRef, Stage, StageFailure, ToleratedFailure};
-use super::retry::{RetryPolicy, TaskRetries};
+use super::retry::TaskRetries;
 use super::{TaskEnv, TaskSpec};
 
 /// Errant records a task reported, waiting for the runtime.
@@ -113,12 +113,7 @@ impl SinkErrors {
     /// A user error for an invalid setting; an external error when the DLQ cannot be set up.
     pub(crate) async fn create(env: &TaskEnv, spec: &TaskSpec) -> Result<Self, ConnectorError> {
         let policy = ErrorPolicy::from_config(&spec.config)?;
-        let retries = Arc::new(TaskRetries::new(
-            RetryPolicy::from_config(&spec.config)?,
-            &spec.connector,
-            spec.index,
-            Arc::clone(&spec.retry_notifier),
-        ));
+        let retries = Arc::new(TaskRetries::for_task(spec)?);
         let dlq_opt = match &policy.dlq_topic_opt {
             Some(topic) => {
                 let context = SinkDlqContext::new(spec);

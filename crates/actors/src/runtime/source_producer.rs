@@ -341,11 +341,12 @@ fn run(
 ) {
     // Whether a transaction is open (exactly-once, `interval` boundary: across batches).
     let mut open = false;
-    // Exactly-once: a transaction of this producer failed (aborted). Nothing more is produced
-    // or committed: batches already queued behind it come after records that were never
-    // committed, and committing them (with their offsets) would skip those records for good.
-    // The task restarts from its last committed offsets.
-    let mut failed = false;
+    // Exactly-once: why a transaction of this producer failed (it was aborted). Nothing more
+    // is produced or committed: batches already queued behind it come after records that were
+    // never committed, and committing them (with their offsets) would skip those records for
+    // good. The task restarts from its last committed offsets; every refusal repeats the cause,
+    // since whichever reaches the task first is the error it fails with.
+    let mut failed_opt: Option<String> = None;
     loop {
         let command = if producer.context().open_units.load(Ordering::Relaxed) > 0 {
             match commands_rx.try_recv() {
@@ -366,16 +367,16 @@ fn run(
         };
         match (command, transactional_opt) {
             (Command::Produce(batch), None) => {
-                produce(producer, batch);
+                // A failure is reported through the acknowledgements.
+                let _ = produce(producer, batch);
             }
-            (Command::Produce(_), Some(_)) if failed => {
-                let _ = producer.context().acks_tx.send((
-                    0,
-                    Err("an earlier transaction of this task failed; nothing more is produced until it restarts".to_string()),
-                ));
+            (Command::Produce(_), Some(_)) if failed_opt.is_some() => {
+                let cause = failed_opt.clone().unwrap_or_default();
+                let _ = producer.context().acks_tx.send((0, Err(cause)));
             }
             (Command::Produce(batch), Some(transactional)) => {
-                failed = !produce_in_transaction(producer, batch, transactional, &mut open);
+                failed_opt =
+                    produce_in_transaction(producer, batch, transactional, &mut open).err();
             }
             (Command::Flush(timeout, reply), _) => {
                 let _ = reply.send(producer.flush(timeout));
@@ -383,12 +384,12 @@ fn run(
             (Command::InitTransactions(reply), _) => {
                 let _ = reply.send(producer.init_transactions(TXN_TIMEOUT));
             }
-            (Command::Commit(reply), Some(_)) if failed => {
-                let _ = reply.send(Err("an earlier transaction of this task failed".to_string()));
+            (Command::Commit(reply), Some(_)) if failed_opt.is_some() => {
+                let _ = reply.send(Err(failed_opt.clone().unwrap_or_default()));
             }
             (Command::Commit(reply), Some(transactional)) => {
                 let result = commit(producer, &mut open, &transactional.lease);
-                failed = result.is_err();
+                failed_opt = result.as_ref().err().cloned();
                 let _ = reply.send(result);
             }
             (Command::Commit(reply), None) => {
@@ -425,31 +426,29 @@ fn commit(
 /// Exactly-once: writes a batch's records and its offset records in the open transaction
 /// (beginning one when none is open), and commits it with the `poll` boundary. A failure
 /// aborts the transaction and is reported as a failed acknowledgement: the task restarts from
-/// the last committed offsets. Returns false after a failure.
+/// the last committed offsets. Returns the failure's message.
 fn produce_in_transaction(
     producer: &BaseProducer<UnitContext>,
     mut batch: ProduceBatch,
     transactional: &Transactional,
     open: &mut bool,
-) -> bool {
+) -> Result<(), String> {
     let fail = |what: &str, error: &dyn std::fmt::Display| {
-        let _ = producer
-            .context()
-            .acks_tx
-            .send((0, Err(format!("failed to {what}: {error}"))));
+        let message = format!("failed to {what}: {error}");
+        let _ = producer.context().acks_tx.send((0, Err(message.clone())));
+        Err(message)
     };
     if !*open {
         if let Err(error) = producer.begin_transaction() {
-            fail("begin a transaction", &error);
-            return false;
+            return fail("begin a transaction", &error);
         }
         *open = true;
     }
     let offsets = std::mem::take(&mut batch.offsets);
-    if !produce(producer, batch) {
+    if let Err(message) = produce(producer, batch) {
         *open = false;
         let _ = producer.abort_transaction(TXN_TIMEOUT);
-        return false;
+        return Err(message);
     }
     for (key, value) in &offsets {
         let mut record: BaseRecord<'_, str, [u8], usize> =
@@ -468,24 +467,22 @@ fn produce_in_transaction(
                 Err((error, _)) => {
                     *open = false;
                     let _ = producer.abort_transaction(TXN_TIMEOUT);
-                    fail("write source offsets", &error);
-                    return false;
+                    return fail("write source offsets", &error);
                 }
             }
         }
     }
     if transactional.commit_each_batch {
         if let Err(error) = commit(producer, open, &transactional.lease) {
-            fail("commit the transaction", &error);
-            return false;
+            return fail("commit the transaction", &error);
         }
     }
-    true
+    Ok(())
 }
 
-/// Sends a batch's records; returns false when one could not be sent (reported as a failed
-/// acknowledgement of its unit).
-fn produce(producer: &BaseProducer<UnitContext>, mut batch: ProduceBatch) -> bool {
+/// Sends a batch's records; fails with the message of a record that could not be sent (also
+/// reported as a failed acknowledgement of its unit).
+fn produce(producer: &BaseProducer<UnitContext>, mut batch: ProduceBatch) -> Result<(), String> {
     producer.context().register(&batch);
     let bytes = &batch.bytes;
     for record in &mut batch.records {
@@ -521,16 +518,15 @@ fn produce(producer: &BaseProducer<UnitContext>, mut batch: ProduceBatch) -> boo
                     let units = context.units.lock().unwrap_or_else(|e| e.into_inner());
                     let seq = UnitContext::unit_of(&units, record.seq)
                         .map_or(record.seq, |index| units[index].seq);
-                    let _ = context
-                        .acks_tx
-                        .send((seq, Err(format!("failed to produce to `{topic}`: {error}"))));
-                    return false;
+                    let message = format!("failed to produce to `{topic}`: {error}");
+                    let _ = context.acks_tx.send((seq, Err(message.clone())));
+                    return Err(message);
                 }
             }
         }
     }
     serve_reports(producer);
-    true
+    Ok(())
 }
 
 /// Serves the delivery reports librdkafka has ready without waiting (one event, which holds

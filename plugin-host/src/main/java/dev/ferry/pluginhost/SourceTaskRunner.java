@@ -169,9 +169,13 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
               .setPollRetrying(PollRetrying.newBuilder().setError(Runners.error(e)))
               .build());
           retryDelayMs = retryDelayMs == 0 ? RETRY_DELAY_MIN_MS : Math.min(retryDelayMs * 2, RETRY_DELAY_MAX_MS);
+          // stop() notifies creditLock: a stop during the backoff ends it at once.
           long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(retryDelayMs);
-          while (running && System.nanoTime() < until) {
-            Thread.sleep(Math.min(100, Math.max(1, TimeUnit.NANOSECONDS.toMillis(until - System.nanoTime()))));
+          synchronized (creditLock) {
+            long left;
+            while (running && (left = until - System.nanoTime()) > 0) {
+              creditLock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+            }
           }
           continue;
         }
