@@ -211,3 +211,116 @@ async fn a_sequence_pipeline_through_two_kills_misses_no_number() {
     );
     assert!(missing.is_empty(), "missing sequence numbers: {missing:?}");
 }
+
+/// A sink task that moves to a worker joining the cluster commits what it wrote before its new
+/// owner reads the partitions, so nothing is written twice: the handover is graceful (both
+/// workers run throughout), and records flow all the while. `offset.flush.interval.ms` is
+/// Kafka Connect's default of 60 s, so before the move nothing but the handover commits.
+#[tokio::test]
+async fn a_sink_task_handed_to_a_joining_worker_writes_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("handover");
+    let topic = format!("{prefix}-seq");
+    let output = dir.path().join("sequence.txt");
+    ferry_tests::create_topic(&topic, 2).await;
+    let addrs = [
+        ferry_tests::free_local_addr(),
+        ferry_tests::free_local_addr(),
+    ];
+    let mut first =
+        FerryProcess::cluster_worker(dir.path(), &prefix, addrs[0], &addrs[..1], &[]).unwrap();
+    first.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    let api = Api::new(addrs[0]);
+    let per_task = 6_000u64;
+    api.create_connector(
+        "sequence",
+        json!({"connector.class": "Datagen", "kafka.topic": topic, "quickstart": "sequence",
+               "tasks.max": 2, "max.interval": 3, "iterations": per_task}),
+    )
+    .await
+    .unwrap();
+    api.create_connector(
+        "sink",
+        json!({"connector.class": "FileStreamSink", "file": output, "topics": topic, "tasks.max": 2}),
+    )
+    .await
+    .unwrap();
+    api.wait_status("sink", Duration::from_secs(60), |s| all_running(s, 2))
+        .await
+        .unwrap();
+    let count_lines = |path: &Path| {
+        std::fs::read_to_string(path)
+            .map(|text| text.lines().count())
+            .unwrap_or(0)
+    };
+    ferry_tests::wait_until(
+        Duration::from_secs(60),
+        "output before the join",
+        || async { (count_lines(&output) > 500).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let mut second =
+        FerryProcess::cluster_worker(dir.path(), &prefix, addrs[1], &addrs, &[]).unwrap();
+    second.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    let spread = api
+        .wait_status("sink", Duration::from_secs(60), |s| {
+            all_running(s, 2) && ferry_tests::tasks_per_worker(s).len() == 2
+        })
+        .await
+        .unwrap();
+    let lines_at_move = count_lines(&output);
+    println!("sink tasks spread over both workers with {lines_at_move} lines out: {spread}");
+    // Every number in, and the group has committed all there is: nothing left to read. The
+    // topic may hold a number twice (the Datagen tasks move too, and a source is at least
+    // once); the sink writes each record of the topic once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let (numbers, lines, records) = loop {
+        let (committed, end) = ferry_tests::sink_group_position(&topic, "sink");
+        let text = std::fs::read_to_string(&output).unwrap_or_default();
+        let numbers: BTreeSet<(u64, u64)> = text.lines().filter_map(sequence_of).collect();
+        if numbers.len() as u64 == 2 * per_task && committed == end {
+            break (numbers.len(), text.lines().count(), end);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every record written and committed in time: {} numbers out, group at \
+             {committed} of {end}; worker logs:\n{}\n{}",
+            numbers.len(),
+            warnings(&first.stderr()),
+            warnings(&second.stderr())
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!(
+        "handover: {numbers} numbers in {records} records, {lines} lines out; worker logs:\n{}\n{}",
+        warnings(&first.stderr()),
+        warnings(&second.stderr())
+    );
+    assert_eq!(
+        i64::try_from(lines).unwrap(),
+        records,
+        "each record written once across the handover"
+    );
+}
+
+/// `(task, seq)` of a Datagen `sequence` line.
+fn sequence_of(line: &str) -> Option<(u64, u64)> {
+    let number = |key: &str| -> Option<u64> {
+        line.split(key)
+            .nth(1)?
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some((number("task=")?, number("seq=")?))
+}
+
+/// A worker log's WARN and ERROR lines.
+fn warnings(log: &str) -> String {
+    log.lines()
+        .filter(|line| line.contains("WARN") || line.contains("ERROR"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
