@@ -850,6 +850,16 @@ async fn lowering_tasks_max_fences_the_removed_tasks_of_the_previous_generation(
         .await
         .unwrap();
     wait_records(&topic, 3_000).await;
+    // Every task has committed a transaction (a task that started late might not have yet: the
+    // frozen one's records would then all be aborted).
+    let topic_ref = &topic;
+    wait_until(
+        Duration::from_secs(30),
+        "each task's records committed",
+        || async move { (committed_per_task(topic_ref).len() == 3).then_some(()) },
+    )
+    .await
+    .unwrap();
     let config_topic = format!("{prefix}-configs");
     assert_eq!(
         task_count_records(&config_topic, &name),
@@ -988,4 +998,81 @@ async fn lowering_tasks_max_fences_the_removed_tasks_of_the_previous_generation(
             duplicated.len()
         );
     }
+}
+
+/// A restarted task reads the offsets its predecessor committed even while another task keeps
+/// a transaction open in the same offsets partition. A `read_committed` reader stops at that
+/// transaction's first record (the last stable offset), and everything committed behind it,
+/// this task's latest offsets included, is hidden until it ends. One offsets partition and a
+/// 20 s `interval` boundary for the other connector make that certain: the restarted task must
+/// wait for it, not start from older offsets and write its records again.
+#[tokio::test]
+async fn a_restarted_task_sees_offsets_committed_behind_another_tasks_open_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("eos-lso");
+    let worker_props = [
+        ("exactly.once.source.support", "enabled"),
+        ("offset.storage.partitions", "1"),
+    ];
+    let (_worker, api) = start_worker(dir.path(), &prefix, &worker_props).await;
+    let topic = format!("{prefix}-seq");
+    let name = format!("{prefix}-gen");
+    api.create_connector(&name, datagen_config(&topic, "poll"))
+        .await
+        .unwrap();
+    wait_running(&api, &name).await;
+    wait_records(&topic, 300).await;
+    // (A task's start waits for the transactions open in the offsets topic: the holder starts
+    // after the task, or the task's own start would wait for the holder's commit.)
+    let holder_topic = format!("{prefix}-holder");
+    let mut holder = datagen_config(&holder_topic, "interval");
+    holder["transaction.boundary.interval.ms"] = json!("20000");
+    holder["max.interval"] = json!("50");
+    let holder_name = format!("{prefix}-holder");
+    api.create_connector(&holder_name, holder).await.unwrap();
+    wait_running(&api, &holder_name).await;
+    // The holder's first transaction is open (its records are in the log, none committed), and
+    // the task commits more behind it.
+    wait_log_end(&holder_topic, 5).await;
+    let behind = topic_record_count(&topic);
+    wait_records(&topic, behind + 300).await;
+    assert_eq!(
+        topic_record_count(&holder_topic),
+        0,
+        "the holder's transaction is still open when the task restarts ({} in its log)",
+        ferry_tests::topic_log_end_count(&holder_topic)
+    );
+    let (code, body) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/connectors/{name}/tasks/0/restart"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(code, 204, "{body}");
+    let before = topic_record_count(&topic);
+    // Past the holder's commit (20 s after its first record) the restarted task runs again.
+    wait_until(
+        Duration::from_secs(90),
+        "the restarted task writes more",
+        || async { (topic_record_count(&topic) >= before + 500).then_some(()) },
+    )
+    .await
+    .unwrap();
+    let seen = committed_sequence(&topic);
+    let (missing, duplicated) = gaps_and_duplicates(&seen);
+    println!(
+        "restart behind an open transaction: {} numbers, missing {}, duplicated {}",
+        seen.len(),
+        missing.len(),
+        duplicated.len()
+    );
+    assert!(missing.is_empty(), "missing: {missing:?}");
+    assert!(
+        duplicated.is_empty(),
+        "written twice ({}), from {:?}",
+        duplicated.len(),
+        duplicated.first()
+    );
 }

@@ -195,10 +195,13 @@ pub(crate) async fn run_source_task(
     if let Some(eos) = &eos_opt {
         producer.init_transactions().await?;
         // Zombies are fenced: what they committed is all there is. Read it before the task
-        // reads its offsets.
-        env.offset_store.refresh().await.map_err(|error| {
-            ConnectorError::external(format!("failed to read the offsets topic: {error}"))
-        })?;
+        // reads its offsets, also where it lies behind another task's open transaction.
+        env.offset_store
+            .refresh_committed()
+            .await
+            .map_err(|error| {
+                ConnectorError::external(format!("failed to read the offsets topic: {error}"))
+            })?;
         tracing::info!(task = %spec.id(), transactional_id = %eos.transactional_id, boundary = ?eos.boundary, "exactly-once source task: zombies fenced");
     }
     let mut task = create_task()?;

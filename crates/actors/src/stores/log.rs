@@ -51,6 +51,8 @@ pub enum Isolation {
 /// A topic read into memory.
 pub struct TopicLog {
     topic: String,
+    /// The clients' settings (a read of the high watermarks creates one more client).
+    client_config: ClientConfig,
     producer: FutureProducer,
     consumer: Arc<StreamConsumer>,
     partitions: Vec<i32>,
@@ -178,6 +180,7 @@ impl TopicLog {
         });
         Ok(TopicLog {
             topic: topic.to_string(),
+            client_config: client_config.clone(),
             producer,
             consumer,
             partitions,
@@ -241,6 +244,39 @@ impl TopicLog {
                 Err(error) => return Err(error),
             }
         };
+        self.wait_applied(&targets).await
+    }
+
+    /// Waits until every record written before this call has been applied, and every
+    /// transaction open below the partitions' high watermarks now has ended (committed or
+    /// aborted). A `read_committed` reader's end is the last stable offset, the first record
+    /// of the earliest open transaction; transactions that committed behind it (another task
+    /// writing its offsets to the same partition) are not read before it ends. A task that
+    /// takes over must see the offsets its fenced predecessor committed: this waits for them
+    /// (at most as long as the other open transactions take, a transaction interval).
+    ///
+    /// # Errors
+    /// Fails when the high watermarks cannot be read.
+    pub async fn read_through_open_transactions(&self) -> Result<(), StoreError> {
+        let consumer: rdkafka::consumer::BaseConsumer = self
+            .client_config
+            .clone()
+            .set("isolation.level", "read_uncommitted")
+            .create()
+            .map_err(|error| StoreError::kafka(&self.topic, "create consumer", &error))?;
+        let topic = self.topic.clone();
+        let partitions = self.partitions.clone();
+        let targets = tokio::task::spawn_blocking(move || {
+            let mut targets = BTreeMap::new();
+            for partition in partitions {
+                let (_, high) = consumer.fetch_watermarks(&topic, partition, METADATA_TIMEOUT)?;
+                targets.insert(partition, high);
+            }
+            Ok::<_, KafkaError>(targets)
+        })
+        .await
+        .map_err(|error| StoreError::Internal(error.to_string()))?
+        .map_err(|error| StoreError::kafka(&self.topic, "read high watermarks", &error))?;
         self.wait_applied(&targets).await
     }
 

@@ -156,6 +156,16 @@ impl OffsetStore {
         self.log.read_to_end().await
     }
 
+    /// Reads everything written so far, waiting for the transactions still open in the topic
+    /// to end: an exactly-once task's start, after its zombies were fenced
+    /// ([`super::log::TopicLog::read_through_open_transactions`]).
+    ///
+    /// # Errors
+    /// Fails when the topic cannot be read.
+    pub async fn refresh_committed(&self) -> Result<(), StoreError> {
+        self.log.read_through_open_transactions().await
+    }
+
     /// Returns a reader of one connector's offsets, for its tasks.
     pub fn reader(self: &Arc<Self>, connector: &str) -> Arc<dyn OffsetReader> {
         Arc::new(ConnectorOffsetReader {
