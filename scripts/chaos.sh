@@ -88,8 +88,11 @@
 #  commits every offset.flush.interval.ms, 1 s here): each task's records and source offsets go
 #  in the transactions of its producer (transactional.id ${group.id}-${connector}-${task}).
 #  Killed every --kill-every s as in the kill mode (failover_s, double_running the same). At the
-#  end the Datagen is stopped (each task commits what is open) and the topic is read from the
-#  beginning with kcat -X isolation.level=read_committed. Report keys:
+#  end the Datagen is stopped (each task commits what is open); once no transaction is open in
+#  the topic (each partition's last stable offset past its last record, up to 90 s: a read
+#  before that stops at the first open transaction, one whose commit markers are still being
+#  written, and misses what committed behind it) the topic is read from the beginning with kcat
+#  -X isolation.level=read_committed. Report keys:
 #   produced        distinct (task, seq) pairs committed.
 #   missing         per task, the sequence numbers 0..max(seq) absent from the committed
 #                   records (summed over the tasks): a record whose offset was committed without

@@ -170,6 +170,37 @@ def read_topic(topic, isolation=None, counts=None):
     return produced, records, ends
 
 
+def last_stable_offsets(topic, partitions):
+    """{partition: last stable offset} (kcat -Q asks for the end offsets with librdkafka's
+    default isolation, read_committed: the first offset of the earliest open transaction, or
+    the high watermark when none is open)."""
+    args = ["kcat", "-b", BOOTSTRAP, "-Q"]
+    for partition in partitions:
+        args += ["-t", "%s:%d:-1" % (topic, partition)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    offsets = {}
+    for match in re.finditer(r"\[(\d+)\] offset (-?\d+)", out.stdout):
+        offsets[int(match.group(1))] = int(match.group(2))
+    return offsets
+
+
+def wait_transactions_ended(topic, timeout_s):
+    """Waits until no transaction is open in `topic`: each partition's last stable offset is
+    past its last record (read_uncommitted). A read_committed read before that stops at the
+    first open transaction and misses what committed behind it (the last commits of a task
+    that was just stopped, whose markers the broker is still writing, or a killed task's
+    transaction until its successor fences it). Returns the seconds waited, None on timeout."""
+    start = time.monotonic()
+    while True:
+        _, _, ends = read_topic(topic, "read_uncommitted")
+        stable = last_stable_offsets(topic, sorted(ends))
+        if all(stable.get(partition, -1) >= end for partition, end in ends.items()):
+            return round(time.monotonic() - start, 1)
+        if time.monotonic() - start > timeout_s:
+            return None
+        time.sleep(0.5)
+
+
 def broker_ports():
     """Ports of every broker of the cluster (from its metadata, via kcat): a worker in a network
     namespace needs a relay for each, since the brokers advertise loopback addresses."""
@@ -888,6 +919,13 @@ class Run:
         """--exactly-once: reads the topic as a read_committed consumer and checks each task's
         committed sequence (0..max, each number once); also reads it read_uncommitted to count
         the records of aborted transactions (a fenced or killed producer's)."""
+        # A killed producer's transaction ends when its successor fences it, or after
+        # transaction.timeout.ms (60 s).
+        waited = wait_transactions_ended(self.topic, 90)
+        if waited is None:
+            log("warning: transactions still open in %s after 90 s; reading it anyway" % self.topic)
+        else:
+            log("no transaction open in %s (waited %.1f s)" % (self.topic, waited))
         counts = {}
         committed, committed_records, ends = read_topic(self.topic, "read_committed", counts)
         _, all_records, _ = read_topic(self.topic, "read_uncommitted")
