@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio_postgres::{Client, NoTls};
 
+pub use crate::offset_in_topic;
 use crate::{read_topic, TopicRecord};
 
 pub const PG_HOST: &str = "127.0.0.1";
@@ -263,26 +264,6 @@ pub fn debezium_plugin_path() -> std::path::PathBuf {
         String::from_utf8_lossy(&output.stderr)
     );
     std::path::PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-}
-
-/// The Debezium connector's last offset in the offsets topic `offsets_topic` (Kafka Connect's
-/// format: key `["<connector>", {"server": "<topic.prefix>"}]`), as Kafka Connect or Ferry
-/// stored it.
-pub fn offset_in_topic(offsets_topic: &str, connector: &str) -> Option<Value> {
-    let mut last = None;
-    for record in read_topic(offsets_topic) {
-        let Some(key) = record.key.as_deref() else {
-            continue;
-        };
-        let key: Value = serde_json::from_slice(key).unwrap();
-        if key[0] == connector {
-            last = record
-                .value
-                .as_deref()
-                .map(|value| serde_json::from_slice::<Value>(value).unwrap());
-        }
-    }
-    last
 }
 
 /// `__lsn` of every change record in the topic (`add.fields=op,lsn`).

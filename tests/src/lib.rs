@@ -606,6 +606,34 @@ impl TopicRecord {
     }
 }
 
+/// Every offset record of source connector `connector` in the offsets topic `offsets_topic`
+/// (Kafka Connect's format: key `["<connector>", {<partition>}]`), in the order of the topic's
+/// partitions (each source partition's records in the order written); `None` is a tombstone
+/// (a reset).
+pub fn offset_records(offsets_topic: &str, connector: &str) -> Vec<Option<serde_json::Value>> {
+    read_topic(offsets_topic)
+        .into_iter()
+        .filter(|record| {
+            record.key.as_deref().is_some_and(|key| {
+                serde_json::from_slice::<serde_json::Value>(key)
+                    .is_ok_and(|key| key[0] == connector)
+            })
+        })
+        .map(|record| {
+            record
+                .value
+                .as_deref()
+                .map(|value| serde_json::from_slice(value).unwrap())
+        })
+        .collect()
+}
+
+/// The last offset of source connector `connector` in the offsets topic `offsets_topic`, as
+/// Kafka Connect or Ferry stored it (`None`: none, or reset).
+pub fn offset_in_topic(offsets_topic: &str, connector: &str) -> Option<serde_json::Value> {
+    offset_records(offsets_topic, connector).pop().flatten()
+}
+
 /// Reads every partition of `topic` to its end (the topic must exist), as a `read_committed`
 /// consumer.
 ///

@@ -200,3 +200,160 @@ async fn kill_9_mid_stream_loses_no_line() {
         .1;
     assert!(all_running(&status, 1), "{status}");
 }
+
+/// The offset `{"position": N}` FileStreamSource stored last in `offsets_topic`.
+fn stored_position(offsets_topic: &str, connector: &str) -> Option<u64> {
+    ferry_tests::offset_in_topic(offsets_topic, connector)
+        .and_then(|offset| offset["position"].as_u64())
+}
+
+async fn wait_position(offsets_topic: &str, connector: &str, position: u64) {
+    ferry_tests::wait_until(
+        Duration::from_secs(60),
+        &format!("position {position} of {connector} in {offsets_topic}"),
+        || async move { (stored_position(offsets_topic, connector) == Some(position)).then_some(()) },
+    )
+    .await
+    .unwrap();
+}
+
+async fn wait_records(topic: &str, count: i64) {
+    ferry_tests::wait_until(
+        Duration::from_secs(60),
+        &format!("{count} records in {topic}"),
+        || async move { (ferry_tests::topic_record_count(topic) >= count).then_some(()) },
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_source_given_its_own_offsets_topic_continues_from_the_workers_and_resets_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_name("own-offsets");
+    let (_worker, api) = ferry_tests::start_worker(dir.path(), &prefix, &[]).await;
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "a\nb\nc\n").unwrap();
+    let (topic, name) = (format!("{prefix}-lines"), format!("{prefix}-src"));
+    let (worker_topic, own_topic) = (format!("{prefix}-offsets"), format!("{prefix}-own"));
+    let mut config = json!({"connector.class": "FileStreamSource", "file": input, "topic": topic});
+    api.create_connector(&name, config.clone()).await.unwrap();
+    wait_records(&topic, 3).await;
+    wait_position(&worker_topic, &name, 6).await;
+
+    // Refused, naming the key; nothing stored.
+    let config_path = format!("/connectors/{name}/config");
+    for (value, override_opt, needle) in [
+        ("own offsets", None, "is not a legal Kafka topic name"),
+        (
+            own_topic.as_str(),
+            Some("127.0.0.1:1"),
+            "with producer.override.bootstrap.servers is not supported yet",
+        ),
+    ] {
+        let mut refused = config.clone();
+        refused["offsets.storage.topic"] = json!(value);
+        if let Some(servers) = override_opt {
+            refused["producer.override.bootstrap.servers"] = json!(servers);
+        }
+        let (status, body) = api
+            .call(reqwest::Method::PUT, &config_path, Some(&refused))
+            .await
+            .unwrap();
+        assert_eq!(status, 400, "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("offsets.storage.topic") && message.contains(needle),
+            "{message}"
+        );
+        let (_, stored) = api.get(&config_path).await.unwrap();
+        assert!(stored.get("offsets.storage.topic").is_none(), "{stored}");
+    }
+
+    // Given its own topic, the source goes on from the position in the worker's topic: the
+    // three lines are not sent again.
+    config["offsets.storage.topic"] = json!(own_topic);
+    let (status, body) = api
+        .call(reqwest::Method::PUT, &config_path, Some(&config))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    // The restarted task creates the topic (the old one has stopped by then).
+    ferry_tests::wait_until(
+        Duration::from_secs(60),
+        &format!("{own_topic} created"),
+        || async { ferry_tests::debezium::topic_partitions(&own_topic).map(|_| ()) },
+    )
+    .await
+    .unwrap();
+    api.wait_status(&name, Duration::from_secs(60), |status| {
+        all_running(status, 1)
+    })
+    .await
+    .unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&input)
+        .unwrap()
+        .write_all(b"d\ne\n")
+        .unwrap();
+    wait_position(&own_topic, &name, 10).await;
+    wait_records(&topic, 5).await;
+    assert_eq!(
+        ferry_tests::topic_record_count(&topic),
+        5,
+        "lines sent again"
+    );
+    // A copy goes to the worker's topic, as Kafka Connect writes it.
+    wait_position(&worker_topic, &name, 10).await;
+    let (_, offsets) = api
+        .get(&format!("/connectors/{name}/offsets"))
+        .await
+        .unwrap();
+    assert_eq!(offsets["offsets"][0]["offset"]["position"], 10, "{offsets}");
+
+    // A reset writes tombstones to both topics; resumed, the source reads the file again.
+    let (status, body) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/connectors/{name}/stop"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(status == 202 || status == 204, "{status} {body}");
+    api.wait_status(&name, Duration::from_secs(60), |status| {
+        status["connector"]["state"] == "STOPPED"
+    })
+    .await
+    .unwrap();
+    let (status, body) = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/connectors/{name}/offsets"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    for offsets_topic in [&own_topic, &worker_topic] {
+        let records = ferry_tests::offset_records(offsets_topic, &name);
+        assert_eq!(records.last(), Some(&None), "{offsets_topic}: {records:?}");
+    }
+    let (_, offsets) = api
+        .get(&format!("/connectors/{name}/offsets"))
+        .await
+        .unwrap();
+    assert_eq!(offsets["offsets"], json!([]), "{offsets}");
+    let (status, body) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("/connectors/{name}/resume"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{body}");
+    wait_records(&topic, 10).await;
+    wait_position(&own_topic, &name, 10).await;
+}

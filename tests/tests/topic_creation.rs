@@ -146,15 +146,10 @@ async fn framework_keys_ferry_does_not_implement_yet_are_refused_naming_them() {
     let input = dir.path().join("in.txt");
     std::fs::write(&input, "a\n").unwrap();
     let name = format!("{prefix}-source");
-    // Each refused with an error naming the key, on create and in validate. Two are not
+    // Each refused with an error naming the key, on create and in validate. One is not
     // implemented yet; transaction.boundary=connector is refused with Kafka Connect's own reason
     // (no FileStreamSource can define its own transactions).
     for (key, value, reason) in [
-        (
-            "offsets.storage.topic",
-            "elsewhere",
-            "offsets.storage.topic is not supported yet",
-        ),
         (
             "key.converter.plugin.version",
             "4.3.1",

@@ -11,7 +11,8 @@ use ferry_actors::membership::keys::PluginOffer;
 use ferry_actors::membership::{generation_now, Membership, MembershipConfig};
 use ferry_actors::runtime::TaskEnv;
 use ferry_actors::stores::{
-    AdminTopicCreator, ConfigStore, LeaseStore, OffsetStore, StatusStore, TopicCreator, TopicSpec,
+    AdminTopicCreator, ConfigStore, LeaseStore, OffsetStore, OffsetStores, StatusStore,
+    TopicCreator, TopicSpec,
 };
 use ferry_actors::worker::{WorkerActor, WorkerDeps, WorkerMsg};
 use ferry_connectors::sdk::framework::ExactlyOnceSourceSupport;
@@ -76,11 +77,14 @@ pub(crate) async fn run(
         OffsetStore::start(&client_config, &config.offset_topic, stores_stop.clone()),
         StatusStore::start(&client_config, &config.status_topic, stores_stop.clone()),
     )?;
-    let (config_store, offset_store, status_store) = (
-        Arc::new(config_store),
+    let (config_store, status_store) = (Arc::new(config_store), Arc::new(status_store));
+    let offset_stores = Arc::new(OffsetStores::new(
         Arc::new(offset_store),
-        Arc::new(status_store),
-    );
+        client_config.clone(),
+        Arc::clone(&creator),
+        (config.offset_partitions, config.offset_replication_factor),
+        stores_stop.clone(),
+    ));
 
     status.health_tx.send_replace(WorkerHealth::Starting(
         "Worker is joining the cluster.".into(),
@@ -181,7 +185,7 @@ pub(crate) async fn run(
         task_env: TaskEnv {
             kafka: Arc::clone(&kafka),
             worker_props: config.properties.clone(),
-            offset_store: Arc::clone(&offset_store),
+            offset_stores: Arc::clone(&offset_stores),
             status_store: Arc::clone(&status_store),
             offset_flush_interval: config.offset_flush_interval,
             offset_flush_timeout: config.offset_flush_timeout,
@@ -216,7 +220,7 @@ pub(crate) async fn run(
         group_id: config.group_id.clone(),
         config_store,
         status_store,
-        offset_store,
+        offset_stores,
         worker: worker.clone(),
         leader: leader.clone(),
         kafka,

@@ -103,17 +103,19 @@ pub(crate) fn split_task_config(
     (task, connector)
 }
 
-/// The worker properties a plugin needs for converters: `key.converter`, `value.converter`,
-/// `header.converter` and their sub-keys.
+/// The worker properties a plugin needs: `key.converter`, `value.converter`,
+/// `header.converter` and their sub-keys for converters, and `exactly.once.source.support` (a
+/// source task's context has a `TransactionContext` when the connector defines transactions).
 pub(crate) fn converter_worker_props(
     worker_props: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
     worker_props
         .iter()
         .filter(|(key, _)| {
-            ["key.converter", "value.converter", "header.converter"]
-                .iter()
-                .any(|prefix| key.starts_with(prefix))
+            key.as_str() == ferry_connectors::sdk::framework::ExactlyOnceSourceSupport::KEY
+                || ["key.converter", "value.converter", "header.converter"]
+                    .iter()
+                    .any(|prefix| key.starts_with(prefix))
         })
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect()

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferry_connectors::sdk::{
-    ConnectorError, Header, RecordAck, SchemaAndValue, SourceRecord, SourceTask, TaskContext, Value,
+    ConnectorError, Header, RecordAck, SchemaAndValue, SourceRecord, SourceTask, TaskContext,
+    TransactionRequest, Value,
 };
 use ferry_plugin::proto::{
     self, source_in, source_out, Credit, OffsetReply, OffsetsCommitted, SourceIn, StoredOffset,
@@ -194,6 +195,11 @@ impl PluginSourceTask {
                     .collect(),
                 timestamp: record.timestamp,
                 dropped: record.dropped,
+                transaction: match proto::TransactionRequest::try_from(record.transaction) {
+                    Ok(proto::TransactionRequest::Commit) => TransactionRequest::Commit,
+                    Ok(proto::TransactionRequest::Abort) => TransactionRequest::Abort,
+                    Ok(proto::TransactionRequest::None) | Err(_) => TransactionRequest::None,
+                },
             });
         }
         records

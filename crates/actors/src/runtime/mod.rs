@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config_providers::{redact_resolved, ConfigProviders};
 use crate::kafka_client::{ClientConfigError, ClientRole, KafkaClients};
-use crate::stores::{OffsetStore, StatusStore};
+use crate::stores::{OffsetStores, StatusStore};
 
 /// What every task on this worker shares.
 #[derive(Clone)]
@@ -39,7 +39,8 @@ pub struct TaskEnv {
     pub kafka: Arc<KafkaClients>,
     /// The worker's properties (converter defaults, `producer.*`, `consumer.*`).
     pub worker_props: BTreeMap<String, String>,
-    pub offset_store: Arc<OffsetStore>,
+    /// The worker's offsets topic and the connectors' own (`offsets.storage.topic`).
+    pub offset_stores: Arc<OffsetStores>,
     /// Where tasks record the topics they use (`GET /connectors/{c}/topics`).
     pub status_store: Arc<StatusStore>,
     pub offset_flush_interval: Duration,
@@ -113,15 +114,22 @@ async fn run_resolved_task(
         build_converters(&env.worker_props, &spec.config)?
     };
     let values = ConfigValues::from_raw(spec.config.clone());
-    let context = TaskContext::new(
-        spec.connector.clone(),
-        spec.index,
-        values,
-        env.offset_store.reader(&spec.connector),
-    );
     let spec = runtime_view(spec);
+    let context_with =
+        |reader| TaskContext::new(spec.connector.clone(), spec.index, values, reader);
     match spec.factory.connector_type() {
         ConnectorType::Source => {
+            // The connector's own offsets topic (`offsets.storage.topic`) or the worker's.
+            let offsets = env
+                .offset_stores
+                .for_connector(&spec.connector, &spec.config)
+                .await
+                .map_err(|error| {
+                    ConnectorError::external(format!(
+                        "failed to read the connector's offsets topic: {error}"
+                    ))
+                })?;
+            let context = context_with(offsets.reader());
             // The task is created once the runtime is ready for it: an exactly-once task first
             // fences its zombies and reads the offsets they committed.
             let factory = Arc::clone(&spec.factory);
@@ -129,9 +137,10 @@ async fn run_resolved_task(
             let context =
                 context.with_retry_reporter(Arc::new(retry::TaskRetries::for_task(&spec)?));
             let create_task = move || factory.create_source_task(context);
-            source::run_source_task(&env, &spec, converters, create_task, cancel).await
+            source::run_source_task(&env, &spec, offsets, converters, create_task, cancel).await
         }
         ConnectorType::Sink => {
+            let context = context_with(env.offset_stores.global().reader(&spec.connector));
             let errors = sink_errors::SinkErrors::create(&env, &spec).await?;
             let control = Arc::new(SinkControl::default());
             let task = spec.factory.create_sink_task(

@@ -14,7 +14,7 @@ use ferry_connectors::converters::Converters;
 use ferry_connectors::sdk::framework::{keys, ExactlyOnceSourceSupport, TransactionBoundary};
 use ferry_connectors::sdk::{
     ConnectorError, LineBatch, RecordAck, SourceBatch, SourceOffset, SourcePartition, SourceRecord,
-    SourceTask, Value,
+    SourceTask, TransactionRequest, Value,
 };
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
@@ -27,12 +27,12 @@ use super::errors::ToleratedFailure;
 use super::offsets::OffsetTracker;
 use super::source_errors::SourceErrors;
 use super::source_producer::Transactional;
-use super::source_producer::{BatchRecord, ProduceBatch, SourceProducer};
+use super::source_producer::{BatchEnd, BatchRecord, ProduceBatch, SourceProducer};
 use super::topic_creation::SourceTopicCreation;
 use super::transform::{SourceTransformed, TaskTransforms};
 use super::{TaskEnv, TaskSpec};
 use crate::kafka_client::ClientRole;
-use crate::stores::OffsetStore;
+use crate::stores::{ConnectorOffsets, OffsetStore};
 
 /// Records awaiting acknowledgement before the loop stops polling the task.
 const MAX_IN_FLIGHT: usize = 200_000;
@@ -42,6 +42,10 @@ const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// A unit's acknowledgement (its sequence number and, when the task wants them, the Kafka
 /// metadata of its records), or a delivery failure.
 pub(crate) type Ack = (u64, Result<Vec<RecordAck>, String>);
+
+/// The sequence number of the acknowledgement that a transaction the task ended was
+/// committed (`transaction.boundary=connector`).
+pub(crate) const TRANSACTION_COMMITTED: u64 = u64::MAX;
 
 /// Forwards the DLQ producer's delivery reports to the source loop: a dead-lettered record is a
 /// unit of its own (its sequence number is the delivery opaque), so its offset follows its DLQ
@@ -89,12 +93,6 @@ impl ExactlyOnce {
             return Err(ConnectorError::user(format!(
                 "{} is not supported yet for an exactly-once source task",
                 keys::DLQ_TOPIC_NAME
-            )));
-        }
-        if boundary == TransactionBoundary::Connector {
-            return Err(ConnectorError::user(format!(
-                "{}=connector is not supported yet",
-                keys::TRANSACTION_BOUNDARY
             )));
         }
         let interval = match spec.config.get(keys::TRANSACTION_BOUNDARY_INTERVAL_MS) {
@@ -173,6 +171,7 @@ fn producer_config(
 pub(crate) async fn run_source_task(
     env: &TaskEnv,
     spec: &TaskSpec,
+    offsets: ConnectorOffsets,
     converters: Converters,
     create_task: impl FnOnce() -> Result<Box<dyn SourceTask>, ConnectorError>,
     cancel: CancellationToken,
@@ -187,7 +186,7 @@ pub(crate) async fn run_source_task(
         format!("producer-{}", spec.id()),
         acks_tx,
         eos_opt.as_ref().map(|eos| Transactional {
-            offsets_topic: env.offset_store.topic().to_string(),
+            offsets_topic: offsets.topic().to_string(),
             commit_each_batch: eos.boundary == TransactionBoundary::Poll,
             lease: env.lease.clone(),
         }),
@@ -196,12 +195,9 @@ pub(crate) async fn run_source_task(
         producer.init_transactions().await?;
         // Zombies are fenced: what they committed is all there is. Read it before the task
         // reads its offsets, also where it lies behind another task's open transaction.
-        env.offset_store
-            .refresh_committed()
-            .await
-            .map_err(|error| {
-                ConnectorError::external(format!("failed to read the offsets topic: {error}"))
-            })?;
+        offsets.refresh_committed().await.map_err(|error| {
+            ConnectorError::external(format!("failed to read the offsets topic: {error}"))
+        })?;
         tracing::info!(task = %spec.id(), transactional_id = %eos.transactional_id, boundary = ?eos.boundary, "exactly-once source task: zombies fenced");
     }
     let mut task = create_task()?;
@@ -214,6 +210,7 @@ pub(crate) async fn run_source_task(
         spec,
         converters: &converters,
         producer: &producer,
+        offsets,
         cancel: &cancel,
         tracker: OffsetTracker::default(),
         acked: Vec::new(),
@@ -225,6 +222,11 @@ pub(crate) async fn run_source_task(
         last_topic: String::new(),
         transactional: eos_opt.is_some(),
         batch_offsets: Vec::new(),
+        connector_boundary: eos_opt
+            .as_ref()
+            .is_some_and(|eos| eos.boundary == TransactionBoundary::Connector),
+        transaction_offsets: Vec::new(),
+        transaction_committed: false,
     };
     let flush_interval = match &eos_opt {
         Some(eos) if eos.boundary == TransactionBoundary::Interval => eos.interval,
@@ -288,6 +290,8 @@ struct SourceLoop<'a> {
     spec: &'a TaskSpec,
     converters: &'a Converters,
     producer: &'a SourceProducer,
+    /// Where the task's offsets are stored (the connector's own topic or the worker's).
+    offsets: ConnectorOffsets,
     /// The task's cancellation (a task past its lease deadline waits on it).
     cancel: &'a CancellationToken,
     tracker: OffsetTracker,
@@ -306,11 +310,22 @@ struct SourceLoop<'a> {
     transactional: bool,
     /// Exactly-once: the last offset of each source partition in the current poll.
     batch_offsets: Vec<(SourcePartition, SourceOffset)>,
+    /// Exactly-once with `transaction.boundary=connector`: the task ends its transactions.
+    connector_boundary: bool,
+    /// ... and the last offset of each source partition in the open transaction.
+    transaction_offsets: Vec<(SourcePartition, SourceOffset)>,
+    /// ... and whether one of its transactions was committed since the task's `commit` hook
+    /// was last called.
+    transaction_committed: bool,
 }
 
 impl SourceLoop<'_> {
     fn handle_ack(&mut self, (seq, outcome): Ack) -> Result<(), ConnectorError> {
         match outcome {
+            Ok(_) if seq == TRANSACTION_COMMITTED => {
+                self.transaction_committed = true;
+                Ok(())
+            }
             Ok(metadata) => {
                 let records = self.tracker.ack(seq);
                 self.records_out.increment(records as u64);
@@ -333,17 +348,56 @@ impl SourceLoop<'_> {
             SourceBatch::Lines(lines) if transforms.is_empty() => self.convert_lines(lines).await?,
             batch => {
                 for record in batch.into_records() {
+                    let request = record.transaction;
                     self.process_record(record, transforms).await?;
+                    if self.connector_boundary && request != TransactionRequest::None {
+                        // The transaction ends at this record: what came before it is sent
+                        // with the commit or abort, the rest goes into the next transaction.
+                        self.send_batch(request).await?;
+                    }
                 }
             }
         }
+        self.send_batch(TransactionRequest::None).await
+    }
+
+    /// Sends the records converted since the last send, with their offset records under
+    /// exactly-once. With `transaction.boundary=connector`, the offsets of the open transaction
+    /// go with the `request` that ends it (an abort commits them after dropping the records).
+    async fn send_batch(&mut self, request: TransactionRequest) -> Result<(), ConnectorError> {
         self.close_unit();
         if self.transactional {
-            for (partition, offset) in std::mem::take(&mut self.batch_offsets) {
+            let offsets = std::mem::take(&mut self.batch_offsets);
+            let offsets = if self.connector_boundary {
+                for (partition, offset) in offsets {
+                    match self
+                        .transaction_offsets
+                        .iter_mut()
+                        .find(|(known, _)| *known == partition)
+                    {
+                        Some((_, last)) => *last = offset,
+                        None => self.transaction_offsets.push((partition, offset)),
+                    }
+                }
+                match request {
+                    TransactionRequest::None => Vec::new(),
+                    TransactionRequest::Commit | TransactionRequest::Abort => {
+                        std::mem::take(&mut self.transaction_offsets)
+                    }
+                }
+            } else {
+                offsets
+            };
+            for (partition, offset) in offsets {
                 let record = OffsetStore::offset_record(&self.spec.connector, &partition, &offset)
                     .map_err(|error| ConnectorError::internal(error.to_string()))?;
                 self.batch.offsets.push(record);
             }
+            self.batch.end = match request {
+                TransactionRequest::None => BatchEnd::Open,
+                TransactionRequest::Commit => BatchEnd::Commit,
+                TransactionRequest::Abort => BatchEnd::Abort,
+            };
         }
         if !self.batch.is_empty() {
             // Past the worker's lease deadline nothing is produced: the task waits to be
@@ -590,11 +644,31 @@ impl SourceLoop<'_> {
             tracing::warn!(task = %self.spec.id(), "worker lease deadline passed: not committing source offsets");
             return Ok(());
         }
+        if self.connector_boundary {
+            // The task ends its transactions, with their offsets in them; its commit hook
+            // hears of those committed, as in Kafka Connect.
+            if std::mem::take(&mut self.transaction_committed) {
+                if let Err(error) = task.commit().await {
+                    tracing::warn!(task = %self.spec.id(), %error, "source task commit hook failed");
+                }
+            }
+            return Ok(());
+        }
         if self.transactional {
             // The offsets are in the transactions: commit the open one (`interval`; with `poll`
             // every batch committed its own).
             self.producer.commit().await?;
-            if !self.tracker.take_committable().is_empty() {
+            let committed = self.tracker.take_committable();
+            if !committed.is_empty() {
+                // A connector with its own offsets topic: a copy in the worker's, outside the
+                // transactions (best effort, as Kafka Connect does).
+                if self.offsets.has_own_topic() {
+                    let copies: Vec<_> = committed
+                        .iter()
+                        .map(|(partition, offset)| (partition.clone(), Some(offset.clone())))
+                        .collect();
+                    self.offsets.copy_to_worker_topic(&copies).await;
+                }
                 if let Err(error) = task.commit().await {
                     tracing::warn!(task = %self.spec.id(), %error, "source task commit hook failed");
                 }
@@ -609,7 +683,7 @@ impl SourceLoop<'_> {
             .iter()
             .map(|(partition, offset)| (partition.clone(), Some(offset.clone())))
             .collect();
-        let write = self.env.offset_store.write(&self.spec.connector, &entries);
+        let write = self.offsets.write(&entries);
         match tokio::time::timeout(
             self.env.offset_flush_timeout.max(Duration::from_secs(5)),
             write,
@@ -654,6 +728,14 @@ impl SourceLoop<'_> {
         if !self.acked.is_empty() {
             if let Err(error) = task.acknowledged(std::mem::take(&mut self.acked)).await {
                 tracing::warn!(task = %self.spec.id(), %error, "source task acknowledgement hook failed");
+            }
+        }
+        if self.connector_boundary {
+            // A transaction the task did not end is not committed (as Kafka Connect, which
+            // commits at stop only what the task asked for); aborting it now keeps it from
+            // holding back `read_committed` consumers until it times out.
+            if let Err(error) = self.producer.abort().await {
+                tracing::warn!(task = %self.spec.id(), %error, "failed to abort the open transaction at stop");
             }
         }
         self.flush_offsets(task).await?;

@@ -18,7 +18,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::ClientContext;
 use tokio::sync::{mpsc, oneshot};
 
-use super::source::Ack;
+use super::source::{Ack, TRANSACTION_COMMITTED};
 
 /// Batches handed to the producer thread and not yet taken by it.
 const BATCH_QUEUE: usize = 4;
@@ -55,6 +55,22 @@ pub(crate) struct ProduceBatch {
     /// Exactly-once only: the offset records (key, value) of the batch, written to the offsets
     /// topic in the same transaction as its records.
     pub(crate) offsets: Vec<(String, Vec<u8>)>,
+    /// Exactly-once only: what ends the transaction after the batch
+    /// (`transaction.boundary=connector`; the `poll` boundary commits every batch anyway).
+    pub(crate) end: BatchEnd,
+}
+
+/// What a transaction does after a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum BatchEnd {
+    /// It stays open (unless the boundary is `poll`).
+    #[default]
+    Open,
+    /// It is committed.
+    Commit,
+    /// It is aborted, and the batch's offset records are committed in a transaction of their
+    /// own: the records are dropped, the task goes on after them.
+    Abort,
 }
 
 impl ProduceBatch {
@@ -87,6 +103,8 @@ enum Command {
     InitTransactions(oneshot::Sender<Result<(), KafkaError>>),
     /// Exactly-once, `interval` boundary: commits the open transaction, if any.
     Commit(oneshot::Sender<Result<(), String>>),
+    /// Exactly-once, `connector` boundary, at stop: aborts the open transaction, if any.
+    Abort(oneshot::Sender<Result<(), String>>),
 }
 
 /// How long a transaction operation (init, commit, abort) may take.
@@ -269,6 +287,16 @@ impl SourceProducer {
         Self::transaction_reply("commit the transaction", reply_rx).await
     }
 
+    /// Aborts the open transaction (a no-op with none open).
+    ///
+    /// # Errors
+    /// An external error when the abort fails.
+    pub(crate) async fn abort(&self) -> Result<(), ConnectorError> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.command(Command::Abort(reply_tx)).await?;
+        Self::transaction_reply("abort the transaction", reply_rx).await
+    }
+
     async fn transaction_reply<E: std::fmt::Display>(
         what: &str,
         reply_rx: oneshot::Receiver<Result<(), E>>,
@@ -392,8 +420,18 @@ fn run(
                 failed_opt = result.as_ref().err().cloned();
                 let _ = reply.send(result);
             }
-            (Command::Commit(reply), None) => {
+            (Command::Commit(reply) | Command::Abort(reply), None) => {
                 let _ = reply.send(Ok(()));
+            }
+            (Command::Abort(reply), Some(_)) => {
+                let result = if std::mem::take(&mut open) {
+                    producer
+                        .abort_transaction(TXN_TIMEOUT)
+                        .map_err(|error| error.to_string())
+                } else {
+                    Ok(())
+                };
+                let _ = reply.send(result);
             }
         }
     }
@@ -445,10 +483,30 @@ fn produce_in_transaction(
         *open = true;
     }
     let offsets = std::mem::take(&mut batch.offsets);
+    let end = batch.end;
     if let Err(message) = produce(producer, batch) {
         *open = false;
         let _ = producer.abort_transaction(TXN_TIMEOUT);
         return Err(message);
+    }
+    if end == BatchEnd::Abort {
+        // The connector drops the transaction's records: each is delivered (so that its unit
+        // is acknowledged, not failed by a purge) before the abort, and its offsets are
+        // committed in the next transaction, as Kafka Connect does.
+        if let Err(error) = producer.flush(TXN_TIMEOUT) {
+            *open = false;
+            let _ = producer.abort_transaction(TXN_TIMEOUT);
+            return fail("deliver the records of an aborted transaction", &error);
+        }
+        serve_reports(producer);
+        *open = false;
+        if let Err(error) = producer.abort_transaction(TXN_TIMEOUT) {
+            return fail("abort the transaction", &error);
+        }
+        if let Err(error) = producer.begin_transaction() {
+            return fail("begin a transaction", &error);
+        }
+        *open = true;
     }
     for (key, value) in &offsets {
         let mut record: BaseRecord<'_, str, [u8], usize> =
@@ -472,9 +530,15 @@ fn produce_in_transaction(
             }
         }
     }
-    if transactional.commit_each_batch {
+    if transactional.commit_each_batch || end != BatchEnd::Open {
         if let Err(error) = commit(producer, open, &transactional.lease) {
             return fail("commit the transaction", &error);
+        }
+        if end != BatchEnd::Open {
+            let _ = producer
+                .context()
+                .acks_tx
+                .send((TRANSACTION_COMMITTED, Ok(Vec::new())));
         }
     }
     Ok(())

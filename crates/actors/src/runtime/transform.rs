@@ -98,6 +98,7 @@ impl TaskTransforms {
             headers,
             timestamp,
             dropped: _,
+            transaction,
         } = record;
         let input = TransformRecord {
             topic,
@@ -120,6 +121,7 @@ impl TaskTransforms {
                 headers: output.headers,
                 timestamp: output.timestamp,
                 dropped: false,
+                transaction,
             })),
             Ok(None) => Ok(SourceTransformed::Dropped {
                 partition: source_partition,

@@ -11,7 +11,7 @@ pub mod topics;
 
 pub use config::{ConfigSnapshot, ConfigStore, TargetState};
 pub use lease::{lease_topic_name, LeaseGate, LeaseStore, TaskLease};
-pub use offsets::OffsetStore;
+pub use offsets::{ConnectorOffsets, OffsetStore, OffsetStores};
 pub use session_key::SessionKey;
 pub use status::{State, Status, StatusSnapshot, StatusStore};
 pub use topics::{AdminTopicCreator, TopicCreator, TopicSpec};

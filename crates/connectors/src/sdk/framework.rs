@@ -35,6 +35,7 @@ pub mod keys {
     pub const EXACTLY_ONCE_SUPPORT: &str = "exactly.once.support";
     pub const TRANSACTION_BOUNDARY: &str = "transaction.boundary";
     pub const TRANSACTION_BOUNDARY_INTERVAL_MS: &str = "transaction.boundary.interval.ms";
+    pub const OFFSETS_STORAGE_TOPIC: &str = "offsets.storage.topic";
 }
 
 /// The worker's `exactly.once.source.support` (KIP-618).
@@ -113,7 +114,7 @@ pub enum TransactionBoundary {
     Poll,
     /// One transaction per `transaction.boundary.interval.ms`.
     Interval,
-    /// Transactions the connector defines (refused: Ferry's sources cannot define them yet).
+    /// Transactions the connector defines (a plugin's `TransactionContext`).
     Connector,
 }
 
@@ -140,8 +141,7 @@ impl TransactionBoundary {
 /// (`DistributedHerder.validateSourceConnectorExactlyOnceSupport` and `...TransactionBoundary`):
 /// `exactly.once.support=required` needs a worker with exactly-once sources enabled and a
 /// connector that declares support; `transaction.boundary=connector` needs a connector that can
-/// define its transactions (and Ferry does not run connector-defined transactions yet, so it is
-/// refused even then). The connector is asked only when the config asks for either, as Kafka
+/// define its transactions (`canDefineTransactionBoundaries`). The connector is asked only when the config asks for either, as Kafka
 /// Connect does. Returns `(key, message)` pairs.
 pub fn check_exactly_once(
     factory: &dyn super::ConnectorFactory,
@@ -185,17 +185,55 @@ pub fn check_exactly_once(
             "errors.deadletterqueue.topic.name is not supported yet on a source when the worker has exactly.once.source.support=enabled (dead letter queue writes would not be part of the task's transactions); remove it from the connector config".to_string(),
         ));
     }
+    errors.extend(check_offsets_topic(props));
     // An invalid value is reported by the key's validator.
     if TransactionBoundary::from_props(props) == Ok(TransactionBoundary::Connector) {
-        let message = match factory.transaction_boundaries_preflight(props) {
-            PreflightAnswer::Supported => "not supported yet: the connector can define its own transaction boundaries, but Ferry does not run connector-defined transactions yet; use poll or interval".to_string(),
-            PreflightAnswer::Unsupported => "The connector does not support connector-defined transaction boundaries with the given configuration. Please reconfigure it to use a different transaction boundary definition.".to_string(),
-            PreflightAnswer::Undeclared => "This connector has returned a null value from its canDefineTransactionBoundaries method, which is not permitted. The connector will be treated as if it cannot define its own transaction boundaries, and cannot be configured with 'transaction.boundary' set to 'connector'.".to_string(),
-            PreflightAnswer::Failed(message) => preflight_failure(&message),
+        let message_opt = match factory.transaction_boundaries_preflight(props) {
+            PreflightAnswer::Supported => None,
+            PreflightAnswer::Unsupported => Some("The connector does not support connector-defined transaction boundaries with the given configuration. Please reconfigure it to use a different transaction boundary definition.".to_string()),
+            PreflightAnswer::Undeclared => Some("This connector has returned a null value from its canDefineTransactionBoundaries method, which is not permitted. The connector will be treated as if it cannot define its own transaction boundaries, and cannot be configured with 'transaction.boundary' set to 'connector'.".to_string()),
+            PreflightAnswer::Failed(message) => Some(preflight_failure(&message)),
         };
+        if let Some(message) = message_opt {
+            errors.push((
+                keys::TRANSACTION_BOUNDARY.to_string(),
+                format!("transaction.boundary=connector: {message}"),
+            ));
+        }
+    }
+    errors
+}
+
+/// Checks a source connector's `offsets.storage.topic`: a legal Kafka topic name, on the
+/// worker's cluster (Kafka Connect would put it on the cluster of an overridden
+/// `producer.override.bootstrap.servers`; Ferry does not yet, so the pair is refused).
+fn check_offsets_topic(
+    props: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let Some(topic) = props
+        .get(keys::OFFSETS_STORAGE_TOPIC)
+        .map(|topic| topic.trim())
+        .filter(|topic| !topic.is_empty())
+    else {
+        return Vec::new();
+    };
+    let legal = topic.len() <= 249
+        && topic != "."
+        && topic != ".."
+        && topic
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'));
+    let mut errors = Vec::new();
+    if !legal {
         errors.push((
-            keys::TRANSACTION_BOUNDARY.to_string(),
-            format!("transaction.boundary=connector: {message}"),
+            keys::OFFSETS_STORAGE_TOPIC.to_string(),
+            format!("offsets.storage.topic: '{topic}' is not a legal Kafka topic name: at most 249 of the characters a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'"),
+        ));
+    }
+    if props.contains_key("producer.override.bootstrap.servers") {
+        errors.push((
+            keys::OFFSETS_STORAGE_TOPIC.to_string(),
+            "offsets.storage.topic with producer.override.bootstrap.servers is not supported yet: Ferry keeps a connector's offsets topic on the worker's Kafka cluster".to_string(),
         ));
     }
     errors
@@ -205,6 +243,7 @@ const COMMON: &str = "Common";
 const TRANSFORMS: &str = "Transforms";
 const ERRORS: &str = "Error Handling";
 const EXACTLY_ONCE: &str = "Exactly Once Support";
+const OFFSETS_TOPIC: &str = "offsets.topic";
 
 /// Returns the framework keys every connector of `connector_type` has.
 pub fn framework_config_def(connector_type: ConnectorType) -> ConfigDef {
@@ -425,7 +464,7 @@ pub fn framework_config_def(connector_type: ConnectorType) -> ConfigDef {
                     keys::TRANSACTION_BOUNDARY,
                     ConfigType::String,
                     Importance::Medium,
-                    "When a transaction of an exactly-once source task is committed: poll (every poll batch), interval (every transaction.boundary.interval.ms) or connector (refused: not supported yet).",
+                    "When a transaction of an exactly-once source task is committed: poll (every poll batch), interval (every transaction.boundary.interval.ms) or connector (the connector ends each transaction, with Kafka Connect's TransactionContext).",
                 )
                 .default_value("poll")
                 .validator(Validator::OneOf(vec!["poll", "interval", "connector"]))
@@ -443,6 +482,17 @@ pub fn framework_config_def(connector_type: ConnectorType) -> ConfigDef {
                 .validator(Validator::AtLeast(0.0))
                 .group(EXACTLY_ONCE, 3)
                 .display_name("Transaction Boundary Interval"),
+            )
+            .define(
+                ConfigKey::new(
+                    keys::OFFSETS_STORAGE_TOPIC,
+                    ConfigType::String,
+                    Importance::Low,
+                    "The name of a separate offsets topic for this connector; absent or empty: the worker's offsets topic. Created if missing (compacted, with the worker's offset.storage.partitions and offset.storage.replication.factor), on the worker's Kafka cluster. Offsets stored in the worker's topic before are still read for partitions the connector's topic does not hold, and offsets are copied to the worker's topic too.",
+                )
+                .default_null()
+                .group(OFFSETS_TOPIC, 1)
+                .display_name("Offsets topic"),
             );
     }
     for key in super::unsupported::unsupported_config_keys(connector_type) {

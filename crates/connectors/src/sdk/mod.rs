@@ -41,7 +41,10 @@ pub use converter::{Converter, HeaderConverter};
 pub use data::{Decimal, Field, Schema, SchemaAndValue, SchemaType, Struct, Value};
 pub use errant::{ErrantRecord, ErrantRecordReporter};
 pub use error::{ConnectorError, ConversionError, ErrorKind};
-pub use record::{Header, SinkRecord, SourceOffset, SourcePartition, SourceRecord, TopicPartition};
+pub use record::{
+    Header, SinkRecord, SourceOffset, SourcePartition, SourceRecord, TopicPartition,
+    TransactionRequest,
+};
 pub use secret::{is_secret_config_key, Secret};
 pub use sink_context::{SinkControl, SinkRequests};
 pub use source_batch::{Line, LineBatch, SourceBatch};

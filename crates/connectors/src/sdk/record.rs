@@ -34,6 +34,21 @@ pub struct SourceRecord {
     /// `errors.tolerance=all`. Nothing is written; its offset is committed like that of a
     /// record a transform dropped, once every earlier record is acknowledged.
     pub dropped: bool,
+    /// With `transaction.boundary=connector`: the transaction the task ends at this record.
+    pub transaction: TransactionRequest,
+}
+
+/// A transaction boundary a source task defines at one of its records
+/// (`transaction.boundary=connector`; Kafka Connect's `TransactionContext`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransactionRequest {
+    #[default]
+    None,
+    /// Commit the open transaction after this record.
+    Commit,
+    /// Abort the open transaction after this record: its records are dropped and their
+    /// offsets committed (the task does not see them again).
+    Abort,
 }
 
 impl SourceRecord {
@@ -54,6 +69,7 @@ impl SourceRecord {
             headers: Vec::new(),
             timestamp: None,
             dropped: false,
+            transaction: TransactionRequest::None,
         }
     }
 }

@@ -26,12 +26,6 @@ pub struct UnsupportedKey {
 /// The refused framework keys.
 pub const UNSUPPORTED_KEYS: &[UnsupportedKey] = &[
     UnsupportedKey {
-        name: "offsets.storage.topic",
-        connector_type_opt: Some(ConnectorType::Source),
-        accepted_value_opt: None,
-        reason: "source offsets are stored in the worker's offsets topic (no per-connector offsets topic yet)",
-    },
-    UnsupportedKey {
         name: "key.converter.plugin.version",
         connector_type_opt: None,
         accepted_value_opt: None,

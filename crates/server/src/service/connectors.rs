@@ -513,7 +513,8 @@ impl ConnectService {
         Ok(Some(plan))
     }
 
-    /// Returns a connector's offsets: for a source, from the offsets topic; for a sink, the
+    /// Returns a connector's offsets: for a source, from its offsets topic (its own, then the
+    /// worker's); for a sink, the
     /// committed offsets of its consumer group `connect-<name>` in Kafka Connect's
     /// `kafka_topic`/`kafka_partition`/`kafka_offset` form.
     ///
@@ -547,8 +548,9 @@ impl ConnectService {
             return Ok(ConnectorOffsets { offsets });
         }
         let offsets = runtime
-            .offset_store
-            .connector_offsets(name)
+            .source_offsets(name)
+            .await?
+            .all()
             .into_iter()
             .map(|(partition, offset)| ConnectorOffset {
                 partition,

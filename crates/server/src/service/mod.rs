@@ -12,7 +12,7 @@ pub mod watch_stream;
 
 use std::sync::{Arc, OnceLock};
 
-use ferry_actors::stores::{ConfigStore, OffsetStore, StatusStore};
+use ferry_actors::stores::{ConfigStore, OffsetStores, StatusStore};
 use ferry_actors::worker::WorkerMsg;
 use ferry_connectors::ConnectorRegistry;
 use ractor::ActorRef;
@@ -54,7 +54,8 @@ pub struct Runtime {
     pub group_id: String,
     pub config_store: Arc<ConfigStore>,
     pub status_store: Arc<StatusStore>,
-    pub offset_store: Arc<OffsetStore>,
+    /// The worker's offsets topic and the connectors' own (`offsets.storage.topic`).
+    pub offset_stores: Arc<OffsetStores>,
     pub worker: ActorRef<WorkerMsg>,
     /// This node's leader actor (acts only while this node leads).
     pub leader: ActorRef<ferry_actors::leader::LeaderMsg>,
@@ -91,6 +92,28 @@ impl Runtime {
                 &[],
                 Some(&connector_config),
             )
+            .map_err(|error| ServiceError::Unavailable(error.to_string()))
+    }
+
+    /// Returns a source connector's offsets: in its own offsets topic (`offsets.storage.topic`)
+    /// first, else in the worker's.
+    ///
+    /// # Errors
+    /// `Unavailable` when the connector's offsets topic can neither be created nor read.
+    pub async fn source_offsets(
+        &self,
+        name: &str,
+    ) -> Result<ferry_actors::stores::ConnectorOffsets, ServiceError> {
+        let connector_config = self
+            .config_store
+            .snapshot()
+            .connectors
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        self.offset_stores
+            .for_connector(name, &connector_config)
+            .await
             .map_err(|error| ServiceError::Unavailable(error.to_string()))
     }
 }

@@ -113,8 +113,9 @@ impl ConnectService {
                 .map(|entry| (entry.partition, entry.offset))
                 .collect();
             runtime
-                .offset_store
-                .write(name, &entries)
+                .source_offsets(name)
+                .await?
+                .write(&entries)
                 .await
                 .map_err(|error| ServiceError::Unavailable(error.to_string()))?;
         }
@@ -150,15 +151,14 @@ impl ConnectService {
                 }
             }
         } else {
-            let entries: Vec<_> = runtime
-                .offset_store
-                .connector_offsets(name)
+            let offsets = runtime.source_offsets(name).await?;
+            let entries: Vec<_> = offsets
+                .all()
                 .into_iter()
                 .map(|(partition, _)| (partition, None))
                 .collect();
-            runtime
-                .offset_store
-                .write(name, &entries)
+            offsets
+                .write(&entries)
                 .await
                 .map_err(|error| ServiceError::Unavailable(error.to_string()))?;
         }

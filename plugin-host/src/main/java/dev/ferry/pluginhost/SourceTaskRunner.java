@@ -13,12 +13,16 @@ import dev.ferry.plugin.v1.StoredOffset;
 import dev.ferry.plugin.v1.TaskStart;
 import dev.ferry.plugin.v1.TaskStarted;
 import dev.ferry.plugin.v1.TaskStopped;
+import dev.ferry.plugin.v1.TransactionRequest;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -33,6 +37,7 @@ import org.apache.kafka.connect.runtime.isolation.Plugins;
 import org.apache.kafka.connect.source.SourceRecord;
 import org.apache.kafka.connect.source.SourceTask;
 import org.apache.kafka.connect.source.SourceTaskContext;
+import org.apache.kafka.connect.source.TransactionContext;
 import org.apache.kafka.connect.storage.Converter;
 import org.apache.kafka.connect.storage.HeaderConverter;
 import org.apache.kafka.connect.storage.OffsetStorageReader;
@@ -71,6 +76,12 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
    */
   private volatile boolean keepRecords = true;
   private Transforms<SourceRecord> transforms;
+  /**
+   * The task's {@code TransactionContext}: set when the worker runs exactly-once sources and
+   * the connector's {@code transaction.boundary} is {@code connector}; otherwise null, as
+   * Kafka Connect gives it.
+   */
+  private volatile Transactions transactions;
   private ClassLoader loader;
   private ConnectorTaskId id = new ConnectorTaskId("", 0);
   private Thread pollThread;
@@ -128,6 +139,10 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
       // Converters, transforms and errors.* are connector-level keys, as in Kafka Connect.
       Map<String, String> connectorConfig = start.getConnectorConfigMap();
       Connector connector = Runners.newConnector(plugins, start.getClassName(), connectorConfig);
+      boolean connectorTransactions =
+          "enabled".equalsIgnoreCase(worker.getOrDefault("exactly.once.source.support", "").trim())
+              && "connector".equalsIgnoreCase(connectorConfig.getOrDefault("transaction.boundary", "").trim());
+      transactions = connectorTransactions ? new Transactions() : null;
       loader = connector.getClass().getClassLoader();
       Converter keyConverter;
       Converter valueConverter;
@@ -204,17 +219,28 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
             }
             log.warn("skipping a record that failed its transforms or conversion (errors.tolerance=all): {}", e.toString());
           }
+          TransactionRequest request = transactions == null ? TransactionRequest.TRANSACTION_REQUEST_NONE : transactions.requestFor(record);
           if (converted == null) {
             // Dropped: Ferry commits its offset in order; no ack will come for it.
-            batch.addRecords(dropped(seq, record));
+            batch.addRecords(dropped(seq, record).toBuilder().setTransaction(request));
             commitDropped(record);
           } else {
             if (keepRecords) {
               inFlight.put(seq, record);
             }
-            batch.addRecords(converted);
+            batch.addRecords(request == TransactionRequest.TRANSACTION_REQUEST_NONE ? converted : converted.toBuilder().setTransaction(request).build());
           }
           seq++;
+        }
+        if (transactions != null) {
+          // A commit or abort of the batch ends the transaction at its last record, unless
+          // that record ends it already.
+          TransactionRequest request = transactions.takeBatchRequest();
+          int last = batch.getRecordsCount() - 1;
+          if (request != TransactionRequest.TRANSACTION_REQUEST_NONE
+              && batch.getRecords(last).getTransaction() == TransactionRequest.TRANSACTION_REQUEST_NONE) {
+            batch.setRecords(last, batch.getRecords(last).toBuilder().setTransaction(request));
+          }
         }
         synchronized (creditLock) {
           credit -= batch.getRecordsCount();
@@ -415,6 +441,11 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
     }
 
     @Override
+    public TransactionContext transactionContext() {
+      return transactions;
+    }
+
+    @Override
     public OffsetStorageReader offsetStorageReader() {
       return new OffsetStorageReader() {
         @Override
@@ -449,6 +480,62 @@ final class SourceTaskRunner implements StreamObserver<SourceIn> {
           return result;
         }
       };
+    }
+  }
+
+  /**
+   * The connector's transaction requests, as Kafka Connect's worker keeps them: records it asked
+   * to commit or abort after (matched by {@code equals}, when the poll returns them), and a
+   * commit or abort of the current batch; asking for both of one record or one batch fails
+   * the task.
+   */
+  private static final class Transactions implements TransactionContext {
+    private final Set<SourceRecord> commitAfter = new HashSet<>();
+    private final Set<SourceRecord> abortAfter = new HashSet<>();
+    private boolean commitBatch;
+    private boolean abortBatch;
+
+    @Override
+    public synchronized void commitTransaction() {
+      commitBatch = true;
+    }
+
+    @Override
+    public synchronized void commitTransaction(SourceRecord record) {
+      commitAfter.add(Objects.requireNonNull(record, "the record to commit a transaction after must not be null"));
+    }
+
+    @Override
+    public synchronized void abortTransaction() {
+      abortBatch = true;
+    }
+
+    @Override
+    public synchronized void abortTransaction(SourceRecord record) {
+      abortAfter.add(Objects.requireNonNull(record, "the record to abort a transaction after must not be null"));
+    }
+
+    synchronized TransactionRequest requestFor(SourceRecord record) {
+      boolean commit = commitAfter.remove(record);
+      boolean abort = abortAfter.remove(record);
+      if (commit && abort) {
+        throw new IllegalStateException("the connector asked both to commit and to abort the transaction after the same record");
+      }
+      return commit ? TransactionRequest.TRANSACTION_REQUEST_COMMIT
+          : abort ? TransactionRequest.TRANSACTION_REQUEST_ABORT
+          : TransactionRequest.TRANSACTION_REQUEST_NONE;
+    }
+
+    synchronized TransactionRequest takeBatchRequest() {
+      if (commitBatch && abortBatch) {
+        throw new IllegalStateException("the connector asked both to commit and to abort the same batch's transaction");
+      }
+      TransactionRequest request = commitBatch ? TransactionRequest.TRANSACTION_REQUEST_COMMIT
+          : abortBatch ? TransactionRequest.TRANSACTION_REQUEST_ABORT
+          : TransactionRequest.TRANSACTION_REQUEST_NONE;
+      commitBatch = false;
+      abortBatch = false;
+      return request;
     }
   }
 }
