@@ -124,6 +124,8 @@ struct Uncommitted {
     /// Records in the topic beyond the sink group's committed offsets: the sink reads them
     /// again (those it had already written become duplicates).
     sink: i64,
+    /// The file source's stored position (in its offsets topic).
+    source_position_opt: Option<u64>,
 }
 
 /// One migration scenario: the files, the topic and the worker properties both systems share.
@@ -140,6 +142,8 @@ struct Pipeline {
     /// (`plugin.host.dir`).
     worker_extra: Vec<(String, String)>,
     ferry_extra: Vec<(String, String)>,
+    /// The source's own offsets topic (`offsets.storage.topic`), if it has one.
+    source_offsets_topic_opt: Option<String>,
 }
 
 impl Pipeline {
@@ -157,6 +161,7 @@ impl Pipeline {
             group,
             worker_extra: Vec::new(),
             ferry_extra: Vec::new(),
+            source_offsets_topic_opt: None,
         }
     }
 
@@ -249,12 +254,12 @@ impl Pipeline {
     }
 
     async fn create_connectors(&self, api: &Api, sink_tasks: usize) {
-        api.create_connector(
-            &self.source,
-            json!({"connector.class": "FileStreamSource", "file": self.input, "topic": self.topic}),
-        )
-        .await
-        .unwrap();
+        let mut source =
+            json!({"connector.class": "FileStreamSource", "file": self.input, "topic": self.topic});
+        if let Some(offsets_topic) = &self.source_offsets_topic_opt {
+            source["offsets.storage.topic"] = json!(offsets_topic);
+        }
+        api.create_connector(&self.source, source).await.unwrap();
         api.create_connector(
             &self.sink,
             json!({"connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
@@ -287,7 +292,10 @@ impl Pipeline {
     /// Measures what the stopped system left uncommitted (nothing runs while it is called).
     fn uncommitted(&self) -> Uncommitted {
         let records = topic_record_count(&self.topic);
-        let offsets_topic = format!("{}-offsets", self.group);
+        let offsets_topic = self
+            .source_offsets_topic_opt
+            .clone()
+            .unwrap_or_else(|| format!("{}-offsets", self.group));
         let mut position_opt = None;
         for record in read_topic(&offsets_topic) {
             let Some(key) = record.key.as_deref() else {
@@ -303,17 +311,18 @@ impl Pipeline {
                     .map(|value| serde_json::from_slice::<serde_json::Value>(value).unwrap());
             }
         }
-        let position = position_opt
+        let source_position = position_opt
             .and_then(|offset| offset["position"].as_u64())
             .expect("the source's offset is stored as an integer position");
         let input = std::fs::read(&self.input).unwrap();
-        let position = usize::try_from(position).unwrap().min(input.len());
+        let position = usize::try_from(source_position).unwrap().min(input.len());
         let committed_lines = input[..position].iter().filter(|b| **b == b'\n').count() as i64;
 
         let (committed, end) = sink_group_position(&self.topic, &self.sink);
         Uncommitted {
             source: records - committed_lines,
             sink: end - committed,
+            source_position_opt: Some(source_position),
         }
     }
 
@@ -510,8 +519,22 @@ fn task_configs_in(config_topic: &str) -> BTreeMap<String, serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_connect_to_ferry_and_back_continues_both_connectors() {
+    kafka_connect_to_ferry_and_back(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_with_its_own_offsets_topic_goes_from_kafka_connect_to_ferry_and_back() {
+    kafka_connect_to_ferry_and_back(true).await;
+}
+
+/// `own_offsets_topic`: the source has its own offsets topic (`offsets.storage.topic`), which
+/// each system reads where the other left it.
+async fn kafka_connect_to_ferry_and_back(own_offsets_topic: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = Pipeline::new(dir.path(), "mig", 1).await;
+    let mut pipeline = Pipeline::new(dir.path(), "mig", 1).await;
+    if own_offsets_topic {
+        pipeline.source_offsets_topic_opt = Some(format!("{}-source-offsets", pipeline.group));
+    }
 
     // 1. Kafka Connect runs the pipeline while the writer appends lines.
     let kc_port = free_local_addr().port();
@@ -568,6 +591,16 @@ async fn kafka_connect_to_ferry_and_back_continues_both_connectors() {
     assert_offsets_not_behind(&pipeline, &ferry_report, &kafka_connect_report);
     pipeline.wait_progress(PROGRESS_LINES).await;
     let written = writer.finish();
+    if own_offsets_topic {
+        // Ferry went on from the position Kafka Connect stored in the connector's topic, and
+        // stored its own there.
+        assert!(
+            to_kafka_connect.source_position_opt > to_ferry.source_position_opt,
+            "Ferry stored no later position in the connector's offsets topic: {:?} then {:?}",
+            to_ferry.source_position_opt,
+            to_kafka_connect.source_position_opt
+        );
+    }
     pipeline
         .check_complete(written, &[to_ferry, to_kafka_connect], false)
         .await;
@@ -705,6 +738,7 @@ impl Cdc {
         Uncommitted {
             source: i64::try_from(source).unwrap(),
             sink,
+            source_position_opt: None,
         }
     }
 
