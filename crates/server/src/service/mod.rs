@@ -69,6 +69,16 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// The connector's stored config (empty when it has none).
+    fn stored_config(&self, name: &str) -> std::collections::BTreeMap<String, String> {
+        self.config_store
+            .snapshot()
+            .connectors
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Returns the config of an admin-side client for a connector (reading, altering or
     /// resetting a sink's group offsets): the worker's settings with the connector's
     /// `admin.*` / `admin.override.*` keys, as Kafka Connect's offsets endpoints use.
@@ -79,13 +89,7 @@ impl Runtime {
         &self,
         name: &str,
     ) -> Result<rdkafka::config::ClientConfig, ServiceError> {
-        let connector_config = self
-            .config_store
-            .snapshot()
-            .connectors
-            .get(name)
-            .cloned()
-            .unwrap_or_default();
+        let connector_config = self.stored_config(name);
         self.kafka
             .client_config_for(
                 ferry_actors::kafka_client::ClientRole::Admin,
@@ -104,13 +108,7 @@ impl Runtime {
         &self,
         name: &str,
     ) -> Result<ferry_actors::stores::ConnectorOffsets, ServiceError> {
-        let connector_config = self
-            .config_store
-            .snapshot()
-            .connectors
-            .get(name)
-            .cloned()
-            .unwrap_or_default();
+        let connector_config = self.stored_config(name);
         self.offset_stores
             .for_connector(name, &connector_config)
             .await
