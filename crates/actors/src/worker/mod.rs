@@ -499,10 +499,16 @@ impl WorkerState {
                 notice,
             });
         });
+        // What the task runs with; `config` stays what it was assigned (the plan compares it).
+        let run_config = with_connector_keys(
+            config.clone(),
+            factory.as_ref(),
+            self.deps.config_store.snapshot().connectors.get(&key.0),
+        );
         let spec = TaskSpec {
             connector: key.0.clone(),
             index: key.1,
-            config: config.clone(),
+            config: run_config,
             factory,
             retry_notifier,
         };
@@ -764,6 +770,26 @@ impl WorkerState {
 /// # Errors
 /// A user error when the class is unknown, a placeholder cannot be resolved, or the config is
 /// invalid.
+/// A plugin task's config as Kafka Connect wrote it (a cluster Ferry took over) has none of the
+/// connector-level keys Ferry's own task configs carry under
+/// [`crate::plugin::CONNECTOR_CONFIG_PREFIX`]: the runtime and the plugin host would run the
+/// task with the worker's converters, transforms and `errors.*` instead of the connector's.
+/// They come from the connector's stored config then, where Kafka Connect's worker takes them.
+fn with_connector_keys(
+    mut config: TaskConfig,
+    factory: &dyn ferry_connectors::sdk::ConnectorFactory,
+    connector_opt: Option<&BTreeMap<String, String>>,
+) -> TaskConfig {
+    let prefix = crate::plugin::CONNECTOR_CONFIG_PREFIX;
+    if !factory.converts_records() || config.keys().any(|key| key.starts_with(prefix)) {
+        return config;
+    }
+    for (key, value) in connector_opt.into_iter().flatten() {
+        config.insert(format!("{prefix}{key}"), value.clone());
+    }
+    config
+}
+
 pub fn generate_task_configs(
     registry: &ConnectorRegistry,
     providers: &ConfigProviders,
